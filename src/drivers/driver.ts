@@ -1,0 +1,87 @@
+import type { Cluster, Server } from "../model/fleet.ts";
+import type { StepAction, TerritoryAssignment } from "../plan/types.ts";
+
+/**
+ * How the engine acts on a server: one interface, several drivers (http: the appliance API of
+ * docs/appliance-api.md; exec: a command per action). A driver neither plans nor checks rules: it
+ * observes and performs, and reports what the server said.
+ */
+
+export type ServerState = "running" | "stopped" | "installing" | "isolated" | "unreachable";
+
+/** What one server reports about itself and, as it sees them, its cluster and supercluster. */
+export interface ServerObservation {
+  server: string;
+  cluster: string;
+  state: ServerState;
+  /** The release the server's software runs (after an install: the new one). */
+  release: string;
+  /** Matrix: the server was disabled (M9, its virtual services moved away). */
+  disabled?: boolean;
+  /** Number of configuration backups taken so far (M9, D7). */
+  backups?: number;
+  /** Names of the members of the matrix / cluster as this server sees it. */
+  members?: string[];
+  /** Shared filesystems mounted on this server (M5). */
+  mounts?: string[];
+  /** DMA: management login works (D8a). */
+  login?: boolean;
+  /** DMA: the servers the cluster dashboard shows as up (D8b). */
+  dashboard?: string[];
+  /** DMA: package version per server of the cluster (D8c). */
+  packages?: Record<string, string>;
+  /** DMA: the cluster reports itself clustered with a working private link (D8). */
+  clustered?: boolean;
+  /** DMA: supercluster the cluster is a member of, null when it is alone. */
+  supercluster?: string | null;
+  /** DMA: the supercluster's member clusters as this cluster sees them. */
+  superclusterMembers?: string[];
+  /** DMA: accepting new conferences. */
+  inService?: boolean;
+  busiedOut?: boolean;
+  /** DMA: territory assignments as this cluster sees them. */
+  territories?: TerritoryAssignment[];
+}
+
+export interface ActionTarget {
+  cluster: Cluster;
+  /** The server acted on; for cluster-wide DMA steps, the server that receives the request. */
+  server: Server;
+}
+
+export interface ActionArgs {
+  release?: string;
+  /** join-supercluster: the cluster to join. */
+  joins?: string;
+  supercluster?: string;
+  territories?: TerritoryAssignment[];
+  filesystem?: string;
+}
+
+export type DriverAction = StepAction | "mount" | "unmount";
+
+export interface ActionOutcome {
+  ok: boolean;
+  /** When refused or failed: the server's own code and words. */
+  code?: string;
+  message?: string;
+  /** A rule id the server cited when it refused (the lab cites the manuals' rules). */
+  rule?: string;
+}
+
+export interface Driver {
+  readonly kind: string;
+  /** Reads the server's state. Never throws for an unreachable server: returns state "unreachable". */
+  observe(target: ActionTarget, options?: { timeoutMs?: number }): Promise<ServerObservation>;
+  /**
+   * Performs one action. Resolves when the server has accepted it (an install may still be running:
+   * observe until the release changes). Rejects only for transport failures.
+   */
+  perform(
+    target: ActionTarget,
+    action: DriverAction,
+    args: ActionArgs,
+    options?: { timeoutMs?: number },
+  ): Promise<ActionOutcome>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+/** Durations in the fleet file: "90s", "15m", "2h", "1h30m", "500ms". Returned in seconds. */
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+const DURATION_RE = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$/;
+const PART_RE = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (!DURATION_RE.test(t)) return undefined;
+  let total = 0;
+  for (const m of t.matchAll(PART_RE)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+  return total;
+}
+
+/** 5400 → "1h30m", 90 → "1m30s", 0 → "0s". */
+export function formatDuration(seconds: number): string {
+  let s = Math.round(seconds);
+  if (s <= 0) return "0s";
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["h", 3600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
+    if (s >= size) {
+      parts.push(`${Math.floor(s / size)}${unit}`);
+      s %= size;
+    }
+  }
+  return parts.join("");
+}

@@ -1,0 +1,130 @@
+/**
+ * The one error catalog. Every error rollgate reports carries a stable code from here; each code
+ * has a section in docs/errors.md (test/model/errors-catalog.test.ts keeps the two in sync).
+ *
+ * Exit codes: 0 ok, 1 an operation halted (escalation, abort), 2 bad input or usage, 3 internal error.
+ * Add a code by adding an entry to the right section below and a `### CODE` section to docs/errors.md.
+ */
+export type ExitCode = 0 | 1 | 2 | 3;
+
+export interface ErrorSpec {
+  /** One line, what went wrong in general; the instance adds the specifics. */
+  readonly title: string;
+  readonly exit: ExitCode;
+}
+
+export const ERROR_CATALOG = {
+  // ── usage and internal ─────────────────────────────────────────────────────────────
+  ROLLGATE_E_USAGE: { title: "The command line is not valid", exit: 2 },
+  ROLLGATE_E_INTERNAL: { title: "rollgate hit an internal error (a bug: please report it)", exit: 3 },
+
+  // ── fleet file (model/) ────────────────────────────────────────────────────────────
+  ROLLGATE_E_FLEET_NOT_FOUND: { title: "The fleet file cannot be read", exit: 2 },
+  ROLLGATE_E_FLEET_YAML: { title: "The fleet file is not valid YAML", exit: 2 },
+  ROLLGATE_E_FLEET_SCHEMA: { title: "A field of the fleet file has the wrong shape", exit: 2 },
+  ROLLGATE_E_FLEET_API_VERSION: { title: "The fleet file's apiVersion is not rollgate/v1", exit: 2 },
+  ROLLGATE_E_FLEET_DUPLICATE_NAME: { title: "A name is used twice in the fleet file", exit: 2 },
+  ROLLGATE_E_FLEET_UNKNOWN_CLUSTER: {
+    title: "A supercluster or territory names a cluster that does not exist",
+    exit: 2,
+  },
+  ROLLGATE_E_FLEET_NOT_MEMBER: { title: "A territory names a cluster outside its supercluster", exit: 2 },
+  ROLLGATE_E_FLEET_CLUSTER_SHARED: { title: "A cluster belongs to more than one supercluster", exit: 2 },
+  ROLLGATE_E_FLEET_SUPERCLUSTER_SIZE: { title: "A supercluster has more than five clusters (D1)", exit: 2 },
+  ROLLGATE_E_FLEET_SUPERCLUSTER_PACK: {
+    title: "A supercluster mixes clusters of different rule packs (D1)",
+    exit: 2,
+  },
+  ROLLGATE_E_FLEET_CLUSTER_SIZE: {
+    title: "A cluster has a number of servers its rule pack does not allow (D1)",
+    exit: 2,
+  },
+  ROLLGATE_E_FLEET_ADDRESS: { title: "An address is not a valid IPv4 or IPv6 address", exit: 2 },
+  ROLLGATE_E_FLEET_DUPLICATE_ADDRESS: { title: "Two servers of one cluster share an address", exit: 2 },
+  ROLLGATE_E_FLEET_ADDRESS_NOT_INTERFACE: {
+    title: "A server's address is not among its interfaces",
+    exit: 2,
+  },
+  ROLLGATE_E_FLEET_UNKNOWN_SERVER: {
+    title: "A filesystem is mounted on a server that is not in its cluster",
+    exit: 2,
+  },
+  ROLLGATE_E_FLEET_DURATION: { title: "A duration is not of the form 90s, 15m, 2h", exit: 2 },
+  ROLLGATE_E_FLEET_VERSION: { title: "A version is not a dotted number such as 3.5.1", exit: 2 },
+
+  // ── plan (rules/, plan/) ───────────────────────────────────────────────────────────
+
+  // ── lab (lab/) ─────────────────────────────────────────────────────────────────────
+
+  // ── engine, store, drivers (run/, store/, drivers/) ────────────────────────────────
+
+  // ── server and API (server/) ───────────────────────────────────────────────────────
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** A finding tied to a place in an input file (or to a flag, when `file` is absent). */
+export interface Diagnostic {
+  code: ErrorCode;
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  /** The field's path, e.g. clusters[0].servers[2].address */
+  path?: string;
+  /** What was expected there, in words. */
+  expected?: string;
+}
+
+/** The anchor of a code's section in docs/errors.md. */
+export function errorDocAnchor(code: ErrorCode): string {
+  return `docs/errors.md#${code.toLowerCase()}`;
+}
+
+/**
+ * An error with a catalog code. The CLI prints its message (and diagnostics) without a stack trace
+ * and exits with the catalog's exit code.
+ */
+export class RollgateError extends Error {
+  readonly code: ErrorCode;
+  readonly diagnostics: Diagnostic[];
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { diagnostics?: Diagnostic[]; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RollgateError";
+    this.code = code;
+    this.diagnostics = options.diagnostics ?? [];
+    this.details = options.details ?? {};
+  }
+
+  get exitCode(): ExitCode {
+    return ERROR_CATALOG[this.code].exit;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: this.code,
+      message: this.message,
+      doc: errorDocAnchor(this.code),
+      ...(this.diagnostics.length ? { diagnostics: this.diagnostics } : {}),
+      ...(Object.keys(this.details).length ? { details: this.details } : {}),
+    };
+  }
+}
+
+export function isRollgateError(e: unknown): e is RollgateError {
+  return e instanceof RollgateError;
+}
+
+/** "fleet.yaml:12:7 clusters[0].servers[2].address: … (expected …) [CODE]" */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.file ? `${d.file}${d.line ? `:${d.line}:${d.column ?? 1}` : ""}` : "";
+  const path = d.path ? `${d.path}: ` : "";
+  const expected = d.expected ? ` (expected ${d.expected})` : "";
+  return `${where ? `${where} ` : ""}${path}${d.message}${expected} [${d.code}]`;
+}

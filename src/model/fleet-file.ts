@@ -1,0 +1,530 @@
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
+import type { z } from "zod";
+import { isIPAddress } from "./address.ts";
+import type { CompatibilityPolicy } from "./compatibility.ts";
+import { parseDuration } from "./duration.ts";
+import type { Diagnostic, ErrorCode } from "./errors.ts";
+import {
+  DEFAULT_CAPACITY_FLOOR,
+  DEFAULT_MAX_MIXED_WINDOW,
+  type Cluster,
+  type Fleet,
+  type OrderSpec,
+  type Supercluster,
+} from "./fleet.ts";
+import {
+  fleetFileSchema,
+  type FleetFile,
+  type FleetFileCluster,
+  type FleetFileCompatibility,
+  type FleetFileOrder,
+} from "./fleet-schema.ts";
+import { isVersionString } from "./version.ts";
+
+/**
+ * Fleet file → Fleet. Pure: takes the text and the name to report it by. Every error is collected
+ * (YAML syntax, shape, then meaning) and returned at once, each with line, column and field path.
+ * Never throws for any input.
+ */
+export type FleetParseResult = { ok: true; fleet: Fleet } | { ok: false; diagnostics: Diagnostic[] };
+
+type Path = ReadonlyArray<string | number>;
+
+export function formatPath(path: Path): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${p}` : p;
+  return out;
+}
+
+class Reporter {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(
+    private readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  /** Position of the node at `path`, or of its nearest existing ancestor. */
+  private position(path: Path, onKey = false): { line: number; column: number } {
+    for (let n = path.length; n >= 0; n--) {
+      const sub = path.slice(0, n);
+      const node = (sub.length === 0 ? this.doc.contents : this.doc.getIn(sub, true)) as
+        | Node
+        | null
+        | undefined;
+      if (node && typeof node === "object" && "range" in node && node.range) {
+        let offset = node.range[0];
+        if (onKey || n < path.length) {
+          const parent = (
+            sub.length === 0 ? this.doc.contents : this.doc.getIn(sub.slice(0, -1), true)
+          ) as Node | null;
+          if (n === path.length && isMap(parent)) {
+            const pair = parent.items.find((it) => isScalar(it.key) && it.key.value === sub[sub.length - 1]);
+            if (pair && isScalar(pair.key) && pair.key.range) offset = pair.key.range[0];
+          }
+        }
+        const { line, col } = this.lines.linePos(offset);
+        return { line, column: col };
+      }
+    }
+    return { line: 1, column: 1 };
+  }
+
+  add(code: ErrorCode, path: Path, message: string, expected?: string, onKey = false): void {
+    this.diagnostics.push({
+      code,
+      message,
+      file: this.file,
+      ...this.position(path, onKey),
+      path: formatPath(path) || "(document)",
+      ...(expected ? { expected } : {}),
+    });
+  }
+}
+
+export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+  });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      diagnostics: doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+        return {
+          code: "ROLLGATE_E_FLEET_YAML" as const,
+          message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+.*$/, ""),
+          file,
+          line: pos.line,
+          column: pos.col,
+          expected: "well-formed YAML (check the indentation)",
+        };
+      }),
+    };
+  }
+  keepVersionsAsWritten(doc);
+  const rep = new Reporter(file, doc, lines);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    rep.add("ROLLGATE_E_FLEET_YAML", [], (e as Error).message);
+    return { ok: false, diagnostics: rep.diagnostics };
+  }
+  const shape = fleetFileSchema.safeParse(raw);
+  if (!shape.success) {
+    for (const issue of shape.error.issues) reportIssue(rep, issue);
+    return { ok: false, diagnostics: sortDiagnostics(rep.diagnostics) };
+  }
+  checkMeaning(rep, shape.data);
+  if (rep.diagnostics.length > 0) return { ok: false, diagnostics: sortDiagnostics(rep.diagnostics) };
+  return { ok: true, fleet: normalize(shape.data) };
+}
+
+function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/** `version: 3.5` and `version: 10` are numbers to YAML; keep the text as written ("3.50" stays "3.50"). */
+function keepVersionsAsWritten(doc: Document): void {
+  const versionish = new Set(["version"]);
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && versionish.has(String(pair.key.value)) && isScalar(pair.value)) {
+        if (typeof pair.value.value === "number" && pair.value.source !== undefined)
+          pair.value.value = pair.value.source;
+      }
+    },
+    Seq(_, seq) {
+      // compatibility tables: [[3.5, 3.6]]
+      for (const item of seq.items) {
+        if (isSeq(item)) {
+          for (const s of item.items)
+            if (isScalar(s) && typeof s.value === "number" && s.source) s.value = s.source;
+        }
+      }
+    },
+  });
+}
+
+function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
+  const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  if (issue.code === "unrecognized_keys") {
+    for (const key of issue.keys)
+      rep.add(
+        "ROLLGATE_E_FLEET_SCHEMA",
+        [...path, key],
+        `unknown field "${key}"`,
+        "no such field (is it misspelt?)",
+        true,
+      );
+    return;
+  }
+  if (path.length === 1 && path[0] === "apiVersion") {
+    rep.add(
+      "ROLLGATE_E_FLEET_API_VERSION",
+      path,
+      "apiVersion must be rollgate/v1",
+      '"apiVersion: rollgate/v1"',
+    );
+    return;
+  }
+  let expected: string | undefined;
+  let message = issue.message;
+  if (issue.code === "invalid_type") {
+    expected = issue.expected;
+    message = issue.input === undefined ? "required field is missing" : `wrong type: ${typeOf(issue.input)}`;
+  } else if (issue.code === "invalid_value") {
+    expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    message = `not an allowed value`;
+  } else if (issue.code === "invalid_union") {
+    message = "not one of the accepted forms";
+  } else if (issue.code === "too_small" || issue.code === "too_big") {
+    expected = message;
+    message = "value out of range";
+  } else if (issue.code === "invalid_key") {
+    expected = "a known action name (install, settle, …)";
+    message = "unknown key";
+  }
+  rep.add("ROLLGATE_E_FLEET_SCHEMA", path, message, expected);
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function checkMeaning(rep: Reporter, f: FleetFile): void {
+  const clusterIndex = new Map<string, number>();
+  const serverOwner = new Map<string, string>();
+  if (f.defaults?.maxMixedWindow !== undefined)
+    checkDuration(rep, ["defaults", "maxMixedWindow"], f.defaults.maxMixedWindow);
+
+  f.clusters.forEach((c, ci) => {
+    const at = ["clusters", ci] as const;
+    if (clusterIndex.has(c.name))
+      rep.add(
+        "ROLLGATE_E_FLEET_DUPLICATE_NAME",
+        [...at, "name"],
+        `cluster name "${c.name}" is used twice`,
+        "a unique cluster name",
+      );
+    else clusterIndex.set(c.name, ci);
+    checkVersion(rep, [...at, "version"], c.version);
+    for (const [k, v] of Object.entries(c.estimates ?? {}))
+      if (v !== undefined) checkDuration(rep, [...at, "estimates", k], v);
+    if (c.pack === "polycom-dma" && c.servers.length > 2) {
+      rep.add(
+        "ROLLGATE_E_FLEET_CLUSTER_SIZE",
+        [...at, "servers"],
+        `a polycom-dma cluster has one or two servers, this one ${c.servers.length} (D1)`,
+        "1 or 2 servers",
+      );
+    }
+    const addresses = new Map<string, number>();
+    const names = new Set<string>();
+    c.servers.forEach((s, si) => {
+      const sat = [...at, "servers", si] as const;
+      if (names.has(s.name) || serverOwner.has(s.name)) {
+        const other = serverOwner.get(s.name);
+        rep.add(
+          "ROLLGATE_E_FLEET_DUPLICATE_NAME",
+          [...sat, "name"],
+          other && other !== c.name
+            ? `server "${s.name}" is also in cluster "${other}" (a server belongs to exactly one cluster)`
+            : `server name "${s.name}" is used twice`,
+          "a server name unique in the fleet",
+        );
+      } else serverOwner.set(s.name, c.name);
+      names.add(s.name);
+      if (s.version !== undefined) checkVersion(rep, [...sat, "version"], s.version);
+      const addrOk = isIPAddress(s.address);
+      if (!addrOk)
+        rep.add(
+          "ROLLGATE_E_FLEET_ADDRESS",
+          [...sat, "address"],
+          `"${s.address}" is not a valid address`,
+          "an IPv4 address such as 10.10.1.3 or an IPv6 address",
+        );
+      else if (addresses.has(s.address)) {
+        rep.add(
+          "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS",
+          [...sat, "address"],
+          `address ${s.address} is also the address of ${c.servers[addresses.get(s.address)!]!.name}`,
+          "an address unique within the cluster",
+        );
+      } else addresses.set(s.address, si);
+      s.interfaces?.forEach((ifc, ii) => {
+        if (!isIPAddress(ifc))
+          rep.add(
+            "ROLLGATE_E_FLEET_ADDRESS",
+            [...sat, "interfaces", ii],
+            `"${ifc}" is not a valid address`,
+            "an IPv4 or IPv6 address",
+          );
+      });
+      if (addrOk && s.interfaces && !s.interfaces.includes(s.address)) {
+        rep.add(
+          "ROLLGATE_E_FLEET_ADDRESS_NOT_INTERFACE",
+          [...sat, "address"],
+          `address ${s.address} is not among the server's interfaces [${s.interfaces.join(", ")}]`,
+          "the address to be one of the interfaces",
+        );
+      }
+    });
+    const fsNames = new Set<string>();
+    c.filesystems?.forEach((fs, fi) => {
+      if (fsNames.has(fs.name))
+        rep.add(
+          "ROLLGATE_E_FLEET_DUPLICATE_NAME",
+          [...at, "filesystems", fi, "name"],
+          `filesystem "${fs.name}" is listed twice`,
+          "a unique filesystem name",
+        );
+      fsNames.add(fs.name);
+      fs.mountedOn.forEach((sv, mi) => {
+        if (!names.has(sv))
+          rep.add(
+            "ROLLGATE_E_FLEET_UNKNOWN_SERVER",
+            [...at, "filesystems", fi, "mountedOn", mi],
+            `"${sv}" is not a server of cluster ${c.name}`,
+            `one of ${[...names].join(", ")}`,
+          );
+      });
+    });
+    if (c.order && typeof c.order === "object" && "list" in c.order) {
+      const listed = new Set(c.order.list);
+      c.order.list.forEach((sv, li) => {
+        if (!names.has(sv))
+          rep.add(
+            "ROLLGATE_E_FLEET_UNKNOWN_SERVER",
+            [...at, "order", "list", li],
+            `"${sv}" is not a server of cluster ${c.name}`,
+            `one of ${[...names].join(", ")}`,
+          );
+      });
+      for (const n of names)
+        if (!listed.has(n))
+          rep.add(
+            "ROLLGATE_E_FLEET_UNKNOWN_SERVER",
+            [...at, "order", "list"],
+            `server "${n}" is missing from the order list`,
+            "every server of the cluster listed once",
+          );
+    }
+    checkCompatibility(rep, [...at, "compatibility"], c.compatibility);
+  });
+  checkCompatibility(rep, ["defaults", "compatibility"], f.defaults?.compatibility);
+
+  const scNames = new Set<string>();
+  const memberOf = new Map<string, string>();
+  f.superclusters?.forEach((sc, si) => {
+    const at = ["superclusters", si] as const;
+    if (scNames.has(sc.name))
+      rep.add(
+        "ROLLGATE_E_FLEET_DUPLICATE_NAME",
+        [...at, "name"],
+        `supercluster name "${sc.name}" is used twice`,
+        "a unique supercluster name",
+      );
+    scNames.add(sc.name);
+    if (sc.clusters.length > 5)
+      rep.add(
+        "ROLLGATE_E_FLEET_SUPERCLUSTER_SIZE",
+        [...at, "clusters"],
+        `a supercluster has at most five clusters, this one ${sc.clusters.length} (D1)`,
+        "at most 5 clusters",
+      );
+    const members = new Set<string>();
+    sc.clusters.forEach((cn, mi) => {
+      const ci = clusterIndex.get(cn);
+      if (ci === undefined) {
+        rep.add(
+          "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
+          [...at, "clusters", mi],
+          `unknown cluster "${cn}"`,
+          `one of ${[...clusterIndex.keys()].join(", ")}`,
+        );
+        return;
+      }
+      if (members.has(cn))
+        rep.add(
+          "ROLLGATE_E_FLEET_DUPLICATE_NAME",
+          [...at, "clusters", mi],
+          `cluster "${cn}" is listed twice`,
+          "each member once",
+        );
+      members.add(cn);
+      const owner = memberOf.get(cn);
+      if (owner && owner !== sc.name)
+        rep.add(
+          "ROLLGATE_E_FLEET_CLUSTER_SHARED",
+          [...at, "clusters", mi],
+          `cluster "${cn}" is already a member of supercluster "${owner}"`,
+          "a cluster in at most one supercluster",
+        );
+      else memberOf.set(cn, sc.name);
+      const pack = f.clusters[ci]!.pack;
+      if (pack !== sc.pack)
+        rep.add(
+          "ROLLGATE_E_FLEET_SUPERCLUSTER_PACK",
+          [...at, "clusters", mi],
+          `cluster "${cn}" uses pack ${pack}, the supercluster ${sc.pack} (D1: all of one pack)`,
+          `a ${sc.pack} cluster`,
+        );
+    });
+    const terrNames = new Set<string>();
+    sc.territories?.forEach((t, ti) => {
+      const tat = [...at, "territories", ti] as const;
+      if (terrNames.has(t.name))
+        rep.add(
+          "ROLLGATE_E_FLEET_DUPLICATE_NAME",
+          [...tat, "name"],
+          `territory "${t.name}" is listed twice`,
+          "a unique territory name",
+        );
+      terrNames.add(t.name);
+      for (const role of ["primary", "backup"] as const) {
+        const cn = t[role];
+        if (cn === undefined) continue;
+        if (!clusterIndex.has(cn))
+          rep.add(
+            "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
+            [...tat, role],
+            `unknown cluster "${cn}"`,
+            `a member of ${sc.name}: ${sc.clusters.join(", ")}`,
+          );
+        else if (!members.has(cn))
+          rep.add(
+            "ROLLGATE_E_FLEET_NOT_MEMBER",
+            [...tat, role],
+            `cluster "${cn}" is not a member of supercluster ${sc.name}`,
+            `one of ${sc.clusters.join(", ")}`,
+          );
+      }
+      if (t.backup !== undefined && t.backup === t.primary)
+        rep.add(
+          "ROLLGATE_E_FLEET_NOT_MEMBER",
+          [...tat, "backup"],
+          "the backup cluster is the primary cluster",
+          "a backup other than the primary",
+        );
+    });
+  });
+}
+
+function checkVersion(rep: Reporter, path: Path, v: string): void {
+  if (!isVersionString(v))
+    rep.add(
+      "ROLLGATE_E_FLEET_VERSION",
+      path,
+      `"${v}" is not a version`,
+      "a dotted number such as 3.5.1 or 10.0.0.4",
+    );
+}
+
+function checkDuration(rep: Reporter, path: Path, v: string): void {
+  if (parseDuration(v) === undefined)
+    rep.add(
+      "ROLLGATE_E_FLEET_DURATION",
+      path,
+      `"${v}" is not a duration`,
+      "a duration such as 90s, 15m, 2h or 1h30m",
+    );
+}
+
+function checkCompatibility(rep: Reporter, path: Path, c: FleetFileCompatibility | undefined): void {
+  if (c && typeof c === "object" && "table" in c) {
+    for (const [i, pair] of c.table.entries()) {
+      for (const [j, v] of pair.entries())
+        checkVersion(rep, [...path, "table", i, j], v.replace(/\.x$/i, ""));
+    }
+  }
+}
+
+function toPolicy(c: FleetFileCompatibility | undefined): CompatibilityPolicy | undefined {
+  if (c === undefined) return undefined;
+  if (c === "same-major-minor" || c === "same-major") return { kind: c };
+  if ("minorDistance" in c) return { kind: "minor-distance", max: c.minorDistance };
+  return { kind: "table", pairs: c.table.map(([a, b]) => [a, b] as const) };
+}
+
+function toOrder(o: FleetFileOrder | undefined): OrderSpec | undefined {
+  if (o === undefined) return undefined;
+  if (o === "address-descending") return { by: "address", direction: "descending" };
+  if (o === "address-ascending") return { by: "address", direction: "ascending" };
+  if (o === "name") return { by: "name" };
+  if ("roleLast" in o) return { by: "role", last: o.roleLast };
+  return { by: "list", servers: o.list };
+}
+
+function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined): Cluster {
+  const estimates: Record<string, number> = {};
+  for (const [k, v] of Object.entries(c.estimates ?? {}))
+    if (v !== undefined) estimates[k] = parseDuration(v)!;
+  const out: Cluster = {
+    name: c.name,
+    pack: c.pack,
+    version: c.version,
+    capacity: c.capacity ?? 1,
+    estimates,
+    servers: c.servers.map((s) => ({
+      name: s.name,
+      address: s.address,
+      interfaces: s.interfaces ?? [s.address],
+      version: s.version ?? c.version,
+      capacity: s.capacity ?? 1,
+      ...(s.role !== undefined ? { role: s.role } : {}),
+    })),
+    filesystems: (c.filesystems ?? []).map((fs) => ({ name: fs.name, mountedOn: [...fs.mountedOn] })),
+  };
+  if (c.driver) {
+    out.driver = {};
+    if (c.driver.http) out.driver.http = { url: c.driver.http.url };
+    if (c.driver.exec) {
+      out.driver.exec = { commands: c.driver.exec.commands };
+      if (c.driver.exec.timeout) out.driver.exec.timeout = parseDuration(c.driver.exec.timeout)!;
+    }
+  }
+  if (c.maxUnavailable !== undefined) out.maxUnavailable = c.maxUnavailable;
+  const order = toOrder(c.order);
+  if (order) out.order = order;
+  const compat = toPolicy(c.compatibility);
+  if (compat) out.compatibility = compat;
+  if (supercluster) out.supercluster = supercluster;
+  return out;
+}
+
+function normalize(f: FleetFile): Fleet {
+  const memberOf = new Map<string, string>();
+  for (const sc of f.superclusters ?? []) for (const c of sc.clusters) memberOf.set(c, sc.name);
+  const superclusters: Supercluster[] = (f.superclusters ?? []).map((sc) => ({
+    name: sc.name,
+    pack: sc.pack,
+    clusters: [...sc.clusters],
+    territories: (sc.territories ?? []).map((t) => ({
+      name: t.name,
+      primary: t.primary,
+      ...(t.backup ? { backup: t.backup } : {}),
+    })),
+  }));
+  const compat = toPolicy(f.defaults?.compatibility);
+  return {
+    name: f.fleet,
+    defaults: {
+      capacityFloor: f.defaults?.capacityFloor ?? DEFAULT_CAPACITY_FLOOR,
+      maxMixedWindow: f.defaults?.maxMixedWindow
+        ? parseDuration(f.defaults.maxMixedWindow)!
+        : DEFAULT_MAX_MIXED_WINDOW,
+      ...(compat ? { compatibility: compat } : {}),
+    },
+    clusters: f.clusters.map((c) => normalizeCluster(c, memberOf.get(c.name))),
+    superclusters,
+  };
+}

@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { PACK_NAMES } from "./fleet.ts";
+
+/**
+ * The shape of a `rollgate/v1` fleet file (../shared/design/fleet-format.md). Only shape here; the
+ * semantic checks (unique names, addresses, references, D1) live in fleet-file.ts. Objects are strict:
+ * a misspelt field is an error, not silently ignored. `rollgate schema` prints this as JSON Schema.
+ */
+
+/** Action names whose duration an `estimates` map may override, plus `settle` (D7's wait). */
+export const ESTIMATE_KEYS = [
+  "disable",
+  "backup",
+  "stop",
+  "install",
+  "start",
+  "verify",
+  "reassign-territories",
+  "busy-out",
+  "leave-supercluster",
+  "join-supercluster",
+  "restore-territories",
+  "return-to-service",
+  "settle",
+] as const;
+
+const name = z
+  .string()
+  .min(1)
+  .describe("a name: letters, digits, '-', '_', '.'")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+    message: "a name of letters, digits, '.', '_' and '-', starting with a letter or digit",
+  });
+const version = z.string().describe("a dotted numeric release such as 3.5.1 or 10.0.0.4");
+const duration = z.string().describe("a duration such as 90s, 15m, 2h or 1h30m");
+const address = z.string().describe("an IPv4 or IPv6 address");
+
+const compatibility = z
+  .union([
+    z.enum(["same-major-minor", "same-major"]),
+    z.strictObject({ minorDistance: z.int().min(0) }),
+    z.strictObject({ table: z.array(z.tuple([version, version])).min(1) }),
+  ])
+  .describe("G1 compatibility policy");
+
+const order = z
+  .union([
+    z.enum(["address-descending", "address-ascending", "name"]),
+    z.strictObject({ roleLast: z.array(z.string()).min(1) }),
+    z.strictObject({ list: z.array(name).min(1) }),
+  ])
+  .describe("G2 upgrade order");
+
+const server = z.strictObject({
+  name,
+  address,
+  interfaces: z.array(address).min(1).optional(),
+  version: version.optional(),
+  capacity: z.number().positive().optional(),
+  role: z.string().optional(),
+});
+
+const filesystem = z.strictObject({ name, mountedOn: z.array(name) });
+
+const driver = z.strictObject({
+  http: z.strictObject({ url: z.string().min(1) }).optional(),
+  exec: z
+    .strictObject({
+      commands: z.record(z.string(), z.array(z.string()).min(1)),
+      timeout: duration.optional(),
+    })
+    .optional(),
+});
+
+const cluster = z.strictObject({
+  name,
+  pack: z.enum(PACK_NAMES),
+  version,
+  capacity: z.number().positive().optional(),
+  estimates: z.partialRecord(z.enum(ESTIMATE_KEYS), duration).optional(),
+  maxUnavailable: z.int().min(1).optional(),
+  order: order.optional(),
+  compatibility: compatibility.optional(),
+  servers: z.array(server).min(1),
+  filesystems: z.array(filesystem).optional(),
+  driver: driver.optional(),
+});
+
+const territory = z.strictObject({ name, primary: name, backup: name.optional() });
+
+const supercluster = z.strictObject({
+  name,
+  pack: z.enum(PACK_NAMES),
+  clusters: z.array(name).min(1),
+  territories: z.array(territory).optional(),
+});
+
+export const fleetFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  apiVersion: z.literal("rollgate/v1"),
+  fleet: name,
+  defaults: z
+    .strictObject({
+      capacityFloor: z.number().min(0).max(1).optional(),
+      maxMixedWindow: duration.optional(),
+      compatibility: compatibility.optional(),
+    })
+    .optional(),
+  clusters: z.array(cluster).min(1),
+  superclusters: z.array(supercluster).optional(),
+});
+
+export type FleetFile = z.infer<typeof fleetFileSchema>;
+export type FleetFileCluster = z.infer<typeof cluster>;
+export type FleetFileCompatibility = z.infer<typeof compatibility>;
+export type FleetFileOrder = z.infer<typeof order>;
+
+/** The JSON Schema of the fleet file, for editors (`# yaml-language-server: $schema=…`). */
+export function fleetJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(fleetFileSchema, { target: "draft-2020-12", io: "input" }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://rollgate.dev/schema/fleet-v1.json",
+    title: "rollgate fleet file (apiVersion rollgate/v1)",
+    ...schema,
+  };
+}

@@ -1,0 +1,109 @@
+import type { CompatibilityPolicy } from "./compatibility.ts";
+
+/** The rule packs rollgate ships (rules/). */
+export const PACK_NAMES = ["polyserve-matrix", "polycom-dma", "generic"] as const;
+export type PackName = (typeof PACK_NAMES)[number];
+
+/** Rule G2: the order servers of a cluster are upgraded in (used by the generic pack). */
+export type OrderSpec =
+  | { by: "address"; direction: "descending" | "ascending" }
+  | { by: "name" }
+  | { by: "role"; last: string[] }
+  | { by: "list"; servers: string[] };
+
+export interface Server {
+  name: string;
+  /** The address the cluster knows the server by (M2). */
+  address: string;
+  /** Every address the server has; contains `address`. */
+  interfaces: string[];
+  /** Current release of this server. */
+  version: string;
+  /** Weight in capacity figures (G3); default 1. */
+  capacity: number;
+  /** Optional role (G2 order by role), e.g. "leader". */
+  role?: string;
+}
+
+export interface Filesystem {
+  name: string;
+  mountedOn: string[];
+}
+
+export interface HttpDriverSpec {
+  /** URL template; {address} and {name} are replaced per server. */
+  url: string;
+}
+
+export interface ExecDriverSpec {
+  /** Per action, the argument list of the command to run (no shell); see docs/drivers.md. */
+  commands: Record<string, string[]>;
+  timeout?: number;
+}
+
+export interface DriverSpec {
+  http?: HttpDriverSpec;
+  exec?: ExecDriverSpec;
+}
+
+export interface Cluster {
+  name: string;
+  pack: PackName;
+  /** The cluster's default release (servers may differ, see Server.version). */
+  version: string;
+  /** Cluster weight (e.g. ports), default 1. */
+  capacity: number;
+  /** Per-action duration overrides in seconds, keyed by action name (install, settle, …). */
+  estimates: Record<string, number>;
+  servers: Server[];
+  filesystems: Filesystem[];
+  driver?: DriverSpec;
+  /** G3: at most this many servers of the cluster out of service at once (pack default otherwise). */
+  maxUnavailable?: number;
+  /** G2: declared order (generic pack); the matrix pack always uses M2. */
+  order?: OrderSpec;
+  /** G1: overrides the fleet's and the pack's compatibility policy. */
+  compatibility?: CompatibilityPolicy;
+  /** Name of the supercluster the cluster belongs to, if any (derived from `superclusters`). */
+  supercluster?: string;
+}
+
+export interface Territory {
+  name: string;
+  primary: string;
+  backup?: string;
+}
+
+export interface Supercluster {
+  name: string;
+  pack: PackName;
+  clusters: string[];
+  territories: Territory[];
+}
+
+export interface FleetDefaults {
+  /** Fraction of capacity that stays in service at every instant (G3); 0 allows a full outage. */
+  capacityFloor: number;
+  /** Alert when a cluster stays mixed-release longer than this (M6), in seconds. */
+  maxMixedWindow: number;
+  /** G1 policy for the whole fleet, over the packs' defaults. */
+  compatibility?: CompatibilityPolicy;
+}
+
+export interface Fleet {
+  name: string;
+  defaults: FleetDefaults;
+  clusters: Cluster[];
+  superclusters: Supercluster[];
+}
+
+export const DEFAULT_CAPACITY_FLOOR = 0.6;
+export const DEFAULT_MAX_MIXED_WINDOW = 4 * 3600;
+
+export function findCluster(fleet: Fleet, name: string): Cluster | undefined {
+  return fleet.clusters.find((c) => c.name === name);
+}
+
+export function findSupercluster(fleet: Fleet, name: string): Supercluster | undefined {
+  return fleet.superclusters.find((s) => s.name === name);
+}

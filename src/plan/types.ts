@@ -1,0 +1,96 @@
+/**
+ * The plan: what `rollgate plan --json` prints and what the engine executes.
+ * Fields may be added; none renamed (issue 3's contract). Times are seconds from the start.
+ */
+
+/** Rule ids of ../shared/design/rules.md (M1–M12, D1–D10, G1–G5, with letters such as D8b). */
+export type RuleId = string;
+
+export const MATRIX_ACTIONS = ["disable", "backup", "stop", "install", "start", "verify"] as const;
+export const DMA_ACTIONS = [
+  "reassign-territories",
+  "busy-out",
+  "leave-supercluster",
+  "install",
+  "verify",
+  "join-supercluster",
+  "restore-territories",
+  "return-to-service",
+] as const;
+export type MatrixAction = (typeof MATRIX_ACTIONS)[number];
+export type DmaAction = (typeof DMA_ACTIONS)[number];
+export type StepAction = MatrixAction | DmaAction;
+
+export const STRATEGIES = ["rolling", "patch", "maintenance-window", "incremental"] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+export type StrategyChoice = Strategy | "auto";
+
+/** A territory assignment as a step sets it. */
+export interface TerritoryAssignment {
+  name: string;
+  primary: string;
+  backup?: string;
+}
+
+export interface Step {
+  /** Stable, readable id, e.g. "matrix-a/srv3/install" or "dma-nyc/leave-supercluster". */
+  id: string;
+  action: StepAction;
+  cluster: string;
+  /** Matrix and generic steps act on one server; DMA cluster steps have none (all servers). */
+  server?: string;
+  /** join-supercluster: the cluster this one joins (D10: the founder of the new supercluster). */
+  joins?: string;
+  /** install: the release installed. */
+  release?: string;
+  /** Supercluster acted on (leave/join), when relevant. */
+  supercluster?: string;
+  /** reassign-/restore-territories: the assignment in force after the step. */
+  territories?: TerritoryAssignment[];
+  /** Ids of the steps that must be done before this one starts. */
+  after: string[];
+  start: number;
+  end: number;
+  /** The rules that placed this step (order, gating, content). */
+  rules: RuleId[];
+  /** G4: after this step the old release cannot come back; needs explicit confirmation. */
+  pointOfNoReturn: boolean;
+  /** Why the step is where it is, one line per rule, for --explain. */
+  explain?: string[];
+}
+
+export interface Violation {
+  rule: RuleId;
+  /** The step after which (or in whose failure branch) the state breaks the rule. */
+  step?: string;
+  /** "after" the step, or "failed": the state when the step fails and the engine halts. */
+  branch?: "after" | "failed" | "during";
+  at?: number;
+  detail: string;
+}
+
+export interface Verification {
+  ok: boolean;
+  statesChecked: number;
+  violations: Violation[];
+}
+
+export interface PlanEstimate {
+  seconds: number;
+  lowerBoundSeconds: number;
+  /** Lowest fraction of capacity in service at any instant (G3). */
+  minCapacity: number;
+  /** Seconds during which some service is fully down (0 for zero-outage plans). */
+  outageSeconds?: number;
+  /** Longest mixed-release window of any cluster or supercluster, seconds (M6, D6). */
+  mixedWindowSeconds?: number;
+}
+
+export interface Plan {
+  fleet: string;
+  target: string;
+  strategy: Strategy;
+  steps: Step[];
+  estimate: PlanEstimate;
+  verification: Verification;
+}

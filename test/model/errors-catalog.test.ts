@@ -1,0 +1,32 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ERROR_CATALOG, errorDocAnchor, RollgateError } from "../../src/model/errors.ts";
+
+const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
+const documented = [...doc.matchAll(/^### (ROLLGATE_E_[A-Z0-9_]+)\s*$/gm)].map((m) => m[1]!);
+
+describe("error catalog and docs/errors.md", () => {
+  it("documents every code of the catalog", () => {
+    const missing = Object.keys(ERROR_CATALOG).filter((c) => !documented.includes(c));
+    expect(missing).toEqual([]);
+  });
+
+  it("documents no code the catalog lacks, and each once", () => {
+    expect(documented.filter((c) => !(c in ERROR_CATALOG))).toEqual([]);
+    expect(new Set(documented).size).toBe(documented.length);
+  });
+
+  it("states each code's exit code in its section", () => {
+    for (const [code, spec] of Object.entries(ERROR_CATALOG)) {
+      const section = doc.split(`### ${code}\n`)[1]?.split(/\n#{2,3} /)[0] ?? "";
+      expect(section, code).toMatch(new RegExp(`^Exit ${spec.exit}\\.`));
+    }
+  });
+
+  it("links each error to its anchor and serializes without a stack", () => {
+    const e = new RollgateError("ROLLGATE_E_FLEET_YAML", "bad");
+    expect(errorDocAnchor(e.code)).toBe("docs/errors.md#rollgate_e_fleet_yaml");
+    expect(e.exitCode).toBe(2);
+    expect(JSON.stringify(e)).not.toContain("at ");
+  });
+});
