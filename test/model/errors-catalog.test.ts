@@ -18,7 +18,7 @@ describe("error catalog and docs/errors.md", () => {
 
   it("states each code's exit code in its section", () => {
     for (const [code, spec] of Object.entries(ERROR_CATALOG)) {
-      const section = doc.split(`### ${code}\n`)[1]?.split(/\n#{2,3} /)[0] ?? "";
+      const section = (doc.split(`### ${code}\n`)[1]?.split(/\n#{2,3} /)[0] ?? "").trim();
       expect(section, code).toMatch(new RegExp(`^Exit ${spec.exit}\\.`));
     }
   });

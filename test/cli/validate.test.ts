@@ -1,0 +1,110 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli, tempDir } from "../helpers/cli.ts";
+
+describe("rollgate validate / schema / help (real CLI)", () => {
+  it.each(["matrix-seed", "dma-supercluster", "mixed-fleet"])(
+    "validates examples/%s.yaml (exit 0)",
+    async (name) => {
+      const r = await runCli(["validate", `examples/${name}.yaml`]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^ok examples\//);
+    },
+  );
+
+  it("prints JSON with --json", async () => {
+    const r = await runCli(["validate", "examples/dma-supercluster.yaml", "--json"]);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: true,
+      fleet: "acme-video",
+      clusters: 3,
+      servers: 6,
+      superclusters: 1,
+    });
+  });
+
+  it("names every mistake with line and column, exit 2, no stack trace", async () => {
+    const r = await runCli(["validate", "test/fixtures/bad-fleet.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines[0]).toBe("error: test/fixtures/bad-fleet.yaml: 4 errors in the fleet file");
+    expect(r.stderr).toContain(
+      'bad-fleet.yaml:9:17 clusters[0].servers[1].name: server name "a-1" is used twice',
+    );
+    expect(r.stderr).toContain(
+      'bad-fleet.yaml:9:31 clusters[0].servers[1].address: "10.60.0.300" is not a valid address',
+    );
+    expect(r.stderr).toContain(
+      'bad-fleet.yaml:18:30 superclusters[0].clusters[2]: unknown cluster "dma-zzz"',
+    );
+    expect(r.stderr).toContain(
+      'bad-fleet.yaml:20:45 superclusters[0].territories[0].backup: unknown cluster "dma-nope"',
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("reports bad YAML indentation in another file with its line", async () => {
+    const r = await runCli(["validate", "test/fixtures/bad-indent.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad-indent\.yaml:6:\d+ .*\[ROLLGATE_E_FLEET_YAML\]/);
+  });
+
+  it("gives JSON errors with codes and doc anchors under --json", async () => {
+    const r = await runCli(["validate", "test/fixtures/bad-fleet.yaml", "--json"]);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout);
+    expect(out.ok).toBe(false);
+    expect(out.error.diagnostics).toHaveLength(4);
+    expect(out.error.doc).toMatch(/^docs\/errors\.md#rollgate_e_fleet_/);
+  });
+
+  it("treats a missing file, a missing argument and an unknown option as bad input (exit 2)", async () => {
+    expect((await runCli(["validate", "nope.yaml"])).code).toBe(2);
+    expect((await runCli(["validate"])).code).toBe(2);
+    const r = await runCli(["validate", "examples/matrix-seed.yaml", "--frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option");
+    expect((await runCli(["no-such-command"])).code).toBe(2);
+  });
+
+  it("never prints a stack trace, even for a binary file", async () => {
+    const dir = tempDir();
+    const f = join(dir, "bin.yaml");
+    writeFileSync(f, Buffer.from([0, 159, 146, 150, 255, 10, 58, 58, 0]));
+    const r = await runCli(["validate", f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("has --help on every command and --version", async () => {
+    const top = await runCli(["--help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain("Exit codes: 0 ok, 1 an operation halted");
+    for (const cmd of ["validate", "schema"]) {
+      const r = await runCli([cmd, "--help"]);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout).toContain(`Usage: rollgate ${cmd}`);
+    }
+    const v = await runCli(["--version"]);
+    expect(v.stdout.trim()).toBe(JSON.parse(readFileSync("package.json", "utf8")).version);
+  });
+
+  it("uses no colour when NO_COLOR is set or stdout is not a terminal", async () => {
+    const r = await runCli(["validate", "test/fixtures/bad-fleet.yaml"], {
+      env: { NO_COLOR: "1", FORCE_COLOR: "1" },
+    });
+    expect(r.stderr).not.toContain("\u001b[");
+  });
+
+  it("prints the JSON Schema, which docs/fleet.schema.json keeps equal", async () => {
+    const r = await runCli(["schema"]);
+    expect(r.code).toBe(0);
+    const schema = JSON.parse(r.stdout);
+    expect(schema.properties.apiVersion).toBeDefined();
+    expect(schema.required).toEqual(expect.arrayContaining(["apiVersion", "fleet", "clusters"]));
+    expect(JSON.parse(readFileSync("docs/fleet.schema.json", "utf8"))).toEqual(schema);
+  });
+});

@@ -1,0 +1,240 @@
+import { readdirSync, readFileSync } from "node:fs";
+import fc from "fast-check";
+import { stringify } from "yaml";
+import { describe, expect, it } from "vitest";
+import { ERROR_CATALOG } from "../../src/model/errors.ts";
+import { parseFleetText } from "../../src/model/fleet-file.ts";
+
+const examples = new URL("../../examples/", import.meta.url);
+const read = (name: string) => readFileSync(new URL(name, examples), "utf8");
+
+function errorsOf(text: string) {
+  const r = parseFleetText(text, "f.yaml");
+  if (r.ok) throw new Error("expected errors");
+  return r.diagnostics;
+}
+
+const base = {
+  apiVersion: "rollgate/v1",
+  fleet: "t",
+  clusters: [
+    {
+      name: "m",
+      pack: "polyserve-matrix",
+      version: "3.5.0",
+      servers: [
+        { name: "s1", address: "10.0.0.1" },
+        { name: "s2", address: "10.0.0.2" },
+      ],
+    },
+  ],
+};
+
+describe("fleet file", () => {
+  it("accepts every example", () => {
+    for (const f of readdirSync(examples).filter((f) => f.endsWith(".yaml"))) {
+      const r = parseFleetText(read(f), f);
+      expect(r.ok ? [] : r.diagnostics, f).toEqual([]);
+    }
+  });
+
+  it("normalizes the seed matrix: defaults, interfaces, durations in seconds", () => {
+    const r = parseFleetText(read("matrix-seed.yaml"));
+    if (!r.ok) throw new Error("invalid");
+    const c = r.fleet.clusters[0]!;
+    expect(c.estimates).toEqual({ install: 900 });
+    expect(c.servers.map((s) => [s.name, s.address, s.version, s.capacity])).toEqual([
+      ["srv1", "10.10.1.1", "3.5.0", 1],
+      ["srv2", "10.10.1.2", "3.5.0", 1],
+      ["srv3", "10.10.1.3", "3.5.0", 1],
+    ]);
+    expect(c.servers[2]!.interfaces).toEqual(["10.10.1.3", "10.10.2.1"]);
+    expect(r.fleet.defaults).toMatchObject({ capacityFloor: 0.6, maxMixedWindow: 14400 });
+  });
+
+  it("links clusters to their supercluster and keeps territories", () => {
+    const r = parseFleetText(read("dma-supercluster.yaml"));
+    if (!r.ok) throw new Error("invalid");
+    expect(r.fleet.clusters.map((c) => c.supercluster)).toEqual(["sc-east", "sc-east", "sc-east"]);
+    expect(r.fleet.superclusters[0]!.territories[0]).toEqual({
+      name: "us-east",
+      primary: "dma-nyc",
+      backup: "dma-bos",
+    });
+  });
+
+  it("names every mistake of a file at once, with line, column and path", () => {
+    const ds = errorsOf(`apiVersion: rollgate/v1
+fleet: broken
+clusters:
+  - name: dma-a
+    pack: polycom-dma
+    version: 10.0.1
+    servers:
+      - { name: a-1, address: 10.60.0.1 }
+      - { name: a-1, address: 10.60.0.300 }
+  - name: dma-b
+    pack: polycom-dma
+    version: 10.0.1
+    servers:
+      - { name: b-1, address: 10.60.1.1 }
+superclusters:
+  - name: sc
+    pack: polycom-dma
+    clusters: [dma-a, dma-b, dma-zzz]
+    territories:
+      - { name: t1, primary: dma-a, backup: dma-nope }
+`);
+    const brief = ds.map((d) => [d.code, d.line, d.column, d.path]);
+    expect(brief).toEqual([
+      ["ROLLGATE_E_FLEET_DUPLICATE_NAME", 9, 17, "clusters[0].servers[1].name"],
+      ["ROLLGATE_E_FLEET_ADDRESS", 9, 31, "clusters[0].servers[1].address"],
+      ["ROLLGATE_E_FLEET_UNKNOWN_CLUSTER", 18, 30, "superclusters[0].clusters[2]"],
+      ["ROLLGATE_E_FLEET_UNKNOWN_CLUSTER", 20, 45, "superclusters[0].territories[0].backup"],
+    ]);
+    expect(ds.every((d) => d.file === "f.yaml" && d.expected)).toBe(true);
+  });
+
+  it("reports bad indentation as a YAML error at its line", () => {
+    const ds = errorsOf(
+      "apiVersion: rollgate/v1\nfleet: x\nclusters:\n  - name: a\n    pack: generic\n   version: 1.0\n",
+    );
+    expect(ds[0]).toMatchObject({ code: "ROLLGATE_E_FLEET_YAML", line: 6 });
+  });
+
+  it("reports shape errors: missing fields, unknown fields, wrong types, bad enum", () => {
+    const ds = errorsOf(`apiVersion: rollgate/v2
+fleet: x
+clusters:
+  - name: a
+    pack: nosuch
+    capcity: 3
+    servers:
+      - { name: s, address: 10.0.0.1, capacity: lots }
+`);
+    const byPath = Object.fromEntries(ds.map((d) => [d.path, d]));
+    expect(byPath.apiVersion?.code).toBe("ROLLGATE_E_FLEET_API_VERSION");
+    expect(byPath["clusters[0].pack"]?.expected).toContain("polyserve-matrix");
+    expect(byPath["clusters[0].capcity"]).toMatchObject({
+      line: 6,
+      column: 5,
+      message: 'unknown field "capcity"',
+    });
+    expect(byPath["clusters[0].version"]?.message).toBe("required field is missing");
+    expect(byPath["clusters[0].version"]?.line).toBe(4);
+    expect(byPath["clusters[0].servers[0].capacity"]?.line).toBe(8);
+  });
+
+  it("checks meaning: D1 sizes and packs, shared clusters, interfaces, mounts, durations, versions", () => {
+    const fleet = {
+      apiVersion: "rollgate/v1",
+      fleet: "x",
+      defaults: { maxMixedWindow: "4 hours" },
+      clusters: [
+        {
+          name: "m",
+          pack: "polyserve-matrix",
+          version: "3.5.x",
+          estimates: { install: "soon" },
+          servers: [
+            { name: "s1", address: "10.0.0.1", interfaces: ["10.0.1.1"] },
+            { name: "s2", address: "10.0.0.1" },
+          ],
+          filesystems: [{ name: "fs", mountedOn: ["s1", "s9"] }],
+        },
+        ...["d1", "d2", "d3", "d4", "d5", "d6"].map((n, i) => ({
+          name: n,
+          pack: "polycom-dma",
+          version: "10.0",
+          servers: [
+            { name: `${n}-1`, address: `10.1.${i}.1` },
+            ...(i === 0
+              ? [
+                  { name: "x2", address: "10.9.0.2" },
+                  { name: "x3", address: "10.9.0.3" },
+                ]
+              : []),
+          ],
+        })),
+      ],
+      superclusters: [
+        { name: "sc1", pack: "polycom-dma", clusters: ["d1", "d2", "d3", "d4", "d5", "d6"] },
+        {
+          name: "sc2",
+          pack: "polycom-dma",
+          clusters: ["d1", "m"],
+          territories: [{ name: "t", primary: "d2", backup: "d1" }],
+        },
+      ],
+    };
+    const codes = errorsOf(stringify(fleet)).map((d) => `${d.code} ${d.path}`);
+    expect(codes).toEqual(
+      expect.arrayContaining([
+        "ROLLGATE_E_FLEET_DURATION defaults.maxMixedWindow",
+        "ROLLGATE_E_FLEET_VERSION clusters[0].version",
+        "ROLLGATE_E_FLEET_DURATION clusters[0].estimates.install",
+        "ROLLGATE_E_FLEET_ADDRESS_NOT_INTERFACE clusters[0].servers[0].address",
+        "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS clusters[0].servers[1].address",
+        "ROLLGATE_E_FLEET_UNKNOWN_SERVER clusters[0].filesystems[0].mountedOn[1]",
+        "ROLLGATE_E_FLEET_CLUSTER_SIZE clusters[1].servers",
+        "ROLLGATE_E_FLEET_SUPERCLUSTER_SIZE superclusters[0].clusters",
+        "ROLLGATE_E_FLEET_CLUSTER_SHARED superclusters[1].clusters[0]",
+        "ROLLGATE_E_FLEET_SUPERCLUSTER_PACK superclusters[1].clusters[1]",
+        "ROLLGATE_E_FLEET_NOT_MEMBER superclusters[1].territories[0].primary",
+      ]),
+    );
+  });
+
+  it("keeps versions as written even when YAML reads them as numbers", () => {
+    const r = parseFleetText(
+      "apiVersion: rollgate/v1\nfleet: x\nclusters:\n  - name: a\n    pack: generic\n    version: 3.50\n    servers: [{ name: s, address: 10.0.0.1, version: 4 }]\n",
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.fleet.clusters[0]!.version).toBe("3.50");
+    expect(r.fleet.clusters[0]!.servers[0]!.version).toBe("4");
+  });
+
+  it("property: random and mutated YAML never throws; it is accepted or gets coded, located errors", () => {
+    const seed = stringify(base);
+    const valid = [seed, read("matrix-seed.yaml"), read("dma-supercluster.yaml"), read("mixed-fleet.yaml")];
+    const mutate = fc
+      .tuple(
+        fc.constantFrom(...valid),
+        fc.array(fc.tuple(fc.nat(), fc.nat({ max: 6 }), fc.string({ maxLength: 8 })), { maxLength: 6 }),
+      )
+      .map(([text, edits]) => {
+        let t = text;
+        for (const [pos, del, ins] of edits) {
+          const at = pos % (t.length + 1);
+          t = t.slice(0, at) + ins + t.slice(at + del);
+        }
+        return t;
+      });
+    const anything = fc.oneof(
+      fc.string(),
+      fc.jsonValue().map((v) => stringify(v) ?? ""),
+      mutate,
+      fc.anything().map((v) => {
+        try {
+          return stringify(v) ?? "";
+        } catch {
+          return "";
+        }
+      }),
+    );
+    fc.assert(
+      fc.property(anything, (text) => {
+        const r = parseFleetText(text, "fuzz.yaml");
+        if (!r.ok) {
+          expect(r.diagnostics.length).toBeGreaterThan(0);
+          for (const d of r.diagnostics) {
+            expect(d.code in ERROR_CATALOG).toBe(true);
+            expect(d.line).toBeGreaterThanOrEqual(1);
+            expect(d.message.length).toBeGreaterThan(0);
+          }
+        }
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
