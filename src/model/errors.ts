@@ -57,6 +57,18 @@ export const ERROR_CATALOG = {
   // ── lab (lab/) ─────────────────────────────────────────────────────────────────────
 
   // ── engine, store, drivers (run/, store/, drivers/) ────────────────────────────────
+  ROLLGATE_E_STATE_OPEN: { title: "The state file cannot be opened", exit: 2 },
+  ROLLGATE_E_RUN_NOT_FOUND: { title: "There is no such run (or no unfinished run) in the state file", exit: 2 },
+  ROLLGATE_E_RUN_LOCKED: { title: "Another engine is driving this fleet", exit: 2 },
+  ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2 },
+  ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
+  ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
+  ROLLGATE_E_NO_DRIVER: { title: "A cluster has no driver, so rollgate cannot act on it", exit: 2 },
+  ROLLGATE_E_ESCALATED: { title: "The run halted and calls for a person (escalation)", exit: 1 },
+  ROLLGATE_E_CONFIRM_REQUIRED: { title: "A point of no return needs an explicit confirmation (G4)", exit: 1 },
+  ROLLGATE_E_ABORTED: { title: "The run was aborted", exit: 1 },
+  ROLLGATE_E_DECLINED: { title: "The operator declined the plan", exit: 1 },
+  ROLLGATE_E_EXEC_DRIVER: { title: "The exec driver's command failed or printed no valid status", exit: 1 },
 
   // ── server and API (server/) ───────────────────────────────────────────────────────
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,0 +1,112 @@
+import { execFile } from "node:child_process";
+import type { ExecDriverSpec } from "../model/fleet.ts";
+import type {
+  ActionArgs,
+  ActionOutcome,
+  ActionTarget,
+  Driver,
+  DriverAction,
+  ServerObservation,
+} from "./driver.ts";
+
+/**
+ * The exec driver: one command per action, run WITHOUT a shell (execFile, arguments as a list), so
+ * no value from the fleet can be interpreted by a shell. See docs/drivers.md.
+ *
+ * Placeholders replaced inside each argument: {name} {address} {cluster} {release} {joins}
+ * {supercluster} {filesystem} {territories} (JSON). The `status` command must print a JSON object
+ * with at least { "state", "release" } (the ServerObservation fields of src/drivers/driver.ts).
+ * An action's command succeeds with exit code 0; anything else is reported as refused.
+ */
+export class ExecDriver implements Driver {
+  readonly kind = "exec";
+
+  constructor(private readonly spec: ExecDriverSpec) {}
+
+  private argv(command: string[], target: ActionTarget, args: ActionArgs): string[] {
+    const values: Record<string, string> = {
+      name: target.server.name,
+      address: target.server.address,
+      cluster: target.cluster.name,
+      release: args.release ?? "",
+      joins: args.joins ?? "",
+      supercluster: args.supercluster ?? "",
+      filesystem: args.filesystem ?? "",
+      territories: args.territories ? JSON.stringify(args.territories) : "",
+    };
+    return command.map((part) => part.replace(/\{(\w+)\}/g, (m, key: string) => values[key] ?? m));
+  }
+
+  private run(
+    argv: string[],
+    timeoutMs: number,
+  ): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+    return new Promise((resolve) => {
+      const [file, ...rest] = argv;
+      execFile(
+        file!,
+        rest,
+        { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, windowsHide: true },
+        (error, stdout, stderr) => {
+          const err = error as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
+          const code = err ? (typeof err.code === "number" ? err.code : 127) : 0;
+          resolve({
+            code,
+            stdout: String(stdout),
+            stderr: String(stderr || err?.message || ""),
+            timedOut: Boolean(err?.killed),
+          });
+        },
+      );
+    });
+  }
+
+  private timeout(options?: { timeoutMs?: number }): number {
+    return options?.timeoutMs ?? (this.spec.timeout ? this.spec.timeout * 1000 : 60_000);
+  }
+
+  async observe(target: ActionTarget, options?: { timeoutMs?: number }): Promise<ServerObservation> {
+    const unreachable: ServerObservation = {
+      server: target.server.name,
+      cluster: target.cluster.name,
+      state: "unreachable",
+      release: target.server.version,
+    };
+    const command = this.spec.commands.status;
+    if (!command) return unreachable;
+    const r = await this.run(this.argv(command, target, {}), this.timeout(options));
+    if (r.code !== 0) return unreachable;
+    try {
+      const parsed = JSON.parse(r.stdout) as Partial<ServerObservation>;
+      if (typeof parsed.state !== "string" || typeof parsed.release !== "string") return unreachable;
+      return { ...parsed, server: target.server.name, cluster: target.cluster.name } as ServerObservation;
+    } catch {
+      return unreachable;
+    }
+  }
+
+  async perform(
+    target: ActionTarget,
+    action: DriverAction,
+    args: ActionArgs,
+    options?: { timeoutMs?: number },
+  ): Promise<ActionOutcome> {
+    const command = this.spec.commands[action];
+    if (!command) {
+      return {
+        ok: false,
+        code: "ROLLGATE_E_EXEC_DRIVER",
+        message: `the exec driver has no command for "${action}" (driver.exec.commands.${action})`,
+      };
+    }
+    const r = await this.run(this.argv(command, target, args), this.timeout(options));
+    if (r.code === 0) return { ok: true };
+    return {
+      ok: false,
+      code: "ROLLGATE_E_EXEC_DRIVER",
+      message: r.timedOut
+        ? `"${command[0]} …" timed out`
+        : `"${command[0]} …" exited ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import type { Plan, RuleId } from "../plan/types.ts";
+
+/**
+ * The one typed event stream. The engine emits; the journal stores; the terminal view, the JSON
+ * lines output, SSE, metrics and the dashboard only read. `seq` is the journal's sequence number
+ * (the SSE event id), `at` an ISO time.
+ */
+export type RunState =
+  | "pending"
+  | "running"
+  | "paused"
+  | "awaiting-confirmation"
+  | "escalated"
+  | "aborting"
+  | "aborted"
+  | "completed";
+
+export const FINISHED_STATES: readonly RunState[] = ["aborted", "completed"];
+
+export interface Escalation {
+  /** Catalog code, e.g. ROLLGATE_E_ESCALATED. */
+  code: string;
+  /** The rule that called for a person: D8a, D8b, D8c, M3, … */
+  rule: RuleId;
+  step?: string;
+  cluster?: string;
+  server?: string;
+  /** What rollgate saw. */
+  detail: string;
+  /** The manual's own words for this case. */
+  manual: string;
+}
+
+export type RunEventBody =
+  | { type: "run.created"; fleet: string; target: string; strategy: string; steps: number; plan?: Plan }
+  | { type: "run.state"; state: RunState; reason?: string }
+  | { type: "step.waiting"; step: string; rule: RuleId; reason: string }
+  | {
+      type: "step.intent";
+      step: string;
+      action: string;
+      cluster: string;
+      server?: string;
+      attempt: number;
+      backupsBefore?: number;
+    }
+  | { type: "step.accepted"; step: string }
+  | { type: "step.started"; step: string; action: string; cluster: string; server?: string }
+  | { type: "step.done"; step: string; observed: boolean; seconds: number }
+  | { type: "step.failed"; step: string; code?: string; rule?: RuleId; message: string }
+  | { type: "escalation"; escalation: Escalation }
+  | { type: "confirmation.needed"; step: string; rule: RuleId; reason: string }
+  | { type: "confirmation.given"; step: string; by: string }
+  | { type: "observation"; cluster: string; server: string; state: string; release: string }
+  | { type: "capacity"; fraction: number; floor: number }
+  | { type: "log"; level: "info" | "warn"; message: string };
+
+export type RunEvent = RunEventBody & { seq: number; runId: string; at: string };
+export type RunEventType = RunEventBody["type"];

@@ -1,0 +1,146 @@
+import type { ServerObservation } from "../drivers/driver.ts";
+import type { Cluster } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import type { RuleId, Step, TerritoryAssignment } from "../plan/types.ts";
+
+/**
+ * What each step's effect looks like in observations (rule G5), and what has gone wrong when it
+ * does not come (rule D8 and M3). Pure functions over ServerObservations: the engine observes,
+ * these decide.
+ */
+
+export interface StepContext {
+  step: Step;
+  cluster: Cluster;
+  /** Observations of the step's servers: one for a server step, every server for a cluster step. */
+  observations: ServerObservation[];
+  /** Recorded in the step's intent: the backup count before the backup action. */
+  backupsBefore?: number;
+}
+
+const onTarget = (o: ServerObservation, target: string) => compareVersions(o.release, target) === 0;
+
+function sameAssignment(a: TerritoryAssignment[] | undefined, b: TerritoryAssignment[] | undefined): boolean {
+  if (!a || !b) return false;
+  const key = (t: TerritoryAssignment) => `${t.name}:${t.primary}:${t.backup ?? ""}`;
+  const want = new Set(b.map(key));
+  return a.length >= b.length && b.length > 0 && a.filter((t) => want.has(key(t))).length === b.length;
+}
+
+/** True when the step's effect is already there: the step is recorded as done, not repeated (G5). */
+export function effectPresent(ctx: StepContext, target: string): boolean {
+  const { step, observations: obs } = ctx;
+  if (obs.length === 0 || obs.some((o) => o.state === "unreachable")) return false;
+  const all = (p: (o: ServerObservation) => boolean) => obs.every(p);
+  const upgraded = all((o) => onTarget(o, target) && o.state !== "installing");
+  switch (step.action) {
+    case "disable":
+      return all((o) => o.disabled === true) || upgraded;
+    case "backup":
+      return (
+        upgraded || (ctx.backupsBefore !== undefined && all((o) => (o.backups ?? 0) > ctx.backupsBefore!))
+      );
+    case "stop":
+      return all((o) => o.state === "stopped" || o.state === "installing") || upgraded;
+    case "install":
+      if (ctx.cluster.pack === "polycom-dma") return upgraded && all((o) => o.login !== false);
+      return upgraded;
+    case "start":
+      return upgraded && all((o) => o.state === "running");
+    case "verify":
+      return verifyProblems(ctx, target).length === 0;
+    case "reassign-territories":
+    case "restore-territories":
+      return obs.some((o) => sameAssignment(o.territories, step.territories));
+    case "busy-out":
+      return all((o) => o.busiedOut === true || o.inService === false);
+    case "leave-supercluster":
+      return all(
+        (o) => !o.supercluster || (step.supercluster !== undefined && o.supercluster !== step.supercluster),
+      );
+    case "join-supercluster":
+      return all(
+        (o) =>
+          (step.supercluster !== undefined && o.supercluster === step.supercluster) ||
+          (step.joins !== undefined && (o.superclusterMembers ?? []).includes(step.joins)),
+      );
+    case "return-to-service":
+      return all((o) => o.inService === true && o.busiedOut !== true);
+  }
+}
+
+/** The install is still under way (do not perform it again, wait). */
+export function inProgress(ctx: StepContext): boolean {
+  return ctx.step.action === "install" && ctx.observations.some((o) => o.state === "installing");
+}
+
+export interface Problem {
+  rule: RuleId;
+  detail: string;
+}
+
+/** D8: what a finished cluster or server upgrade must show; empty when all is well. */
+export function verifyProblems(ctx: StepContext, target: string): Problem[] {
+  const { cluster, observations: obs } = ctx;
+  const problems: Problem[] = [];
+  const unreachable = obs.filter((o) => o.state === "unreachable");
+  if (unreachable.length)
+    problems.push({ rule: "G5", detail: `cannot reach ${unreachable.map((o) => o.server).join(", ")}` });
+  if (cluster.pack !== "polycom-dma") {
+    for (const o of obs) {
+      if (o.state === "unreachable") continue;
+      if (!onTarget(o, target))
+        problems.push({ rule: "M9", detail: `${o.server} runs ${o.release}, not ${target}` });
+      else if (o.state === "isolated")
+        problems.push({ rule: "M3", detail: `${o.server} is isolated from the matrix` });
+      else if (o.state !== "running")
+        problems.push({ rule: "M9", detail: `${o.server} is ${o.state}, not running` });
+      else if (o.members && !o.members.includes(o.server))
+        problems.push({ rule: "M9", detail: `${o.server} has not rejoined the matrix` });
+    }
+    return problems;
+  }
+  const reachable = obs.filter((o) => o.state !== "unreachable");
+  const loginFails = reachable.filter((o) => o.login === false || o.state === "installing");
+  if (loginFails.length)
+    problems.push({
+      rule: "D8a",
+      detail: `login still fails on ${loginFails.map((o) => o.server).join(", ")}`,
+    });
+  const expected = cluster.servers.map((s) => s.name);
+  for (const o of reachable) {
+    if (o.login === false) continue;
+    const shown = o.dashboard ?? expected;
+    const missing = expected.filter((n) => !shown.includes(n));
+    if (missing.length) {
+      problems.push({
+        rule: "D8b",
+        detail: `the dashboard on ${o.server} shows ${shown.length} server(s) of ${expected.length}; missing ${missing.join(", ")}`,
+      });
+      break;
+    }
+  }
+  const versions = new Map<string, string>();
+  for (const o of reachable) {
+    for (const [server, v] of Object.entries(o.packages ?? { [o.server]: o.release }))
+      versions.set(server, v);
+  }
+  const distinct = new Set(versions.values());
+  if (
+    distinct.size > 1 ||
+    (distinct.size === 1 &&
+      !distinct.has(target) &&
+      [...distinct].every((v) => compareVersions(v, target) !== 0))
+  ) {
+    problems.push({
+      rule: "D8c",
+      detail: `package versions differ: ${[...versions].map(([s, v]) => `${s} ${v}`).join(", ")}${distinct.size === 1 ? ` (expected ${target})` : ""}`,
+    });
+  }
+  return problems;
+}
+
+/** M3: servers the matrix has isolated (old-release servers that stopped sending updates). */
+export function isolatedServers(obs: ServerObservation[]): string[] {
+  return obs.filter((o) => o.state === "isolated").map((o) => o.server);
+}

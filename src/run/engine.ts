@@ -1,0 +1,442 @@
+import type { ActionArgs, Driver, ServerObservation } from "../drivers/driver.ts";
+import type { Escalation, RunEvent, RunEventBody, RunState } from "../events/types.ts";
+import type { Cluster, Fleet, Server } from "../model/fleet.ts";
+import type { Plan, Step } from "../plan/types.ts";
+import type { Store } from "../store/types.ts";
+import { effectPresent, inProgress, isolatedServers, type Problem, verifyProblems } from "./effects.ts";
+import type { Gate } from "./gate.ts";
+import { readJournal, type StepStanding } from "./journal.ts";
+import { manualFor } from "./manual.ts";
+
+/**
+ * The engine: reconciles the plan against the observed fleet, one durable journal entry at a time.
+ *
+ * - Observe before acting (G5): a step whose effect is already there is recorded as done.
+ * - Intent is journaled (synchronously, to disk) before the driver is called, outcome after, so a
+ *   restarted engine knows where it was: a step with an intent and no outcome is observed again,
+ *   and an install still under way is waited for, never started twice.
+ * - A step starts when its dependencies are done and the rules allow it (the gate); the rule that
+ *   makes it wait is recorded.
+ * - An escalation starts no new step, lets running steps end, records the reason with its rule id
+ *   and the manual's words, and ends the engine with state "escalated" (exit 1).
+ * - Pause, resume and abort arrive through the store (from another process or the API).
+ */
+export interface EngineOptions {
+  store: Store;
+  runId: string;
+  fleet: Fleet;
+  plan: Plan;
+  driverFor: (cluster: Cluster) => Driver;
+  gate?: Gate;
+  /** Escalate past k × a step's estimate (D8a); default 2. */
+  escalateFactor?: number;
+  /**
+   * Called at a point of no return (G4) that is not yet confirmed. "yes" confirms it; "wait" keeps
+   * the run waiting for a confirmation through the store (dashboard); "halt" ends the engine.
+   */
+  confirm?: (step: Step) => Promise<"yes" | "wait" | "halt">;
+  /** Called for every event the engine writes (the terminal view, the JSON lines output). */
+  onEvent?: (event: RunEvent) => void;
+  /** How often the run's state is re-read from the store, ms. */
+  tickMs?: number;
+  /** Time source; tests and the lab may compress it. */
+  now?: () => number;
+}
+
+export interface EngineResult {
+  state: RunState;
+  escalation?: Escalation;
+  /** The step waiting for a G4 confirmation, when the engine halted for one. */
+  needsConfirmation?: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class Halt extends Error {
+  constructor(readonly escalation: Escalation) {
+    super(escalation.detail);
+  }
+}
+
+export class Engine {
+  private readonly o: Required<Pick<EngineOptions, "escalateFactor" | "tickMs" | "now">> & EngineOptions;
+  private readonly steps: Map<string, Step>;
+  private readonly standing: Map<string, StepStanding>;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly lastSeen = new Map<string, string>();
+  private readonly waitingLogged = new Map<string, string>();
+  private escalation: Escalation | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(options: EngineOptions) {
+    this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
+    this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
+    const journal = readJournal(options.store.events(options.runId), [...this.steps.keys()]);
+    this.standing = journal.steps;
+  }
+
+  private emit(body: RunEventBody): RunEvent {
+    const e = this.o.store.append(this.o.runId, body);
+    this.o.onEvent?.(e);
+    return e;
+  }
+
+  private setState(state: RunState, reason?: string): void {
+    const e = this.o.store.setState(this.o.runId, state, reason);
+    this.o.onEvent?.(e);
+  }
+
+  private cluster(step: Step): Cluster {
+    const c = this.o.fleet.clusters.find((x) => x.name === step.cluster);
+    if (!c) throw new Error(`plan names unknown cluster ${step.cluster}`);
+    return c;
+  }
+
+  private serversOf(step: Step): Server[] {
+    const c = this.cluster(step);
+    return step.server ? c.servers.filter((s) => s.name === step.server) : c.servers;
+  }
+
+  private async observe(cluster: Cluster, servers: Server[]): Promise<ServerObservation[]> {
+    const driver = this.o.driverFor(cluster);
+    const obs = await Promise.all(servers.map((server) => driver.observe({ cluster, server })));
+    for (const ob of obs) {
+      const key = `${ob.cluster}/${ob.server}`;
+      const sig = `${ob.state}|${ob.release}`;
+      if (this.lastSeen.get(key) !== sig) {
+        this.lastSeen.set(key, sig);
+        this.emit({
+          type: "observation",
+          cluster: ob.cluster,
+          server: ob.server,
+          state: ob.state,
+          release: ob.release,
+        });
+      }
+    }
+    return obs;
+  }
+
+  private done(id: string): boolean {
+    return this.standing.get(id)?.status === "done";
+  }
+
+  private ready(): Step[] {
+    return this.o.plan.steps.filter((s) => {
+      const st = this.standing.get(s.id)!;
+      return st.status !== "done" && !this.running.has(s.id) && s.after.every((d) => this.done(d));
+    });
+  }
+
+  /** Runs until the plan is done, or the run is escalated, aborted, or halted for a confirmation. */
+  async run(): Promise<EngineResult> {
+    const { store, runId } = this.o;
+    const initial = store.getRun(runId)!.state;
+    if (initial === "pending" || initial === "escalated" || initial === "awaiting-confirmation")
+      this.setState("running");
+    let needsConfirmation: string | undefined;
+    for (;;) {
+      const run = store.getRun(runId)!;
+      const allDone = this.o.plan.steps.every((s) => this.done(s.id));
+      if (allDone && this.running.size === 0) {
+        this.setState("completed");
+        return { state: "completed" };
+      }
+      // While one point of no return waits for its confirmation, independent steps go on.
+      const active = run.state === "running" || run.state === "awaiting-confirmation";
+      const stopStarting = this.escalation !== undefined || needsConfirmation !== undefined || !active;
+      if (stopStarting && this.running.size === 0) {
+        if (this.escalation) {
+          this.setState("escalated", `${this.escalation.rule}: ${this.escalation.detail}`);
+          return { state: "escalated", escalation: this.escalation };
+        }
+        if (needsConfirmation) {
+          this.setState("awaiting-confirmation", `G4: ${needsConfirmation} is a point of no return`);
+          return { state: "awaiting-confirmation", needsConfirmation };
+        }
+        if (run.state === "aborting") {
+          this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
+          return { state: "aborted" };
+        }
+      }
+      if (!stopStarting) {
+        const waitingForConfirmation = this.ready().some(
+          (s) => s.pointOfNoReturn && !run.confirmed.includes(s.id),
+        );
+        if (run.state === "awaiting-confirmation" && !waitingForConfirmation) this.setState("running");
+        for (const step of this.ready()) {
+          if (step.pointOfNoReturn && !run.confirmed.includes(step.id)) {
+            const answer = await this.askConfirmation(step);
+            if (answer === "halt") {
+              needsConfirmation = step.id;
+              break;
+            }
+            if (answer === "wait") continue;
+          }
+          const verdict = this.o.gate?.check(step, (id) => this.done(id));
+          if (verdict && !verdict.ok) {
+            const sig = `${verdict.rule}:${verdict.reason}`;
+            if (this.waitingLogged.get(step.id) !== sig) {
+              this.waitingLogged.set(step.id, sig);
+              this.emit({ type: "step.waiting", step: step.id, rule: verdict.rule, reason: verdict.reason });
+            }
+            continue;
+          }
+          this.start(step);
+        }
+      }
+      await Promise.race([sleep(this.o.tickMs), new Promise<void>((r) => (this.wake = r))]);
+    }
+  }
+
+  private confirmationAsked = new Set<string>();
+
+  private async askConfirmation(step: Step): Promise<"yes" | "wait" | "halt"> {
+    if (!this.confirmationAsked.has(step.id)) {
+      this.confirmationAsked.add(step.id);
+      const rules = step.rules.filter((r) => r !== "G4").join(", ");
+      this.emit({
+        type: "confirmation.needed",
+        step: step.id,
+        rule: "G4",
+        reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it the old release cannot come back`,
+      });
+      if (this.o.store.getRun(this.o.runId)!.state === "running")
+        this.setState("awaiting-confirmation", `G4: ${step.id}`);
+    }
+    const answer = this.o.confirm ? await this.o.confirm(step) : "halt";
+    if (answer === "yes") {
+      const e = this.o.store.confirm(this.o.runId, step.id, "operator");
+      this.o.onEvent?.(e);
+    }
+    if (answer !== "halt" && this.o.store.getRun(this.o.runId)!.confirmed.includes(step.id)) {
+      if (this.o.store.getRun(this.o.runId)!.state === "awaiting-confirmation") this.setState("running");
+      return "yes";
+    }
+    return answer === "yes" ? "yes" : answer;
+  }
+
+  private start(step: Step): void {
+    const p = this.execute(step)
+      .catch((e: unknown) => {
+        const escalation: Escalation =
+          e instanceof Halt
+            ? e.escalation
+            : {
+                code: "ROLLGATE_E_ESCALATED",
+                rule: "G5",
+                step: step.id,
+                cluster: step.cluster,
+                detail: `internal error: ${(e as Error).message}`,
+                manual: "",
+              };
+        this.standing.get(step.id)!.status = "failed";
+        this.emit({
+          type: "step.failed",
+          step: step.id,
+          code: escalation.code,
+          rule: escalation.rule,
+          message: escalation.detail,
+        });
+        if (!this.escalation) {
+          this.escalation = escalation;
+          this.emit({ type: "escalation", escalation });
+        }
+      })
+      .finally(() => {
+        this.running.delete(step.id);
+        this.wake?.();
+      });
+    this.running.set(step.id, p);
+  }
+
+  private halt(step: Step, rule: string, detail: string, server?: string): Halt {
+    return new Halt({
+      code: "ROLLGATE_E_ESCALATED",
+      rule,
+      step: step.id,
+      cluster: step.cluster,
+      ...((server ?? step.server) ? { server: server ?? step.server } : {}),
+      detail,
+      manual: manualFor(rule),
+    });
+  }
+
+  /** Seconds the plan allows the step. */
+  private estimate(step: Step): number {
+    return Math.max(0, step.end - step.start);
+  }
+
+  private async execute(step: Step): Promise<void> {
+    const cluster = this.cluster(step);
+    const servers = this.serversOf(step);
+    const standing = this.standing.get(step.id)!;
+    const startedAt = this.o.now();
+    this.emit({
+      type: "step.started",
+      step: step.id,
+      action: step.action,
+      cluster: step.cluster,
+      ...(step.server ? { server: step.server } : {}),
+    });
+
+    let obs = await this.observe(cluster, servers);
+    const ctx = () => ({
+      step,
+      cluster,
+      observations: obs,
+      ...(standing.backupsBefore !== undefined ? { backupsBefore: standing.backupsBefore } : {}),
+    });
+    const unreachable = obs.filter((o) => o.state === "unreachable");
+    if (unreachable.length === obs.length) {
+      throw this.halt(
+        step,
+        "G5",
+        `cannot observe ${unreachable.map((o) => o.server).join(", ")} before ${step.action}: unreachable`,
+        unreachable[0]?.server,
+      );
+    }
+
+    if (effectPresent(ctx(), this.o.plan.target)) {
+      this.finish(step, true, startedAt);
+      return;
+    }
+    if (!inProgress(ctx())) {
+      const backupsBefore =
+        step.action === "backup" ? Math.max(...obs.map((o) => o.backups ?? 0)) : undefined;
+      standing.attempts += 1;
+      if (backupsBefore !== undefined) standing.backupsBefore = backupsBefore;
+      this.emit({
+        type: "step.intent",
+        step: step.id,
+        action: step.action,
+        cluster: step.cluster,
+        ...(step.server ? { server: step.server } : {}),
+        attempt: standing.attempts,
+        ...(backupsBefore !== undefined ? { backupsBefore } : {}),
+      });
+      const receiver = obs.find((o) => o.state !== "unreachable");
+      const target = { cluster, server: servers.find((s) => s.name === receiver?.server) ?? servers[0]! };
+      const args: ActionArgs = {
+        ...(step.action === "install" ? { release: step.release ?? this.o.plan.target } : {}),
+        ...(step.joins ? { joins: step.joins } : {}),
+        ...(step.supercluster ? { supercluster: step.supercluster } : {}),
+        ...(step.territories ? { territories: step.territories } : {}),
+      };
+      let outcome: Awaited<ReturnType<Driver["perform"]>>;
+      try {
+        outcome = await this.o.driverFor(cluster).perform(target, step.action, args);
+      } catch (e) {
+        throw this.halt(
+          step,
+          "G5",
+          `${target.server.name} did not answer ${step.action}: ${(e as Error).message}`,
+          target.server.name,
+        );
+      }
+      if (!outcome.ok) {
+        const rule = outcome.rule ?? (cluster.pack === "polycom-dma" ? "D7" : "M9");
+        throw this.halt(
+          step,
+          rule,
+          `${target.server.name} refused ${step.action}: ${outcome.message ?? outcome.code ?? "no reason given"}`,
+          target.server.name,
+        );
+      }
+      standing.accepted = true;
+      this.emit({ type: "step.accepted", step: step.id });
+    }
+
+    // Wait for the effect, within k × the estimate.
+    const estimateMs = this.estimate(step) * 1000;
+    const deadline = startedAt + Math.max(this.o.escalateFactor * estimateMs, estimateMs + 1000);
+    const pollMs = Math.min(1000, Math.max(20, estimateMs / 40));
+    for (;;) {
+      obs = await this.observe(cluster, cluster.pack === "polycom-dma" ? servers : servers);
+      if (effectPresent(ctx(), this.o.plan.target)) break;
+      await this.watchMatrix(step, cluster);
+      const failedInstall =
+        step.action === "install" &&
+        obs.some(
+          (o) =>
+            o.state !== "installing" &&
+            o.state !== "unreachable" &&
+            o.release !== (step.release ?? this.o.plan.target),
+        ) &&
+        this.o.now() - startedAt > Math.min(estimateMs / 4, 2000) &&
+        !obs.some((o) => o.state === "installing");
+      if (failedInstall) {
+        const bad = obs.filter((o) => o.release !== (step.release ?? this.o.plan.target));
+        throw this.halt(
+          step,
+          cluster.pack === "polycom-dma" ? "D7" : "M9",
+          `the install of ${step.release ?? this.o.plan.target} failed on ${bad.map((o) => `${o.server} (still ${o.release}, ${o.state})`).join(", ")}`,
+          bad[0]?.server,
+        );
+      }
+      if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs);
+      await sleep(pollMs);
+    }
+    await this.watchMatrix(step, cluster);
+    this.finish(step, false, startedAt);
+  }
+
+  /** M3: after a matrix step, check that no old-release server has been isolated. */
+  private async watchMatrix(step: Step, cluster: Cluster): Promise<void> {
+    if (cluster.pack !== "polyserve-matrix" || (step.action !== "start" && step.action !== "verify")) return;
+    const all = await this.observe(cluster, cluster.servers);
+    const isolated = isolatedServers(all);
+    if (isolated.length) {
+      throw this.halt(
+        step,
+        "M3",
+        `the matrix reports ${isolated.join(", ")} isolated: a server was upgraded out of order (old-release servers stopped sending configuration and status updates)`,
+        isolated[0],
+      );
+    }
+  }
+
+  private timeoutHalt(step: Step, cluster: Cluster, obs: ServerObservation[]): Halt {
+    const waited = Math.round(this.o.escalateFactor * this.estimate(step));
+    const problems: Problem[] = verifyProblems({ step, cluster, observations: obs }, this.o.plan.target);
+    const unreachable = obs.filter((o) => o.state === "unreachable");
+    if (unreachable.length) {
+      return this.halt(
+        step,
+        "G5",
+        `${unreachable.map((o) => o.server).join(", ")} unreachable for ${waited}s (${this.o.escalateFactor} × the ${step.action} estimate)`,
+        unreachable[0]!.server,
+      );
+    }
+    const order = ["D8a", "D8b", "D8c", "M3", "M9"];
+    const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
+    if (first)
+      return this.halt(
+        step,
+        first.rule,
+        `${first.detail}, ${waited}s after ${step.action} began (${this.o.escalateFactor} × its estimate)`,
+      );
+    const installing = obs.filter((o) => o.state === "installing");
+    const rule = cluster.pack === "polycom-dma" ? "D8a" : "M9";
+    return this.halt(
+      step,
+      rule,
+      installing.length
+        ? `the install is still running on ${installing.map((o) => o.server).join(", ")} after ${waited}s (${this.o.escalateFactor} × its estimate)`
+        : `${step.action} showed no effect after ${waited}s (${this.o.escalateFactor} × its estimate)`,
+    );
+  }
+
+  private finish(step: Step, observed: boolean, startedAt: number): void {
+    const st = this.standing.get(step.id)!;
+    st.status = "done";
+    this.emit({
+      type: "step.done",
+      step: step.id,
+      observed,
+      seconds: Math.round((this.o.now() - startedAt) / 100) / 10,
+    });
+  }
+}
+
+export type { Plan };

@@ -1,0 +1,263 @@
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { RunEvent, RunEventBody, RunState } from "../events/types.ts";
+import { FINISHED_STATES } from "../events/types.ts";
+import { RollgateError } from "../model/errors.ts";
+import type { Plan } from "../plan/types.ts";
+import type { RunRecord, Store, StoredToken } from "./types.ts";
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, fleet TEXT NOT NULL, fleet_file TEXT NOT NULL, target TEXT NOT NULL,
+  strategy TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  plan_json TEXT NOT NULL, confirmed_json TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id),
+  at TEXT NOT NULL, type TEXT NOT NULL, body_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, seq);
+CREATE TABLE IF NOT EXISTS locks (fleet TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL);
+`;
+
+interface RunRow {
+  id: string;
+  fleet: string;
+  fleet_file: string;
+  target: string;
+  strategy: string;
+  state: string;
+  created_at: string;
+  updated_at: string;
+  confirmed_json: string;
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    fleet: r.fleet,
+    fleetFile: r.fleet_file,
+    target: r.target,
+    strategy: r.strategy,
+    state: r.state as RunState,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    confirmed: JSON.parse(r.confirmed_json) as string[],
+  };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * The SQLite store: one file, WAL, synchronous=FULL, so that an event appended is on disk before
+ * the driver is called (the journal's promise to a restarted engine).
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly now: () => Date;
+
+  constructor(path: string, options: { now?: () => Date; readonly?: boolean } = {}) {
+    this.now = options.now ?? (() => new Date());
+    if (!options.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new Database(path, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+        timeout: 10_000,
+      });
+    } catch (e) {
+      throw new RollgateError(
+        "ROLLGATE_E_STATE_OPEN",
+        `cannot open the state file ${path}: ${(e as Error).message}`,
+      );
+    }
+    if (!options.readonly) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = FULL");
+      this.db.pragma("foreign_keys = ON");
+      this.db.exec(SCHEMA);
+      this.db
+        .prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)")
+        .run(String(SCHEMA_VERSION));
+    }
+  }
+
+  private iso(): string {
+    return this.now().toISOString();
+  }
+
+  createRun(input: { fleet: string; fleetFile: string; target: string; plan: Plan }): RunRecord {
+    const id = `run-${this.iso().replace(/[-:T]/g, "").slice(0, 14)}-${randomUUID().slice(0, 6)}`;
+    const at = this.iso();
+    const tx = this.db.transaction(() => {
+      this.db
+        .prepare(
+          "INSERT INTO runs(id, fleet, fleet_file, target, strategy, state, created_at, updated_at, plan_json) VALUES (?,?,?,?,?,?,?,?,?)",
+        )
+        .run(
+          id,
+          input.fleet,
+          input.fleetFile,
+          input.target,
+          input.plan.strategy,
+          "pending",
+          at,
+          at,
+          JSON.stringify(input.plan),
+        );
+      this.insertEvent(id, {
+        type: "run.created",
+        fleet: input.fleet,
+        target: input.target,
+        strategy: input.plan.strategy,
+        steps: input.plan.steps.length,
+      });
+    });
+    tx();
+    return this.getRun(id)!;
+  }
+
+  getRun(id: string): RunRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RunRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  findUnfinishedRun(fleet?: string, target?: string): RunRecord | undefined {
+    const finished = FINISHED_STATES.map(() => "?").join(",");
+    const rows = this.db
+      .prepare(`SELECT * FROM runs WHERE state NOT IN (${finished}) ORDER BY created_at DESC, rowid DESC`)
+      .all(...FINISHED_STATES) as RunRow[];
+    const row = rows.find(
+      (r) => (fleet === undefined || r.fleet === fleet) && (target === undefined || r.target === target),
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  listRuns(): RunRecord[] {
+    return (this.db.prepare("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC").all() as RunRow[]).map(
+      toRecord,
+    );
+  }
+
+  getPlan(id: string): Plan {
+    const row = this.db.prepare("SELECT plan_json FROM runs WHERE id = ?").get(id) as
+      | { plan_json: string }
+      | undefined;
+    if (!row) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in the state file`);
+    return JSON.parse(row.plan_json) as Plan;
+  }
+
+  setState(id: string, state: RunState, reason?: string): RunEvent {
+    return this.db.transaction(() => {
+      this.db.prepare("UPDATE runs SET state = ?, updated_at = ? WHERE id = ?").run(state, this.iso(), id);
+      return this.insertEvent(id, { type: "run.state", state, ...(reason ? { reason } : {}) });
+    })();
+  }
+
+  confirm(id: string, step: string, by: string): RunEvent {
+    return this.db.transaction(() => {
+      const run = this.getRun(id);
+      if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in the state file`);
+      const confirmed = [...new Set([...run.confirmed, step])];
+      this.db
+        .prepare("UPDATE runs SET confirmed_json = ?, updated_at = ? WHERE id = ?")
+        .run(JSON.stringify(confirmed), this.iso(), id);
+      return this.insertEvent(id, { type: "confirmation.given", step, by });
+    })();
+  }
+
+  append(runId: string, body: RunEventBody): RunEvent {
+    return this.insertEvent(runId, body);
+  }
+
+  private insertEvent(runId: string, body: RunEventBody): RunEvent {
+    const at = this.iso();
+    const info = this.db
+      .prepare("INSERT INTO events(run_id, at, type, body_json) VALUES (?,?,?,?)")
+      .run(runId, at, body.type, JSON.stringify(body));
+    return { ...body, seq: Number(info.lastInsertRowid), runId, at };
+  }
+
+  events(runId: string, afterSeq = 0, limit = 100_000): RunEvent[] {
+    const rows = this.db
+      .prepare(
+        "SELECT seq, run_id, at, body_json FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      )
+      .all(runId, afterSeq, limit) as { seq: number; run_id: string; at: string; body_json: string }[];
+    return rows.map((r) => ({
+      ...(JSON.parse(r.body_json) as RunEventBody),
+      seq: r.seq,
+      runId: r.run_id,
+      at: r.at,
+    }));
+  }
+
+  lastSeq(): number {
+    const row = this.db.prepare("SELECT MAX(seq) AS s FROM events").get() as { s: number | null };
+    return row.s ?? 0;
+  }
+
+  acquireEngineLock(fleet: string, owner: { pid: number; host: string }): void {
+    this.db
+      .transaction(() => {
+        const held = this.db.prepare("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
+          | { pid: number; host: string; acquired_at: string }
+          | undefined;
+        if (held && held.pid !== owner.pid) {
+          const stale = held.host === hostname() && !pidAlive(held.pid);
+          if (!stale) {
+            throw new RollgateError(
+              "ROLLGATE_E_RUN_LOCKED",
+              `another rollgate engine (pid ${held.pid} on ${held.host}, since ${held.acquired_at}) is driving fleet ${fleet}; one engine drives a fleet at a time`,
+              { details: { pid: held.pid, host: held.host } },
+            );
+          }
+        }
+        this.db
+          .prepare(
+            "INSERT INTO locks(fleet, pid, host, acquired_at) VALUES (?,?,?,?) ON CONFLICT(fleet) DO UPDATE SET pid=excluded.pid, host=excluded.host, acquired_at=excluded.acquired_at",
+          )
+          .run(fleet, owner.pid, owner.host, this.iso());
+      })
+      .immediate();
+  }
+
+  releaseEngineLock(fleet: string, pid: number): void {
+    this.db.prepare("DELETE FROM locks WHERE fleet = ? AND pid = ?").run(fleet, pid);
+  }
+
+  addToken(token: StoredToken): void {
+    this.db
+      .prepare("INSERT INTO tokens(id, role, hash, created_at) VALUES (?,?,?,?)")
+      .run(token.id, token.role, token.hash, token.createdAt);
+  }
+
+  tokens(): StoredToken[] {
+    return (
+      this.db.prepare("SELECT id, role, hash, created_at FROM tokens").all() as {
+        id: string;
+        role: string;
+        hash: string;
+        created_at: string;
+      }[]
+    ).map((r) => ({ id: r.id, role: r.role as StoredToken["role"], hash: r.hash, createdAt: r.created_at }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,50 @@
+import type { RunEvent, RunEventBody, RunState } from "../events/types.ts";
+import type { Plan } from "../plan/types.ts";
+
+/**
+ * Durable run state: the run, its plan, and an append-only journal of events (intent before each
+ * driver call, outcome after). One interface; SQLite (store/sqlite.ts) is the default.
+ */
+export interface RunRecord {
+  id: string;
+  /** Fleet name from the fleet file. */
+  fleet: string;
+  /** Absolute path of the fleet file the run was started from. */
+  fleetFile: string;
+  target: string;
+  strategy: string;
+  state: RunState;
+  createdAt: string;
+  updatedAt: string;
+  /** Steps confirmed past a point of no return (G4). */
+  confirmed: string[];
+}
+
+export interface StoredToken {
+  id: string;
+  role: "viewer" | "operator";
+  hash: string;
+  createdAt: string;
+}
+
+export interface Store {
+  createRun(input: { fleet: string; fleetFile: string; target: string; plan: Plan }): RunRecord;
+  getRun(id: string): RunRecord | undefined;
+  /** The newest run that has not finished (for resume), optionally for one fleet and target. */
+  findUnfinishedRun(fleet?: string, target?: string): RunRecord | undefined;
+  listRuns(): RunRecord[];
+  getPlan(id: string): Plan;
+  setState(id: string, state: RunState, reason?: string): RunEvent;
+  confirm(id: string, step: string, by: string): RunEvent;
+  /** Appends one event to the journal (durably, before returning) and returns it with its seq. */
+  append(runId: string, body: RunEventBody): RunEvent;
+  events(runId: string, afterSeq?: number, limit?: number): RunEvent[];
+  /** Highest seq of any event (any run), for change detection. */
+  lastSeq(): number;
+  /** One engine per fleet: takes the lock or throws ROLLGATE_E_RUN_LOCKED naming the holder. */
+  acquireEngineLock(fleet: string, owner: { pid: number; host: string }): void;
+  releaseEngineLock(fleet: string, pid: number): void;
+  addToken(token: StoredToken): void;
+  tokens(): StoredToken[];
+  close(): void;
+}

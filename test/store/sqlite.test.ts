@@ -1,0 +1,103 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import type { Plan } from "../../src/plan/types.ts";
+import { tempDir } from "../helpers/cli.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const plan: Plan = {
+  fleet: "f",
+  target: "3.5.1",
+  strategy: "rolling",
+  steps: [
+    {
+      id: "m/s1/install",
+      action: "install",
+      cluster: "m",
+      server: "s1",
+      after: [],
+      start: 0,
+      end: 900,
+      rules: ["M1"],
+      pointOfNoReturn: false,
+    },
+  ],
+  estimate: { seconds: 900, lowerBoundSeconds: 900, minCapacity: 0.5 },
+  verification: { ok: true, statesChecked: 2, violations: [] },
+};
+
+const open: SqliteStore[] = [];
+function store(path: string) {
+  const s = new SqliteStore(path);
+  open.push(s);
+  return s;
+}
+afterEach(() => {
+  while (open.length) open.pop()!.close();
+});
+
+describe("SQLite store (real files)", () => {
+  it("creates the file only when opened, with WAL and synchronous FULL", () => {
+    const dir = tempDir();
+    const path = join(dir, ".rollgate", "state.db");
+    expect(existsSync(path)).toBe(false);
+    const s = store(path);
+    expect(existsSync(path)).toBe(true);
+    const raw = (s as unknown as { db: { pragma(q: string, o: { simple: boolean }): unknown } }).db;
+    expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(raw.pragma("synchronous", { simple: true })).toBe(2);
+  });
+
+  it("keeps runs, plans and an ordered journal across reopen", () => {
+    const path = join(tempDir(), "state.db");
+    const a = store(path);
+    const run = a.createRun({ fleet: "f", fleetFile: "/x/f.yaml", target: "3.5.1", plan });
+    a.setState(run.id, "running");
+    a.append(run.id, {
+      type: "step.intent",
+      step: "m/s1/install",
+      action: "install",
+      cluster: "m",
+      server: "s1",
+      attempt: 1,
+    });
+    a.append(run.id, { type: "step.done", step: "m/s1/install", observed: false, seconds: 3 });
+    a.close();
+    const b = store(path);
+    expect(b.getRun(run.id)).toMatchObject({ state: "running", target: "3.5.1", fleet: "f" });
+    expect(b.getPlan(run.id)).toEqual(plan);
+    const events = b.events(run.id);
+    expect(events.map((e) => e.type)).toEqual(["run.created", "run.state", "step.intent", "step.done"]);
+    expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((x, y) => x - y));
+    expect(b.events(run.id, events[1]!.seq).map((e) => e.type)).toEqual(["step.intent", "step.done"]);
+    expect(b.findUnfinishedRun("f", "3.5.1")?.id).toBe(run.id);
+    b.setState(run.id, "completed");
+    expect(b.findUnfinishedRun("f", "3.5.1")).toBeUndefined();
+  });
+
+  it("records confirmations of points of no return", () => {
+    const s = store(join(tempDir(), "state.db"));
+    const run = s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
+    s.confirm(run.id, "m/s1/stop", "--confirm-finalize");
+    expect(s.getRun(run.id)!.confirmed).toEqual(["m/s1/stop"]);
+  });
+
+  it("lets one engine hold a fleet's lock; a live holder refuses a second; a dead one's lock is taken over", async () => {
+    const path = join(tempDir(), "state.db");
+    const s = store(path);
+    // a real, live other process holds the lock
+    const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+    await waitFor(() => child.pid);
+    s.acquireEngineLock("f", { pid: child.pid!, host: (await import("node:os")).hostname() });
+    expect(() => s.acquireEngineLock("f", { pid: process.pid, host: "h" })).toThrow(
+      /another rollgate engine \(pid \d+/,
+    );
+    child.kill("SIGKILL");
+    await waitFor(() => child.exitCode !== null || child.signalCode !== null);
+    s.acquireEngineLock("f", { pid: process.pid, host: "h" });
+    s.releaseEngineLock("f", process.pid);
+    s.acquireEngineLock("f", { pid: process.pid, host: "h" });
+  });
+});
