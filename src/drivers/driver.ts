@@ -41,6 +41,8 @@ export interface ServerObservation {
   busiedOut?: boolean;
   /** DMA: territory assignments as this cluster sees them. */
   territories?: TerritoryAssignment[];
+  /** Why the server is "unreachable" (refused, timed out, …), when it is. */
+  error?: string;
 }
 
 export interface ActionTarget {
@@ -56,6 +58,8 @@ export interface ActionArgs {
   supercluster?: string;
   territories?: TerritoryAssignment[];
   filesystem?: string;
+  /** Management operations (disable, mount, unmount): the server acted on, when not the receiver (M7). */
+  server?: string;
 }
 
 export type DriverAction = StepAction | "mount" | "unmount";

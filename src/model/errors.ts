@@ -55,6 +55,12 @@ export const ERROR_CATALOG = {
   // ── plan (rules/, plan/) ───────────────────────────────────────────────────────────
 
   // ── lab (lab/) ─────────────────────────────────────────────────────────────────────
+  ROLLGATE_E_LAB_RUNNING: { title: "A lab is already running for this fleet file", exit: 2 },
+  ROLLGATE_E_LAB_NOT_RUNNING: { title: "No lab is running for this fleet file", exit: 2 },
+  ROLLGATE_E_LAB_START_FAILED: { title: "The lab could not start", exit: 1 },
+  ROLLGATE_E_LAB_UNREACHABLE: { title: "The lab's control API did not answer", exit: 1 },
+  ROLLGATE_E_LAB_UNKNOWN_SERVER: { title: "The lab has no server of that name", exit: 2 },
+  ROLLGATE_E_LAB_REFUSED: { title: "The simulated appliance refused the action", exit: 1 },
 
   // ── engine, store, drivers (run/, store/, drivers/) ────────────────────────────────
   ROLLGATE_E_STATE_OPEN: { title: "The state file cannot be opened", exit: 2 },

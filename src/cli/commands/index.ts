@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { CliContext } from "../main.ts";
+import { registerLab } from "./lab.ts";
 import { registerSchema } from "./schema.ts";
 import { registerValidate } from "./validate.ts";
 
@@ -7,4 +8,5 @@ import { registerValidate } from "./validate.ts";
 export function registerCommands(program: Command, ctx: CliContext): void {
   registerValidate(program, ctx);
   registerSchema(program, ctx);
+  registerLab(program, ctx);
 }

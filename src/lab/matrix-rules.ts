@@ -1,0 +1,117 @@
+import { compareAddresses } from "../model/address.ts";
+import { compareVersions } from "../model/version.ts";
+
+/**
+ * How a PolyServe matrix behaves (Matrix Server 3.5.1 Upgrade Guide, rules.md M3–M10), written
+ * for the lab and independent of rules/: pure functions over the servers' facts. The world
+ * (world.ts, server-procedure.ts) applies what they decide. Each returns the words the appliance says.
+ */
+export interface MatrixMember {
+  name: string;
+  address: string;
+  release: string;
+}
+
+export function lowestRelease(ms: readonly MatrixMember[]): string | undefined {
+  return ms.reduce<string | undefined>(
+    (lo, m) => (lo === undefined || compareVersions(m.release, lo) < 0 ? m.release : lo),
+    undefined,
+  );
+}
+
+export function highestRelease(ms: readonly MatrixMember[]): string | undefined {
+  return ms.reduce<string | undefined>(
+    (hi, m) => (hi === undefined || compareVersions(m.release, hi) > 0 ? m.release : hi),
+    undefined,
+  );
+}
+
+export function isMixed(running: readonly MatrixMember[]): boolean {
+  const lo = lowestRelease(running);
+  const hi = highestRelease(running);
+  return lo !== undefined && hi !== undefined && compareVersions(lo, hi) !== 0;
+}
+
+/**
+ * M3: a newer-release server runs while an older-release server with a higher address runs too.
+ * Returns the offending (newer, lower-addressed) server and the higher older ones, or undefined.
+ */
+export function outOfOrder(
+  running: readonly MatrixMember[],
+): { offender: MatrixMember; higher: MatrixMember[] } | undefined {
+  for (const n of running) {
+    const higher = running.filter(
+      (o) => compareVersions(n.release, o.release) > 0 && compareAddresses(o.address, n.address) > 0,
+    );
+    if (higher.length > 0) return { offender: n, higher };
+  }
+  return undefined;
+}
+
+/**
+ * M4 (join gate, finalization) and M10 (out-of-matrix servers) for a server that starts.
+ * `floor` is the lowest release the matrix still admits; `mixedSince` when servers of different
+ * releases began to run together; `outSince` when the joiner left the matrix.
+ */
+export function joinRefusal(args: {
+  joiner: MatrixMember;
+  others: readonly MatrixMember[];
+  floor: string;
+  mixedSince: number | null;
+  outSince: number | null;
+}): { rule: string; message: string } | undefined {
+  const { joiner, others, floor } = args;
+  if (compareVersions(joiner.release, floor) < 0) {
+    return {
+      rule: "M4",
+      message: `${joiner.name} runs ${joiner.release}, but the last server on an older release than ${floor} has left the matrix: only servers on ${floor} or later may join`,
+    };
+  }
+  const hi = highestRelease(others);
+  if (
+    hi !== undefined &&
+    compareVersions(joiner.release, hi) < 0 &&
+    args.mixedSince !== null &&
+    args.outSince !== null &&
+    args.outSince < args.mixedSince
+  ) {
+    return {
+      rule: "M10",
+      message: `${joiner.name} was out of the matrix when the upgrade to ${hi} began: upgrade it before it returns`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * M5: once a filesystem is unmounted on the last older-release server, an older-release server may
+ * mount it only after it is unmounted on every newer-release server.
+ */
+export function mountRefusal(
+  filesystem: string,
+  target: MatrixMember,
+  mounters: readonly MatrixMember[],
+): { rule: string; message: string } | undefined {
+  if (mounters.length === 0) return undefined;
+  if (mounters.some((m) => compareVersions(m.release, target.release) <= 0)) return undefined;
+  const names = mounters.map((m) => m.name).join(", ");
+  return {
+    rule: "M5",
+    message: `${filesystem} is no longer mounted on any server running ${target.release} or older; it cannot be mounted on ${target.name} (${target.release}) until it is unmounted on ${names} (${highestRelease(mounters)})`,
+  };
+}
+
+/** M7: while the matrix is mixed, management operations go to a server running the old release. */
+export function managementRefusal(
+  receiver: MatrixMember,
+  running: readonly MatrixMember[],
+): { rule: string; message: string } | undefined {
+  if (!isMixed(running)) return undefined;
+  const lo = lowestRelease(running)!;
+  if (compareVersions(receiver.release, lo) <= 0) return undefined;
+  const old = running.filter((m) => compareVersions(m.release, lo) === 0).map((m) => m.name);
+  return {
+    rule: "M7",
+    message: `the matrix is mixed (${lo} and ${highestRelease(running)}): send management operations to a server running ${lo} (${old.join(", ")}), not to ${receiver.name}`,
+  };
+}

@@ -1,0 +1,168 @@
+import type { CompatibilityPolicy } from "../model/compatibility.ts";
+import type { Cluster, PackName } from "../model/fleet.ts";
+import type { ServerObservation, ServerState } from "../drivers/driver.ts";
+import type { TerritoryAssignment } from "../plan/types.ts";
+import type { ActiveFault, FaultKind } from "./faults.ts";
+import type { LabViolation } from "./journal.ts";
+
+/** The simulated world's state. Mutated only by world.ts and the behaviour files it calls. */
+
+/** An action in progress on a server (matrix, generic) or on a whole cluster (DMA). */
+export interface Activity {
+  action: string;
+  release?: string;
+  startedAt: number;
+  /** null: it never ends by itself (install-hangs). */
+  endsAt: number | null;
+  handle?: number;
+  waiters: Array<(reply: ActionReply) => void>;
+  completion: Promise<ActionReply>;
+  /** Called when a crash interrupts it. */
+  interrupt?: () => void;
+}
+
+export interface InstallRecord {
+  release: string;
+  result: "running" | "ok" | "failed" | "interrupted";
+  at: string;
+}
+
+export interface SimServer {
+  name: string;
+  /** The fleet file's address (M2, M3 compare these). */
+  address: string;
+  loopback: string;
+  cluster: SimCluster;
+  release: string;
+  /** DMA: the package version the server reports (D8c). */
+  package: string;
+  software: "running" | "stopped" | "installing";
+  /** Crashed and rebooting: nothing answers. */
+  down: boolean;
+  /** Network faults between the management network and the server. */
+  net: "ok" | "refuse" | "drop";
+  /** After a crash: start the software again when the reboot ends. */
+  autostart: boolean;
+  rebootHandle?: number;
+  disabled: boolean;
+  backups: number;
+  mounts: Set<string>;
+  /** Filesystems mounted again when the software starts (the fleet's mountedOn, then mount/unmount). */
+  wantMounts: Set<string>;
+  /** M3: the server believes it had to leave the matrix and sends no updates. */
+  isolated: boolean;
+  isolatedReason?: string;
+  /** Time the software stopped (M10: out of the matrix since). */
+  outSince: number | null;
+  /** DMA: management login works from this time on (install + settle, D7). */
+  loginAt: number;
+  installs: number;
+  lastInstall?: InstallRecord;
+  activity?: Activity;
+  faults: Map<Exclude<FaultKind, "clear" | "crash">, ActiveFault>;
+  reported?: { state: ServerState; release: string };
+}
+
+export interface SimCluster {
+  name: string;
+  pack: PackName;
+  spec: Cluster;
+  servers: SimServer[];
+  policy: CompatibilityPolicy;
+  filesystems: string[];
+  /** Matrix M4: the lowest release that may still join (rises when the last older server leaves). */
+  floor: string;
+  /** Matrix: since when servers of different releases run together (M6, M10). */
+  mixedSince: number | null;
+  /** Matrix M3: the out-of-order condition holds now (recorded once per occurrence). */
+  outOfOrder: boolean;
+  /** DMA. */
+  supercluster: string | null;
+  busiedOut: boolean;
+  inService: boolean;
+  dataStore: { origin: string; lineage: string[] };
+  /** DMA: when the current release was installed by the lab (null: never). D10's founder is the earliest. */
+  upgradedAt: number | null;
+  /** DMA: servers the dashboard leaves out (D8b fault, after an install). */
+  dashboardMissing: Set<string>;
+  activity?: Activity;
+}
+
+export interface SimSupercluster {
+  name: string;
+  members: string[];
+  founder: string;
+  territories: TerritoryAssignment[];
+}
+
+/** A request to an appliance: POST /v1/actions/<action> with this body. */
+export interface ActionRequest {
+  action: string;
+  release?: string;
+  joins?: string;
+  supercluster?: string;
+  territories?: TerritoryAssignment[];
+  filesystem?: string;
+  /** Management operations (disable, enable, mount, unmount): the server acted on, default the receiver. */
+  server?: string;
+}
+
+export interface ActionOk {
+  ok: true;
+  action: string;
+  server: string;
+  /** The effect was already present (G5): nothing was done. */
+  already?: boolean;
+  message?: string;
+  /** 202: the action continues; when it ends (ISO), null if it never will by itself. */
+  endsAt?: string | null;
+  accepted?: boolean;
+}
+
+export interface ActionRefusal {
+  ok: false;
+  code: string;
+  rule?: string;
+  message: string;
+}
+
+export type ActionReply =
+  | { status: 200; body: ActionOk }
+  | { status: 202; body: ActionOk; completion: Promise<ActionReply> }
+  | { status: 400 | 404 | 409 | 503; body: ActionRefusal };
+
+/** GET /v1/status: the driver's ServerObservation plus what the lab adds. */
+export interface ApplianceStatus extends ServerObservation {
+  address: string;
+  pack: PackName;
+  activity: { action: string; release?: string; startedAt: string; endsAt: string | null } | null;
+  isolatedReason?: string;
+  lastInstall?: InstallRecord;
+  /** DMA D10: where this cluster's data store came from. */
+  dataStore?: { origin: string; lineage: string[] };
+}
+
+export interface LabServerStatus {
+  name: string;
+  cluster: string;
+  address: string;
+  loopback: string;
+  url: string;
+  release: string;
+  state: ServerState;
+  activity?: string;
+}
+
+export interface LabStatus {
+  fleet: string;
+  speed: number;
+  port: number;
+  controlUrl: string;
+  startedAt: string;
+  servers: LabServerStatus[];
+  violations: LabViolation[];
+  installs: Record<string, number>;
+  faults: Array<{ server: string; kind: string; factor?: number; once?: boolean }>;
+  superclusters: SimSupercluster[];
+  journalSeq: number;
+}
