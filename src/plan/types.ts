@@ -45,8 +45,12 @@ export interface Step {
   release?: string;
   /** Supercluster acted on (leave/join), when relevant. */
   supercluster?: string;
-  /** reassign-/restore-territories: the assignment in force after the step. */
+  /** reassign-/restore-territories: the assignment in force after the step (territories listed). */
   territories?: TerritoryAssignment[];
+  /** reassign-territories: territories recorded and left unassigned until restored (D5). */
+  unassigned?: string[];
+  /** verify: once verified, the cluster founds this new supercluster (D6, D10: the others join it). */
+  founds?: string;
   /** Ids of the steps that must be done before this one starts. */
   after: string[];
   start: number;
@@ -88,8 +92,14 @@ export interface PlanEstimate {
 
 export interface Plan {
   fleet: string;
+  /** The target as given: "3.5.1", or the `--to` selectors joined by commas. */
   target: string;
+  /** The target release of every cluster the plan upgrades. */
+  targets: Record<string, string>;
+  /** The strategy of the DMA superclusters' upgrade, "rolling" when there is none. */
   strategy: Strategy;
+  /** G3: the floor the plan keeps (defaults.capacityFloor). */
+  capacityFloor: number;
   steps: Step[];
   estimate: PlanEstimate;
   verification: Verification;

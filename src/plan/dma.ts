@@ -1,0 +1,503 @@
+import { RollgateError } from "../model/errors.ts";
+import type { Cluster, Fleet, Supercluster } from "../model/fleet.ts";
+import { estimateFor } from "../rules/estimates.ts";
+import { newSuperclusterName } from "../rules/state.ts";
+import type { DomainPlan } from "./rolling.ts";
+import { fmtPct } from "./rolling.ts";
+import type { Step, StepAction, TerritoryAssignment } from "./types.ts";
+
+export type DmaStrategy = "patch" | "incremental" | "maintenance-window";
+
+const EPS = 1e-9;
+
+function installSeconds(c: Cluster): number {
+  return estimateFor(c, "install") + estimateFor(c, "settle");
+}
+
+function dur(c: Cluster, action: StepAction): number {
+  return action === "install" ? installSeconds(c) : estimateFor(c, action);
+}
+
+interface Sched {
+  cluster: Cluster;
+  /** out-of-service window: busy-out start to return-to-service end */
+  start: number;
+  /** start of the cluster's slot: its reassignment, if any, then the window */
+  slotStart: number;
+  end: number;
+  steps: Step[];
+}
+
+const RULES: Record<DmaStrategy, Partial<Record<StepAction, string[]>>> = {
+  patch: {
+    "reassign-territories": ["D3", "D4", "G3"],
+    "busy-out": ["D3", "G3"],
+    install: ["D3", "D7"],
+    verify: ["D8"],
+    "return-to-service": ["D8", "G3"],
+    "restore-territories": ["D3", "D4"],
+  },
+  incremental: {
+    "reassign-territories": ["D4", "D6"],
+    "busy-out": ["D4", "G3"],
+    "leave-supercluster": ["D4", "D6"],
+    install: ["D2", "D4", "D7"],
+    verify: ["D8"],
+    "join-supercluster": ["D10", "D2", "D6"],
+    "return-to-service": ["D6", "D8", "G3"],
+    "restore-territories": ["D6", "D4"],
+  },
+  "maintenance-window": {
+    "reassign-territories": ["D5"],
+    "busy-out": ["D5"],
+    "leave-supercluster": ["D4", "D5"],
+    install: ["D5", "D7"],
+    verify: ["D8"],
+    "join-supercluster": ["D10", "D5"],
+    "restore-territories": ["D5"],
+    "return-to-service": ["D5"],
+  },
+};
+
+function mk(
+  strategy: DmaStrategy,
+  c: Cluster,
+  action: StepAction,
+  start: number,
+  after: string[],
+  suffix = "",
+): Step {
+  return {
+    id: `${c.name}/${action}${suffix}`,
+    action,
+    cluster: c.name,
+    after,
+    start,
+    end: start + dur(c, action),
+    rules: RULES[strategy][action] ?? [],
+    pointOfNoReturn: false,
+  };
+}
+
+/**
+ * One cluster's out-of-service chain starting at `s`: busy-out … return-to-service (D3/D7 for a
+ * patch; D4, D6, D10 for an incremental upgrade, where every cluster but the founder joins the
+ * founder once the founder is verified).
+ */
+function clusterChain(
+  strategy: "patch" | "incremental",
+  c: Cluster,
+  s: number,
+  target: string,
+  founder: { name: string; verifyEnd: number } | undefined,
+  newSc: string,
+): Sched {
+  const steps: Step[] = [];
+  let t = s;
+  let prev: string[] = [];
+  const push = (action: StepAction, at = t): Step => {
+    const st = mk(strategy, c, action, at, prev);
+    steps.push(st);
+    prev = [st.id];
+    t = st.end;
+    return st;
+  };
+  push("busy-out");
+  if (strategy === "incremental") push("leave-supercluster");
+  const inst = push("install");
+  inst.release = target;
+  const ver = push("verify");
+  if (strategy === "incremental") {
+    if (!founder || founder.name === c.name) {
+      ver.founds = newSc;
+      ver.supercluster = newSc;
+      ver.rules = ["D8", "D6", "D10"];
+    } else {
+      const j = push("join-supercluster", Math.max(t, founder.verifyEnd));
+      j.joins = founder.name;
+      j.supercluster = newSc;
+      j.after = [...j.after, `${founder.name}/verify`];
+    }
+  }
+  push("return-to-service");
+  return { cluster: c, start: s, slotStart: s, end: t, steps };
+}
+
+/** Subsets of up to five clusters, as bit masks. */
+function* masks(n: number): Generator<number> {
+  for (let m = 1; m < 1 << n; m++) yield m;
+}
+
+function popcount(m: number): number {
+  let k = 0;
+  for (let x = m; x; x &= x - 1) k++;
+  return k;
+}
+
+/**
+ * A supercluster's patch (D3) or incremental (D6) upgrade: each cluster's chain starts as soon as
+ * the capacity floor (G3) allows, founder first; territories are reassigned just before a cluster
+ * goes out and restored once their original clusters are back (D4).
+ */
+export function planSuperclusterRolling(
+  fleet: Fleet,
+  sc: Supercluster,
+  clusters: Cluster[],
+  target: string,
+  strategy: "patch" | "incremental",
+): DomainPlan {
+  const floor = fleet.defaults.capacityFloor;
+  const total = clusters.reduce((n, c) => n + c.capacity, 0);
+  const allowedOut = (1 - floor) * total + EPS;
+  const hasTerritories = sc.territories.length > 0;
+  const ra = Math.max(...clusters.map((c) => estimateFor(c, "reassign-territories")));
+  const founder = strategy === "incremental" ? clusters[0]! : undefined;
+  const newSc = newSuperclusterName(sc.name, target);
+  for (const c of clusters)
+    if (c.capacity > allowedOut)
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+        `supercluster ${sc.name}: taking ${c.name} out of service leaves ${fmtPct((total - c.capacity) / total)} of its capacity, below the floor ${fmtPct(floor)} (G3)`,
+        { details: { supercluster: sc.name, floor } },
+      );
+  const canAdd = (out: Sched[], c: Cluster) =>
+    out.reduce((n, o) => n + o.cluster.capacity, 0) + c.capacity <= allowedOut &&
+    (out.length + 1 < clusters.length || floor <= 0);
+
+  // List scheduling of the clusters' slots, founder first: a slot is the reassignment of the
+  // cluster's territories (`lead` seconds, when needed) followed by its out-of-service window.
+  const schedule = (lead: number): Sched[] => {
+    const scheds: Sched[] = [];
+    let pending = [...clusters];
+    let out: Sched[] = [];
+    let t = 0;
+    let founderInfo: { name: string; verifyEnd: number } | undefined;
+    while (pending.length > 0) {
+      out = out.filter((o) => o.end > t);
+      const still: Cluster[] = [];
+      for (const c of pending) {
+        if (canAdd(out, c)) {
+          const s = clusterChain(strategy, c, t + lead, target, founderInfo, newSc);
+          s.slotStart = t;
+          if (founder && c === founder)
+            founderInfo = { name: c.name, verifyEnd: s.steps.find((x) => x.action === "verify")!.end };
+          scheds.push(s);
+          out.push(s);
+        } else still.push(c);
+      }
+      pending = still;
+      if (pending.length > 0) {
+        if (out.length === 0)
+          throw new RollgateError(
+            "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+            `supercluster ${sc.name}: no cluster can go out`,
+          );
+        t = Math.min(...out.map((o) => o.end));
+      }
+    }
+    return scheds;
+  };
+  // a patch reassigns territories only when a territory would lose every serving cluster; try
+  // without reassignment slots first
+  let scheds = schedule(strategy === "patch" || !hasTerritories ? 0 : ra);
+  let extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
+  if (extra === undefined) {
+    scheds = schedule(ra);
+    extra = territorySteps(strategy, sc, scheds, ra, floor, newSc)!;
+  }
+  const steps: Step[] = [];
+  for (const s of scheds) steps.push(...s.steps);
+  steps.push(...extra);
+  // G4: the leave that empties the old supercluster (by analogy with M4: the old release's
+  // supercluster is gone, and D9 can only roll clusters back one by one)
+  markLastLeaves(steps, ["G4", "D9"]);
+  steps.sort((a, b) => a.start - b.start);
+  const seconds = steps.reduce((m, s) => Math.max(m, s.end), 0);
+  return {
+    domain: sc.name,
+    steps,
+    seconds,
+    lowerBound: superclusterLowerBound(sc, clusters, strategy, allowedOut, floor),
+  };
+}
+
+function markLastLeaves(steps: Step[], extra: string[]): void {
+  const leaves = steps.filter((s) => s.action === "leave-supercluster");
+  const last = leaves.reduce((m, s) => Math.max(m, s.end), Number.NEGATIVE_INFINITY);
+  for (const s of leaves)
+    if (s.end === last) {
+      s.pointOfNoReturn = true;
+      s.rules = [...s.rules, ...extra.filter((r) => !s.rules.includes(r))];
+    }
+}
+
+/**
+ * Builds the reassign-territories steps (just before each cluster's busy-out) and the
+ * restore-territories steps (after the return of the last of a territory's original clusters),
+ * simulating the assignment in time order. Adds the reassign steps to the clusters' chains.
+ */
+function territorySteps(
+  strategy: "patch" | "incremental",
+  sc: Supercluster,
+  scheds: Sched[],
+  ra: number,
+  floor: number,
+  newSc: string,
+): Step[] | undefined {
+  if (sc.territories.length === 0) return [];
+  const by = new Map(scheds.map((s) => [s.cluster.name, s]));
+  const cur = new Map(
+    sc.territories.map((t) => [t.name, { primary: t.primary as string | undefined, backup: t.backup }]),
+  );
+  const restored = new Set<string>();
+  const extra: Step[] = [];
+  type Ev = { time: number; kind: 0 | 1; s: Sched };
+  const evs: Ev[] = [];
+  for (const s of scheds) {
+    evs.push({ time: s.slotStart, kind: 1, s });
+    evs.push({ time: s.end, kind: 0, s });
+  }
+  evs.sort((a, b) => a.time - b.time || a.kind - b.kind);
+  // a cluster can take a territory from a reassignment running [t, t+ra] if it is back in service
+  // when the reassignment starts (its effect may land at any moment of the step), or if its own
+  // slot starts after this reassignment ends
+  const group = (d: Sched, t: number): "old" | "new" | undefined => {
+    if (d.end <= t) return strategy === "incremental" ? "new" : "old";
+    if (d.slotStart >= t + ra) return "old";
+    return undefined;
+  };
+  for (const ev of evs) {
+    const c = ev.s.cluster.name;
+    if (ev.kind === 0) {
+      // restore what can be restored now that c is back
+      const changed: TerritoryAssignment[] = [];
+      for (const t of sc.territories) {
+        if (restored.has(t.name)) continue;
+        const originals = [t.primary, ...(t.backup ? [t.backup] : [])];
+        if (!originals.includes(c) || !originals.every((o) => by.get(o)!.end <= ev.time)) continue;
+        restored.add(t.name);
+        const now = cur.get(t.name)!;
+        if (now.primary === t.primary && now.backup === t.backup) continue;
+        cur.set(t.name, { primary: t.primary, backup: t.backup });
+        changed.push({ name: t.name, primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) });
+      }
+      if (changed.length > 0) {
+        const st = mk(strategy, ev.s.cluster, "restore-territories", ev.time, [`${c}/return-to-service`]);
+        st.territories = changed;
+        st.supercluster = strategy === "incremental" ? newSc : sc.name;
+        extra.push(st);
+      }
+      continue;
+    }
+    const changed: TerritoryAssignment[] = [];
+    const unassigned: string[] = [];
+    const valid = (d: string) => d !== c && group(by.get(d)!, ev.time) !== undefined;
+    const servingAt = (d: string | undefined) => {
+      if (d === undefined || d === c) return false;
+      const o = by.get(d)!;
+      // serves for the whole of c's window: out before c starts and back, or out after c is back
+      return o.end <= ev.s.start || o.start >= ev.s.end;
+    };
+    for (const t of sc.territories) {
+      const now = cur.get(t.name)!;
+      if (now.primary !== c && now.backup !== c) continue;
+      const other = now.primary === c ? now.backup : now.primary;
+      if (strategy === "patch" && servingAt(other)) continue;
+      if (ev.s.start - ev.s.slotStart < ra) return undefined; // no room for a reassignment: retry with slots
+      let primary: string | undefined;
+      let backup: string | undefined;
+      if (other !== undefined && valid(other)) {
+        primary = other;
+        const g = group(by.get(other)!, ev.time);
+        backup = scheds
+          .map((s) => s.cluster.name)
+          .find((d) => d !== other && valid(d) && group(by.get(d)!, ev.time) === g);
+      } else {
+        const cands = scheds.map((s) => s.cluster.name).filter(valid);
+        const olds = cands.filter((d) => group(by.get(d)!, ev.time) === "old");
+        const news = cands.filter((d) => group(by.get(d)!, ev.time) === "new");
+        const pick = olds.length >= news.length ? olds : news;
+        primary = pick[0];
+        backup = pick[1];
+      }
+      if (primary === undefined) {
+        if (floor > 0)
+          throw new RollgateError(
+            "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+            `supercluster ${sc.name}: no cluster is left to serve territory ${t.name} while ${c} is out (D4)`,
+          );
+        cur.set(t.name, { primary: undefined, backup: undefined });
+        unassigned.push(t.name);
+        continue;
+      }
+      cur.set(t.name, { primary, backup });
+      changed.push({ name: t.name, primary, ...(backup ? { backup } : {}) });
+    }
+    if (changed.length === 0 && unassigned.length === 0) continue;
+    const st = mk(strategy, ev.s.cluster, "reassign-territories", ev.time, []);
+    st.territories = changed;
+    if (unassigned.length > 0) st.unassigned = unassigned;
+    st.supercluster = sc.name;
+    // the cluster's busy-out waits for its reassignment (D4)
+    const busy = ev.s.steps[0]!;
+    busy.after = [...busy.after, st.id];
+    ev.s.steps.unshift(st);
+  }
+  return extra;
+}
+
+/**
+ * Lower bound of a supercluster's patch or incremental upgrade (docs/planning.md): the longest
+ * cluster chain, and for every subset S of clusters, when at most m(S) of them can be out at once
+ * (capacity floor, and one cluster left serving), their out-of-service windows need at least
+ * max(Σw/m, ⌈|S|/m⌉·min w), plus the reassignment before the first and the restore after the last.
+ */
+function superclusterLowerBound(
+  sc: Supercluster,
+  clusters: Cluster[],
+  strategy: "patch" | "incremental",
+  allowedOut: number,
+  floor: number,
+): number {
+  const n = clusters.length;
+  const owns = (c: Cluster) => sc.territories.some((t) => t.primary === c.name || t.backup === c.name);
+  const base = (c: Cluster) =>
+    dur(c, "busy-out") +
+    (strategy === "incremental" ? dur(c, "leave-supercluster") : 0) +
+    dur(c, "install") +
+    dur(c, "verify") +
+    dur(c, "return-to-service");
+  const join = (c: Cluster) => (strategy === "incremental" ? dur(c, "join-supercluster") : 0);
+  const pre = (c: Cluster) => (strategy === "incremental" && owns(c) ? dur(c, "reassign-territories") : 0);
+  const post = (c: Cluster) => (strategy === "incremental" && owns(c) ? dur(c, "restore-territories") : 0);
+  let lb = 0;
+  for (const c of clusters) lb = Math.max(lb, pre(c) + base(c) + post(c));
+  const fits = (m: number) => {
+    let cap = 0;
+    for (let i = 0; i < n; i++) if (m & (1 << i)) cap += clusters[i]!.capacity;
+    return cap <= allowedOut && (popcount(m) < n || floor <= 0);
+  };
+  const feasible = [...masks(n)].filter(fits);
+  for (const S of masks(n)) {
+    let m = 0;
+    for (const q of feasible) if ((q & S) === q) m = Math.max(m, popcount(q));
+    if (m === 0) continue;
+    let sum = 0;
+    let minW = Number.POSITIVE_INFINITY;
+    let maxJoin = 0;
+    let minPre = Number.POSITIVE_INFINITY;
+    let minPost = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      if (!(S & (1 << i))) continue;
+      const c = clusters[i]!;
+      sum += base(c) + join(c);
+      maxJoin = Math.max(maxJoin, join(c));
+      minW = Math.min(minW, base(c));
+      minPre = Math.min(minPre, pre(c));
+      minPost = Math.min(minPost, post(c));
+    }
+    const k = popcount(S);
+    const span = Math.max((sum - maxJoin) / m, Math.ceil(k / m) * minW);
+    lb = Math.max(lb, minPre + span + minPost);
+  }
+  return lb;
+}
+
+/**
+ * A supercluster's maintenance-window upgrade (D5): record the territories, busy out and remove
+ * every cluster, upgrade them all in parallel, join each to the first (D10), restore the
+ * territories, return to service. A full outage: capacity 0 from the first busy-out.
+ */
+export function planMaintenanceWindow(
+  fleet: Fleet,
+  sc: Supercluster,
+  clusters: Cluster[],
+  target: string,
+): DomainPlan {
+  void fleet;
+  const S: DmaStrategy = "maintenance-window";
+  const founder = clusters[0]!;
+  const newSc = newSuperclusterName(sc.name, target);
+  const steps: Step[] = [];
+  let t = 0;
+  let record: Step | undefined;
+  if (sc.territories.length > 0) {
+    record = mk(S, founder, "reassign-territories", 0, []);
+    record.territories = [];
+    record.unassigned = sc.territories.map((x) => x.name);
+    record.supercluster = sc.name;
+    steps.push(record);
+    t = record.end;
+  }
+  const verifyEnd = new Map<string, number>();
+  const tails: Step[] = [];
+  for (const c of clusters) {
+    const b = mk(S, c, "busy-out", t, record ? [record.id] : []);
+    const l = mk(S, c, "leave-supercluster", b.end, [b.id]);
+    l.supercluster = sc.name;
+    const i = mk(S, c, "install", l.end, [l.id]);
+    i.release = target;
+    const v = mk(S, c, "verify", i.end, [i.id]);
+    if (c === founder) {
+      v.founds = newSc;
+      v.supercluster = newSc;
+      v.rules = ["D8", "D5", "D10"];
+    }
+    verifyEnd.set(c.name, v.end);
+    steps.push(b, l, i, v);
+    tails.push(v);
+  }
+  const fv = verifyEnd.get(founder.name)!;
+  const joined: Step[] = [tails[0]!];
+  for (const v of tails.slice(1)) {
+    const c = clusters.find((x) => x.name === v.cluster)!;
+    const j = mk(S, c, "join-supercluster", Math.max(v.end, fv), [v.id, `${founder.name}/verify`]);
+    j.joins = founder.name;
+    j.supercluster = newSc;
+    steps.push(j);
+    joined.push(j);
+  }
+  const allJoined = joined.reduce((m, s) => Math.max(m, s.end), 0);
+  let before = joined.map((s) => s.id);
+  let at = allJoined;
+  if (sc.territories.length > 0) {
+    const r = mk(S, founder, "restore-territories", allJoined, before);
+    r.territories = sc.territories.map((x) => ({
+      name: x.name,
+      primary: x.primary,
+      ...(x.backup ? { backup: x.backup } : {}),
+    }));
+    r.supercluster = newSc;
+    steps.push(r);
+    before = [r.id];
+    at = r.end;
+  }
+  for (const c of clusters) steps.push(mk(S, c, "return-to-service", at, before));
+  markLastLeaves(steps, ["G4", "D9"]);
+  steps.sort((a, b) => a.start - b.start);
+  const seconds = steps.reduce((m, s) => Math.max(m, s.end), 0);
+  // D5 fixes the order of the phases, so the plan's critical path is its lower bound
+  return { domain: sc.name, steps, seconds, lowerBound: seconds };
+}
+
+/** A DMA cluster outside any supercluster: the basic procedure (D7), a full outage of the cluster. */
+export function planStandaloneDma(fleet: Fleet, c: Cluster, target: string): DomainPlan {
+  if (fleet.defaults.capacityFloor > 0)
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+      `cluster ${c.name} is in no supercluster and its install runs on all its servers (D7): it is fully out of service, below the floor ${fmtPct(fleet.defaults.capacityFloor)} (G3). Set defaults.capacityFloor to 0 to allow it`,
+      { details: { cluster: c.name } },
+    );
+  const steps: Step[] = [];
+  let prev: string[] = [];
+  let t = 0;
+  for (const a of ["busy-out", "install", "verify", "return-to-service"] as const) {
+    const st = mk("patch", c, a, t, prev);
+    st.rules = a === "install" ? ["D7"] : a === "verify" ? ["D8"] : ["D7", "G3"];
+    if (a === "install") st.release = target;
+    steps.push(st);
+    prev = [st.id];
+    t = st.end;
+  }
+  return { domain: c.name, steps, seconds: t, lowerBound: t };
+}

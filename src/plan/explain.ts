@@ -1,0 +1,33 @@
+import type { Fleet } from "../model/fleet.ts";
+import { describeRule } from "../rules/packs.ts";
+import type { Step } from "./types.ts";
+
+/** One line per rule that placed a step, with the step's particulars (`rollgate plan --explain`). */
+export function explainStep(step: Step, fleet: Fleet): string[] {
+  const cluster = fleet.clusters.find((c) => c.name === step.cluster);
+  const server = step.server ? cluster?.servers.find((s) => s.name === step.server) : undefined;
+  return step.rules.map((id) => {
+    const base = describeRule(id);
+    switch (id) {
+      case "M2":
+        return server ? `${base}: ${server.name} is known to the matrix as ${server.address}` : base;
+      case "M1":
+        return `${base}: ${step.server ?? step.cluster} starts after the previous server is verified`;
+      case "M4":
+      case "G4":
+        return step.pointOfNoReturn ? `${base}: after this step the old release cannot come back` : base;
+      case "D10":
+        return step.joins
+          ? `${base}: ${step.cluster} joins ${step.joins}`
+          : `${base}: ${step.cluster} founds ${step.founds ?? "the new supercluster"}`;
+      case "D4":
+        return step.territories?.length
+          ? `${base}: ${step.territories.map((t) => `${t.name} → ${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ")}`
+          : base;
+      case "G3":
+        return `${base}: capacity floor ${fleet.defaults.capacityFloor}`;
+      default:
+        return base;
+    }
+  });
+}

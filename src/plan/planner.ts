@@ -1,0 +1,267 @@
+import { RollgateError } from "../model/errors.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import { compatibleIn } from "../rules/context.ts";
+import { explainStep } from "./explain.ts";
+import { planMaintenanceWindow, planStandaloneDma, planSuperclusterRolling } from "./dma.ts";
+import { type DomainPlan, planRollingCluster } from "./rolling.ts";
+import { resolveTargets } from "./targets.ts";
+import { type Plan, STRATEGIES, type Step, type Strategy } from "./types.ts";
+import { verifyPlan } from "./verify.ts";
+
+/**
+ * The planner: fleet + target(s) + strategy → a verified Plan (docs/planning.md).
+ *
+ * Every capacity domain (a supercluster, else a cluster) is planned on its own from time 0:
+ * domains share no rule, so they run in parallel (G3 applies per domain). The plan's duration is
+ * the longest domain's, and its lower bound the largest domain bound.
+ */
+export interface PlanOptions {
+  /** `--to` values: "3.5.1", or selectors "CLUSTER=3.5.1", "sc-east=10.1.0", "polycom-dma=10.1.0". */
+  to: string | readonly string[];
+  /** "auto" (default) or one of STRATEGIES. */
+  strategy?: string;
+  /** Fill each step's `explain`. */
+  explain?: boolean;
+}
+
+export interface StrategyComparison {
+  strategy: Strategy;
+  ok: boolean;
+  /** Why the strategy cannot be used, when it cannot. */
+  reason?: string;
+  seconds?: number;
+  lowerBoundSeconds?: number;
+  minCapacity?: number;
+  outageSeconds?: number;
+  mixedWindowSeconds?: number;
+  keepsFloor?: boolean;
+  verified?: boolean;
+  statesChecked?: number;
+}
+
+interface Upgrade {
+  fleet: Fleet;
+  targets: Map<string, string>;
+  label: string;
+  /** DMA superclusters (with their clusters) whose upgrade is incompatible (D2), or compatible. */
+  incompatible: Array<{ name: string; clusters: Cluster[] }>;
+  compatible: Array<{ name: string; clusters: Cluster[] }>;
+  standaloneDma: Cluster[];
+  rolling: Cluster[];
+  applicable: Strategy[];
+}
+
+function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
+  const { byCluster, label } = resolveTargets(fleet, typeof to === "string" ? [to] : to);
+  const u: Upgrade = {
+    fleet,
+    targets: byCluster,
+    label,
+    incompatible: [],
+    compatible: [],
+    standaloneDma: [],
+    rolling: [],
+    applicable: [],
+  };
+  for (const sc of fleet.superclusters) {
+    const clusters = sc.clusters.map((n) => fleet.clusters.find((c) => c.name === n)!);
+    const target = byCluster.get(clusters[0]!.name);
+    if (target === undefined) continue;
+    const compatible = clusters.every((c) =>
+      c.servers.every((s) => compatibleIn(fleet, c, s.version, target)),
+    );
+    (compatible ? u.compatible : u.incompatible).push({ name: sc.name, clusters });
+  }
+  for (const c of fleet.clusters) {
+    if (!byCluster.has(c.name) || c.supercluster !== undefined) continue;
+    if (c.pack === "polycom-dma") u.standaloneDma.push(c);
+    else u.rolling.push(c);
+  }
+  if (u.incompatible.length > 0) u.applicable = ["incremental", "maintenance-window"];
+  else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];
+  else u.applicable = ["rolling"];
+  return u;
+}
+
+function withFloor(fleet: Fleet, capacityFloor: number): Fleet {
+  return { ...fleet, defaults: { ...fleet.defaults, capacityFloor } };
+}
+
+/** Builds (without verifying) the plan of one strategy. */
+function build(
+  u: Upgrade,
+  strategy: Strategy,
+  fleet: Fleet,
+): { steps: Step[]; seconds: number; lowerBound: number } {
+  const parts: DomainPlan[] = [];
+  for (const c of u.rolling) parts.push(planRollingCluster(fleet, c, u.targets.get(c.name)!));
+  for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
+  for (const { name, clusters } of u.compatible) {
+    const sc = fleet.superclusters.find((s) => s.name === name)!;
+    parts.push(planSuperclusterRolling(fleet, sc, clusters, u.targets.get(clusters[0]!.name)!, "patch"));
+  }
+  for (const { name, clusters } of u.incompatible) {
+    const sc = fleet.superclusters.find((s) => s.name === name)!;
+    const target = u.targets.get(clusters[0]!.name)!;
+    parts.push(
+      strategy === "maintenance-window"
+        ? planMaintenanceWindow(fleet, sc, clusters, target)
+        : planSuperclusterRolling(fleet, sc, clusters, target, "incremental"),
+    );
+  }
+  let steps: Step[];
+  if (parts.length === 1) steps = parts[0]!.steps;
+  else {
+    steps = [];
+    for (const p of parts) for (const s of p.steps) steps.push(s);
+    steps.sort((a, b) => a.start - b.start); // stable: domains keep their relative order
+  }
+  return {
+    steps,
+    seconds: parts.reduce((m, p) => Math.max(m, p.seconds), 0),
+    lowerBound: parts.reduce((m, p) => Math.max(m, p.lowerBound), 0),
+  };
+}
+
+/** M6/D6: the longest time a cluster (matrix, generic) or supercluster (DMA) runs mixed releases. */
+function mixedWindow(fleet: Fleet, steps: readonly Step[]): number {
+  const span = new Map<string, [number, number]>();
+  const scOf = new Map(fleet.clusters.map((c) => [c.name, c.supercluster]));
+  for (const s of steps) {
+    if (s.action !== "install") continue;
+    const key = scOf.get(s.cluster) ?? s.cluster;
+    const cur = span.get(key);
+    if (!cur) span.set(key, [s.end, s.end]);
+    else {
+      if (s.end < cur[0]) cur[0] = s.end;
+      if (s.end > cur[1]) cur[1] = s.end;
+    }
+  }
+  let m = 0;
+  for (const [a, b] of span.values()) m = Math.max(m, b - a);
+  return m;
+}
+
+function assemble(u: Upgrade, strategy: Strategy, fleet: Fleet, explain: boolean, floor?: number): Plan {
+  const b = build(u, strategy, fleet);
+  const v = verifyPlan(fleet, b.steps, u.targets, floor === undefined ? {} : { capacityFloor: floor });
+  if (explain) for (const s of b.steps) s.explain = explainStep(s, fleet);
+  return {
+    fleet: fleet.name,
+    target: u.label,
+    targets: Object.fromEntries(u.targets),
+    strategy,
+    capacityFloor: fleet.defaults.capacityFloor,
+    steps: b.steps,
+    estimate: {
+      seconds: b.seconds,
+      lowerBoundSeconds: b.lowerBound,
+      minCapacity: Math.floor(v.minCapacity * 100 + 1e-9) / 100,
+      outageSeconds: v.outageSeconds,
+      mixedWindowSeconds: mixedWindow(fleet, b.steps),
+    },
+    verification: { ok: v.ok, statesChecked: v.statesChecked, violations: v.violations },
+  };
+}
+
+function checkStrategyName(name: string): Strategy | "auto" {
+  if (name === "auto" || (STRATEGIES as readonly string[]).includes(name)) return name as Strategy | "auto";
+  throw new RollgateError(
+    "ROLLGATE_E_PLAN_UNKNOWN_STRATEGY",
+    `unknown strategy "${name}": expected auto, ${STRATEGIES.join(", ")}`,
+  );
+}
+
+function notApplicable(u: Upgrade, s: Strategy): RollgateError {
+  return new RollgateError(
+    "ROLLGATE_E_PLAN_STRATEGY_NOT_APPLICABLE",
+    `strategy ${s} does not apply to this upgrade; applicable: ${u.applicable.join(", ")}` +
+      (u.incompatible.length > 0
+        ? ` (the upgrade of ${u.incompatible.map((x) => x.name).join(", ")} is incompatible, D2)`
+        : ""),
+  );
+}
+
+function mwFloorError(u: Upgrade): RollgateError {
+  return new RollgateError(
+    "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+    `maintenance-window takes ${u.incompatible.map((x) => x.name).join(", ")} fully out of service (D5), below the capacity floor ${u.fleet.defaults.capacityFloor} (G3); use --strategy incremental, or set defaults.capacityFloor: 0`,
+  );
+}
+
+/**
+ * Plans the upgrade and verifies it. Throws a RollgateError for bad input (exit 2) and
+ * ROLLGATE_E_PLAN_VERIFY_FAILED when the verifier rejects the planner's own plan (a bug).
+ */
+export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
+  const choice = checkStrategyName(options.strategy ?? "auto");
+  const u = analyse(fleet, options.to);
+  let plan: Plan;
+  if (choice === "auto") {
+    const candidates: Plan[] = [];
+    let firstError: unknown;
+    for (const s of u.applicable) {
+      if (s === "maintenance-window" && fleet.defaults.capacityFloor > 0) {
+        firstError ??= mwFloorError(u);
+        continue;
+      }
+      try {
+        candidates.push(assemble(u, s, fleet, Boolean(options.explain)));
+      } catch (e) {
+        firstError ??= e;
+      }
+    }
+    if (candidates.length === 0) throw firstError;
+    plan = candidates.reduce((best, p) => (p.estimate.seconds < best.estimate.seconds ? p : best));
+  } else {
+    if (!u.applicable.includes(choice)) throw notApplicable(u, choice);
+    if (choice === "maintenance-window" && fleet.defaults.capacityFloor > 0) throw mwFloorError(u);
+    plan = assemble(u, choice, fleet, Boolean(options.explain));
+  }
+  if (!plan.verification.ok) {
+    const v = plan.verification.violations[0]!;
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_VERIFY_FAILED",
+      `the plan breaks ${v.rule}${v.step ? ` at ${v.step}` : ""}: ${v.detail}`,
+      { details: { violations: plan.verification.violations } },
+    );
+  }
+  return plan;
+}
+
+/** Every applicable strategy side by side (`rollgate plan --compare`). */
+export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyComparison[] {
+  const u = analyse(fleet, options.to);
+  return u.applicable.map((s): StrategyComparison => {
+    const floor = fleet.defaults.capacityFloor;
+    const relaxed = s === "maintenance-window" && floor > 0;
+    try {
+      const f = relaxed ? withFloor(fleet, 0) : fleet;
+      const p = assemble(u, s, f, false);
+      return {
+        strategy: s,
+        ok: !relaxed && p.verification.ok,
+        ...(relaxed ? { reason: `a full outage (D5) breaks the capacity floor ${floor}` } : {}),
+        seconds: p.estimate.seconds,
+        lowerBoundSeconds: p.estimate.lowerBoundSeconds,
+        minCapacity: p.estimate.minCapacity,
+        outageSeconds: p.estimate.outageSeconds ?? 0,
+        mixedWindowSeconds: p.estimate.mixedWindowSeconds ?? 0,
+        keepsFloor: p.estimate.minCapacity + 1e-9 >= floor,
+        verified: p.verification.ok,
+        statesChecked: p.verification.statesChecked,
+      };
+    } catch (e) {
+      return { strategy: s, ok: false, reason: e instanceof Error ? e.message : String(e) };
+    }
+  });
+}
+
+/** Newest-first helper for callers that show the current release of a cluster. */
+export function currentRelease(c: Cluster): string {
+  return c.servers.reduce(
+    (v, s) => (compareVersions(s.version, v) < 0 ? s.version : v),
+    c.servers[0]!.version,
+  );
+}

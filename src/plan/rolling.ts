@@ -1,0 +1,172 @@
+import { RollgateError } from "../model/errors.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import { compatibleIn, maxUnavailable, policyFor, upgradeOrder } from "../rules/context.ts";
+import { estimateFor } from "../rules/estimates.ts";
+import { describeSupportedPaths, isSupportedMatrixPath } from "../rules/supported-paths.ts";
+import { describePolicy } from "../model/compatibility.ts";
+import type { Step } from "./types.ts";
+
+/** A piece of a plan for one capacity domain, times from 0. */
+export interface DomainPlan {
+  domain: string;
+  steps: Step[];
+  seconds: number;
+  lowerBound: number;
+}
+
+const MATRIX_CHAIN = ["disable", "backup", "stop", "install", "start", "verify"] as const;
+
+// Shared, frozen rule lists (one array per kind of step keeps 100k-server plans small).
+const R = {
+  disable: Object.freeze(["M1", "M2", "M9", "G3"]),
+  backup: Object.freeze(["M9"]),
+  stop: Object.freeze(["M9"]),
+  stopFs: Object.freeze(["M9", "M5"]),
+  stopLast: Object.freeze(["M9", "M4", "G4"]),
+  stopLastFs: Object.freeze(["M9", "M4", "M5", "G4"]),
+  install: Object.freeze(["M1", "M2", "M8", "M9"]),
+  start: Object.freeze(["M3", "M9"]),
+  startFs: Object.freeze(["M3", "M5", "M9"]),
+  startLast: Object.freeze(["M3", "M4", "M9", "G4"]),
+  verify: Object.freeze(["M6", "M9"]),
+  gDisable: Object.freeze(["G2", "G3"]),
+  gStep: Object.freeze(["G2"]),
+  gInstall: Object.freeze(["G1", "G2"]),
+  gStart: Object.freeze(["G1"]),
+} as const;
+
+const NO_AFTER: string[] = [];
+
+/**
+ * The rolling upgrade of one matrix (M1, M2, M9) or generic (G1–G3) cluster: the per-server
+ * procedure, in order, one server (matrix) or one batch (generic: up to maxUnavailable servers
+ * within the capacity floor) at a time.
+ */
+export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
+  const matrix = cluster.pack === "polyserve-matrix";
+  const source = cluster.servers.reduce(
+    (v, s) => (compareVersions(s.version, v) < 0 ? s.version : v),
+    cluster.servers[0]!.version,
+  );
+  if (matrix && !isSupportedMatrixPath(source, target))
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Chain supported upgrades, or plan a full-stop upgrade (M12)`,
+      { details: { cluster: cluster.name, from: source, to: target } },
+    );
+  if (!matrix && !compatibleIn(fleet, cluster, source, target))
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+      `cluster ${cluster.name}: ${source} and ${target} are incompatible under its policy (${describePolicy(policyFor(fleet, cluster))}, G1), so they cannot run side by side during a rolling upgrade`,
+      { details: { cluster: cluster.name, from: source, to: target } },
+    );
+  const order = upgradeOrder(cluster).filter((s) => compareVersions(s.version, target) < 0);
+  const dur = MATRIX_CHAIN.map((a) => estimateFor(cluster, a));
+  const chain = dur.reduce((a, b) => a + b, 0);
+  const floor = fleet.defaults.capacityFloor;
+  const total = cluster.servers.reduce((n, s) => n + s.capacity, 0);
+  const allowedOut = (1 - floor) * total + 1e-9;
+  const limit = maxUnavailable(cluster);
+
+  // batches: matrix one server each (M1); generic as many as maxUnavailable and the floor allow
+  const batches: (typeof order)[] = [];
+  let cur: typeof order = [];
+  let curCap = 0;
+  for (const s of order) {
+    if (s.capacity > allowedOut || limit < 1)
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+        `cluster ${cluster.name}: taking ${s.name} out of service leaves ${fmtPct((total - s.capacity) / total)} of its capacity, below the floor ${fmtPct(floor)} (G3); a rolling upgrade is impossible. Lower defaults.capacityFloor or add servers`,
+        { details: { cluster: cluster.name, floor } },
+      );
+    if (cur.length > 0 && (matrix || cur.length >= limit || curCap + s.capacity > allowedOut)) {
+      batches.push(cur);
+      cur = [];
+      curCap = 0;
+    }
+    cur.push(s);
+    curCap += s.capacity;
+  }
+  if (cur.length > 0) batches.push(cur);
+
+  const hasFs = cluster.filesystems.length > 0;
+  const steps: Step[] = [];
+  let t = 0;
+  let prevEnds: string[] = NO_AFTER;
+  const lastIndex = order.length - 1;
+  let idx = 0;
+  for (const batch of batches) {
+    const ends: string[] = [];
+    for (const s of batch) {
+      const base = `${cluster.name}/${s.name}/`;
+      let at = t;
+      let prevId: string | undefined;
+      for (let a = 0; a < MATRIX_CHAIN.length; a++) {
+        const action = MATRIX_CHAIN[a]!;
+        const id = base + action;
+        // M4: the stop of the last old-release server is the point of no return
+        // (a lone server: its start, when the matrix comes back on the new release only)
+        const pnr = matrix && idx === lastIndex && action === (cluster.servers.length > 1 ? "stop" : "start");
+        const rules = matrix
+          ? action === "stop"
+            ? pnr
+              ? hasFs
+                ? R.stopLastFs
+                : R.stopLast
+              : hasFs
+                ? R.stopFs
+                : R.stop
+            : action === "start"
+              ? pnr
+                ? R.startLast
+                : hasFs
+                  ? R.startFs
+                  : R.start
+              : R[action]
+          : action === "disable"
+            ? R.gDisable
+            : action === "install"
+              ? R.gInstall
+              : action === "start"
+                ? R.gStart
+                : R.gStep;
+        const step: Step = {
+          id,
+          action,
+          cluster: cluster.name,
+          server: s.name,
+          after: prevId === undefined ? prevEnds : [prevId],
+          start: at,
+          end: at + dur[a]!,
+          rules: rules as string[],
+          pointOfNoReturn: pnr,
+        };
+        if (action === "install") step.release = target;
+        steps.push(step);
+        at += dur[a]!;
+        prevId = id;
+      }
+      ends.push(prevId!);
+      idx++;
+    }
+    prevEnds = ends;
+    t += chain;
+  }
+  // Lower bound (docs/planning.md): at most k servers can be out at once, where k is the most
+  // servers (smallest capacities first) within maxUnavailable and the floor; each is out for a
+  // whole chain, and a server's chain is serial.
+  let k = 0;
+  let capOut = 0;
+  for (const c of order.map((s) => s.capacity).sort((a, b) => a - b)) {
+    if (k >= (matrix ? 1 : limit) || capOut + c > allowedOut) break;
+    k++;
+    capOut += c;
+  }
+  const lowerBound = order.length === 0 ? 0 : Math.ceil(order.length / Math.max(1, k)) * chain;
+  return { domain: cluster.name, steps, seconds: t, lowerBound };
+}
+
+export function fmtPct(x: number): string {
+  return `${Math.floor(x * 100 + 1e-9)}%`;
+}

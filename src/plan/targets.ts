@@ -1,0 +1,104 @@
+import { RollgateError } from "../model/errors.ts";
+import { type Fleet, PACK_NAMES } from "../model/fleet.ts";
+import { compareVersions, isVersionString } from "../model/version.ts";
+
+/**
+ * `--to` values: a bare release ("3.5.1") applies to every cluster; "NAME=RELEASE" applies to a
+ * cluster, a supercluster's clusters, or every cluster of a pack ("polycom-dma=10.1.0"). A more
+ * specific selector wins (cluster over supercluster over pack over bare).
+ */
+export interface ResolvedTargets {
+  /** Target release per cluster that gets upgraded. */
+  byCluster: Map<string, string>;
+  /** What the plan's `target` field says: the release, or the selectors joined by commas. */
+  label: string;
+}
+
+export function resolveTargets(fleet: Fleet, specs: readonly string[]): ResolvedTargets {
+  if (specs.length === 0) throw new RollgateError("ROLLGATE_E_PLAN_BAD_TARGET", "--to VERSION is required");
+  const layers: Array<Map<string, string>> = [new Map(), new Map(), new Map(), new Map()]; // bare, pack, sc, cluster
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const name = eq < 0 ? undefined : spec.slice(0, eq).trim();
+    const release = (eq < 0 ? spec : spec.slice(eq + 1)).trim();
+    if (!isVersionString(release))
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_BAD_TARGET",
+        `--to ${spec}: "${release}" is not a release (expected a dotted number such as 3.5.1, or NAME=3.5.1)`,
+      );
+    let clusters: string[];
+    let layer: number;
+    if (name === undefined) {
+      clusters = fleet.clusters.map((c) => c.name);
+      layer = 0;
+    } else if (fleet.clusters.some((c) => c.name === name)) {
+      clusters = [name];
+      layer = 3;
+    } else if (fleet.superclusters.some((s) => s.name === name)) {
+      clusters = fleet.superclusters.find((s) => s.name === name)!.clusters;
+      layer = 2;
+    } else if ((PACK_NAMES as readonly string[]).includes(name)) {
+      clusters = fleet.clusters.filter((c) => c.pack === name).map((c) => c.name);
+      layer = 1;
+    } else {
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_BAD_TARGET",
+        `--to ${spec}: "${name}" is not a cluster, supercluster or rule pack of fleet ${fleet.name}`,
+      );
+    }
+    for (const c of clusters) {
+      const prev = layers[layer]!.get(c);
+      if (prev !== undefined && prev !== release)
+        throw new RollgateError(
+          "ROLLGATE_E_PLAN_BAD_TARGET",
+          `--to gives ${c} two targets: ${prev} and ${release}`,
+        );
+      layers[layer]!.set(c, release);
+    }
+  }
+  const byCluster = new Map<string, string>();
+  for (const c of fleet.clusters) {
+    for (let l = 3; l >= 0; l--) {
+      const t = layers[l]!.get(c.name);
+      if (t !== undefined) {
+        byCluster.set(c.name, t);
+        break;
+      }
+    }
+  }
+  // every server must be older than its target (an upgrade, not a downgrade or a no-op)
+  for (const c of fleet.clusters) {
+    const t = byCluster.get(c.name);
+    if (t === undefined) continue;
+    const newest = c.servers.reduce(
+      (v, s) => (compareVersions(s.version, v) > 0 ? s.version : v),
+      c.servers[0]!.version,
+    );
+    const oldest = c.servers.reduce(
+      (v, s) => (compareVersions(s.version, v) < 0 ? s.version : v),
+      c.servers[0]!.version,
+    );
+    if (compareVersions(oldest, t) >= 0 || compareVersions(newest, t) > 0) {
+      const bare = specs.every((s) => !s.includes("="));
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_TARGET_NOT_NEWER",
+        `cluster ${c.name} runs ${compareVersions(newest, t) > 0 ? newest : oldest}: the target ${t} is not newer` +
+          (bare && fleet.clusters.length > 1
+            ? "; to upgrade only some clusters, use --to CLUSTER=VERSION or --to PACK=VERSION"
+            : ""),
+        { details: { cluster: c.name, current: oldest, target: t } },
+      );
+    }
+  }
+  // the clusters of a supercluster move together (D2)
+  for (const sc of fleet.superclusters) {
+    const ts = new Set(sc.clusters.map((c) => byCluster.get(c) ?? "(none)"));
+    if (ts.size > 1)
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_BAD_TARGET",
+        `the clusters of supercluster ${sc.name} get different targets (${[...ts].join(", ")}): they are upgraded together (D2)`,
+      );
+  }
+  const label = specs.length === 1 && !specs[0]!.includes("=") ? specs[0]!.trim() : specs.join(",");
+  return { byCluster, label };
+}

@@ -1,0 +1,278 @@
+import type { Fleet } from "../model/fleet.ts";
+import { checkDomain, domainCapacity, preconditions, type RuleViolation } from "../rules/checks.ts";
+import { type RuleContext, ruleContext } from "../rules/context.ts";
+import { type FleetState, finishStep, initialState, PARTIAL_EFFECT, startStep } from "../rules/state.ts";
+import type { Step, Verification, Violation } from "./types.ts";
+
+/**
+ * The verifier: replays a plan over the abstract fleet (rules/state.ts) in time order and checks
+ * every rule at every instant (docs/planning.md, "The verifier").
+ *
+ * - Domains (a supercluster, else a cluster) share no rule, so each is replayed on its own.
+ * - At each instant, the steps that end are finished, and the state is checked ("after"); then
+ *   the steps that start are checked against their preconditions (order, procedure, join gates)
+ *   and started, and the state is checked again ("during").
+ * - Failed branches: a step that fails leaves the fleet in its "during" state (started, not done),
+ *   which the instant's check covers, and the engine halts there. For steps whose effect may be in
+ *   place although they report failure (start, leave, join, reassign, restore), that state is
+ *   built too, checked ("failed") and undone.
+ * - G4: a step whose start, end or failure passes a point of no return (M4: the matrix has no
+ *   old-release server left; the old supercluster has no member left) must be marked.
+ * - At the end, every upgraded server and cluster is on its target, in service, and every
+ *   territory has its original assignment again.
+ */
+export interface VerifyResult extends Verification {
+  /** Lowest fraction of capacity in service in any domain at any instant. */
+  minCapacity: number;
+  /** Seconds during which at least one domain had nothing in service. */
+  outageSeconds: number;
+}
+
+const MAX_VIOLATIONS = 50;
+
+export function verifyPlan(
+  fleet: Fleet,
+  steps: readonly Step[],
+  targets: ReadonlyMap<string, string>,
+  options: { capacityFloor?: number } = {},
+): VerifyResult {
+  const ctx = ruleContext(fleet, targets);
+  if (options.capacityFloor !== undefined)
+    (ctx as { capacityFloor: number }).capacityFloor = options.capacityFloor;
+  const state = initialState(fleet, targets);
+  const violations: Violation[] = [];
+  const seen = new Set<string>();
+  const report = (v: RuleViolation, step: Step | undefined, branch: Violation["branch"], at?: number) => {
+    const key = `${v.rule}|${v.detail}`;
+    if (seen.has(key) || violations.length >= MAX_VIOLATIONS) return;
+    seen.add(key);
+    violations.push({
+      rule: v.rule,
+      ...(step ? { step: step.id } : {}),
+      ...(branch ? { branch } : {}),
+      ...(at !== undefined ? { at } : {}),
+      detail: v.detail,
+    });
+  };
+
+  // structure: unique ids, dependencies that exist and end before the step starts
+  const byId = new Map<string, Step>();
+  for (const s of steps) {
+    if (byId.has(s.id)) report({ rule: "DAG", detail: `step id ${s.id} is used twice` }, s, undefined);
+    byId.set(s.id, s);
+  }
+  const byDomain = new Map<string, number[]>();
+  steps.forEach((s, i) => {
+    if (!(s.end >= s.start)) report({ rule: "DAG", detail: `${s.id} ends before it starts` }, s, undefined);
+    for (const a of s.after) {
+      const d = byId.get(a);
+      if (!d)
+        report({ rule: "DAG", detail: `${s.id} waits for ${a}, which is not in the plan` }, s, undefined);
+      else if (d.end > s.start)
+        report(
+          { rule: "DAG", detail: `${s.id} starts at ${s.start}s, before ${a} ends at ${d.end}s` },
+          s,
+          undefined,
+        );
+    }
+    const domain = ctx.domainOf.get(s.cluster);
+    if (domain === undefined) {
+      report({ rule: "DAG", detail: `${s.id} names unknown cluster ${s.cluster}` }, s, undefined);
+      return;
+    }
+    const list = byDomain.get(domain);
+    if (list) list.push(i);
+    else byDomain.set(domain, [i]);
+  });
+
+  let statesChecked = 0;
+  let minCapacity = 1;
+  const outages: Array<[number, number]> = [];
+  for (const [domain, idxs] of byDomain) {
+    const r = replayDomain(state, ctx, domain, steps, idxs, report);
+    statesChecked += r.states;
+    minCapacity = Math.min(minCapacity, r.minCapacity);
+    outages.push(...r.outages);
+  }
+  statesChecked += finalChecks(state, ctx, report);
+  return {
+    ok: violations.length === 0,
+    statesChecked,
+    violations,
+    minCapacity,
+    outageSeconds: unionLength(outages),
+  };
+}
+
+type Report = (v: RuleViolation, step: Step | undefined, branch: Violation["branch"], at?: number) => void;
+
+function replayDomain(
+  state: FleetState,
+  ctx: RuleContext,
+  domain: string,
+  steps: readonly Step[],
+  idxs: number[],
+  report: Report,
+): { states: number; minCapacity: number; outages: Array<[number, number]> } {
+  // events: 2i = end of step idxs[i]'s step, 2i+1 = start
+  const n = idxs.length;
+  const ev = new Int32Array(2 * n);
+  for (let i = 0; i < 2 * n; i++) ev[i] = i;
+  const time = (e: number) => {
+    const s = steps[idxs[e >> 1]!]!;
+    return e & 1 ? s.start : s.end;
+  };
+  ev.sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1) || (a >> 1) - (b >> 1));
+  let states = 1;
+  for (const v of checkDomain(state, ctx, domain)) report(v, undefined, "after", 0);
+  let minCapacity = domainCapacity(state, ctx, domain);
+  const outages: Array<[number, number]> = [];
+  let downSince: number | undefined;
+  const lineage = ctx.clusters.get(ctx.domainClusters.get(domain)![0]!)?.supercluster;
+  const oldScEmpty = () => (lineage ? (state.superclusters.get(lineage)?.members.size ?? 0) === 0 : false);
+  const pnrGate = (
+    s: Step,
+    before: { fin: number; empty: boolean },
+    branch: Violation["branch"],
+    at: number,
+  ) => {
+    if (s.pointOfNoReturn) return;
+    if (state.finalized.size > before.fin)
+      report(
+        {
+          rule: "G4",
+          detail: `${s.id} takes the last old-release server of ${s.cluster} out of the matrix (M4) but is not marked as a point of no return`,
+        },
+        s,
+        branch,
+        at,
+      );
+    if (!before.empty && oldScEmpty())
+      report(
+        {
+          rule: "G4",
+          detail: `${s.id} empties supercluster ${lineage} but is not marked as a point of no return`,
+        },
+        s,
+        branch,
+        at,
+      );
+  };
+  const observe = (t: number) => {
+    const cap = domainCapacity(state, ctx, domain);
+    if (cap < minCapacity) minCapacity = cap;
+    if (cap <= 0 && downSince === undefined) downSince = t;
+    if (cap > 0 && downSince !== undefined) {
+      outages.push([downSince, t]);
+      downSince = undefined;
+    }
+  };
+  let k = 0;
+  while (k < ev.length) {
+    const t = time(ev[k]!);
+    // ends at t
+    let lastEnd: Step | undefined;
+    while (k < ev.length && !(ev[k]! & 1) && time(ev[k]!) === t) {
+      const s = steps[idxs[ev[k]! >> 1]!]!;
+      const before = { fin: state.finalized.size, empty: oldScEmpty() };
+      finishStep(state, s);
+      pnrGate(s, before, "after", t);
+      lastEnd = s;
+      k++;
+    }
+    if (lastEnd) {
+      states++;
+      for (const v of checkDomain(state, ctx, domain)) report(v, lastEnd, "after", t);
+      observe(t);
+    }
+    // starts at t
+    const started: Step[] = [];
+    while (k < ev.length && ev[k]! & 1 && time(ev[k]!) === t) {
+      const s = steps[idxs[ev[k]! >> 1]!]!;
+      const pre = preconditions(state, ctx, s);
+      if (!pre.ok) report({ rule: pre.rule, detail: `${s.id}: ${pre.reason}` }, s, "during", t);
+      const before = { fin: state.finalized.size, empty: oldScEmpty() };
+      startStep(state, s);
+      pnrGate(s, before, "during", t);
+      started.push(s);
+      k++;
+    }
+    if (started.length > 0) {
+      states++;
+      for (const v of checkDomain(state, ctx, domain)) report(v, started[started.length - 1], "during", t);
+      observe(t);
+      // failed branches whose effect may be in place
+      for (const s of started) {
+        if (!PARTIAL_EFFECT.has(s.action)) continue;
+        const before = { fin: state.finalized.size, empty: oldScEmpty() };
+        const undo = finishStep(state, s);
+        states++;
+        pnrGate(s, before, "failed", t);
+        for (const v of checkDomain(state, ctx, domain)) report(v, s, "failed", t);
+        undo();
+      }
+    }
+  }
+  if (downSince !== undefined) outages.push([downSince, time(ev[ev.length - 1]!)]);
+  return { states, minCapacity, outages };
+}
+
+/** After the last step: everything upgraded is on its target, in service, territories restored. */
+function finalChecks(state: FleetState, ctx: RuleContext, report: Report): number {
+  let states = 0;
+  for (const [name, target] of ctx.targets) {
+    states++;
+    const c = state.clusters.get(name)!;
+    if (c.pack === "polycom-dma") {
+      if (c.release !== target || c.installing !== undefined)
+        report(
+          { rule: "D6", detail: `${name} ends on ${c.release}, not on the target ${target}` },
+          undefined,
+          "after",
+        );
+      else if (!c.inService)
+        report({ rule: "G3", detail: `${name} ends out of service` }, undefined, "after");
+      else if (c.lineage !== undefined && c.supercluster === undefined)
+        report({ rule: "D6", detail: `${name} ends in no supercluster` }, undefined, "after");
+    } else {
+      for (const r of state.serversOf.get(name) ?? []) {
+        if (r.release !== target)
+          report(
+            { rule: "M6", detail: `${r.name} ends on ${r.release}, not on the target ${target}` },
+            undefined,
+            "after",
+          );
+        else if (!r.running || r.disabled)
+          report({ rule: "G3", detail: `${r.name} ends out of service` }, undefined, "after");
+      }
+    }
+  }
+  for (const t of state.territories.values()) {
+    if (!ctx.targets.has(t.original.primary)) continue;
+    if (t.primary !== t.original.primary || t.backup !== t.original.backup)
+      report(
+        {
+          rule: "D4",
+          detail: `territory ${t.name} ends on ${t.primary ?? "nobody"}/${t.backup ?? "-"}, not restored to ${t.original.primary}/${t.original.backup ?? "-"}`,
+        },
+        undefined,
+        "after",
+      );
+  }
+  return states;
+}
+
+function unionLength(intervals: Array<[number, number]>): number {
+  if (intervals.length === 0) return 0;
+  const sorted = [...intervals].sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let [s, e] = sorted[0]!;
+  for (const [a, b] of sorted.slice(1)) {
+    if (a > e) {
+      total += e - s;
+      s = a;
+      e = b;
+    } else e = Math.max(e, b);
+  }
+  return total + e - s;
+}

@@ -1,0 +1,408 @@
+import { isCompatible } from "../model/compatibility.ts";
+import type { RuleId, Step } from "../plan/types.ts";
+import { maxUnavailable, policyFor, type RuleContext } from "./context.ts";
+import { type ClusterRecord, type FleetState, onOldRelease, type ServerRecord, startStep } from "./state.ts";
+
+/** A rule broken by a state, with a reason a person can read. */
+export interface RuleViolation {
+  rule: RuleId;
+  cluster?: string;
+  detail: string;
+}
+
+export type Decision = { ok: true } | { ok: false; rule: RuleId; reason: string };
+
+const EPS = 1e-9;
+
+function deny(rule: RuleId, reason: string): Decision {
+  return { ok: false, rule, reason };
+}
+const OK: Decision = { ok: true };
+
+// ── capacity (G3) ───────────────────────────────────────────────────────────────────────────
+
+/** A server serves when it runs, is not disabled and is not being installed. */
+export function serverServes(r: ServerRecord): boolean {
+  return r.running && !r.disabled && r.installing === undefined;
+}
+
+/** A DMA cluster serves when it takes conferences as a member of a supercluster (or alone). */
+export function clusterServes(c: ClusterRecord): boolean {
+  return (
+    c.inService && c.installing === undefined && (c.lineage === undefined || c.supercluster !== undefined)
+  );
+}
+
+/** Fraction of a capacity domain's weight in service now (1 for an empty domain). */
+export function domainCapacity(state: FleetState, ctx: RuleContext, domain: string): number {
+  let total = 0;
+  let serving = 0;
+  for (const name of ctx.domainClusters.get(domain) ?? []) {
+    const c = state.clusters.get(name)!;
+    if (c.pack === "polycom-dma") {
+      total += c.capacity;
+      if (clusterServes(c)) serving += c.capacity;
+    } else {
+      for (const r of state.serversOf.get(name) ?? []) {
+        total += r.capacity;
+        if (serverServes(r)) serving += r.capacity;
+      }
+    }
+  }
+  return total === 0 ? 1 : serving / total;
+}
+
+// ── state predicates ────────────────────────────────────────────────────────────────────────
+
+function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, out: RuleViolation[]): void {
+  const cluster = ctx.clusters.get(name)!;
+  const servers = state.serversOf.get(name) ?? [];
+  const matrix = cluster.pack === "polyserve-matrix";
+  let down = 0;
+  const downNames: string[] = [];
+  for (const r of servers) {
+    if (!serverServes(r)) {
+      down++;
+      downNames.push(r.name);
+    }
+  }
+  const limit = maxUnavailable(cluster);
+  if (down > limit && ctx.targets.has(name)) {
+    out.push({
+      rule: matrix ? "M1" : "G3",
+      cluster: name,
+      detail: `${down} servers of ${name} are out of service at once (${downNames.join(", ")}); at most ${limit}`,
+    });
+  }
+  if (!ctx.targets.has(name)) return;
+  if (matrix) {
+    // M3: no running new-release server below a running old-release one in the address order
+    let highestOldRank = Number.POSITIVE_INFINITY;
+    let highestOld: ServerRecord | undefined;
+    for (const r of servers) {
+      if (r.running && onOldRelease(state, r)) {
+        const rank = ctx.rank.get(r.name)!;
+        if (rank < highestOldRank) {
+          highestOldRank = rank;
+          highestOld = r;
+        }
+      }
+    }
+    for (const r of servers) {
+      if (r.running && !onOldRelease(state, r) && ctx.rank.get(r.name)! > highestOldRank) {
+        out.push({
+          rule: "M3",
+          cluster: name,
+          detail: `${r.name} (${r.address}) runs ${r.release} while ${highestOld!.name} (${highestOld!.address}), higher in the address order, still runs ${highestOld!.release}: the old-release servers go isolated`,
+        });
+        break;
+      }
+    }
+    if (state.finalized.has(name)) {
+      for (const r of servers) {
+        if (r.running && onOldRelease(state, r)) {
+          out.push({
+            rule: "M4",
+            cluster: name,
+            detail: `${r.name} runs the old release ${r.release} after the last old-release server left ${name}`,
+          });
+          break;
+        }
+      }
+    }
+    for (const fs of state.filesystemsOf.get(name) ?? []) {
+      if (!fs.newOnly) continue;
+      for (const n of fs.mountedOn) {
+        const r = state.servers.get(n);
+        if (r && onOldRelease(state, r)) {
+          out.push({
+            rule: "M5",
+            cluster: name,
+            detail: `${fs.name} is mounted on old-release ${n} after it was unmounted on the last old-release server`,
+          });
+          break;
+        }
+      }
+    }
+  } else {
+    // G1: the releases running side by side are compatible
+    const policy = policyFor(ctx.fleet, cluster);
+    const releases = new Set<string>();
+    for (const r of servers) if (r.running) releases.add(r.release);
+    if (releases.size > 1) {
+      const list = [...releases];
+      for (let i = 0; i < list.length; i++)
+        for (let k = i + 1; k < list.length; k++)
+          if (!isCompatible(list[i]!, list[k]!, policy))
+            out.push({
+              rule: "G1",
+              cluster: name,
+              detail: `${name} runs ${list[i]} and ${list[k]} side by side, incompatible under its policy`,
+            });
+    }
+  }
+}
+
+function checkDmaDomain(state: FleetState, ctx: RuleContext, domain: string, out: RuleViolation[]): void {
+  // D2: every supercluster of this lineage runs compatible releases (an install in flight may
+  // have either release)
+  for (const sc of state.superclusters.values()) {
+    if (sc.lineage !== domain) continue;
+    const releases: Array<[string, string]> = [];
+    for (const m of sc.members) {
+      const c = state.clusters.get(m)!;
+      releases.push([m, c.release]);
+      if (c.installing) releases.push([m, c.installing]);
+    }
+    const policy = policyFor(ctx.fleet, ctx.clusters.get(releases[0]?.[0] ?? "") ?? ctx.fleet.clusters[0]!);
+    outer: for (let i = 0; i < releases.length; i++)
+      for (let k = i + 1; k < releases.length; k++) {
+        const [a, ra] = releases[i]!;
+        const [b, rb] = releases[k]!;
+        if (!isCompatible(ra, rb, policy)) {
+          out.push({
+            rule: "D2",
+            cluster: a === b ? a : `${a}, ${b}`,
+            detail: `${sc.name} would hold ${a} on ${ra} and ${b} on ${rb}: incompatible releases in one supercluster`,
+          });
+          break outer;
+        }
+      }
+  }
+  // D4: every territory is served by a cluster of one supercluster, unless an outage is allowed
+  const territories = state.territoriesOf.get(domain) ?? [];
+  for (const t of territories) {
+    const p = t.primary === undefined ? undefined : state.clusters.get(t.primary);
+    const b = t.backup === undefined ? undefined : state.clusters.get(t.backup);
+    if (p && b && p.supercluster !== b.supercluster) {
+      out.push({
+        rule: "D4",
+        cluster: `${p.name}, ${b.name}`,
+        detail: `territory ${t.name}: primary ${p.name} and backup ${b.name} are not in one supercluster`,
+      });
+    }
+    if (ctx.capacityFloor <= 0) continue;
+    if (!p) {
+      out.push({
+        rule: "D4",
+        detail: `territory ${t.name} is unassigned while the capacity floor requires service`,
+      });
+    } else if (!clusterServes(p) && !(b && clusterServes(b))) {
+      out.push({
+        rule: "D4",
+        cluster: p.name,
+        detail: `territory ${t.name}: neither primary ${p.name}${b ? ` nor backup ${b.name}` : ""} is in service`,
+      });
+    }
+  }
+}
+
+/** Every rule of one capacity domain (a supercluster, or a cluster on its own). */
+export function checkDomain(state: FleetState, ctx: RuleContext, domain: string): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  const names = ctx.domainClusters.get(domain) ?? [];
+  let dma = false;
+  for (const name of names) {
+    if (ctx.clusters.get(name)!.pack === "polycom-dma") dma = true;
+    else checkServerCluster(state, ctx, name, out);
+  }
+  if (dma) checkDmaDomain(state, ctx, domain, out);
+  if (ctx.capacityFloor > 0) {
+    const cap = domainCapacity(state, ctx, domain);
+    if (cap + EPS < ctx.capacityFloor) {
+      out.push({
+        rule: "G3",
+        cluster: domain,
+        detail: `${domain} has ${formatFraction(cap)} of its capacity in service, below the floor ${formatFraction(ctx.capacityFloor)}`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Every rule, everywhere. */
+export function checkState(state: FleetState, ctx: RuleContext): RuleViolation[] {
+  const out: RuleViolation[] = [];
+  for (const d of ctx.domainClusters.keys()) out.push(...checkDomain(state, ctx, d));
+  return out;
+}
+
+export function formatFraction(x: number): string {
+  return `${Math.floor(x * 100 + EPS)}%`;
+}
+
+// ── preconditions ───────────────────────────────────────────────────────────────────────────
+
+function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): ServerRecord | undefined {
+  const rank = ctx.rank.get(r.name)!;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (ctx.rank.get(o.name)! < rank && onOldRelease(state, o)) return o;
+  return undefined;
+}
+
+function serverPreconditions(state: FleetState, ctx: RuleContext, step: Step, r: ServerRecord): Decision {
+  const matrix = state.clusters.get(r.cluster)?.pack === "polyserve-matrix";
+  const target = ctx.targets.get(r.cluster);
+  switch (step.action) {
+    case "disable": {
+      if (matrix) {
+        const h = higherStillOld(state, ctx, r);
+        if (h)
+          return deny(
+            "M2",
+            `${h.name} (${h.address}) is higher in the matrix's address order and still on ${h.release}: it is upgraded before ${r.name} (${r.address})`,
+          );
+        for (const o of state.serversOf.get(r.cluster) ?? [])
+          if (o !== r && !serverServes(o))
+            return deny("M1", `${o.name} of ${r.cluster} is still being upgraded: one server at a time`);
+      } else {
+        const rank = ctx.rank.get(r.name)!;
+        for (const o of state.serversOf.get(r.cluster) ?? [])
+          if (ctx.rank.get(o.name)! < rank && onOldRelease(state, o) && serverServes(o))
+            return deny("G2", `${o.name} comes before ${r.name} in the declared order and has not started`);
+      }
+      return OK;
+    }
+    case "backup":
+      return r.disabled ? OK : deny("M9", `${r.name} is not disabled yet: disable, then back up`);
+    case "stop":
+      if (!r.disabled)
+        return deny("M9", `${r.name} is not disabled yet: its virtual services must move away first`);
+      return r.backedUp ? OK : deny("M9", `${r.name}'s configuration is not backed up yet`);
+    case "install": {
+      if (matrix) {
+        const h = higherStillOld(state, ctx, r);
+        if (h)
+          return deny(
+            "M2",
+            `${h.name} (${h.address}) is higher in the address order and still on ${h.release}: ${r.name} must wait`,
+          );
+      }
+      return r.running ? deny("M9", `${r.name} still runs: stop it before installing`) : OK;
+    }
+    case "start": {
+      if (r.installing !== undefined) return deny("M9", `${r.name}'s install has not completed`);
+      if (target !== undefined && r.release !== target)
+        return deny("M10", `${r.name} is still on ${r.release}: it is upgraded before it returns`);
+      if (matrix) {
+        for (const o of state.serversOf.get(r.cluster) ?? [])
+          if (o.running && onOldRelease(state, o) && ctx.rank.get(o.name)! < ctx.rank.get(r.name)!)
+            return deny(
+              "M3",
+              `${o.name} (${o.address}) still runs ${o.release} and is higher in the address order: starting ${r.name} on ${r.release} would isolate the old servers`,
+            );
+      }
+      return OK;
+    }
+    case "verify":
+      return r.running ? OK : deny("M9", `${r.name} is not running: start it before verifying`);
+    default:
+      return deny("M9", `${step.action} is not a step of the per-server procedure`);
+  }
+}
+
+function dmaPreconditions(state: FleetState, ctx: RuleContext, step: Step, c: ClusterRecord): Decision {
+  const cluster = ctx.clusters.get(c.name)!;
+  switch (step.action) {
+    case "reassign-territories":
+    case "restore-territories": {
+      for (const a of step.territories ?? []) {
+        for (const n of [a.primary, a.backup]) {
+          if (n === undefined) continue;
+          const o = state.clusters.get(n);
+          if (!o || o.lineage !== c.lineage)
+            return deny("D4", `territory ${a.name} cannot go to ${n}: it is not a cluster of ${c.lineage}`);
+        }
+      }
+      return OK;
+    }
+    case "busy-out":
+      return OK;
+    case "leave-supercluster": {
+      if (c.supercluster === undefined) return deny("D4", `${c.name} is not a member of a supercluster`);
+      for (const t of state.territoriesOf.get(c.lineage ?? "") ?? [])
+        if (t.primary === c.name || t.backup === c.name)
+          return deny(
+            "D4",
+            `${c.name} is still ${t.primary === c.name ? "primary" : "backup"} of territory ${t.name}: reassign it first`,
+          );
+      if (c.inService) return deny("D4", `${c.name} is still in service: busy it out before it leaves`);
+      for (const r of state.serversOf.get(c.name) ?? [])
+        if (!r.running)
+          return deny("D4", `${r.name} is offline: all servers must be online when ${c.name} leaves`);
+      return OK;
+    }
+    case "install": {
+      if (c.inService) return deny("D7", `${c.name} is in service: busy it out before the install`);
+      if (c.supercluster !== undefined && step.release) {
+        const sc = state.superclusters.get(c.supercluster);
+        const policy = policyFor(ctx.fleet, cluster);
+        for (const m of sc?.members ?? []) {
+          const o = state.clusters.get(m)!;
+          if (!isCompatible(o.release, step.release, policy))
+            return deny(
+              "D4",
+              `${c.name} is a member of ${c.supercluster} where ${m} runs ${o.release}: ${step.release} is incompatible, so it must leave first`,
+            );
+        }
+      }
+      return OK;
+    }
+    case "verify":
+      return c.installing === undefined ? OK : deny("D8", `${c.name}'s install has not completed`);
+    case "join-supercluster": {
+      if (!c.verified) return deny("D8", `${c.name} has not passed its checks after the install`);
+      if (c.supercluster !== undefined)
+        return deny("D10", `${c.name} is already a member of ${c.supercluster}`);
+      const host = step.joins ? state.clusters.get(step.joins) : undefined;
+      const sc = host?.supercluster ? state.superclusters.get(host.supercluster) : undefined;
+      if (!host || !sc || sc.founder !== host.name || sc.lineage !== c.lineage)
+        return deny(
+          "D10",
+          `${c.name} must join the founder of the new supercluster, and ${step.joins ?? "nothing"} is not it: its data store would replace the upgraded one`,
+        );
+      if (!isCompatible(c.release, host.release, policyFor(ctx.fleet, cluster)))
+        return deny("D2", `${c.name} runs ${c.release}, incompatible with ${host.name}'s ${host.release}`);
+      return OK;
+    }
+    case "return-to-service":
+      if (!c.verified) return deny("D8", `${c.name} has not passed its checks after the install`);
+      if (c.lineage !== undefined && c.supercluster === undefined)
+        return deny("D6", `${c.name} is in no supercluster: it joins the new one before it returns`);
+      return OK;
+    default:
+      return deny("D7", `${step.action} is not a DMA cluster step`);
+  }
+}
+
+/**
+ * The preconditions of a step in this state (order, procedure, join gates), without the state
+ * predicates of what the step's start would lead to. `canStart` adds those.
+ */
+export function preconditions(state: FleetState, ctx: RuleContext, step: Step): Decision {
+  const c = state.clusters.get(step.cluster);
+  if (!c) return deny("G3", `unknown cluster ${step.cluster}`);
+  if (step.server !== undefined) {
+    const r = state.servers.get(step.server);
+    if (!r || r.cluster !== c.name) return deny("M9", `unknown server ${step.server} in ${step.cluster}`);
+    return serverPreconditions(state, ctx, step, r);
+  }
+  if (c.pack !== "polycom-dma") return deny("M9", `${step.action} on ${c.name} names no server`);
+  return dmaPreconditions(state, ctx, step, c);
+}
+
+/**
+ * May `step` start now? Checks its preconditions, then whether the state while it runs keeps every
+ * rule of its capacity domain. The state is left as it was.
+ */
+export function canStart(state: FleetState, step: Step, ctx: RuleContext): Decision {
+  const pre = preconditions(state, ctx, step);
+  if (!pre.ok) return pre;
+  const undo = startStep(state, step);
+  try {
+    const v = checkDomain(state, ctx, ctx.domainOf.get(step.cluster) ?? step.cluster);
+    return v.length === 0 ? OK : deny(v[0]!.rule, v[0]!.detail);
+  } finally {
+    undo();
+  }
+}

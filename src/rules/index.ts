@@ -1,0 +1,72 @@
+/**
+ * rules/: the rule packs of ../shared/design/rules.md as named predicates. Pure: no I/O, no clock.
+ *
+ * The planner builds with these rules, the verifier (plan/verify.ts) checks plans with them, and
+ * the engine (run/) calls them at runtime to explain why a step waits. The API, in the order an
+ * engine uses it:
+ *
+ *   const ctx = ruleContext(fleet, plan.targets)          // targets: Map cluster → release
+ *   const state = initialState(fleet, ctx.targets)         // the fleet as the file describes it
+ *   canStart(state, step, ctx)     → { ok: true } | { ok: false, rule: "M4", reason: "…" }
+ *   startStep(state, step)         // mutates: the effect that holds while the step runs; returns an Undo
+ *   finishStep(state, step)        // mutates: the effect of the completed step; returns an Undo
+ *   applyStep(state, step)         → a new FleetState with the step's whole effect (copying)
+ *   failedStates(state, step)      → the states a failed step may leave behind (copies)
+ *   failedState(state, step)       → the first of those: started, not completed
+ *   checkState(state, ctx)         → RuleViolation[] (every rule, every capacity domain)
+ *   checkDomain(state, ctx, d)     → RuleViolation[] for one domain (a supercluster, else a cluster)
+ *   domainCapacity(state, ctx, d)  → fraction of the domain's capacity in service (G3)
+ *
+ * Every denial and violation names a rule id (`M2`, `D4`, `G3`, …) and says why in words, e.g.
+ * "M2: srv3 (10.10.1.3) is higher in the matrix's address order and still on 3.5.0: it is
+ * upgraded before srv2 (10.10.1.2)". `describeRule(id)` gives a rule's one-line title, and
+ * `RULE_PACKS` lists every pack's rules with how each is enforced.
+ *
+ * A FleetState is plain data (Maps of records). Its "old" and "new" releases are relative to the
+ * targets it was created with. The engine may also set records from what it observes (e.g. a
+ * server's `release`, `running`) before asking `canStart`.
+ */
+export {
+  compatibleIn,
+  isOld,
+  maxUnavailable,
+  PACK_COMPATIBILITY,
+  PACK_MAX_UNAVAILABLE,
+  policyFor,
+  type RuleContext,
+  ruleContext,
+  upgradeOrder,
+} from "./context.ts";
+export {
+  canStart,
+  checkDomain,
+  checkState,
+  clusterServes,
+  type Decision,
+  domainCapacity,
+  preconditions,
+  type RuleViolation,
+  serverServes,
+} from "./checks.ts";
+export { allEstimates, DEFAULT_ESTIMATES, estimateFor } from "./estimates.ts";
+export { describeRule, RULE_PACKS, RULES, type RulePack, type RuleSpec } from "./packs.ts";
+export {
+  applyStep,
+  type ClusterRecord,
+  cloneState,
+  type FilesystemRecord,
+  type FleetState,
+  failedState,
+  failedStates,
+  finishStep,
+  initialState,
+  newSuperclusterName,
+  onOldRelease,
+  PARTIAL_EFFECT,
+  type ServerRecord,
+  type SuperclusterRecord,
+  startStep,
+  type TerritoryRecord,
+  type Undo,
+} from "./state.ts";
+export { describeSupportedPaths, isSupportedMatrixPath, MATRIX_SUPPORTED_PATHS } from "./supported-paths.ts";
