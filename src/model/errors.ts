@@ -53,6 +53,22 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_FLEET_VERSION: { title: "A version is not a dotted number such as 3.5.1", exit: 2 },
 
   // ── plan (rules/, plan/) ───────────────────────────────────────────────────────────
+  ROLLGATE_E_PLAN_BAD_TARGET: { title: "The target release (--to) is not valid for this fleet", exit: 2 },
+  ROLLGATE_E_PLAN_TARGET_NOT_NEWER: {
+    title: "The target release is not newer than a cluster's current release",
+    exit: 2,
+  },
+  ROLLGATE_E_PLAN_UNSUPPORTED_PATH: { title: "No supported rolling-upgrade path to the target (M8, G1)", exit: 2 },
+  ROLLGATE_E_PLAN_UNKNOWN_STRATEGY: { title: "The strategy named by --strategy does not exist", exit: 2 },
+  ROLLGATE_E_PLAN_STRATEGY_NOT_APPLICABLE: { title: "The chosen strategy does not apply to this upgrade", exit: 2 },
+  ROLLGATE_E_PLAN_FLOOR_UNREACHABLE: {
+    title: "No plan keeps the capacity floor (G3) for this upgrade",
+    exit: 2,
+  },
+  ROLLGATE_E_PLAN_VERIFY_FAILED: {
+    title: "The planner produced a plan the verifier rejects (a bug: please report it)",
+    exit: 3,
+  },
 
   // ── lab (lab/) ─────────────────────────────────────────────────────────────────────
   ROLLGATE_E_LAB_RUNNING: { title: "A lab is already running for this fleet file", exit: 2 },

@@ -1,12 +1,14 @@
 import type { Command } from "commander";
 import type { CliContext } from "../main.ts";
 import { registerLab } from "./lab.ts";
+import { registerPlan } from "./plan.ts";
 import { registerSchema } from "./schema.ts";
 import { registerValidate } from "./validate.ts";
 
 /** Every command, in the order `rollgate --help` lists them. Add one line per new command. */
 export function registerCommands(program: Command, ctx: CliContext): void {
   registerValidate(program, ctx);
+  registerPlan(program, ctx);
   registerSchema(program, ctx);
   registerLab(program, ctx);
 }
