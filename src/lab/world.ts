@@ -381,7 +381,8 @@ export class LabWorld {
   private crash(s: SimServer, factor: number): void {
     if (s.down) return;
     const c = s.cluster;
-    s.autostart = s.software !== "stopped";
+    // An interrupted matrix install leaves the software stopped; a DMA appliance boots its services.
+    s.autostart = s.software === "running" || (c.pack === "polycom-dma" && s.software === "installing");
     if (s.activity) this.interrupt(s, s, "the server crashed");
     if (c.activity) this.interrupt(c, s, `${s.name} crashed`);
     s.down = true;
