@@ -146,6 +146,38 @@ export function planSuperclusterRolling(
   target: string,
   strategy: "patch" | "incremental",
 ): DomainPlan {
+  const first = planInOrder(fleet, sc, clusters, target, strategy);
+  if (first.seconds <= 1.05 * first.lowerBound) return first;
+  // The file order (its first cluster founding the new supercluster) is not good enough: try
+  // every order of the at most five clusters (D1) and keep the fastest.
+  let best = first;
+  for (const order of permutations(clusters)) {
+    try {
+      const p = planInOrder(fleet, sc, order, target, strategy);
+      if (p.seconds < best.seconds) best = p;
+    } catch {
+      // this order cannot keep the floor; others may
+    }
+  }
+  return best;
+}
+
+function permutations<T>(xs: T[]): T[][] {
+  if (xs.length <= 1) return [xs];
+  const out: T[][] = [];
+  xs.forEach((x, i) => {
+    for (const rest of permutations([...xs.slice(0, i), ...xs.slice(i + 1)])) out.push([x, ...rest]);
+  });
+  return out;
+}
+
+function planInOrder(
+  fleet: Fleet,
+  sc: Supercluster,
+  clusters: Cluster[],
+  target: string,
+  strategy: "patch" | "incremental",
+): DomainPlan {
   const floor = fleet.defaults.capacityFloor;
   const total = clusters.reduce((n, c) => n + c.capacity, 0);
   const allowedOut = (1 - floor) * total + EPS;
@@ -162,7 +194,8 @@ export function planSuperclusterRolling(
       );
   const canAdd = (out: Sched[], c: Cluster) =>
     out.reduce((n, o) => n + o.cluster.capacity, 0) + c.capacity <= allowedOut &&
-    (out.length + 1 < clusters.length || floor <= 0);
+    // an incremental upgrade always keeps one cluster serving (D6: "some capacity remains")
+    (out.length + 1 < clusters.length || (floor <= 0 && strategy === "patch"));
 
   // List scheduling of the clusters' slots, founder first: a slot is the reassignment of the
   // cluster's territories (`lead` seconds, when needed) followed by its out-of-service window.
@@ -244,7 +277,8 @@ function territorySteps(
   floor: number,
   newSc: string,
 ): Step[] | undefined {
-  if (sc.territories.length === 0) return [];
+  // no territory to move; or a patch under floor 0, where an outage is allowed and nobody leaves
+  if (sc.territories.length === 0 || (strategy === "patch" && floor <= 0)) return [];
   const by = new Map(scheds.map((s) => [s.cluster.name, s]));
   const cur = new Map(
     sc.territories.map((t) => [t.name, { primary: t.primary as string | undefined, backup: t.backup }]),
@@ -375,7 +409,7 @@ function superclusterLowerBound(
   const fits = (m: number) => {
     let cap = 0;
     for (let i = 0; i < n; i++) if (m & (1 << i)) cap += clusters[i]!.capacity;
-    return cap <= allowedOut && (popcount(m) < n || floor <= 0);
+    return cap <= allowedOut && (popcount(m) < n || (floor <= 0 && strategy === "patch"));
   };
   const feasible = [...masks(n)].filter(fits);
   for (const S of masks(n)) {

@@ -234,10 +234,17 @@ export function formatFraction(x: number): string {
 // ── preconditions ───────────────────────────────────────────────────────────────────────────
 
 function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): ServerRecord | undefined {
-  const rank = ctx.rank.get(r.name)!;
-  for (const o of state.serversOf.get(r.cluster) ?? [])
-    if (ctx.rank.get(o.name)! < rank && onOldRelease(state, o)) return o;
-  return undefined;
+  // the highest such server: the one that goes next
+  let best: ServerRecord | undefined;
+  let bestRank = ctx.rank.get(r.name)!;
+  for (const o of state.serversOf.get(r.cluster) ?? []) {
+    const k = ctx.rank.get(o.name)!;
+    if (k < bestRank && onOldRelease(state, o)) {
+      best = o;
+      bestRank = k;
+    }
+  }
+  return best;
 }
 
 function serverPreconditions(state: FleetState, ctx: RuleContext, step: Step, r: ServerRecord): Decision {

@@ -28,7 +28,7 @@ export interface RuleContext {
 export const PACK_COMPATIBILITY: Record<PackName, CompatibilityPolicy> = {
   "polyserve-matrix": { kind: "same-major-minor" },
   "polycom-dma": { kind: "same-major-minor" },
-  generic: { kind: "same-major-minor" },
+  generic: { kind: "same-major" },
 };
 
 /** G3 default: servers of one cluster out of service at once, per pack (M1: one for a matrix). */

@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import type { Cluster, Fleet, Supercluster } from "../../src/model/fleet.ts";
+import { parseFleetText } from "../../src/model/fleet-file.ts";
+
+/** Fleets for planner tests: the examples, and small builders for generated ones. */
+export function loadExample(name: string): Fleet {
+  const path = new URL(`../../examples/${name}`, import.meta.url).pathname;
+  const r = parseFleetText(readFileSync(path, "utf8"), path);
+  if (!r.ok) throw new Error(`bad example ${name}`);
+  return r.fleet;
+}
+
+export function matrixCluster(
+  name: string,
+  n: number,
+  version = "3.5.0",
+  base = 1,
+  opts: Partial<Cluster> = {},
+): Cluster {
+  return {
+    name,
+    pack: "polyserve-matrix",
+    version,
+    capacity: 1,
+    estimates: {},
+    servers: Array.from({ length: n }, (_, i) => ({
+      name: `${name}-s${i + 1}`,
+      address: `10.${base >> 8}.${base & 255}.${i + 1}`,
+      interfaces: [`10.${base >> 8}.${base & 255}.${i + 1}`],
+      version,
+      capacity: 1,
+    })),
+    filesystems: [],
+    ...opts,
+  };
+}
+
+export function genericCluster(
+  name: string,
+  n: number,
+  version = "2.4.1",
+  base = 1,
+  opts: Partial<Cluster> = {},
+): Cluster {
+  return { ...matrixCluster(name, n, version, base), pack: "generic", ...opts };
+}
+
+export function dmaSupercluster(
+  name: string,
+  sizes: number[],
+  version = "10.0.1",
+  base = 100,
+  capacities?: number[],
+): { clusters: Cluster[]; supercluster: Supercluster } {
+  const clusters: Cluster[] = sizes.map((n, k) => ({
+    name: `${name}-c${k + 1}`,
+    pack: "polycom-dma",
+    version,
+    capacity: capacities?.[k] ?? 100,
+    estimates: {},
+    supercluster: name,
+    servers: Array.from({ length: n }, (_, i) => ({
+      name: `${name}-c${k + 1}-${i + 1}`,
+      address: `10.${(base + k) >> 8}.${(base + k) & 255}.${i + 1}`,
+      interfaces: [`10.${(base + k) >> 8}.${(base + k) & 255}.${i + 1}`],
+      version,
+      capacity: 1,
+    })),
+    filesystems: [],
+  }));
+  const territories = clusters.map((c, k) => ({
+    name: `${name}-t${k + 1}`,
+    primary: c.name,
+    ...(clusters.length > 1 ? { backup: clusters[(k + 1) % clusters.length]!.name } : {}),
+  }));
+  return {
+    clusters,
+    supercluster: { name, pack: "polycom-dma", clusters: clusters.map((c) => c.name), territories },
+  };
+}
+
+export function fleetOf(clusters: Cluster[], superclusters: Supercluster[] = [], capacityFloor = 0.6): Fleet {
+  return { name: "test", defaults: { capacityFloor, maxMixedWindow: 14400 }, clusters, superclusters };
+}
