@@ -2,11 +2,13 @@ import type { ActionArgs, Driver, ServerObservation } from "../drivers/driver.ts
 import type { Escalation, RunEvent, RunEventBody, RunState } from "../events/types.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Plan, Step } from "../plan/types.ts";
+import { compareVersions } from "../model/version.ts";
 import type { Store } from "../store/types.ts";
 import { effectPresent, inProgress, isolatedServers, type Problem, verifyProblems } from "./effects.ts";
 import type { Gate } from "./gate.ts";
 import { readJournal, type StepStanding } from "./journal.ts";
 import { manualFor } from "./manual.ts";
+import { targetsOf } from "./rule-gate.ts";
 
 /**
  * The engine: reconciles the plan against the observed fleet, one durable journal entry at a time.
@@ -61,18 +63,24 @@ class Halt extends Error {
 export class Engine {
   private readonly o: Required<Pick<EngineOptions, "escalateFactor" | "tickMs" | "now">> & EngineOptions;
   private readonly steps: Map<string, Step>;
+  private readonly targets: Map<string, string>;
   private readonly standing: Map<string, StepStanding>;
   private readonly running = new Map<string, Promise<void>>();
   private readonly lastSeen = new Map<string, string>();
   private readonly waitingLogged = new Map<string, string>();
   private escalation: Escalation | undefined;
+  private stopRequested: string | undefined;
   private wake: (() => void) | undefined;
 
   constructor(options: EngineOptions) {
     this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
     this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
+    this.targets = targetsOf(options.plan);
     const journal = readJournal(options.store.events(options.runId), [...this.steps.keys()]);
     this.standing = journal.steps;
+    // The gate's picture of the fleet starts with what the journal says is done.
+    for (const s of options.plan.steps)
+      if (this.standing.get(s.id)?.status === "done") options.gate?.finished(s);
   }
 
   private emit(body: RunEventBody): RunEvent {
@@ -117,6 +125,11 @@ export class Engine {
     return obs;
   }
 
+  /** The release this step's cluster is upgraded to. */
+  private target(step: Step): string {
+    return step.release ?? this.targets.get(step.cluster) ?? this.o.plan.target;
+  }
+
   private done(id: string): boolean {
     return this.standing.get(id)?.status === "done";
   }
@@ -126,6 +139,12 @@ export class Engine {
       const st = this.standing.get(s.id)!;
       return st.status !== "done" && !this.running.has(s.id) && s.after.every((d) => this.done(d));
     });
+  }
+
+  /** Start no new step; once running steps end, the run is paused and run() returns (Ctrl-C). */
+  requestStop(reason: string): void {
+    this.stopRequested = reason;
+    this.wake?.();
   }
 
   /** Runs until the plan is done, or the run is escalated, aborted, or halted for a confirmation. */
@@ -144,7 +163,11 @@ export class Engine {
       }
       // While one point of no return waits for its confirmation, independent steps go on.
       const active = run.state === "running" || run.state === "awaiting-confirmation";
-      const stopStarting = this.escalation !== undefined || needsConfirmation !== undefined || !active;
+      const stopStarting =
+        this.escalation !== undefined ||
+        needsConfirmation !== undefined ||
+        this.stopRequested !== undefined ||
+        !active;
       if (stopStarting && this.running.size === 0) {
         if (this.escalation) {
           this.setState("escalated", `${this.escalation.rule}: ${this.escalation.detail}`);
@@ -153,6 +176,10 @@ export class Engine {
         if (needsConfirmation) {
           this.setState("awaiting-confirmation", `G4: ${needsConfirmation} is a point of no return`);
           return { state: "awaiting-confirmation", needsConfirmation };
+        }
+        if (this.stopRequested && run.state !== "aborting") {
+          this.setState("paused", this.stopRequested);
+          return { state: "paused" };
         }
         if (run.state === "aborting") {
           this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
@@ -173,7 +200,7 @@ export class Engine {
             }
             if (answer === "wait") continue;
           }
-          const verdict = this.o.gate?.check(step, (id) => this.done(id));
+          const verdict = this.o.gate?.check(step);
           if (verdict && !verdict.ok) {
             const sig = `${verdict.rule}:${verdict.reason}`;
             if (this.waitingLogged.get(step.id) !== sig) {
@@ -217,6 +244,7 @@ export class Engine {
   }
 
   private start(step: Step): void {
+    this.o.gate?.started(step);
     const p = this.execute(step)
       .catch((e: unknown) => {
         const escalation: Escalation =
@@ -297,7 +325,7 @@ export class Engine {
       );
     }
 
-    if (effectPresent(ctx(), this.o.plan.target)) {
+    if (effectPresent(ctx(), this.target(step))) {
       this.finish(step, true, startedAt);
       return;
     }
@@ -315,13 +343,13 @@ export class Engine {
         attempt: standing.attempts,
         ...(backupsBefore !== undefined ? { backupsBefore } : {}),
       });
-      const receiver = obs.find((o) => o.state !== "unreachable");
-      const target = { cluster, server: servers.find((s) => s.name === receiver?.server) ?? servers[0]! };
+      const target = { cluster, server: await this.receiver(step, cluster, servers, obs) };
       const args: ActionArgs = {
-        ...(step.action === "install" ? { release: step.release ?? this.o.plan.target } : {}),
+        ...(step.action === "install" ? { release: this.target(step) } : {}),
         ...(step.joins ? { joins: step.joins } : {}),
         ...(step.supercluster ? { supercluster: step.supercluster } : {}),
         ...(step.territories ? { territories: step.territories } : {}),
+        ...(step.server && target.server.name !== step.server ? { server: step.server } : {}),
       };
       let outcome: Awaited<ReturnType<Driver["perform"]>>;
       try {
@@ -353,32 +381,56 @@ export class Engine {
     const pollMs = Math.min(1000, Math.max(20, estimateMs / 40));
     for (;;) {
       obs = await this.observe(cluster, cluster.pack === "polycom-dma" ? servers : servers);
-      if (effectPresent(ctx(), this.o.plan.target)) break;
+      if (effectPresent(ctx(), this.target(step))) break;
       await this.watchMatrix(step, cluster);
-      const failedInstall =
-        step.action === "install" &&
-        obs.some(
+      if (step.action === "install") {
+        const failed = obs.filter(
           (o) =>
-            o.state !== "installing" &&
-            o.state !== "unreachable" &&
-            o.release !== (step.release ?? this.o.plan.target),
-        ) &&
-        this.o.now() - startedAt > Math.min(estimateMs / 4, 2000) &&
-        !obs.some((o) => o.state === "installing");
-      if (failedInstall) {
-        const bad = obs.filter((o) => o.release !== (step.release ?? this.o.plan.target));
-        throw this.halt(
-          step,
-          cluster.pack === "polycom-dma" ? "D7" : "M9",
-          `the install of ${step.release ?? this.o.plan.target} failed on ${bad.map((o) => `${o.server} (still ${o.release}, ${o.state})`).join(", ")}`,
-          bad[0]?.server,
+            o.lastInstall &&
+            compareVersions(o.lastInstall.release, this.target(step)) === 0 &&
+            (o.lastInstall.result === "failed" || o.lastInstall.result === "interrupted") &&
+            o.state !== "installing",
         );
+        if (failed.length) {
+          throw this.halt(
+            step,
+            cluster.pack === "polycom-dma" ? "D7" : "M9",
+            `the install of ${this.target(step)} ${failed[0]!.lastInstall!.result === "failed" ? "failed" : "was interrupted"} on ${failed.map((o) => `${o.server} (still ${o.release}, ${o.state})`).join(", ")}`,
+            failed[0]!.server,
+          );
+        }
       }
       if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs);
       await sleep(pollMs);
     }
     await this.watchMatrix(step, cluster);
     this.finish(step, false, startedAt);
+  }
+
+  /**
+   * Which server receives the request. A cluster-wide DMA step goes to a reachable server of the
+   * cluster. A matrix management operation (disable) goes, while the matrix is mixed, to a running
+   * server on the oldest release (M7), naming the server it acts on.
+   */
+  private async receiver(
+    step: Step,
+    cluster: Cluster,
+    servers: Server[],
+    obs: ServerObservation[],
+  ): Promise<Server> {
+    if (step.server && step.action === "disable" && cluster.pack === "polyserve-matrix") {
+      const running = (await this.observe(cluster, cluster.servers)).filter((o) => o.state === "running");
+      const oldest = running.map((o) => o.release).sort(compareVersions)[0];
+      if (oldest !== undefined) {
+        const pick =
+          running.find((o) => o.server === step.server && compareVersions(o.release, oldest) === 0) ??
+          running.find((o) => compareVersions(o.release, oldest) === 0);
+        const server = cluster.servers.find((sv) => sv.name === pick?.server);
+        if (server) return server;
+      }
+    }
+    const reachable = obs.find((o) => o.state !== "unreachable");
+    return servers.find((sv) => sv.name === reachable?.server) ?? servers[0]!;
   }
 
   /** M3: after a matrix step, check that no old-release server has been isolated. */
@@ -398,7 +450,7 @@ export class Engine {
 
   private timeoutHalt(step: Step, cluster: Cluster, obs: ServerObservation[]): Halt {
     const waited = Math.round(this.o.escalateFactor * this.estimate(step));
-    const problems: Problem[] = verifyProblems({ step, cluster, observations: obs }, this.o.plan.target);
+    const problems: Problem[] = verifyProblems({ step, cluster, observations: obs }, this.target(step));
     const unreachable = obs.filter((o) => o.state === "unreachable");
     if (unreachable.length) {
       return this.halt(
@@ -430,6 +482,7 @@ export class Engine {
   private finish(step: Step, observed: boolean, startedAt: number): void {
     const st = this.standing.get(step.id)!;
     st.status = "done";
+    this.o.gate?.finished(step);
     this.emit({
       type: "step.done",
       step: step.id,

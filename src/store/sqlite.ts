@@ -240,6 +240,15 @@ export class SqliteStore implements Store {
     this.db.prepare("DELETE FROM locks WHERE fleet = ? AND pid = ?").run(fleet, pid);
   }
 
+  engineHolder(fleet: string): { pid: number; host: string; since: string } | undefined {
+    const held = this.db.prepare("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
+      | { pid: number; host: string; acquired_at: string }
+      | undefined;
+    if (!held) return undefined;
+    if (held.host === hostname() && !pidAlive(held.pid)) return undefined;
+    return { pid: held.pid, host: held.host, since: held.acquired_at };
+  }
+
   addToken(token: StoredToken): void {
     this.db
       .prepare("INSERT INTO tokens(id, role, hash, created_at) VALUES (?,?,?,?)")

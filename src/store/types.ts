@@ -44,6 +44,8 @@ export interface Store {
   /** One engine per fleet: takes the lock or throws ROLLGATE_E_RUN_LOCKED naming the holder. */
   acquireEngineLock(fleet: string, owner: { pid: number; host: string }): void;
   releaseEngineLock(fleet: string, pid: number): void;
+  /** The engine driving a fleet now, if its process is alive. */
+  engineHolder(fleet: string): { pid: number; host: string; since: string } | undefined;
   addToken(token: StoredToken): void;
   tokens(): StoredToken[];
   close(): void;

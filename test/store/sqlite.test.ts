@@ -10,6 +10,8 @@ import { waitFor } from "../helpers/wait.ts";
 const plan: Plan = {
   fleet: "f",
   target: "3.5.1",
+  targets: { m: "3.5.1" },
+  capacityFloor: 0.5,
   strategy: "rolling",
   steps: [
     {

@@ -1,7 +1,10 @@
 import type { Command } from "commander";
 import type { CliContext } from "../main.ts";
+import { registerApply } from "./apply.ts";
+import { registerDemo } from "./demo.ts";
 import { registerLab } from "./lab.ts";
 import { registerPlan } from "./plan.ts";
+import { registerRunControl } from "./run-control.ts";
 import { registerSchema } from "./schema.ts";
 import { registerValidate } from "./validate.ts";
 
@@ -10,5 +13,8 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerValidate(program, ctx);
   registerPlan(program, ctx);
   registerSchema(program, ctx);
+  registerApply(program, ctx);
+  registerRunControl(program, ctx);
   registerLab(program, ctx);
+  registerDemo(program, ctx);
 }

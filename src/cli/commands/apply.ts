@@ -1,0 +1,204 @@
+import { createInterface } from "node:readline/promises";
+import { type Command, Option } from "commander";
+import { formatDuration } from "../../model/duration.ts";
+
+import { planUpgrade } from "../../plan/planner.ts";
+import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
+import { apply, type DriveResult, resume } from "../../run/apply.ts";
+import { statePathFrom } from "../../run/locate.ts";
+import { action, type CliContext, parsePositiveNumber, usageError } from "../main.ts";
+import { painter } from "../output.ts";
+import { createRunView } from "../views/run-view.ts";
+
+interface ApplyOpts {
+  to?: string[];
+  strategy: StrategyChoice;
+  state?: string;
+  yes?: boolean;
+  confirmFinalize?: boolean;
+  json?: boolean;
+  escalateAfter?: number;
+}
+
+function terminalAsk(ctx: CliContext): ((q: string) => Promise<boolean>) | undefined {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return undefined;
+  return async (question) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(`${painter(ctx.output.color)("bold", question)} [y/N] `);
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+function planBrief(plan: Plan, resumed: boolean, runId?: string): string {
+  const pnr = plan.steps.filter((s) => s.pointOfNoReturn).length;
+  return `${resumed ? `resuming run ${runId}: ` : ""}plan ${plan.strategy} → ${plan.target}: ${plan.steps.length} steps, ~${formatDuration(plan.estimate.seconds)} (lower bound ${formatDuration(plan.estimate.lowerBoundSeconds)}), min capacity ${Math.round(plan.estimate.minCapacity * 100)}%, ${pnr} point(s) of no return, verified (${plan.verification.statesChecked} states)`;
+}
+
+/** Prints the end of a run and returns the exit code: 0 completed, 1 halted. */
+export function reportResult(ctx: CliContext, r: DriveResult, json: boolean): number {
+  const paint = painter(ctx.output.color);
+  if (json) {
+    ctx.output.json({
+      ok: r.state === "completed",
+      state: r.state,
+      run: r.runId,
+      ...(r.escalation ? { escalation: r.escalation } : {}),
+      ...(r.needsConfirmation ? { needsConfirmation: r.needsConfirmation } : {}),
+    });
+  }
+  switch (r.state) {
+    case "completed":
+      if (!json)
+        ctx.output.out(
+          paint("green", `run ${r.runId} completed: every step done, fleet on ${r.plan.target}`),
+        );
+      return 0;
+    case "escalated": {
+      const e = r.escalation!;
+      ctx.output.err(paint("red", `run ${r.runId} ESCALATED [${e.rule}] ${e.detail} [ROLLGATE_E_ESCALATED]`));
+      if (e.manual) ctx.output.err(`  manual: "${e.manual}"`);
+      ctx.output.err("  no new step was started; fix the cause, then: rollgate resume");
+      return 1;
+    }
+    case "awaiting-confirmation":
+      ctx.output.err(
+        paint(
+          "yellow",
+          `run ${r.runId} halted before ${r.needsConfirmation}: a point of no return (G4) needs confirmation [ROLLGATE_E_CONFIRM_REQUIRED]`,
+        ),
+      );
+      ctx.output.err("  continue with: rollgate resume --confirm-finalize");
+      return 1;
+    case "aborted":
+      ctx.output.err(paint("yellow", `run ${r.runId} aborted [ROLLGATE_E_ABORTED]`));
+      return 1;
+    default:
+      ctx.output.err(paint("yellow", `run ${r.runId} ${r.state}; continue with: rollgate resume`));
+      return 1;
+  }
+}
+
+export function registerApply(program: Command, ctx: CliContext): void {
+  program
+    .command("apply")
+    .description("show the plan, ask, then execute it durably (running it again resumes the unfinished run)")
+    .argument("<fleet>", "the fleet file")
+    .option(
+      "--to <version>",
+      "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .addOption(
+      new Option("--strategy <name>", "upgrade strategy").choices(["auto", ...STRATEGIES]).default("auto"),
+    )
+    .option("--state <path>", "the state file (default: .rollgate/state.db beside the fleet file)")
+    .option("-y, --yes", "apply without asking")
+    .option("--confirm-finalize", "confirm the points of no return (G4) in advance")
+    .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
+    .option("--json", "stream events as JSON lines on stdout")
+    .action(
+      action(ctx, async (fleetFile: string, opts: ApplyOpts) => {
+        let view: ReturnType<typeof createRunView> | undefined;
+        const ask = terminalAsk(ctx);
+        try {
+          if (!opts.to?.length)
+            throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
+          const result = await apply({
+            fleetFile,
+            targets: opts.to,
+            strategy: opts.strategy,
+            ...(opts.state ? { statePath: opts.state } : {}),
+            yes: Boolean(opts.yes),
+            confirmFinalize: Boolean(opts.confirmFinalize),
+            escalateFactor: opts.escalateAfter ?? 2,
+            planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
+            ...(ask ? { ask } : {}),
+            onPlan: (plan, info) => {
+              if (!opts.json) ctx.output.err(planBrief(plan, info.resumed, info.runId));
+              view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
+            },
+            onEvent: (e) => view?.onEvent(e),
+          });
+          await view?.close();
+          return reportResult(ctx, result, Boolean(opts.json));
+        } catch (e) {
+          await view?.close();
+          throw e;
+        }
+      }),
+    );
+
+  program
+    .command("resume")
+    .description(
+      "continue an unfinished run (after an escalation, a pause, a crash or a halt for confirmation)",
+    )
+    .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
+    .option("--state <path>", "the state file")
+    .option("--run <id>", "a run id (default: the newest unfinished run)")
+    .option("--confirm-finalize", "confirm the points of no return (G4)")
+    .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
+    .option("--json", "stream events as JSON lines on stdout")
+    .action(
+      action(
+        ctx,
+        async (
+          fleet: string | undefined,
+          opts: {
+            state?: string;
+            run?: string;
+            confirmFinalize?: boolean;
+            json?: boolean;
+            escalateAfter?: number;
+          },
+        ) => {
+          const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
+          const { openExistingStore, pickRun } = await import("../../run/locate.ts");
+          const store = openExistingStore(statePath);
+          let handedOver = false;
+          try {
+            const run = pickRun(store, { ...opts, unfinishedOnly: true });
+            const live = store.engineHolder(run.fleet);
+            if (live) {
+              // An engine is alive (paused, or waiting for a confirmation): hand it the word.
+              if (opts.confirmFinalize)
+                for (const s of store.getPlan(run.id).steps)
+                  if (s.pointOfNoReturn && !run.confirmed.includes(s.id))
+                    store.confirm(run.id, s.id, "--confirm-finalize");
+              if (run.state === "paused" || run.state === "awaiting-confirmation")
+                store.setState(run.id, "running", "resumed by an operator");
+              if (opts.json) ctx.output.json({ ok: true, run: run.id, state: "running", engine: live });
+              else ctx.output.out(`resumed run ${run.id}: the engine (pid ${live.pid}) continues`);
+              handedOver = true;
+              return 0;
+            }
+            if (run.state === "paused") store.setState(run.id, "running", "resumed by an operator");
+          } finally {
+            store.close();
+          }
+          if (handedOver) return 0;
+          let view: ReturnType<typeof createRunView> | undefined;
+          const ask = terminalAsk(ctx);
+          const result = await resume({
+            statePath,
+            ...(opts.run ? { runId: opts.run } : {}),
+            ...(fleet ? { fleetFile: fleet } : {}),
+            confirmFinalize: Boolean(opts.confirmFinalize),
+            escalateFactor: opts.escalateAfter ?? 2,
+            ...(ask ? { ask } : {}),
+            onPlan: (plan, info) => {
+              if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));
+              view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
+            },
+            onEvent: (e) => view?.onEvent(e),
+          });
+          await view?.close();
+          return reportResult(ctx, result, Boolean(opts.json));
+        },
+      ),
+    );
+}

@@ -1,0 +1,107 @@
+import { Listr, type ListrTaskWrapper } from "listr2";
+import type { RunEvent } from "../../events/types.ts";
+import type { Plan } from "../../plan/types.ts";
+import type { Output } from "../output.ts";
+import { painter } from "../output.ts";
+import { describeEvent, formatLeft } from "./describe.ts";
+
+/**
+ * How a run is shown while it goes: a live task tree per cluster (listr2) on a terminal, plain
+ * timestamped lines otherwise, JSON lines with --json. Every view only reads the event stream.
+ */
+export interface RunView {
+  onEvent(e: RunEvent): void;
+  close(): Promise<void>;
+}
+
+export function createRunView(o: Output, plan: Plan, mode: { json: boolean }): RunView {
+  if (mode.json) return { onEvent: (e) => o.json(e), close: async () => {} };
+  if (o.isTTY && !process.env.CI) return new TreeView(o, plan);
+  return new LineView(o);
+}
+
+class LineView implements RunView {
+  private readonly paint;
+  constructor(private readonly o: Output) {
+    this.paint = painter(o.color);
+  }
+  onEvent(e: RunEvent): void {
+    const line = describeEvent(e);
+    if (!line) return;
+    const time = e.at.slice(11, 19);
+    const styled =
+      e.type === "escalation" || e.type === "step.failed"
+        ? this.paint("red", line)
+        : e.type === "step.waiting" || e.type === "confirmation.needed"
+          ? this.paint("yellow", line)
+          : line;
+    this.o.err(`${this.paint("gray", time)} ${styled}`);
+  }
+  async close(): Promise<void> {}
+}
+
+type Wrapper = ListrTaskWrapper<unknown, never, never>;
+
+class TreeView implements RunView {
+  private readonly done = new Set<string>();
+  private readonly tasks = new Map<
+    string,
+    { wrapper?: Wrapper; resolve: () => void; reject: (e: Error) => void; steps: string[] }
+  >();
+  private readonly clusterOf = new Map<string, string>();
+  private readonly listr: Listr;
+  private readonly running: Promise<unknown>;
+  private readonly paint;
+
+  constructor(
+    private readonly o: Output,
+    private readonly plan: Plan,
+  ) {
+    this.paint = painter(o.color);
+    const clusters = [...new Set(plan.steps.map((s) => s.cluster))];
+    for (const s of plan.steps) this.clusterOf.set(s.id, s.cluster);
+    this.listr = new Listr(
+      clusters.map((name) => ({
+        title: name,
+        task: (_ctx: unknown, wrapper: Wrapper) =>
+          new Promise<void>((resolve, reject) => {
+            const steps = plan.steps.filter((s) => s.cluster === name).map((s) => s.id);
+            this.tasks.set(name, { wrapper, resolve, reject, steps });
+            this.refresh(name);
+          }),
+      })),
+      { concurrent: true, exitOnError: false },
+    );
+    this.running = this.listr.run().catch(() => undefined);
+  }
+
+  private refresh(cluster: string, note?: string): void {
+    const t = this.tasks.get(cluster);
+    if (!t?.wrapper) return;
+    const n = t.steps.filter((s) => this.done.has(s)).length;
+    t.wrapper.title = `${cluster}  ${n}/${t.steps.length} steps  ${this.paint("gray", formatLeft(this.plan, this.done))}`;
+    if (note) t.wrapper.output = note;
+    if (n === t.steps.length) t.resolve();
+  }
+
+  onEvent(e: RunEvent): void {
+    const step = "step" in e && typeof e.step === "string" ? e.step : undefined;
+    const cluster = step ? this.clusterOf.get(step) : undefined;
+    if (e.type === "step.done" && step) this.done.add(step);
+    if (e.type === "escalation") {
+      const c = e.escalation.cluster;
+      const t = c ? this.tasks.get(c) : undefined;
+      t?.reject(new Error(this.paint("red", `ESCALATION [${e.escalation.rule}] ${e.escalation.detail}`)));
+      return;
+    }
+    if (cluster) this.refresh(cluster, describeEvent(e));
+  }
+
+  async close(): Promise<void> {
+    for (const [, t] of this.tasks) {
+      if (t.steps.some((s) => !this.done.has(s))) t.wrapper?.skip("stopped");
+      t.resolve();
+    }
+    await this.running;
+  }
+}

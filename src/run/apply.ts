@@ -1,0 +1,224 @@
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { driverFor as defaultDriverFor } from "../drivers/index.ts";
+import type { Driver } from "../drivers/driver.ts";
+import type { RunEvent } from "../events/types.ts";
+import { loadFleetFile } from "../io/fleet-loader.ts";
+import { RollgateError } from "../model/errors.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import type { Plan, Step, StrategyChoice } from "../plan/types.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+import type { RunRecord } from "../store/types.ts";
+import { Engine, type EngineResult } from "./engine.ts";
+import { defaultStatePath } from "./locate.ts";
+import { ruleGate } from "./rule-gate.ts";
+
+/**
+ * `rollgate apply` and `rollgate resume` as functions: the shell around the engine. Bad input is
+ * found before anything is written: the state file is created only once the fleet is valid, the
+ * plan verified, every server observed and the operator has said yes.
+ */
+/** Plans a fleet for `--to` specs ("3.5.1", or "NAME=RELEASE" per cluster, supercluster or pack). */
+export type Planner = (fleet: Fleet, targets: string[], strategy: StrategyChoice) => Plan;
+
+export interface DriveHooks {
+  /** Asks a yes/no question on the terminal; undefined when there is no terminal. */
+  ask?: (question: string) => Promise<boolean>;
+  onPlan?: (plan: Plan, info: { resumed: boolean; runId?: string }) => void;
+  onEvent?: (event: RunEvent) => void;
+  /** Points of no return wait for a confirmation through the store (the dashboard) instead of halting. */
+  waitForConfirmation?: boolean;
+  driverFor?: (cluster: Cluster) => Driver;
+  /** Called once the store is open and the run known (the dashboard attaches here). */
+  onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
+}
+
+export interface ApplyInput extends DriveHooks {
+  fleetFile: string;
+  /** The `--to` values. */
+  targets: string[];
+  strategy: StrategyChoice;
+  statePath?: string;
+  yes: boolean;
+  confirmFinalize: boolean;
+  escalateFactor?: number;
+  planner: Planner;
+}
+
+export interface DriveResult extends EngineResult {
+  runId: string;
+  plan: Plan;
+  statePath: string;
+}
+
+/** Observe every server of the clusters the plan touches; refuse to start on an unreachable or surprising fleet. */
+async function preflight(fleet: Fleet, plan: Plan, driverFor: (c: Cluster) => Driver): Promise<void> {
+  const clusters = fleet.clusters.filter((c) => plan.steps.some((s) => s.cluster === c.name));
+  const noDriver = clusters.filter((c) => !c.driver?.http && !c.driver?.exec);
+  if (noDriver.length) {
+    throw new RollgateError(
+      "ROLLGATE_E_NO_DRIVER",
+      `no driver for cluster(s) ${noDriver.map((c) => c.name).join(", ")}: add driver.http or driver.exec to the fleet file (or use \`rollgate lab up\`)`,
+    );
+  }
+  const observed = await Promise.all(
+    clusters.flatMap((cluster) =>
+      cluster.servers.map(async (server) => ({
+        cluster,
+        server,
+        obs: await driverFor(cluster).observe({ cluster, server }, { timeoutMs: 5000 }),
+      })),
+    ),
+  );
+  const unreachable = observed.filter((o) => o.obs.state === "unreachable");
+  if (unreachable.length) {
+    throw new RollgateError(
+      "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
+      `cannot reach ${unreachable.length} server(s) before starting: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})`).join(", ")}; nothing was done`,
+    );
+  }
+  const surprising = observed.filter(
+    (o) =>
+      compareVersions(o.obs.release, o.server.version) !== 0 &&
+      compareVersions(o.obs.release, plan.target) !== 0,
+  );
+  if (surprising.length) {
+    throw new RollgateError(
+      "ROLLGATE_E_PREFLIGHT_MISMATCH",
+      `servers run releases the fleet file does not say: ${surprising.map((o) => `${o.server.name} runs ${o.obs.release}, the file says ${o.server.version}`).join("; ")}; nothing was done`,
+    );
+  }
+}
+
+export async function apply(input: ApplyInput): Promise<DriveResult> {
+  const fleet = loadFleetFile(input.fleetFile);
+  // Planning is pure and cheap: bad targets, downgrades and unsupported paths fail here (exit 2).
+  const plan = input.planner(fleet, input.targets, input.strategy);
+  const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
+  const driverFor = input.driverFor ?? defaultDriverFor;
+
+  // An unfinished run for the same fleet and target is resumed, not started again.
+  if (existsSync(statePath)) {
+    const peek = new SqliteStore(statePath);
+    const existing = peek.findUnfinishedRun(fleet.name, plan.target);
+    peek.close();
+    if (existing) {
+      return resume({ ...input, statePath, runId: existing.id });
+    }
+  }
+
+  await preflight(fleet, plan, driverFor);
+  input.onPlan?.(plan, { resumed: false });
+  if (!input.yes) {
+    if (!input.ask) {
+      throw new RollgateError(
+        "ROLLGATE_E_USAGE",
+        "no terminal to ask for confirmation: pass --yes to apply the plan shown",
+      );
+    }
+    if (!(await input.ask(`Apply this plan to ${fleet.name} (${plan.steps.length} steps)?`))) {
+      throw new RollgateError("ROLLGATE_E_DECLINED", "the plan was not applied");
+    }
+  }
+  const store = new SqliteStore(statePath);
+  try {
+    store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
+    const run = store.createRun({
+      fleet: fleet.name,
+      fleetFile: resolve(input.fleetFile),
+      target: plan.target,
+      plan,
+    });
+    return await drive(store, run, fleet, plan, statePath, input);
+  } finally {
+    store.releaseEngineLock(fleet.name, process.pid);
+    store.close();
+  }
+}
+
+export interface ResumeInput extends DriveHooks {
+  statePath: string;
+  runId?: string;
+  /** A fleet file to use instead of the one the run was started from. */
+  fleetFile?: string;
+  confirmFinalize: boolean;
+  escalateFactor?: number;
+}
+
+/** Continues an unfinished run in this process (after an escalation, a crash, or a halt for confirmation). */
+export async function resume(input: ResumeInput): Promise<DriveResult> {
+  const store = new SqliteStore(input.statePath);
+  try {
+    const run = input.runId ? store.getRun(input.runId) : store.findUnfinishedRun();
+    if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
+    if (run.state === "completed" || run.state === "aborted")
+      throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
+    const fleet = loadFleetFile(input.fleetFile ?? run.fleetFile);
+    const plan = store.getPlan(run.id);
+    store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
+    try {
+      input.onPlan?.(plan, { resumed: true, runId: run.id });
+      if (run.state === "aborting") {
+        store.setState(run.id, "aborted", "aborted while no engine was running");
+        return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
+      }
+      if (run.state === "escalated" || run.state === "awaiting-confirmation")
+        store.setState(run.id, "running", "resumed by an operator");
+      return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input);
+    } finally {
+      store.releaseEngineLock(run.fleet, process.pid);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+async function drive(
+  store: SqliteStore,
+  run: RunRecord,
+  fleet: Fleet,
+  plan: Plan,
+  statePath: string,
+  input: DriveHooks & { confirmFinalize: boolean; escalateFactor?: number },
+): Promise<DriveResult> {
+  if (input.confirmFinalize) {
+    for (const s of plan.steps)
+      if (s.pointOfNoReturn && !run.confirmed.includes(s.id))
+        input.onEvent?.(store.confirm(run.id, s.id, "--confirm-finalize"));
+  }
+  await input.onStore?.(store, run);
+  const confirm = async (step: Step): Promise<"yes" | "wait" | "halt"> => {
+    if (input.ask) {
+      return (await input.ask(
+        `${step.id} is a point of no return (${step.rules.join(", ")}): the old release cannot come back after it. Go on?`,
+      ))
+        ? "yes"
+        : "halt";
+    }
+    return input.waitForConfirmation ? "wait" : "halt";
+  };
+  const engine = new Engine({
+    store,
+    runId: run.id,
+    fleet,
+    plan,
+    driverFor: input.driverFor ?? defaultDriverFor,
+    gate: ruleGate(fleet, plan),
+    confirm,
+    ...(input.onEvent ? { onEvent: input.onEvent } : {}),
+    ...(input.escalateFactor ? { escalateFactor: input.escalateFactor } : {}),
+  });
+  const stop = () =>
+    engine.requestStop("interrupted (SIGINT/SIGTERM): running steps finish, then the run pauses");
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    const result = await engine.run();
+    return { ...result, runId: run.id, plan, statePath };
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}
