@@ -41,6 +41,8 @@ export interface ServerObservation {
   busiedOut?: boolean;
   /** DMA: territory assignments as this cluster sees them. */
   territories?: TerritoryAssignment[];
+  /** The server's last install: which release and how it ended ("running" while under way). */
+  lastInstall?: { release: string; result: "running" | "ok" | "failed" | "interrupted"; at?: string };
   /** Why the server is "unreachable" (refused, timed out, …), when it is. */
   error?: string;
 }

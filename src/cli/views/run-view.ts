@@ -54,7 +54,7 @@ class TreeView implements RunView {
   private readonly paint;
 
   constructor(
-    private readonly o: Output,
+    o: Output,
     private readonly plan: Plan,
   ) {
     this.paint = painter(o.color);
