@@ -460,22 +460,24 @@ export class Engine {
         unreachable[0]!.server,
       );
     }
-    const order = ["D8a", "D8b", "D8c", "M3", "M9"];
-    const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
-    if (first)
+    const installing = obs.filter((o) => o.state === "installing");
+    if (installing.length) {
       return this.halt(
         step,
-        first.rule,
-        `${first.detail}, ${waited}s after ${step.action} began (${this.o.escalateFactor} × its estimate)`,
+        cluster.pack === "polycom-dma" ? "D8a" : "M9",
+        `the install is still running on ${installing.map((o) => o.server).join(", ")} after ${waited}s (${this.o.escalateFactor} × its estimate)`,
+        installing[0]!.server,
       );
-    const installing = obs.filter((o) => o.state === "installing");
-    const rule = cluster.pack === "polycom-dma" ? "D8a" : "M9";
+    }
+    const order = ["D8a", "D8b", "D8c", "M3", "M9"];
+    const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
+    if (first) {
+      return this.halt(step, first.rule, `${first.detail}, ${waited}s after ${step.action} began (${this.o.escalateFactor} × its estimate)`);
+    }
     return this.halt(
       step,
-      rule,
-      installing.length
-        ? `the install is still running on ${installing.map((o) => o.server).join(", ")} after ${waited}s (${this.o.escalateFactor} × its estimate)`
-        : `${step.action} showed no effect after ${waited}s (${this.o.escalateFactor} × its estimate)`,
+      cluster.pack === "polycom-dma" ? "D8a" : "M9",
+      `${step.action} showed no effect after ${waited}s (${this.o.escalateFactor} × its estimate)`,
     );
   }
 

@@ -1,0 +1,64 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Lab } from "../../src/lab/index.ts";
+import { runCli } from "../helpers/cli.ts";
+import { labOf, seeded, startEngine } from "../helpers/engine.ts";
+
+/**
+ * Crash safety (issue 5): SIGKILL the engine at 20 seeded moments of a lab run, resume each time.
+ * A "moment" is the k-th line of the engine's JSON event stream, k drawn from a seeded PRNG: the
+ * kill lands right after the engine journaled that event (often between an intent and the driver
+ * call, or while an install runs). No fixed sleeps: the test waits for the line, then kills.
+ */
+const FLEET = process.env.ROLLGATE_CRASH_FLEET ?? "matrix-seed";
+const TARGETS = FLEET === "demo" ? ["--to", "polycom-dma=10.1.0", "--to", "polyserve-matrix=3.5.1"] : ["--to", "3.5.1"];
+const KILLS = 20;
+
+let lab: Lab | undefined;
+afterEach(async () => {
+  await lab?.stop();
+  lab = undefined;
+});
+
+describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
+  it("every run completes with each server installed once and no rule broken", async () => {
+    // How many event lines does a whole run print? Measure once, so the kill moments span it.
+    const probe = await labOf(FLEET, 3000);
+    const full = await runCli(["apply", probe.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], { timeoutMs: 120_000 });
+    await probe.lab.stop();
+    expect(full.code, full.stderr).toBe(0);
+    const total = full.stdout.trim().split("\n").length;
+
+    const random = seeded(20261122);
+    const moments: number[] = [];
+    for (let i = 0; i < KILLS; i++) {
+      const k = 1 + Math.floor(random() * (total - 1));
+      moments.push(k);
+      const t = await labOf(FLEET, 3000);
+      lab = t.lab;
+      const engine = startEngine(["apply", t.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"]);
+      await engine.afterLine(k);
+      engine.child.kill("SIGKILL");
+      await engine.exited;
+
+      // Resume: alternately with `rollgate resume` and with the same `rollgate apply`.
+      const again =
+        i % 2 === 0
+          ? await runCli(["resume", t.fleet, "--confirm-finalize", "--json"], { timeoutMs: 120_000 })
+          : await runCli(["apply", t.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], { timeoutMs: 120_000 });
+      const finishedAlready = again.code === 2 && again.stderr.includes("ROLLGATE_E_RUN_FINISHED");
+      expect(again.code === 0 || finishedAlready, `kill after line ${k}: ${again.stderr}`).toBe(true);
+
+      const status = JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout);
+      expect(status.run.state, `kill after line ${k}`).toBe("completed");
+      const lab1 = t.lab.status();
+      expect(lab1.violations, `kill after line ${k}`).toEqual([]);
+      for (const s of lab1.servers) {
+        expect(lab1.installs[s.name], `${s.name} installs, kill after line ${k}`).toBe(1);
+        expect(s.state).toBe("running");
+      }
+      await t.lab.stop();
+      lab = undefined;
+    }
+    expect(new Set(moments).size).toBeGreaterThan(KILLS / 2);
+  }, 600_000);
+});
