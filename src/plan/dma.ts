@@ -412,6 +412,7 @@ function superclusterLowerBound(
     return cap <= allowedOut && (popcount(m) < n || (floor <= 0 && strategy === "patch"));
   };
   const feasible = [...masks(n)].filter(fits);
+  const windows = clusters.map((c) => base(c) + join(c));
   for (const S of masks(n)) {
     let m = 0;
     for (const q of feasible) if ((q & S) === q) m = Math.max(m, popcount(q));
@@ -430,8 +431,17 @@ function superclusterLowerBound(
       minPre = Math.min(minPre, pre(c));
       minPost = Math.min(minPost, post(c));
     }
+    // at most m at once means the windows fit on m "lanes" (an interval graph with cliques of at
+    // most m is m-colourable), so some lane carries ⌈k/m⌉ windows: at least the ⌈k/m⌉ shortest;
+    // one of them may be the founder's, which has no join
     const k = popcount(S);
-    const span = Math.max((sum - maxJoin) / m, Math.ceil(k / m) * minW);
+    const q = Math.ceil(k / m);
+    const lanes = windows
+      .filter((_, i) => S & (1 << i))
+      .sort((a, b) => a - b)
+      .slice(0, q)
+      .reduce((a, b) => a + b, 0);
+    const span = Math.max((sum - maxJoin) / m, q * minW, lanes - maxJoin);
     lb = Math.max(lb, minPre + span + minPost);
   }
   return lb;

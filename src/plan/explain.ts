@@ -2,9 +2,13 @@ import type { Fleet } from "../model/fleet.ts";
 import { describeRule } from "../rules/packs.ts";
 import type { Step } from "./types.ts";
 
+const INDEX = new WeakMap<Fleet, Map<string, Fleet["clusters"][number]>>();
+
 /** One line per rule that placed a step, with the step's particulars (`rollgate plan --explain`). */
 export function explainStep(step: Step, fleet: Fleet): string[] {
-  const cluster = fleet.clusters.find((c) => c.name === step.cluster);
+  let index = INDEX.get(fleet);
+  if (!index) INDEX.set(fleet, (index = new Map(fleet.clusters.map((c) => [c.name, c]))));
+  const cluster = index.get(step.cluster);
   const server = step.server ? cluster?.servers.find((s) => s.name === step.server) : undefined;
   return step.rules.map((id) => {
     const base = describeRule(id);

@@ -64,8 +64,9 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
     rolling: [],
     applicable: [],
   };
+  const byName = new Map(fleet.clusters.map((c) => [c.name, c]));
   for (const sc of fleet.superclusters) {
-    const clusters = sc.clusters.map((n) => fleet.clusters.find((c) => c.name === n)!);
+    const clusters = sc.clusters.map((n) => byName.get(n)!);
     const target = byCluster.get(clusters[0]!.name);
     if (target === undefined) continue;
     const compatible = clusters.every((c) =>
@@ -97,12 +98,13 @@ function build(
   const parts: DomainPlan[] = [];
   for (const c of u.rolling) parts.push(planRollingCluster(fleet, c, u.targets.get(c.name)!));
   for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
+  const scByName = new Map(fleet.superclusters.map((s) => [s.name, s]));
   for (const { name, clusters } of u.compatible) {
-    const sc = fleet.superclusters.find((s) => s.name === name)!;
+    const sc = scByName.get(name)!;
     parts.push(planSuperclusterRolling(fleet, sc, clusters, u.targets.get(clusters[0]!.name)!, "patch"));
   }
   for (const { name, clusters } of u.incompatible) {
-    const sc = fleet.superclusters.find((s) => s.name === name)!;
+    const sc = scByName.get(name)!;
     const target = u.targets.get(clusters[0]!.name)!;
     parts.push(
       strategy === "maintenance-window"

@@ -146,7 +146,13 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
 function checkDmaDomain(state: FleetState, ctx: RuleContext, domain: string, out: RuleViolation[]): void {
   // D2: every supercluster of this lineage runs compatible releases (an install in flight may
   // have either release)
-  for (const sc of state.superclusters.values()) {
+  const scNames = new Set<string>();
+  for (const name of ctx.domainClusters.get(domain) ?? []) {
+    const sc = state.clusters.get(name)!.supercluster;
+    if (sc !== undefined) scNames.add(sc);
+  }
+  for (const scName of scNames) {
+    const sc = state.superclusters.get(scName)!;
     if (sc.lineage !== domain) continue;
     const releases: Array<[string, string]> = [];
     for (const m of sc.members) {

@@ -28,7 +28,9 @@ const fleetArb = fc
   })
   .filter((r) => r.matrices.length + r.generics.length + r.scs.length > 0);
 
-function build(r: fc.ProvidedValue<typeof fleetArb>) {
+type FleetSpec = typeof fleetArb extends fc.Arbitrary<infer T> ? T : never;
+
+function build(r: FleetSpec) {
   const clusters: Cluster[] = [];
   const superclusters: Supercluster[] = [];
   r.matrices.forEach((n, i) => {
