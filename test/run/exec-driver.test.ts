@@ -1,0 +1,86 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { ExecDriver } from "../../src/drivers/exec.ts";
+import type { Lab } from "../../src/lab/index.ts";
+import { parseFleetText } from "../../src/model/fleet-file.ts";
+import { REPO, runCli } from "../helpers/cli.ts";
+import { labOf } from "../helpers/engine.ts";
+
+const CLI = join(REPO, "test", "fixtures", "appliance-cli.mjs");
+
+let lab: Lab | undefined;
+afterEach(async () => {
+  await lab?.stop();
+  lab = undefined;
+});
+
+/** Rewrites a lab's derived fleet so that every cluster uses the exec driver (the adapter CLI). */
+function execFleet(derived: string, controlUrl: string): string {
+  const doc = parse(readFileSync(derived, "utf8"));
+  const url = `${controlUrl}/servers/{name}`;
+  const actions = ["disable", "backup", "stop", "install", "start", "verify"];
+  for (const c of doc.clusters) {
+    c.driver = {
+      exec: {
+        timeout: "30s",
+        commands: {
+          status: [process.execPath, CLI, url, "status"],
+          ...Object.fromEntries(
+            actions.map((a) => [
+              a,
+              [process.execPath, CLI, url, a, a === "install" ? '{"release":"{release}"}' : "{}"],
+            ]),
+          ),
+        },
+      },
+    };
+  }
+  const path = join(derived, "..", "exec-fleet.yaml");
+  writeFileSync(path, stringify(doc));
+  return path;
+}
+
+describe("exec driver (real processes, no shell)", () => {
+  it("drives a whole matrix upgrade through a vendor-style CLI adapter", async () => {
+    const t = await labOf("matrix-seed", 1200);
+    lab = t.lab;
+    const fleet = execFleet(t.fleet, t.lab.controlUrl);
+    const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes", "--confirm-finalize"], {
+      timeoutMs: 120_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(t.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
+    expect(t.lab.status().violations).toEqual([]);
+  });
+
+  it("passes values as arguments, never through a shell, and reports refusals and missing commands", async () => {
+    const t = await labOf("matrix-seed", 1200);
+    lab = t.lab;
+    const parsed = parseFleetText(readFileSync(execFleet(t.fleet, t.lab.controlUrl), "utf8"));
+    if (!parsed.ok) throw new Error("bad fleet");
+    const cluster = parsed.fleet.clusters[0]!;
+    const server = cluster.servers.find((s) => s.name === "srv3")!;
+    const driver = new ExecDriver(cluster.driver!.exec!);
+    expect(await driver.observe({ cluster, server })).toMatchObject({
+      server: "srv3",
+      state: "running",
+      release: "3.5.0",
+    });
+    // a release with shell metacharacters reaches the appliance as one literal argument, and is refused there
+    const hostile = await driver.perform({ cluster, server }, "install", {
+      release: "3.5.1; touch /tmp/rollgate-pwned",
+    });
+    expect(hostile.ok).toBe(false);
+    expect(hostile.code).toBe("ROLLGATE_E_EXEC_DRIVER");
+    expect(existsSync("/tmp/rollgate-pwned")).toBe(false);
+    const missing = await driver.perform({ cluster, server }, "busy-out", {});
+    expect(missing).toMatchObject({ ok: false, code: "ROLLGATE_E_EXEC_DRIVER" });
+    expect(missing.message).toContain("driver.exec.commands.busy-out");
+    // an unreachable server reads as "unreachable", not an exception
+    await t.lab.stop();
+    lab = undefined;
+    expect((await driver.observe({ cluster, server })).state).toBe("unreachable");
+  });
+});
