@@ -7,7 +7,10 @@ const INDEX = new WeakMap<Fleet, Map<string, Fleet["clusters"][number]>>();
 /** One line per rule that placed a step, with the step's particulars (`rollgate plan --explain`). */
 export function explainStep(step: Step, fleet: Fleet): string[] {
   let index = INDEX.get(fleet);
-  if (!index) INDEX.set(fleet, (index = new Map(fleet.clusters.map((c) => [c.name, c]))));
+  if (!index) {
+    index = new Map(fleet.clusters.map((c) => [c.name, c]));
+    INDEX.set(fleet, index);
+  }
   const cluster = index.get(step.cluster);
   const server = step.server ? cluster?.servers.find((s) => s.name === step.server) : undefined;
   return step.rules.map((id) => {

@@ -9,18 +9,15 @@ const seed = loadExample("matrix-seed.yaml");
 const east = loadExample("dma-supercluster.yaml");
 
 /** Verifies a corrupted copy of a plan's steps. */
-function corrupt(
-  fleet: Fleet,
-  plan: Plan,
-  edit: (steps: Step[], byId: (id: string) => Step) => Step[] | void,
-) {
+function corrupt(fleet: Fleet, plan: Plan, edit: (steps: Step[], byId: (id: string) => Step) => unknown) {
   let steps: Step[] = structuredClone(plan.steps);
   const byId = (id: string) => {
     const s = steps.find((x) => x.id === id);
     if (!s) throw new Error(`no step ${id}`);
     return s;
   };
-  steps = edit(steps, byId) ?? steps;
+  const edited = edit(steps, byId);
+  if (Array.isArray(edited)) steps = edited as Step[];
   return verifyPlan(fleet, steps, new Map(Object.entries(plan.targets)));
 }
 
