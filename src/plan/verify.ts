@@ -29,6 +29,7 @@ export interface VerifyResult extends Verification {
 }
 
 const MAX_VIOLATIONS = 50;
+const NO_UNDO = { undo: false } as const;
 
 export function verifyPlan(
   fleet: Fleet,
@@ -175,7 +176,7 @@ function replayDomain(
     while (k < ev.length && !(ev[k]! & 1) && time(ev[k]!) === t) {
       const s = steps[idxs[ev[k]! >> 1]!]!;
       const before = { fin: state.finalized.size, empty: oldScEmpty() };
-      finishStep(state, s);
+      finishStep(state, s, NO_UNDO);
       pnrGate(s, before, "after", t);
       lastEnd = s;
       k++;
@@ -192,7 +193,7 @@ function replayDomain(
       const pre = preconditions(state, ctx, s);
       if (!pre.ok) report({ rule: pre.rule, detail: `${s.id}: ${pre.reason}` }, s, "during", t);
       const before = { fin: state.finalized.size, empty: oldScEmpty() };
-      startStep(state, s);
+      startStep(state, s, NO_UNDO);
       pnrGate(s, before, "during", t);
       started.push(s);
       k++;

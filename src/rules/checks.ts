@@ -1,4 +1,4 @@
-import { isCompatible } from "../model/compatibility.ts";
+import { type CompatibilityPolicy, isCompatible as isCompatibleUncached } from "../model/compatibility.ts";
 import type { RuleId, Step } from "../plan/types.ts";
 import { maxUnavailable, policyFor, type RuleContext } from "./context.ts";
 import { type ClusterRecord, type FleetState, onOldRelease, type ServerRecord, startStep } from "./state.ts";
@@ -13,6 +13,24 @@ export interface RuleViolation {
 export type Decision = { ok: true } | { ok: false; rule: RuleId; reason: string };
 
 const EPS = 1e-9;
+
+// G1/D2 are asked the same few release pairs millions of times when verifying a large plan
+const COMPAT = new WeakMap<CompatibilityPolicy, Map<string, boolean>>();
+function isCompatible(a: string, b: string, policy: CompatibilityPolicy): boolean {
+  if (a === b) return true;
+  let m = COMPAT.get(policy);
+  if (!m) {
+    m = new Map();
+    COMPAT.set(policy, m);
+  }
+  const key = `${a}|${b}`;
+  let v = m.get(key);
+  if (v === undefined) {
+    v = isCompatibleUncached(a, b, policy);
+    m.set(key, v);
+  }
+  return v;
+}
 
 function deny(rule: RuleId, reason: string): Decision {
   return { ok: false, rule, reason };

@@ -201,13 +201,18 @@ export function cloneState(state: FleetState): FleetState {
 
 // ── mutation helpers that record their own undo ──────────────────────────────────────────────
 
+const NO_UNDO: Undo = () => {};
+
 class Journal {
   private readonly undos: Undo[] = [];
+  /** `record` false: change in place and keep no undo (the verifier's main replay). */
+  constructor(private readonly record = true) {}
   set<T extends object, K extends keyof T>(obj: T, key: K, value: T[K]): void {
     const had = Object.hasOwn(obj, key);
     const prev = obj[key];
     if (had && prev === value) return;
     obj[key] = value;
+    if (!this.record) return;
     this.undos.push(() => {
       if (had) obj[key] = prev;
       else delete obj[key];
@@ -216,20 +221,24 @@ class Journal {
   add<T>(set: Set<T>, v: T): void {
     if (set.has(v)) return;
     set.add(v);
+    if (!this.record) return;
     this.undos.push(() => set.delete(v));
   }
   remove<T>(set: Set<T>, v: T): void {
     if (!set.has(v)) return;
     set.delete(v);
+    if (!this.record) return;
     this.undos.push(() => set.add(v));
   }
   put<K, V>(map: Map<K, V>, k: K, v: V): void {
     const had = map.has(k);
     const prev = map.get(k);
     map.set(k, v);
+    if (!this.record) return;
     this.undos.push(() => (had ? map.set(k, prev as V) : map.delete(k)));
   }
   done(): Undo {
+    if (!this.record) return NO_UNDO;
     const list = this.undos;
     return () => {
       for (let i = list.length - 1; i >= 0; i--) list[i]!();
@@ -302,8 +311,8 @@ function mountAll(state: FleetState, j: Journal, server: ServerRecord): void {
  * stopped is out of service, a server or cluster being installed has an uncertain release, a
  * cluster being busied out takes no new conferences.
  */
-export function startStep(state: FleetState, step: Step): Undo {
-  const j = new Journal();
+export function startStep(state: FleetState, step: Step, options: { undo?: boolean } = {}): Undo {
+  const j = new Journal(options.undo !== false);
   const sv = step.server ? state.servers.get(step.server) : undefined;
   const cl = state.clusters.get(step.cluster);
   switch (step.action) {
@@ -338,8 +347,8 @@ export function startStep(state: FleetState, step: Step): Undo {
 }
 
 /** The part of a step's effect that holds once it is done. */
-export function finishStep(state: FleetState, step: Step): Undo {
-  const j = new Journal();
+export function finishStep(state: FleetState, step: Step, options: { undo?: boolean } = {}): Undo {
+  const j = new Journal(options.undo !== false);
   const sv = step.server ? state.servers.get(step.server) : undefined;
   const cl = state.clusters.get(step.cluster);
   switch (step.action) {
