@@ -12,6 +12,7 @@ import type { Plan, Step, StrategyChoice } from "../plan/types.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
+import { readJournal } from "./journal.ts";
 import { defaultStatePath } from "./locate.ts";
 import { ruleGate } from "./rule-gate.ts";
 
@@ -26,7 +27,7 @@ export type Planner = (fleet: Fleet, targets: string[], strategy: StrategyChoice
 export interface DriveHooks {
   /** Asks a yes/no question on the terminal; undefined when there is no terminal. */
   ask?: (question: string) => Promise<boolean>;
-  onPlan?: (plan: Plan, info: { resumed: boolean; runId?: string }) => void;
+  onPlan?: (plan: Plan, info: { resumed: boolean; runId?: string; done?: string[] }) => void;
   onEvent?: (event: RunEvent) => void;
   /** Points of no return wait for a confirmation through the store (the dashboard) instead of halting. */
   waitForConfirmation?: boolean;
@@ -159,7 +160,12 @@ export async function resume(input: ResumeInput): Promise<DriveResult> {
     const plan = store.getPlan(run.id);
     store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
     try {
-      input.onPlan?.(plan, { resumed: true, runId: run.id });
+      const journal = readJournal(
+        store.events(run.id),
+        plan.steps.map((s) => s.id),
+      );
+      const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
+      input.onPlan?.(plan, { resumed: true, runId: run.id, done });
       if (run.state === "aborting") {
         store.setState(run.id, "aborted", "aborted while no engine was running");
         return { state: "aborted", runId: run.id, plan, statePath: input.statePath };

@@ -8,7 +8,8 @@ import { apply, type DriveResult, resume } from "../../run/apply.ts";
 import { statePathFrom } from "../../run/locate.ts";
 import { action, type CliContext, parsePositiveNumber, usageError } from "../main.ts";
 import { painter } from "../output.ts";
-import { createRunView } from "../views/run-view.ts";
+import type { RunEvent } from "../../events/types.ts";
+import { createRunView, type RunView } from "../views/run-view.ts";
 
 interface ApplyOpts {
   to?: string[];
@@ -20,9 +21,38 @@ interface ApplyOpts {
   escalateAfter?: number;
 }
 
-function terminalAsk(ctx: CliContext): ((q: string) => Promise<boolean>) | undefined {
+/**
+ * The live view of a run, created on the first event (after the plan was shown and accepted) and
+ * closed around every question, so that a prompt is never drawn over by the task tree.
+ */
+class LiveView {
+  private view: RunView | undefined;
+  private plan: Plan | undefined;
+  private readonly done = new Set<string>();
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly json: boolean,
+  ) {}
+  setPlan(plan: Plan, done: Iterable<string> = []): void {
+    this.plan = plan;
+    for (const id of done) this.done.add(id);
+  }
+  onEvent(e: RunEvent): void {
+    if (!this.plan) return;
+    if (e.type === "step.done") this.done.add(e.step);
+    this.view ??= createRunView(this.ctx.output, this.plan, { json: this.json, done: this.done });
+    this.view.onEvent(e);
+  }
+  async suspend(): Promise<void> {
+    await this.view?.close();
+    this.view = undefined;
+  }
+}
+
+function terminalAsk(ctx: CliContext, live: LiveView): ((q: string) => Promise<boolean>) | undefined {
   if (!process.stdin.isTTY || !process.stderr.isTTY) return undefined;
   return async (question) => {
+    await live.suspend();
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       const answer = await rl.question(`${painter(ctx.output.color)("bold", question)} [y/N] `);
@@ -102,8 +132,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option("--json", "stream events as JSON lines on stdout")
     .action(
       action(ctx, async (fleetFile: string, opts: ApplyOpts) => {
-        let view: ReturnType<typeof createRunView> | undefined;
-        const ask = terminalAsk(ctx);
+        const live = new LiveView(ctx, Boolean(opts.json));
+        const ask = terminalAsk(ctx, live);
         try {
           if (!opts.to?.length)
             throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
@@ -119,14 +149,14 @@ export function registerApply(program: Command, ctx: CliContext): void {
             ...(ask ? { ask } : {}),
             onPlan: (plan, info) => {
               if (!opts.json) ctx.output.err(planBrief(plan, info.resumed, info.runId));
-              view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
+              live.setPlan(plan, info.done);
             },
-            onEvent: (e) => view?.onEvent(e),
+            onEvent: (e) => live.onEvent(e),
           });
-          await view?.close();
+          await live.suspend();
           return reportResult(ctx, result, Boolean(opts.json));
         } catch (e) {
-          await view?.close();
+          await live.suspend();
           throw e;
         }
       }),
@@ -181,8 +211,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
             store.close();
           }
           if (handedOver) return 0;
-          let view: ReturnType<typeof createRunView> | undefined;
-          const ask = terminalAsk(ctx);
+          const live = new LiveView(ctx, Boolean(opts.json));
+          const ask = terminalAsk(ctx, live);
           const result = await resume({
             statePath,
             ...(opts.run ? { runId: opts.run } : {}),
@@ -192,11 +222,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
             ...(ask ? { ask } : {}),
             onPlan: (plan, info) => {
               if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));
-              view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
+              live.setPlan(plan, info.done);
             },
-            onEvent: (e) => view?.onEvent(e),
+            onEvent: (e) => live.onEvent(e),
           });
-          await view?.close();
+          await live.suspend();
           return reportResult(ctx, result, Boolean(opts.json));
         },
       ),

@@ -14,9 +14,13 @@ export interface RunView {
   close(): Promise<void>;
 }
 
-export function createRunView(o: Output, plan: Plan, mode: { json: boolean }): RunView {
+export function createRunView(
+  o: Output,
+  plan: Plan,
+  mode: { json: boolean; done?: Iterable<string> },
+): RunView {
   if (mode.json) return { onEvent: (e) => o.json(e), close: async () => {} };
-  if (o.isTTY && !process.env.CI) return new TreeView(o, plan);
+  if (o.isTTY && !process.env.CI) return new TreeView(o, plan, mode.done ?? []);
   return new LineView(o);
 }
 
@@ -56,8 +60,10 @@ class TreeView implements RunView {
   constructor(
     o: Output,
     private readonly plan: Plan,
+    done: Iterable<string>,
   ) {
     this.paint = painter(o.color);
+    for (const id of done) this.done.add(id);
     const clusters = [...new Set(plan.steps.map((s) => s.cluster))];
     for (const s of plan.steps) this.clusterOf.set(s.id, s.cluster);
     this.listr = new Listr(
@@ -98,8 +104,9 @@ class TreeView implements RunView {
   }
 
   async close(): Promise<void> {
-    for (const [, t] of this.tasks) {
-      if (t.steps.some((s) => !this.done.has(s))) t.wrapper?.skip("stopped");
+    for (const [name, t] of this.tasks) {
+      const n = t.steps.filter((s) => this.done.has(s)).length;
+      if (n < t.steps.length) t.wrapper?.skip(`${name}  ${n}/${t.steps.length} steps, stopped here`);
       t.resolve();
     }
     await this.running;
