@@ -5,7 +5,10 @@ import { type Lab, startLab } from "../../src/lab/index.ts";
 import { BIN, REPO, tempDir } from "./cli.ts";
 
 /** A lab of an example fleet in a fresh temp dir (real HTTP servers on loopback). */
-export async function labOf(example: string, speed: number): Promise<{ lab: Lab; dir: string; fleet: string }> {
+export async function labOf(
+  example: string,
+  speed: number,
+): Promise<{ lab: Lab; dir: string; fleet: string }> {
   const dir = tempDir("rollgate-run-test-");
   const fleetPath = join(dir, `${example}.yaml`);
   copyFileSync(join(REPO, "examples", `${example}.yaml`), fleetPath);
@@ -25,7 +28,10 @@ export interface EngineProcess {
 
 /** Starts the real `rollgate` CLI with --json and follows its event stream line by line. */
 export function startEngine(args: string[]): EngineProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const lines: Record<string, unknown>[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   let buf = "";
@@ -46,7 +52,9 @@ export function startEngine(args: string[]): EngineProcess {
     }
   });
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number>((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : -1))));
+  const exited = new Promise<number>((resolve) =>
+    child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : -1))),
+  );
   return {
     child,
     lines,
@@ -56,7 +64,11 @@ export function startEngine(args: string[]): EngineProcess {
       new Promise<void>((resolve, reject) => {
         if (lines.length >= n) return resolve();
         waiters.push({ n, resolve });
-        exited.then(() => (lines.length >= n ? resolve() : reject(new Error(`engine exited after ${lines.length} lines, before line ${n}\n${err}`))));
+        exited.then(() =>
+          lines.length >= n
+            ? resolve()
+            : reject(new Error(`engine exited after ${lines.length} lines, before line ${n}\n${err}`)),
+        );
       }),
   };
 }

@@ -18,8 +18,13 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     lab = t.lab;
     const r = await runCli(["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-    const installs = events.filter((e) => e.type === "step.intent" && e.action === "install").map((e) => e.server);
+    const events = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const installs = events
+      .filter((e) => e.type === "step.intent" && e.action === "install")
+      .map((e) => e.server);
     expect(installs).toEqual(["srv3", "srv2", "srv1"]);
     expect(events.at(-1)).toMatchObject({ ok: true, state: "completed" });
     const status = t.lab.status();
@@ -28,7 +33,10 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     expect(status.servers.every((s) => s.release === "3.5.1" && s.state === "running")).toBe(true);
     // status reads the state file beside the fleet
     const st = await runCli(["status", t.fleet, "--json"]);
-    expect(JSON.parse(st.stdout)).toMatchObject({ run: { state: "completed" }, progress: { done: 18, total: 18 } });
+    expect(JSON.parse(st.stdout)).toMatchObject({
+      run: { state: "completed" },
+      progress: { done: 18, total: 18 },
+    });
   });
 
   it("halts before a point of no return without --confirm-finalize (G4), then resumes with it", async () => {
@@ -39,7 +47,10 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     expect(first.stderr).toContain("ROLLGATE_E_CONFIRM_REQUIRED");
     expect(first.stderr).toContain("matrix-a/srv1/stop");
     // srv3 and srv2 are done, srv1 untouched: the matrix is mixed but rule-abiding
-    expect(t.lab.status().servers.find((s) => s.name === "srv1")).toMatchObject({ release: "3.5.0", state: "running" });
+    expect(t.lab.status().servers.find((s) => s.name === "srv1")).toMatchObject({
+      release: "3.5.0",
+      state: "running",
+    });
     const again = await runCli(["resume", t.fleet, "--confirm-finalize"]);
     expect(again.code, again.stderr).toBe(0);
     expect(t.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
@@ -56,13 +67,20 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     expect(second.stderr).toMatch(/another rollgate engine \(pid \d+/);
 
     expect((await runCli(["pause", t.fleet])).code).toBe(0);
-    await waitFor(async () => JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout).running.length === 0, { what: "running steps to finish", timeoutMs: 30_000 });
+    await waitFor(
+      async () => JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout).running.length === 0,
+      { what: "running steps to finish", timeoutMs: 30_000 },
+    );
     const paused = JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout);
     expect(paused.run.state).toBe("paused");
     const doneWhilePaused = paused.progress.done;
 
     expect((await runCli(["resume", t.fleet])).code).toBe(0);
-    await waitFor(async () => JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout).progress.done > doneWhilePaused, { what: "progress after resume", timeoutMs: 30_000 });
+    await waitFor(
+      async () =>
+        JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout).progress.done > doneWhilePaused,
+      { what: "progress after resume", timeoutMs: 30_000 },
+    );
 
     expect((await runCli(["abort", t.fleet])).code).toBe(0);
     expect(await engine.exited).toBe(1);

@@ -10,7 +10,8 @@ import { labOf, seeded, startEngine } from "../helpers/engine.ts";
  * call, or while an install runs). No fixed sleeps: the test waits for the line, then kills.
  */
 const FLEET = process.env.ROLLGATE_CRASH_FLEET ?? "matrix-seed";
-const TARGETS = FLEET === "demo" ? ["--to", "polycom-dma=10.1.0", "--to", "polyserve-matrix=3.5.1"] : ["--to", "3.5.1"];
+const TARGETS =
+  FLEET === "demo" ? ["--to", "polycom-dma=10.1.0", "--to", "polyserve-matrix=3.5.1"] : ["--to", "3.5.1"];
 const KILLS = 20;
 
 let lab: Lab | undefined;
@@ -23,7 +24,9 @@ describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
   it("every run completes with each server installed once and no rule broken", async () => {
     // How many event lines does a whole run print? Measure once, so the kill moments span it.
     const probe = await labOf(FLEET, 3000);
-    const full = await runCli(["apply", probe.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], { timeoutMs: 120_000 });
+    const full = await runCli(["apply", probe.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], {
+      timeoutMs: 120_000,
+    });
     await probe.lab.stop();
     expect(full.code, full.stderr).toBe(0);
     const total = full.stdout.trim().split("\n").length;
@@ -44,7 +47,9 @@ describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
       const again =
         i % 2 === 0
           ? await runCli(["resume", t.fleet, "--confirm-finalize", "--json"], { timeoutMs: 120_000 })
-          : await runCli(["apply", t.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], { timeoutMs: 120_000 });
+          : await runCli(["apply", t.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], {
+              timeoutMs: 120_000,
+            });
       const finishedAlready = again.code === 2 && again.stderr.includes("ROLLGATE_E_RUN_FINISHED");
       expect(again.code === 0 || finishedAlready, `kill after line ${k}: ${again.stderr}`).toBe(true);
 

@@ -38,11 +38,16 @@ async function applyWithFault(
   if (!options.afterStep) inject();
   const engine = startEngine(["apply", t.fleet, ...targets, "--yes", "--confirm-finalize", "--json"]);
   if (options.afterStep) {
-    await waitFor(() => engine.lines.some((e) => e.type === "step.done" && e.step === options.afterStep), { what: options.afterStep });
+    await waitFor(() => engine.lines.some((e) => e.type === "step.done" && e.step === options.afterStep), {
+      what: options.afterStep,
+    });
     inject();
   }
   const code = await engine.exited;
-  const last = engine.lines.at(-1) as { state: string; escalation?: { rule: string; detail: string; code: string } };
+  const last = engine.lines.at(-1) as {
+    state: string;
+    escalation?: { rule: string; detail: string; code: string };
+  };
   return {
     reaction: { code, state: last.state, ...(last.escalation ? { rule: last.escalation.rule } : {}) },
     events: engine.lines,
@@ -62,7 +67,9 @@ describe("matrix faults and the engine's reactions", () => {
   it("install fails → escalation M9 at once, exit 1, fleet rule-abiding; resume after clearing finishes", async () => {
     const r = await applyWithFault("matrix-seed", to, "srv2", "install-fails");
     expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "M9" });
-    const esc = r.events.find((e) => e.type === "escalation") as { escalation: { detail: string; code: string; manual: string } };
+    const esc = r.events.find((e) => e.type === "escalation") as {
+      escalation: { detail: string; code: string; manual: string };
+    };
     expect(esc.escalation.code).toBe("ROLLGATE_E_ESCALATED");
     expect(esc.escalation.detail).toContain("srv2");
     expect(stepsStartedAfterEscalation(r.events)).toEqual([]);
@@ -96,14 +103,18 @@ describe("matrix faults and the engine's reactions", () => {
   });
 
   it("unreachable (connection refused) mid-run → escalation G5, exit 1, nothing acted on that server", async () => {
-    const r = await applyWithFault("matrix-seed", to, "srv2", "unreachable-refuse", { afterStep: "matrix-a/srv3/verify" });
+    const r = await applyWithFault("matrix-seed", to, "srv2", "unreachable-refuse", {
+      afterStep: "matrix-a/srv3/verify",
+    });
     expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "G5" });
     expect(r.lab.status().installs.srv2 ?? 0).toBe(0);
     expect(r.lab.status().violations).toEqual([]);
   });
 
   it("unreachable (packets dropped) → escalation G5 after the observe time-out", async () => {
-    const r = await applyWithFault("matrix-seed", to, "srv1", "unreachable-drop", { afterStep: "matrix-a/srv2/verify" });
+    const r = await applyWithFault("matrix-seed", to, "srv1", "unreachable-drop", {
+      afterStep: "matrix-a/srv2/verify",
+    });
     expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "G5" });
     expect(r.lab.status().violations).toEqual([]);
   });
@@ -113,7 +124,10 @@ describe("matrix faults and the engine's reactions", () => {
     lab = t.lab;
     const engine = startEngine(["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
     await new Promise<void>((resolve) => {
-      const check = () => (engine.lines.some((e) => e.type === "step.accepted" && String(e.step) === "matrix-a/srv3/install") ? resolve() : setTimeout(check, 5));
+      const check = () =>
+        engine.lines.some((e) => e.type === "step.accepted" && String(e.step) === "matrix-a/srv3/install")
+          ? resolve()
+          : setTimeout(check, 5);
       check();
     });
     t.lab.fault("srv3", "crash");
