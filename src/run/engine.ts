@@ -52,6 +52,12 @@ export interface EngineResult {
   needsConfirmation?: string;
 }
 
+/**
+ * However short a step's estimate (a lab at high speed), the engine allows at least this much past
+ * it before escalating: observation and scheduling jitter must not read as D8a.
+ */
+const MIN_GRACE_MS = 3000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 class Halt extends Error {
@@ -377,7 +383,7 @@ export class Engine {
 
     // Wait for the effect, within k × the estimate.
     const estimateMs = this.estimate(step) * 1000;
-    const deadline = startedAt + Math.max(this.o.escalateFactor * estimateMs, estimateMs + 1000);
+    const deadline = startedAt + Math.max(this.o.escalateFactor * estimateMs, estimateMs + MIN_GRACE_MS);
     const pollMs = Math.min(1000, Math.max(20, estimateMs / 40));
     for (;;) {
       obs = await this.observe(cluster, cluster.pack === "polycom-dma" ? servers : servers);
@@ -400,7 +406,7 @@ export class Engine {
           );
         }
       }
-      if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs);
+      if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs, startedAt);
       await sleep(pollMs);
     }
     await this.watchMatrix(step, cluster);
@@ -448,15 +454,15 @@ export class Engine {
     }
   }
 
-  private timeoutHalt(step: Step, cluster: Cluster, obs: ServerObservation[]): Halt {
-    const waited = Math.round(this.o.escalateFactor * this.estimate(step));
+  private timeoutHalt(step: Step, cluster: Cluster, obs: ServerObservation[], startedAt: number): Halt {
+    const waited = Math.round((this.o.now() - startedAt) / 100) / 10;
     const problems: Problem[] = verifyProblems({ step, cluster, observations: obs }, this.target(step));
     const unreachable = obs.filter((o) => o.state === "unreachable");
     if (unreachable.length) {
       return this.halt(
         step,
         "G5",
-        `${unreachable.map((o) => o.server).join(", ")} unreachable for ${waited}s (${this.o.escalateFactor} × the ${step.action} estimate)`,
+        `${unreachable.map((o) => o.server).join(", ")} unreachable for ${waited}s (more than ${this.o.escalateFactor} × the ${step.action} estimate of ${this.estimate(step)}s)`,
         unreachable[0]!.server,
       );
     }
@@ -465,19 +471,19 @@ export class Engine {
       return this.halt(
         step,
         cluster.pack === "polycom-dma" ? "D8a" : "M9",
-        `the install is still running on ${installing.map((o) => o.server).join(", ")} after ${waited}s (${this.o.escalateFactor} × its estimate)`,
+        `the install is still running on ${installing.map((o) => o.server).join(", ")} after ${waited}s (more than ${this.o.escalateFactor} × its estimate of ${this.estimate(step)}s)`,
         installing[0]!.server,
       );
     }
     const order = ["D8a", "D8b", "D8c", "M3", "M9"];
     const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
     if (first) {
-      return this.halt(step, first.rule, `${first.detail}, ${waited}s after ${step.action} began (${this.o.escalateFactor} × its estimate)`);
+      return this.halt(step, first.rule, `${first.detail}, ${waited}s after ${step.action} began (more than ${this.o.escalateFactor} × its estimate of ${this.estimate(step)}s)`);
     }
     return this.halt(
       step,
       cluster.pack === "polycom-dma" ? "D8a" : "M9",
-      `${step.action} showed no effect after ${waited}s (${this.o.escalateFactor} × its estimate)`,
+      `${step.action} showed no effect after ${waited}s (more than ${this.o.escalateFactor} × its estimate of ${this.estimate(step)}s)`,
     );
   }
 

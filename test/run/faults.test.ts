@@ -86,7 +86,7 @@ describe("matrix faults and the engine's reactions", () => {
     const r = await applyWithFault("matrix-seed", to, "srv3", "install-hangs");
     expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "M9" });
     const esc = r.events.find((e) => e.type === "escalation") as { escalation: { detail: string } };
-    expect(esc.escalation.detail).toMatch(/install is still running on srv3 after \d+s \(2 × its estimate\)/);
+    expect(esc.escalation.detail).toMatch(/install is still running on srv3 after [\d.]+s \(more than 2 × its estimate of [\d.]+s\)/);
     expect(r.lab.status().violations).toEqual([]);
   });
 
@@ -135,5 +135,42 @@ describe("matrix faults and the engine's reactions", () => {
     const last = engine.lines.at(-1) as { escalation?: { rule: string } };
     expect(last.escalation?.rule).toBe("M9");
     expect(t.lab.status().violations).toEqual([]);
+  });
+});
+
+describe("DMA faults and the engine's reactions (D8)", () => {
+  // A patch release (D3): each cluster installs while it stays in the supercluster.
+  const to = ["--to", "10.0.2"];
+
+  async function escalationOf(server: string, kind: FaultKind) {
+    const r = await applyWithFault("dma-supercluster", to, server, kind);
+    const esc = r.events.find((e) => e.type === "escalation") as { escalation: { rule: string; detail: string; manual: string; code: string } } | undefined;
+    expect(stepsStartedAfterEscalation(r.events)).toEqual([]);
+    expect(r.lab.status().violations).toEqual([]);
+    return { ...r, esc: esc?.escalation };
+  }
+
+  it("login never comes back (install hangs) → D8a with the manual's words, exit 1", async () => {
+    const r = await escalationOf("nyc-1", "install-hangs");
+    expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "D8a" });
+    expect(r.esc?.manual).toContain("significantly longer than the estimated install time");
+  });
+
+  it("the dashboard shows one server of two after the install → D8b, exit 1", async () => {
+    const r = await escalationOf("bos-2", "dashboard-missing");
+    expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "D8b" });
+    expect(r.esc?.detail).toMatch(/shows 1 server\(s\) of 2; missing bos-2/);
+    expect(r.esc?.manual).toContain("Dashboard shows only one server for a two-server cluster");
+  });
+
+  it("package versions differ after the install → D8c, exit 1", async () => {
+    const r = await escalationOf("phl-1", "package-mismatch");
+    expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "D8c" });
+    expect(r.esc?.manual).toContain("package version numbers on the two servers are not the same");
+  });
+
+  it("install fails → D7 at once, exit 1", async () => {
+    const r = await escalationOf("nyc-2", "install-fails");
+    expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "D7" });
   });
 });
