@@ -32,6 +32,8 @@ export interface DriveHooks {
   /** Points of no return wait for a confirmation through the store (the dashboard) instead of halting. */
   waitForConfirmation?: boolean;
   driverFor?: (cluster: Cluster) => Driver;
+  /** Apply the manual's M3 correction instead of escalating (docs/engine.md). */
+  correctOutOfOrder?: boolean;
   /** Called once the store is open and the run known (the dashboard attaches here). */
   onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
 }
@@ -215,6 +217,7 @@ async function drive(
     confirm,
     ...(input.onEvent ? { onEvent: input.onEvent } : {}),
     ...(input.escalateFactor ? { escalateFactor: input.escalateFactor } : {}),
+    ...(input.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
   });
   const stop = () =>
     engine.requestStop("interrupted (SIGINT/SIGTERM): running steps finish, then the run pauses");

@@ -1,4 +1,5 @@
 import type { ServerObservation } from "../drivers/driver.ts";
+import { compareAddresses } from "../model/address.ts";
 import type { Cluster } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { RuleId, Step, TerritoryAssignment } from "../plan/types.ts";
@@ -143,4 +144,21 @@ export function verifyProblems(ctx: StepContext, target: string): Problem[] {
 /** M3: servers the matrix has isolated (old-release servers that stopped sending updates). */
 export function isolatedServers(obs: ServerObservation[]): string[] {
   return obs.filter((o) => o.state === "isolated").map((o) => o.server);
+}
+
+/**
+ * M3's interpretation (rules.md): servers on the new release must be a top segment of the address
+ * order. Returns the running new-release servers that have a running old-release server with a
+ * higher address: the ones upgraded out of order.
+ */
+export function outOfOrder(cluster: Cluster, obs: ServerObservation[], target: string): string[] {
+  const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
+  const running = obs.filter((o) => o.state === "running" || o.state === "isolated");
+  const oldOnes = running.filter((o) => !onTarget(o, target));
+  return running
+    .filter((o) => onTarget(o, target) && o.state === "running")
+    .filter((o) =>
+      oldOnes.some((old) => compareAddresses(address.get(old.server)!, address.get(o.server)!) > 0),
+    )
+    .map((o) => o.server);
 }

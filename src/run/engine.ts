@@ -4,7 +4,14 @@ import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Plan, Step } from "../plan/types.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Store } from "../store/types.ts";
-import { effectPresent, inProgress, isolatedServers, type Problem, verifyProblems } from "./effects.ts";
+import {
+  effectPresent,
+  inProgress,
+  isolatedServers,
+  outOfOrder,
+  type Problem,
+  verifyProblems,
+} from "./effects.ts";
 import type { Gate } from "./gate.ts";
 import { readJournal, type StepStanding } from "./journal.ts";
 import { manualFor } from "./manual.ts";
@@ -41,6 +48,8 @@ export interface EngineOptions {
   onEvent?: (event: RunEvent) => void;
   /** How often the run's state is re-read from the store, ms. */
   tickMs?: number;
+  /** Apply the manual's correction to an out-of-order matrix upgrade (M3) instead of escalating. */
+  correctOutOfOrder?: boolean;
   /** Time source; tests and the lab may compress it. */
   now?: () => number;
 }
@@ -76,6 +85,8 @@ export class Engine {
   private readonly waitingLogged = new Map<string, string>();
   private escalation: Escalation | undefined;
   private stopRequested: string | undefined;
+  /** Matrix clusters where the M3 correction was applied (isolation is then expected to clear as servers are upgraded). */
+  private readonly corrected = new Set<string>();
   private wake: (() => void) | undefined;
 
   constructor(options: EngineOptions) {
@@ -331,6 +342,7 @@ export class Engine {
       );
     }
 
+    await this.watchMatrix(step, cluster);
     if (effectPresent(ctx(), this.target(step))) {
       this.finish(step, true, startedAt);
       return;
@@ -425,7 +437,9 @@ export class Engine {
     obs: ServerObservation[],
   ): Promise<Server> {
     if (step.server && step.action === "disable" && cluster.pack === "polyserve-matrix") {
-      const running = (await this.observe(cluster, cluster.servers)).filter((o) => o.state === "running");
+      const running = (await this.observe(cluster, cluster.servers)).filter(
+        (o) => o.state === "running" || o.state === "isolated",
+      );
       const oldest = running.map((o) => o.release).sort(compareVersions)[0];
       if (oldest !== undefined) {
         const pick =
@@ -439,19 +453,48 @@ export class Engine {
     return servers.find((sv) => sv.name === reachable?.server) ?? servers[0]!;
   }
 
-  /** M3: after a matrix step, check that no old-release server has been isolated. */
+  /**
+   * M3: the matrix must not report old-release servers isolated. Checked before every matrix step
+   * and after each start and verify. Without `correctOutOfOrder` an isolated server escalates.
+   * With it, the manual's correction is applied: the server upgraded out of order is stopped, and
+   * the plan goes on in order; its own steps then find their effect present (G5) up to its start,
+   * which comes last. Old-release servers stay isolated until each is upgraded in turn (the
+   * manual: "continue upgrading the other nodes"), so isolation is tolerated while a correction
+   * holds in that cluster.
+   */
   private async watchMatrix(step: Step, cluster: Cluster): Promise<void> {
-    if (cluster.pack !== "polyserve-matrix" || (step.action !== "start" && step.action !== "verify")) return;
+    if (cluster.pack !== "polyserve-matrix") return;
     const all = await this.observe(cluster, cluster.servers);
     const isolated = isolatedServers(all);
-    if (isolated.length) {
-      throw this.halt(
-        step,
-        "M3",
-        `the matrix reports ${isolated.join(", ")} isolated: a server was upgraded out of order (old-release servers stopped sending configuration and status updates)`,
-        isolated[0],
-      );
+    if (!isolated.length) return;
+    const target = this.target(step);
+    const offenders = outOfOrder(cluster, all, target);
+    if (this.o.correctOutOfOrder && (offenders.length > 0 || this.corrected.has(cluster.name))) {
+      for (const name of offenders) {
+        const server = cluster.servers.find((s) => s.name === name)!;
+        this.emit({
+          type: "log",
+          level: "warn",
+          message: `M3 correction on ${cluster.name}: ${name} runs ${target} while higher-addressed servers still run the old release; stopping it, upgrading the others in order, starting it last`,
+        });
+        const outcome = await this.o.driverFor(cluster).perform({ cluster, server }, "stop", {});
+        if (!outcome.ok)
+          throw this.halt(
+            step,
+            "M3",
+            `the M3 correction could not stop ${name}: ${outcome.message ?? outcome.code}`,
+            name,
+          );
+        this.corrected.add(cluster.name);
+      }
+      return;
     }
+    throw this.halt(
+      step,
+      "M3",
+      `the matrix reports ${isolated.join(", ")} isolated: ${offenders.length ? `${offenders.join(", ")} runs ${target} out of order` : "a server was upgraded out of order"} (old-release servers stopped sending configuration and status updates)${this.o.correctOutOfOrder ? "" : "; rerun with --correct-out-of-order to apply the manual's correction"}`,
+      isolated[0],
+    );
   }
 
   private timeoutHalt(step: Step, cluster: Cluster, obs: ServerObservation[], startedAt: number): Halt {
@@ -478,7 +521,11 @@ export class Engine {
     const order = ["D8a", "D8b", "D8c", "M3", "M9"];
     const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
     if (first) {
-      return this.halt(step, first.rule, `${first.detail}, ${waited}s after ${step.action} began (more than ${this.o.escalateFactor} × its estimate of ${this.estimate(step)}s)`);
+      return this.halt(
+        step,
+        first.rule,
+        `${first.detail}, ${waited}s after ${step.action} began (more than ${this.o.escalateFactor} × its estimate of ${this.estimate(step)}s)`,
+      );
     }
     return this.halt(
       step,
