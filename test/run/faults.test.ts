@@ -86,7 +86,9 @@ describe("matrix faults and the engine's reactions", () => {
     const r = await applyWithFault("matrix-seed", to, "srv3", "install-hangs");
     expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "M9" });
     const esc = r.events.find((e) => e.type === "escalation") as { escalation: { detail: string } };
-    expect(esc.escalation.detail).toMatch(/install is still running on srv3 after [\d.]+s \(more than 2 × its estimate of [\d.]+s\)/);
+    expect(esc.escalation.detail).toMatch(
+      /install is still running on srv3 after [\d.]+s \(more than 2 × its estimate of [\d.]+s\)/,
+    );
     expect(r.lab.status().violations).toEqual([]);
   });
 
@@ -144,7 +146,9 @@ describe("DMA faults and the engine's reactions (D8)", () => {
 
   async function escalationOf(server: string, kind: FaultKind) {
     const r = await applyWithFault("dma-supercluster", to, server, kind);
-    const esc = r.events.find((e) => e.type === "escalation") as { escalation: { rule: string; detail: string; manual: string; code: string } } | undefined;
+    const esc = r.events.find((e) => e.type === "escalation") as
+      | { escalation: { rule: string; detail: string; manual: string; code: string } }
+      | undefined;
     expect(stepsStartedAfterEscalation(r.events)).toEqual([]);
     expect(r.lab.status().violations).toEqual([]);
     return { ...r, esc: esc?.escalation };
