@@ -93,6 +93,14 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_EXEC_DRIVER: { title: "The exec driver's command failed or printed no valid status", exit: 1 },
 
   // ── server and API (server/) ───────────────────────────────────────────────────────
+  ROLLGATE_E_API_UNAUTHORIZED: { title: "No token, or a token the server does not know (HTTP 401)", exit: 2 },
+  ROLLGATE_E_API_FORBIDDEN: { title: "The token's role may not do this (HTTP 403)", exit: 2 },
+  ROLLGATE_E_API_NOT_FOUND: { title: "No such run or resource (HTTP 404)", exit: 2 },
+  ROLLGATE_E_API_BAD_REQUEST: { title: "The request is not valid (HTTP 400)", exit: 2 },
+  ROLLGATE_E_API_CONFLICT: { title: "The action does not apply to the run in its present state (HTTP 409)", exit: 2 },
+  ROLLGATE_E_API_NO_ENGINE: { title: "No engine is driving the run, so the server cannot resume it (HTTP 409)", exit: 2 },
+  ROLLGATE_E_API_NO_DASHBOARD: { title: "The dashboard's page was not built (HTTP 503)", exit: 2 },
+  ROLLGATE_E_SERVE_LISTEN: { title: "The server cannot listen on the host and port asked for", exit: 2 },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

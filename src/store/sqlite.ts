@@ -69,8 +69,11 @@ function pidAlive(pid: number): boolean {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly now: () => Date;
+  /** The state file's path (":memory:" for a store in memory). */
+  readonly path: string;
 
   constructor(path: string, options: { now?: () => Date; readonly?: boolean } = {}) {
+    this.path = path;
     this.now = options.now ?? (() => new Date());
     if (!options.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     try {

@@ -6,7 +6,8 @@ import { planUpgrade } from "../../plan/planner.ts";
 import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
 import { apply, type DriveResult, resume } from "../../run/apply.ts";
 import { statePathFrom } from "../../run/locate.ts";
-import { action, type CliContext, parsePositiveNumber, usageError } from "../main.ts";
+import { lingerThenClose, startDashboard } from "../../server/dashboard.ts";
+import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { painter } from "../output.ts";
 import type { RunEvent } from "../../events/types.ts";
 import { createRunView, type RunView } from "../views/run-view.ts";
@@ -19,6 +20,7 @@ interface ApplyOpts {
   confirmFinalize?: boolean;
   json?: boolean;
   escalateAfter?: number;
+  dashboard?: number | true;
 }
 
 /**
@@ -130,10 +132,16 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option("--confirm-finalize", "confirm the points of no return (G4) in advance")
     .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
     .option("--json", "stream events as JSON lines on stdout")
+    .option(
+      "--dashboard [port]",
+      "serve the dashboard beside the run (default port 7450); points of no return wait for a confirmation there",
+      parsePort,
+    )
     .action(
       action(ctx, async (fleetFile: string, opts: ApplyOpts) => {
         const live = new LiveView(ctx, Boolean(opts.json));
         const ask = terminalAsk(ctx, live);
+        let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
         try {
           if (!opts.to?.length)
             throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
@@ -152,11 +160,24 @@ export function registerApply(program: Command, ctx: CliContext): void {
               live.setPlan(plan, info.done);
             },
             onEvent: (e) => live.onEvent(e),
+            ...(opts.dashboard !== undefined
+              ? {
+                  waitForConfirmation: true,
+                  onStore: async (store) => {
+                    dashboard = await startDashboard(store, { port: opts.dashboard!, fleetFile });
+                    ctx.output.err(`dashboard: ${dashboard.link}`);
+                  },
+                }
+              : {}),
           });
           await live.suspend();
-          return reportResult(ctx, result, Boolean(opts.json));
+          const code = reportResult(ctx, result, Boolean(opts.json));
+          if (dashboard)
+            await lingerThenClose(dashboard.server, Boolean(process.stdin.isTTY), ctx.output.err);
+          return code;
         } catch (e) {
           await live.suspend();
+          await dashboard?.server.close();
           throw e;
         }
       }),

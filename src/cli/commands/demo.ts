@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
 import { DEMO_SPEED, type DemoReport, runDemo } from "../../run/demo.ts";
-import { action, type CliContext, parsePositiveNumber } from "../main.ts";
+import { lingerThenClose, startDashboard } from "../../server/dashboard.ts";
+import { action, type CliContext, parsePort, parsePositiveNumber } from "../main.ts";
 import { painter } from "../output.ts";
 import { createRunView, type RunView } from "../views/run-view.ts";
 
@@ -40,9 +41,15 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       DEMO_SPEED,
     )
     .option("--json", "stream events as JSON lines; the last line is the report")
+    .option(
+      "--dashboard [port]",
+      "serve the dashboard beside the demo (default port 7450); at a terminal it stays up after the run until Ctrl-C",
+      parsePort,
+    )
     .action(
-      action(ctx, async (opts: { speed: number; json?: boolean }) => {
+      action(ctx, async (opts: { speed: number; json?: boolean; dashboard?: number | true }) => {
         let view: RunView | undefined;
+        let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
         const report = await runDemo({
           speed: opts.speed,
           planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
@@ -54,10 +61,22 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
           },
           onEvent: (e) => view?.onEvent(e),
+          ...(opts.dashboard !== undefined
+            ? {
+                onStore: async (store) => {
+                  dashboard = await startDashboard(store, { port: opts.dashboard! });
+                  ctx.output.err(`dashboard: ${dashboard.link}`);
+                },
+              }
+            : {}),
+        }).catch(async (e: unknown) => {
+          await dashboard?.server.close();
+          throw e;
         });
         await view?.close();
         if (opts.json) ctx.output.json(report);
         else renderReport(ctx, report);
+        if (dashboard) await lingerThenClose(dashboard.server, Boolean(process.stdin.isTTY), ctx.output.err);
         return report.ok ? 0 : 1;
       }),
     );

@@ -6,6 +6,8 @@ import { registerLab } from "./lab.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRunControl } from "./run-control.ts";
 import { registerSchema } from "./schema.ts";
+import { registerServe } from "./serve.ts";
+import { registerToken } from "./token.ts";
 import { registerValidate } from "./validate.ts";
 
 /** Every command, in the order `rollgate --help` lists them. Add one line per new command. */
@@ -17,4 +19,6 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerRunControl(program, ctx);
   registerLab(program, ctx);
   registerDemo(program, ctx);
+  registerServe(program, ctx);
+  registerToken(program, ctx);
 }

@@ -1,0 +1,51 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { statePathFrom } from "../../run/locate.ts";
+import { createServer, DEFAULT_PORT } from "../../server/index.ts";
+import { action, type CliContext, parsePort } from "../main.ts";
+
+export function registerServe(program: Command, ctx: CliContext): void {
+  program
+    .command("serve")
+    .description("serve the dashboard and its API (REST, live events, /metrics) for a state file")
+    .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
+    .option("--state <path>", "the state file (created if missing)")
+    .option("--port <port>", "port to listen on (0: any free port)", parsePort, DEFAULT_PORT)
+    .option("--host <host>", "address to listen on (a non-loopback address exposes the API)", "127.0.0.1")
+    .option("--json", "print { url, state } as JSON once listening")
+    .action(
+      action(
+        ctx,
+        async (
+          fleet: string | undefined,
+          opts: { state?: string; port: number; host: string; json?: boolean },
+        ) => {
+          const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
+          const fresh = !existsSync(statePath);
+          const server = await createServer({
+            statePath,
+            ...(fleet ? { fleetFile: fleet } : {}),
+            host: opts.host,
+            port: opts.port,
+          });
+          if (opts.json) ctx.output.json({ url: server.url, state: statePath });
+          else ctx.output.out(server.url);
+          ctx.output.err(
+            `serving ${statePath}${fresh ? " (new, empty)" : ""} at ${server.url}; tokens: rollgate token create --role viewer|operator --state ${statePath}; Ctrl-C stops`,
+          );
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              process.off("SIGINT", done);
+              process.off("SIGTERM", done);
+              resolve();
+            };
+            process.once("SIGINT", done);
+            process.once("SIGTERM", done);
+          });
+          await server.close();
+          ctx.output.err("server stopped");
+          return 0;
+        },
+      ),
+    );
+}

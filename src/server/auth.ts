@@ -1,0 +1,60 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Store, StoredToken } from "../store/types.ts";
+import { ApiError } from "./api-error.ts";
+
+export type Role = StoredToken["role"];
+export const ROLES: readonly Role[] = ["viewer", "operator"];
+
+/** sha256 of the token, hex. Tokens are 32 random bytes, so a fast hash is enough (no guessing). */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/**
+ * Makes a token, stores only its hash, and returns the token (shown once, never stored or logged).
+ * Format: `rg_<id>_<secret>`; the id is not secret and names the token in the journal.
+ */
+export function createToken(
+  store: Store,
+  role: Role,
+  now = new Date(),
+): { id: string; role: Role; token: string } {
+  const id = randomBytes(4).toString("hex");
+  const token = `rg_${id}_${randomBytes(32).toString("base64url")}`;
+  store.addToken({ id, role, hash: hashToken(token), createdAt: now.toISOString() });
+  return { id, role, token };
+}
+
+export interface Principal {
+  id: string;
+  role: Role;
+}
+
+/** Finds the token a request presents (Authorization: Bearer …), comparing hashes in constant time. */
+export function authenticate(store: Store, header: string | undefined): Principal {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!m) {
+    throw new ApiError(
+      "ROLLGATE_E_API_UNAUTHORIZED",
+      "missing token: send Authorization: Bearer TOKEN (rollgate token create --role viewer|operator)",
+    );
+  }
+  const presented = Buffer.from(hashToken(m[1]!), "hex");
+  let found: StoredToken | undefined;
+  for (const t of store.tokens()) {
+    const stored = Buffer.from(t.hash, "hex");
+    // Every stored hash is compared, matched or not, so timing tells nothing.
+    if (stored.length === presented.length && timingSafeEqual(stored, presented)) found = t;
+  }
+  if (!found) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "unknown token");
+  return { id: found.id, role: found.role };
+}
+
+export function requireOperator(p: Principal): void {
+  if (p.role !== "operator") {
+    throw new ApiError(
+      "ROLLGATE_E_API_FORBIDDEN",
+      `token ${p.id} is a ${p.role}: only an operator token may steer a run`,
+    );
+  }
+}

@@ -1,0 +1,71 @@
+import { statSync } from "node:fs";
+import type { RunEvent } from "../events/types.ts";
+import { loadFleetFile } from "../io/fleet-loader.ts";
+import type { Fleet } from "../model/fleet.ts";
+import type { Store, RunRecord } from "../store/types.ts";
+import { ApiError } from "./api-error.ts";
+import { RunModel } from "./run-model.ts";
+
+/**
+ * What every route shares: the store, the fleet files it may read, and one RunModel per run,
+ * brought up to date with only the events it has not seen.
+ */
+export class ServerContext {
+  private readonly models = new Map<string, RunModel>();
+  private readonly fleets = new Map<string, { mtimeMs: number; fleet: Fleet | undefined }>();
+
+  constructor(
+    readonly store: Store,
+    readonly fleetFile: string | undefined,
+  ) {}
+
+  run(id: string): RunRecord {
+    const run = this.store.getRun(id);
+    if (!run) throw new ApiError("ROLLGATE_E_API_NOT_FOUND", `no run ${id} in the state file`);
+    return run;
+  }
+
+  /** The run a page shows by default: the newest unfinished one, else the newest. */
+  defaultRun(): RunRecord | undefined {
+    return this.store.findUnfinishedRun() ?? this.store.listRuns()[0];
+  }
+
+  /** A fleet file, read once per change; undefined when it is gone (a finished demo's temp dir). */
+  fleet(path: string | undefined): Fleet | undefined {
+    if (!path) return undefined;
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(path).mtimeMs;
+    } catch {
+      return this.fleets.get(path)?.fleet;
+    }
+    const cached = this.fleets.get(path);
+    if (cached && cached.mtimeMs === mtimeMs) return cached.fleet;
+    let fleet: Fleet | undefined;
+    try {
+      fleet = loadFleetFile(path);
+    } catch {
+      fleet = cached?.fleet;
+    }
+    this.fleets.set(path, { mtimeMs, fleet });
+    return fleet;
+  }
+
+  /** The fleet a run was started from: `serve --fleet` when it names the same fleet, else the run's file. */
+  fleetOf(run: RunRecord): Fleet | undefined {
+    const given = this.fleet(this.fleetFile);
+    if (given && given.name === run.fleet) return given;
+    return this.fleet(run.fleetFile);
+  }
+
+  model(run: RunRecord): RunModel {
+    let m = this.models.get(run.id);
+    if (!m) {
+      m = new RunModel(this.store.getPlan(run.id), this.fleetOf(run));
+      this.models.set(run.id, m);
+    }
+    const fresh: RunEvent[] = this.store.events(run.id, m.lastSeq);
+    m.apply(fresh);
+    return m;
+  }
+}

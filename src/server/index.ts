@@ -1,0 +1,126 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import { RollgateError } from "../model/errors.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/types.ts";
+import { ApiError, sendError } from "./api-error.ts";
+import { authenticate, type Principal } from "./auth.ts";
+import { ServerContext } from "./context.ts";
+import { renderMetrics } from "./metrics.ts";
+import { registerActionRoutes } from "./routes-actions.ts";
+import { registerFleetRoutes } from "./routes-fleet.ts";
+import { registerRunRoutes } from "./routes-runs.ts";
+import { EventHub } from "./sse.ts";
+import { registerStatic } from "./static.ts";
+
+/**
+ * The dashboard's server: REST, server-sent events, /metrics and the page (docs/dashboard.md).
+ * It reads the state file an engine writes (in this process or another) and writes only what
+ * the CLI's pause/resume/abort would. Tokens are checked on every /api and /metrics request.
+ */
+export interface ServerOptions {
+  /** An open store (apply/demo --dashboard share the engine's), or a state file to open. */
+  store?: Store;
+  statePath?: string;
+  /** A fleet file to show when no run names a readable one. */
+  fleetFile?: string;
+  host?: string;
+  /** 0: any free port. */
+  port?: number;
+  /** How often the event stream looks for new events, ms (default 250). */
+  pollMs?: number;
+  heartbeatMs?: number;
+  /** Where the built page is (default src/web/dist). */
+  webRoot?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  host: string;
+  port: number;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 7450;
+
+export async function createServer(options: ServerOptions): Promise<RunningServer> {
+  const owned = options.store ? undefined : new SqliteStore(options.statePath ?? ".rollgate/state.db");
+  const store = (options.store ?? owned)!;
+  const ctx = new ServerContext(store, options.fleetFile);
+  const hub = new EventHub(store, {
+    pollMs: options.pollMs ?? 250,
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+  });
+  // No request logging: a token must never reach a log.
+  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const principalOf = (req: FastifyRequest) => {
+    const p = principals.get(req);
+    if (!p) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "missing token");
+    return p;
+  };
+  app.addHook("onRequest", async (req) => {
+    const path = req.url.split("?")[0]!;
+    if (path === "/api/health") return;
+    if (path.startsWith("/api/") || path === "/metrics")
+      principals.set(req, authenticate(store, req.headers.authorization));
+  });
+
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof ApiError) return sendError(reply, err.code, err.message);
+    if (err instanceof RollgateError) {
+      if (err.code === "ROLLGATE_E_RUN_NOT_FOUND")
+        return sendError(reply, "ROLLGATE_E_API_NOT_FOUND", err.message);
+      if (err.exitCode === 2) return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", err.message);
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500)
+      return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", (err as Error).message);
+    return reply.code(500).send({
+      error: { code: "ROLLGATE_E_INTERNAL", message: `internal error: ${(err as Error).message}` },
+    });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, "ROLLGATE_E_API_NOT_FOUND", `no such endpoint: ${req.method} ${req.url.split("?")[0]}`),
+  );
+
+  app.get("/api/health", async () => ({ ok: true }));
+  app.get("/api/whoami", async (req) => ({ token: principalOf(req) }));
+  registerRunRoutes(app, ctx, hub);
+  registerFleetRoutes(app, ctx);
+  registerActionRoutes(app, ctx, principalOf);
+  app.get("/metrics", async (_req, reply) =>
+    reply.header("content-type", "text/plain; version=0.0.4; charset=utf-8").send(renderMetrics(ctx)),
+  );
+  await registerStatic(app, options.webRoot);
+
+  app.addHook("preClose", async () => hub.close());
+  const host = options.host ?? "127.0.0.1";
+  try {
+    await app.listen({ host, port: options.port ?? DEFAULT_PORT });
+  } catch (e) {
+    hub.close();
+    owned?.close();
+    throw new RollgateError(
+      "ROLLGATE_E_SERVE_LISTEN",
+      `cannot listen on ${host}:${options.port ?? DEFAULT_PORT}: ${(e as Error).message}`,
+    );
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : (options.port ?? DEFAULT_PORT);
+  const shown = host.includes(":") ? `[${host}]` : host;
+  let closed = false;
+  return {
+    url: `http://${shown}:${port}`,
+    host,
+    port,
+    app,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      owned?.close();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import type { ServerResponse } from "node:http";
+import type { RunEvent } from "../events/types.ts";
+import type { Store } from "../store/types.ts";
+
+/**
+ * Server-sent events for one run's journal. The engine may write the state file from another
+ * process, so the hub polls `store.lastSeq()` (one indexed read) and, when it moved, sends each
+ * subscriber the events after the last one it got. Frames: `id: <seq>`, `event: <type>`,
+ * `data: <the RunEvent as JSON>`; comment heartbeats keep proxies from closing an idle stream.
+ */
+interface Subscriber {
+  runId: string;
+  after: number;
+  res: ServerResponse;
+}
+
+export function frame(e: RunEvent): string {
+  return `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+}
+
+export class EventHub {
+  private readonly subs = new Set<Subscriber>();
+  private lastSeq: number;
+  private readonly poll: NodeJS.Timeout;
+  private readonly beat: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    options: { pollMs: number; heartbeatMs: number },
+  ) {
+    this.lastSeq = store.lastSeq();
+    this.poll = setInterval(() => this.tick(), options.pollMs);
+    this.beat = setInterval(() => {
+      for (const s of this.subs) s.res.write(": heartbeat\n\n");
+    }, options.heartbeatMs);
+    this.poll.unref();
+    this.beat.unref();
+  }
+
+  get size(): number {
+    return this.subs.size;
+  }
+
+  /** Starts a stream: the backlog after `after`, then every new event of the run. */
+  subscribe(runId: string, after: number, res: ServerResponse): void {
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
+    });
+    res.write("retry: 2000\n\n");
+    const sub: Subscriber = { runId, after, res };
+    this.send(sub);
+    this.subs.add(sub);
+    const drop = () => this.subs.delete(sub);
+    res.on("close", drop);
+    res.on("error", drop);
+  }
+
+  private send(sub: Subscriber): void {
+    for (;;) {
+      const batch = this.store.events(sub.runId, sub.after, 1000);
+      if (batch.length === 0) return;
+      sub.res.write(batch.map(frame).join(""));
+      sub.after = batch.at(-1)!.seq;
+      if (batch.length < 1000) return;
+    }
+  }
+
+  tick(): void {
+    if (this.subs.size === 0) return;
+    let seq: number;
+    try {
+      seq = this.store.lastSeq();
+    } catch {
+      return; // the store closed under us (shutdown); the streams end with the server
+    }
+    if (seq === this.lastSeq) return;
+    this.lastSeq = seq;
+    for (const s of this.subs) this.send(s);
+  }
+
+  close(): void {
+    clearInterval(this.poll);
+    clearInterval(this.beat);
+    for (const s of this.subs) s.res.end();
+    this.subs.clear();
+  }
+}
