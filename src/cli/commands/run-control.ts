@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
-import { RollgateError } from "../../model/errors.ts";
+import { abortRun, pauseRun } from "../../run/control.ts";
 import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
+import type { SqliteStore } from "../../store/sqlite.ts";
 import { summarizeRun, type RunSummary } from "../../run/summary.ts";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
@@ -18,6 +19,16 @@ const stateOption = (cmd: Command) =>
     .option("--state <path>", "the state file (instead of finding it from the fleet file)")
     .option("--run <id>", "a run id (default: the newest unfinished run)")
     .option("--json", "print the result as JSON");
+
+/** Opens the state file a control command names (fleet or --state), runs fn, closes it. */
+function withStore<T>(fleet: string | undefined, opts: StateOpts, fn: (store: SqliteStore) => T): T {
+  const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }));
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
 
 export function renderSummary(s: RunSummary, color: boolean): string[] {
   const paint = painter(color);
@@ -53,65 +64,35 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       .command("status")
       .description("show the state of a run: progress, running and waiting steps, escalations"),
   ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts) => {
-      const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }));
-      try {
+    action(ctx, (fleet: string | undefined, opts: StateOpts) =>
+      withStore(fleet, opts, (store) => {
         const s = summarizeRun(store, pickRun(store, opts));
         if (opts.json) ctx.output.json(s);
         else for (const l of renderSummary(s, ctx.output.color)) ctx.output.out(l);
         return 0;
-      } finally {
-        store.close();
-      }
-    }),
+      }),
+    ),
   );
 
-  stateOption(
-    program.command("pause").description("start no new step; running steps finish (resume continues)"),
-  ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts) => {
-      const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }));
-      try {
-        const run = pickRun(store, { ...opts, unfinishedOnly: true });
-        if (run.state !== "running" && run.state !== "awaiting-confirmation" && run.state !== "pending") {
-          throw new RollgateError(
-            "ROLLGATE_E_USAGE",
-            `run ${run.id} is ${run.state}; only a running run can be paused`,
+  const control = (name: string, description: string, fn: typeof pauseRun) =>
+    stateOption(program.command(name).description(description)).action(
+      action(ctx, (fleet: string | undefined, opts: StateOpts) =>
+        withStore(fleet, opts, (store) => {
+          const r = fn(
+            store,
+            pickRun(store, { ...opts, unfinishedOnly: true }),
+            `an operator (rollgate ${name})`,
           );
-        }
-        store.setState(run.id, "paused", "paused by an operator (rollgate pause)");
-        if (opts.json) ctx.output.json({ ok: true, run: run.id, state: "paused" });
-        else
-          ctx.output.out(
-            `paused run ${run.id}: running steps finish, no new step starts (rollgate resume continues)`,
-          );
-        return 0;
-      } finally {
-        store.close();
-      }
-    }),
-  );
-
-  stateOption(
-    program
-      .command("abort")
-      .description("finish running steps, start no more, end the run (every step boundary keeps the rules)"),
-  ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts) => {
-      const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }));
-      try {
-        const run = pickRun(store, { ...opts, unfinishedOnly: true });
-        const live = store.engineHolder(run.fleet);
-        store.setState(run.id, live ? "aborting" : "aborted", "aborted by an operator (rollgate abort)");
-        const msg = live
-          ? `aborting run ${run.id}: the engine (pid ${live.pid}) finishes its running steps and starts no more`
-          : `aborted run ${run.id} (no engine was running)`;
-        if (opts.json) ctx.output.json({ ok: true, run: run.id, state: live ? "aborting" : "aborted" });
-        else ctx.output.out(msg);
-        return 0;
-      } finally {
-        store.close();
-      }
-    }),
+          if (opts.json) ctx.output.json({ ok: true, ...r });
+          else ctx.output.out(r.message);
+          return 0;
+        }),
+      ),
+    );
+  control("pause", "start no new step; running steps finish (resume continues)", pauseRun);
+  control(
+    "abort",
+    "finish running steps, start no more, end the run (every step boundary keeps the rules)",
+    abortRun,
   );
 }
