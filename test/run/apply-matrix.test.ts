@@ -58,7 +58,7 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
   });
 
   it("refuses a second engine on the same fleet, and pause / resume / abort steer the running one", async () => {
-    const t = await labOf("matrix-seed", 60);
+    const t = await labOf("matrix-seed", 150);
     lab = t.lab;
     const engine = startEngine(["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
     await waitFor(() => engine.lines.some((e) => e.type === "step.intent"), { what: "the first step" });
