@@ -5,7 +5,8 @@ import { formatDuration } from "../../model/duration.ts";
 import { planUpgrade } from "../../plan/planner.ts";
 import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
 import { apply, type DriveResult, resume } from "../../run/apply.ts";
-import { statePathFrom } from "../../run/locate.ts";
+import { confirmRun, resumeLiveRun } from "../../run/control.ts";
+import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
 import { lingerThenClose, startDashboard } from "../../server/dashboard.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { painter } from "../output.ts";
@@ -21,6 +22,7 @@ interface ApplyOpts {
   json?: boolean;
   escalateAfter?: number;
   dashboard?: number | true;
+  correctOutOfOrder?: boolean;
 }
 
 /**
@@ -131,6 +133,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option("-y, --yes", "apply without asking")
     .option("--confirm-finalize", "confirm the points of no return (G4) in advance")
     .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
+    .option(
+      "--correct-out-of-order",
+      "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
+    )
     .option("--json", "stream events as JSON lines on stdout")
     .option(
       "--dashboard [port]",
@@ -153,6 +159,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
             yes: Boolean(opts.yes),
             confirmFinalize: Boolean(opts.confirmFinalize),
             escalateFactor: opts.escalateAfter ?? 2,
+            ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
             planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
             ...(ask ? { ask } : {}),
             onPlan: (plan, info) => {
@@ -193,6 +200,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option("--run <id>", "a run id (default: the newest unfinished run)")
     .option("--confirm-finalize", "confirm the points of no return (G4)")
     .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
+    .option(
+      "--correct-out-of-order",
+      "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
+    )
     .option("--json", "stream events as JSON lines on stdout")
     .action(
       action(
@@ -205,33 +216,26 @@ export function registerApply(program: Command, ctx: CliContext): void {
             confirmFinalize?: boolean;
             json?: boolean;
             escalateAfter?: number;
+            correctOutOfOrder?: boolean;
           },
         ) => {
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
-          const { openExistingStore, pickRun } = await import("../../run/locate.ts");
           const store = openExistingStore(statePath);
-          let handedOver = false;
           try {
             const run = pickRun(store, { ...opts, unfinishedOnly: true });
-            const live = store.engineHolder(run.fleet);
-            if (live) {
-              // An engine is alive (paused, or waiting for a confirmation): hand it the word.
-              if (opts.confirmFinalize)
-                for (const s of store.getPlan(run.id).steps)
-                  if (s.pointOfNoReturn && !run.confirmed.includes(s.id))
-                    store.confirm(run.id, s.id, "--confirm-finalize");
-              if (run.state === "paused" || run.state === "awaiting-confirmation")
-                store.setState(run.id, "running", "resumed by an operator");
-              if (opts.json) ctx.output.json({ ok: true, run: run.id, state: "running", engine: live });
-              else ctx.output.out(`resumed run ${run.id}: the engine (pid ${live.pid}) continues`);
-              handedOver = true;
+            if (opts.confirmFinalize) confirmRun(store, run, "--confirm-finalize");
+            // An engine is alive (paused, or waiting for a confirmation): hand it the word.
+            const handed = resumeLiveRun(store, run, "an operator (rollgate resume)");
+            if (handed) {
+              if (opts.json) ctx.output.json({ ok: true, ...handed });
+              else ctx.output.out(handed.message);
               return 0;
             }
-            if (run.state === "paused") store.setState(run.id, "running", "resumed by an operator");
+            if (run.state === "paused")
+              store.setState(run.id, "running", "resumed by an operator (rollgate resume)");
           } finally {
             store.close();
           }
-          if (handedOver) return 0;
           const live = new LiveView(ctx, Boolean(opts.json));
           const ask = terminalAsk(ctx, live);
           const result = await resume({
@@ -240,6 +244,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
             ...(fleet ? { fleetFile: fleet } : {}),
             confirmFinalize: Boolean(opts.confirmFinalize),
             escalateFactor: opts.escalateAfter ?? 2,
+            ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
             ...(ask ? { ask } : {}),
             onPlan: (plan, info) => {
               if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));
