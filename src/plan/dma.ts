@@ -1,21 +1,18 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet, Supercluster } from "../model/fleet.ts";
-import { estimateFor } from "../rules/estimates.ts";
 import { newSuperclusterName } from "../rules/state.ts";
 import type { DomainPlan } from "./rolling.ts";
 import { fmtPct } from "./rolling.ts";
+import { estimateMs } from "./time.ts";
 import type { Step, StepAction, TerritoryAssignment } from "./types.ts";
 
 export type DmaStrategy = "patch" | "incremental" | "maintenance-window";
 
 const EPS = 1e-9;
 
-function installSeconds(c: Cluster): number {
-  return estimateFor(c, "install") + estimateFor(c, "settle");
-}
-
+/** A step's duration in integer ms (plan/time.ts); a DMA install lasts install + settle (D7). */
 function dur(c: Cluster, action: StepAction): number {
-  return action === "install" ? installSeconds(c) : estimateFor(c, action);
+  return action === "install" ? estimateMs(c, "install") + estimateMs(c, "settle") : estimateMs(c, action);
 }
 
 interface Sched {
@@ -147,14 +144,14 @@ export function planSuperclusterRolling(
   strategy: "patch" | "incremental",
 ): DomainPlan {
   const first = planInOrder(fleet, sc, clusters, target, strategy);
-  if (first.seconds <= 1.05 * first.lowerBound) return first;
+  if (first.ms <= 1.05 * first.lowerBoundMs) return first;
   // The file order (its first cluster founding the new supercluster) is not good enough: try
   // every order of the at most five clusters (D1) and keep the fastest.
   let best = first;
   for (const order of permutations(clusters)) {
     try {
       const p = planInOrder(fleet, sc, order, target, strategy);
-      if (p.seconds < best.seconds) best = p;
+      if (p.ms < best.ms) best = p;
     } catch {
       // this order cannot keep the floor; others may
     }
@@ -182,7 +179,7 @@ function planInOrder(
   const total = clusters.reduce((n, c) => n + c.capacity, 0);
   const allowedOut = (1 - floor) * total + EPS;
   const hasTerritories = sc.territories.length > 0;
-  const ra = Math.max(...clusters.map((c) => estimateFor(c, "reassign-territories")));
+  const ra = Math.max(...clusters.map((c) => dur(c, "reassign-territories")));
   const founder = strategy === "incremental" ? clusters[0]! : undefined;
   const newSc = newSuperclusterName(sc.name, target);
   for (const c of clusters)
@@ -198,7 +195,7 @@ function planInOrder(
     (out.length + 1 < clusters.length || (floor <= 0 && strategy === "patch"));
 
   // List scheduling of the clusters' slots, founder first: a slot is the reassignment of the
-  // cluster's territories (`lead` seconds, when needed) followed by its out-of-service window.
+  // cluster's territories (`lead` ms, when needed) followed by its out-of-service window.
   const schedule = (lead: number): Sched[] => {
     const scheds: Sched[] = [];
     let pending = [...clusters];
@@ -235,8 +232,14 @@ function planInOrder(
   let scheds = schedule(strategy === "patch" || !hasTerritories ? 0 : ra);
   let extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
   if (extra === undefined) {
-    scheds = schedule(ra);
-    extra = territorySteps(strategy, sc, scheds, ra, floor, newSc)!;
+    // room before every window for a reassignment, and for a restore still landing on the
+    // territories of the cluster about to go out (a slot starts when another cluster returns,
+    // which is when that cluster's restores start)
+    const rs = Math.max(...clusters.map((c) => dur(c, "restore-territories")));
+    scheds = schedule(Math.max(ra, rs));
+    extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
+    if (extra === undefined)
+      throw new Error(`planner: supercluster ${sc.name}: no room for the territory reassignments`);
   }
   const steps: Step[] = [];
   for (const s of scheds) steps.push(...s.steps);
@@ -245,12 +248,11 @@ function planInOrder(
   // supercluster is gone, and D9 can only roll clusters back one by one)
   markLastLeaves(steps, ["G4", "D9"]);
   steps.sort((a, b) => a.start - b.start);
-  const seconds = steps.reduce((m, s) => Math.max(m, s.end), 0);
   return {
     domain: sc.name,
     steps,
-    seconds,
-    lowerBound: superclusterLowerBound(sc, clusters, strategy, allowedOut, floor),
+    ms: steps.reduce((m, s) => Math.max(m, s.end), 0),
+    lowerBoundMs: superclusterLowerBound(sc, clusters, strategy, allowedOut, floor),
   };
 }
 
@@ -285,6 +287,12 @@ function territorySteps(
   );
   const restored = new Set<string>();
   const extra: Step[] = [];
+  // restores with the clusters that served their territories before (the effect of a restore
+  // lands at any moment of the step, so until it ends those clusters may still serve them)
+  const restores: Array<{ step: Step; before: Set<string> }> = [];
+  // the last reassignment of each territory: a restore waits for it (no two steps write one
+  // territory at once, whatever order their effects land in)
+  const lastWrite = new Map<string, Step>();
   type Ev = { time: number; kind: 0 | 1; s: Sched };
   const evs: Ev[] = [];
   for (const s of scheds) {
@@ -305,6 +313,7 @@ function territorySteps(
     if (ev.kind === 0) {
       // restore what can be restored now that c is back
       const changed: TerritoryAssignment[] = [];
+      const before = new Set<string>();
       for (const t of sc.territories) {
         if (restored.has(t.name)) continue;
         const originals = [t.primary, ...(t.backup ? [t.backup] : [])];
@@ -312,17 +321,29 @@ function territorySteps(
         restored.add(t.name);
         const now = cur.get(t.name)!;
         if (now.primary === t.primary && now.backup === t.backup) continue;
+        for (const d of [now.primary, now.backup]) if (d !== undefined) before.add(d);
         cur.set(t.name, { primary: t.primary, backup: t.backup });
         changed.push({ name: t.name, primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) });
       }
       if (changed.length > 0) {
-        const st = mk(strategy, ev.s.cluster, "restore-territories", ev.time, [`${c}/return-to-service`]);
+        let at = ev.time;
+        const after = [`${c}/return-to-service`];
+        for (const a of changed) {
+          const w = lastWrite.get(a.name);
+          if (w === undefined || w.end <= ev.time) continue;
+          at = Math.max(at, w.end);
+          if (!after.includes(w.id)) after.push(w.id);
+        }
+        const st = mk(strategy, ev.s.cluster, "restore-territories", at, after);
         st.territories = changed;
         st.supercluster = strategy === "incremental" ? newSc : sc.name;
         extra.push(st);
+        restores.push({ step: st, before });
       }
       continue;
     }
+    // a restore still landing when c goes out may leave a territory on c alone: more room needed
+    for (const r of restores) if (r.step.end > ev.s.start && r.before.has(c)) return undefined;
     const changed: TerritoryAssignment[] = [];
     const unassigned: string[] = [];
     const valid = (d: string) => d !== c && group(by.get(d)!, ev.time) !== undefined;
@@ -370,6 +391,8 @@ function territorySteps(
     if (changed.length === 0 && unassigned.length === 0) continue;
     const st = mk(strategy, ev.s.cluster, "reassign-territories", ev.time, []);
     st.territories = changed;
+    for (const a of changed) lastWrite.set(a.name, st);
+    for (const name of unassigned) lastWrite.set(name, st);
     if (unassigned.length > 0) st.unassigned = unassigned;
     st.supercluster = sc.name;
     // the cluster's busy-out waits for its reassignment (D4)
@@ -444,7 +467,8 @@ function superclusterLowerBound(
     const span = Math.max((sum - maxJoin) / m, q * minW, lanes - maxJoin);
     lb = Math.max(lb, minPre + span + minPost);
   }
-  return lb;
+  // every plan time is a whole ms, so the next whole ms is still a lower bound
+  return Math.ceil(lb);
 }
 
 /**
@@ -519,9 +543,9 @@ export function planMaintenanceWindow(
   for (const c of clusters) steps.push(mk(S, c, "return-to-service", at, before));
   markLastLeaves(steps, ["G4", "D9"]);
   steps.sort((a, b) => a.start - b.start);
-  const seconds = steps.reduce((m, s) => Math.max(m, s.end), 0);
+  const ms = steps.reduce((m, s) => Math.max(m, s.end), 0);
   // D5 fixes the order of the phases, so the plan's critical path is its lower bound
-  return { domain: sc.name, steps, seconds, lowerBound: seconds };
+  return { domain: sc.name, steps, ms, lowerBoundMs: ms };
 }
 
 /** A DMA cluster outside any supercluster: the basic procedure (D7), a full outage of the cluster. */
@@ -543,5 +567,5 @@ export function planStandaloneDma(fleet: Fleet, c: Cluster, target: string): Dom
     prev = [st.id];
     t = st.end;
   }
-  return { domain: c.name, steps, seconds: t, lowerBound: t };
+  return { domain: c.name, steps, ms: t, lowerBoundMs: t };
 }

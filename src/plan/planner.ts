@@ -6,6 +6,7 @@ import { explainStep } from "./explain.ts";
 import { planMaintenanceWindow, planStandaloneDma, planSuperclusterRolling } from "./dma.ts";
 import { type DomainPlan, planRollingCluster } from "./rolling.ts";
 import { resolveTargets } from "./targets.ts";
+import { msToSeconds } from "./time.ts";
 import { type Plan, STRATEGIES, type Step, type Strategy } from "./types.ts";
 import { verifyPlan } from "./verify.ts";
 
@@ -89,12 +90,12 @@ function withFloor(fleet: Fleet, capacityFloor: number): Fleet {
   return { ...fleet, defaults: { ...fleet.defaults, capacityFloor } };
 }
 
-/** Builds (without verifying) the plan of one strategy. */
+/** Builds (without verifying) the plan of one strategy; every time in integer ms (plan/time.ts). */
 function build(
   u: Upgrade,
   strategy: Strategy,
   fleet: Fleet,
-): { steps: Step[]; seconds: number; lowerBound: number } {
+): { steps: Step[]; ms: number; lowerBoundMs: number } {
   const parts: DomainPlan[] = [];
   for (const c of u.rolling) parts.push(planRollingCluster(fleet, c, u.targets.get(c.name)!));
   for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
@@ -121,12 +122,12 @@ function build(
   }
   return {
     steps,
-    seconds: parts.reduce((m, p) => Math.max(m, p.seconds), 0),
-    lowerBound: parts.reduce((m, p) => Math.max(m, p.lowerBound), 0),
+    ms: parts.reduce((m, p) => Math.max(m, p.ms), 0),
+    lowerBoundMs: parts.reduce((m, p) => Math.max(m, p.lowerBoundMs), 0),
   };
 }
 
-/** M6/D6: the longest time a cluster (matrix, generic) or supercluster (DMA) runs mixed releases. */
+/** M6/D6: the longest time (ms) a cluster (matrix, generic) or supercluster (DMA) runs mixed releases. */
 function mixedWindow(fleet: Fleet, steps: readonly Step[]): number {
   const span = new Map<string, [number, number]>();
   const scOf = new Map(fleet.clusters.map((c) => [c.name, c.supercluster]));
@@ -147,6 +148,12 @@ function mixedWindow(fleet: Fleet, steps: readonly Step[]): number {
 
 function assemble(u: Upgrade, strategy: Strategy, fleet: Fleet, explain: boolean, floor?: number): Plan {
   const b = build(u, strategy, fleet);
+  const mixedMs = mixedWindow(fleet, b.steps);
+  // the Plan speaks seconds: ms / 1000, which the verifier reads back to the same ms
+  for (const s of b.steps) {
+    s.start = msToSeconds(s.start);
+    s.end = msToSeconds(s.end);
+  }
   const v = verifyPlan(fleet, b.steps, u.targets, floor === undefined ? {} : { capacityFloor: floor });
   if (explain) for (const s of b.steps) s.explain = explainStep(s, fleet);
   return {
@@ -157,11 +164,11 @@ function assemble(u: Upgrade, strategy: Strategy, fleet: Fleet, explain: boolean
     capacityFloor: fleet.defaults.capacityFloor,
     steps: b.steps,
     estimate: {
-      seconds: b.seconds,
-      lowerBoundSeconds: b.lowerBound,
+      seconds: msToSeconds(b.ms),
+      lowerBoundSeconds: msToSeconds(b.lowerBoundMs),
       minCapacity: Math.floor(v.minCapacity * 100 + 1e-9) / 100,
       outageSeconds: v.outageSeconds,
-      mixedWindowSeconds: mixedWindow(fleet, b.steps),
+      mixedWindowSeconds: msToSeconds(mixedMs),
     },
     verification: { ok: v.ok, statesChecked: v.statesChecked, violations: v.violations },
   };

@@ -2,17 +2,18 @@ import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import { compatibleIn, maxUnavailable, policyFor, upgradeOrder } from "../rules/context.ts";
-import { estimateFor } from "../rules/estimates.ts";
 import { describeSupportedPaths, isSupportedMatrixPath } from "../rules/supported-paths.ts";
 import { describePolicy } from "../model/compatibility.ts";
+import { estimateMs } from "./time.ts";
 import type { Step } from "./types.ts";
 
-/** A piece of a plan for one capacity domain, times from 0. */
+/** A piece of a plan for one capacity domain; every time in integer ms from 0 (plan/time.ts). */
 export interface DomainPlan {
   domain: string;
+  /** Steps with start and end in ms (the planner converts them to seconds at the end). */
   steps: Step[];
-  seconds: number;
-  lowerBound: number;
+  ms: number;
+  lowerBoundMs: number;
 }
 
 const MATRIX_CHAIN = ["disable", "backup", "stop", "install", "start", "verify"] as const;
@@ -62,7 +63,7 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
       { details: { cluster: cluster.name, from: source, to: target } },
     );
   const order = upgradeOrder(cluster).filter((s) => compareVersions(s.version, target) < 0);
-  const dur = MATRIX_CHAIN.map((a) => estimateFor(cluster, a));
+  const dur = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
   const chain = dur.reduce((a, b) => a + b, 0);
   const floor = fleet.defaults.capacityFloor;
   const total = cluster.servers.reduce((n, s) => n + s.capacity, 0);
@@ -164,7 +165,7 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
     capOut += c;
   }
   const lowerBound = order.length === 0 ? 0 : Math.ceil(order.length / Math.max(1, k)) * chain;
-  return { domain: cluster.name, steps, seconds: t, lowerBound };
+  return { domain: cluster.name, steps, ms: t, lowerBoundMs: lowerBound };
 }
 
 export function fmtPct(x: number): string {

@@ -2,12 +2,15 @@ import type { Fleet } from "../model/fleet.ts";
 import { checkDomain, domainCapacity, preconditions, type RuleViolation } from "../rules/checks.ts";
 import { type RuleContext, ruleContext } from "../rules/context.ts";
 import { type FleetState, finishStep, initialState, PARTIAL_EFFECT, startStep } from "../rules/state.ts";
+import { isWholeMs, msToSeconds, secondsToMs } from "./time.ts";
 import type { Step, Verification, Violation } from "./types.ts";
 
 /**
  * The verifier: replays a plan over the abstract fleet (rules/state.ts) in time order and checks
  * every rule at every instant (docs/planning.md, "The verifier").
  *
+ * - Times are read as integer milliseconds (plan/time.ts): a step's start and end must be whole
+ *   milliseconds and its end after its start; every comparison is then exact.
  * - Domains (a supercluster, else a cluster) share no rule, so each is replayed on its own.
  * - At each instant, the steps that end are finished, and the state is checked ("after"); then
  *   the steps that start are checked against their preconditions (order, procedure, join gates)
@@ -62,14 +65,37 @@ export function verifyPlan(
     if (byId.has(s.id)) report({ rule: "DAG", detail: `step id ${s.id} is used twice` }, s, undefined);
     byId.set(s.id, s);
   }
+  // times in integer ms, exact from here on
+  const startMs = new Float64Array(steps.length);
+  const endMs = new Float64Array(steps.length);
+  const index = new Map<Step, number>();
+  steps.forEach((s, i) => {
+    startMs[i] = secondsToMs(s.start);
+    endMs[i] = secondsToMs(s.end);
+    index.set(s, i);
+  });
   const byDomain = new Map<string, number[]>();
   steps.forEach((s, i) => {
-    if (!(s.end >= s.start)) report({ rule: "DAG", detail: `${s.id} ends before it starts` }, s, undefined);
+    if (!isWholeMs(s.start) || !isWholeMs(s.end))
+      report(
+        { rule: "DAG", detail: `${s.id} runs ${s.start}s–${s.end}s: times are whole milliseconds` },
+        s,
+        undefined,
+      );
+    else if (!(endMs[i]! > startMs[i]!))
+      report(
+        {
+          rule: "DAG",
+          detail: `${s.id} ${endMs[i]! < startMs[i]! ? "ends before it starts" : "takes no time"}`,
+        },
+        s,
+        undefined,
+      );
     for (const a of s.after) {
       const d = byId.get(a);
       if (!d)
         report({ rule: "DAG", detail: `${s.id} waits for ${a}, which is not in the plan` }, s, undefined);
-      else if (d.end > s.start)
+      else if (endMs[index.get(d)!]! > startMs[i]!)
         report(
           { rule: "DAG", detail: `${s.id} starts at ${s.start}s, before ${a} ends at ${d.end}s` },
           s,
@@ -90,7 +116,7 @@ export function verifyPlan(
   let minCapacity = 1;
   const outages: Array<[number, number]> = [];
   for (const [domain, idxs] of byDomain) {
-    const r = replayDomain(state, ctx, domain, steps, idxs, report);
+    const r = replayDomain(state, ctx, domain, steps, startMs, endMs, idxs, report);
     statesChecked += r.states;
     minCapacity = Math.min(minCapacity, r.minCapacity);
     outages.push(...r.outages);
@@ -101,7 +127,7 @@ export function verifyPlan(
     statesChecked,
     violations,
     minCapacity,
-    outageSeconds: unionLength(outages),
+    outageSeconds: msToSeconds(unionLength(outages)),
   };
 }
 
@@ -112,6 +138,8 @@ function replayDomain(
   ctx: RuleContext,
   domain: string,
   steps: readonly Step[],
+  startMs: Float64Array,
+  endMs: Float64Array,
   idxs: number[],
   report: Report,
 ): { states: number; minCapacity: number; outages: Array<[number, number]> } {
@@ -119,9 +147,10 @@ function replayDomain(
   const n = idxs.length;
   const ev = new Int32Array(2 * n);
   for (let i = 0; i < 2 * n; i++) ev[i] = i;
+  // instants in ms; violations report them in seconds
   const time = (e: number) => {
-    const s = steps[idxs[e >> 1]!]!;
-    return e & 1 ? s.start : s.end;
+    const i = idxs[e >> 1]!;
+    return e & 1 ? startMs[i]! : endMs[i]!;
   };
   ev.sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1) || (a >> 1) - (b >> 1));
   let states = 1;
@@ -177,13 +206,13 @@ function replayDomain(
       const s = steps[idxs[ev[k]! >> 1]!]!;
       const before = { fin: state.finalized.size, empty: oldScEmpty() };
       finishStep(state, s, NO_UNDO);
-      pnrGate(s, before, "after", t);
+      pnrGate(s, before, "after", msToSeconds(t));
       lastEnd = s;
       k++;
     }
     if (lastEnd) {
       states++;
-      for (const v of checkDomain(state, ctx, domain)) report(v, lastEnd, "after", t);
+      for (const v of checkDomain(state, ctx, domain)) report(v, lastEnd, "after", msToSeconds(t));
       observe(t);
     }
     // starts at t
@@ -191,16 +220,17 @@ function replayDomain(
     while (k < ev.length && ev[k]! & 1 && time(ev[k]!) === t) {
       const s = steps[idxs[ev[k]! >> 1]!]!;
       const pre = preconditions(state, ctx, s);
-      if (!pre.ok) report({ rule: pre.rule, detail: `${s.id}: ${pre.reason}` }, s, "during", t);
+      if (!pre.ok) report({ rule: pre.rule, detail: `${s.id}: ${pre.reason}` }, s, "during", msToSeconds(t));
       const before = { fin: state.finalized.size, empty: oldScEmpty() };
       startStep(state, s, NO_UNDO);
-      pnrGate(s, before, "during", t);
+      pnrGate(s, before, "during", msToSeconds(t));
       started.push(s);
       k++;
     }
     if (started.length > 0) {
       states++;
-      for (const v of checkDomain(state, ctx, domain)) report(v, started[started.length - 1], "during", t);
+      for (const v of checkDomain(state, ctx, domain))
+        report(v, started[started.length - 1], "during", msToSeconds(t));
       observe(t);
       // failed branches whose effect may be in place
       for (const s of started) {
@@ -208,8 +238,8 @@ function replayDomain(
         const before = { fin: state.finalized.size, empty: oldScEmpty() };
         const undo = finishStep(state, s);
         states++;
-        pnrGate(s, before, "failed", t);
-        for (const v of checkDomain(state, ctx, domain)) report(v, s, "failed", t);
+        pnrGate(s, before, "failed", msToSeconds(t));
+        for (const v of checkDomain(state, ctx, domain)) report(v, s, "failed", msToSeconds(t));
         undo();
       }
     }

@@ -1,81 +1,17 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Cluster, Supercluster } from "../../src/model/fleet.ts";
 import { compareAddresses } from "../../src/model/address.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
-import { dmaSupercluster, fleetOf, genericCluster, matrixCluster } from "./fleets.ts";
-
-/** A random fleet: matrices, generic clusters and DMA superclusters, with a random floor. */
-const fleetArb = fc
-  .record({
-    matrices: fc.array(fc.integer({ min: 2, max: 8 }), { minLength: 0, maxLength: 3 }),
-    generics: fc.array(
-      fc.record({ n: fc.integer({ min: 2, max: 6 }), max: fc.integer({ min: 1, max: 3 }) }),
-      {
-        maxLength: 2,
-      },
-    ),
-    scs: fc.array(
-      fc.record({
-        sizes: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 2, maxLength: 5 }),
-        caps: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 5, maxLength: 5 }),
-      }),
-      { maxLength: 2 },
-    ),
-    floor: fc.constantFrom(0, 0.2, 0.4, 0.5, 0.6),
-    shuffle: fc.integer({ min: 0, max: 1000 }),
-    incompatible: fc.boolean(),
-  })
-  .filter((r) => r.matrices.length + r.generics.length + r.scs.length > 0);
-
-type FleetSpec = typeof fleetArb extends fc.Arbitrary<infer T> ? T : never;
-
-function build(r: FleetSpec) {
-  const clusters: Cluster[] = [];
-  const superclusters: Supercluster[] = [];
-  r.matrices.forEach((n, i) => {
-    const c = matrixCluster(`m${i}`, n, "3.5.0", i + 1);
-    // scramble the file order so that M2 has work to do
-    c.servers = c.servers.map((s, k) => ({
-      ...s,
-      address: `10.0.${i + 1}.${((k * 7 + r.shuffle) % 250) + 1}`,
-    }));
-    const seen = new Set<string>();
-    c.servers = c.servers.filter((s) => !seen.has(s.address) && seen.add(s.address));
-    clusters.push(c);
-  });
-  r.generics.forEach((g, i) => {
-    clusters.push(genericCluster(`g${i}`, g.n, "2.4.1", 50 + i, { maxUnavailable: g.max }));
-  });
-  r.scs.forEach((s, i) => {
-    const sc = dmaSupercluster(
-      `sc${i}`,
-      s.sizes,
-      "10.0.1",
-      100 + i * 8,
-      s.caps.map((c) => c * 100),
-    );
-    clusters.push(...sc.clusters);
-    superclusters.push(sc.supercluster);
-  });
-  return fleetOf(clusters, superclusters, r.floor);
-}
+import { buildFleet, fleetArb, targetsFor } from "./random-fleets.ts";
 
 describe("properties of plans over random fleets", () => {
   it("every plan verifies; order, one-at-a-time, the floor and the bounds hold", () => {
     fc.assert(
       fc.property(fleetArb, (r) => {
-        const fleet = build(r);
-        const to = [
-          "polyserve-matrix=3.5.1",
-          "generic=2.5.0",
-          `polycom-dma=${r.incompatible ? "10.1.0" : "10.0.2"}`,
-        ];
+        const fleet = buildFleet(r);
         let plan: ReturnType<typeof planUpgrade>;
         try {
-          plan = planUpgrade(fleet, {
-            to: to.filter((t) => fleet.clusters.some((c) => t.startsWith(c.pack))),
-          });
+          plan = planUpgrade(fleet, { to: targetsFor(fleet, r.incompatible) });
         } catch (e) {
           // the only refusal a random fleet may earn: a floor no plan can keep
           expect((e as { code?: string }).code).toBe("ROLLGATE_E_PLAN_FLOOR_UNREACHABLE");

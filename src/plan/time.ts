@@ -1,0 +1,31 @@
+import type { Cluster } from "../model/fleet.ts";
+import { estimateFor } from "../rules/estimates.ts";
+
+/**
+ * Planner time (docs/planning.md, "Time"): the planner and the verifier compute in integer
+ * milliseconds, where sums, differences and comparisons are exact. Estimates are rounded to whole
+ * milliseconds on input (at least 1 ms: a step takes time, so that its start comes before its end
+ * at every instant of the replay); the Plan says seconds, written as ms / 1000. Those seconds read
+ * back to the same milliseconds (`secondsToMs`), and compare as the milliseconds do, so nothing is
+ * lost between the planner, the plan and the verifier.
+ */
+
+/** A step's estimate in whole milliseconds (≥ 1). */
+export function estimateMs(cluster: Pick<Cluster, "pack" | "estimates">, action: string): number {
+  return Math.max(1, Math.round(estimateFor(cluster, action) * 1000));
+}
+
+/** Plan seconds → integer milliseconds. */
+export function secondsToMs(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+
+/** Integer milliseconds → plan seconds. */
+export function msToSeconds(ms: number): number {
+  return ms / 1000;
+}
+
+/** True when `seconds` is a whole number of milliseconds as the planner writes them (ms / 1000). */
+export function isWholeMs(seconds: number): boolean {
+  return Number.isFinite(seconds) && secondsToMs(seconds) / 1000 === seconds;
+}
