@@ -159,6 +159,15 @@ function territories(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply
       const i = sc.territories.findIndex((x) => x.name === t.name);
       if (i >= 0) sc.territories[i] = next;
       else sc.territories.push(next);
+      // A territory is served by one supercluster at a time: taking it over hands it over (D6).
+      for (const other of w.superclusters.values()) {
+        if (other === sc) continue;
+        const j = other.territories.findIndex((x) => x.name === t.name);
+        if (j >= 0) {
+          other.territories.splice(j, 1);
+          journalCluster(w, c, `territory ${t.name} handed over from ${other.name} to ${sc.name}`);
+        }
+      }
     }
     journalCluster(
       w,

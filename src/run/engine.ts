@@ -69,6 +69,24 @@ const MIN_GRACE_MS = 3000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The rule an action's refusal falls under when the server names none. */
+function ruleOfAction(step: Step, cluster: Cluster): string {
+  if (cluster.pack !== "polycom-dma") return "M9";
+  switch (step.action) {
+    case "install":
+      return "D7";
+    case "verify":
+      return "D8";
+    case "join-supercluster":
+      return "D10";
+    case "reassign-territories":
+    case "restore-territories":
+      return "D6";
+    default:
+      return "D4";
+  }
+}
+
 class Halt extends Error {
   constructor(readonly escalation: Escalation) {
     super(escalation.detail);
@@ -87,6 +105,8 @@ export class Engine {
   private stopRequested: string | undefined;
   /** Matrix clusters where the M3 correction was applied (isolation is then expected to clear as servers are upgraded). */
   private readonly corrected = new Set<string>();
+  /** Per DMA cluster, the tail of the cluster-wide steps acting through it. */
+  private readonly clusterQueue = new Map<string, Promise<unknown>>();
   private wake: (() => void) | undefined;
 
   constructor(options: EngineOptions) {
@@ -117,8 +137,25 @@ export class Engine {
     return c;
   }
 
+  /**
+   * The cluster a step acts through. A territory step is performed in the supercluster that will
+   * serve the territories, so it goes to the first cluster its assignment names (during an
+   * incremental upgrade that may be a cluster of the new supercluster, D6); every other step acts
+   * on its own cluster.
+   */
+  private actingCluster(step: Step): Cluster {
+    if (
+      (step.action === "reassign-territories" || step.action === "restore-territories") &&
+      step.territories?.length
+    ) {
+      const named = this.o.fleet.clusters.find((c) => c.name === step.territories![0]!.primary);
+      if (named) return named;
+    }
+    return this.cluster(step);
+  }
+
   private serversOf(step: Step): Server[] {
-    const c = this.cluster(step);
+    const c = this.actingCluster(step);
     return step.server ? c.servers.filter((s) => s.name === step.server) : c.servers;
   }
 
@@ -312,8 +349,24 @@ export class Engine {
     return Math.max(0, step.end - step.start);
   }
 
-  private async execute(step: Step): Promise<void> {
-    const cluster = this.cluster(step);
+  /**
+   * A DMA cluster runs one cluster-wide job at a time (an appliance answers "busy" otherwise), so
+   * cluster-wide steps acting through the same cluster are run one after the other.
+   */
+  private execute(step: Step): Promise<void> {
+    const cluster = this.actingCluster(step);
+    if (step.server || cluster.pack !== "polycom-dma") return this.executeNow(step);
+    const previous = this.clusterQueue.get(cluster.name) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.executeNow(step));
+    this.clusterQueue.set(
+      cluster.name,
+      mine.catch(() => undefined),
+    );
+    return mine;
+  }
+
+  private async executeNow(step: Step): Promise<void> {
+    const cluster = this.actingCluster(step);
     const servers = this.serversOf(step);
     const standing = this.standing.get(step.id)!;
     const startedAt = this.o.now();
@@ -381,7 +434,7 @@ export class Engine {
         );
       }
       if (!outcome.ok) {
-        const rule = outcome.rule ?? (cluster.pack === "polycom-dma" ? "D7" : "M9");
+        const rule = outcome.rule ?? ruleOfAction(step, cluster);
         throw this.halt(
           step,
           rule,
