@@ -157,10 +157,12 @@ export class Api {
             const { done, value } = await reader.read();
             if (done) break;
             buf += decoder.decode(value, { stream: true });
+            // walk the frames by position and cut the buffer once: a burst of events stays linear
+            let from = 0;
             let i = buf.indexOf("\n\n");
             while (i >= 0) {
-              const block = buf.slice(0, i);
-              buf = buf.slice(i + 2);
+              const block = buf.slice(from, i);
+              from = i + 2;
               const data = block
                 .split("\n")
                 .filter((l) => l.startsWith("data:"))
@@ -173,8 +175,9 @@ export class Api {
                   onEvent(e);
                 }
               }
-              i = buf.indexOf("\n\n");
+              i = buf.indexOf("\n\n", from);
             }
+            buf = buf.slice(from);
           }
         } catch {
           /* dropped: reconnect below */

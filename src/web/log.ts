@@ -78,7 +78,10 @@ export class EventLog {
   private flush(): void {
     this.frame = 0;
     const frag = document.createDocumentFragment();
-    for (const e of this.queue.splice(0).reverse()) {
+    const batch = this.queue.splice(0);
+    this.count += batch.length - Math.min(batch.length, this.max);
+    // only the newest rows can be seen: a burst of events builds at most `max` rows
+    for (const e of batch.slice(-this.max).reverse()) {
       const d = describe(e);
       if (!d.rule && "step" in e && typeof e.step === "string" && e.type !== "step.accepted") {
         const rules = this.rulesOf(e.step).slice(0, 2);
