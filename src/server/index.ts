@@ -41,7 +41,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_PORT = 7450;
+import { DEFAULT_PORT } from "./defaults.ts";
+
+export { DEFAULT_PORT };
 
 export async function createServer(options: ServerOptions): Promise<RunningServer> {
   const owned = options.store ? undefined : new SqliteStore(options.statePath ?? ".rollgate/state.db");

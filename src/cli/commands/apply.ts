@@ -7,11 +7,10 @@ import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts"
 import { apply, type DriveResult, resume } from "../../run/apply.ts";
 import { confirmRun, resumeLiveRun } from "../../run/control.ts";
 import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
-import { lingerThenClose, startDashboard } from "../../server/dashboard.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { painter } from "../output.ts";
 import type { RunEvent } from "../../events/types.ts";
-import { createRunView, type RunView } from "../views/run-view.ts";
+import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
 interface ApplyOpts {
   to?: string[];
@@ -145,9 +144,12 @@ export function registerApply(program: Command, ctx: CliContext): void {
     )
     .action(
       action(ctx, async (fleetFile: string, opts: ApplyOpts) => {
+        await prepareRunView(ctx.output);
         const live = new LiveView(ctx, Boolean(opts.json));
         const ask = terminalAsk(ctx, live);
-        let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+        let dashboard:
+          | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
+          | undefined;
         try {
           if (!opts.to?.length)
             throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
@@ -171,7 +173,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
               ? {
                   waitForConfirmation: true,
                   onStore: async (store) => {
-                    dashboard = await startDashboard(store, { port: opts.dashboard!, fleetFile });
+                    dashboard = await (await import("../../server/dashboard.ts")).startDashboard(store, {
+                      port: opts.dashboard!,
+                      fleetFile,
+                    });
                     ctx.output.err(`dashboard: ${dashboard.link}`);
                   },
                 }
@@ -180,7 +185,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
           await live.suspend();
           const code = reportResult(ctx, result, Boolean(opts.json));
           if (dashboard)
-            await lingerThenClose(dashboard.server, Boolean(process.stdin.isTTY), ctx.output.err);
+            await (await import("../../server/dashboard.ts")).lingerThenClose(
+              dashboard.server,
+              Boolean(process.stdin.isTTY),
+              ctx.output.err,
+            );
           return code;
         } catch (e) {
           await live.suspend();
@@ -219,6 +228,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
             correctOutOfOrder?: boolean;
           },
         ) => {
+          await prepareRunView(ctx.output);
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
           const store = openExistingStore(statePath);
           try {

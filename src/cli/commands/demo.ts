@@ -2,10 +2,9 @@ import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
 import { DEMO_SPEED, type DemoReport, runDemo } from "../../run/demo.ts";
-import { lingerThenClose, startDashboard } from "../../server/dashboard.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber } from "../main.ts";
 import { painter } from "../output.ts";
-import { createRunView, type RunView } from "../views/run-view.ts";
+import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
 function renderReport(ctx: CliContext, r: DemoReport): void {
   const paint = painter(ctx.output.color);
@@ -48,8 +47,11 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     )
     .action(
       action(ctx, async (opts: { speed: number; json?: boolean; dashboard?: number | true }) => {
+        await prepareRunView(ctx.output);
         let view: RunView | undefined;
-        let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+        let dashboard:
+          | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
+          | undefined;
         const report = await runDemo({
           speed: opts.speed,
           planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
@@ -64,7 +66,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           ...(opts.dashboard !== undefined
             ? {
                 onStore: async (store) => {
-                  dashboard = await startDashboard(store, { port: opts.dashboard! });
+                  dashboard = await (await import("../../server/dashboard.ts")).startDashboard(store, {
+                    port: opts.dashboard!,
+                  });
                   ctx.output.err(`dashboard: ${dashboard.link}`);
                 },
               }
@@ -76,7 +80,12 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         await view?.close();
         if (opts.json) ctx.output.json(report);
         else renderReport(ctx, report);
-        if (dashboard) await lingerThenClose(dashboard.server, Boolean(process.stdin.isTTY), ctx.output.err);
+        if (dashboard)
+          await (await import("../../server/dashboard.ts")).lingerThenClose(
+            dashboard.server,
+            Boolean(process.stdin.isTTY),
+            ctx.output.err,
+          );
         return report.ok ? 0 : 1;
       }),
     );

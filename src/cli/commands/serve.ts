@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { statePathFrom } from "../../run/locate.ts";
-import { createServer, DEFAULT_PORT } from "../../server/index.ts";
+import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
 export function registerServe(program: Command, ctx: CliContext): void {
@@ -22,6 +22,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ) => {
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
           const fresh = !existsSync(statePath);
+          const { createServer } = await import("../../server/index.ts");
           const server = await createServer({
             statePath,
             ...(fleet ? { fleetFile: fleet } : {}),

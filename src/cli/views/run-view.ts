@@ -1,4 +1,4 @@
-import { Listr, type ListrTaskWrapper } from "listr2";
+import type { Listr, ListrTaskWrapper } from "listr2";
 import type { RunEvent } from "../../events/types.ts";
 import type { Plan } from "../../plan/types.ts";
 import type { Output } from "../output.ts";
@@ -14,13 +14,20 @@ export interface RunView {
   close(): Promise<void>;
 }
 
+let ListrClass: typeof Listr | undefined;
+
+/** Loads the task-tree renderer (listr2) when the output is a terminal; call before createRunView. */
+export async function prepareRunView(o: Output): Promise<void> {
+  if (o.isTTY && !process.env.CI && !ListrClass) ListrClass = (await import("listr2")).Listr;
+}
+
 export function createRunView(
   o: Output,
   plan: Plan,
   mode: { json: boolean; done?: Iterable<string> },
 ): RunView {
   if (mode.json) return { onEvent: (e) => o.json(e), close: async () => {} };
-  if (o.isTTY && !process.env.CI) return new TreeView(o, plan, mode.done ?? []);
+  if (o.isTTY && !process.env.CI && ListrClass) return new TreeView(ListrClass, o, plan, mode.done ?? []);
   return new LineView(o);
 }
 
@@ -58,6 +65,7 @@ class TreeView implements RunView {
   private readonly paint;
 
   constructor(
+    ListrCtor: typeof Listr,
     o: Output,
     private readonly plan: Plan,
     done: Iterable<string>,
@@ -66,7 +74,7 @@ class TreeView implements RunView {
     for (const id of done) this.done.add(id);
     const clusters = [...new Set(plan.steps.map((s) => s.cluster))];
     for (const s of plan.steps) this.clusterOf.set(s.id, s.cluster);
-    this.listr = new Listr(
+    this.listr = new ListrCtor(
       clusters.map((name) => ({
         title: name,
         task: (_ctx: unknown, wrapper: Wrapper) =>
