@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
+import { defaultStatePath } from "../../src/run/locate.ts";
+import { summarizeRun } from "../../src/run/summary.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf, seeded, startEngine } from "../helpers/engine.ts";
 
@@ -9,7 +12,8 @@ import { labOf, seeded, startEngine } from "../helpers/engine.ts";
  * kill lands right after the engine journaled that event (often between an intent and the driver
  * call, or while an install runs). No fixed sleeps: the test waits for the line, then kills.
  */
-const FLEET = process.env.ROLLGATE_CRASH_FLEET ?? "matrix-seed";
+const FLEET = process.env.ROLLGATE_CRASH_FLEET ?? "demo";
+const SPEED = 6000;
 const TARGETS =
   FLEET === "demo" ? ["--to", "polycom-dma=10.1.0", "--to", "polyserve-matrix=3.5.1"] : ["--to", "3.5.1"];
 const KILLS = 20;
@@ -23,7 +27,7 @@ afterEach(async () => {
 describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
   it("every run completes with each server installed once and no rule broken", async () => {
     // How many event lines does a whole run print? Measure once, so the kill moments span it.
-    const probe = await labOf(FLEET, 3000);
+    const probe = await labOf(FLEET, SPEED);
     const full = await runCli(["apply", probe.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"], {
       timeoutMs: 120_000,
     });
@@ -36,7 +40,7 @@ describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
     for (let i = 0; i < KILLS; i++) {
       const k = 1 + Math.floor(random() * (total - 1));
       moments.push(k);
-      const t = await labOf(FLEET, 3000);
+      const t = await labOf(FLEET, SPEED);
       lab = t.lab;
       const engine = startEngine(["apply", t.fleet, ...TARGETS, "--yes", "--confirm-finalize", "--json"]);
       await engine.afterLine(k);
@@ -53,8 +57,11 @@ describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
       const finishedAlready = again.code === 2 && again.stderr.includes("ROLLGATE_E_RUN_FINISHED");
       expect(again.code === 0 || finishedAlready, `kill after line ${k}: ${again.stderr}`).toBe(true);
 
-      const status = JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout);
+      const store = new SqliteStore(defaultStatePath(t.fleet));
+      const status = summarizeRun(store, store.listRuns()[0]!);
+      store.close();
       expect(status.run.state, `kill after line ${k}`).toBe("completed");
+      expect(status.progress.done).toBe(status.progress.total);
       const lab1 = t.lab.status();
       expect(lab1.violations, `kill after line ${k}`).toEqual([]);
       for (const s of lab1.servers) {
