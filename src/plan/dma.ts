@@ -244,6 +244,7 @@ function planInOrder(
   const steps: Step[] = [];
   for (const s of scheds) steps.push(...s.steps);
   steps.push(...extra);
+  orderAcrossClusters(steps);
   // G4: the leave that empties the old supercluster (by analogy with M4: the old release's
   // supercluster is gone, and D9 can only roll clusters back one by one)
   markLastLeaves(steps, ["G4", "D9"]);
@@ -256,11 +257,53 @@ function planInOrder(
   };
 }
 
+/**
+ * The engine starts a step once every step of its `after` is done and the rule gate agrees, not at
+ * its planned time. So every order between clusters that the schedule relies on is a dependency:
+ * a cluster's slot (its reassignment, its busy-out) and every restore wait for each return,
+ * restore and reassignment of the supercluster that ends by their planned start (capacity freed,
+ * territories moved, original clusters back).
+ */
+function orderAcrossClusters(steps: Step[]): void {
+  const marks = steps.filter(
+    (s) =>
+      s.action === "return-to-service" ||
+      s.action === "restore-territories" ||
+      s.action === "reassign-territories",
+  );
+  for (const x of steps) {
+    if (x.action !== "reassign-territories" && x.action !== "restore-territories" && x.action !== "busy-out")
+      continue;
+    let after: string[] | undefined;
+    for (const y of marks)
+      if (y !== x && y.end <= x.start && !x.after.includes(y.id)) (after ??= [...x.after]).push(y.id);
+    if (after) x.after = after;
+  }
+}
+
+/**
+ * G4: marks every leave that may be the last one, i.e. that no other leave depends on (whatever
+ * the steps' actual durations, the engine may run it last).
+ */
 function markLastLeaves(steps: Step[], extra: string[]): void {
   const leaves = steps.filter((s) => s.action === "leave-supercluster");
-  const last = leaves.reduce((m, s) => Math.max(m, s.end), Number.NEGATIVE_INFINITY);
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  const before = new Set<string>(); // leaves that some other leave waits for, directly or not
+  for (const l of leaves) {
+    const seen = new Set<string>();
+    const stack = [...l.after];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const d = byId.get(id);
+      if (!d) continue;
+      if (d.action === "leave-supercluster") before.add(d.id);
+      stack.push(...d.after);
+    }
+  }
   for (const s of leaves)
-    if (s.end === last) {
+    if (!before.has(s.id)) {
       s.pointOfNoReturn = true;
       s.rules = [...s.rules, ...extra.filter((r) => !s.rules.includes(r))];
     }
@@ -389,16 +432,30 @@ function territorySteps(
       changed.push({ name: t.name, primary, ...(backup ? { backup } : {}) });
     }
     if (changed.length === 0 && unassigned.length === 0) continue;
-    const st = mk(strategy, ev.s.cluster, "reassign-territories", ev.time, []);
-    st.territories = changed;
-    for (const a of changed) lastWrite.set(a.name, st);
-    for (const name of unassigned) lastWrite.set(name, st);
-    if (unassigned.length > 0) st.unassigned = unassigned;
-    st.supercluster = sc.name;
-    // the cluster's busy-out waits for its reassignment (D4)
+    // A reassignment acts in one supercluster: the one of the cluster it is sent to, whose members
+    // take the territories. Territories handed to clusters already back in the new supercluster
+    // (incremental) are assigned there, through the first of them.
+    const toNew = changed.filter((a) => strategy === "incremental" && by.get(a.primary)!.end <= ev.time);
+    const toOld = changed.filter((a) => !toNew.includes(a));
     const busy = ev.s.steps[0]!;
-    busy.after = [...busy.after, st.id];
-    ev.s.steps.unshift(st);
+    const parts: Array<{ actor: Cluster; list: TerritoryAssignment[]; unassigned: string[]; sc: string }> =
+      [];
+    if (toOld.length > 0 || unassigned.length > 0)
+      parts.push({ actor: ev.s.cluster, list: toOld, unassigned, sc: sc.name });
+    if (toNew.length > 0)
+      parts.push({ actor: by.get(toNew[0]!.primary)!.cluster, list: toNew, unassigned: [], sc: newSc });
+    for (const part of parts) {
+      const st = mk(strategy, part.actor, "reassign-territories", ev.time, []);
+      if (part.actor !== ev.s.cluster) st.id = `${part.actor.name}/reassign-territories-for-${c}`;
+      st.territories = part.list;
+      for (const a of part.list) lastWrite.set(a.name, st);
+      for (const name of part.unassigned) lastWrite.set(name, st);
+      if (part.unassigned.length > 0) st.unassigned = part.unassigned;
+      st.supercluster = part.sc;
+      // the cluster's busy-out waits for its reassignment (D4)
+      busy.after = [...busy.after, st.id];
+      ev.s.steps.unshift(st);
+    }
   }
   return extra;
 }
@@ -425,8 +482,11 @@ function superclusterLowerBound(
     dur(c, "verify") +
     dur(c, "return-to-service");
   const join = (c: Cluster) => (strategy === "incremental" ? dur(c, "join-supercluster") : 0);
-  const pre = (c: Cluster) => (strategy === "incremental" && owns(c) ? dur(c, "reassign-territories") : 0);
-  const post = (c: Cluster) => (strategy === "incremental" && owns(c) ? dur(c, "restore-territories") : 0);
+  // a reassignment or a restore may be sent to any cluster of the supercluster: the shortest
+  const raMin = Math.min(...clusters.map((c) => dur(c, "reassign-territories")));
+  const rsMin = Math.min(...clusters.map((c) => dur(c, "restore-territories")));
+  const pre = (c: Cluster) => (strategy === "incremental" && owns(c) ? raMin : 0);
+  const post = (c: Cluster) => (strategy === "incremental" && owns(c) ? rsMin : 0);
   let lb = 0;
   for (const c of clusters) lb = Math.max(lb, pre(c) + base(c) + post(c));
   const fits = (m: number) => {

@@ -337,12 +337,20 @@ function dmaPreconditions(state: FleetState, ctx: RuleContext, step: Step, c: Cl
   switch (step.action) {
     case "reassign-territories":
     case "restore-territories": {
+      // a reassignment acts in the supercluster of the cluster it is sent to: its members take
+      // the territories (D4, D6: territories are reassigned within a supercluster)
+      const sc = c.supercluster === undefined ? undefined : state.superclusters.get(c.supercluster);
       for (const a of step.territories ?? []) {
         for (const n of [a.primary, a.backup]) {
           if (n === undefined) continue;
           const o = state.clusters.get(n);
           if (!o || o.lineage !== c.lineage)
             return deny("D4", `territory ${a.name} cannot go to ${n}: it is not a cluster of ${c.lineage}`);
+          if (!sc?.members.has(n))
+            return deny(
+              "D4",
+              `territory ${a.name} cannot go to ${n} through ${c.name}: ${n} is not a member of ${c.supercluster ?? `a supercluster with ${c.name}`}`,
+            );
         }
       }
       return OK;

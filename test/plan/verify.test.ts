@@ -114,18 +114,33 @@ describe("the verifier names the broken rule of a corrupted plan", () => {
   });
 
   it("checks the failed branch: a reassignment that may land before its target is back breaks D4", () => {
-    // dma-phl's territories go to dma-nyc and dma-bos; start that reassignment while dma-bos is
-    // still joining: if it fails after taking effect, a territory spans two superclusters
-    const join = inc.steps.find((s) => s.id === "dma-bos/join-supercluster")!;
+    // the reassignment for dma-phl's window, handing us-mid to dma-bos alone, started while
+    // dma-bos has rejoined but is not back in service: if it fails after taking effect, nobody
+    // serves us-mid; if it lands at its end, dma-bos is back
+    const back = inc.steps.find((s) => s.id === "dma-bos/return-to-service")!;
     const r = corrupt(east, inc, (_s, byId) => {
-      const re = byId("dma-phl/reassign-territories");
-      re.start = join.end - 120;
-      re.end = join.end;
+      const re = byId("dma-nyc/reassign-territories-for-dma-phl");
+      re.start = back.start;
+      re.end = back.end;
+      re.territories = [
+        { name: "us-mid", primary: "dma-bos" },
+        ...re.territories!.filter((t) => t.name !== "us-mid"),
+      ];
+      // and without the dependencies that would keep it after dma-bos's return
+      re.after = re.after.filter((a) => byId(a).end <= re.start);
     });
     const failed = r.violations.filter((v) => v.branch === "failed");
     expect(failed.length).toBeGreaterThan(0);
     expect(failed[0]!.rule).toBe("D4");
     expect(r.violations.filter((v) => v.branch !== "failed")).toEqual([]);
+  });
+
+  it("a reassignment to clusters of another supercluster breaks D4", () => {
+    const r = corrupt(east, inc, (_s, byId) => {
+      byId("dma-nyc/reassign-territories-for-dma-phl").cluster = "dma-phl";
+    });
+    expect(rulesOf(r)).toContain("D4");
+    expect(r.violations.find((v) => v.rule === "D4")!.detail).toMatch(/not a member of sc-east/);
   });
 
   it("a dropped step leaves the fleet short of its target", () => {
