@@ -274,10 +274,8 @@ function orderAcrossClusters(steps: Step[]): void {
   for (const x of steps) {
     if (x.action !== "reassign-territories" && x.action !== "restore-territories" && x.action !== "busy-out")
       continue;
-    let after: string[] | undefined;
-    for (const y of marks)
-      if (y !== x && y.end <= x.start && !x.after.includes(y.id)) (after ??= [...x.after]).push(y.id);
-    if (after) x.after = after;
+    const add = marks.filter((y) => y !== x && y.end <= x.start && !x.after.includes(y.id));
+    if (add.length > 0) x.after = [...x.after, ...add.map((y) => y.id)];
   }
 }
 
