@@ -83,6 +83,7 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_RUN_NOT_FOUND: { title: "There is no such run (or no unfinished run) in the state file", exit: 2 },
   ROLLGATE_E_RUN_LOCKED: { title: "Another engine is driving this fleet", exit: 2 },
   ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2 },
+  ROLLGATE_E_RUN_STATE: { title: "The run's state does not allow this action", exit: 2 },
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
   ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
   ROLLGATE_E_NO_DRIVER: { title: "A cluster has no driver, so rollgate cannot act on it", exit: 2 },

@@ -1,11 +1,12 @@
+import { FINISHED_STATES } from "../events/types.ts";
 import { RollgateError } from "../model/errors.ts";
-import type { Store } from "../store/types.ts";
-import type { RunRecord } from "../store/types.ts";
+import type { RunRecord, Store } from "../store/types.ts";
+import { readJournal } from "./journal.ts";
 
 /**
  * Steering a run through its store: what `rollgate pause|resume|abort` and the dashboard's actions
- * do. A running engine reads the run's state from the store at every tick, so these work from any
- * process.
+ * do, in one place. A running engine reads the run's state from the store at every tick, so these
+ * work from any process. Repeating an action that is already in effect is not an error.
  */
 export interface ControlResult {
   run: string;
@@ -15,38 +16,39 @@ export interface ControlResult {
   message: string;
 }
 
-function unfinished(run: RunRecord): void {
-  if (run.state === "completed" || run.state === "aborted") {
+function unfinished(run: RunRecord, verb: string): void {
+  if (FINISHED_STATES.includes(run.state)) {
     throw new RollgateError(
       "ROLLGATE_E_RUN_FINISHED",
-      `run ${run.id} has already ${run.state === "completed" ? "completed" : "been aborted"}`,
+      `run ${run.id} has already ${run.state === "completed" ? "completed" : "been aborted"}: nothing to ${verb}`,
     );
   }
 }
 
+const engineOf = (store: Store, run: RunRecord) => store.engineHolder(run.fleet) ?? null;
+
 /** No new step starts; running steps finish; the engine waits for resume. */
 export function pauseRun(store: Store, run: RunRecord, by: string): ControlResult {
-  unfinished(run);
+  unfinished(run, "pause");
+  const engine = engineOf(store, run);
+  const result = (message: string): ControlResult => ({ run: run.id, state: "paused", engine, message });
+  if (run.state === "paused") return result(`run ${run.id} is already paused`);
   if (run.state !== "running" && run.state !== "awaiting-confirmation" && run.state !== "pending") {
     throw new RollgateError(
-      "ROLLGATE_E_USAGE",
+      "ROLLGATE_E_RUN_STATE",
       `run ${run.id} is ${run.state}; only a running run can be paused`,
     );
   }
   store.setState(run.id, "paused", `paused by ${by}`);
-  const engine = store.engineHolder(run.fleet) ?? null;
-  return {
-    run: run.id,
-    state: "paused",
-    engine,
-    message: `paused run ${run.id}: running steps finish, no new step starts (resume continues)`,
-  };
+  return result(`paused run ${run.id}: running steps finish, no new step starts (resume continues)`);
 }
 
 /** Running steps finish, no new step starts, the run ends aborted. */
 export function abortRun(store: Store, run: RunRecord, by: string): ControlResult {
-  unfinished(run);
-  const engine = store.engineHolder(run.fleet) ?? null;
+  unfinished(run, "abort");
+  const engine = engineOf(store, run);
+  if (run.state === "aborting")
+    return { run: run.id, state: "aborting", engine, message: `run ${run.id} is already being aborted` };
   const state = engine ? "aborting" : "aborted";
   store.setState(run.id, state, `aborted by ${by}`);
   return {
@@ -59,15 +61,36 @@ export function abortRun(store: Store, run: RunRecord, by: string): ControlResul
   };
 }
 
-/** Confirms the run's points of no return (G4): the one named, or every one not yet confirmed. */
+/**
+ * Confirms points of no return (G4): the one named, or every one not yet confirmed and not done.
+ * Returns the steps newly confirmed.
+ */
 export function confirmRun(store: Store, run: RunRecord, by: string, step?: string): string[] {
-  unfinished(run);
-  const pnr = store.getPlan(run.id).steps.filter((s) => s.pointOfNoReturn);
-  if (step !== undefined && !pnr.some((s) => s.id === step)) {
-    throw new RollgateError("ROLLGATE_E_USAGE", `${step} is not a point of no return of run ${run.id}`);
+  unfinished(run, "confirm");
+  const plan = store.getPlan(run.id);
+  const journal = readJournal(
+    store.events(run.id),
+    plan.steps.map((s) => s.id),
+  );
+  const done = (id: string) => journal.steps.get(id)?.status === "done";
+  if (step !== undefined) {
+    const s = plan.steps.find((x) => x.id === step);
+    if (!s) throw new RollgateError("ROLLGATE_E_USAGE", `run ${run.id}'s plan has no step ${step}`);
+    if (!s.pointOfNoReturn)
+      throw new RollgateError(
+        "ROLLGATE_E_USAGE",
+        `${step} is not a point of no return (G4); only those need a confirmation`,
+      );
+    if (done(step)) throw new RollgateError("ROLLGATE_E_RUN_STATE", `${step} is already done`);
   }
-  const todo = pnr
-    .filter((s) => (step === undefined || s.id === step) && !run.confirmed.includes(s.id))
+  const todo = plan.steps
+    .filter(
+      (s) =>
+        s.pointOfNoReturn &&
+        (step === undefined || s.id === step) &&
+        !run.confirmed.includes(s.id) &&
+        !done(s.id),
+    )
     .map((s) => s.id);
   for (const id of todo) store.confirm(run.id, id, by);
   return todo;
@@ -78,11 +101,14 @@ export function confirmRun(store: Store, run: RunRecord, by: string, step?: stri
  * Returns undefined when no engine is alive: the caller must run one (`rollgate resume` does).
  */
 export function resumeLiveRun(store: Store, run: RunRecord, by: string): ControlResult | undefined {
-  unfinished(run);
+  unfinished(run, "resume");
+  if (run.state === "aborting")
+    throw new RollgateError("ROLLGATE_E_RUN_STATE", `run ${run.id} is being aborted; it cannot be resumed`);
   const engine = store.engineHolder(run.fleet);
   if (!engine) return undefined;
-  if (run.state === "paused" || run.state === "awaiting-confirmation")
-    store.setState(run.id, "running", `resumed by ${by}`);
+  if (run.state === "running")
+    return { run: run.id, state: "running", engine, message: `run ${run.id} is already running` };
+  store.setState(run.id, "running", `resumed by ${by}`);
   return {
     run: run.id,
     state: "running",
