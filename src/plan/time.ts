@@ -10,9 +10,23 @@ import { estimateFor } from "../rules/estimates.ts";
  * lost between the planner, the plan and the verifier.
  */
 
+// a 100k-server plan asks for the same few estimates of every cluster many times
+const CACHE = new WeakMap<object, { of: object; pack: string; ms: Map<string, number> }>();
+
 /** A step's estimate in whole milliseconds (≥ 1). */
 export function estimateMs(cluster: Pick<Cluster, "pack" | "estimates">, action: string): number {
-  return Math.max(1, Math.round(estimateFor(cluster, action) * 1000));
+  let c = CACHE.get(cluster);
+  if (!c || c.of !== cluster.estimates || c.pack !== cluster.pack) {
+    c = { of: cluster.estimates, pack: cluster.pack, ms: new Map() };
+    CACHE.set(cluster, c);
+  }
+  const m = c.ms;
+  let v = m.get(action);
+  if (v === undefined) {
+    v = Math.max(1, Math.round(estimateFor(cluster, action) * 1000));
+    m.set(action, v);
+  }
+  return v;
 }
 
 /** Plan seconds → integer milliseconds. */
