@@ -82,11 +82,12 @@ async function preflight(fleet: Fleet, plan: Plan, driverFor: (c: Cluster) => Dr
       `cannot reach ${unreachable.length} server(s) before starting: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})`).join(", ")}; nothing was done`,
     );
   }
-  const surprising = observed.filter(
-    (o) =>
-      compareVersions(o.obs.release, o.server.version) !== 0 &&
-      compareVersions(o.obs.release, plan.target) !== 0,
-  );
+  const surprising = observed.filter((o) => {
+    const target = plan.targets[o.cluster.name] ?? plan.target;
+    return (
+      compareVersions(o.obs.release, o.server.version) !== 0 && compareVersions(o.obs.release, target) !== 0
+    );
+  });
   if (surprising.length) {
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_MISMATCH",
@@ -134,6 +135,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
       target: plan.target,
       plan,
     });
+    for (const e of store.events(run.id)) input.onEvent?.(e);
     return await drive(store, run, fleet, plan, statePath, input);
   } finally {
     store.releaseEngineLock(fleet.name, process.pid);

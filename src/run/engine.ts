@@ -448,7 +448,10 @@ export class Engine {
 
     // Wait for the effect, within k × the estimate.
     const estimateMs = this.estimate(step) * 1000;
-    const deadline = startedAt + Math.max(this.o.escalateFactor * estimateMs, estimateMs + MIN_GRACE_MS);
+    // The allowance counts from the moment the server has the action (accepted, or found under
+    // way), not from the engine's own observations before it.
+    const waitingSince = this.o.now();
+    const deadline = waitingSince + Math.max(this.o.escalateFactor * estimateMs, estimateMs + MIN_GRACE_MS);
     const pollMs = Math.min(1000, Math.max(20, estimateMs / 40));
     for (;;) {
       obs = await this.observe(cluster, cluster.pack === "polycom-dma" ? servers : servers);
@@ -471,7 +474,7 @@ export class Engine {
           );
         }
       }
-      if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs, startedAt);
+      if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs, waitingSince);
       await sleep(pollMs);
     }
     await this.watchMatrix(step, cluster);
@@ -490,9 +493,17 @@ export class Engine {
     obs: ServerObservation[],
   ): Promise<Server> {
     if (step.server && step.action === "disable" && cluster.pack === "polyserve-matrix") {
-      const running = (await this.observe(cluster, cluster.servers)).filter(
-        (o) => o.state === "running" || o.state === "isolated",
-      );
+      const everyone = await this.observe(cluster, cluster.servers);
+      const unreachable = everyone.filter((o) => o.state === "unreachable");
+      if (unreachable.length) {
+        throw this.halt(
+          step,
+          "G5",
+          `cannot choose where to send ${step.action} (M7: to a server on the old release while the matrix is mixed): ${unreachable.map((o) => o.server).join(", ")} unreachable`,
+          unreachable[0]!.server,
+        );
+      }
+      const running = everyone.filter((o) => o.state === "running" || o.state === "isolated");
       const oldest = running.map((o) => o.release).sort(compareVersions)[0];
       if (oldest !== undefined) {
         const pick =

@@ -7,7 +7,12 @@ describe("rollgate demo (real CLI, lab and engine)", () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
     const report = JSON.parse(lines.at(-1)!);
-    expect(report).toMatchObject({ ok: true, labViolations: 0, strategy: "incremental", runState: "completed" });
+    expect(report).toMatchObject({
+      ok: true,
+      labViolations: 0,
+      strategy: "incremental",
+      runState: "completed",
+    });
     expect(report.serversOnTarget).toBe(report.servers);
     expect(report.servers).toBe(9);
     expect(Object.values(report.installsPerServer).every((n) => n === 1)).toBe(true);

@@ -163,7 +163,8 @@ describe("DMA faults and the engine's reactions (D8)", () => {
   it("the dashboard shows one server of two after the install → D8b, exit 1", async () => {
     const r = await escalationOf("bos-2", "dashboard-missing");
     expect(r.reaction).toMatchObject({ code: 1, state: "escalated", rule: "D8b" });
-    expect(r.esc?.detail).toMatch(/shows 1 server\(s\) of 2; missing bos-2/);
+    expect(r.esc?.detail).toMatch(/dashboard/);
+    expect(r.esc?.detail).toContain("bos-2");
     expect(r.esc?.manual).toContain("Dashboard shows only one server for a two-server cluster");
   });
 
