@@ -58,9 +58,15 @@ export const ERROR_CATALOG = {
     title: "The target release is not newer than a cluster's current release",
     exit: 2,
   },
-  ROLLGATE_E_PLAN_UNSUPPORTED_PATH: { title: "No supported rolling-upgrade path to the target (M8, G1)", exit: 2 },
+  ROLLGATE_E_PLAN_UNSUPPORTED_PATH: {
+    title: "No supported rolling-upgrade path to the target (M8, G1)",
+    exit: 2,
+  },
   ROLLGATE_E_PLAN_UNKNOWN_STRATEGY: { title: "The strategy named by --strategy does not exist", exit: 2 },
-  ROLLGATE_E_PLAN_STRATEGY_NOT_APPLICABLE: { title: "The chosen strategy does not apply to this upgrade", exit: 2 },
+  ROLLGATE_E_PLAN_STRATEGY_NOT_APPLICABLE: {
+    title: "The chosen strategy does not apply to this upgrade",
+    exit: 2,
+  },
   ROLLGATE_E_PLAN_FLOOR_UNREACHABLE: {
     title: "No plan keeps the capacity floor (G3) for this upgrade",
     exit: 2,
@@ -80,7 +86,10 @@ export const ERROR_CATALOG = {
 
   // ── engine, store, drivers (run/, store/, drivers/) ────────────────────────────────
   ROLLGATE_E_STATE_OPEN: { title: "The state file cannot be opened", exit: 2 },
-  ROLLGATE_E_RUN_NOT_FOUND: { title: "There is no such run (or no unfinished run) in the state file", exit: 2 },
+  ROLLGATE_E_RUN_NOT_FOUND: {
+    title: "There is no such run (or no unfinished run) in the state file",
+    exit: 2,
+  },
   ROLLGATE_E_RUN_LOCKED: { title: "Another engine is driving this fleet", exit: 2 },
   ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2 },
   ROLLGATE_E_RUN_STATE: { title: "The run's state does not allow this action", exit: 2 },
@@ -98,8 +107,14 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_API_FORBIDDEN: { title: "The token's role may not do this (HTTP 403)", exit: 2 },
   ROLLGATE_E_API_NOT_FOUND: { title: "No such run or resource (HTTP 404)", exit: 2 },
   ROLLGATE_E_API_BAD_REQUEST: { title: "The request is not valid (HTTP 400)", exit: 2 },
-  ROLLGATE_E_API_CONFLICT: { title: "The action does not apply to the run in its present state (HTTP 409)", exit: 2 },
-  ROLLGATE_E_API_NO_ENGINE: { title: "No engine is driving the run, so the server cannot resume it (HTTP 409)", exit: 2 },
+  ROLLGATE_E_API_CONFLICT: {
+    title: "The action does not apply to the run in its present state (HTTP 409)",
+    exit: 2,
+  },
+  ROLLGATE_E_API_NO_ENGINE: {
+    title: "No engine is driving the run, so the server cannot resume it (HTTP 409)",
+    exit: 2,
+  },
   ROLLGATE_E_API_NO_DASHBOARD: { title: "The dashboard's page was not built (HTTP 503)", exit: 2 },
   ROLLGATE_E_SERVE_LISTEN: { title: "The server cannot listen on the host and port asked for", exit: 2 },
 } as const satisfies Record<string, ErrorSpec>;
