@@ -290,20 +290,21 @@ function orderAcrossClusters(steps: Step[]): void {
  */
 function markLastLeaves(steps: Step[], extra: string[]): void {
   const leaves = steps.filter((s) => s.action === "leave-supercluster");
-  const byId = new Map(steps.map((s) => [s.id, s]));
   const before = new Set<string>(); // leaves that some other leave waits for, directly or not
-  for (const l of leaves) {
-    const seen = new Set<string>();
-    const stack = [...l.after];
-    while (stack.length > 0) {
-      const id = stack.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const d = byId.get(id);
-      if (!d) continue;
-      if (d.action === "leave-supercluster") before.add(d.id);
-      stack.push(...d.after);
+  if (leaves.length <= 30) {
+    // the leaves each step waits for, as bits; a dependency starts before its dependent does
+    const bit = new Map(leaves.map((l, i) => [l.id, 1 << i]));
+    const waits = new Map<string, number>();
+    for (const s of [...steps].sort((a, b) => a.start - b.start)) {
+      let m = 0;
+      for (const a of s.after) m |= (waits.get(a) ?? 0) | (bit.get(a) ?? 0);
+      waits.set(s.id, m);
     }
+    let all = 0;
+    for (const l of leaves) all |= waits.get(l.id)!;
+    leaves.forEach((l, i) => {
+      if (all & (1 << i)) before.add(l.id);
+    });
   }
   for (const s of leaves)
     if (!before.has(s.id)) {
@@ -469,6 +470,19 @@ function territorySteps(
  * (capacity floor, and one cluster left serving), their out-of-service windows need at least
  * max(Σw/m, ⌈|S|/m⌉·min w), plus the reassignment before the first and the restore after the last.
  */
+const BOUND_ACTIONS: StepAction[] = [
+  "busy-out",
+  "leave-supercluster",
+  "install",
+  "verify",
+  "return-to-service",
+  "join-supercluster",
+  "reassign-territories",
+  "restore-territories",
+];
+// superclusters of one shape (capacities, estimates, territory owners) share their bound
+const BOUNDS = new Map<string, number>();
+
 function superclusterLowerBound(
   sc: Supercluster,
   clusters: Cluster[],
@@ -477,8 +491,28 @@ function superclusterLowerBound(
   floor: number,
   exact = false,
 ): number {
-  const n = clusters.length;
   const owns = (c: Cluster) => sc.territories.some((t) => t.primary === c.name || t.backup === c.name);
+  let key = `${strategy} ${allowedOut} ${floor} ${exact}`;
+  for (const c of clusters)
+    key += `|${c.capacity} ${owns(c)} ${BOUND_ACTIONS.map((a) => dur(c, a)).join(" ")}`;
+  let lb = BOUNDS.get(key);
+  if (lb === undefined) {
+    if (BOUNDS.size > 10_000) BOUNDS.clear();
+    lb = computeLowerBound(clusters, owns, strategy, allowedOut, floor, exact);
+    BOUNDS.set(key, lb);
+  }
+  return lb;
+}
+
+function computeLowerBound(
+  clusters: Cluster[],
+  owns: (c: Cluster) => boolean,
+  strategy: "patch" | "incremental",
+  allowedOut: number,
+  floor: number,
+  exact: boolean,
+): number {
+  const n = clusters.length;
   const base = (c: Cluster) =>
     dur(c, "busy-out") +
     (strategy === "incremental" ? dur(c, "leave-supercluster") : 0) +

@@ -1,13 +1,12 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
-import { compareVersions } from "../model/version.ts";
-import { compatibleIn } from "../rules/context.ts";
 import { explainStep } from "./explain.ts";
 import { planMaintenanceWindow, planStandaloneDma, planSuperclusterRolling } from "./dma.ts";
 import { type DomainPlan, planRollingCluster } from "./rolling.ts";
 import { resolveTargets } from "./targets.ts";
 import { msToSeconds } from "./time.ts";
 import { type Plan, STRATEGIES, type Step, type Strategy } from "./types.ts";
+import { cmpVersions, compatible } from "./versions.ts";
 import { verifyPlan } from "./verify.ts";
 
 /**
@@ -70,10 +69,8 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
     const clusters = sc.clusters.map((n) => byName.get(n)!);
     const target = byCluster.get(clusters[0]!.name);
     if (target === undefined) continue;
-    const compatible = clusters.every((c) =>
-      c.servers.every((s) => compatibleIn(fleet, c, s.version, target)),
-    );
-    (compatible ? u.compatible : u.incompatible).push({ name: sc.name, clusters });
+    const patch = clusters.every((c) => c.servers.every((s) => compatible(fleet, c, s.version, target)));
+    (patch ? u.compatible : u.incompatible).push({ name: sc.name, clusters });
   }
   for (const c of fleet.clusters) {
     if (!byCluster.has(c.name) || c.supercluster !== undefined) continue;
@@ -269,8 +266,5 @@ export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyC
 
 /** Newest-first helper for callers that show the current release of a cluster. */
 export function currentRelease(c: Cluster): string {
-  return c.servers.reduce(
-    (v, s) => (compareVersions(s.version, v) < 0 ? s.version : v),
-    c.servers[0]!.version,
-  );
+  return c.servers.reduce((v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v), c.servers[0]!.version);
 }

@@ -1,10 +1,10 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
-import { compareVersions } from "../model/version.ts";
-import { compatibleIn, maxUnavailable, policyFor, upgradeOrder } from "../rules/context.ts";
+import { maxUnavailable, policyFor, upgradeOrder } from "../rules/context.ts";
 import { describeSupportedPaths, isSupportedMatrixPath } from "../rules/supported-paths.ts";
 import { describePolicy } from "../model/compatibility.ts";
 import { estimateMs } from "./time.ts";
+import { cmpVersions, compatible } from "./versions.ts";
 import type { Step } from "./types.ts";
 
 /** A piece of a plan for one capacity domain; every time in integer ms from 0 (plan/time.ts). */
@@ -47,7 +47,7 @@ const NO_AFTER: string[] = [];
 export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
   const matrix = cluster.pack === "polyserve-matrix";
   const source = cluster.servers.reduce(
-    (v, s) => (compareVersions(s.version, v) < 0 ? s.version : v),
+    (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
     cluster.servers[0]!.version,
   );
   if (matrix && !isSupportedMatrixPath(source, target))
@@ -56,13 +56,13 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
       `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Chain supported upgrades, or plan a full-stop upgrade (M12)`,
       { details: { cluster: cluster.name, from: source, to: target } },
     );
-  if (!matrix && !compatibleIn(fleet, cluster, source, target))
+  if (!matrix && !compatible(fleet, cluster, source, target))
     throw new RollgateError(
       "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
       `cluster ${cluster.name}: ${source} and ${target} are incompatible under its policy (${describePolicy(policyFor(fleet, cluster))}, G1), so they cannot run side by side during a rolling upgrade`,
       { details: { cluster: cluster.name, from: source, to: target } },
     );
-  const order = upgradeOrder(cluster).filter((s) => compareVersions(s.version, target) < 0);
+  const order = upgradeOrder(cluster).filter((s) => cmpVersions(s.version, target) < 0);
   const dur = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
   const chain = dur.reduce((a, b) => a + b, 0);
   const floor = fleet.defaults.capacityFloor;

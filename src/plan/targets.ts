@@ -1,6 +1,7 @@
 import { RollgateError } from "../model/errors.ts";
 import { type Fleet, PACK_NAMES } from "../model/fleet.ts";
-import { compareVersions, isVersionString } from "../model/version.ts";
+import { isVersionString } from "../model/version.ts";
+import { cmpVersions } from "./versions.ts";
 
 /**
  * `--to` values: a bare release ("3.5.1") applies to every cluster; "NAME=RELEASE" applies to a
@@ -71,18 +72,18 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
     const t = byCluster.get(c.name);
     if (t === undefined) continue;
     const newest = c.servers.reduce(
-      (v, s) => (compareVersions(s.version, v) > 0 ? s.version : v),
+      (v, s) => (cmpVersions(s.version, v) > 0 ? s.version : v),
       c.servers[0]!.version,
     );
     const oldest = c.servers.reduce(
-      (v, s) => (compareVersions(s.version, v) < 0 ? s.version : v),
+      (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
       c.servers[0]!.version,
     );
-    if (compareVersions(oldest, t) >= 0 || compareVersions(newest, t) > 0) {
+    if (cmpVersions(oldest, t) >= 0 || cmpVersions(newest, t) > 0) {
       const bare = specs.every((s) => !s.includes("="));
       throw new RollgateError(
         "ROLLGATE_E_PLAN_TARGET_NOT_NEWER",
-        `cluster ${c.name} runs ${compareVersions(newest, t) > 0 ? newest : oldest}: the target ${t} is not newer` +
+        `cluster ${c.name} runs ${cmpVersions(newest, t) > 0 ? newest : oldest}: the target ${t} is not newer` +
           (bare && fleet.clusters.length > 1
             ? "; to upgrade only some clusters, use --to CLUSTER=VERSION or --to PACK=VERSION"
             : ""),

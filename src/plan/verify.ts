@@ -1,5 +1,11 @@
 import type { Fleet } from "../model/fleet.ts";
-import { checkDomain, domainCapacity, preconditions, type RuleViolation } from "../rules/checks.ts";
+import {
+  checkDomain,
+  checkDomainInto,
+  domainCapacity,
+  preconditions,
+  type RuleViolation,
+} from "../rules/checks.ts";
 import { type RuleContext, ruleContext } from "../rules/context.ts";
 import { type FleetState, finishStep, initialState, PARTIAL_EFFECT, startStep } from "../rules/state.ts";
 import { isWholeMs, msToSeconds, secondsToMs } from "./time.ts";
@@ -59,23 +65,21 @@ export function verifyPlan(
     });
   };
 
-  // structure: unique ids, dependencies that exist and end before the step starts
-  const byId = new Map<string, Step>();
-  for (const s of steps) {
-    if (byId.has(s.id)) report({ rule: "DAG", detail: `step id ${s.id} is used twice` }, s, undefined);
-    byId.set(s.id, s);
-  }
-  // times in integer ms, exact from here on
-  const startMs = new Float64Array(steps.length);
-  const endMs = new Float64Array(steps.length);
-  const index = new Map<Step, number>();
-  steps.forEach((s, i) => {
+  // structure: unique ids, dependencies that exist and end before the step starts; times in
+  // integer ms, exact from here on. Steps are grouped by domain first: dependencies are looked up
+  // in the domain's own (small) index, the whole plan's only for a dependency found nowhere there
+  const n = steps.length;
+  const startMs = new Float64Array(n);
+  const endMs = new Float64Array(n);
+  const byDomain = new Map<string, number[]>();
+  const odd: number[] = []; // ids not "<its cluster>/…": checked for uniqueness plan-wide
+  const orphans: number[] = []; // steps of no known cluster (no domain to replay them in)
+  let lastCluster: string | undefined;
+  let lastList: number[] | undefined;
+  for (let i = 0; i < n; i++) {
+    const s = steps[i]!;
     startMs[i] = secondsToMs(s.start);
     endMs[i] = secondsToMs(s.end);
-    index.set(s, i);
-  });
-  const byDomain = new Map<string, number[]>();
-  steps.forEach((s, i) => {
     if (!isWholeMs(s.start) || !isWholeMs(s.end))
       report(
         { rule: "DAG", detail: `${s.id} runs ${s.start}s–${s.end}s: times are whole milliseconds` },
@@ -91,26 +95,70 @@ export function verifyPlan(
         s,
         undefined,
       );
-    for (const a of s.after) {
-      const d = byId.get(a);
-      if (!d)
-        report({ rule: "DAG", detail: `${s.id} waits for ${a}, which is not in the plan` }, s, undefined);
-      else if (endMs[index.get(d)!]! > startMs[i]!)
-        report(
-          { rule: "DAG", detail: `${s.id} starts at ${s.start}s, before ${a} ends at ${d.end}s` },
-          s,
-          undefined,
-        );
+    if (!(s.id.startsWith(s.cluster) && s.id.charCodeAt(s.cluster.length) === 47)) odd.push(i);
+    if (s.cluster === lastCluster) {
+      lastList!.push(i);
+      continue;
     }
     const domain = ctx.domainOf.get(s.cluster);
     if (domain === undefined) {
       report({ rule: "DAG", detail: `${s.id} names unknown cluster ${s.cluster}` }, s, undefined);
-      return;
+      if (odd[odd.length - 1] !== i) odd.push(i);
+      orphans.push(i);
+      lastCluster = undefined;
+      continue;
     }
-    const list = byDomain.get(domain);
-    if (list) list.push(i);
-    else byDomain.set(domain, [i]);
-  });
+    let list = byDomain.get(domain);
+    if (!list) {
+      list = [];
+      byDomain.set(domain, list);
+    }
+    list.push(i);
+    lastCluster = s.cluster;
+    lastList = list;
+  }
+  let global: Map<string, number> | undefined;
+  const globalIndex = () => {
+    if (!global) {
+      global = new Map();
+      for (let i = 0; i < n; i++) global.set(steps[i]!.id, i);
+    }
+    return global;
+  };
+  const local = new Map<string, number>();
+  const dependencies = (idxs: readonly number[]) => {
+    local.clear();
+    for (const i of idxs) {
+      const s = steps[i]!;
+      if (local.has(s.id)) report({ rule: "DAG", detail: `step id ${s.id} is used twice` }, s, undefined);
+      local.set(s.id, i);
+    }
+    for (const i of idxs) {
+      const s = steps[i]!;
+      for (const a of s.after) {
+        const d = local.get(a) ?? globalIndex().get(a);
+        if (d === undefined)
+          report({ rule: "DAG", detail: `${s.id} waits for ${a}, which is not in the plan` }, s, undefined);
+        else if (endMs[d]! > startMs[i]!)
+          report(
+            { rule: "DAG", detail: `${s.id} starts at ${s.start}s, before ${a} ends at ${steps[d]!.end}s` },
+            s,
+            undefined,
+          );
+      }
+    }
+  };
+  for (const idxs of byDomain.values()) dependencies(idxs);
+  dependencies(orphans);
+  if (odd.length > 0) {
+    // "<cluster>/…" ids of different domains differ (a cluster has one domain); an id that does
+    // not start with its cluster's name may repeat one of another domain
+    const count = new Map<string, number>();
+    for (const s of steps) count.set(s.id, (count.get(s.id) ?? 0) + 1);
+    for (const i of odd)
+      if (count.get(steps[i]!.id)! > 1)
+        report({ rule: "DAG", detail: `step id ${steps[i]!.id} is used twice` }, steps[i], undefined);
+  }
 
   let statesChecked = 0;
   let minCapacity = 1;
@@ -143,16 +191,20 @@ function replayDomain(
   idxs: number[],
   report: Report,
 ): { states: number; minCapacity: number; outages: Array<[number, number]> } {
-  // events: 2i = end of step idxs[i]'s step, 2i+1 = start
+  // events: 2i = end of step idxs[i]'s step, 2i+1 = start; at one instant, ends before starts,
+  // then plan order. Instants in ms; violations report them in seconds
   const n = idxs.length;
   const ev = new Int32Array(2 * n);
-  for (let i = 0; i < 2 * n; i++) ev[i] = i;
-  // instants in ms; violations report them in seconds
-  const time = (e: number) => {
-    const i = idxs[e >> 1]!;
-    return e & 1 ? startMs[i]! : endMs[i]!;
-  };
-  ev.sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1) || (a >> 1) - (b >> 1));
+  const key = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const k = idxs[i]!;
+    ev[2 * i] = 2 * i;
+    ev[2 * i + 1] = 2 * i + 1;
+    key[2 * i] = endMs[k]! * 2;
+    key[2 * i + 1] = startMs[k]! * 2 + 1;
+  }
+  ev.sort((a, b) => key[a]! - key[b]! || a - b);
+  const time = (e: number) => (key[e]! - (e & 1)) / 2;
   let states = 1;
   for (const v of checkDomain(state, ctx, domain)) report(v, undefined, "after", 0);
   let minCapacity = domainCapacity(state, ctx, domain);
@@ -188,8 +240,8 @@ function replayDomain(
         at,
       );
   };
-  const observe = (t: number) => {
-    const cap = domainCapacity(state, ctx, domain);
+  const found: RuleViolation[] = [];
+  const observe = (t: number, cap: number) => {
     if (cap < minCapacity) minCapacity = cap;
     if (cap <= 0 && downSince === undefined) downSince = t;
     if (cap > 0 && downSince !== undefined) {
@@ -212,8 +264,10 @@ function replayDomain(
     }
     if (lastEnd) {
       states++;
-      for (const v of checkDomain(state, ctx, domain)) report(v, lastEnd, "after", msToSeconds(t));
-      observe(t);
+      found.length = 0;
+      const cap = checkDomainInto(state, ctx, domain, found);
+      for (const v of found) report(v, lastEnd, "after", msToSeconds(t));
+      observe(t, cap);
     }
     // starts at t
     const started: Step[] = [];
@@ -229,9 +283,10 @@ function replayDomain(
     }
     if (started.length > 0) {
       states++;
-      for (const v of checkDomain(state, ctx, domain))
-        report(v, started[started.length - 1], "during", msToSeconds(t));
-      observe(t);
+      found.length = 0;
+      const cap = checkDomainInto(state, ctx, domain, found);
+      for (const v of found) report(v, started[started.length - 1], "during", msToSeconds(t));
+      observe(t, cap);
       // failed branches whose effect may be in place
       for (const s of started) {
         if (!PARTIAL_EFFECT.has(s.action)) continue;

@@ -72,67 +72,83 @@ export function domainCapacity(state: FleetState, ctx: RuleContext, domain: stri
 
 // ── state predicates ────────────────────────────────────────────────────────────────────────
 
+const NO_SERVERS: ServerRecord[] = [];
+
+// M2/G2 ranks of a cluster's server records, per rule context (the records' list is stable for a
+// state): the checks ask them at every instant of a replay
+const RANKS = new WeakMap<RuleContext, WeakMap<ServerRecord[], Int32Array>>();
+function ranksOf(ctx: RuleContext, servers: ServerRecord[]): Int32Array {
+  let m = RANKS.get(ctx);
+  if (!m) {
+    m = new WeakMap();
+    RANKS.set(ctx, m);
+  }
+  let r = m.get(servers);
+  if (!r || r.length !== servers.length) {
+    r = Int32Array.from(servers, (x) => ctx.rank.get(x.name) ?? 0);
+    m.set(servers, r);
+  }
+  return r;
+}
+
 function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, out: RuleViolation[]): void {
   const cluster = ctx.clusters.get(name)!;
-  const servers = state.serversOf.get(name) ?? [];
+  const servers = state.serversOf.get(name) ?? NO_SERVERS;
   const matrix = cluster.pack === "polyserve-matrix";
+  const targeted = ctx.targets.has(name);
+  if (!targeted) return;
   let down = 0;
-  const downNames: string[] = [];
-  for (const r of servers) {
-    if (!serverServes(r)) {
-      down++;
-      downNames.push(r.name);
-    }
-  }
+  for (const r of servers) if (!serverServes(r)) down++;
   const limit = maxUnavailable(cluster);
-  if (down > limit && ctx.targets.has(name)) {
+  if (down > limit) {
     out.push({
       rule: matrix ? "M1" : "G3",
       cluster: name,
-      detail: `${down} servers of ${name} are out of service at once (${downNames.join(", ")}); at most ${limit}`,
+      detail: `${down} servers of ${name} are out of service at once (${servers
+        .filter((r) => !serverServes(r))
+        .map((r) => r.name)
+        .join(", ")}); at most ${limit}`,
     });
   }
-  if (!ctx.targets.has(name)) return;
   if (matrix) {
+    // "old" as onOldRelease has it: below the state's target for the cluster
+    const t = state.targets.get(name);
+    const old = (r: ServerRecord) => t !== undefined && r.release !== t && r.installing !== t;
+    const ranks = ranksOf(ctx, servers);
     // M3: no running new-release server below a running old-release one in the address order
     let highestOldRank = Number.POSITIVE_INFINITY;
     let highestOld: ServerRecord | undefined;
-    for (const r of servers) {
-      if (r.running && onOldRelease(state, r)) {
-        const rank = ctx.rank.get(r.name)!;
-        if (rank < highestOldRank) {
-          highestOldRank = rank;
-          highestOld = r;
-        }
+    for (let i = 0; i < servers.length; i++) {
+      const r = servers[i]!;
+      if (r.running && old(r) && ranks[i]! < highestOldRank) {
+        highestOldRank = ranks[i]!;
+        highestOld = r;
       }
     }
-    for (const r of servers) {
-      if (r.running && !onOldRelease(state, r) && ctx.rank.get(r.name)! > highestOldRank) {
-        out.push({
-          rule: "M3",
-          cluster: name,
-          detail: `${r.name} (${r.address}) runs ${r.release} while ${highestOld!.name} (${highestOld!.address}), higher in the address order, still runs ${highestOld!.release}: the old-release servers go isolated`,
-        });
-        break;
-      }
-    }
-    if (state.finalized.has(name)) {
-      for (const r of servers) {
-        if (r.running && onOldRelease(state, r)) {
+    if (highestOld)
+      for (let i = 0; i < servers.length; i++) {
+        const r = servers[i]!;
+        if (r.running && !old(r) && ranks[i]! > highestOldRank) {
           out.push({
-            rule: "M4",
+            rule: "M3",
             cluster: name,
-            detail: `${r.name} runs the old release ${r.release} after the last old-release server left ${name}`,
+            detail: `${r.name} (${r.address}) runs ${r.release} while ${highestOld.name} (${highestOld.address}), higher in the address order, still runs ${highestOld.release}: the old-release servers go isolated`,
           });
           break;
         }
       }
+    if (highestOld && state.finalized.has(name)) {
+      out.push({
+        rule: "M4",
+        cluster: name,
+        detail: `${highestOld.name} runs the old release ${highestOld.release} after the last old-release server left ${name}`,
+      });
     }
     for (const fs of state.filesystemsOf.get(name) ?? []) {
       if (!fs.newOnly) continue;
       for (const n of fs.mountedOn) {
         const r = state.servers.get(n);
-        if (r && onOldRelease(state, r)) {
+        if (r && old(r)) {
           out.push({
             rule: "M5",
             cluster: name,
@@ -144,10 +160,17 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
     }
   } else {
     // G1: the releases running side by side are compatible
-    const policy = policyFor(ctx.fleet, cluster);
-    const releases = new Set<string>();
-    for (const r of servers) if (r.running) releases.add(r.release);
-    if (releases.size > 1) {
+    let first: string | undefined;
+    let mixed = false;
+    for (const r of servers)
+      if (r.running) {
+        if (first === undefined) first = r.release;
+        else if (r.release !== first) mixed = true;
+      }
+    if (mixed) {
+      const policy = policyFor(ctx.fleet, cluster);
+      const releases = new Set<string>();
+      for (const r of servers) if (r.running) releases.add(r.release);
       const list = [...releases];
       for (let i = 0; i < list.length; i++)
         for (let k = i + 1; k < list.length; k++)
@@ -164,10 +187,10 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
 function checkDmaDomain(state: FleetState, ctx: RuleContext, domain: string, out: RuleViolation[]): void {
   // D2: every supercluster of this lineage runs compatible releases (an install in flight may
   // have either release)
-  const scNames = new Set<string>();
+  const scNames: string[] = [];
   for (const name of ctx.domainClusters.get(domain) ?? []) {
     const sc = state.clusters.get(name)!.supercluster;
-    if (sc !== undefined) scNames.add(sc);
+    if (sc !== undefined && !scNames.includes(sc)) scNames.push(sc);
   }
   for (const scName of scNames) {
     const sc = state.superclusters.get(scName)!;
@@ -224,24 +247,48 @@ function checkDmaDomain(state: FleetState, ctx: RuleContext, domain: string, out
 /** Every rule of one capacity domain (a supercluster, or a cluster on its own). */
 export function checkDomain(state: FleetState, ctx: RuleContext, domain: string): RuleViolation[] {
   const out: RuleViolation[] = [];
+  checkDomainInto(state, ctx, domain, out);
+  return out;
+}
+
+/**
+ * `checkDomain`, appending to `out`; returns the domain's fraction of capacity in service
+ * (`domainCapacity`), which it computes on the way (the verifier's replay wants both).
+ */
+export function checkDomainInto(
+  state: FleetState,
+  ctx: RuleContext,
+  domain: string,
+  out: RuleViolation[],
+): number {
   const names = ctx.domainClusters.get(domain) ?? [];
   let dma = false;
+  let total = 0;
+  let serving = 0;
   for (const name of names) {
-    if (ctx.clusters.get(name)!.pack === "polycom-dma") dma = true;
-    else checkServerCluster(state, ctx, name, out);
-  }
-  if (dma) checkDmaDomain(state, ctx, domain, out);
-  if (ctx.capacityFloor > 0) {
-    const cap = domainCapacity(state, ctx, domain);
-    if (cap + EPS < ctx.capacityFloor) {
-      out.push({
-        rule: "G3",
-        cluster: domain,
-        detail: `${domain} has ${formatFraction(cap)} of its capacity in service, below the floor ${formatFraction(ctx.capacityFloor)}`,
-      });
+    const c = state.clusters.get(name)!;
+    if (c.pack === "polycom-dma") {
+      dma = true;
+      total += c.capacity;
+      if (clusterServes(c)) serving += c.capacity;
+    } else {
+      checkServerCluster(state, ctx, name, out);
+      for (const r of state.serversOf.get(name) ?? NO_SERVERS) {
+        total += r.capacity;
+        if (serverServes(r)) serving += r.capacity;
+      }
     }
   }
-  return out;
+  if (dma) checkDmaDomain(state, ctx, domain, out);
+  const cap = total === 0 ? 1 : serving / total;
+  if (ctx.capacityFloor > 0 && cap + EPS < ctx.capacityFloor) {
+    out.push({
+      rule: "G3",
+      cluster: domain,
+      detail: `${domain} has ${formatFraction(cap)} of its capacity in service, below the floor ${formatFraction(ctx.capacityFloor)}`,
+    });
+  }
+  return cap;
 }
 
 /** Every rule, everywhere. */

@@ -59,6 +59,17 @@ export function maxUnavailable(cluster: Cluster): number {
  * file order.
  */
 export function upgradeOrder(cluster: Cluster): Server[] {
+  // asked for every cluster by the planner and by every rule context: sorted once per cluster
+  const hit = ORDERS.get(cluster);
+  if (hit && hit.servers === cluster.servers && hit.order === cluster.order) return [...hit.sorted];
+  const sorted = sortForUpgrade(cluster);
+  ORDERS.set(cluster, { servers: cluster.servers, order: cluster.order, sorted });
+  return [...sorted];
+}
+
+const ORDERS = new WeakMap<Cluster, { servers: Server[]; order: Cluster["order"]; sorted: Server[] }>();
+
+function sortForUpgrade(cluster: Cluster): Server[] {
   const byAddressDesc = (a: Server, b: Server) => compareAddresses(b.address, a.address);
   const servers = [...cluster.servers];
   if (cluster.pack === "polyserve-matrix") return servers.sort(byAddressDesc);

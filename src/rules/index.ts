@@ -40,6 +40,7 @@ export {
 export {
   canStart,
   checkDomain,
+  checkDomainInto,
   checkState,
   clusterServes,
   type Decision,

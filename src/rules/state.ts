@@ -246,6 +246,9 @@ class Journal {
   }
 }
 
+/** The journal of in-place changes that keep no undo (it holds nothing, so one serves all). */
+const NO_RECORD = new Journal(false);
+
 /** Name of the new supercluster an incompatible upgrade founds (D6, D10): "sc-east@10.1.0". */
 export function newSuperclusterName(lineage: string, release: string): string {
   return `${lineage}@${release}`;
@@ -312,7 +315,7 @@ function mountAll(state: FleetState, j: Journal, server: ServerRecord): void {
  * cluster being busied out takes no new conferences.
  */
 export function startStep(state: FleetState, step: Step, options: { undo?: boolean } = {}): Undo {
-  const j = new Journal(options.undo !== false);
+  const j = options.undo === false ? NO_RECORD : new Journal();
   const sv = step.server ? state.servers.get(step.server) : undefined;
   const cl = state.clusters.get(step.cluster);
   switch (step.action) {
@@ -348,7 +351,7 @@ export function startStep(state: FleetState, step: Step, options: { undo?: boole
 
 /** The part of a step's effect that holds once it is done. */
 export function finishStep(state: FleetState, step: Step, options: { undo?: boolean } = {}): Undo {
-  const j = new Journal(options.undo !== false);
+  const j = options.undo === false ? NO_RECORD : new Journal();
   const sv = step.server ? state.servers.get(step.server) : undefined;
   const cl = state.clusters.get(step.cluster);
   switch (step.action) {
