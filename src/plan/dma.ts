@@ -3,7 +3,8 @@ import type { Cluster, Fleet, Supercluster } from "../model/fleet.ts";
 import { newSuperclusterName } from "../rules/state.ts";
 import type { DomainPlan } from "./rolling.ts";
 import { fmtPct } from "./rolling.ts";
-import { estimateMs } from "./time.ts";
+import { estimateMs, msToSeconds } from "./time.ts";
+import { verifyPlan } from "./verify.ts";
 import type { Step, StepAction, TerritoryAssignment } from "./types.ts";
 
 export type DmaStrategy = "patch" | "incremental" | "maintenance-window";
@@ -161,6 +162,21 @@ export function planSuperclusterRolling(
       // this order cannot keep the floor; others may
     }
   }
+  if (best.ms <= 1.05 * lowerBoundMs || strategy !== "patch" || sc.territories.length === 0) return best;
+  // Still not within 1.05: reassignments only where needed, sent ahead of their slot while the
+  // previous windows are still open. Kept only when the supercluster's plan verifies on its own.
+  const targets = new Map(clusters.map((c) => [c.name, target]));
+  const sub: Fleet = { ...fleet, clusters, superclusters: [sc] };
+  for (const order of permutations(clusters)) {
+    try {
+      const p = planInOrder(fleet, sc, order, target, strategy, true);
+      if (p.ms >= best.ms) continue;
+      const inSeconds = p.steps.map((x) => ({ ...x, start: msToSeconds(x.start), end: msToSeconds(x.end) }));
+      if (verifyPlan(sub, inSeconds, targets).ok) best = { ...p, lowerBoundMs };
+    } catch {
+      // no room for this order's reassignments; others may have it
+    }
+  }
   return best;
 }
 
@@ -179,6 +195,7 @@ function planInOrder(
   clusters: Cluster[],
   target: string,
   strategy: "patch" | "incremental",
+  adaptive = false,
 ): DomainPlan {
   const floor = fleet.defaults.capacityFloor;
   const total = clusters.reduce((n, c) => n + c.capacity, 0);
@@ -201,7 +218,10 @@ function planInOrder(
 
   // List scheduling of the clusters' slots, founder first: a slot is the reassignment of the
   // cluster's territories (`lead` ms, when needed) followed by its out-of-service window.
-  const schedule = (lead: number): Sched[] => {
+  // `modes` (patch, adaptive): per cluster, "early" sends its reassignment up to `ra` ahead of the
+  // moment it may go out (while the previous windows are still open), "delay" gives its slot the
+  // uniform lead; a cluster with no mode has no room for a reassignment.
+  const schedule = (lead: number, modes?: Map<string, "early" | "delay">): Sched[] => {
     const scheds: Sched[] = [];
     let pending = [...clusters];
     let out: Sched[] = [];
@@ -212,8 +232,11 @@ function planInOrder(
       const still: Cluster[] = [];
       for (const c of pending) {
         if (canAdd(out, c)) {
-          const s = clusterChain(strategy, c, t + lead, target, founderInfo, newSc);
-          s.slotStart = t;
+          const mode = modes?.get(c.name);
+          const l = modes === undefined ? lead : mode === "delay" ? lead : 0;
+          const at = mode === "early" ? Math.max(t, ra) : t + l;
+          const s = clusterChain(strategy, c, at, target, founderInfo, newSc);
+          s.slotStart = mode === "early" ? at - ra : t;
           if (founder && c === founder)
             founderInfo = { name: c.name, verifyEnd: s.steps.find((x) => x.action === "verify")!.end };
           scheds.push(s);
@@ -234,8 +257,29 @@ function planInOrder(
   };
   // a patch reassigns territories only when a territory would lose every serving cluster; try
   // without reassignment slots first
-  let scheds = schedule(strategy === "patch" || !hasTerritories ? 0 : ra);
-  let extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
+  let scheds: Sched[];
+  let extra: Step[] | undefined;
+  if (adaptive && strategy === "patch" && hasTerritories) {
+    // room for a reassignment only for the clusters that need one, sent ahead of their slot
+    // where it can be; a cluster that still lacks room gets the uniform lead
+    const rs = Math.max(...clusters.map((c) => dur(c, "restore-territories")));
+    const modes = new Map<string, "early" | "delay">();
+    for (let i = 0; i <= 2 * clusters.length; i++) {
+      const failed: { cluster?: string } = {};
+      scheds = schedule(Math.max(ra, rs), modes);
+      extra = territorySteps(strategy, sc, scheds, ra, floor, newSc, failed);
+      if (extra !== undefined || failed.cluster === undefined) break;
+      const m = modes.get(failed.cluster);
+      if (m === "delay") break;
+      modes.set(failed.cluster, m === "early" ? "delay" : "early");
+    }
+    if (extra === undefined)
+      throw new Error(`planner: supercluster ${sc.name}: no room for the territory reassignments`);
+    scheds = scheds!;
+  } else {
+    scheds = schedule(strategy === "patch" || !hasTerritories ? 0 : ra);
+    extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
+  }
   if (extra === undefined) {
     // room before every window for a reassignment, and for a restore still landing on the
     // territories of the cluster about to go out (a slot starts when another cluster returns,
@@ -325,6 +369,7 @@ function territorySteps(
   ra: number,
   floor: number,
   newSc: string,
+  failed: { cluster?: string } = {},
 ): Step[] | undefined {
   // no territory to move; or a patch under floor 0, where an outage is allowed and nobody leaves
   if (sc.territories.length === 0 || (strategy === "patch" && floor <= 0)) return [];
@@ -390,7 +435,11 @@ function territorySteps(
       continue;
     }
     // a restore still landing when c goes out may leave a territory on c alone: more room needed
-    for (const r of restores) if (r.step.end > ev.s.start && r.before.has(c)) return undefined;
+    for (const r of restores)
+      if (r.step.end > ev.s.start && r.before.has(c)) {
+        failed.cluster = c;
+        return undefined;
+      }
     const changed: TerritoryAssignment[] = [];
     const unassigned: string[] = [];
     const valid = (d: string) => d !== c && group(by.get(d)!, ev.time) !== undefined;
@@ -405,7 +454,10 @@ function territorySteps(
       if (now.primary !== c && now.backup !== c) continue;
       const other = now.primary === c ? now.backup : now.primary;
       if (strategy === "patch" && servingAt(other)) continue;
-      if (ev.s.start - ev.s.slotStart < ra) return undefined; // no room for a reassignment: retry with slots
+      if (ev.s.start - ev.s.slotStart < ra) {
+        failed.cluster = c; // no room for a reassignment: retry with slots
+        return undefined;
+      }
       let primary: string | undefined;
       let backup: string | undefined;
       if (other !== undefined && valid(other)) {

@@ -34,6 +34,30 @@ describe("DMA patch upgrade (D3, D7)", () => {
   });
 });
 
+describe("DMA patch upgrade where clusters sharing a territory go out together (D4)", () => {
+  // capacities 200/300/100/200, territories on the ring c1–c2–c3–c4–c1, floor 0.5: only pairs
+  // sharing a territory fill the half that may be out, so territories are reassigned and restored
+  const ring = dmaSupercluster("sc", [1, 1, 1, 1], "10.0.1", 100, [200, 300, 100, 200]);
+  const p = planUpgrade(fleetOf(ring.clusters, [ring.supercluster], 0.5), { to: "10.0.2" });
+
+  it("reassigns ahead of a slot while the previous windows are open, within 1.05 of the bound", () => {
+    expect(p.strategy).toBe("patch");
+    expect(p.verification.violations).toEqual([]);
+    expect(p.estimate.lowerBoundSeconds).toBe(6360);
+    expect(p.estimate.seconds).toBeLessThanOrEqual(6600);
+    expect(p.estimate.seconds).toBeLessThanOrEqual(1.05 * p.estimate.lowerBoundSeconds);
+    // some reassignment runs while another cluster is out of service
+    const windows = p.steps
+      .filter((s) => s.action === "busy-out")
+      .map((b) => [b.start, p.steps.find((s) => s.id === `${b.cluster}/return-to-service`)!.end] as const);
+    const early = p.steps.filter(
+      (s) => s.action === "reassign-territories" && windows.some(([a, e]) => a < s.start && s.start < e),
+    );
+    expect(early.length).toBeGreaterThan(0);
+    expect(p.estimate.minCapacity).toBe(0.5);
+  });
+});
+
 describe("DMA incompatible upgrade", () => {
   const inc = planUpgrade(east, { to: "10.1.0" });
 

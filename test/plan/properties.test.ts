@@ -44,4 +44,31 @@ describe("properties of plans over random fleets", () => {
       { numRuns: 60, seed: 20261122 },
     );
   });
+
+  // DMA patch upgrades (D3): where two clusters sharing a territory must be out together, the
+  // planner sends the reassignment ahead of their slot; several seeds, every supercluster shape
+  const patchArb = fleetArb
+    .filter((r) => r.scs.length > 0)
+    .map((r) => ({ ...r, incompatible: false, matrices: [], generics: [] }));
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 20261122])
+    it(`patch upgrades stay within 1.05 × the bound (seed ${seed})`, () => {
+      fc.assert(
+        fc.property(patchArb, (r) => {
+          const fleet = buildFleet(r);
+          let plan: ReturnType<typeof planUpgrade>;
+          try {
+            plan = planUpgrade(fleet, { to: targetsFor(fleet, false) });
+          } catch (e) {
+            expect((e as { code?: string }).code).toBe("ROLLGATE_E_PLAN_FLOOR_UNREACHABLE");
+            return;
+          }
+          expect(plan.strategy).toBe("patch");
+          expect(plan.verification.violations).toEqual([]);
+          expect(plan.estimate.minCapacity + 0.01).toBeGreaterThanOrEqual(fleet.defaults.capacityFloor);
+          expect(plan.estimate.seconds).toBeGreaterThanOrEqual(plan.estimate.lowerBoundSeconds);
+          expect(plan.estimate.seconds).toBeLessThanOrEqual(1.05 * plan.estimate.lowerBoundSeconds);
+        }),
+        { numRuns: 250, seed },
+      );
+    });
 });
