@@ -13,7 +13,9 @@ import type {
  * The exec driver: one command per action, run WITHOUT a shell (execFile, arguments as a list), so
  * no value from the fleet can be interpreted by a shell. See docs/drivers.md.
  *
- * Placeholders replaced inside each argument: {name} {address} {cluster} {release} {joins}
+ * Placeholders replaced inside each argument: {name} {address} (the server that receives the
+ * command), {server} (the server acted on: differs for a matrix management operation sent to an
+ * old-release server, M7), {cluster} {release} {joins}
  * {supercluster} {filesystem} {territories} (JSON). The `status` command must print a JSON object
  * with at least { "state", "release" } (the ServerObservation fields of src/drivers/driver.ts).
  * An action's command succeeds with exit code 0; anything else is reported as refused.
@@ -26,6 +28,7 @@ export class ExecDriver implements Driver {
   private argv(command: string[], target: ActionTarget, args: ActionArgs): string[] {
     const values: Record<string, string> = {
       name: target.server.name,
+      server: args.server ?? target.server.name,
       address: target.server.address,
       cluster: target.cluster.name,
       release: args.release ?? "",

@@ -26,7 +26,7 @@ export type Planner = (fleet: Fleet, targets: string[], strategy: StrategyChoice
 
 export interface DriveHooks {
   /** Asks a yes/no question on the terminal; undefined when there is no terminal. */
-  ask?: (question: string) => Promise<boolean>;
+  ask?: (question: string, signal?: AbortSignal) => Promise<boolean>;
   onPlan?: (plan: Plan, info: { resumed: boolean; runId?: string; done?: string[] }) => void;
   onEvent?: (event: RunEvent) => void;
   /** Points of no return wait for a confirmation through the store (the dashboard) instead of halting. */
@@ -122,7 +122,13 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
         "no terminal to ask for confirmation: pass --yes to apply the plan shown",
       );
     }
-    if (!(await input.ask(`Apply this plan to ${fleet.name} (${plan.steps.length} steps)?`))) {
+    const yes = await input
+      .ask(`Apply this plan to ${fleet.name} (${plan.steps.length} steps)?`)
+      .catch((e: unknown) => {
+        if ((e as Error)?.name === "AbortError") return false; // Ctrl-C at the question: a no
+        throw e;
+      });
+    if (!yes) {
       throw new RollgateError("ROLLGATE_E_DECLINED", "the plan was not applied");
     }
   }
@@ -174,7 +180,7 @@ export async function resume(input: ResumeInput): Promise<DriveResult> {
         store.setState(run.id, "aborted", "aborted while no engine was running");
         return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
       }
-      if (run.state === "escalated" || run.state === "awaiting-confirmation")
+      if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
         store.setState(run.id, "running", "resumed by an operator");
       return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input);
     } finally {
@@ -199,10 +205,13 @@ async function drive(
         input.onEvent?.(store.confirm(run.id, s.id, "--confirm-finalize"));
   }
   await input.onStore?.(store, run);
+  // A question still open when the engine ends is withdrawn.
+  const questions = new AbortController();
   const confirm = async (step: Step): Promise<"yes" | "wait" | "halt"> => {
     if (input.ask) {
       return (await input.ask(
         `${step.id} is a point of no return (${step.rules.join(", ")}): the old release cannot come back after it. Go on?`,
+        questions.signal,
       ))
         ? "yes"
         : "halt";
@@ -226,7 +235,7 @@ async function drive(
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
-    const result = await engine.run();
+    const result = await engine.run().finally(() => questions.abort());
     return { ...result, runId: run.id, plan, statePath };
   } finally {
     process.off("SIGINT", stop);

@@ -162,3 +162,17 @@ export function outOfOrder(cluster: Cluster, obs: ServerObservation[], target: s
     )
     .map((o) => o.server);
 }
+
+/** Stopped servers on the new release with a running old-release server of higher address: an M3 correction under way. */
+export function stoppedOutOfOrder(cluster: Cluster, obs: ServerObservation[], target: string): string[] {
+  const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
+  const oldOnes = obs.filter(
+    (o) => (o.state === "running" || o.state === "isolated") && !onTarget(o, target),
+  );
+  return obs
+    .filter((o) => o.state === "stopped" && onTarget(o, target))
+    .filter((o) =>
+      oldOnes.some((old) => compareAddresses(address.get(old.server)!, address.get(o.server)!) > 0),
+    )
+    .map((o) => o.server);
+}

@@ -10,6 +10,7 @@ import {
   isolatedServers,
   outOfOrder,
   type Problem,
+  stoppedOutOfOrder,
   verifyProblems,
 } from "./effects.ts";
 import type { Gate } from "./gate.ts";
@@ -203,59 +204,46 @@ export class Engine {
 
   /** Runs until the plan is done, or the run is escalated, aborted, or halted for a confirmation. */
   async run(): Promise<EngineResult> {
+    try {
+      return await this.loop();
+    } finally {
+      // Never hand the store back while a step still runs: its outcome must reach the journal.
+      await Promise.allSettled([...this.running.values()]);
+    }
+  }
+
+  /** False once nothing new may start: an escalation, a stop request, or a run no longer active. */
+  private mayStart(): boolean {
+    if (this.escalation !== undefined || this.stopRequested !== undefined) return false;
+    const state = this.o.store.getRun(this.o.runId)!.state;
+    return state === "running" || state === "awaiting-confirmation";
+  }
+
+  private async loop(): Promise<EngineResult> {
     const { store, runId } = this.o;
     const initial = store.getRun(runId)!.state;
     if (initial === "pending" || initial === "escalated" || initial === "awaiting-confirmation")
       this.setState("running");
-    let needsConfirmation: string | undefined;
     for (;;) {
       const run = store.getRun(runId)!;
-      const allDone = this.o.plan.steps.every((s) => this.done(s.id));
-      if (allDone && this.running.size === 0) {
+      if (this.o.plan.steps.every((s) => this.done(s.id)) && this.running.size === 0) {
         this.setState("completed");
         return { state: "completed" };
       }
-      // While one point of no return waits for its confirmation, independent steps go on.
-      const active = run.state === "running" || run.state === "awaiting-confirmation";
-      const stopStarting =
-        this.escalation !== undefined ||
-        needsConfirmation !== undefined ||
-        this.stopRequested !== undefined ||
-        !active;
-      if (stopStarting && this.running.size === 0) {
-        if (this.escalation) {
-          this.setState("escalated", `${this.escalation.rule}: ${this.escalation.detail}`);
-          return { state: "escalated", escalation: this.escalation };
-        }
-        if (needsConfirmation) {
-          this.setState("awaiting-confirmation", `G4: ${needsConfirmation} is a point of no return`);
-          return { state: "awaiting-confirmation", needsConfirmation };
-        }
-        if (this.stopRequested && run.state !== "aborting") {
-          this.setState("paused", this.stopRequested);
-          return { state: "paused" };
-        }
-        if (run.state === "aborting") {
-          this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
-          return { state: "aborted" };
-        }
-      }
-      if (!stopStarting) {
-        const waitingForConfirmation = this.ready().some(
-          (s) => s.pointOfNoReturn && !run.confirmed.includes(s.id),
-        );
-        if (run.state === "awaiting-confirmation" && !waitingForConfirmation) this.setState("running");
-        for (const step of this.ready()) {
-          if (step.pointOfNoReturn && !run.confirmed.includes(step.id)) {
-            const answer = await this.askConfirmation(step);
-            if (answer === "halt") {
-              needsConfirmation = step.id;
-              break;
-            }
-            if (answer === "wait") continue;
-          }
+      let blocked: { rule: string; reason: string } | undefined;
+      let started = false;
+      if (this.mayStart()) {
+        const ready = this.ready();
+        // Points of no return (G4) wait for their confirmation; independent steps go on meanwhile.
+        const unconfirmed = ready.filter((s) => s.pointOfNoReturn && !run.confirmed.includes(s.id));
+        for (const step of unconfirmed) this.requestConfirmation(step);
+        if (run.state === "awaiting-confirmation" && unconfirmed.length === 0) this.setState("running");
+        for (const step of ready) {
+          if (unconfirmed.includes(step)) continue;
+          if (!this.mayStart()) break;
           const verdict = this.o.gate?.check(step);
           if (verdict && !verdict.ok) {
+            blocked ??= verdict;
             const sig = `${verdict.rule}:${verdict.reason}`;
             if (this.waitingLogged.get(step.id) !== sig) {
               this.waitingLogged.set(step.id, sig);
@@ -264,41 +252,99 @@ export class Engine {
             continue;
           }
           this.start(step);
+          started = true;
+        }
+      }
+      if (this.running.size === 0 && !started) {
+        const now = store.getRun(runId)!;
+        if (this.escalation) {
+          if (now.state !== "escalated")
+            this.setState("escalated", `${this.escalation.rule}: ${this.escalation.detail}`);
+          return { state: "escalated", escalation: this.escalation };
+        }
+        if (now.state === "aborting") {
+          this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
+          return { state: "aborted" };
+        }
+        if (this.stopRequested) {
+          this.setState("paused", this.stopRequested);
+          return { state: "paused" };
+        }
+        const halted = [...this.halted].find((id) => !now.confirmed.includes(id));
+        if (halted && this.mayStart()) {
+          this.setState("awaiting-confirmation", `G4: ${halted} is a point of no return`);
+          return { state: "awaiting-confirmation", needsConfirmation: halted };
+        }
+        if (blocked && this.mayStart() && this.awaitingAnswer.size === 0) {
+          // Nothing runs and the rules hold every ready step back: nothing will change by waiting.
+          this.raise({
+            code: "ROLLGATE_E_ESCALATED",
+            rule: blocked.rule,
+            detail: `no step can start: blocked by ${blocked.rule}: ${blocked.reason}`,
+            manual: manualFor(blocked.rule),
+          });
+          continue;
         }
       }
       await Promise.race([sleep(this.o.tickMs), new Promise<void>((r) => (this.wake = r))]);
     }
   }
 
-  private confirmationAsked = new Set<string>();
+  /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */
+  private readonly halted = new Set<string>();
+  /** Points of no return whose question is open (terminal or dashboard). */
+  private readonly awaitingAnswer = new Set<string>();
+  private readonly confirmationAsked = new Set<string>();
 
-  private async askConfirmation(step: Step): Promise<"yes" | "wait" | "halt"> {
-    if (!this.confirmationAsked.has(step.id)) {
-      this.confirmationAsked.add(step.id);
-      const rules = step.rules.filter((r) => r !== "G4").join(", ");
-      this.emit({
-        type: "confirmation.needed",
-        step: step.id,
-        rule: "G4",
-        reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it the old release cannot come back`,
+  /**
+   * Asks once for a point of no return, in a side task: the loop never waits for a person. "yes"
+   * confirms it in the store; "wait" leaves it to a confirmation through the store (dashboard);
+   * "halt", or no way to ask, halts the run before it once nothing else can run.
+   */
+  private requestConfirmation(step: Step): void {
+    if (this.confirmationAsked.has(step.id)) return;
+    this.confirmationAsked.add(step.id);
+    const rules = step.rules.filter((r) => r !== "G4").join(", ");
+    this.emit({
+      type: "confirmation.needed",
+      step: step.id,
+      rule: "G4",
+      reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it the old release cannot come back`,
+    });
+    if (this.o.store.getRun(this.o.runId)!.state === "running")
+      this.setState("awaiting-confirmation", `G4: ${step.id}`);
+    if (!this.o.confirm) {
+      this.halted.add(step.id);
+      return;
+    }
+    this.awaitingAnswer.add(step.id);
+    this.o
+      .confirm(step)
+      .then((answer) => {
+        if (answer === "yes" && this.mayStart())
+          this.o.onEvent?.(this.o.store.confirm(this.o.runId, step.id, "operator"));
+        else if (answer === "halt") this.halted.add(step.id);
+      })
+      .catch((e: unknown) => {
+        // Ctrl-C at the prompt: stop as on SIGINT (running steps finish, the run pauses).
+        if ((e as Error)?.name === "AbortError") this.requestStop("interrupted at the confirmation prompt");
+        else this.halted.add(step.id);
+      })
+      .finally(() => {
+        this.awaitingAnswer.delete(step.id);
+        this.wake?.();
       });
-      if (this.o.store.getRun(this.o.runId)!.state === "running")
-        this.setState("awaiting-confirmation", `G4: ${step.id}`);
-    }
-    const answer = this.o.confirm ? await this.o.confirm(step) : "halt";
-    if (answer === "yes") {
-      const e = this.o.store.confirm(this.o.runId, step.id, "operator");
-      this.o.onEvent?.(e);
-    }
-    if (answer !== "halt" && this.o.store.getRun(this.o.runId)!.confirmed.includes(step.id)) {
-      if (this.o.store.getRun(this.o.runId)!.state === "awaiting-confirmation") this.setState("running");
-      return "yes";
-    }
-    return answer === "yes" ? "yes" : answer;
+  }
+
+  /** Records an escalation at once (state and event), so status shows it while running steps end. */
+  private raise(escalation: Escalation): void {
+    if (this.escalation) return;
+    this.escalation = escalation;
+    this.emit({ type: "escalation", escalation });
+    this.setState("escalated", `${escalation.rule}: ${escalation.detail}`);
   }
 
   private start(step: Step): void {
-    this.o.gate?.started(step);
     const p = this.execute(step)
       .catch((e: unknown) => {
         const escalation: Escalation =
@@ -309,7 +355,7 @@ export class Engine {
                 rule: "G5",
                 step: step.id,
                 cluster: step.cluster,
-                detail: `internal error: ${(e as Error).message}`,
+                detail: `internal error while running ${step.id}: ${(e as Error).message}`,
                 manual: "",
               };
         this.standing.get(step.id)!.status = "failed";
@@ -320,10 +366,7 @@ export class Engine {
           rule: escalation.rule,
           message: escalation.detail,
         });
-        if (!this.escalation) {
-          this.escalation = escalation;
-          this.emit({ type: "escalation", escalation });
-        }
+        this.raise(escalation);
       })
       .finally(() => {
         this.running.delete(step.id);
@@ -357,7 +400,10 @@ export class Engine {
     const cluster = this.actingCluster(step);
     if (step.server || cluster.pack !== "polycom-dma") return this.executeNow(step);
     const previous = this.clusterQueue.get(cluster.name) ?? Promise.resolve();
-    const mine = previous.catch(() => undefined).then(() => this.executeNow(step));
+    // A step queued behind another starts only if nothing has stopped the run meanwhile.
+    const mine = previous
+      .catch(() => undefined)
+      .then(() => (this.mayStart() ? this.executeNow(step) : undefined));
     this.clusterQueue.set(
       cluster.name,
       mine.catch(() => undefined),
@@ -370,6 +416,7 @@ export class Engine {
     const servers = this.serversOf(step);
     const standing = this.standing.get(step.id)!;
     const startedAt = this.o.now();
+    this.o.gate?.started(step);
     this.emit({
       type: "step.started",
       step: step.id,
@@ -386,11 +433,12 @@ export class Engine {
       ...(standing.backupsBefore !== undefined ? { backupsBefore: standing.backupsBefore } : {}),
     });
     const unreachable = obs.filter((o) => o.state === "unreachable");
-    if (unreachable.length === obs.length) {
+    if (unreachable.length) {
+      // G5: a step is never acted on without reading the state of every server it touches.
       throw this.halt(
         step,
         "G5",
-        `cannot observe ${unreachable.map((o) => o.server).join(", ")} before ${step.action}: unreachable`,
+        `cannot observe ${unreachable.map((o) => `${o.server}${o.error ? ` (${o.error})` : ""}`).join(", ")} before ${step.action}: unreachable`,
         unreachable[0]?.server,
       );
     }
@@ -399,6 +447,24 @@ export class Engine {
     if (effectPresent(ctx(), this.target(step))) {
       this.finish(step, true, startedAt);
       return;
+    }
+    if (step.action === "install" && standing.accepted && standing.status === "pending") {
+      // The engine died after the server accepted this install (the journal says so, with no
+      // outcome). If that install failed or was cut short meanwhile, a person looks first.
+      const failed = obs.filter(
+        (o) =>
+          o.lastInstall &&
+          compareVersions(o.lastInstall.release, this.target(step)) === 0 &&
+          (o.lastInstall.result === "failed" || o.lastInstall.result === "interrupted"),
+      );
+      if (failed.length) {
+        throw this.halt(
+          step,
+          ruleOfAction(step, cluster),
+          `the install of ${this.target(step)} accepted before the engine stopped ${failed[0]!.lastInstall!.result === "failed" ? "failed" : "was interrupted"} on ${failed.map((o) => o.server).join(", ")}`,
+          failed[0]!.server,
+        );
+      }
     }
     if (!inProgress(ctx())) {
       const backupsBefore =
@@ -533,7 +599,10 @@ export class Engine {
     if (!isolated.length) return;
     const target = this.target(step);
     const offenders = outOfOrder(cluster, all, target);
-    if (this.o.correctOutOfOrder && (offenders.length > 0 || this.corrected.has(cluster.name))) {
+    // A correction already applied (perhaps by an engine before a restart) shows as a stopped
+    // server on the new release below servers still on the old one.
+    const correcting = this.corrected.has(cluster.name) || stoppedOutOfOrder(cluster, all, target).length > 0;
+    if (this.o.correctOutOfOrder && (offenders.length > 0 || correcting)) {
       for (const name of offenders) {
         const server = cluster.servers.find((s) => s.name === name)!;
         this.emit({
@@ -582,9 +651,11 @@ export class Engine {
         installing[0]!.server,
       );
     }
+    // D8 diagnoses what an upgrade left behind; other steps time out under their own rule.
+    const diagnosed = step.action === "install" || step.action === "verify" || step.action === "start";
     const order = ["D8a", "D8b", "D8c", "M3", "M9"];
     const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
-    if (first) {
+    if (first && diagnosed) {
       return this.halt(
         step,
         first.rule,
@@ -593,7 +664,7 @@ export class Engine {
     }
     return this.halt(
       step,
-      cluster.pack === "polycom-dma" ? "D8a" : "M9",
+      ruleOfAction(step, cluster),
       `${step.action} showed no effect after ${waited}s (more than ${this.o.escalateFactor} × its estimate of ${this.estimate(step)}s)`,
     );
   }

@@ -220,7 +220,7 @@ export class SqliteStore implements Store {
         const held = this.db.prepare("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
           | { pid: number; host: string; acquired_at: string }
           | undefined;
-        if (held && held.pid !== owner.pid) {
+        if (held && (held.pid !== owner.pid || held.host !== owner.host)) {
           const stale = held.host === hostname() && !pidAlive(held.pid);
           if (!stale) {
             throw new RollgateError(
@@ -240,7 +240,7 @@ export class SqliteStore implements Store {
   }
 
   releaseEngineLock(fleet: string, pid: number): void {
-    this.db.prepare("DELETE FROM locks WHERE fleet = ? AND pid = ?").run(fleet, pid);
+    this.db.prepare("DELETE FROM locks WHERE fleet = ? AND pid = ? AND host = ?").run(fleet, pid, hostname());
   }
 
   engineHolder(fleet: string): { pid: number; host: string; since: string } | undefined {

@@ -2,6 +2,8 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
+import { defaultStatePath } from "../../src/run/locate.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf, startEngine } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -82,12 +84,40 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
       { what: "progress after resume", timeoutMs: 30_000 },
     );
 
+    // the journal shows no step begun while the run was paused
+    const store = new SqliteStore(defaultStatePath(t.fleet));
+    const journal = store.events(store.listRuns()[0]!.id);
+    store.close();
+    const pausedAt = journal.findIndex((e) => e.type === "run.state" && e.state === "paused");
+    const resumedAt = journal.findIndex(
+      (e, i) => i > pausedAt && e.type === "run.state" && e.state === "running",
+    );
+    expect(pausedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeGreaterThan(pausedAt);
+    expect(journal.slice(pausedAt, resumedAt).filter((e) => e.type === "step.intent")).toEqual([]);
+
     expect((await runCli(["abort", t.fleet])).code).toBe(0);
     expect(await engine.exited).toBe(1);
     const end = JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout);
     expect(end.run.state).toBe("aborted");
     expect(end.progress.done).toBeLessThan(end.progress.total);
     expect(t.lab.status().violations).toEqual([]);
+  });
+
+  it("running the same apply again continues a paused run (it does not start another, nor hang)", async () => {
+    const t = await labOf("matrix-seed", 600);
+    lab = t.lab;
+    const engine = startEngine(["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(() => engine.lines.some((e) => e.type === "step.done"), { what: "a first step done" });
+    engine.child.kill("SIGINT"); // Ctrl-C: running steps finish, the run pauses, exit 1
+    expect(await engine.exited).toBe(1);
+    expect(JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout).run.state).toBe("paused");
+    const again = await runCli(["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize"], {
+      timeoutMs: 60_000,
+    });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain("resuming run");
+    expect(t.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
   });
 
   it("bad input exits 2 and writes nothing", async () => {

@@ -125,13 +125,11 @@ describe("matrix faults and the engine's reactions", () => {
     const t = await labOf("matrix-seed", 1200);
     lab = t.lab;
     const engine = startEngine(["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
-    await new Promise<void>((resolve) => {
-      const check = () =>
-        engine.lines.some((e) => e.type === "step.accepted" && String(e.step) === "matrix-a/srv3/install")
-          ? resolve()
-          : setTimeout(check, 5);
-      check();
-    });
+    await waitFor(
+      () =>
+        engine.lines.some((e) => e.type === "step.accepted" && String(e.step) === "matrix-a/srv3/install"),
+      { what: "srv3's install accepted" },
+    );
     t.lab.fault("srv3", "crash");
     expect(await engine.exited).toBe(1);
     const last = engine.lines.at(-1) as { escalation?: { rule: string } };

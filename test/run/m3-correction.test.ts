@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
-import { labOf } from "../helpers/engine.ts";
+import { labOf, startEngine } from "../helpers/engine.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * M3, the manual's accident: srv1 (the lowest address) is upgraded by hand before the run, out of
@@ -74,5 +75,33 @@ describe("M3: a server upgraded out of order", () => {
     expect(end.installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
     // the accident itself is the only rule the lab saw broken
     expect(end.violations.map((v) => v.rule)).toEqual(["M3"]);
+  });
+
+  it("resumes a correction interrupted after the offender was stopped (derived from what the servers report)", async () => {
+    const t = await accident();
+    const args = [
+      "apply",
+      t.fleet,
+      "--to",
+      "3.5.1",
+      "--yes",
+      "--confirm-finalize",
+      "--correct-out-of-order",
+      "--json",
+    ];
+    const engine = startEngine(args);
+    await waitFor(
+      () => engine.lines.some((e) => e.type === "log" && String(e.message).startsWith("M3 correction")),
+      {
+        what: "the correction",
+      },
+    );
+    engine.child.kill("SIGKILL");
+    await engine.exited;
+    const again = await runCli(["resume", t.fleet, "--confirm-finalize", "--correct-out-of-order"]);
+    expect(again.code, again.stderr).toBe(0);
+    const end = t.lab.status();
+    expect(end.servers.every((s) => s.release === "3.5.1" && s.state === "running")).toBe(true);
+    expect(end.installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
   });
 });

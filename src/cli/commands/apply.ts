@@ -32,6 +32,8 @@ class LiveView {
   private view: RunView | undefined;
   private plan: Plan | undefined;
   private readonly done = new Set<string>();
+  /** A question is open: events are followed but nothing is drawn over the prompt. */
+  private asking = false;
   constructor(
     private readonly ctx: CliContext,
     private readonly json: boolean,
@@ -43,6 +45,7 @@ class LiveView {
   onEvent(e: RunEvent): void {
     if (!this.plan) return;
     if (e.type === "step.done") this.done.add(e.step);
+    if (this.asking && !this.json) return;
     this.view ??= createRunView(this.ctx.output, this.plan, { json: this.json, done: this.done });
     this.view.onEvent(e);
   }
@@ -50,20 +53,36 @@ class LiveView {
     await this.view?.close();
     this.view = undefined;
   }
+  /** Runs a question with the view closed; the view comes back with the next event. */
+  async around<T>(question: () => Promise<T>): Promise<T> {
+    await this.suspend();
+    this.asking = true;
+    try {
+      return await question();
+    } finally {
+      this.asking = false;
+    }
+  }
 }
 
-function terminalAsk(ctx: CliContext, live: LiveView): ((q: string) => Promise<boolean>) | undefined {
+function terminalAsk(
+  ctx: CliContext,
+  live: LiveView,
+): ((q: string, signal?: AbortSignal) => Promise<boolean>) | undefined {
   if (!process.stdin.isTTY || !process.stderr.isTTY) return undefined;
-  return async (question) => {
-    await live.suspend();
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      const answer = await rl.question(`${painter(ctx.output.color)("bold", question)} [y/N] `);
-      return /^y(es)?$/i.test(answer.trim());
-    } finally {
-      rl.close();
-    }
-  };
+  return (question, signal) =>
+    live.around(async () => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        const answer = await rl.question(
+          `${painter(ctx.output.color)("bold", question)} [y/N] `,
+          signal ? { signal } : {},
+        );
+        return /^y(es)?$/i.test(answer.trim());
+      } finally {
+        rl.close();
+      }
+    });
 }
 
 function planBrief(plan: Plan, resumed: boolean, runId?: string): string {
@@ -233,16 +252,17 @@ export function registerApply(program: Command, ctx: CliContext): void {
           const store = openExistingStore(statePath);
           try {
             const run = pickRun(store, { ...opts, unfinishedOnly: true });
-            if (opts.confirmFinalize) confirmRun(store, run, "--confirm-finalize");
             // An engine is alive (paused, or waiting for a confirmation): hand it the word.
-            const handed = resumeLiveRun(store, run, "an operator (rollgate resume)");
-            if (handed) {
-              if (opts.json) ctx.output.json({ ok: true, ...handed });
-              else ctx.output.out(handed.message);
-              return 0;
+            // Otherwise nothing is written here: resume() checks its input first.
+            if (store.engineHolder(run.fleet)) {
+              if (opts.confirmFinalize) confirmRun(store, run, "--confirm-finalize");
+              const handed = resumeLiveRun(store, run, "an operator (rollgate resume)");
+              if (handed) {
+                if (opts.json) ctx.output.json({ ok: true, ...handed });
+                else ctx.output.out(handed.message);
+                return 0;
+              }
             }
-            if (run.state === "paused")
-              store.setState(run.id, "running", "resumed by an operator (rollgate resume)");
           } finally {
             store.close();
           }
