@@ -323,8 +323,14 @@ function orderAcrossClusters(steps: Step[]): void {
   for (const x of steps) {
     if (x.action !== "reassign-territories" && x.action !== "restore-territories" && x.action !== "busy-out")
       continue;
-    const add = marks.filter((y) => y !== x && y.end <= x.start && !x.after.includes(y.id));
-    if (add.length > 0) x.after = [...x.after, ...add.map((y) => y.id)];
+    // plain loops: this runs for every slot of every supercluster of a large fleet
+    let after: string[] | undefined;
+    for (const y of marks) {
+      if (y === x || y.end > x.start || x.after.includes(y.id)) continue;
+      after ??= x.after.slice();
+      after.push(y.id);
+    }
+    if (after !== undefined) x.after = after;
   }
 }
 

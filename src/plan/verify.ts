@@ -212,14 +212,9 @@ function replayDomain(
   let downSince: number | undefined;
   const lineage = ctx.clusters.get(ctx.domainClusters.get(domain)![0]!)?.supercluster;
   const oldScEmpty = () => (lineage ? (state.superclusters.get(lineage)?.members.size ?? 0) === 0 : false);
-  const pnrGate = (
-    s: Step,
-    before: { fin: number; empty: boolean },
-    branch: Violation["branch"],
-    at: number,
-  ) => {
+  const pnrGate = (s: Step, fin: number, empty: boolean, branch: Violation["branch"], at: number) => {
     if (s.pointOfNoReturn) return;
-    if (state.finalized.size > before.fin)
+    if (state.finalized.size > fin)
       report(
         {
           rule: "G4",
@@ -229,7 +224,7 @@ function replayDomain(
         branch,
         at,
       );
-    if (!before.empty && oldScEmpty())
+    if (!empty && oldScEmpty())
       report(
         {
           rule: "G4",
@@ -241,6 +236,7 @@ function replayDomain(
       );
   };
   const found: RuleViolation[] = [];
+  const started: Step[] = [];
   const observe = (t: number, cap: number) => {
     if (cap < minCapacity) minCapacity = cap;
     if (cap <= 0 && downSince === undefined) downSince = t;
@@ -256,9 +252,10 @@ function replayDomain(
     let lastEnd: Step | undefined;
     while (k < ev.length && !(ev[k]! & 1) && time(ev[k]!) === t) {
       const s = steps[idxs[ev[k]! >> 1]!]!;
-      const before = { fin: state.finalized.size, empty: oldScEmpty() };
+      const fin = state.finalized.size;
+      const empty = oldScEmpty();
       finishStep(state, s, NO_UNDO);
-      pnrGate(s, before, "after", msToSeconds(t));
+      pnrGate(s, fin, empty, "after", msToSeconds(t));
       lastEnd = s;
       k++;
     }
@@ -270,14 +267,15 @@ function replayDomain(
       observe(t, cap);
     }
     // starts at t
-    const started: Step[] = [];
+    started.length = 0;
     while (k < ev.length && ev[k]! & 1 && time(ev[k]!) === t) {
       const s = steps[idxs[ev[k]! >> 1]!]!;
       const pre = preconditions(state, ctx, s);
       if (!pre.ok) report({ rule: pre.rule, detail: `${s.id}: ${pre.reason}` }, s, "during", msToSeconds(t));
-      const before = { fin: state.finalized.size, empty: oldScEmpty() };
+      const fin = state.finalized.size;
+      const empty = oldScEmpty();
       startStep(state, s, NO_UNDO);
-      pnrGate(s, before, "during", msToSeconds(t));
+      pnrGate(s, fin, empty, "during", msToSeconds(t));
       started.push(s);
       k++;
     }
@@ -290,10 +288,11 @@ function replayDomain(
       // failed branches whose effect may be in place
       for (const s of started) {
         if (!PARTIAL_EFFECT.has(s.action)) continue;
-        const before = { fin: state.finalized.size, empty: oldScEmpty() };
+        const fin = state.finalized.size;
+        const empty = oldScEmpty();
         const undo = finishStep(state, s);
         states++;
-        pnrGate(s, before, "failed", msToSeconds(t));
+        pnrGate(s, fin, empty, "failed", msToSeconds(t));
         for (const v of checkDomain(state, ctx, domain)) report(v, s, "failed", msToSeconds(t));
         undo();
       }

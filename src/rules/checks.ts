@@ -91,6 +91,11 @@ function ranksOf(ctx: RuleContext, servers: ServerRecord[]): Int32Array {
   return r;
 }
 
+// "old" as onOldRelease has it: below the state's target `t` for the cluster (no closure per check)
+function isOld(r: ServerRecord, t: string | undefined): boolean {
+  return t !== undefined && r.release !== t && r.installing !== t;
+}
+
 function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, out: RuleViolation[]): void {
   const cluster = ctx.clusters.get(name)!;
   const servers = state.serversOf.get(name) ?? NO_SERVERS;
@@ -113,14 +118,13 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
   if (matrix) {
     // "old" as onOldRelease has it: below the state's target for the cluster
     const t = state.targets.get(name);
-    const old = (r: ServerRecord) => t !== undefined && r.release !== t && r.installing !== t;
     const ranks = ranksOf(ctx, servers);
     // M3: no running new-release server below a running old-release one in the address order
     let highestOldRank = Number.POSITIVE_INFINITY;
     let highestOld: ServerRecord | undefined;
     for (let i = 0; i < servers.length; i++) {
       const r = servers[i]!;
-      if (r.running && old(r) && ranks[i]! < highestOldRank) {
+      if (r.running && isOld(r, t) && ranks[i]! < highestOldRank) {
         highestOldRank = ranks[i]!;
         highestOld = r;
       }
@@ -128,7 +132,7 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
     if (highestOld)
       for (let i = 0; i < servers.length; i++) {
         const r = servers[i]!;
-        if (r.running && !old(r) && ranks[i]! > highestOldRank) {
+        if (r.running && !isOld(r, t) && ranks[i]! > highestOldRank) {
           out.push({
             rule: "M3",
             cluster: name,
@@ -148,7 +152,7 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
       if (!fs.newOnly) continue;
       for (const n of fs.mountedOn) {
         const r = state.servers.get(n);
-        if (r && old(r)) {
+        if (r && isOld(r, t)) {
           out.push({
             rule: "M5",
             cluster: name,
@@ -195,6 +199,18 @@ function checkDmaDomain(state: FleetState, ctx: RuleContext, domain: string, out
   for (const scName of scNames) {
     const sc = state.superclusters.get(scName)!;
     if (sc.lineage !== domain) continue;
+    // the common case first: one release throughout, nothing to compare
+    let one: string | undefined;
+    let mixed = false;
+    for (const m of sc.members) {
+      const c = state.clusters.get(m)!;
+      if (one === undefined) one = c.release;
+      if (c.release !== one || (c.installing !== undefined && c.installing !== one)) {
+        mixed = true;
+        break;
+      }
+    }
+    if (!mixed) continue;
     const releases: Array<[string, string]> = [];
     for (const m of sc.members) {
       const c = state.clusters.get(m)!;
