@@ -39,7 +39,14 @@ export function pauseRun(store: Store, run: RunRecord, by: string): ControlResul
       `run ${run.id} is ${run.state}; only a running run can be paused`,
     );
   }
-  store.setState(run.id, "paused", `paused by ${by}`);
+  if (
+    !store.setStateIf(run.id, ["running", "awaiting-confirmation", "pending"], "paused", `paused by ${by}`)
+  ) {
+    throw new RollgateError(
+      "ROLLGATE_E_RUN_STATE",
+      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was paused`,
+    );
+  }
   return result(`paused run ${run.id}: running steps finish, no new step starts (resume continues)`);
 }
 
@@ -50,7 +57,13 @@ export function abortRun(store: Store, run: RunRecord, by: string): ControlResul
   if (run.state === "aborting")
     return { run: run.id, state: "aborting", engine, message: `run ${run.id} is already being aborted` };
   const state = engine ? "aborting" : "aborted";
-  store.setState(run.id, state, `aborted by ${by}`);
+  const from = ["running", "awaiting-confirmation", "pending", "paused", "escalated"] as const;
+  if (!store.setStateIf(run.id, from, state, `aborted by ${by}`)) {
+    throw new RollgateError(
+      "ROLLGATE_E_RUN_STATE",
+      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was aborted`,
+    );
+  }
   return {
     run: run.id,
     state,
@@ -108,7 +121,14 @@ export function resumeLiveRun(store: Store, run: RunRecord, by: string): Control
   if (!engine) return undefined;
   if (run.state === "running")
     return { run: run.id, state: "running", engine, message: `run ${run.id} is already running` };
-  store.setState(run.id, "running", `resumed by ${by}`);
+  if (
+    !store.setStateIf(run.id, ["paused", "awaiting-confirmation", "escalated"], "running", `resumed by ${by}`)
+  ) {
+    throw new RollgateError(
+      "ROLLGATE_E_RUN_STATE",
+      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was resumed`,
+    );
+  }
   return {
     run: run.id,
     state: "running",

@@ -520,7 +520,7 @@ export class Engine {
     const deadline = waitingSince + Math.max(this.o.escalateFactor * estimateMs, estimateMs + MIN_GRACE_MS);
     const pollMs = Math.min(1000, Math.max(20, estimateMs / 40));
     for (;;) {
-      obs = await this.observe(cluster, cluster.pack === "polycom-dma" ? servers : servers);
+      obs = await this.observe(cluster, servers);
       if (effectPresent(ctx(), this.target(step))) break;
       await this.watchMatrix(step, cluster);
       if (step.action === "install") {

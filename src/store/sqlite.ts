@@ -171,6 +171,17 @@ export class SqliteStore implements Store {
     })();
   }
 
+  setStateIf(id: string, from: readonly RunState[], state: RunState, reason?: string): RunEvent | undefined {
+    return this.db.transaction(() => {
+      const marks = from.map(() => "?").join(",");
+      const changed = this.db
+        .prepare(`UPDATE runs SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`)
+        .run(state, this.iso(), id, ...from).changes;
+      if (changed === 0) return undefined;
+      return this.insertEvent(id, { type: "run.state", state, ...(reason ? { reason } : {}) });
+    })();
+  }
+
   confirm(id: string, step: string, by: string): RunEvent {
     return this.db.transaction(() => {
       const run = this.getRun(id);

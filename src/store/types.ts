@@ -35,6 +35,11 @@ export interface Store {
   listRuns(): RunRecord[];
   getPlan(id: string): Plan;
   setState(id: string, state: RunState, reason?: string): RunEvent;
+  /**
+   * Sets the state only if the run is still in one of `from` (atomically): an operator's pause or
+   * abort never overwrites a state the engine wrote meanwhile. Undefined when the state had moved.
+   */
+  setStateIf(id: string, from: readonly RunState[], state: RunState, reason?: string): RunEvent | undefined;
   confirm(id: string, step: string, by: string): RunEvent;
   /** Appends one event to the journal (durably, before returning) and returns it with its seq. */
   append(runId: string, body: RunEventBody): RunEvent;

@@ -79,6 +79,17 @@ describe("SQLite store (real files)", () => {
     expect(b.findUnfinishedRun("f", "3.5.1")).toBeUndefined();
   });
 
+  it("changes a state conditionally, so an operator's pause never overwrites what the engine wrote", () => {
+    const s = store(join(tempDir(), "state.db"));
+    const run = s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
+    s.setState(run.id, "completed");
+    expect(s.setStateIf(run.id, ["running"], "paused")).toBeUndefined();
+    expect(s.getRun(run.id)!.state).toBe("completed");
+    s.setState(run.id, "running");
+    expect(s.setStateIf(run.id, ["running"], "paused", "by a test")).toMatchObject({ type: "run.state", state: "paused" });
+    expect(s.getRun(run.id)!.state).toBe("paused");
+  });
+
   it("records confirmations of points of no return", () => {
     const s = store(join(tempDir(), "state.db"));
     const run = s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
