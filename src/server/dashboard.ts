@@ -33,15 +33,20 @@ export async function lingerThenClose(
 ): Promise<void> {
   if (interactive) {
     say(`the run has ended; the dashboard stays up at ${server.url} until Ctrl-C`);
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        process.off("SIGINT", done);
-        process.off("SIGTERM", done);
-        resolve();
-      };
-      process.once("SIGINT", done);
-      process.once("SIGTERM", done);
-    });
+    await untilInterrupted();
   }
   await server.close();
+}
+
+/** Resolves on the first SIGINT or SIGTERM (Ctrl-C), and stops listening for them. */
+export function untilInterrupted(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
 }

@@ -34,15 +34,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
           ctx.output.err(
             `serving ${statePath}${fresh ? " (new, empty)" : ""} at ${server.url}; tokens: rollgate token create --role viewer|operator --state ${statePath}; Ctrl-C stops`,
           );
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              process.off("SIGINT", done);
-              process.off("SIGTERM", done);
-              resolve();
-            };
-            process.once("SIGINT", done);
-            process.once("SIGTERM", done);
-          });
+          await (await import("../../server/dashboard.ts")).untilInterrupted();
           await server.close();
           ctx.output.err("server stopped");
           return 0;
