@@ -12,7 +12,22 @@ export interface Output {
   readonly isTTY: boolean;
 }
 
+let pipeGuarded = false;
+
+/** A reader that closes its end early (`rollgate status | head`) ends the command quietly. */
+function guardClosedPipes(): void {
+  if (pipeGuarded) return;
+  pipeGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw e;
+    });
+  }
+}
+
 export function processOutput(): Output {
+  guardClosedPipes();
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
   return {
     out: (line) => process.stdout.write(`${line}\n`),
