@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, tempDir } from "../helpers/cli.ts";
+import { spawn } from "node:child_process";
+import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
 
 describe("rollgate validate / schema / help (real CLI)", () => {
   it.each(["matrix-seed", "dma-supercluster", "mixed-fleet"])(
@@ -106,5 +107,30 @@ describe("rollgate validate / schema / help (real CLI)", () => {
     expect(schema.properties.apiVersion).toBeDefined();
     expect(schema.required).toEqual(expect.arrayContaining(["apiVersion", "fleet", "clusters"]));
     expect(JSON.parse(readFileSync("docs/fleet.schema.json", "utf8"))).toEqual(schema);
+  });
+
+  it("ends quietly when its reader closes the pipe early (rollgate plan … --json | head)", async () => {
+    // a plan far larger than a pipe's buffer, so the writer meets the closed pipe
+    const dir = tempDir();
+    const fleet = join(dir, "big.yaml");
+    const servers = Array.from(
+      { length: 400 },
+      (_, i) => `      - { name: n${i}, address: 10.40.${i >> 8}.${i & 255} }`,
+    );
+    writeFileSync(
+      fleet,
+      `apiVersion: rollgate/v1\nfleet: big\nclusters:\n  - name: kv\n    pack: generic\n    version: 2.4.0\n    servers:\n${servers.join("\n")}\n`,
+    );
+    const child = spawn(process.execPath, [BIN, "plan", fleet, "--to", "2.5.0", "--json"], {
+      cwd: REPO,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("close", (c) => resolve(c)));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 });
