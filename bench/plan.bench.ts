@@ -7,7 +7,7 @@ import type { Cluster, Fleet, Supercluster } from "../src/model/fleet.ts";
 import { planUpgrade } from "../src/plan/planner.ts";
 import { verifyPlan } from "../src/plan/verify.ts";
 
-function generate(servers: number): Fleet {
+export function generate(servers: number): Fleet {
   const clusters: Cluster[] = [];
   const superclusters: Supercluster[] = [];
   let n = 0;
