@@ -86,7 +86,10 @@ describe("SQLite store (real files)", () => {
     expect(s.setStateIf(run.id, ["running"], "paused")).toBeUndefined();
     expect(s.getRun(run.id)!.state).toBe("completed");
     s.setState(run.id, "running");
-    expect(s.setStateIf(run.id, ["running"], "paused", "by a test")).toMatchObject({ type: "run.state", state: "paused" });
+    expect(s.setStateIf(run.id, ["running"], "paused", "by a test")).toMatchObject({
+      type: "run.state",
+      state: "paused",
+    });
     expect(s.getRun(run.id)!.state).toBe("paused");
   });
 
