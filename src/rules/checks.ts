@@ -85,7 +85,8 @@ function ranksOf(ctx: RuleContext, servers: ServerRecord[]): Int32Array {
   }
   let r = m.get(servers);
   if (!r || r.length !== servers.length) {
-    r = Int32Array.from(servers, (x) => ctx.rank.get(x.name) ?? 0);
+    r = new Int32Array(servers.length);
+    for (let i = 0; i < servers.length; i++) r[i] = ctx.rank.get(servers[i]!.name) ?? 0;
     m.set(servers, r);
   }
   return r;

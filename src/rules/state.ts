@@ -443,8 +443,11 @@ export function finishStep(state: FleetState, step: Step, options: { undo?: bool
 }
 
 function findTerritory(state: FleetState, step: Step, name: string): TerritoryRecord | undefined {
-  const lineage = state.clusters.get(step.cluster)?.lineage ?? "";
-  return state.territories.get(`${lineage}/${name}`);
+  // a supercluster has a handful of territories: a scan of its list, no key string per lookup
+  const lineage = state.clusters.get(step.cluster)?.lineage;
+  const list = lineage === undefined ? undefined : state.territoriesOf.get(lineage);
+  if (list) for (const t of list) if (t.name === name) return t;
+  return undefined;
 }
 
 /** The effect of a completed step, on a copy (the engine's view: start and finish together). */
