@@ -116,9 +116,15 @@ export class Engine {
     this.targets = targetsOf(options.plan);
     const journal = readJournal(options.store.events(options.runId), [...this.steps.keys()]);
     this.standing = journal.steps;
-    // The gate's picture of the fleet starts with what the journal says is done.
-    for (const s of options.plan.steps)
-      if (this.standing.get(s.id)?.status === "done") options.gate?.finished(s);
+    // The gate's picture of the fleet starts with what the journal says: steps done, and steps
+    // begun (an intent journaled, no outcome, or a failure) whose effect may be under way or
+    // partly in place, so that no step the rules forbid beside them starts before they are
+    // observed again (a restart must not, say, stop a second matrix server: M1).
+    for (const s of options.plan.steps) {
+      const st = this.standing.get(s.id);
+      if (st?.status === "done") options.gate?.finished(s);
+      else if (st && st.attempts > 0) options.gate?.started(s);
+    }
   }
 
   private emit(body: RunEventBody): RunEvent {
