@@ -71,6 +71,10 @@ export const ERROR_CATALOG = {
     title: "No plan keeps the capacity floor (G3) for this upgrade",
     exit: 2,
   },
+  ROLLGATE_E_PLAN_FLEET_BREAKS_RULES: {
+    title: "The fleet as the file describes it already breaks a rule (e.g. an out-of-order upgrade, M3)",
+    exit: 2,
+  },
   ROLLGATE_E_PLAN_VERIFY_FAILED: {
     title: "The planner produced a plan the verifier rejects (a bug: please report it)",
     exit: 3,

@@ -3,6 +3,7 @@ import type { Cluster, Fleet } from "../model/fleet.ts";
 import { explainStep } from "./explain.ts";
 import { planMaintenanceWindow, planStandaloneDma, planSuperclusterRolling } from "./dma.ts";
 import { type DomainPlan, planRollingCluster } from "./rolling.ts";
+import { checkState, initialState, ruleContext } from "../rules/index.ts";
 import { resolveTargets } from "./targets.ts";
 import { msToSeconds } from "./time.ts";
 import { type Plan, STRATEGIES, type Step, type Strategy } from "./types.ts";
@@ -77,10 +78,36 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
     if (c.pack === "polycom-dma") u.standaloneDma.push(c);
     else u.rolling.push(c);
   }
+  refuseBrokenStart(fleet, byCluster);
   if (u.incompatible.length > 0) u.applicable = ["incremental", "maintenance-window"];
   else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];
   else u.applicable = ["rolling"];
   return u;
+}
+
+/**
+ * A plan starts from the fleet the file describes; if that fleet already breaks a rule (servers
+ * upgraded out of order, M3; incompatible releases side by side, G1/D2; …), no plan can keep every
+ * instant within the rules. That is bad input, refused with the rule and, for M3, the manual's
+ * correction, not reported as a planner bug.
+ */
+function refuseBrokenStart(fleet: Fleet, targets: Map<string, string>): void {
+  const ctx = ruleContext(fleet, targets);
+  const violations = checkState(initialState(fleet, targets), ctx);
+  if (violations.length === 0) return;
+  const m3 = violations.find((v) => v.rule === "M3");
+  const hint = m3
+    ? ` The manual's correction (M3): stop the matrix software on the server upgraded out of order, upgrade the remaining servers in order, and start it last. To have rollgate do it, record that server with the old release in the fleet file (it is then planned last) and run \`rollgate apply … --correct-out-of-order\`: the engine finds it on the new release, keeps it stopped while the others are upgraded, and starts it last.`
+    : " Bring the fleet back within the rules (or correct the fleet file if it is wrong), then plan again.";
+  const list = violations
+    .slice(0, 5)
+    .map((v) => `${v.rule}: ${v.detail}`)
+    .join("; ");
+  throw new RollgateError(
+    "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES",
+    `the fleet as the file describes it already breaks the rules: ${list}${violations.length > 5 ? ` (and ${violations.length - 5} more)` : ""}.${hint}`,
+    { details: { violations } },
+  );
 }
 
 function withFloor(fleet: Fleet, capacityFloor: number): Fleet {

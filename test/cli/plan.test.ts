@@ -90,6 +90,10 @@ describe("rollgate plan", () => {
         ["plan", "examples/dma-supercluster.yaml", "--to", "10.1.0", "--strategy", "maintenance-window"],
         /FLOOR_UNREACHABLE/,
       ],
+      [
+        ["plan", "test/fixtures/out-of-order.yaml", "--to", "3.5.1"],
+        /already breaks the rules: M3: srv1 .*correct-out-of-order.*ROLLGATE_E_PLAN_FLEET_BREAKS_RULES/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await runCli(args);

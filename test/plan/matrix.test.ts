@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RollgateError } from "../../src/model/errors.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
@@ -100,5 +101,57 @@ describe("matrix rolling upgrade (M1, M2, M4, M8, M9)", () => {
     expect(p.estimate.minCapacity).toBeGreaterThanOrEqual(0.5);
     // G1: a generic rolling upgrade across incompatible releases is refused
     expect(codeOf(() => planUpgrade(fleetOf([c]), { to: "3.0.0" }))).toBe("ROLLGATE_E_PLAN_UNSUPPORTED_PATH");
+  });
+});
+
+describe("a matrix already part-upgraded (M3)", () => {
+  // servers s1..sN at 10.0.1.1..N: the upgrade order (M2) is sN first
+  const partly = (n: number, upgraded: number[]) => {
+    const c = matrixCluster("m", n);
+    for (const i of upgraded) c.servers[i]!.version = "3.5.1";
+    return fleetOf([c], [], 0);
+  };
+
+  it("goes on in order from servers already upgraded at the top of the address order", () => {
+    const plan = planUpgrade(partly(4, [3, 2]), { to: "3.5.1" });
+    expect(plan.steps.filter((s) => s.action === "install").map((s) => s.server)).toEqual(["m-s2", "m-s1"]);
+    expect(plan.verification.ok).toBe(true);
+  });
+
+  it("refuses a fleet upgraded out of order as bad input, naming M3 and the manual's correction", () => {
+    let error: unknown;
+    try {
+      planUpgrade(partly(3, [0]), { to: "3.5.1" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RollgateError);
+    const e = error as RollgateError;
+    expect(e.code).toBe("ROLLGATE_E_PLAN_FLEET_BREAKS_RULES");
+    expect(e.message).toContain("M3: m-s1 (10.0.1.1) runs 3.5.1 while m-s3 (10.0.1.3)");
+    expect(e.message).toContain("start it last");
+    expect(e.message).toContain("--correct-out-of-order");
+  });
+
+  it("plans every part-upgraded matrix whose new-release servers are a top segment, refuses the others (never a planner bug)", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 9 })
+          .chain((n) =>
+            fc.tuple(
+              fc.constant(n),
+              fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { maxLength: n - 1 }),
+            ),
+          ),
+        ([n, upgraded]) => {
+          // top segment: the upgraded servers are the highest addresses
+          const top = upgraded.every((i) => i >= n - upgraded.length);
+          const code = codeOf(() => planUpgrade(partly(n, upgraded), { to: "3.5.1" }));
+          expect(code).toBe(top ? undefined : "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES");
+        },
+      ),
+      { numRuns: 200, seed: 20261130 },
+    );
   });
 });

@@ -57,6 +57,20 @@ describe("the verifier names the broken rule of a corrupted plan", () => {
     });
     expect(rulesOf(swapped)).toContain("M2");
     expect(swapped.violations[0]!.detail).toMatch(/srv3 \(10\.10\.1\.3\)/);
+    // srv1 (the lowest address) upgraded and started first: the old-release servers above it go
+    // isolated the moment it runs the new release beside them
+    const lowestFirst = corrupt(seed, matrix, (steps) => {
+      for (const s of steps)
+        if (s.server === "srv3") s.server = "srv1";
+        else if (s.server === "srv1") s.server = "srv3";
+    });
+    expect(rulesOf(lowestFirst)).toContain("M3");
+    expect(lowestFirst.violations.find((v) => v.rule === "M3")).toMatchObject({
+      step: "matrix-a/srv3/start",
+    });
+    expect(lowestFirst.violations.find((v) => v.rule === "M3")!.detail).toMatch(
+      /still runs 3\.5\.0 and is higher in the address order: starting srv1 on 3\.5\.1 would isolate the old servers/,
+    );
   });
 
   it("dropping a territory reassignment breaks D4 when the cluster leaves", () => {

@@ -38,14 +38,14 @@ describe("the gate after a restart", () => {
     });
     // every step before the first busy-out is done; the busy-out itself has an intent, no outcome
     const ids = new Set<string>();
-    const before = (s: Step): void => {
+    const markDependencies = (s: Step): void => {
       for (const a of s.after) {
         if (ids.has(a)) continue;
         ids.add(a);
-        before(plan.steps.find((x) => x.id === a)!);
+        markDependencies(plan.steps.find((x) => x.id === a)!);
       }
     };
-    before(first);
+    markDependencies(first);
     for (const id of ids) store.append(run.id, { type: "step.done", step: id, observed: false, seconds: 0 });
     store.append(run.id, {
       type: "step.intent",
