@@ -70,9 +70,21 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
   }
 }
 
-/** The install is still under way (do not perform it again, wait). */
-export function inProgress(ctx: StepContext): boolean {
-  return ctx.step.action === "install" && ctx.observations.some((o) => o.state === "installing");
+/**
+ * The install is still under way (do not perform it again, wait): a server is installing, or (DMA)
+ * every server runs the new release and login has not come back yet (it settles after the
+ * install, D7/D8a). Found after a restart, either is waited for, never requested again.
+ */
+export function inProgress(ctx: StepContext, target: string): boolean {
+  if (ctx.step.action !== "install") return false;
+  const obs = ctx.observations;
+  if (obs.some((o) => o.state === "installing")) return true;
+  return (
+    ctx.cluster.pack === "polycom-dma" &&
+    obs.length > 0 &&
+    obs.every((o) => onTarget(o, target) && o.state !== "unreachable") &&
+    obs.some((o) => o.login === false)
+  );
 }
 
 export interface Problem {

@@ -472,7 +472,7 @@ export class Engine {
         );
       }
     }
-    if (!inProgress(ctx())) {
+    if (!inProgress(ctx(), this.target(step))) {
       const backupsBefore =
         step.action === "backup" ? Math.max(...obs.map((o) => o.backups ?? 0)) : undefined;
       standing.attempts += 1;
