@@ -25,6 +25,9 @@ export function buildProgram(ctx: CliContext): Command {
     .configureOutput({
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
+      // commander's own usage errors (unknown option, missing argument, invalid choice) carry the
+      // catalog's code like every other error
+      outputError: (s, write) => write(s.replace(/\n?$/, " [ROLLGATE_E_USAGE]\n")),
     })
     .addHelpText(
       "after",

@@ -67,8 +67,18 @@ describe("rollgate validate / schema / help (real CLI)", () => {
     expect((await runCli(["validate"])).code).toBe(2);
     const r = await runCli(["validate", "examples/matrix-seed.yaml", "--frobnicate"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("unknown option");
+    expect(r.stderr).toContain("unknown option '--frobnicate' [ROLLGATE_E_USAGE]");
     expect((await runCli(["no-such-command"])).code).toBe(2);
+    const choice = await runCli([
+      "apply",
+      "examples/matrix-seed.yaml",
+      "--to",
+      "3.5.1",
+      "--strategy",
+      "yolo",
+    ]);
+    expect(choice.code).toBe(2);
+    expect(choice.stderr).toMatch(/'yolo' is invalid.*incremental\. \[ROLLGATE_E_USAGE\]/);
   });
 
   it("never prints a stack trace, even for a binary file", async () => {
