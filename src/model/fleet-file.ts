@@ -380,6 +380,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
         );
     });
     const terrNames = new Set<string>();
+    const knownMembers = sc.clusters.filter((cn) => clusterIndex.has(cn));
     sc.territories?.forEach((t, ti) => {
       const tat = [...at, "territories", ti] as const;
       if (terrNames.has(t.name))
@@ -398,14 +399,16 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
             [...tat, role],
             `unknown cluster "${cn}"`,
-            `a member of ${sc.name}: ${sc.clusters.join(", ")}`,
+            knownMembers.length > 0
+              ? `a member of ${sc.name}: ${knownMembers.join(", ")}`
+              : `a member of ${sc.name} (none of its clusters exists)`,
           );
         else if (!members.has(cn))
           rep.add(
             "ROLLGATE_E_FLEET_NOT_MEMBER",
             [...tat, role],
             `cluster "${cn}" is not a member of supercluster ${sc.name}`,
-            `one of ${sc.clusters.join(", ")}`,
+            `one of ${knownMembers.join(", ")}`,
           );
       }
       if (t.backup !== undefined && t.backup === t.primary)
