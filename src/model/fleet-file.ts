@@ -42,6 +42,8 @@ class Reporter {
     private readonly file: string,
     private readonly doc: Document,
     private readonly lines: LineCounter,
+    /** Maps a path of a pruned copy (see `prune`) back to the file's own path. */
+    private readonly toFile: (path: Path) => Path = (p) => p,
   ) {}
 
   /** Position of the node at `path`, or of its nearest existing ancestor. */
@@ -70,7 +72,8 @@ class Reporter {
     return { line: 1, column: 1 };
   }
 
-  add(code: ErrorCode, path: Path, message: string, expected?: string, onKey = false): void {
+  add(code: ErrorCode, at: Path, message: string, expected?: string, onKey = false): void {
+    const path = this.toFile(at);
     this.diagnostics.push({
       code,
       message,
@@ -118,11 +121,110 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
   const shape = fleetFileSchema.safeParse(raw);
   if (!shape.success) {
     for (const issue of shape.error.issues) reportIssue(rep, issue);
+    // All at once: the checks of meaning also run on what is well shaped. The list entries with a
+    // shape error (a server, a cluster, a territory, …) are set aside; what the rest then says
+    // about the entries set aside (an unknown cluster that is only misshapen) is not reported.
+    const part = prune(raw, shape.error.issues);
+    const partShape = part && fleetFileSchema.safeParse(part.value);
+    if (part && partShape?.success) {
+      const meaning = new Reporter(file, doc, lines, part.toFile);
+      checkMeaning(meaning, partShape.data);
+      for (const d of meaning.diagnostics) if (!part.mentionsSetAside(d.message)) rep.diagnostics.push(d);
+    }
     return { ok: false, diagnostics: sortDiagnostics(rep.diagnostics) };
   }
   checkMeaning(rep, shape.data);
   if (rep.diagnostics.length > 0) return { ok: false, diagnostics: sortDiagnostics(rep.diagnostics) };
   return { ok: true, fleet: normalize(shape.data) };
+}
+
+interface Pruned {
+  value: unknown;
+  toFile: (path: Path) => Path;
+  mentionsSetAside: (message: string) => boolean;
+}
+
+const issuePath = (issue: z.core.$ZodIssue): Path =>
+  issue.path.filter((p): p is string | number => typeof p !== "symbol");
+
+/**
+ * The well-shaped part of a document whose shape has errors, for the checks of meaning: a copy
+ * without what holds a shape error, with the way back from the copy's paths to the file's and the
+ * names of the list entries set aside. First the misshapen fields themselves are left out (and
+ * unknown fields); where that leaves an entry without a field it needs, the whole list entry (a
+ * server, a cluster, a territory, …) is. Undefined when neither gives a well-shaped document (a
+ * required top-level field is wrong).
+ */
+function prune(raw: unknown, issues: readonly z.core.$ZodIssue[]): Pruned | undefined {
+  const leave = new Set<string>(); // file paths left out
+  for (const issue of issues) {
+    const path = issuePath(issue);
+    if (issue.code === "unrecognized_keys")
+      for (const k of issue.keys) leave.add(JSON.stringify([...path, k]));
+    else if (path.length > 0) leave.add(JSON.stringify(path));
+    else return undefined;
+  }
+  let part = copyWithout(raw, leave);
+  let again = fleetFileSchema.safeParse(part.value);
+  if (!again.success) {
+    for (const issue of again.error.issues) {
+      const path = part.toFile(issuePath(issue));
+      const last = path.findLastIndex((p) => typeof p === "number");
+      if (last < 0) return undefined;
+      leave.add(JSON.stringify(path.slice(0, last + 1)));
+    }
+    part = copyWithout(raw, leave);
+    again = fleetFileSchema.safeParse(part.value);
+    if (!again.success) return undefined;
+  }
+  return part;
+}
+
+function copyWithout(raw: unknown, leave: ReadonlySet<string>): Pruned {
+  const kept = new Map<string, number[]>(); // the copy's list path → the file's indices it kept
+  const setAside: string[] = [];
+  const copy = (v: unknown, file: Path, mine: Path): unknown => {
+    if (Array.isArray(v)) {
+      const out: unknown[] = [];
+      const indices: number[] = [];
+      v.forEach((item, i) => {
+        const at = [...file, i];
+        if (leave.has(JSON.stringify(at))) {
+          const name = (item as { name?: unknown } | null)?.name;
+          if (typeof name === "string" && name !== "") setAside.push(name);
+          return;
+        }
+        indices.push(i);
+        out.push(copy(item, at, [...mine, out.length]));
+      });
+      kept.set(JSON.stringify(mine), indices);
+      return out;
+    }
+    if (v !== null && typeof v === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v))
+        if (!leave.has(JSON.stringify([...file, k]))) out[k] = copy(x, [...file, k], [...mine, k]);
+      return out;
+    }
+    return v;
+  };
+  const value = copy(raw, [], []);
+  return {
+    value,
+    toFile: (path) =>
+      path.map((p, i) =>
+        typeof p === "number" ? (kept.get(JSON.stringify(path.slice(0, i)))?.[p] ?? p) : p,
+      ),
+    mentionsSetAside: (message) =>
+      setAside.some(
+        (n) =>
+          message.includes(`"${n}"`) || new RegExp(`(^|[\\s,(])${escapeRegExp(n)}([\\s,)]|$)`).test(message),
+      ),
+  };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {

@@ -125,6 +125,62 @@ clusters:
     expect(byPath["clusters[0].servers[0].capacity"]?.line).toBe(8);
   });
 
+  it("reports shape and meaning mistakes together, located in the file even where entries were set aside", () => {
+    const ds = errorsOf(`apiVersion: rollgate/v1
+fleet: x
+defaults:
+  capacityFloor: 1.5
+  maxMixedWindow: 4 hours
+clusters:
+  - name: a
+    pack: polyserve-matrix
+    version: 3.5.0
+    servers:
+      - { name: s0, address: 10.0.0.1, colour: red }
+      - { name: s1 }
+      - { name: s2, address: 10.0.0.300 }
+      - { name: s3, address: 10.0.0.1 }
+    filesystems:
+      - { name: fs, mountedOn: [s0, s1, ghost] }
+  - name: b
+    pack: polycom-dma
+    version: 10.x
+    servers: [{ name: b1, address: 10.1.0.1 }]
+superclusters:
+  - { name: sc, pack: polycom-dma, clusters: [b, nowhere] }
+`);
+    const at = (path: string) => ds.find((d) => d.path === path);
+    // shape
+    expect(at("defaults.capacityFloor")).toMatchObject({ code: "ROLLGATE_E_FLEET_SCHEMA", line: 4 });
+    expect(at("clusters[0].servers[0].colour")).toMatchObject({ code: "ROLLGATE_E_FLEET_SCHEMA", line: 11 });
+    expect(at("clusters[0].servers[1].address")).toMatchObject({
+      message: "required field is missing",
+      line: 12,
+    });
+    // meaning, in the same report: entries after the one set aside keep their own index and line
+    expect(at("defaults.maxMixedWindow")).toMatchObject({ code: "ROLLGATE_E_FLEET_DURATION", line: 5 });
+    expect(at("clusters[0].servers[2].address")).toMatchObject({
+      code: "ROLLGATE_E_FLEET_ADDRESS",
+      line: 13,
+    });
+    expect(at("clusters[0].servers[3].address")).toMatchObject({
+      code: "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS",
+      line: 14,
+    });
+    expect(at("clusters[0].filesystems[0].mountedOn[2]")).toMatchObject({
+      code: "ROLLGATE_E_FLEET_UNKNOWN_SERVER",
+      line: 16,
+    });
+    expect(at("clusters[1].version")).toMatchObject({ code: "ROLLGATE_E_FLEET_VERSION", line: 19 });
+    expect(at("superclusters[0].clusters[1]")).toMatchObject({
+      code: "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
+      line: 22,
+    });
+    // s1 was set aside (no address): what the rest says about it is not a second, false mistake
+    expect(ds.filter((d) => d.message.includes('"s1"'))).toEqual([]);
+    expect(ds).toHaveLength(9);
+  });
+
   it("checks meaning: D1 sizes and packs, shared clusters, interfaces, mounts, durations, versions", () => {
     const fleet = {
       apiVersion: "rollgate/v1",
