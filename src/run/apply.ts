@@ -9,6 +9,7 @@ import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Plan, Step, StrategyChoice } from "../plan/types.ts";
+import { acquireFleetLock } from "../store/fleet-lock.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
@@ -132,6 +133,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
       throw new RollgateError("ROLLGATE_E_DECLINED", "the plan was not applied");
     }
   }
+  const fleetLock = acquireFleetLock(input.fleetFile);
   const store = new SqliteStore(statePath);
   try {
     store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
@@ -146,6 +148,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   } finally {
     store.releaseEngineLock(fleet.name, process.pid);
     store.close();
+    fleetLock.release();
   }
 }
 
@@ -166,9 +169,16 @@ export async function resume(input: ResumeInput): Promise<DriveResult> {
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
     if (run.state === "completed" || run.state === "aborted")
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
-    const fleet = loadFleetFile(input.fleetFile ?? run.fleetFile);
+    const fleetFile = input.fleetFile ?? run.fleetFile;
+    const fleet = loadFleetFile(fleetFile);
     const plan = store.getPlan(run.id);
-    store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
+    const fleetLock = acquireFleetLock(fleetFile);
+    try {
+      store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
+    } catch (e) {
+      fleetLock.release();
+      throw e;
+    }
     try {
       const journal = readJournal(
         store.events(run.id),
@@ -185,6 +195,7 @@ export async function resume(input: ResumeInput): Promise<DriveResult> {
       return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input);
     } finally {
       store.releaseEngineLock(run.fleet, process.pid);
+      fleetLock.release();
     }
   } finally {
     store.close();

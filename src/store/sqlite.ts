@@ -53,7 +53,7 @@ function toRecord(r: RunRow): RunRecord {
   };
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -67,6 +67,14 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     const second = await runCli(["apply", t.fleet, "--to", "3.5.1", "--yes"]);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(/another rollgate engine \(pid \d+/);
+    // another state file does not make a second engine welcome: the fleet file is locked too
+    const otherState = join(t.dir, "elsewhere", "state.db");
+    const third = await runCli(["apply", t.fleet, "--to", "3.5.1", "--yes", "--state", otherState]);
+    expect(third.code).toBe(2);
+    expect(third.stderr).toMatch(
+      /another rollgate engine \(pid \d+ .*is driving fleet file .*ROLLGATE_E_RUN_LOCKED/,
+    );
+    expect(existsSync(otherState)).toBe(false);
 
     expect((await runCli(["pause", t.fleet])).code).toBe(0);
     await waitFor(
