@@ -3,7 +3,6 @@ import type { Cluster, Fleet } from "../model/fleet.ts";
 import { explainStep } from "./explain.ts";
 import { planMaintenanceWindow, planStandaloneDma, planSuperclusterRolling } from "./dma.ts";
 import { type DomainPlan, planRollingCluster } from "./rolling.ts";
-import { checkState, initialState, ruleContext } from "../rules/index.ts";
 import { resolveTargets } from "./targets.ts";
 import { msToSeconds } from "./time.ts";
 import { type Plan, STRATEGIES, type Step, type Strategy } from "./types.ts";
@@ -78,7 +77,6 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
     if (c.pack === "polycom-dma") u.standaloneDma.push(c);
     else u.rolling.push(c);
   }
-  refuseBrokenStart(fleet, byCluster);
   if (u.incompatible.length > 0) u.applicable = ["incremental", "maintenance-window"];
   else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];
   else u.applicable = ["rolling"];
@@ -86,16 +84,18 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
 }
 
 /**
- * A plan starts from the fleet the file describes; if that fleet already breaks a rule (servers
+ * A plan starts from the fleet the file describes. If that fleet already breaks a rule (servers
  * upgraded out of order, M3; incompatible releases side by side, G1/D2; …), no plan can keep every
- * instant within the rules. That is bad input, refused with the rule and, for M3, the manual's
- * correction, not reported as a planner bug.
+ * instant within the rules: that is bad input, refused with the rule and, for M3, the manual's
+ * correction, not reported as a planner bug. The verifier finds it at no extra cost: it checks
+ * each domain's state before the first step (violations with no step, at 0 s, "after").
  */
-function refuseBrokenStart(fleet: Fleet, targets: Map<string, string>): void {
-  const ctx = ruleContext(fleet, targets);
-  const violations = checkState(initialState(fleet, targets), ctx);
+function refuseBrokenStart(plan: Plan): void {
+  const violations = plan.verification.violations.filter(
+    (v) => v.step === undefined && v.branch === "after" && v.at === 0,
+  );
   if (violations.length === 0) return;
-  const m3 = violations.find((v) => v.rule === "M3");
+  const m3 = violations.some((v) => v.rule === "M3");
   const hint = m3
     ? ` The manual's correction (M3): stop the matrix software on the server upgraded out of order, upgrade the remaining servers in order, and start it last. To have rollgate do it, record that server with the old release in the fleet file (it is then planned last) and run \`rollgate apply … --correct-out-of-order\`: the engine finds it on the new release, keeps it stopped while the others are upgraded, and starts it last.`
     : " Bring the fleet back within the rules (or correct the fleet file if it is wrong), then plan again.";
@@ -262,6 +262,7 @@ export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
     plan = assemble(u, choice, fleet, Boolean(options.explain));
   }
   if (!plan.verification.ok) {
+    refuseBrokenStart(plan);
     const v = plan.verification.violations[0]!;
     throw new RollgateError(
       "ROLLGATE_E_PLAN_VERIFY_FAILED",
@@ -278,25 +279,26 @@ export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyC
   return u.applicable.map((s): StrategyComparison => {
     const floor = fleet.defaults.capacityFloor;
     const relaxed = s === "maintenance-window" && floor > 0;
+    let p: Plan;
     try {
-      const f = relaxed ? withFloor(fleet, 0) : fleet;
-      const p = assemble(u, s, f, false);
-      return {
-        strategy: s,
-        ok: !relaxed && p.verification.ok,
-        ...(relaxed ? { reason: `a full outage (D5) breaks the capacity floor ${floor}` } : {}),
-        seconds: p.estimate.seconds,
-        lowerBoundSeconds: p.estimate.lowerBoundSeconds,
-        minCapacity: p.estimate.minCapacity,
-        outageSeconds: p.estimate.outageSeconds ?? 0,
-        mixedWindowSeconds: p.estimate.mixedWindowSeconds ?? 0,
-        keepsFloor: p.estimate.minCapacity + 1e-9 >= floor,
-        verified: p.verification.ok,
-        statesChecked: p.verification.statesChecked,
-      };
+      p = assemble(u, s, relaxed ? withFloor(fleet, 0) : fleet, false);
     } catch (e) {
       return { strategy: s, ok: false, reason: e instanceof Error ? e.message : String(e) };
     }
+    refuseBrokenStart(p); // no strategy can start from a fleet that already breaks a rule
+    return {
+      strategy: s,
+      ok: !relaxed && p.verification.ok,
+      ...(relaxed ? { reason: `a full outage (D5) breaks the capacity floor ${floor}` } : {}),
+      seconds: p.estimate.seconds,
+      lowerBoundSeconds: p.estimate.lowerBoundSeconds,
+      minCapacity: p.estimate.minCapacity,
+      outageSeconds: p.estimate.outageSeconds ?? 0,
+      mixedWindowSeconds: p.estimate.mixedWindowSeconds ?? 0,
+      keepsFloor: p.estimate.minCapacity + 1e-9 >= floor,
+      verified: p.verification.ok,
+      statesChecked: p.verification.statesChecked,
+    };
   });
 }
 
