@@ -2,8 +2,10 @@
 # The Debian packages the tests use, installed when missing: .ci/run calls this, and so does
 # `npm test` (its pretest hook), so the README's test command works on a fresh machine.
 #   chromium: the dashboard's browser tests (playwright-core drives Debian's Chromium).
+#   openssh-server, openssh-client: the ssh driver's tests (a real sshd on 127.0.0.1, started by
+#   the test itself; the package's own service is kept from starting, see policy-rc.d below).
 set -euo pipefail
-needed=(chromium)
+needed=(chromium openssh-server openssh-client)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -15,5 +17,13 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "Installing the Debian packages the tests need: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# No service may start from a package install (openssh-server would listen on port 22 of every
+# address): policy-rc.d answers 101 ("not allowed") while this runs, unless one is in place already.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

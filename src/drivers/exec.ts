@@ -20,12 +20,37 @@ import type {
  * with at least { "state", "release" } (the ServerObservation fields of src/drivers/driver.ts).
  * An action's command succeeds with exit code 0; anything else is reported as refused.
  */
+/** How a command list becomes the process to run (the ssh driver runs it on the server). */
+export interface CommandRunner {
+  kind: string;
+  code: "ROLLGATE_E_EXEC_DRIVER" | "ROLLGATE_E_SSH_DRIVER";
+  /** Where a missing command belongs in the fleet file, e.g. "driver.exec.commands". */
+  field: string;
+  /** The local argument list that runs `argv` for `target` (identity for exec). */
+  wrap(argv: string[], target: ActionTarget): string[];
+  /** Why a run failed before the command itself could (e.g. ssh could not connect), if it did. */
+  transportFailure?(code: number, stderr: string): string | undefined;
+}
+
+const LOCAL: CommandRunner = {
+  kind: "exec",
+  code: "ROLLGATE_E_EXEC_DRIVER",
+  field: "driver.exec.commands",
+  wrap: (argv) => argv,
+};
+
 export class ExecDriver implements Driver {
-  readonly kind = "exec";
+  readonly kind: string;
 
-  constructor(private readonly spec: ExecDriverSpec) {}
+  constructor(
+    private readonly spec: ExecDriverSpec,
+    private readonly runner: CommandRunner = LOCAL,
+  ) {
+    this.kind = runner.kind;
+  }
 
-  private argv(command: string[], target: ActionTarget, args: ActionArgs): string[] {
+  /** The command of an action with its placeholders filled in, as it runs on the server. */
+  argv(command: string[], target: ActionTarget, args: ActionArgs): string[] {
     const values: Record<string, string> = {
       name: target.server.name,
       server: args.server ?? target.server.name,
@@ -77,8 +102,11 @@ export class ExecDriver implements Driver {
     };
     const command = this.spec.commands.status;
     if (!command) return unreachable;
-    const r = await this.run(this.argv(command, target, {}), this.timeout(options));
-    if (r.code !== 0) return unreachable;
+    const r = await this.run(this.runner.wrap(this.argv(command, target, {}), target), this.timeout(options));
+    if (r.code !== 0) {
+      const why = this.runner.transportFailure?.(r.code, r.stderr);
+      return why ? { ...unreachable, error: why } : unreachable;
+    }
     try {
       const parsed = JSON.parse(r.stdout) as Partial<ServerObservation>;
       if (typeof parsed.state !== "string" || typeof parsed.release !== "string") return unreachable;
@@ -94,22 +122,28 @@ export class ExecDriver implements Driver {
     args: ActionArgs,
     options?: { timeoutMs?: number },
   ): Promise<ActionOutcome> {
+    const { code, field, kind } = this.runner;
     const command = this.spec.commands[action];
     if (!command) {
       return {
         ok: false,
-        code: "ROLLGATE_E_EXEC_DRIVER",
-        message: `the exec driver has no command for "${action}" (driver.exec.commands.${action})`,
+        code,
+        message: `the ${kind} driver has no command for "${action}" (${field}.${action})`,
       };
     }
-    const r = await this.run(this.argv(command, target, args), this.timeout(options));
+    const r = await this.run(
+      this.runner.wrap(this.argv(command, target, args), target),
+      this.timeout(options),
+    );
     if (r.code === 0) return { ok: true };
+    const transport = r.timedOut ? undefined : this.runner.transportFailure?.(r.code, r.stderr);
     return {
       ok: false,
-      code: "ROLLGATE_E_EXEC_DRIVER",
+      code,
       message: r.timedOut
         ? `"${command[0]} …" timed out`
-        : `"${command[0]} …" exited ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`,
+        : (transport ??
+          `"${command[0]} …" exited ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`),
     };
   }
 }

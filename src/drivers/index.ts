@@ -3,13 +3,22 @@ import type { Cluster } from "../model/fleet.ts";
 import type { Driver } from "./driver.ts";
 import { ExecDriver } from "./exec.ts";
 import { HttpDriver } from "./http.ts";
+import { SshDriver } from "./ssh.ts";
 
 const http = new HttpDriver();
 const execDrivers = new WeakMap<Cluster, ExecDriver>();
 
-/** The driver a cluster's fleet-file entry names (http over exec when both are given). */
+/** The driver a cluster's fleet-file entry names (http, else ssh, else exec, when several are given). */
 export function driverFor(cluster: Cluster): Driver {
   if (cluster.driver?.http) return http;
+  if (cluster.driver?.ssh) {
+    let d = execDrivers.get(cluster);
+    if (!d) {
+      d = new SshDriver(cluster.driver.ssh);
+      execDrivers.set(cluster, d);
+    }
+    return d;
+  }
   if (cluster.driver?.exec) {
     let d = execDrivers.get(cluster);
     if (!d) {
@@ -20,7 +29,7 @@ export function driverFor(cluster: Cluster): Driver {
   }
   throw new RollgateError(
     "ROLLGATE_E_NO_DRIVER",
-    `cluster ${cluster.name} has no driver: add driver.http or driver.exec to the fleet file`,
+    `cluster ${cluster.name} has no driver: add driver.http, driver.ssh or driver.exec to the fleet file`,
   );
 }
 

@@ -105,6 +105,10 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_ABORTED: { title: "The run was aborted", exit: 1 },
   ROLLGATE_E_DECLINED: { title: "The operator declined the plan", exit: 1 },
   ROLLGATE_E_EXEC_DRIVER: { title: "The exec driver's command failed or printed no valid status", exit: 1 },
+  ROLLGATE_E_SSH_DRIVER: {
+    title: "The ssh driver could not connect, or its command failed or printed no valid status",
+    exit: 1,
+  },
 
   // ── server and API (server/) ───────────────────────────────────────────────────────
   ROLLGATE_E_API_UNAUTHORIZED: { title: "No token, or a token the server does not know (HTTP 401)", exit: 2 },

@@ -596,6 +596,11 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
       out.driver.exec = { commands: c.driver.exec.commands };
       if (c.driver.exec.timeout) out.driver.exec.timeout = parseDuration(c.driver.exec.timeout)!;
     }
+    if (c.driver.ssh) {
+      const { timeout, ...rest } = c.driver.ssh;
+      out.driver.ssh = { ...rest };
+      if (timeout) out.driver.ssh.timeout = parseDuration(timeout)!;
+    }
   }
   if (c.maxUnavailable !== undefined) out.maxUnavailable = c.maxUnavailable;
   const order = toOrder(c.order);

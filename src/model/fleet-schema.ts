@@ -70,6 +70,17 @@ const driver = z.strictObject({
       timeout: duration.optional(),
     })
     .optional(),
+  ssh: z
+    .strictObject({
+      commands: z.record(z.string(), z.array(z.string()).min(1)),
+      timeout: duration.optional(),
+      host: z.string().min(1).optional(),
+      user: z.string().min(1).optional(),
+      port: z.int().min(1).max(65535).optional(),
+      identity: z.string().min(1).optional(),
+      knownHosts: z.string().min(1).optional(),
+    })
+    .optional(),
 });
 
 const cluster = z.strictObject({

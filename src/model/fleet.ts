@@ -41,9 +41,22 @@ export interface ExecDriverSpec {
   timeout?: number;
 }
 
+/** The exec driver's commands, run on the server over OpenSSH (docs/drivers.md). */
+export interface SshDriverSpec extends ExecDriverSpec {
+  /** Where to connect, with placeholders; default "{address}". */
+  host?: string;
+  user?: string;
+  port?: number;
+  /** Private key file (ssh -i). */
+  identity?: string;
+  /** known_hosts file; host keys are always checked (StrictHostKeyChecking=yes). */
+  knownHosts?: string;
+}
+
 export interface DriverSpec {
   http?: HttpDriverSpec;
   exec?: ExecDriverSpec;
+  ssh?: SshDriverSpec;
 }
 
 export interface Cluster {

@@ -60,11 +60,11 @@ export interface DriveResult extends EngineResult {
 /** Observe every server of the clusters the plan touches; refuse to start on an unreachable or surprising fleet. */
 async function preflight(fleet: Fleet, plan: Plan, driverFor: (c: Cluster) => Driver): Promise<void> {
   const clusters = fleet.clusters.filter((c) => plan.steps.some((s) => s.cluster === c.name));
-  const noDriver = clusters.filter((c) => !c.driver?.http && !c.driver?.exec);
+  const noDriver = clusters.filter((c) => !c.driver?.http && !c.driver?.ssh && !c.driver?.exec);
   if (noDriver.length) {
     throw new RollgateError(
       "ROLLGATE_E_NO_DRIVER",
-      `no driver for cluster(s) ${noDriver.map((c) => c.name).join(", ")}: add driver.http or driver.exec to the fleet file (or use \`rollgate lab up\`)`,
+      `no driver for cluster(s) ${noDriver.map((c) => c.name).join(", ")}: add driver.http, driver.ssh or driver.exec to the fleet file (or use \`rollgate lab up\`)`,
     );
   }
   const observed = await Promise.all(
