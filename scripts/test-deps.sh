@@ -24,6 +24,12 @@ if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' >"$policy"
   chmod +x "$policy"
   trap 'rm -f "$policy"' EXIT
+  trap 'rm -f "$policy"; exit 130' INT TERM
 fi
+# …and the ssh service stays off for good (the tests start an sshd of their own on 127.0.0.1):
+# Debian's ssh.service and ssh.socket do not start while this file exists
+case " ${missing[*]} " in
+*" openssh-server "*) mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run ;;
+esac
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -68,10 +68,10 @@ export class ExecDriver implements Driver {
   private run(
     argv: string[],
     timeoutMs: number,
-  ): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+  ): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean; notStarted?: string }> {
     return new Promise((resolve) => {
       const [file, ...rest] = argv;
-      execFile(
+      const child = execFile(
         file!,
         rest,
         { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024, windowsHide: true },
@@ -83,9 +83,14 @@ export class ExecDriver implements Driver {
             stdout: String(stdout),
             stderr: String(stderr || err?.message || ""),
             timedOut: Boolean(err?.killed),
+            // the program itself could not be started (not installed, not executable)
+            ...(typeof err?.code === "string"
+              ? { notStarted: `"${file}" could not be started (${err.code})` }
+              : {}),
           });
         },
       );
+      child.stdin?.end(); // a command that reads its input gets end-of-file, never waits for a person
     });
   }
 
@@ -104,7 +109,7 @@ export class ExecDriver implements Driver {
     if (!command) return unreachable;
     const r = await this.run(this.runner.wrap(this.argv(command, target, {}), target), this.timeout(options));
     if (r.code !== 0) {
-      const why = this.runner.transportFailure?.(r.code, r.stderr);
+      const why = r.notStarted ?? this.runner.transportFailure?.(r.code, r.stderr);
       return why ? { ...unreachable, error: why } : unreachable;
     }
     try {
@@ -136,7 +141,9 @@ export class ExecDriver implements Driver {
       this.timeout(options),
     );
     if (r.code === 0) return { ok: true };
-    const transport = r.timedOut ? undefined : this.runner.transportFailure?.(r.code, r.stderr);
+    const transport = r.timedOut
+      ? undefined
+      : (r.notStarted ?? this.runner.transportFailure?.(r.code, r.stderr));
     return {
       ok: false,
       code,

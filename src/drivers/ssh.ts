@@ -10,7 +10,8 @@ import { type CommandRunner, ExecDriver } from "./exec.ts";
  * (StrictHostKeyChecking=yes, BatchMode=yes: no prompt, no password). See docs/drivers.md.
  */
 export function shellQuote(arg: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  // no "=" unquoted: a first word like FOO=bar would be an assignment, not a command
+  if (/^[A-Za-z0-9_@%+:,./-]+$/.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
@@ -19,6 +20,9 @@ function fill(template: string, target: ActionTarget): string {
     key === "name" ? target.server.name : target.server.address,
   );
 }
+
+/** An ssh_config value, quoted so that a path with spaces stays one value. */
+const configValue = (v: string) => `"${v}"`;
 
 export function sshRunner(spec: SshDriverSpec): CommandRunner {
   return {
@@ -39,7 +43,7 @@ export function sshRunner(spec: SshDriverSpec): CommandRunner {
         "LogLevel=ERROR",
         ...(spec.port ? ["-p", String(spec.port)] : []),
         ...(spec.identity ? ["-i", spec.identity, "-o", "IdentitiesOnly=yes"] : []),
-        ...(spec.knownHosts ? ["-o", `UserKnownHostsFile=${spec.knownHosts}`] : []),
+        ...(spec.knownHosts ? ["-o", `UserKnownHostsFile=${configValue(spec.knownHosts)}`] : []),
         ...(spec.user ? ["-l", spec.user] : []),
         "--",
         host,

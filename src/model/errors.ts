@@ -95,6 +95,10 @@ export const ERROR_CATALOG = {
     exit: 2,
   },
   ROLLGATE_E_RUN_LOCKED: { title: "Another engine is driving this fleet", exit: 2 },
+  ROLLGATE_E_RUN_LOCK_UNAVAILABLE: {
+    title: "The engine lock of the fleet file cannot be created or taken (permissions)",
+    exit: 2,
+  },
   ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2 },
   ROLLGATE_E_RUN_STATE: { title: "The run's state does not allow this action", exit: 2 },
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },

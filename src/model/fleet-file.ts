@@ -36,8 +36,16 @@ export function formatPath(path: Path): string {
   return out;
 }
 
+/** What a "no such cluster/server" diagnostic refers to (see `prune`). */
+interface Reference {
+  kind: "cluster" | "server";
+  name: string;
+}
+
 class Reporter {
   readonly diagnostics: Diagnostic[] = [];
+  /** Diagnostics that say a named cluster or server does not exist, and which one. */
+  readonly references = new Map<Diagnostic, Reference>();
   constructor(
     private readonly file: string,
     private readonly doc: Document,
@@ -70,6 +78,12 @@ class Reporter {
       }
     }
     return { line: 1, column: 1 };
+  }
+
+  /** A diagnostic that a cluster or server named here does not exist. */
+  missing(code: ErrorCode, at: Path, ref: Reference, message: string, expected: string): void {
+    this.add(code, at, message, expected);
+    this.references.set(this.diagnostics[this.diagnostics.length - 1]!, ref);
   }
 
   add(code: ErrorCode, at: Path, message: string, expected?: string, onKey = false): void {
@@ -129,7 +143,10 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
     if (part && partShape?.success) {
       const meaning = new Reporter(file, doc, lines, part.toFile);
       checkMeaning(meaning, partShape.data);
-      for (const d of meaning.diagnostics) if (!part.mentionsSetAside(d.message)) rep.diagnostics.push(d);
+      for (const d of meaning.diagnostics) {
+        const ref = meaning.references.get(d);
+        if (!ref || !part.setAside[ref.kind].has(ref.name)) rep.diagnostics.push(d);
+      }
     }
     return { ok: false, diagnostics: sortDiagnostics(rep.diagnostics) };
   }
@@ -141,7 +158,8 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
 interface Pruned {
   value: unknown;
   toFile: (path: Path) => Path;
-  mentionsSetAside: (message: string) => boolean;
+  /** Names of the clusters and servers set aside (a cluster's servers with it). */
+  setAside: Record<Reference["kind"], Set<string>>;
 }
 
 const issuePath = (issue: z.core.$ZodIssue): Path =>
@@ -164,25 +182,29 @@ function prune(raw: unknown, issues: readonly z.core.$ZodIssue[]): Pruned | unde
     else if (path.length > 0) leave.add(JSON.stringify(path));
     else return undefined;
   }
-  let part = copyWithout(raw, leave);
-  let again = fleetFileSchema.safeParse(part.value);
-  if (!again.success) {
+  // each round sets aside at least one more list entry, or gives up: it ends
+  for (;;) {
+    const part = copyWithout(raw, leave);
+    const again = fleetFileSchema.safeParse(part.value);
+    if (again.success) return part;
+    const before = leave.size;
     for (const issue of again.error.issues) {
       const path = part.toFile(issuePath(issue));
       const last = path.findLastIndex((p) => typeof p === "number");
       if (last < 0) return undefined;
       leave.add(JSON.stringify(path.slice(0, last + 1)));
     }
-    part = copyWithout(raw, leave);
-    again = fleetFileSchema.safeParse(part.value);
-    if (!again.success) return undefined;
+    if (leave.size === before) return undefined;
   }
-  return part;
 }
 
 function copyWithout(raw: unknown, leave: ReadonlySet<string>): Pruned {
   const kept = new Map<string, number[]>(); // the copy's list path → the file's indices it kept
-  const setAside: string[] = [];
+  const setAside: Pruned["setAside"] = { cluster: new Set(), server: new Set() };
+  const nameOf = (item: unknown) => {
+    const name = (item as { name?: unknown } | null)?.name;
+    return typeof name === "string" && name !== "" ? name : undefined;
+  };
   const copy = (v: unknown, file: Path, mine: Path): unknown => {
     if (Array.isArray(v)) {
       const out: unknown[] = [];
@@ -190,8 +212,17 @@ function copyWithout(raw: unknown, leave: ReadonlySet<string>): Pruned {
       v.forEach((item, i) => {
         const at = [...file, i];
         if (leave.has(JSON.stringify(at))) {
-          const name = (item as { name?: unknown } | null)?.name;
-          if (typeof name === "string" && name !== "") setAside.push(name);
+          const name = nameOf(item);
+          if (at.length === 2 && at[0] === "clusters") {
+            if (name) setAside.cluster.add(name);
+            const servers = (item as { servers?: unknown } | null)?.servers;
+            if (Array.isArray(servers))
+              for (const sv of servers) {
+                const n = nameOf(sv);
+                if (n) setAside.server.add(n);
+              }
+          } else if (at.length === 4 && at[0] === "clusters" && at[2] === "servers" && name)
+            setAside.server.add(name);
           return;
         }
         indices.push(i);
@@ -215,16 +246,8 @@ function copyWithout(raw: unknown, leave: ReadonlySet<string>): Pruned {
       path.map((p, i) =>
         typeof p === "number" ? (kept.get(JSON.stringify(path.slice(0, i)))?.[p] ?? p) : p,
       ),
-    mentionsSetAside: (message) =>
-      setAside.some(
-        (n) =>
-          message.includes(`"${n}"`) || new RegExp(`(^|[\\s,(])${escapeRegExp(n)}([\\s,)]|$)`).test(message),
-      ),
+    setAside,
   };
-}
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
@@ -392,9 +415,10 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
       fsNames.add(fs.name);
       fs.mountedOn.forEach((sv, mi) => {
         if (!names.has(sv))
-          rep.add(
+          rep.missing(
             "ROLLGATE_E_FLEET_UNKNOWN_SERVER",
             [...at, "filesystems", fi, "mountedOn", mi],
+            { kind: "server", name: sv },
             `"${sv}" is not a server of cluster ${c.name}`,
             `one of ${[...names].join(", ")}`,
           );
@@ -404,9 +428,10 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
       const listed = new Set(c.order.list);
       c.order.list.forEach((sv, li) => {
         if (!names.has(sv))
-          rep.add(
+          rep.missing(
             "ROLLGATE_E_FLEET_UNKNOWN_SERVER",
             [...at, "order", "list", li],
+            { kind: "server", name: sv },
             `"${sv}" is not a server of cluster ${c.name}`,
             `one of ${[...names].join(", ")}`,
           );
@@ -421,6 +446,10 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
           );
     }
     checkCompatibility(rep, [...at, "compatibility"], c.compatibility);
+    for (const kind of ["exec", "ssh"] as const) {
+      const timeout = c.driver?.[kind]?.timeout;
+      if (timeout !== undefined) checkDuration(rep, [...at, "driver", kind, "timeout"], timeout);
+    }
   });
   checkCompatibility(rep, ["defaults", "compatibility"], f.defaults?.compatibility);
 
@@ -447,9 +476,10 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
     sc.clusters.forEach((cn, mi) => {
       const ci = clusterIndex.get(cn);
       if (ci === undefined) {
-        rep.add(
+        rep.missing(
           "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
           [...at, "clusters", mi],
+          { kind: "cluster", name: cn },
           `unknown cluster "${cn}"`,
           `one of ${[...clusterIndex.keys()].join(", ")}`,
         );
@@ -497,9 +527,10 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
         const cn = t[role];
         if (cn === undefined) continue;
         if (!clusterIndex.has(cn))
-          rep.add(
+          rep.missing(
             "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
             [...tat, role],
+            { kind: "cluster", name: cn },
             `unknown cluster "${cn}"`,
             knownMembers.length > 0
               ? `a member of ${sc.name}: ${knownMembers.join(", ")}`

@@ -97,7 +97,7 @@ function refuseBrokenStart(plan: Plan): void {
   if (violations.length === 0) return;
   const m3 = violations.some((v) => v.rule === "M3");
   const hint = m3
-    ? ` The manual's correction (M3): stop the matrix software on the server upgraded out of order, upgrade the remaining servers in order, and start it last. To have rollgate do it, record that server with the old release in the fleet file (it is then planned last) and run \`rollgate apply … --correct-out-of-order\`: the engine finds it on the new release, keeps it stopped while the others are upgraded, and starts it last.`
+    ? ` The manual's correction (M3): stop the matrix software on the server upgraded out of order, upgrade the remaining servers in order, and start it last. To have rollgate do it, record that server with the old release in the fleet file (the plan then upgrades it in its turn of the address order) and run \`rollgate apply … --correct-out-of-order\`: the engine finds it on the new release, keeps it stopped until every server above it is upgraded, and starts it in its turn.`
     : " Bring the fleet back within the rules (or correct the fleet file if it is wrong), then plan again.";
   const list = violations
     .slice(0, 5)

@@ -114,6 +114,23 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
     }
   }
 
+  // One engine per fleet file (host lock), taken before the servers are observed or a person is
+  // asked, so that a second engine is refused before either; released on every way out.
+  const fleetLock = acquireFleetLock(input.fleetFile);
+  try {
+    return await startRun(input, fleet, plan, statePath, driverFor);
+  } finally {
+    fleetLock.release();
+  }
+}
+
+async function startRun(
+  input: ApplyInput,
+  fleet: Fleet,
+  plan: Plan,
+  statePath: string,
+  driverFor: (c: Cluster) => Driver,
+): Promise<DriveResult> {
   await preflight(fleet, plan, driverFor);
   input.onPlan?.(plan, { resumed: false });
   if (!input.yes) {
@@ -133,7 +150,6 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
       throw new RollgateError("ROLLGATE_E_DECLINED", "the plan was not applied");
     }
   }
-  const fleetLock = acquireFleetLock(input.fleetFile);
   const store = new SqliteStore(statePath);
   try {
     store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
@@ -148,7 +164,6 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   } finally {
     store.releaseEngineLock(fleet.name, process.pid);
     store.close();
-    fleetLock.release();
   }
 }
 

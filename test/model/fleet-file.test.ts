@@ -181,6 +181,51 @@ superclusters:
     expect(ds).toHaveLength(9);
   });
 
+  it("sets aside only what is misshapen: an unrelated mistake naming the same word is kept, and one server's shape hides nothing", () => {
+    const ds = errorsOf(`apiVersion: rollgate/v1
+fleet: x
+clusters:
+  - name: a
+    pack: nosuch
+    version: 1.0.0
+    servers: [{ name: a1, address: 10.0.0.1 }]
+  - name: b
+    pack: polycom-dma
+    version: 10.0.1
+    servers: [{ name: b1, address: 10.0.1.1 }]
+    driver: { exec: { timeout: 5 minutes, commands: { status: [x] } } }
+  - name: c
+    pack: polycom-dma
+    version: 10.0.1
+    servers: [{ name: c1 }]
+  - name: d
+    pack: polycom-dma
+    version: 10.0.1
+    servers: [{ name: d1, address: 10.0.2.1 }]
+superclusters:
+  - name: a
+    pack: polycom-dma
+    clusters: [b, a]
+    territories:
+      - { name: t, primary: d }
+`);
+    const at = (path: string) => ds.find((d) => d.path === path);
+    expect(at("clusters[0].pack")?.code).toBe("ROLLGATE_E_FLEET_SCHEMA");
+    expect(at("clusters[2].servers[0].address")?.message).toBe("required field is missing");
+    expect(at("clusters[1].driver.exec.timeout")).toMatchObject({
+      code: "ROLLGATE_E_FLEET_DURATION",
+      line: 12,
+    });
+    // cluster c, without its only server, is set aside whole: the rest is still checked (below)
+    // the supercluster is also named "a": a mistake in it is not taken for one about cluster a
+    expect(at("superclusters[0].territories[0].primary")).toMatchObject({
+      code: "ROLLGATE_E_FLEET_NOT_MEMBER",
+      message: 'cluster "d" is not a member of supercluster a',
+    });
+    // but naming cluster a, which was set aside, is not a second mistake
+    expect(at("superclusters[0].clusters[1]")).toBeUndefined();
+  });
+
   it("checks meaning: D1 sizes and packs, shared clusters, interfaces, mounts, durations, versions", () => {
     const fleet = {
       apiVersion: "rollgate/v1",

@@ -25,7 +25,7 @@ describe("kill -9 while a DMA cluster settles after its install", () => {
     const dir = tempDir("rollgate-settle-");
     const file = join(dir, "dma-settle.yaml");
     copyFileSync(join(REPO, "test", "fixtures", "dma-settle.yaml"), file);
-    lab = await startLab(file, { speed: 600 }); // install 1 s, settle 6 s
+    lab = await startLab(file, { speed: 600 }); // install 1 s, settle 12 s
     const fleet = lab.derivedFleetPath;
     const engine = startEngine(["apply", fleet, "--to", "10.0.2", "--yes", "--json"]);
     const l = lab;
@@ -47,5 +47,9 @@ describe("kill -9 while a DMA cluster settles after its install", () => {
     store.close();
     const intents = events.filter((e) => e.type === "step.intent" && e.step === "dma-solo/install");
     expect(intents).toHaveLength(1);
+    // the resumed engine found the install under way and waited for login (not already settled:
+    // then the test would not have hit the window it is about)
+    const done = events.find((e) => e.type === "step.done" && e.step === "dma-solo/install");
+    expect(done).toMatchObject({ observed: false });
   }, 90_000);
 });

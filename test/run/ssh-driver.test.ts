@@ -123,8 +123,10 @@ function sshFleet(derived: string, controlUrl: string, knownHosts = join(dir, "k
 }
 
 describe("ssh driver (a real sshd on 127.0.0.1)", () => {
-  it("drives a whole matrix upgrade, every command run on the server over ssh", async () => {
-    const t = await labOf("matrix-seed", 1200);
+  it("drives a whole matrix upgrade, every command run on the server over ssh", {
+    timeout: 240_000,
+  }, async () => {
+    const t = await labOf("matrix-seed", 6000);
     lab = t.lab;
     const fleet = sshFleet(t.fleet, t.lab.controlUrl);
     const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes", "--confirm-finalize"], {
