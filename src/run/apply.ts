@@ -58,7 +58,13 @@ export interface DriveResult extends EngineResult {
 }
 
 /** Observe every server of the clusters the plan touches; refuse to start on an unreachable or surprising fleet. */
-async function preflight(fleet: Fleet, plan: Plan, driverFor: (c: Cluster) => Driver): Promise<void> {
+async function preflight(
+  fleet: Fleet,
+  plan: Plan,
+  driverFor: (c: Cluster) => Driver,
+  /** The last completed run of this fleet and target in the state file, if any. */
+  lastCompleted?: string,
+): Promise<void> {
   const clusters = fleet.clusters.filter((c) => plan.steps.some((s) => s.cluster === c.name));
   const noDriver = clusters.filter((c) => !c.driver?.http && !c.driver?.ssh && !c.driver?.exec);
   if (noDriver.length) {
@@ -83,16 +89,45 @@ async function preflight(fleet: Fleet, plan: Plan, driverFor: (c: Cluster) => Dr
       `cannot reach ${unreachable.length} server(s) before starting: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})`).join(", ")}; nothing was done`,
     );
   }
+  const targetOf = (c: Cluster) => plan.targets[c.name] ?? plan.target;
+  // Everything already on its target: a new run would only replay a finished upgrade (a DMA
+  // cluster would be busied out and taken out of its new supercluster again). Nothing to do.
+  if (observed.every((o) => compareVersions(o.obs.release, targetOf(o.cluster)) === 0)) {
+    const done = lastCompleted;
+    throw done
+      ? new RollgateError(
+          "ROLLGATE_E_RUN_FINISHED",
+          `run ${done} has already completed: every server runs its target; nothing to do (describe the fleet as it now is in the fleet file before planning another upgrade)`,
+        )
+      : new RollgateError(
+          "ROLLGATE_E_PREFLIGHT_MISMATCH",
+          `every server already runs its target, though the fleet file says otherwise: nothing to do; describe the fleet as it is in the fleet file; nothing was done`,
+        );
+  }
+  // A release the file does not say, or (DMA) any release but the file's: a matrix or generic
+  // server may be ahead on the target (the per-server procedure finds that, G5; M3 decides the
+  // rest), but a DMA cluster's procedure (reassign, busy-out, leave, …, join) is planned from its
+  // release and its supercluster as the file says, and is wrong for any other.
   const surprising = observed.filter((o) => {
-    const target = plan.targets[o.cluster.name] ?? plan.target;
-    return (
-      compareVersions(o.obs.release, o.server.version) !== 0 && compareVersions(o.obs.release, target) !== 0
-    );
+    if (compareVersions(o.obs.release, o.server.version) === 0) return false;
+    return o.cluster.pack === "polycom-dma" || compareVersions(o.obs.release, targetOf(o.cluster)) !== 0;
   });
-  if (surprising.length) {
+  const moved = observed.filter(
+    (o) =>
+      o.cluster.pack === "polycom-dma" &&
+      o.obs.supercluster !== undefined &&
+      (o.obs.supercluster ?? undefined) !== o.cluster.supercluster,
+  );
+  if (surprising.length || moved.length) {
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_MISMATCH",
-      `servers run releases the fleet file does not say: ${surprising.map((o) => `${o.server.name} runs ${o.obs.release}, the file says ${o.server.version}`).join("; ")}; nothing was done`,
+      `the fleet is not as the fleet file says: ${[
+        ...surprising.map((o) => `${o.server.name} runs ${o.obs.release}, the file says ${o.server.version}`),
+        ...moved.map(
+          (o) =>
+            `${o.server.name} sees ${o.cluster.name} in ${o.obs.supercluster ? `supercluster ${o.obs.supercluster}` : "no supercluster"}, the file says ${o.cluster.supercluster ?? "none"}`,
+        ),
+      ].join("; ")}; nothing was done`,
     );
   }
 }
@@ -105,9 +140,13 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   const driverFor = input.driverFor ?? defaultDriverFor;
 
   // An unfinished run for the same fleet and target is resumed, not started again.
+  let lastCompleted: string | undefined;
   if (existsSync(statePath)) {
     const peek = new SqliteStore(statePath);
     const existing = peek.findUnfinishedRun(fleet.name, plan.target);
+    lastCompleted = peek
+      .listRuns()
+      .find((r) => r.fleet === fleet.name && r.target === plan.target && r.state === "completed")?.id;
     peek.close();
     if (existing) {
       return resume({ ...input, statePath, runId: existing.id });
@@ -118,7 +157,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   // asked, so that a second engine is refused before either; released on every way out.
   const fleetLock = acquireFleetLock(input.fleetFile);
   try {
-    return await startRun(input, fleet, plan, statePath, driverFor);
+    return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted);
   } finally {
     fleetLock.release();
   }
@@ -130,8 +169,9 @@ async function startRun(
   plan: Plan,
   statePath: string,
   driverFor: (c: Cluster) => Driver,
+  lastCompleted: string | undefined,
 ): Promise<DriveResult> {
-  await preflight(fleet, plan, driverFor);
+  await preflight(fleet, plan, driverFor, lastCompleted);
   input.onPlan?.(plan, { resumed: false });
   if (!input.yes) {
     if (!input.ask) {
