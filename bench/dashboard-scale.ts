@@ -7,7 +7,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../test/helpers/chromium.ts";
 import { loadFleetFile } from "../src/io/fleet-loader.ts";
 import { planUpgrade } from "../src/plan/planner.ts";
 import { createToken } from "../src/server/auth.ts";
@@ -16,7 +16,6 @@ import { WEB_DIST } from "../src/server/static.ts";
 import { SqliteStore } from "../src/store/sqlite.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-export const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
 function fleetYaml(clusters: number): string {
   const lines = ["apiVersion: rollgate/v1", "fleet: big", "defaults:", "  capacityFloor: 0.6", "clusters:"];
@@ -44,7 +43,6 @@ export async function dashboardAtScale(
   dir: string,
   options: { screenshot?: string } = {},
 ): Promise<ScaleResult> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium`);
   if (!existsSync(join(WEB_DIST, "index.html"))) {
     const { build } = await import("vite");
     await build({ configFile: join(REPO, "src/web/vite.config.ts"), logLevel: "warn" });
@@ -56,16 +54,7 @@ export async function dashboardAtScale(
   const store = new SqliteStore(join(dir, "state.db"));
   const run = store.createRun({ fleet: fleet.name, fleetFile, target: plan.target, plan });
   const server = await createServer({ statePath: store.path, port: 0, pollMs: 100 });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const token = createToken(store, "viewer").token;
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

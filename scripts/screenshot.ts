@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../test/helpers/chromium.ts";
 import { compareStrategies, planUpgrade } from "../src/plan/planner.ts";
 import { runDemo } from "../src/run/demo.ts";
 import { createToken } from "../src/server/auth.ts";
@@ -16,7 +16,7 @@ const { values } = parseArgs({
   options: {
     out: { type: "string", default: fileURLToPath(new URL("../docs/dashboard.png", import.meta.url)) },
     speed: { type: "string", default: "300" },
-    chromium: { type: "string", default: process.env.CHROMIUM ?? "/usr/bin/chromium" },
+    chromium: { type: "string", default: CHROMIUM },
   },
 });
 
@@ -43,16 +43,7 @@ demo.catch(() => ready());
 await started;
 if (!server) throw new Error("the demo did not start");
 
-const browser = await chromium.launch({
-  executablePath: values.chromium,
-  args: [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-  ],
-});
+const browser = await launchChromium(values.chromium);
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
   await page.goto(`${server.url}/#token=${token}`);

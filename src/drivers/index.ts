@@ -6,24 +6,17 @@ import { HttpDriver } from "./http.ts";
 import { SshDriver } from "./ssh.ts";
 
 const http = new HttpDriver();
-const execDrivers = new WeakMap<Cluster, ExecDriver>();
+const commandDrivers = new WeakMap<Cluster, ExecDriver>();
 
 /** The driver a cluster's fleet-file entry names (http, else ssh, else exec, when several are given). */
 export function driverFor(cluster: Cluster): Driver {
-  if (cluster.driver?.http) return http;
-  if (cluster.driver?.ssh) {
-    let d = execDrivers.get(cluster);
+  const spec = cluster.driver;
+  if (spec?.http) return http;
+  if (spec?.ssh || spec?.exec) {
+    let d = commandDrivers.get(cluster);
     if (!d) {
-      d = new SshDriver(cluster.driver.ssh);
-      execDrivers.set(cluster, d);
-    }
-    return d;
-  }
-  if (cluster.driver?.exec) {
-    let d = execDrivers.get(cluster);
-    if (!d) {
-      d = new ExecDriver(cluster.driver.exec);
-      execDrivers.set(cluster, d);
+      d = spec.ssh ? new SshDriver(spec.ssh) : new ExecDriver(spec.exec!);
+      commandDrivers.set(cluster, d);
     }
     return d;
   }

@@ -84,3 +84,24 @@ export function seeded(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The vendor-style CLI adapter (test/fixtures/appliance-cli.mjs) that speaks to a lab's servers. */
+export const ADAPTER_CLI = join(REPO, "test", "fixtures", "appliance-cli.mjs");
+
+/**
+ * The command lists of an exec or ssh driver that drive a lab's matrix through the adapter CLI:
+ * `status`, and the per-server procedure (M9).
+ */
+export function adapterCommands(controlUrl: string): Record<string, string[]> {
+  const url = `${controlUrl}/servers/{name}`;
+  const actions = ["disable", "backup", "stop", "install", "start", "verify"];
+  return {
+    status: [process.execPath, ADAPTER_CLI, url, "status"],
+    ...Object.fromEntries(
+      actions.map((a) => [
+        a,
+        [process.execPath, ADAPTER_CLI, url, a, a === "install" ? '{"release":"{release}"}' : "{}"],
+      ]),
+    ),
+  };
+}

@@ -5,10 +5,8 @@ import { parse, stringify } from "yaml";
 import { ExecDriver } from "../../src/drivers/exec.ts";
 import type { Lab } from "../../src/lab/index.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
-import { REPO, runCli } from "../helpers/cli.ts";
-import { labOf } from "../helpers/engine.ts";
-
-const CLI = join(REPO, "test", "fixtures", "appliance-cli.mjs");
+import { runCli } from "../helpers/cli.ts";
+import { adapterCommands, labOf } from "../helpers/engine.ts";
 
 let lab: Lab | undefined;
 afterEach(async () => {
@@ -19,24 +17,8 @@ afterEach(async () => {
 /** Rewrites a lab's derived fleet so that every cluster uses the exec driver (the adapter CLI). */
 function execFleet(derived: string, controlUrl: string): string {
   const doc = parse(readFileSync(derived, "utf8"));
-  const url = `${controlUrl}/servers/{name}`;
-  const actions = ["disable", "backup", "stop", "install", "start", "verify"];
-  for (const c of doc.clusters) {
-    c.driver = {
-      exec: {
-        timeout: "30s",
-        commands: {
-          status: [process.execPath, CLI, url, "status"],
-          ...Object.fromEntries(
-            actions.map((a) => [
-              a,
-              [process.execPath, CLI, url, a, a === "install" ? '{"release":"{release}"}' : "{}"],
-            ]),
-          ),
-        },
-      },
-    };
-  }
+  for (const c of doc.clusters)
+    c.driver = { exec: { timeout: "30s", commands: adapterCommands(controlUrl) } };
   const path = join(derived, "..", "exec-fleet.yaml");
   writeFileSync(path, stringify(doc));
   return path;

@@ -8,8 +8,8 @@ import { parse, stringify } from "yaml";
 import { SshDriver } from "../../src/drivers/ssh.ts";
 import type { Lab } from "../../src/lab/index.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
-import { REPO, runCli, tempDir } from "../helpers/cli.ts";
-import { labOf } from "../helpers/engine.ts";
+import { runCli, tempDir } from "../helpers/cli.ts";
+import { adapterCommands, labOf } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /**
@@ -19,7 +19,6 @@ import { waitFor } from "../helpers/wait.ts";
  * `.ci/run` installs openssh-server (scripts/test-deps.sh).
  */
 const SSHD = "/usr/sbin/sshd";
-const CLI = join(REPO, "test", "fixtures", "appliance-cli.mjs");
 let sshd: ChildProcess | undefined;
 let dir = "";
 let port = 0;
@@ -94,8 +93,6 @@ afterEach(async () => {
 /** The lab's derived fleet with every cluster on the ssh driver (the adapter CLI, run over ssh). */
 function sshFleet(derived: string, controlUrl: string, knownHosts = join(dir, "known_hosts")): string {
   const doc = parse(readFileSync(derived, "utf8"));
-  const url = `${controlUrl}/servers/{name}`;
-  const actions = ["disable", "backup", "stop", "install", "start", "verify"];
   for (const c of doc.clusters) {
     c.driver = {
       ssh: {
@@ -105,15 +102,7 @@ function sshFleet(derived: string, controlUrl: string, knownHosts = join(dir, "k
         identity: join(dir, "client_key"),
         knownHosts,
         timeout: "30s",
-        commands: {
-          status: [process.execPath, CLI, url, "status"],
-          ...Object.fromEntries(
-            actions.map((a) => [
-              a,
-              [process.execPath, CLI, url, a, a === "install" ? '{"release":"{release}"}' : "{}"],
-            ]),
-          ),
-        },
+        commands: adapterCommands(controlUrl),
       },
     };
   }

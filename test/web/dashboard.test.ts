@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compareStrategies, planUpgrade } from "../../src/plan/planner.ts";
 import { runDemo } from "../../src/run/demo.ts";
@@ -8,6 +8,7 @@ import { createToken } from "../../src/server/auth.ts";
 import { createServer, type RunningServer } from "../../src/server/index.ts";
 import { WEB_DIST } from "../../src/server/static.ts";
 import type { SqliteStore } from "../../src/store/sqlite.ts";
+import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { REPO } from "../helpers/cli.ts";
 
 /**
@@ -15,7 +16,6 @@ import { REPO } from "../helpers/cli.ts";
  * (a lab on loopback, the real engine, the server on the engine's state file).
  * Screenshots are kept in test-artifacts/.
  */
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = join(REPO, "test-artifacts");
 
 let browser: Browser;
@@ -56,19 +56,7 @@ beforeAll(async () => {
   });
   demo.catch(() => ready());
   await started;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
