@@ -139,10 +139,9 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
     // shape error (a server, a cluster, a territory, …) are set aside; what the rest then says
     // about the entries set aside (an unknown cluster that is only misshapen) is not reported.
     const part = prune(raw, shape.error.issues);
-    const partShape = part && fleetFileSchema.safeParse(part.value);
-    if (part && partShape?.success) {
+    if (part) {
       const meaning = new Reporter(file, doc, lines, part.toFile);
-      checkMeaning(meaning, partShape.data);
+      checkMeaning(meaning, part.data);
       for (const d of meaning.diagnostics) {
         const ref = meaning.references.get(d);
         if (!ref || !part.setAside[ref.kind].has(ref.name)) rep.diagnostics.push(d);
@@ -155,11 +154,16 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
   return { ok: true, fleet: normalize(shape.data) };
 }
 
-interface Pruned {
+interface Copy {
   value: unknown;
   toFile: (path: Path) => Path;
   /** Names of the clusters and servers set aside (a cluster's servers with it). */
   setAside: Record<Reference["kind"], Set<string>>;
+}
+
+/** The well-shaped copy, as the schema reads it. */
+interface Pruned extends Copy {
+  data: FleetFile;
 }
 
 const issuePath = (issue: z.core.$ZodIssue): Path =>
@@ -186,7 +190,7 @@ function prune(raw: unknown, issues: readonly z.core.$ZodIssue[]): Pruned | unde
   for (;;) {
     const part = copyWithout(raw, leave);
     const again = fleetFileSchema.safeParse(part.value);
-    if (again.success) return part;
+    if (again.success) return { ...part, data: again.data };
     const before = leave.size;
     for (const issue of again.error.issues) {
       const path = part.toFile(issuePath(issue));
@@ -198,9 +202,9 @@ function prune(raw: unknown, issues: readonly z.core.$ZodIssue[]): Pruned | unde
   }
 }
 
-function copyWithout(raw: unknown, leave: ReadonlySet<string>): Pruned {
+function copyWithout(raw: unknown, leave: ReadonlySet<string>): Copy {
   const kept = new Map<string, number[]>(); // the copy's list path → the file's indices it kept
-  const setAside: Pruned["setAside"] = { cluster: new Set(), server: new Set() };
+  const setAside: Copy["setAside"] = { cluster: new Set(), server: new Set() };
   const nameOf = (item: unknown) => {
     const name = (item as { name?: unknown } | null)?.name;
     return typeof name === "string" && name !== "" ? name : undefined;

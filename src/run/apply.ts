@@ -93,11 +93,10 @@ async function preflight(
   // Everything already on its target: a new run would only replay a finished upgrade (a DMA
   // cluster would be busied out and taken out of its new supercluster again). Nothing to do.
   if (observed.every((o) => compareVersions(o.obs.release, targetOf(o.cluster)) === 0)) {
-    const done = lastCompleted;
-    throw done
+    throw lastCompleted
       ? new RollgateError(
           "ROLLGATE_E_RUN_FINISHED",
-          `run ${done} has already completed: every server runs its target; nothing to do (describe the fleet as it now is in the fleet file before planning another upgrade)`,
+          `run ${lastCompleted} has already completed: every server runs its target; nothing to do (describe the fleet as it now is in the fleet file before planning another upgrade)`,
         )
       : new RollgateError(
           "ROLLGATE_E_PREFLIGHT_MISMATCH",
