@@ -1,20 +1,22 @@
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { driverFor as defaultDriverFor } from "../drivers/index.ts";
-import type { Driver } from "../drivers/driver.ts";
-import type { RunEvent } from "../events/types.ts";
+import type { Driver, ServerObservation } from "../drivers/driver.ts";
+import type { Escalation, RunEvent } from "../events/types.ts";
 import { loadFleetFile } from "../io/fleet-loader.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Plan, Step, StrategyChoice } from "../plan/types.ts";
-import { acquireFleetLock } from "../store/fleet-lock.ts";
+import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
-import { readJournal } from "./journal.ts";
+import { fleetClaims, fleetIdentity } from "./identity.ts";
+import { type JournalView, readJournal } from "./journal.ts";
 import { defaultStatePath } from "./locate.ts";
+import { manualFor } from "./manual.ts";
 import { ruleGate } from "./rule-gate.ts";
 
 /**
@@ -57,6 +59,37 @@ export interface DriveResult extends EngineResult {
   statePath: string;
 }
 
+interface Observed {
+  cluster: Cluster;
+  server: Fleet["clusters"][number]["servers"][number];
+  obs: ServerObservation;
+}
+
+/** Observes every server of `clusters` at once; refuses (nothing written) when one cannot be reached (G5). */
+async function observeAll(
+  clusters: Cluster[],
+  driverFor: (c: Cluster) => Driver,
+  when: "starting" | "resuming",
+): Promise<Observed[]> {
+  const observed = await Promise.all(
+    clusters.flatMap((cluster) =>
+      cluster.servers.map(async (server) => ({
+        cluster,
+        server,
+        obs: await driverFor(cluster).observe({ cluster, server }, { timeoutMs: 5000 }),
+      })),
+    ),
+  );
+  const unreachable = observed.filter((o) => o.obs.state === "unreachable");
+  if (unreachable.length) {
+    throw new RollgateError(
+      "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
+      `cannot reach ${unreachable.length} server(s) before ${when}: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})${o.obs.error ? `: ${o.obs.error}` : ""}`).join(", ")}; nothing was done`,
+    );
+  }
+  return observed;
+}
+
 /** Observe every server of the clusters the plan touches; refuse to start on an unreachable or surprising fleet. */
 async function preflight(
   fleet: Fleet,
@@ -73,22 +106,7 @@ async function preflight(
       `no driver for cluster(s) ${noDriver.map((c) => c.name).join(", ")}: add driver.http, driver.ssh or driver.exec to the fleet file (or use \`rollgate lab up\`)`,
     );
   }
-  const observed = await Promise.all(
-    clusters.flatMap((cluster) =>
-      cluster.servers.map(async (server) => ({
-        cluster,
-        server,
-        obs: await driverFor(cluster).observe({ cluster, server }, { timeoutMs: 5000 }),
-      })),
-    ),
-  );
-  const unreachable = observed.filter((o) => o.obs.state === "unreachable");
-  if (unreachable.length) {
-    throw new RollgateError(
-      "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
-      `cannot reach ${unreachable.length} server(s) before starting: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})`).join(", ")}; nothing was done`,
-    );
-  }
+  const observed = await observeAll(clusters, driverFor, "starting");
   const targetOf = (c: Cluster) => plan.targets[c.name] ?? plan.target;
   // Everything already on its target: a new run would only replay a finished upgrade (a DMA
   // cluster would be busied out and taken out of its new supercluster again). Nothing to do.
@@ -137,28 +155,27 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   const plan = input.planner(fleet, input.targets, input.strategy);
   const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
   const driverFor = input.driverFor ?? defaultDriverFor;
+  const fleetId = fleetIdentity(fleet);
 
-  // An unfinished run for the same fleet and target is resumed, not started again.
-  let lastCompleted: string | undefined;
-  if (existsSync(statePath)) {
-    const peek = new SqliteStore(statePath);
-    const existing = peek.findUnfinishedRun(fleet.name, plan.target);
-    lastCompleted = peek
-      .listRuns()
-      .find((r) => r.fleet === fleet.name && r.target === plan.target && r.state === "completed")?.id;
-    peek.close();
-    if (existing) {
-      return resume({ ...input, statePath, runId: existing.id });
-    }
-  }
-
-  // One engine per fleet file (host lock), taken before the servers are observed or a person is
-  // asked, so that a second engine is refused before either; released on every way out.
-  const fleetLock = acquireFleetLock(input.fleetFile);
+  // One engine per server on this host (whatever the fleet file, a copy of it, or the state
+  // file), taken before the journal is read, the servers observed or a person asked, so that a
+  // second engine is refused before any of these; released on every way out.
+  const lock = await acquireHostLock(realpathSync(input.fleetFile), fleetClaims(fleet, input.fleetFile));
   try {
+    // An unfinished run of this fleet (by its servers, not its name) and target is resumed.
+    let lastCompleted: string | undefined;
+    if (existsSync(statePath)) {
+      const peek = new SqliteStore(statePath);
+      const existing = peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
+      lastCompleted = peek
+        .listRuns()
+        .find((r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed")?.id;
+      peek.close();
+      if (existing) return await resumeHolding({ ...input, statePath, runId: existing.id }, { fleet, lock });
+    }
     return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted);
   } finally {
-    fleetLock.release();
+    lock.release();
   }
 }
 
@@ -197,6 +214,7 @@ async function startRun(
       fleetFile: resolve(input.fleetFile),
       target: plan.target,
       plan,
+      fleetId: fleetIdentity(fleet),
     });
     for (const e of store.events(run.id)) input.onEvent?.(e);
     return await drive(store, run, fleet, plan, statePath, input);
@@ -216,7 +234,15 @@ export interface ResumeInput extends DriveHooks {
 }
 
 /** Continues an unfinished run in this process (after an escalation, a crash, or a halt for confirmation). */
-export async function resume(input: ResumeInput): Promise<DriveResult> {
+export function resume(input: ResumeInput): Promise<DriveResult> {
+  return resumeHolding(input);
+}
+
+/** `held`: the fleet and host lock `apply` already holds when it resumes a run it found. */
+async function resumeHolding(
+  input: ResumeInput,
+  held?: { fleet: Fleet; lock: HostLock },
+): Promise<DriveResult> {
   const store = new SqliteStore(input.statePath);
   try {
     const run = input.runId ? store.getRun(input.runId) : store.findUnfinishedRun();
@@ -224,36 +250,121 @@ export async function resume(input: ResumeInput): Promise<DriveResult> {
     if (run.state === "completed" || run.state === "aborted")
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
     const fleetFile = input.fleetFile ?? run.fleetFile;
-    const fleet = loadFleetFile(fleetFile);
+    const fleet = held?.fleet ?? loadFleetFile(fleetFile);
+    if (run.fleetId !== undefined && fleetIdentity(fleet) !== run.fleetId)
+      throw new RollgateError(
+        "ROLLGATE_E_PREFLIGHT_MISMATCH",
+        `${fleetFile} describes other servers (or other addresses) than the fleet run ${run.id} was started on (${run.fleetFile}); a run is resumed only on its own fleet; nothing was done`,
+      );
     const plan = store.getPlan(run.id);
-    const fleetLock = acquireFleetLock(fleetFile);
+    const lock = held
+      ? undefined
+      : await acquireHostLock(realpathSync(fleetFile), fleetClaims(fleet, fleetFile));
     try {
       store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
-    } catch (e) {
-      fleetLock.release();
-      throw e;
-    }
-    try {
-      const journal = readJournal(
-        store.events(run.id),
-        plan.steps.map((s) => s.id),
-      );
-      const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
-      input.onPlan?.(plan, { resumed: true, runId: run.id, done });
-      if (run.state === "aborting") {
-        store.setState(run.id, "aborted", "aborted while no engine was running");
-        return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
+      try {
+        const journal = readJournal(
+          store.events(run.id),
+          plan.steps.map((s) => s.id),
+        );
+        const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
+        input.onPlan?.(plan, { resumed: true, runId: run.id, done });
+        if (run.state === "aborting") {
+          store.setState(run.id, "aborted", "aborted while no engine was running");
+          return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
+        }
+        // G5: the fleet is observed before the engine acts on its journal's picture of it.
+        const disagreement = await resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor);
+        if (disagreement) {
+          input.onEvent?.(store.append(run.id, { type: "escalation", escalation: disagreement }));
+          input.onEvent?.(store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
+          return {
+            state: "escalated",
+            escalation: disagreement,
+            runId: run.id,
+            plan,
+            statePath: input.statePath,
+          };
+        }
+        if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
+          store.setState(run.id, "running", "resumed by an operator");
+        return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input);
+      } finally {
+        store.releaseEngineLock(run.fleet, process.pid);
       }
-      if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
-        store.setState(run.id, "running", "resumed by an operator");
-      return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input);
     } finally {
-      store.releaseEngineLock(run.fleet, process.pid);
-      fleetLock.release();
+      lock?.release();
     }
   } finally {
     store.close();
   }
+}
+
+/**
+ * Before a run goes on, every server is observed and compared with what the journal says was
+ * done: a release installed that is gone, a DMA cluster in another supercluster than its steps
+ * put it in. Where the world disagrees with the journal the run escalates (G5) instead of acting
+ * on a picture that is no longer true. Steps begun but not finished may have left either state.
+ */
+async function resumePreflight(
+  fleet: Fleet,
+  plan: Plan,
+  journal: JournalView,
+  driverFor: (c: Cluster) => Driver,
+): Promise<Escalation | undefined> {
+  const clusters = fleet.clusters.filter((c) => plan.steps.some((s) => s.cluster === c.name));
+  const observed = await observeAll(clusters, driverFor, "resuming");
+  const stepOf = (cluster: string, action: Step["action"], server?: string) =>
+    plan.steps.find(
+      (s) => s.cluster === cluster && s.action === action && (server === undefined || s.server === server),
+    );
+  const standing = (s: Step | undefined) => (s ? journal.steps.get(s.id) : undefined);
+  const differences: string[] = [];
+  for (const { cluster, server, obs } of observed) {
+    const target = plan.targets[cluster.name] ?? plan.target;
+    const install = stepOf(cluster.name, "install", cluster.pack === "polycom-dma" ? undefined : server.name);
+    const st = standing(install);
+    const onTarget = compareVersions(obs.release, target) === 0;
+    if (st?.status === "done" && !onTarget)
+      differences.push(
+        `${server.name} runs ${obs.release}, though the journal has ${target} installed on it`,
+      );
+    else if (st && st.attempts === 0 && !onTarget && compareVersions(obs.release, server.version) !== 0)
+      differences.push(
+        `${server.name} runs ${obs.release}, though nothing was installed on it and the file says ${server.version}`,
+      );
+    if (cluster.pack !== "polycom-dma" || obs.supercluster === undefined) continue;
+    const join = standing(stepOf(cluster.name, "join-supercluster"));
+    const leaveStep = stepOf(cluster.name, "leave-supercluster");
+    const leave = standing(leaveStep);
+    const joinStep = stepOf(cluster.name, "join-supercluster");
+    const seen = obs.supercluster ?? null;
+    const say = (sc: string | null) => (sc ? `supercluster ${sc}` : "no supercluster");
+    if (join?.status === "done" && seen !== joinStep!.supercluster)
+      differences.push(
+        `${server.name} sees ${cluster.name} in ${say(seen)}, though the journal has it joined to ${joinStep!.supercluster}`,
+      );
+    else if (
+      leave?.status === "done" &&
+      !join?.attempts &&
+      seen !== null &&
+      seen === (cluster.supercluster ?? null)
+    )
+      differences.push(
+        `${server.name} sees ${cluster.name} in ${say(seen)}, though the journal has it gone from it`,
+      );
+    else if (leaveStep && leave?.attempts === 0 && seen !== (cluster.supercluster ?? null))
+      differences.push(
+        `${server.name} sees ${cluster.name} in ${say(seen)}, though it has not left ${say(cluster.supercluster ?? null)} yet`,
+      );
+  }
+  if (differences.length === 0) return undefined;
+  return {
+    code: "ROLLGATE_E_ESCALATED",
+    rule: "G5",
+    detail: `the fleet changed since the run's journal was written, so its next steps would act on a wrong picture: ${differences.join("; ")}. Put the fleet back as the journal says, or abort the run and plan again from where the fleet stands`,
+    manual: manualFor("G5"),
+  };
 }
 
 async function drive(

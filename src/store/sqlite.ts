@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, fleet TEXT NOT NULL, fleet_file TEXT NOT NULL, target TEXT NOT NULL,
   strategy TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  plan_json TEXT NOT NULL, confirmed_json TEXT NOT NULL DEFAULT '[]'
+  plan_json TEXT NOT NULL, confirmed_json TEXT NOT NULL DEFAULT '[]', fleet_id TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id),
@@ -37,6 +37,7 @@ interface RunRow {
   created_at: string;
   updated_at: string;
   confirmed_json: string;
+  fleet_id: string | null;
 }
 
 function toRecord(r: RunRow): RunRecord {
@@ -50,6 +51,7 @@ function toRecord(r: RunRow): RunRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     confirmed: JSON.parse(r.confirmed_json) as string[],
+    ...(r.fleet_id ? { fleetId: r.fleet_id } : {}),
   };
 }
 
@@ -93,23 +95,37 @@ export class SqliteStore implements Store {
       this.db.pragma("synchronous = FULL");
       this.db.pragma("foreign_keys = ON");
       this.db.exec(SCHEMA);
+      this.migrate();
       this.db
         .prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)")
         .run(String(SCHEMA_VERSION));
     }
   }
 
+  /** Columns added since a state file was made: a file of an earlier rollgate gains them. */
+  private migrate(): void {
+    const columns = this.db.prepare("PRAGMA table_info(runs)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "fleet_id"))
+      this.db.exec("ALTER TABLE runs ADD COLUMN fleet_id TEXT");
+  }
+
   private iso(): string {
     return this.now().toISOString();
   }
 
-  createRun(input: { fleet: string; fleetFile: string; target: string; plan: Plan }): RunRecord {
+  createRun(input: {
+    fleet: string;
+    fleetFile: string;
+    target: string;
+    plan: Plan;
+    fleetId?: string;
+  }): RunRecord {
     const id = `run-${this.iso().replace(/[-:T]/g, "").slice(0, 14)}-${randomUUID().slice(0, 6)}`;
     const at = this.iso();
     const tx = this.db.transaction(() => {
       this.db
         .prepare(
-          "INSERT INTO runs(id, fleet, fleet_file, target, strategy, state, created_at, updated_at, plan_json) VALUES (?,?,?,?,?,?,?,?,?)",
+          "INSERT INTO runs(id, fleet, fleet_file, target, strategy, state, created_at, updated_at, plan_json, fleet_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
         )
         .run(
           id,
@@ -121,6 +137,7 @@ export class SqliteStore implements Store {
           at,
           at,
           JSON.stringify(input.plan),
+          input.fleetId ?? null,
         );
       this.insertEvent(id, {
         type: "run.created",
@@ -139,13 +156,16 @@ export class SqliteStore implements Store {
     return row ? toRecord(row) : undefined;
   }
 
-  findUnfinishedRun(fleet?: string, target?: string): RunRecord | undefined {
+  findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): RunRecord | undefined {
     const finished = FINISHED_STATES.map(() => "?").join(",");
     const rows = this.db
       .prepare(`SELECT * FROM runs WHERE state NOT IN (${finished}) ORDER BY created_at DESC, rowid DESC`)
       .all(...FINISHED_STATES) as RunRow[];
     const row = rows.find(
-      (r) => (fleet === undefined || r.fleet === fleet) && (target === undefined || r.target === target),
+      (r) =>
+        (fleet === undefined || r.fleet === fleet) &&
+        (target === undefined || r.target === target) &&
+        (fleetId === undefined || r.fleet_id === fleetId),
     );
     return row ? toRecord(row) : undefined;
   }

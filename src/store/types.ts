@@ -16,6 +16,8 @@ export interface RunRecord {
   state: RunState;
   createdAt: string;
   updatedAt: string;
+  /** The fleet's identity (run/identity.ts: a digest of its servers and addresses); absent in runs of rollgate 0.1. */
+  fleetId?: string;
   /** Steps confirmed past a point of no return (G4). */
   confirmed: string[];
 }
@@ -28,10 +30,16 @@ export interface StoredToken {
 }
 
 export interface Store {
-  createRun(input: { fleet: string; fleetFile: string; target: string; plan: Plan }): RunRecord;
+  createRun(input: {
+    fleet: string;
+    fleetFile: string;
+    target: string;
+    plan: Plan;
+    fleetId?: string;
+  }): RunRecord;
   getRun(id: string): RunRecord | undefined;
-  /** The newest run that has not finished (for resume), optionally for one fleet and target. */
-  findUnfinishedRun(fleet?: string, target?: string): RunRecord | undefined;
+  /** The newest run that has not finished (for resume), optionally for one fleet (name, identity) and target. */
+  findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): RunRecord | undefined;
   listRuns(): RunRecord[];
   getPlan(id: string): Plan;
   setState(id: string, state: RunState, reason?: string): RunEvent;

@@ -72,7 +72,7 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     const third = await runCli(["apply", t.fleet, "--to", "3.5.1", "--yes", "--state", otherState]);
     expect(third.code).toBe(2);
     expect(third.stderr).toMatch(
-      /another rollgate engine \(pid \d+ .*is driving fleet file .*ROLLGATE_E_RUN_LOCKED/,
+      /another rollgate engine \(pid \d+ .*is driving fleet file .*srv1 \(matrix-a\).*ROLLGATE_E_RUN_LOCKED/,
     );
     expect(existsSync(otherState)).toBe(false);
 
