@@ -1,5 +1,18 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  copyFileSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -108,26 +121,36 @@ describe("the host lock", () => {
     expect(last.out()).toMatch(/^got/);
   }, 90_000);
 
-  it("writes nothing in the shared temporary folder: a planted link there is never followed", async () => {
-    // rollgate 0.1 kept lock files in $TMPDIR/rollgate-engines (mode 1777) and followed links
-    // planted there with chmod 0666 and writes. Plant links of every name it used, at a file
-    // that must not change, and check that taking and holding the lock touches neither.
+  it("writes nothing in the shared temporary folder: links planted there by another user are never followed", async () => {
+    // rollgate 0.1 kept lock files under predictable names in $TMPDIR/rollgate-engines (mode
+    // 1777) and followed links planted there (chmod 0666, writes). Plant, as another user, links
+    // of every name it used at a file that must not change; taking and holding the lock touches
+    // neither the links nor the file.
     const victimDir = tempDir("rollgate-victim-");
     dirs.push(victimDir);
     const victim = join(victimDir, "precious");
     writeFileSync(victim, "untouched\n", { mode: 0o600 });
-    const shared = join(tmpdir(), "rollgate-engines");
-    const planted = !existsSync(shared);
-    if (planted) mkdirSync(shared, { mode: 0o1777 });
-    const before = readdirSync(shared).sort();
     const fleet = fleetFile(["10.10.1.1"]);
+    const shared = join(tmpdir(), "rollgate-engines");
+    mkdirSync(shared, { recursive: true, mode: 0o1777 });
+    const name = createHash("sha256").update(realpathSync(fleet)).digest("hex").slice(0, 24);
+    const links = [`${name}.lock`, `${name}.lock.holder.json`, `${name}.lock-journal`].map((n) =>
+      join(shared, n),
+    );
+    const nobody = 65534;
+    for (const l of links) {
+      rmSync(l, { force: true });
+      symlinkSync(victim, l);
+      if (process.getuid?.() === 0) lchownSync(l, nobody, nobody);
+    }
+    const before = readdirSync(shared).sort();
     const h = holder(fleet);
     await waitFor(() => answered(h), { what: "the holder", timeoutMs: 30_000 });
     expect(h.out()).toMatch(/^got/);
     expect(readdirSync(shared).sort()).toEqual(before);
-    const { statSync, readFileSync } = await import("node:fs");
+    for (const l of links) expect(lstatSync(l).isSymbolicLink()).toBe(true);
     expect(statSync(victim).mode & 0o777).toBe(0o600);
     expect(readFileSync(victim, "utf8")).toBe("untouched\n");
-    if (planted) rmSync(shared, { recursive: true, force: true });
+    for (const l of links) rmSync(l, { force: true });
   }, 60_000);
 });
