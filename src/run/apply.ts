@@ -76,7 +76,8 @@ async function observeAll(
       cluster.servers.map(async (server) => ({
         cluster,
         server,
-        obs: await driverFor(cluster).observe({ cluster, server }, { timeoutMs: 5000 }),
+        // the driver's own timeout (driver.exec.timeout, …), not one for every driver
+        obs: await driverFor(cluster).observe({ cluster, server }),
       })),
     ),
   );

@@ -16,6 +16,7 @@ import {
 import type { Gate } from "./gate.ts";
 import { readJournal, type StepStanding } from "./journal.ts";
 import { manualFor } from "./manual.ts";
+import { preconditionProblems } from "./preconditions.ts";
 import { targetsOf } from "./rule-gate.ts";
 
 /**
@@ -449,7 +450,7 @@ export class Engine {
       );
     }
 
-    await this.watchMatrix(step, cluster);
+    const matrix = await this.watchMatrix(step, cluster);
     if (effectPresent(ctx(), this.target(step))) {
       this.finish(step, true, startedAt);
       return;
@@ -473,6 +474,18 @@ export class Engine {
       }
     }
     if (!inProgress(ctx(), this.target(step))) {
+      // The rules this step relies on, judged on what the servers said just now, not on the
+      // journal's picture: a fleet changed under the run escalates, nothing is sent.
+      const problems = preconditionProblems(
+        { step, cluster, observations: obs, ...(matrix ? { matrix } : {}) },
+        this.target(step),
+      );
+      if (problems.length)
+        throw this.halt(
+          step,
+          problems[0]!.rule,
+          `the fleet is not as the run expects before ${step.action}: ${problems.map((p) => `${p.rule}: ${p.detail}`).join("; ")}; nothing was sent`,
+        );
       const backupsBefore =
         step.action === "backup" ? Math.max(...obs.map((o) => o.backups ?? 0)) : undefined;
       standing.attempts += 1;
@@ -598,11 +611,11 @@ export class Engine {
    * manual: "continue upgrading the other nodes"), so isolation is tolerated while a correction
    * holds in that cluster.
    */
-  private async watchMatrix(step: Step, cluster: Cluster): Promise<void> {
-    if (cluster.pack !== "polyserve-matrix") return;
+  private async watchMatrix(step: Step, cluster: Cluster): Promise<ServerObservation[] | undefined> {
+    if (cluster.pack !== "polyserve-matrix") return undefined;
     const all = await this.observe(cluster, cluster.servers);
     const isolated = isolatedServers(all);
-    if (!isolated.length) return;
+    if (!isolated.length) return all;
     const target = this.target(step);
     const offenders = outOfOrder(cluster, all, target);
     // A correction already applied (perhaps by an engine before a restart) shows as a stopped
@@ -626,7 +639,7 @@ export class Engine {
           );
         this.corrected.add(cluster.name);
       }
-      return;
+      return all;
     }
     throw this.halt(
       step,

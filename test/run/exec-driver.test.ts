@@ -30,12 +30,12 @@ describe("exec driver (real processes, no shell)", () => {
     lab = t.lab;
     const fleet = execFleet(t.fleet, t.lab.controlUrl);
     const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes", "--confirm-finalize"], {
-      timeoutMs: 120_000,
+      timeoutMs: 240_000, // a process per observation: slow on a loaded machine
     });
     expect(r.code, r.stderr).toBe(0);
     expect(t.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
     expect(t.lab.status().violations).toEqual([]);
-  });
+  }, 300_000);
 
   it("passes values as arguments, never through a shell, and reports refusals and missing commands", async () => {
     const t = await labOf("matrix-seed", 1200);

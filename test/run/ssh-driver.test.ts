@@ -113,13 +113,13 @@ function sshFleet(derived: string, controlUrl: string, knownHosts = join(dir, "k
 
 describe("ssh driver (a real sshd on 127.0.0.1)", () => {
   it("drives a whole matrix upgrade, every command run on the server over ssh", {
-    timeout: 240_000,
+    timeout: 300_000,
   }, async () => {
     const t = await labOf("matrix-seed", 6000);
     lab = t.lab;
     const fleet = sshFleet(t.fleet, t.lab.controlUrl);
     const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes", "--confirm-finalize"], {
-      timeoutMs: 120_000,
+      timeoutMs: 240_000, // a connection and a process per observation: slow on a loaded machine
     });
     expect(r.code, r.stderr).toBe(0);
     expect(t.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });

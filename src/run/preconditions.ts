@@ -1,0 +1,104 @@
+import type { ServerObservation } from "../drivers/driver.ts";
+import { compareAddresses } from "../model/address.ts";
+import type { Cluster } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import type { Step } from "../plan/types.ts";
+import type { Problem } from "./effects.ts";
+
+/**
+ * What must hold in the observed fleet, just before a step's action is sent, for the rules that
+ * step relies on (D1, D2, D4, M2). The rule gate judges steps against the journal's picture of
+ * the fleet; these judge them against what the servers said a moment ago, so that a fleet changed
+ * under a run (a cluster put back into its supercluster by hand, a lab or appliance restarted, a
+ * server reinstalled) makes the engine escalate instead of acting. Pure, like effects.ts.
+ */
+export interface PreconditionContext {
+  step: Step;
+  cluster: Cluster;
+  /** The step's servers, observed just now. */
+  observations: ServerObservation[];
+  /** Matrix steps: every server of the matrix, observed just now. */
+  matrix?: ServerObservation[];
+}
+
+const onTarget = (o: ServerObservation, target: string) => compareVersions(o.release, target) === 0;
+const names = (obs: ServerObservation[]) => obs.map((o) => o.server).join(", ");
+
+export function preconditionProblems(ctx: PreconditionContext, target: string): Problem[] {
+  const { step, cluster, observations: obs } = ctx;
+  if (cluster.pack === "polycom-dma") return dmaProblems(step, cluster, obs, target);
+  if (cluster.pack === "polyserve-matrix" && ctx.matrix)
+    return matrixProblems(step, cluster, ctx.matrix, target);
+  return [];
+}
+
+function dmaProblems(step: Step, cluster: Cluster, obs: ServerObservation[], target: string): Problem[] {
+  const problems: Problem[] = [];
+  const memberOf = [...new Set(obs.map((o) => o.supercluster).filter((s): s is string => !!s))];
+  switch (step.action) {
+    case "install":
+      // D4 (incremental) and D5 (maintenance window) upgrades are incompatible (D2): out first
+      if ((step.rules.includes("D4") || step.rules.includes("D5")) && memberOf.length)
+        problems.push({
+          rule: "D4",
+          detail: `${cluster.name} is a member of ${memberOf.join(", ")} (observed just now): it cannot be upgraded to the incompatible ${target} while a member of a supercluster`,
+        });
+      break;
+    case "leave-supercluster": {
+      const serving = obs.filter((o) => o.inService === true || o.busiedOut === false);
+      if (serving.length)
+        problems.push({
+          rule: "D4",
+          detail: `${cluster.name} is not busied out and out of service (observed on ${names(serving)}): it must be before it leaves`,
+        });
+      const offline = obs.filter((o) => o.state !== "running");
+      if (offline.length)
+        problems.push({
+          rule: "D4",
+          detail: `not every server of ${cluster.name} is online (${offline.map((o) => `${o.server} ${o.state}`).join(", ")}): a server offline while its cluster leaves may come back inconsistent`,
+        });
+      break;
+    }
+    case "join-supercluster": {
+      const elsewhere = memberOf.filter((s) => s !== step.supercluster);
+      if (elsewhere.length)
+        problems.push({
+          rule: "D1",
+          detail: `${cluster.name} is a member of ${elsewhere.join(", ")} (observed just now): it must leave before it joins ${step.joins ?? step.supercluster}`,
+        });
+      const behind = obs.filter((o) => !onTarget(o, target));
+      if (behind.length)
+        problems.push({
+          rule: "D2",
+          detail: `${names(behind)} ${behind.length === 1 ? "runs" : "run"} ${behind.map((o) => o.release).join(", ")}, not ${target}: the new supercluster's clusters run compatible releases`,
+        });
+      break;
+    }
+  }
+  return problems;
+}
+
+/** M2: a server begins its procedure only once every server above it in the address order runs the target. */
+function matrixProblems(
+  step: Step,
+  cluster: Cluster,
+  matrix: ServerObservation[],
+  target: string,
+): Problem[] {
+  if (!step.server || !["disable", "stop", "install"].includes(step.action)) return [];
+  const me = matrix.find((o) => o.server === step.server);
+  if (!me || onTarget(me, target)) return [];
+  const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
+  const mine = address.get(step.server)!;
+  const above = matrix.filter(
+    (o) =>
+      o.server !== step.server && compareAddresses(address.get(o.server)!, mine) > 0 && !onTarget(o, target),
+  );
+  if (above.length === 0) return [];
+  return [
+    {
+      rule: "M2",
+      detail: `${above.map((o) => `${o.server} (${address.get(o.server)}) runs ${o.release}`).join(", ")}, above ${step.server} (${mine}) in the address order (observed just now): upgrading ${step.server} now would be out of order (M3)`,
+    },
+  ];
+}

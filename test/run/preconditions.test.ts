@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import type { ServerObservation } from "../../src/drivers/driver.ts";
+import type { Cluster } from "../../src/model/fleet.ts";
+import type { Step } from "../../src/plan/types.ts";
+import { preconditionProblems } from "../../src/run/preconditions.ts";
+
+/** The rules a step relies on, judged on fresh observations (src/run/preconditions.ts). */
+const dma: Cluster = {
+  name: "dma-nyc",
+  pack: "polycom-dma",
+  version: "10.0.1",
+  capacity: 1,
+  estimates: {},
+  filesystems: [],
+  supercluster: "sc-east",
+  servers: [
+    { name: "nyc-1", address: "10.20.1.1", version: "10.0.1", interfaces: [] },
+    { name: "nyc-2", address: "10.20.1.2", version: "10.0.1", interfaces: [] },
+  ],
+} as unknown as Cluster;
+const matrix: Cluster = {
+  ...dma,
+  name: "mx",
+  pack: "polyserve-matrix",
+  supercluster: undefined,
+  servers: [
+    { name: "srv1", address: "10.10.1.1", version: "3.5.0", interfaces: [] },
+    { name: "srv2", address: "10.10.1.2", version: "3.5.0", interfaces: [] },
+    { name: "srv3", address: "10.10.1.10", version: "3.5.0", interfaces: [] },
+  ],
+} as unknown as Cluster;
+
+const step = (over: Partial<Step>): Step =>
+  ({
+    id: "x",
+    cluster: "dma-nyc",
+    after: [],
+    start: 0,
+    end: 1,
+    rules: [],
+    pointOfNoReturn: false,
+    ...over,
+  }) as Step;
+const obs = (server: string, over: Partial<ServerObservation>): ServerObservation => ({
+  server,
+  cluster: "c",
+  state: "running",
+  release: "10.0.1",
+  ...over,
+});
+
+describe("preconditions on observed state", () => {
+  it("D4: an incompatible install of a cluster observed in a supercluster is held back", () => {
+    const install = step({ action: "install", rules: ["D2", "D4", "D7"] });
+    const inSc = [obs("nyc-1", { supercluster: "sc-east" }), obs("nyc-2", { supercluster: "sc-east" })];
+    expect(preconditionProblems({ step: install, cluster: dma, observations: inSc }, "10.1.0")).toEqual([
+      expect.objectContaining({ rule: "D4" }),
+    ]);
+    const out = inSc.map((o) => ({ ...o, supercluster: null }));
+    expect(preconditionProblems({ step: install, cluster: dma, observations: out }, "10.1.0")).toEqual([]);
+    // a patch (D3) installs inside the supercluster
+    const patch = step({ action: "install", rules: ["D3", "D7"] });
+    expect(preconditionProblems({ step: patch, cluster: dma, observations: inSc }, "10.0.2")).toEqual([]);
+  });
+
+  it("D4: a leave needs the cluster busied out, out of service, every server online; D1/D2 for a join", () => {
+    const leave = step({ action: "leave-supercluster" });
+    const serving = [obs("nyc-1", { inService: true, busiedOut: false }), obs("nyc-2", { state: "stopped" })];
+    expect(
+      preconditionProblems({ step: leave, cluster: dma, observations: serving }, "10.1.0").map((p) => p.rule),
+    ).toEqual(["D4", "D4"]);
+    const join = step({ action: "join-supercluster", joins: "dma-bos", supercluster: "sc-east@10.1.0" });
+    const old = [obs("nyc-1", { supercluster: "sc-east" }), obs("nyc-2", { supercluster: "sc-east" })];
+    expect(
+      preconditionProblems({ step: join, cluster: dma, observations: old }, "10.1.0").map((p) => p.rule),
+    ).toEqual(["D1", "D2"]);
+  });
+
+  it("M2: a server begins only once every server above it in the numeric address order runs the target", () => {
+    const disable = step({ action: "disable", cluster: "mx", server: "srv2" });
+    const seen = [
+      obs("srv1", { release: "3.5.0" }),
+      obs("srv2", { release: "3.5.0" }),
+      obs("srv3", { release: "3.5.0" }), // 10.10.1.10 is above 10.10.1.2
+    ];
+    const problems = preconditionProblems(
+      { step: disable, cluster: matrix, observations: [seen[1]!], matrix: seen },
+      "3.5.1",
+    );
+    expect(problems).toEqual([expect.objectContaining({ rule: "M2" })]);
+    expect(problems[0]!.detail).toContain("srv3 (10.10.1.10) runs 3.5.0");
+    const upgraded = seen.map((o) => (o.server === "srv3" ? { ...o, release: "3.5.1" } : o));
+    expect(
+      preconditionProblems(
+        { step: disable, cluster: matrix, observations: [seen[1]!], matrix: upgraded },
+        "3.5.1",
+      ),
+    ).toEqual([]);
+  });
+});
