@@ -95,6 +95,17 @@ export function performDmaAction(w: LabWorld, s: SimServer, req: ActionRequest):
       });
     case "return-to-service":
       if (!c.busiedOut && c.inService) return w.done(s, action, `${c.name} is already in service`, true);
+      // D6: a cluster that left its supercluster serves again as a member of one (the new one it
+      // joined or founded), not on its own beside both
+      if (c.supercluster === null && c.leftSupercluster !== null)
+        return w.refuse(
+          s,
+          action,
+          409,
+          "outside-supercluster",
+          `${c.name} left ${c.leftSupercluster} and is a member of no supercluster: it returns to service once it has joined or founded the new one`,
+          "D6",
+        );
       return w.begin(c, s, action, w.ms(c, action), () => {
         c.busiedOut = false;
         c.inService = true;
@@ -111,7 +122,7 @@ export function performDmaAction(w: LabWorld, s: SimServer, req: ActionRequest):
     case "install":
       return install(w, s, req);
     default:
-      return verify(w, s);
+      return verify(w, s, req);
   }
 }
 
@@ -204,6 +215,7 @@ function leave(w: LabWorld, s: SimServer): ActionReply {
   return w.begin(c, s, "leave-supercluster", w.ms(c, "leave-supercluster"), () => {
     sc.members = sc.members.filter((m) => m !== c.name);
     c.supercluster = null;
+    c.leftSupercluster = sc.name;
     if (sc.members.length === 0) w.superclusters.delete(sc.name);
     else if (sc.founder === c.name) sc.founder = sc.members[0]!;
     journalCluster(
@@ -263,7 +275,12 @@ function join(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   if (!target && w.superclusters.has(name))
     return w.refuse(s, action, 409, "supercluster-exists", `a supercluster named ${name} already exists`);
   return w.begin(x, s, action, w.ms(x, action), () => {
-    if (x.upgradedAt !== null && (y.upgradedAt === null || x.upgradedAt < y.upgradedAt)) {
+    // Membership as it is now, not as it was when the join was asked for: joins that ran side by
+    // side all land in one supercluster, none overwrites another's.
+    let sc = y.supercluster ? w.superclusters.get(y.supercluster) : undefined;
+    // D10, joining a cluster that is in no supercluster (the two found one): the earlier upgraded
+    // should have been the one joined. Joining a founded supercluster is the right direction.
+    if (!sc && x.upgradedAt !== null && (y.upgradedAt === null || x.upgradedAt < y.upgradedAt)) {
       w.journal.violation(
         "D10",
         `join in the wrong direction: ${x.name} was upgraded before ${y.name} (it founds the new supercluster), yet it joined ${y.name}; its data store was replaced by a copy of ${y.name}'s`,
@@ -277,14 +294,15 @@ function join(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
         `replaced by a copy of ${y.name}'s data store (origin ${y.dataStore.origin}) at ${w.iso()}`,
       ],
     };
-    let sc = target;
     if (!sc) {
-      sc = { name, members: [y.name], founder: y.name, territories: [] };
-      w.superclusters.set(name, sc);
-      y.supercluster = name;
+      sc = { name: uniqueName(w, name), members: [y.name], founder: y.name, territories: [] };
+      w.superclusters.set(sc.name, sc);
+      y.supercluster = sc.name;
+      y.leftSupercluster = null;
     }
-    sc.members.push(x.name);
+    if (!sc.members.includes(x.name)) sc.members.push(x.name);
     x.supercluster = sc.name;
+    x.leftSupercluster = null;
     journalCluster(w, x, `${x.name} joined ${sc.name} through ${y.name} (members: ${sc.members.join(", ")})`);
     return undefined;
   });
@@ -389,8 +407,15 @@ function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   );
 }
 
-function verify(w: LabWorld, s: SimServer): ActionReply {
+/**
+ * D8's verification. With `supercluster`, a verified cluster that is in no supercluster founds
+ * that one as its first member (D6: "the first upgraded cluster founds it"; the others join it).
+ */
+function verify(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   const c = s.cluster;
+  const founds = typeof req.supercluster === "string" && req.supercluster !== "" ? req.supercluster : undefined;
+  if (founds && c.supercluster === null && w.superclusters.has(founds))
+    return w.refuse(s, "verify", 409, "supercluster-exists", `a supercluster named ${founds} already exists`);
   return w.begin(c, s, "verify", w.ms(c, "verify"), () => {
     const obs = dmaObservation(w, s);
     const fail = (rule: string, message: string): ActionReply => ({
@@ -411,6 +436,12 @@ function verify(w: LabWorld, s: SimServer): ActionReply {
           .map(([k, v]) => `${k} ${v}`)
           .join(", ")}`,
       );
+    if (founds && c.supercluster === null && !w.superclusters.has(founds)) {
+      w.superclusters.set(founds, { name: founds, members: [c.name], founder: c.name, territories: [] });
+      c.supercluster = founds;
+      c.leftSupercluster = null;
+      journalCluster(w, c, `${c.name} founded ${founds} (members: ${c.name})`);
+    }
     return w.done(s, "verify", `${c.name} runs ${releasesOf(c).join(", ")}, clustered`);
   });
 }

@@ -81,6 +81,8 @@ export interface SimCluster {
   busiedOut: boolean;
   inService: boolean;
   dataStore: { origin: string; lineage: string[] };
+  /** DMA: the supercluster it last left, while it is in none (D6: it serves again only as a member). */
+  leftSupercluster: string | null;
   /** DMA: when the current release was installed by the lab (null: never). D10's founder is the earliest. */
   upgradedAt: number | null;
   /** DMA: servers the dashboard leaves out (D8b fault, after an install). */

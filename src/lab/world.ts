@@ -62,6 +62,7 @@ export class LabWorld {
         inService: true,
         dataStore: { origin: c.name, lineage: [`created on ${c.name}`] },
         upgradedAt: null,
+        leftSupercluster: null,
         dashboardMissing: new Set(),
       };
       for (const s of c.servers) {

@@ -49,7 +49,11 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
     case "start":
       return upgraded && all((o) => o.state === "running");
     case "verify":
-      return verifyProblems(ctx, target).length === 0;
+      // a founder's verify also founds the new supercluster (D6, D10): done once it is a member
+      return (
+        verifyProblems(ctx, target).length === 0 &&
+        (step.founds === undefined || all((o) => o.supercluster === step.founds))
+      );
     case "reassign-territories":
     case "restore-territories":
       return obs.some((o) => sameAssignment(o.territories, step.territories));

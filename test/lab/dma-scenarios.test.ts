@@ -198,4 +198,54 @@ describe("a DMA supercluster, over HTTP", () => {
     expect(await api.status("bos-2")).toMatchObject({ inService: true, busiedOut: false });
     expect(await rules()).toEqual([]);
   });
+  it("the first upgraded cluster founds the new supercluster at its verify; outside every supercluster no cluster returns to service (D6)", async () => {
+    await leave("nyc-1", [
+      { name: "us-east", primary: "bos", backup: "phl" },
+      { name: "us-mid", primary: "phl", backup: "bos" },
+    ]);
+    await install("nyc-1", "10.1.0");
+    // out of sc-east and in no other: it serves again only as a member of one (D6)
+    const early = await api.act("nyc-2", "return-to-service");
+    expect(early).toMatchObject({ status: 409, body: { rule: "D6", code: "outside-supercluster" } });
+    // its verify, naming the new supercluster, founds it with nyc as its only member
+    expect((await api.act("nyc-1", "verify", { supercluster: "sc-east@10.1.0" })).status).toBe(200);
+    expect(await api.status("nyc-2")).toMatchObject({
+      supercluster: "sc-east@10.1.0",
+      superclusterMembers: ["nyc"],
+    });
+    // the founder takes territories in its supercluster (D6) and serves
+    expect(
+      (
+        await api.act("nyc-1", "reassign-territories", {
+          territories: [{ name: "us-east", primary: "nyc" }],
+        })
+      ).status,
+    ).toBe(200);
+    expect((await api.act("nyc-1", "return-to-service")).status).toBe(200);
+    expect(await rules()).toEqual(["D6"]);
+  });
+  it("joins of two clusters side by side to a cluster in no supercluster both land in one supercluster", async () => {
+    await leave("nyc-1", [
+      { name: "us-east", primary: "bos", backup: "phl" },
+      { name: "us-mid", primary: "phl", backup: "bos" },
+    ]);
+    await install("nyc-1", "10.1.0");
+    await leave("bos-1", [
+      { name: "us-north", primary: "phl" },
+      { name: "us-mid", primary: "phl" },
+      { name: "us-east", primary: "phl" },
+    ]);
+    await install("bos-1", "10.1.0");
+    await leave("phl-1", []); // the last member: sc-east dissolves
+    await install("phl-1", "10.1.0");
+    const both = await Promise.all([
+      api.act("bos-1", "join-supercluster", { joins: "nyc", supercluster: "sc-new" }),
+      api.act("phl-1", "join-supercluster", { joins: "nyc", supercluster: "sc-new" }),
+    ]);
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    await waitFor(async () => (await api.status("nyc-1")).superclusterMembers?.length === 3);
+    expect((await api.status("nyc-1")).superclusterMembers).toEqual(["nyc", "bos", "phl"]);
+    expect((await api.status("phl-1")).supercluster).toBe("sc-new");
+    expect((await labStatus()).superclusters.map((x: { name: string }) => x.name)).toEqual(["sc-new"]);
+  });
 });
