@@ -413,7 +413,8 @@ function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
  */
 function verify(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   const c = s.cluster;
-  const founds = typeof req.supercluster === "string" && req.supercluster !== "" ? req.supercluster : undefined;
+  const founds =
+    typeof req.supercluster === "string" && req.supercluster !== "" ? req.supercluster : undefined;
   if (founds && c.supercluster === null && w.superclusters.has(founds))
     return w.refuse(s, "verify", 409, "supercluster-exists", `a supercluster named ${founds} already exists`);
   return w.begin(c, s, "verify", w.ms(c, "verify"), () => {
