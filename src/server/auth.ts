@@ -50,6 +50,19 @@ export function authenticate(store: Store, header: string | undefined): Principa
   return { id: found.id, role: found.role };
 }
 
+/**
+ * What a route needs, from its route config (`{ config: PUBLIC }`, `{ config: OPERATOR }`): a
+ * route without one needs a token of any role. Nothing is public unless its route says so.
+ */
+export type Access = "public" | "token" | "operator";
+export const PUBLIC = { access: "public" } as const;
+export const OPERATOR = { access: "operator" } as const;
+
+export function accessOf(config: unknown): Access {
+  const a = (config as { access?: unknown } | undefined)?.access;
+  return a === "public" || a === "operator" ? a : "token";
+}
+
 export function requireOperator(p: Principal): void {
   if (p.role !== "operator") {
     throw new ApiError(

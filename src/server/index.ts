@@ -3,7 +3,7 @@ import { RollgateError } from "../model/errors.ts";
 import { SqliteStore } from "../store/sqlite.ts";
 import type { Store } from "../store/types.ts";
 import { ApiError, sendError } from "./api-error.ts";
-import { authenticate, type Principal } from "./auth.ts";
+import { type Access, accessOf, authenticate, PUBLIC, type Principal, requireOperator } from "./auth.ts";
 import { ServerContext } from "./context.ts";
 import { renderMetrics } from "./metrics.ts";
 import { registerActionRoutes } from "./routes-actions.ts";
@@ -33,8 +33,16 @@ export interface ServerOptions {
   webRoot?: string;
 }
 
+/** A route as registered, with what it needs (tests check that only the page and health are public). */
+export interface RouteAccess {
+  method: string;
+  url: string;
+  access: Access;
+}
+
 export interface RunningServer {
   url: string;
+  routes: readonly RouteAccess[];
   host: string;
   port: number;
   app: FastifyInstance;
@@ -62,11 +70,27 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     if (!p) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "missing token");
     return p;
   };
+  // Deny by default, on the route fastify matched (after it decoded the path), never on the
+  // raw URL: every route needs a token unless it was registered as public (the health check and
+  // the page's static files), and so does a request that matches no route.
+  const routes: RouteAccess[] = [];
+  app.addHook("onRoute", (route) => {
+    // read when asked: a scope's own onRoute hook (the page's) marks its routes after this one
+    for (const method of [route.method].flat())
+      routes.push({
+        method,
+        url: route.url,
+        get access() {
+          return accessOf(route.config);
+        },
+      });
+  });
   app.addHook("onRequest", async (req) => {
-    const path = req.url.split("?")[0]!;
-    if (path === "/api/health") return;
-    if (path.startsWith("/api/") || path === "/metrics")
-      principals.set(req, authenticate(store, req.headers.authorization));
+    const access = req.is404 ? "token" : accessOf(req.routeOptions.config);
+    if (access === "public") return;
+    const p = authenticate(store, req.headers.authorization);
+    if (access === "operator") requireOperator(p);
+    principals.set(req, p);
   });
 
   app.setErrorHandler((err, _req, reply) => {
@@ -87,7 +111,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     sendError(reply, "ROLLGATE_E_API_NOT_FOUND", `no such endpoint: ${req.method} ${req.url.split("?")[0]}`),
   );
 
-  app.get("/api/health", async () => ({ ok: true }));
+  app.get("/api/health", { config: PUBLIC }, async () => ({ ok: true }));
   app.get("/api/whoami", async (req) => ({ token: principalOf(req) }));
   registerRunRoutes(app, ctx, hub);
   registerFleetRoutes(app, ctx);
@@ -115,6 +139,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   let closed = false;
   return {
     url: `http://${shown}:${port}`,
+    routes,
     host,
     port,
     app,

@@ -3,7 +3,7 @@ import { RollgateError } from "../model/errors.ts";
 import { abortRun, confirmRun, pauseRun, resumeLiveRun } from "../run/control.ts";
 import type { RunRecord } from "../store/types.ts";
 import { ApiError } from "./api-error.ts";
-import { type Principal, requireOperator } from "./auth.ts";
+import { OPERATOR, type Principal, requireOperator } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 
 /**
@@ -49,14 +49,14 @@ export function registerActionRoutes(
   };
   const by = (p: Principal) => `an operator (dashboard, token ${p.id})`;
 
-  app.post("/api/runs/:id/pause", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/pause", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
     control(() => pauseRun(ctx.store, run, by(p)));
     return answer(run);
   });
 
-  app.post("/api/runs/:id/resume", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/resume", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
     if (!control(() => resumeLiveRun(ctx.store, run, by(p)))) {
@@ -68,14 +68,14 @@ export function registerActionRoutes(
     return answer(run);
   });
 
-  app.post("/api/runs/:id/abort", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/abort", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
     control(() => abortRun(ctx.store, run, by(p)));
     return answer(run);
   });
 
-  app.post("/api/runs/:id/confirm", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/confirm", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
     const body = req.body ?? {};
