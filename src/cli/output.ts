@@ -1,4 +1,5 @@
 import { type Diagnostic, formatDiagnostic, isRollgateError, RollgateError } from "../model/errors.ts";
+import { stateFileError } from "../store/state-file.ts";
 
 /**
  * Where the CLI writes: results on stdout, diagnostics on stderr. Colour only on a TTY and never
@@ -59,9 +60,10 @@ export function painter(color: boolean): Paint {
 export function reportError(o: Output, e: unknown, asJson: boolean): number {
   const err = isRollgateError(e)
     ? e
-    : new RollgateError("ROLLGATE_E_INTERNAL", `internal error: ${(e as Error)?.message ?? String(e)}`, {
+    : (stateFileError(e) ??
+      new RollgateError("ROLLGATE_E_INTERNAL", `internal error: ${(e as Error)?.message ?? String(e)}`, {
         details: { stack: (e as Error)?.stack },
-      });
+      }));
   if (asJson) {
     o.json({
       ok: false,

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { RollgateError } from "../model/errors.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openExistingStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
 import { ApiError, sendError } from "./api-error.ts";
 import { type Access, accessOf, authenticate, PUBLIC, type Principal, requireOperator } from "./auth.ts";
@@ -54,9 +54,21 @@ import { DEFAULT_PORT } from "./defaults.ts";
 export { DEFAULT_PORT };
 
 export async function createServer(options: ServerOptions): Promise<RunningServer> {
-  const owned = options.store ? undefined : new SqliteStore(options.statePath ?? ".rollgate/state.db");
+  // The server reads through a read-only connection (it refuses a file that is not a rollgate
+  // store and writes nothing to it); the operator's actions write through a second connection,
+  // opened on the first action.
+  const statePath = options.statePath ?? ".rollgate/state.db";
+  const owned = options.store ? undefined : openExistingStore(statePath, { readonly: true });
   const store = (options.store ?? owned)!;
-  const ctx = new ServerContext(store, options.fleetFile);
+  let writer: Store | undefined = options.store;
+  const ctx = new ServerContext(store, options.fleetFile, () => {
+    writer ??= openStore(statePath);
+    return writer;
+  });
+  const closeStores = () => {
+    owned?.close();
+    if (writer !== options.store) writer?.close();
+  };
   const hub = new EventHub(store, {
     pollMs: options.pollMs ?? 250,
     heartbeatMs: options.heartbeatMs ?? 15_000,
@@ -127,7 +139,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     await app.listen({ host, port: options.port ?? DEFAULT_PORT });
   } catch (e) {
     hub.close();
-    owned?.close();
+    closeStores();
     throw new RollgateError(
       "ROLLGATE_E_SERVE_LISTEN",
       `cannot listen on ${host}:${options.port ?? DEFAULT_PORT}: ${(e as Error).message}`,
@@ -147,7 +159,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
       if (closed) return;
       closed = true;
       await app.close();
-      owned?.close();
+      closeStores();
     },
   };
 }

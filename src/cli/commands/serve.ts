@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { statePathFrom } from "../../run/locate.ts";
+import { openStore } from "../../store/open.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
@@ -21,7 +22,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
           opts: { state?: string; port: number; host: string; json?: boolean },
         ) => {
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
+          // A missing state file is made (empty: tokens and runs come later); an existing one is
+          // only read, and refused unless it is a rollgate store.
           const fresh = !existsSync(statePath);
+          if (fresh) openStore(statePath).close();
           const { createServer } = await import("../../server/index.ts");
           const server = await createServer({
             statePath,
