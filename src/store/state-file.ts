@@ -143,7 +143,7 @@ function ensureDirectory(path: string, dir: string): void {
   }
   for (const m of missing.reverse()) {
     try {
-      mkdirSync(m);
+      mkdirSync(m, 0o700);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "EEXIST" && statSync(m).isDirectory()) continue;
       throw refuse(path, `cannot create the directory ${m}: ${(e as Error).message}`);
@@ -225,6 +225,12 @@ export function openStateFile(path: string, options: { readonly: boolean }): Ope
   if (size === undefined) {
     if (options.readonly) throw refuse(path, "it does not exist");
     ensureDirectory(path, dirname(abs));
+    // made here, empty and private (SQLite gives its -wal and -shm files the same mode)
+    try {
+      closeSync(openSync(abs, "wx", 0o600));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw refuse(path, (e as Error).message);
+    }
   }
   const header = size === undefined ? undefined : readHeader(abs, size);
   if (header?.empty && options.readonly) throw refuse(path, "it is empty, not a rollgate state file");

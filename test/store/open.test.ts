@@ -229,5 +229,8 @@ describe("opening a state file: a rollgate store or nothing (the real CLI, real 
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
+    // private: the file (and the directories rollgate made for it)
+    expect(statSync(state).mode & 0o777).toBe(0o600);
+    expect(statSync(join(d, "deep")).mode & 0o777).toBe(0o700);
   }, 60_000);
 });
