@@ -15,7 +15,7 @@ import { registerStatic } from "./static.ts";
 /**
  * The dashboard's server: REST, server-sent events, /metrics and the page (docs/dashboard.md).
  * It reads the state file an engine writes (in this process or another) and writes only what
- * the CLI's pause/resume/abort would. Tokens are checked on every /api and /metrics request.
+ * the CLI's pause/resume/abort would. Every route but /api/health and the page needs a token.
  */
 export interface ServerOptions {
   /** An open store (apply/demo --dashboard share the engine's), or a state file to open. */
