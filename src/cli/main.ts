@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { RollgateError } from "../model/errors.ts";
 import { registerCommands } from "./commands/index.ts";
-import { type Output, processOutput, reportError } from "./output.ts";
+import { type Output, processOutput, reportError, terminalText } from "./output.ts";
 import { ROLLGATE_VERSION } from "./version.ts";
 
 /**
@@ -23,8 +23,8 @@ export function buildProgram(ctx: CliContext): Command {
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
-      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => process.stdout.write(terminalText(s)),
+      writeErr: (s) => process.stderr.write(terminalText(s)),
       // commander's own usage errors (unknown option, missing argument, invalid choice) carry the
       // catalog's code like every other error
       outputError: (s, write) => write(s.replace(/\n?$/, " [ROLLGATE_E_USAGE]\n")),

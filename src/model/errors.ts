@@ -128,6 +128,7 @@ export const ERROR_CATALOG = {
     exit: 2,
   },
   ROLLGATE_E_API_NO_DASHBOARD: { title: "The dashboard's page was not built (HTTP 503)", exit: 2 },
+  ROLLGATE_E_TOKEN_NOT_FOUND: { title: "The state file has no token of that id", exit: 2 },
   ROLLGATE_E_SERVE_LISTEN: { title: "The server cannot listen on the host and port asked for", exit: 2 },
 } as const satisfies Record<string, ErrorSpec>;
 

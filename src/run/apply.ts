@@ -10,7 +10,8 @@ import type { Cluster, Fleet } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Plan, Step, StrategyChoice } from "../plan/types.ts";
 import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openStore } from "../store/open.ts";
+import type { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
@@ -166,7 +167,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
     // An unfinished run of this fleet (by its servers, not its name) and target is resumed.
     let lastCompleted: string | undefined;
     if (existsSync(statePath)) {
-      const peek = new SqliteStore(statePath);
+      const peek = openStore(statePath, { readonly: true });
       const existing = peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
       lastCompleted = peek
         .listRuns()
@@ -207,7 +208,7 @@ async function startRun(
       throw new RollgateError("ROLLGATE_E_DECLINED", "the plan was not applied");
     }
   }
-  const store = new SqliteStore(statePath);
+  const store = openStore(statePath);
   try {
     store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
     const run = store.createRun({
@@ -244,7 +245,7 @@ async function resumeHolding(
   input: ResumeInput,
   held?: { fleet: Fleet; lock: HostLock },
 ): Promise<DriveResult> {
-  const store = new SqliteStore(input.statePath);
+  const store = openStore(input.statePath);
   try {
     const run = input.runId ? store.getRun(input.runId) : store.findUnfinishedRun();
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);

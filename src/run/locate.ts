@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { RollgateError } from "../model/errors.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import type { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 
 /** The default state file: `.rollgate/state.db` beside the fleet file. */
@@ -16,16 +15,8 @@ export function statePathFrom(options: { state?: string; fleet?: string }): stri
   return here;
 }
 
-/** Opens an existing state file (never creates one: reading commands write nothing). */
-export function openExistingStore(path: string): SqliteStore {
-  if (!existsSync(path)) {
-    throw new RollgateError(
-      "ROLLGATE_E_RUN_NOT_FOUND",
-      `no state file at ${path}: no run has been started for this fleet (use --state PATH to point at one)`,
-    );
-  }
-  return new SqliteStore(path);
-}
+/** Opens an existing state file (never creates one); the opening itself is store/open.ts's. */
+export { openExistingStore } from "../store/open.ts";
 
 /** The run a control command acts on: the one named, else the newest unfinished, else the newest. */
 export function pickRun(store: SqliteStore, options: { run?: string; unfinishedOnly?: boolean }): RunRecord {

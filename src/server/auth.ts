@@ -12,17 +12,37 @@ export function hashToken(token: string): string {
 
 /**
  * Makes a token, stores only its hash, and returns the token (shown once, never stored or logged).
- * Format: `rg_<id>_<secret>`; the id is not secret and names the token in the journal.
+ * Format: `rg_<id>_<secret>`; the id is not secret and names the token in the journal. With a
+ * ttl (seconds) it is refused from `now + ttl` on; without one it lasts until revoked.
  */
 export function createToken(
   store: Store,
   role: Role,
-  now = new Date(),
-): { id: string; role: Role; token: string } {
+  options: { ttlSeconds?: number; now?: Date } = {},
+): { id: string; role: Role; token: string; expiresAt?: string } {
+  const now = options.now ?? new Date();
   const id = randomBytes(4).toString("hex");
   const token = `rg_${id}_${randomBytes(32).toString("base64url")}`;
-  store.addToken({ id, role, hash: hashToken(token), createdAt: now.toISOString() });
-  return { id, role, token };
+  const expiresAt =
+    options.ttlSeconds === undefined
+      ? undefined
+      : new Date(now.getTime() + options.ttlSeconds * 1000).toISOString();
+  store.addToken({
+    id,
+    role,
+    hash: hashToken(token),
+    createdAt: now.toISOString(),
+    ...(expiresAt ? { expiresAt } : {}),
+  });
+  return { id, role, token, ...(expiresAt ? { expiresAt } : {}) };
+}
+
+export type TokenState = "active" | "expired" | "revoked";
+
+export function tokenState(t: StoredToken, now = new Date()): TokenState {
+  if (t.revokedAt) return "revoked";
+  if (t.expiresAt && Date.parse(t.expiresAt) <= now.getTime()) return "expired";
+  return "active";
 }
 
 export interface Principal {
@@ -31,7 +51,7 @@ export interface Principal {
 }
 
 /** Finds the token a request presents (Authorization: Bearer …), comparing hashes in constant time. */
-export function authenticate(store: Store, header: string | undefined): Principal {
+export function authenticate(store: Store, header: string | undefined, now = new Date()): Principal {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   if (!m) {
     throw new ApiError(
@@ -47,7 +67,25 @@ export function authenticate(store: Store, header: string | undefined): Principa
     if (stored.length === presented.length && timingSafeEqual(stored, presented)) found = t;
   }
   if (!found) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "unknown token");
+  const state = tokenState(found, now);
+  if (state === "revoked")
+    throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} was revoked at ${found.revokedAt}`);
+  if (state === "expired")
+    throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} expired at ${found.expiresAt}`);
   return { id: found.id, role: found.role };
+}
+
+/**
+ * What a route needs, from its route config (`{ config: PUBLIC }`, `{ config: OPERATOR }`): a
+ * route without one needs a token of any role. Nothing is public unless its route says so.
+ */
+export type Access = "public" | "token" | "operator";
+export const PUBLIC = { access: "public" } as const;
+export const OPERATOR = { access: "operator" } as const;
+
+export function accessOf(config: unknown): Access {
+  const a = (config as { access?: unknown } | undefined)?.access;
+  return a === "public" || a === "operator" ? a : "token";
 }
 
 export function requireOperator(p: Principal): void {

@@ -15,8 +15,11 @@ export class ServerContext {
   private readonly fleets = new Map<string, { mtimeMs: number; fleet: Fleet | undefined }>();
 
   constructor(
+    /** For reading (read-only when the server opened the state file itself). */
     readonly store: Store,
     readonly fleetFile: string | undefined,
+    /** For the operator's actions: a read-write connection to the same file. */
+    readonly writer: () => Store = () => store,
   ) {}
 
   run(id: string): RunRecord {

@@ -1,25 +1,63 @@
 import type { SqliteStore } from "../store/sqlite.ts";
+import { openExistingStore } from "../store/open.ts";
 import { createToken } from "./auth.ts";
 import { createServer, DEFAULT_PORT, type RunningServer } from "./index.ts";
+
+import { DASHBOARD_TOKEN_TTL_SECONDS } from "./defaults.ts";
+
+export { DASHBOARD_TOKEN_TTL_SECONDS };
+
+export interface Dashboard {
+  server: RunningServer;
+  /** The page's address with the token in its `#token=` fragment: a secret. */
+  link: string;
+  tokenId: string;
+  expiresAt: string;
+  /** Revokes the token and closes the server. */
+  close(): Promise<void>;
+}
 
 /**
  * `apply … --dashboard` and `demo --dashboard`: the server beside the run. It opens its own
  * connection to the run's state file (so it can go on serving once the engine has closed its
- * own) and mints a fresh operator token for the link, carried in the URL's fragment: a fragment
- * never reaches the server, a query string or a log.
+ * own) and mints an operator token for the link, carried in the URL's fragment (a fragment never
+ * reaches the server, a query string or a log). The token expires after
+ * DASHBOARD_TOKEN_TTL_SECONDS and is revoked when the command ends; the CLI decides whether to
+ * print the link (only to a terminal) or write it to a file.
  */
 export async function startDashboard(
   store: SqliteStore,
-  options: { port?: number | true; host?: string; fleetFile?: string },
-): Promise<{ server: RunningServer; link: string }> {
+  options: { port?: number | true; host?: string; fleetFile?: string; ttlSeconds?: number },
+): Promise<Dashboard> {
   const server = await createServer({
     statePath: store.path,
     port: options.port === true || options.port === undefined ? DEFAULT_PORT : options.port,
     host: options.host ?? "127.0.0.1",
     ...(options.fleetFile ? { fleetFile: options.fleetFile } : {}),
   });
-  const { token } = createToken(store, "operator");
-  return { server, link: `${server.url}/#token=${token}` };
+  const t = createToken(store, "operator", { ttlSeconds: options.ttlSeconds ?? DASHBOARD_TOKEN_TTL_SECONDS });
+  let closed = false;
+  return {
+    server,
+    link: `${server.url}/#token=${t.token}`,
+    tokenId: t.id,
+    expiresAt: t.expiresAt!,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      // the engine's connection may be closed by now: a connection of its own. A state file
+      // that is gone (a finished demo's temporary one) took the token with it.
+      try {
+        const s = openExistingStore(store.path);
+        try {
+          s.revokeToken(t.id);
+        } finally {
+          s.close();
+        }
+      } catch {}
+    },
+  };
 }
 
 /**
@@ -27,15 +65,15 @@ export async function startDashboard(
  * terminal (scripts, CI) the server closes at once, so nothing hangs.
  */
 export async function lingerThenClose(
-  server: RunningServer,
+  dashboard: Dashboard,
   interactive: boolean,
   say: (line: string) => void,
 ): Promise<void> {
   if (interactive) {
-    say(`the run has ended; the dashboard stays up at ${server.url} until Ctrl-C`);
+    say(`the run has ended; the dashboard stays up at ${dashboard.server.url} until Ctrl-C`);
     await untilInterrupted();
   }
-  await server.close();
+  await dashboard.close();
 }
 
 /** Resolves on the first SIGINT or SIGTERM (Ctrl-C), and stops listening for them. */

@@ -1,9 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { RollgateError } from "../model/errors.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openExistingStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
 import { ApiError, sendError } from "./api-error.ts";
-import { authenticate, type Principal } from "./auth.ts";
+import { type Access, accessOf, authenticate, PUBLIC, type Principal, requireOperator } from "./auth.ts";
 import { ServerContext } from "./context.ts";
 import { renderMetrics } from "./metrics.ts";
 import { registerActionRoutes } from "./routes-actions.ts";
@@ -15,7 +15,7 @@ import { registerStatic } from "./static.ts";
 /**
  * The dashboard's server: REST, server-sent events, /metrics and the page (docs/dashboard.md).
  * It reads the state file an engine writes (in this process or another) and writes only what
- * the CLI's pause/resume/abort would. Tokens are checked on every /api and /metrics request.
+ * the CLI's pause/resume/abort would. Every route but /api/health and the page needs a token.
  */
 export interface ServerOptions {
   /** An open store (apply/demo --dashboard share the engine's), or a state file to open. */
@@ -33,8 +33,16 @@ export interface ServerOptions {
   webRoot?: string;
 }
 
+/** A route as registered, with what it needs (tests check that only the page and health are public). */
+export interface RouteAccess {
+  method: string;
+  url: string;
+  access: Access;
+}
+
 export interface RunningServer {
   url: string;
+  routes: readonly RouteAccess[];
   host: string;
   port: number;
   app: FastifyInstance;
@@ -46,9 +54,21 @@ import { DEFAULT_PORT } from "./defaults.ts";
 export { DEFAULT_PORT };
 
 export async function createServer(options: ServerOptions): Promise<RunningServer> {
-  const owned = options.store ? undefined : new SqliteStore(options.statePath ?? ".rollgate/state.db");
+  // The server reads through a read-only connection (it refuses a file that is not a rollgate
+  // store and writes nothing to it); the operator's actions write through a second connection,
+  // opened on the first action.
+  const statePath = options.statePath ?? ".rollgate/state.db";
+  const owned = options.store ? undefined : openExistingStore(statePath, { readonly: true });
   const store = (options.store ?? owned)!;
-  const ctx = new ServerContext(store, options.fleetFile);
+  let writer: Store | undefined = options.store;
+  const ctx = new ServerContext(store, options.fleetFile, () => {
+    writer ??= openStore(statePath);
+    return writer;
+  });
+  const closeStores = () => {
+    owned?.close();
+    if (writer !== options.store) writer?.close();
+  };
   const hub = new EventHub(store, {
     pollMs: options.pollMs ?? 250,
     heartbeatMs: options.heartbeatMs ?? 15_000,
@@ -62,11 +82,27 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     if (!p) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "missing token");
     return p;
   };
+  // Deny by default, on the route fastify matched (after it decoded the path), never on the
+  // raw URL: every route needs a token unless it was registered as public (the health check and
+  // the page's static files), and so does a request that matches no route.
+  const routes: RouteAccess[] = [];
+  app.addHook("onRoute", (route) => {
+    // read when asked: a scope's own onRoute hook (the page's) marks its routes after this one
+    for (const method of [route.method].flat())
+      routes.push({
+        method,
+        url: route.url,
+        get access() {
+          return accessOf(route.config);
+        },
+      });
+  });
   app.addHook("onRequest", async (req) => {
-    const path = req.url.split("?")[0]!;
-    if (path === "/api/health") return;
-    if (path.startsWith("/api/") || path === "/metrics")
-      principals.set(req, authenticate(store, req.headers.authorization));
+    const access = req.is404 ? "token" : accessOf(req.routeOptions.config);
+    if (access === "public") return;
+    const p = authenticate(store, req.headers.authorization);
+    if (access === "operator") requireOperator(p);
+    principals.set(req, p);
   });
 
   app.setErrorHandler((err, _req, reply) => {
@@ -87,7 +123,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     sendError(reply, "ROLLGATE_E_API_NOT_FOUND", `no such endpoint: ${req.method} ${req.url.split("?")[0]}`),
   );
 
-  app.get("/api/health", async () => ({ ok: true }));
+  app.get("/api/health", { config: PUBLIC }, async () => ({ ok: true }));
   app.get("/api/whoami", async (req) => ({ token: principalOf(req) }));
   registerRunRoutes(app, ctx, hub);
   registerFleetRoutes(app, ctx);
@@ -103,7 +139,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     await app.listen({ host, port: options.port ?? DEFAULT_PORT });
   } catch (e) {
     hub.close();
-    owned?.close();
+    closeStores();
     throw new RollgateError(
       "ROLLGATE_E_SERVE_LISTEN",
       `cannot listen on ${host}:${options.port ?? DEFAULT_PORT}: ${(e as Error).message}`,
@@ -115,6 +151,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   let closed = false;
   return {
     url: `http://${shown}:${port}`,
+    routes,
     host,
     port,
     app,
@@ -122,7 +159,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
       if (closed) return;
       closed = true;
       await app.close();
-      owned?.close();
+      closeStores();
     },
   };
 }

@@ -3,7 +3,7 @@ import { RollgateError } from "../model/errors.ts";
 import { abortRun, confirmRun, pauseRun, resumeLiveRun } from "../run/control.ts";
 import type { RunRecord } from "../store/types.ts";
 import { ApiError } from "./api-error.ts";
-import { type Principal, requireOperator } from "./auth.ts";
+import { OPERATOR, type Principal, requireOperator } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 
 /**
@@ -49,17 +49,17 @@ export function registerActionRoutes(
   };
   const by = (p: Principal) => `an operator (dashboard, token ${p.id})`;
 
-  app.post("/api/runs/:id/pause", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/pause", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
-    control(() => pauseRun(ctx.store, run, by(p)));
+    control(() => pauseRun(ctx.writer(), run, by(p)));
     return answer(run);
   });
 
-  app.post("/api/runs/:id/resume", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/resume", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
-    if (!control(() => resumeLiveRun(ctx.store, run, by(p)))) {
+    if (!control(() => resumeLiveRun(ctx.writer(), run, by(p)))) {
       throw new ApiError(
         "ROLLGATE_E_API_NO_ENGINE",
         `no engine is driving run ${run.id} (${run.state}); the server does not run engines: run \`rollgate resume --state <state file> --run ${run.id}\` on the machine that drives ${run.fleet}`,
@@ -68,14 +68,14 @@ export function registerActionRoutes(
     return answer(run);
   });
 
-  app.post("/api/runs/:id/abort", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/abort", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
-    control(() => abortRun(ctx.store, run, by(p)));
+    control(() => abortRun(ctx.writer(), run, by(p)));
     return answer(run);
   });
 
-  app.post("/api/runs/:id/confirm", async (req: ActionRequest) => {
+  app.post("/api/runs/:id/confirm", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
     const body = req.body ?? {};
@@ -87,7 +87,7 @@ export function registerActionRoutes(
     const { step } = body as { step?: unknown };
     if (step !== undefined && typeof step !== "string")
       throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", "step must be a step id (a string)");
-    const chosen = control(() => confirmRun(ctx.store, run, `dashboard:${p.id}`, step));
+    const chosen = control(() => confirmRun(ctx.writer(), run, `dashboard:${p.id}`, step));
     return answer(run, { confirmed: chosen });
   });
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
+import { accessOf, PUBLIC } from "./auth.ts";
 
 /** Where `vite build` (the package's `prepare` script) puts the page. */
 export const WEB_DIST = fileURLToPath(new URL("../web/dist/", import.meta.url));
@@ -21,17 +22,26 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>rollgate: dashboa
 <code>npm run prepare</code> (<code>npm ci</code> does it too), then reload.</p>
 <p>The API answers meanwhile: <code>/api/runs</code>, <code>/metrics</code> (see docs/dashboard.md).</p>`;
 
-/** Serves the built page (no CDN: every file is local), or a page saying how to build it. */
+/**
+ * Serves the built page (no CDN: every file is local), or a page saying how to build it. These
+ * are the only public routes besides /api/health: they are marked so in their own scope, and
+ * hold no data (the page asks the API, with a token, for everything it shows).
+ */
 export async function registerStatic(app: FastifyInstance, root = WEB_DIST): Promise<void> {
   app.addHook("onSend", async (req, reply) => {
-    if (!req.url.startsWith("/api/") && !req.url.startsWith("/metrics"))
+    if (accessOf(req.routeOptions.config) === "public")
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
   });
-  if (existsSync(`${root}/index.html`)) {
-    await app.register(fastifyStatic, { root, prefix: "/", index: ["index.html"], wildcard: true });
-    return;
-  }
-  app.get("/", async (_req, reply) =>
-    reply.code(503).header("content-type", "text/html; charset=utf-8").send(NOT_BUILT),
-  );
+  await app.register(async (page) => {
+    page.addHook("onRoute", (route) => {
+      route.config = { ...(route.config ?? {}), ...PUBLIC };
+    });
+    if (existsSync(`${root}/index.html`)) {
+      await page.register(fastifyStatic, { root, prefix: "/", index: ["index.html"], wildcard: true });
+      return;
+    }
+    page.get("/", async (_req, reply) =>
+      reply.code(503).header("content-type", "text/html; charset=utf-8").send(NOT_BUILT),
+    );
+  });
 }

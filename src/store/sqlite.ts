@@ -1,31 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { RunEvent, RunEventBody, RunState } from "../events/types.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Plan } from "../plan/types.ts";
+import { openStateFile } from "./state-file.ts";
 import type { RunRecord, Store, StoredToken } from "./types.ts";
-
-const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, fleet TEXT NOT NULL, fleet_file TEXT NOT NULL, target TEXT NOT NULL,
-  strategy TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-  plan_json TEXT NOT NULL, confirmed_json TEXT NOT NULL DEFAULT '[]', fleet_id TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id),
-  at TEXT NOT NULL, type TEXT NOT NULL, body_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_run ON events(run_id, seq);
-CREATE TABLE IF NOT EXISTS locks (fleet TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL);
-`;
 
 interface RunRow {
   id: string;
@@ -74,39 +55,21 @@ export class SqliteStore implements Store {
   /** The state file's path (":memory:" for a store in memory). */
   readonly path: string;
 
+  /** Whether the store was opened read-only (reading commands: status, serve, token list). */
+  readonly readonly: boolean;
+  private readonly tokenLifetimes: boolean;
+
+  /**
+   * Opens a state file through store/state-file.ts, which refuses anything that is not a rollgate
+   * store before writing to it. Callers use store/open.ts (openStore, openExistingStore).
+   */
   constructor(path: string, options: { now?: () => Date; readonly?: boolean } = {}) {
     this.path = path;
     this.now = options.now ?? (() => new Date());
-    if (!options.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    try {
-      this.db = new Database(path, {
-        readonly: options.readonly ?? false,
-        fileMustExist: options.readonly ?? false,
-        timeout: 10_000,
-      });
-    } catch (e) {
-      throw new RollgateError(
-        "ROLLGATE_E_STATE_OPEN",
-        `cannot open the state file ${path}: ${(e as Error).message}`,
-      );
-    }
-    if (!options.readonly) {
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = FULL");
-      this.db.pragma("foreign_keys = ON");
-      this.db.exec(SCHEMA);
-      this.migrate();
-      this.db
-        .prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)")
-        .run(String(SCHEMA_VERSION));
-    }
-  }
-
-  /** Columns added since a state file was made: a file of an earlier rollgate gains them. */
-  private migrate(): void {
-    const columns = this.db.prepare("PRAGMA table_info(runs)").all() as { name: string }[];
-    if (!columns.some((c) => c.name === "fleet_id"))
-      this.db.exec("ALTER TABLE runs ADD COLUMN fleet_id TEXT");
+    this.readonly = options.readonly ?? false;
+    const opened = openStateFile(path, { readonly: this.readonly });
+    this.db = opened.db;
+    this.tokenLifetimes = opened.tokenLifetimes;
   }
 
   private iso(): string {
@@ -285,19 +248,38 @@ export class SqliteStore implements Store {
 
   addToken(token: StoredToken): void {
     this.db
-      .prepare("INSERT INTO tokens(id, role, hash, created_at) VALUES (?,?,?,?)")
-      .run(token.id, token.role, token.hash, token.createdAt);
+      .prepare("INSERT INTO tokens(id, role, hash, created_at, expires_at) VALUES (?,?,?,?,?)")
+      .run(token.id, token.role, token.hash, token.createdAt, token.expiresAt ?? null);
   }
 
   tokens(): StoredToken[] {
+    const lifetimes = this.tokenLifetimes ? ", expires_at, revoked_at" : "";
     return (
-      this.db.prepare("SELECT id, role, hash, created_at FROM tokens").all() as {
+      this.db
+        .prepare(`SELECT id, role, hash, created_at${lifetimes} FROM tokens ORDER BY created_at, id`)
+        .all() as {
         id: string;
         role: string;
         hash: string;
         created_at: string;
+        expires_at?: string | null;
+        revoked_at?: string | null;
       }[]
-    ).map((r) => ({ id: r.id, role: r.role as StoredToken["role"], hash: r.hash, createdAt: r.created_at }));
+    ).map((r) => ({
+      id: r.id,
+      role: r.role as StoredToken["role"],
+      hash: r.hash,
+      createdAt: r.created_at,
+      ...(r.expires_at ? { expiresAt: r.expires_at } : {}),
+      ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+    }));
+  }
+
+  revokeToken(id: string): StoredToken | undefined {
+    this.db
+      .prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+      .run(this.iso(), id);
+    return this.tokens().find((t) => t.id === id);
   }
 
   close(): void {

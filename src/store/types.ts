@@ -27,6 +27,10 @@ export interface StoredToken {
   role: "viewer" | "operator";
   hash: string;
   createdAt: string;
+  /** After this instant (ISO) the token is refused; none: it does not expire. */
+  expiresAt?: string;
+  /** When it was revoked (ISO); a revoked token is refused. */
+  revokedAt?: string;
 }
 
 export interface Store {
@@ -61,5 +65,7 @@ export interface Store {
   engineHolder(fleet: string): { pid: number; host: string; since: string } | undefined;
   addToken(token: StoredToken): void;
   tokens(): StoredToken[];
+  /** Marks a token revoked (once; the first instant stays) and returns it; undefined if unknown. */
+  revokeToken(id: string): StoredToken | undefined;
   close(): void;
 }

@@ -8,8 +8,10 @@ import { apply, type DriveResult, resume } from "../../run/apply.ts";
 import { confirmRun, resumeLiveRun } from "../../run/control.ts";
 import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
-import { painter } from "../output.ts";
+import { painter, terminalText } from "../output.ts";
 import type { RunEvent } from "../../events/types.ts";
+import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
+import { announceDashboard } from "../dashboard-link.ts";
 import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
 interface ApplyOpts {
@@ -21,6 +23,7 @@ interface ApplyOpts {
   json?: boolean;
   escalateAfter?: number;
   dashboard?: number | true;
+  dashboardTokenFile?: string;
   correctOutOfOrder?: boolean;
 }
 
@@ -75,7 +78,7 @@ function terminalAsk(
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
         const answer = await rl.question(
-          `${painter(ctx.output.color)("bold", question)} [y/N] `,
+          terminalText(`${painter(ctx.output.color)("bold", question)} [y/N] `),
           signal ? { signal } : {},
         );
         return /^y(es)?$/i.test(answer.trim());
@@ -161,6 +164,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
       "serve the dashboard beside the run (default port 7450); points of no return wait for a confirmation there",
       parsePort,
     )
+    .option(
+      "--dashboard-token-file <path>",
+      "write the dashboard's link with its token to this file (mode 0600, removed at the end) instead of printing it",
+    )
     .action(
       action(ctx, async (fleetFile: string, opts: ApplyOpts) => {
         await prepareRunView(ctx.output);
@@ -169,6 +176,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
         let dashboard:
           | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
           | undefined;
+        let forget = () => {};
         try {
           if (!opts.to?.length)
             throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
@@ -196,7 +204,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
                       port: opts.dashboard!,
                       fleetFile,
                     });
-                    ctx.output.err(`dashboard: ${dashboard.link}`);
+                    forget = announceDashboard(ctx, dashboard, {
+                      ...(opts.dashboardTokenFile ? { tokenFile: opts.dashboardTokenFile } : {}),
+                      statePath: store.path,
+                      ttlSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
+                    });
                   },
                 }
               : {}),
@@ -205,15 +217,18 @@ export function registerApply(program: Command, ctx: CliContext): void {
           const code = reportResult(ctx, result, Boolean(opts.json));
           if (dashboard)
             await (await import("../../server/dashboard.ts")).lingerThenClose(
-              dashboard.server,
+              dashboard,
               Boolean(process.stdin.isTTY),
               ctx.output.err,
             );
           return code;
         } catch (e) {
           await live.suspend();
-          await dashboard?.server.close();
+          await dashboard?.close();
           throw e;
+        } finally {
+          await dashboard?.close();
+          forget();
         }
       }),
     );

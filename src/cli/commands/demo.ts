@@ -4,6 +4,8 @@ import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
 import { DEMO_SPEED, type DemoReport, runDemo } from "../../run/demo.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber } from "../main.ts";
 import { painter } from "../output.ts";
+import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
+import { announceDashboard } from "../dashboard-link.ts";
 import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
 function renderReport(ctx: CliContext, r: DemoReport): void {
@@ -45,48 +47,71 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       "serve the dashboard beside the demo (default port 7450); at a terminal it stays up after the run until Ctrl-C",
       parsePort,
     )
+    .option(
+      "--dashboard-token-file <path>",
+      "write the dashboard's link with its token to this file (mode 0600, removed at the end) instead of printing it",
+    )
     .action(
-      action(ctx, async (opts: { speed: number; json?: boolean; dashboard?: number | true }) => {
-        await prepareRunView(ctx.output);
-        let view: RunView | undefined;
-        let dashboard:
-          | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
-          | undefined;
-        const report = await runDemo({
-          speed: opts.speed,
-          planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
-          compare: (fleet, to) =>
-            compareStrategies(fleet, { to }).map((c) =>
-              c.seconds === undefined ? undefined : { strategy: c.strategy, seconds: c.seconds },
-            ),
-          onPlan: (plan) => {
-            view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
-          },
-          onEvent: (e) => view?.onEvent(e),
-          ...(opts.dashboard !== undefined
-            ? {
-                onStore: async (store) => {
-                  dashboard = await (await import("../../server/dashboard.ts")).startDashboard(store, {
-                    port: opts.dashboard!,
-                  });
-                  ctx.output.err(`dashboard: ${dashboard.link}`);
-                },
-              }
-            : {}),
-        }).catch(async (e: unknown) => {
-          await dashboard?.server.close();
-          throw e;
-        });
-        await view?.close();
-        if (opts.json) ctx.output.json(report);
-        else renderReport(ctx, report);
-        if (dashboard)
-          await (await import("../../server/dashboard.ts")).lingerThenClose(
-            dashboard.server,
-            Boolean(process.stdin.isTTY),
-            ctx.output.err,
-          );
-        return report.ok ? 0 : 1;
-      }),
+      action(
+        ctx,
+        async (opts: {
+          speed: number;
+          json?: boolean;
+          dashboard?: number | true;
+          dashboardTokenFile?: string;
+        }) => {
+          await prepareRunView(ctx.output);
+          let view: RunView | undefined;
+          let forget = () => {};
+          let dashboard:
+            | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
+            | undefined;
+          const report = await runDemo({
+            speed: opts.speed,
+            planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
+            compare: (fleet, to) =>
+              compareStrategies(fleet, { to }).map((c) =>
+                c.seconds === undefined ? undefined : { strategy: c.strategy, seconds: c.seconds },
+              ),
+            onPlan: (plan) => {
+              view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
+            },
+            onEvent: (e) => view?.onEvent(e),
+            ...(opts.dashboard !== undefined
+              ? {
+                  onStore: async (store) => {
+                    dashboard = await (await import("../../server/dashboard.ts")).startDashboard(store, {
+                      port: opts.dashboard!,
+                    });
+                    forget = announceDashboard(ctx, dashboard, {
+                      ...(opts.dashboardTokenFile ? { tokenFile: opts.dashboardTokenFile } : {}),
+                      statePath: store.path,
+                      ttlSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
+                    });
+                  },
+                }
+              : {}),
+          }).catch(async (e: unknown) => {
+            await dashboard?.close();
+            forget();
+            throw e;
+          });
+          try {
+            await view?.close();
+            if (opts.json) ctx.output.json(report);
+            else renderReport(ctx, report);
+            if (dashboard)
+              await (await import("../../server/dashboard.ts")).lingerThenClose(
+                dashboard,
+                Boolean(process.stdin.isTTY),
+                ctx.output.err,
+              );
+          } finally {
+            await dashboard?.close();
+            forget();
+          }
+          return report.ok ? 0 : 1;
+        },
+      ),
     );
 }

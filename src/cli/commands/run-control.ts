@@ -21,8 +21,13 @@ const stateOption = (cmd: Command) =>
     .option("--json", "print the result as JSON");
 
 /** Opens the state file a control command names (fleet or --state), runs fn, closes it. */
-function withStore<T>(fleet: string | undefined, opts: StateOpts, fn: (store: SqliteStore) => T): T {
-  const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }));
+function withStore<T>(
+  fleet: string | undefined,
+  opts: StateOpts,
+  access: { readonly: boolean },
+  fn: (store: SqliteStore) => T,
+): T {
+  const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }), access);
   try {
     return fn(store);
   } finally {
@@ -65,7 +70,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       .description("show the state of a run: progress, running and waiting steps, escalations"),
   ).action(
     action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-      withStore(fleet, opts, (store) => {
+      withStore(fleet, opts, { readonly: true }, (store) => {
         const s = summarizeRun(store, pickRun(store, opts));
         if (opts.json) ctx.output.json(s);
         else for (const l of renderSummary(s, ctx.output.color)) ctx.output.out(l);
@@ -77,7 +82,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
   const control = (name: string, description: string, fn: typeof pauseRun) =>
     stateOption(program.command(name).description(description)).action(
       action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-        withStore(fleet, opts, (store) => {
+        withStore(fleet, opts, { readonly: false }, (store) => {
           const r = fn(
             store,
             pickRun(store, { ...opts, unfinishedOnly: true }),

@@ -1,8 +1,17 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { statePathFrom } from "../../run/locate.ts";
+import { openStore } from "../../store/open.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
+
+/** 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  if (h === "localhost" || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
 
 export function registerServe(program: Command, ctx: CliContext): void {
   program
@@ -21,7 +30,16 @@ export function registerServe(program: Command, ctx: CliContext): void {
           opts: { state?: string; port: number; host: string; json?: boolean },
         ) => {
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
+          // A missing state file is made (empty: tokens and runs come later); an existing one is
+          // only read, and refused unless it is a rollgate store.
           const fresh = !existsSync(statePath);
+          if (fresh) openStore(statePath).close();
+          if (!isLoopback(opts.host))
+            ctx.output.err(
+              `warning: --host ${opts.host} can be reached from other machines. Every API route and /metrics ` +
+                "need a token (the page's static files, which hold no data, do not), but tokens and run data " +
+                "cross the network in clear: put a TLS reverse proxy in front and listen on 127.0.0.1 (docs/security.md)",
+            );
           const { createServer } = await import("../../server/index.ts");
           const server = await createServer({
             statePath,

@@ -1,32 +1,142 @@
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { formatDuration, parseDuration } from "../../model/duration.ts";
+import { RollgateError } from "../../model/errors.ts";
 import { statePathFrom } from "../../run/locate.ts";
-import { createToken, type Role, ROLES } from "../../server/auth.ts";
-import { SqliteStore } from "../../store/sqlite.ts";
+import { createToken, type Role, ROLES, tokenState } from "../../server/auth.ts";
+import { openExistingStore, openStore } from "../../store/open.ts";
 import { action, type CliContext } from "../main.ts";
+
+/** `--ttl 8h`, `30d`, `1h30m`: a duration of at least a second, in seconds. */
+export function parseTtl(value: string): number {
+  const s = parseDuration(value);
+  if (s === undefined || s < 1)
+    throw new InvalidArgumentError("expected a duration such as 15m, 8h or 30d (at least 1s)");
+  return s;
+}
+
+interface StateOpt {
+  state?: string;
+  json?: boolean;
+}
+
+const pathOf = (fleet: string | undefined, opts: StateOpt) =>
+  statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
 
 export function registerToken(program: Command, ctx: CliContext): void {
   const token = program
     .command("token")
-    .description("API and dashboard tokens (viewer: read; operator: steer)");
+    .description("API and dashboard tokens (viewer: read; operator: steer): create, list, revoke");
   token
     .command("create")
     .description("make a token; only its hash is stored, and it is printed once, as the last line")
     .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
     .addOption(new Option("--role <role>", "what the token may do").choices([...ROLES]).makeOptionMandatory())
+    .option(
+      "--ttl <duration>",
+      "refuse the token after this long (15m, 8h, 30d; default: until revoked)",
+      parseTtl,
+    )
     .option("--state <path>", "the state file (created if missing)")
-    .option("--json", "print { id, role, token } as JSON")
+    .option("--json", "print { id, role, expiresAt, token } as JSON")
     .action(
-      action(ctx, (fleet: string | undefined, opts: { role: Role; state?: string; json?: boolean }) => {
-        const path = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
-        const store = new SqliteStore(path);
+      action(ctx, (fleet: string | undefined, opts: StateOpt & { role: Role; ttl?: number }) => {
+        const path = pathOf(fleet, opts);
+        const store = openStore(path);
         try {
-          const t = createToken(store, opts.role);
+          const t = createToken(store, opts.role, opts.ttl === undefined ? {} : { ttlSeconds: opts.ttl });
           ctx.output.err(
-            `created ${t.role} token ${t.id} in ${path}; only its hash is stored, so keep it now. ` +
+            `created ${t.role} token ${t.id} in ${path}, ${t.expiresAt ? `valid for ${formatDuration(opts.ttl!)} (until ${t.expiresAt})` : "valid until revoked (rollgate token revoke " + t.id + ")"}; only its hash is stored, so keep it now. ` +
               `Send it as "Authorization: Bearer TOKEN", or open the dashboard at http://HOST:PORT/#token=TOKEN`,
           );
-          if (opts.json) ctx.output.json({ id: t.id, role: t.role, token: t.token });
+          if (opts.json)
+            ctx.output.json({ id: t.id, role: t.role, expiresAt: t.expiresAt ?? null, token: t.token });
           else ctx.output.out(t.token);
+          return 0;
+        } finally {
+          store.close();
+        }
+      }),
+    );
+
+  token
+    .command("list")
+    .description("list the tokens of a state file: id, role, created, expires, state (never a secret)")
+    .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
+    .option("--state <path>", "the state file")
+    .option("--json", "print { tokens: [ { id, role, createdAt, expiresAt, revokedAt, state } ] }")
+    .action(
+      action(ctx, (fleet: string | undefined, opts: StateOpt) => {
+        const store = openExistingStore(pathOf(fleet, opts), { readonly: true });
+        try {
+          const now = new Date();
+          const tokens = store.tokens().map((t) => ({
+            id: t.id,
+            role: t.role,
+            createdAt: t.createdAt,
+            expiresAt: t.expiresAt ?? null,
+            revokedAt: t.revokedAt ?? null,
+            state: tokenState(t, now),
+          }));
+          if (opts.json) {
+            ctx.output.json({ tokens });
+            return 0;
+          }
+          if (tokens.length === 0) {
+            ctx.output.err("no tokens (rollgate token create --role viewer|operator)");
+            return 0;
+          }
+          const rows = [
+            ["ID", "ROLE", "CREATED", "EXPIRES", "STATE"],
+            ...tokens.map((t) => [
+              t.id,
+              t.role,
+              t.createdAt,
+              t.expiresAt ?? "never",
+              t.state === "revoked" ? `revoked ${t.revokedAt}` : t.state,
+            ]),
+          ];
+          const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+          for (const r of rows)
+            ctx.output.out(
+              r
+                .map((c, i) => c.padEnd(widths[i]!))
+                .join("  ")
+                .trimEnd(),
+            );
+          return 0;
+        } finally {
+          store.close();
+        }
+      }),
+    );
+
+  token
+    .command("revoke")
+    .description("revoke a token by its id: the API refuses it from now on (401)")
+    .argument("<id>", "the token's id (rollgate token list; the part after rg_ of the token)")
+    .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
+    .option("--state <path>", "the state file")
+    .option("--json", "print { ok, id, revokedAt } as JSON")
+    .action(
+      action(ctx, (id: string, fleet: string | undefined, opts: StateOpt) => {
+        const store = openExistingStore(pathOf(fleet, opts));
+        try {
+          // a whole token pasted instead of its id names the same token
+          const wanted = /^rg_([0-9a-f]{8})_/.exec(id)?.[1] ?? id;
+          const already = store.tokens().find((t) => t.id === wanted)?.revokedAt;
+          const t = store.revokeToken(wanted);
+          if (!t)
+            throw new RollgateError(
+              "ROLLGATE_E_TOKEN_NOT_FOUND",
+              `no token ${wanted} in ${store.path} (rollgate token list --state ${store.path})`,
+            );
+          if (opts.json) ctx.output.json({ ok: true, id: t.id, revokedAt: t.revokedAt });
+          else
+            ctx.output.out(
+              already
+                ? `token ${t.id} was already revoked at ${already}`
+                : `revoked token ${t.id} (${t.role})`,
+            );
           return 0;
         } finally {
           store.close();

@@ -2,7 +2,7 @@ import type { Listr, ListrTaskWrapper } from "listr2";
 import type { RunEvent } from "../../events/types.ts";
 import type { Plan } from "../../plan/types.ts";
 import type { Output } from "../output.ts";
-import { painter } from "../output.ts";
+import { painter, terminalText } from "../output.ts";
 import { describeEvent, formatLeft } from "./describe.ts";
 
 /**
@@ -76,7 +76,7 @@ class TreeView implements RunView {
     for (const s of plan.steps) this.clusterOf.set(s.id, s.cluster);
     this.listr = new ListrCtor(
       clusters.map((name) => ({
-        title: name,
+        title: terminalText(name),
         task: (_ctx: unknown, wrapper: Wrapper) =>
           new Promise<void>((resolve, reject) => {
             const steps = plan.steps.filter((s) => s.cluster === name).map((s) => s.id);
@@ -93,8 +93,11 @@ class TreeView implements RunView {
     const t = this.tasks.get(cluster);
     if (!t?.wrapper) return;
     const n = t.steps.filter((s) => this.done.has(s)).length;
-    t.wrapper.title = `${cluster}  ${n}/${t.steps.length} steps  ${this.paint("gray", formatLeft(this.plan, this.done))}`;
-    if (note) t.wrapper.output = note;
+    // listr2 writes to the terminal itself: its text is escaped here as Output's is
+    t.wrapper.title = terminalText(
+      `${cluster}  ${n}/${t.steps.length} steps  ${this.paint("gray", formatLeft(this.plan, this.done))}`,
+    );
+    if (note) t.wrapper.output = terminalText(note);
     if (n === t.steps.length) t.resolve();
   }
 
@@ -105,7 +108,11 @@ class TreeView implements RunView {
     if (e.type === "escalation") {
       const c = e.escalation.cluster;
       const t = c ? this.tasks.get(c) : undefined;
-      t?.reject(new Error(this.paint("red", `ESCALATION [${e.escalation.rule}] ${e.escalation.detail}`)));
+      t?.reject(
+        new Error(
+          terminalText(this.paint("red", `ESCALATION [${e.escalation.rule}] ${e.escalation.detail}`)),
+        ),
+      );
       return;
     }
     if (cluster) this.refresh(cluster, describeEvent(e));
@@ -114,7 +121,8 @@ class TreeView implements RunView {
   async close(): Promise<void> {
     for (const [name, t] of this.tasks) {
       const n = t.steps.filter((s) => this.done.has(s)).length;
-      if (n < t.steps.length) t.wrapper?.skip(`${name}  ${n}/${t.steps.length} steps, stopped here`);
+      if (n < t.steps.length)
+        t.wrapper?.skip(terminalText(`${name}  ${n}/${t.steps.length} steps, stopped here`));
       t.resolve();
     }
     await this.running;

@@ -1,0 +1,57 @@
+import { closeSync, constants, fchmodSync, openSync, rmSync, writeSync } from "node:fs";
+import { formatDuration } from "../model/duration.ts";
+import { RollgateError } from "../model/errors.ts";
+import type { Dashboard } from "../server/dashboard.ts";
+import type { CliContext } from "./main.ts";
+
+/**
+ * Where the link of `apply|demo --dashboard` goes, never into a log:
+ * - `--dashboard-token-file PATH`: the link with its token is written to PATH (mode 0600, a
+ *   symlink is refused), stderr says where, and the file is removed when the command ends;
+ * - else, when stderr is a terminal: the link with its token, on stderr;
+ * - else (CI, a pipe, a log file): the address without a token, and how to get one.
+ * The token expires after its ttl and is revoked when the command ends, whichever comes first.
+ * Returns what to do when the command ends.
+ */
+export function announceDashboard(
+  ctx: CliContext,
+  d: Dashboard,
+  options: { tokenFile?: string; statePath: string; ttlSeconds: number },
+): () => void {
+  const lasts = `operator token ${d.tokenId}, revoked when this command ends, expires in ${formatDuration(options.ttlSeconds)} at the latest`;
+  if (options.tokenFile) {
+    const path = options.tokenFile;
+    let fd: number;
+    try {
+      fd = openSync(
+        path,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+        0o600,
+      );
+    } catch (e) {
+      throw new RollgateError(
+        "ROLLGATE_E_USAGE",
+        `--dashboard-token-file ${path}: cannot write it (${(e as Error).message}); it must not be a symlink`,
+      );
+    }
+    try {
+      fchmodSync(fd, 0o600); // a file that was there keeps no wider mode
+      writeSync(fd, `${d.link}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    ctx.output.err(
+      `dashboard: ${d.server.url}/ (the link with its token is in ${path}, mode 0600; ${lasts})`,
+    );
+    return () => rmSync(path, { force: true });
+  }
+  if (ctx.output.errIsTTY) {
+    ctx.output.err(`dashboard: ${d.link} (${lasts})`);
+    return () => {};
+  }
+  ctx.output.err(
+    `dashboard: ${d.server.url}/ (its token is not printed: stderr is not a terminal, and a log is no place for it. ` +
+      `Pass --dashboard-token-file PATH for the link, or make a token: rollgate token create --role viewer --ttl 8h --state ${options.statePath})`,
+  );
+  return () => {};
+}

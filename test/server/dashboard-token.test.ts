@@ -1,0 +1,76 @@
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Lab } from "../../src/lab/index.ts";
+import { defaultStatePath } from "../../src/run/locate.ts";
+import { openStore } from "../../src/store/open.ts";
+import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { labOf } from "../helpers/engine.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+let lab: Lab | undefined;
+afterEach(async () => {
+  await lab?.stop();
+  lab = undefined;
+});
+
+describe("the token of apply|demo --dashboard never reaches a log", () => {
+  it("goes to --dashboard-token-file (mode 0600), works while the run goes, and is revoked at the end", async () => {
+    const t = await labOf("matrix-seed", 300);
+    lab = t.lab;
+    const file = join(tempDir("rollgate-dash-token-"), "dashboard.url");
+    const child = spawn(
+      process.execPath,
+      [BIN, "apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--dashboard", "0"].concat([
+        "--dashboard-token-file",
+        file,
+      ]),
+      { cwd: REPO, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.on("data", (d) => (stdout += d));
+    const exited = new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? -1)));
+    try {
+      const link: string = await waitFor(() => (existsSync(file) ? readFileSync(file, "utf8").trim() : ""), {
+        timeoutMs: 60_000,
+        what: "the token file",
+      });
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const m = /^(http:\/\/127\.0\.0\.1:\d+)\/#token=(rg_([0-9a-f]{8})_\S+)$/.exec(link);
+      expect(m, link).not.toBeNull();
+      const [, url, token, id] = m!;
+      const who = await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
+      expect(who.status).toBe(200);
+      expect(await who.json()).toEqual({ token: { id, role: "operator" } });
+      expect(await exited).toBe(0);
+      // neither stream carries the token; stderr says where it is
+      expect(stderr).not.toContain(token!.split("_").at(-1)!);
+      expect(stdout).not.toContain(token!.split("_").at(-1)!);
+      expect(stderr).not.toContain("#token=");
+      expect(stderr).toContain(`the link with its token is in ${file}, mode 0600`);
+      expect(existsSync(file)).toBe(false);
+      // revoked when the command ended, and it would have expired within 12 hours anyway
+      const store = openStore(defaultStatePath(t.fleet), { readonly: true });
+      const stored = store.tokens().find((x) => x.id === id)!;
+      store.close();
+      expect(stored.revokedAt).toEqual(expect.any(String));
+      expect(Date.parse(stored.expiresAt!) - Date.parse(stored.createdAt)).toBe(12 * 3600 * 1000);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 180_000);
+
+  it("without a terminal and without a file, the link is printed without its token", async () => {
+    const r = await runCli(["demo", "--dashboard", "0", "--speed", "6000"], { timeoutMs: 180_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const line = r.stderr.split("\n").find((l) => l.startsWith("dashboard: "));
+    expect(line).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/ \(its token is not printed/);
+    expect(line).toContain("--dashboard-token-file PATH");
+    expect(line).toContain("rollgate token create --role viewer --ttl 8h --state ");
+    expect(r.stderr + r.stdout).not.toMatch(/rg_[0-9a-f]{8}_/);
+    expect(r.stderr).not.toContain("#token=");
+  }, 200_000);
+});
