@@ -45,7 +45,7 @@ const abstract = (name: string) => `\0${name}`;
 const hashKey = (key: string) => createHash("sha256").update(key).digest("hex").slice(0, 32);
 
 export interface HostLockOptions {
-  /** How long to wait for another engine that is starting up (holding the registry), ms. */
+  /** How long to wait for another engine that is starting up (holding the registry), ms; default 30 s. */
   waitMs?: number;
   now?: () => Date;
 }
@@ -161,11 +161,14 @@ export async function acquireHostLock(
   const now = options.now ?? (() => new Date());
   const mine = new Map<string, string>();
   for (const c of claims) mine.set(hashKey(c.key), c.label);
-  const registry = await takeRegistry(options.waitMs ?? 15_000);
+  const registry = await takeRegistry(options.waitMs ?? 30_000);
   let engine: Server | undefined;
   try {
-    for (const name of engineSockets()) {
-      const answer = await ask(name, 3000);
+    // asked side by side, with room for an engine whose event loop is busy on a loaded host
+    const names = engineSockets();
+    const answers = await Promise.all(names.map((name) => ask(name, 10_000)));
+    for (const [i, answer] of answers.entries()) {
+      const name = names[i]!;
       if (answer === undefined) continue;
       if (answer === "silent")
         throw new RollgateError(
