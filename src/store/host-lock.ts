@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { hostname } from "node:os";
@@ -8,17 +8,19 @@ import { RollgateError } from "../model/errors.ts";
  * One engine drives a server at a time on this host, whatever fleet file, copy of it or state
  * file each engine was given (docs/security.md, "The host lock").
  *
- * No file is involved, so there is nothing in a shared folder to plant a link in: each engine
- * listens on a Linux abstract unix socket (`@rollgate/v1/engine/<pid>/<uuid>`), which the kernel
- * removes the moment the process ends, however it ends (kill -9 included), and which every user
- * of the host (in one network namespace) can see. Connecting to it returns the engine's holder
- * record and the hashed keys of the servers it drives. A new engine takes a short host-wide
- * mutex (the socket `@rollgate/v1/registry`), lists the engines in /proc/net/unix, asks each for
- * its keys, refuses to start when one shares a key with it, and otherwise starts listening
- * before it lets go of the mutex: two engines starting at once cannot both miss each other.
+ * No file is involved, so there is nothing in a shared folder to plant a link in: an engine holds
+ * one Linux abstract unix socket per thing it claims (`@rollgate/v1/claim/<hash of the key>`: the
+ * fleet file's real path, each server as its driver reaches it). Binding a name another process
+ * holds fails at once (EADDRINUSE), so the kernel itself decides who holds a server, every user
+ * of the host (in one network namespace) sees the same names, and a name is free the moment its
+ * process ends, however it ends (kill -9 included). Claims are taken in one global order (sorted
+ * by hash), so of engines starting at once on overlapping servers exactly one gets them all; the
+ * others let go of what they took and are refused. Connecting to a claim returns its holder's
+ * record, for the message only: the refusal never depends on an answer, so an engine stopped with
+ * SIGSTOP holds its own servers and nobody else's.
  *
- * A local user can squat the registry name or answer as an engine: that denies service (an
- * engine refuses to start, naming what holds it up) but can make no engine act twice.
+ * A local user can bind a claim's name first: that denies service (an engine refuses to start,
+ * naming what holds it up) but can make no engine act twice.
  */
 export interface HostLock {
   release(): void;
@@ -37,24 +39,20 @@ export interface Claim {
   label: string;
 }
 
-const PREFIX = "rollgate/v1/";
-const REGISTRY = `${PREFIX}registry`;
-const ENGINE = `${PREFIX}engine/`;
+const CLAIM = "rollgate/v1/claim/";
 const abstract = (name: string) => `\0${name}`;
-/** Keys go over the socket hashed: another user learns which servers overlap, not their names. */
-const hashKey = (key: string) => createHash("sha256").update(key).digest("hex").slice(0, 32);
+/** Keys become names hashed: another user learns that a server is claimed, not which. */
+const hashKey = (key: string) => createHash("sha256").update(key).digest("hex").slice(0, 40);
 
 export interface HostLockOptions {
-  /** How long to wait for another engine that is starting up (holding the registry), ms; default 30 s. */
-  waitMs?: number;
   now?: () => Date;
 }
 
-function listen(name: string, onConnection?: (c: import("node:net").Socket) => void): Promise<Server> {
+function listen(name: string, payload: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: false }, (c) => {
-      if (onConnection) onConnection(c);
-      else c.destroy();
+    const server = createServer((c) => {
+      c.on("error", () => undefined);
+      c.end(payload);
     });
     server.once("error", reject);
     server.listen(abstract(name), () => {
@@ -66,87 +64,71 @@ function listen(name: string, onConnection?: (c: import("node:net").Socket) => v
   });
 }
 
-/** The engine sockets listening on this host now (Linux: /proc/net/unix lists abstract names with a leading @). */
-function engineSockets(): string[] {
-  let table: string;
+/** The claims held on this host now (Linux: /proc/net/unix lists abstract names with a leading @). */
+function claimedNames(): Set<string> {
+  const names = new Set<string>();
+  let table = "";
   try {
     table = readFileSync("/proc/net/unix", "utf8");
-  } catch (e) {
-    throw new RollgateError(
-      "ROLLGATE_E_RUN_LOCK_UNAVAILABLE",
-      `cannot list the engines running on this host (/proc/net/unix: ${(e as Error).message}); the host lock needs Linux`,
-      { cause: e },
-    );
+  } catch {
+    return names; // only the message loses detail
   }
-  const names = new Set<string>();
   for (const line of table.split("\n")) {
-    const at = line.indexOf(`@${ENGINE}`);
-    if (at < 0) continue;
+    const at = line.indexOf(`@${CLAIM}`);
     // the kernel shows the NUL padding of the name as "@"
-    const name = line.slice(at + 1).replace(/@+$/, "");
-    if (/^rollgate\/v1\/engine\/[0-9]+\/[0-9a-f-]+$/.test(name)) names.add(name);
+    if (at >= 0) names.add(line.slice(at + 1).replace(/@+$/, ""));
   }
-  return [...names];
+  return names;
 }
 
-interface Answer {
-  holder: Holder;
-  keys: string[];
-}
-
-/** Asks one engine what it holds; undefined when it is gone (its socket closed meanwhile). */
-function ask(name: string, timeoutMs: number): Promise<Answer | undefined | "silent"> {
+/** Asks a claim's holder who it is; undefined when it does not answer in time (stopped, busy, not rollgate). */
+function holderOf(name: string, timeoutMs: number): Promise<Holder | undefined> {
   return new Promise((resolve) => {
     const socket = connect(abstract(name));
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => {
+    const done = (h: Holder | undefined) => {
+      clearTimeout(timer);
       socket.destroy();
-      resolve("silent");
-    }, timeoutMs);
+      resolve(h);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
     socket.on("data", (d: Buffer) => {
       size += d.length;
-      if (size > 64 * 1024 * 1024) socket.destroy();
+      if (size > 64 * 1024) done(undefined);
       else chunks.push(d);
     });
-    socket.on("error", () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
+    socket.on("error", () => done(undefined));
     socket.on("end", () => {
-      clearTimeout(timer);
       try {
-        const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<Answer>;
-        const h = parsed.holder;
-        if (!h || typeof h.pid !== "number" || !Array.isArray(parsed.keys)) return resolve("silent");
-        resolve({ holder: h, keys: parsed.keys.filter((k): k is string => typeof k === "string") });
+        const h = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { holder?: Holder }).holder;
+        done(h && typeof h.pid === "number" ? h : undefined);
       } catch {
-        resolve("silent"); // something answered that is not an engine: refuse rather than guess
+        done(undefined);
       }
     });
   });
 }
 
-async function takeRegistry(waitMs: number): Promise<Server> {
-  const deadline = Date.now() + waitMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-    try {
-      return await listen(REGISTRY);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE")
-        throw new RollgateError(
-          "ROLLGATE_E_RUN_LOCK_UNAVAILABLE",
-          `cannot take the host's engine registry: ${(e as Error).message}`,
-          { cause: e },
-        );
-      if (Date.now() > deadline)
-        throw new RollgateError(
-          "ROLLGATE_E_RUN_LOCK_UNAVAILABLE",
-          `the host's engine registry (abstract socket @${REGISTRY}) stayed busy for ${Math.round(waitMs / 1000)} s: another engine is starting, or a process holds it; try again`,
-        );
-      await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
-    }
-  }
+async function refusal(name: string, sorted: [string, string][]): Promise<RollgateError> {
+  const taken = claimedNames();
+  const shared = sorted.filter(([hash]) => taken.has(`${CLAIM}${hash}`)).map(([, label]) => label);
+  const first = sorted.find(([hash]) => `${CLAIM}${hash}` === name)?.[1];
+  if (first && !shared.includes(first)) shared.unshift(first);
+  const h = await holderOf(name, 2000);
+  const who = h
+    ? `another rollgate engine (pid ${h.pid} on ${h.host}, since ${h.since}, fleet file ${h.fleetFile})`
+    : `another process on this host (its claim @${name} does not answer: a stopped engine, or not rollgate)`;
+  return new RollgateError(
+    "ROLLGATE_E_RUN_LOCKED",
+    `${who} is driving ${shared.slice(0, 5).join(", ")}${shared.length > 5 ? ` and ${shared.length - 5} more` : ""}; one engine drives a server at a time`,
+    {
+      details: {
+        ...(h ? { pid: h.pid, host: h.host, fleetFile: h.fleetFile } : {}),
+        shared: shared.slice(0, 20),
+      },
+    },
+  );
 }
 
 /**
@@ -159,47 +141,28 @@ export async function acquireHostLock(
   options: HostLockOptions = {},
 ): Promise<HostLock> {
   const now = options.now ?? (() => new Date());
-  const mine = new Map<string, string>();
-  for (const c of claims) mine.set(hashKey(c.key), c.label);
-  const registry = await takeRegistry(options.waitMs ?? 30_000);
-  let engine: Server | undefined;
-  try {
-    // asked side by side, with room for an engine whose event loop is busy on a loaded host
-    const names = engineSockets();
-    const answers = await Promise.all(names.map((name) => ask(name, 10_000)));
-    for (const [i, answer] of answers.entries()) {
-      const name = names[i]!;
-      if (answer === undefined) continue;
-      if (answer === "silent")
-        throw new RollgateError(
-          "ROLLGATE_E_RUN_LOCKED",
-          `an engine on this host (socket @${name}) does not answer; if it is stopped (kill -STOP), continue or end it first`,
-        );
-      const shared = answer.keys.filter((k) => mine.has(k)).map((k) => mine.get(k)!);
-      if (shared.length === 0) continue;
-      const h = answer.holder;
+  const sorted = [...new Map(claims.map((c) => [hashKey(c.key), c.label] as [string, string]))].sort(
+    (a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0),
+  );
+  const holder: Holder = { pid: process.pid, host: hostname(), fleetFile, since: now().toISOString() };
+  const payload = JSON.stringify({ holder });
+  const held: Server[] = [];
+  const letGo = () => {
+    for (const server of held.splice(0)) server.close();
+  };
+  for (const [hash] of sorted) {
+    const name = `${CLAIM}${hash}`;
+    try {
+      held.push(await listen(name, payload));
+    } catch (e) {
+      letGo();
+      if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw await refusal(name, sorted);
       throw new RollgateError(
-        "ROLLGATE_E_RUN_LOCKED",
-        `another rollgate engine (pid ${h.pid} on ${h.host}, since ${h.since}, fleet file ${h.fleetFile}) is driving ${shared.slice(0, 5).join(", ")}${shared.length > 5 ? ` and ${shared.length - 5} more` : ""}; one engine drives a server at a time`,
-        { details: { pid: h.pid, host: h.host, fleetFile: h.fleetFile, shared: shared.slice(0, 20) } },
+        "ROLLGATE_E_RUN_LOCK_UNAVAILABLE",
+        `cannot take the host lock (${sorted.length} claims, one socket each): ${(e as Error).message}${(e as NodeJS.ErrnoException).code === "EMFILE" ? "; raise the open-files limit (ulimit -n)" : ""}`,
+        { cause: e },
       );
     }
-    const holder: Holder = { pid: process.pid, host: hostname(), fleetFile, since: now().toISOString() };
-    const payload = JSON.stringify({ holder, keys: [...mine.keys()] });
-    engine = await listen(`${ENGINE}${process.pid}/${randomUUID()}`, (c) => {
-      c.on("error", () => undefined);
-      c.end(payload);
-    });
-  } finally {
-    registry.close();
   }
-  let released = false;
-  const server = engine;
-  return {
-    release() {
-      if (released) return;
-      released = true;
-      server.close();
-    },
-  };
+  return { release: letGo };
 }

@@ -121,6 +121,26 @@ describe("the host lock", () => {
     expect(last.out()).toMatch(/^got/);
   }, 90_000);
 
+  it("an engine stopped with SIGSTOP holds its own servers and nobody else's", async () => {
+    const fleet = fleetFile(["10.10.1.1", "10.10.1.2"]);
+    const stopped = holder(fleet);
+    await waitFor(() => stopped.out().startsWith("got"), { what: "the holder", timeoutMs: 30_000 });
+    stopped.child.kill("SIGSTOP");
+    try {
+      const other = holder(fleetFile(["10.10.7.1"]));
+      await waitFor(() => answered(other), { what: "an engine of other servers", timeoutMs: 30_000 });
+      expect(other.out()).toMatch(/^got/);
+      const same = holder(fleet);
+      await waitFor(() => answered(same), { what: "an engine of the same servers", timeoutMs: 30_000 });
+      expect(same.out()).toMatch(
+        /^refused ROLLGATE_E_RUN_LOCKED: another process on this host .*does not answer/,
+      );
+      expect(same.out()).toContain("srv1 (mx)");
+    } finally {
+      stopped.child.kill("SIGCONT");
+    }
+  }, 90_000);
+
   it("writes nothing in the shared temporary folder: links planted there by another user are never followed", async () => {
     // rollgate 0.1 kept lock files under predictable names in $TMPDIR/rollgate-engines (mode
     // 1777) and followed links planted there (chmod 0666, writes). Plant, as another user, links
