@@ -2,7 +2,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Documen
 import type { z } from "zod";
 import { isIPAddress } from "./address.ts";
 import type { CompatibilityPolicy } from "./compatibility.ts";
-import { parseDuration } from "./duration.ts";
+import { MAX_DURATION_SECONDS, parseDuration } from "./duration.ts";
 import type { Diagnostic, ErrorCode } from "./errors.ts";
 import {
   DEFAULT_CAPACITY_FLOOR,
@@ -13,6 +13,8 @@ import {
   type Supercluster,
 } from "./fleet.ts";
 import {
+  DRIVER_COMMAND_NAMES,
+  ESTIMATE_KEYS,
   fleetFileSchema,
   type FleetFile,
   type FleetFileCluster,
@@ -283,14 +285,17 @@ function keepVersionsAsWritten(doc: Document): void {
 function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
   const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
   if (issue.code === "unrecognized_keys") {
-    for (const key of issue.keys)
+    const known = knownKeys(path);
+    for (const key of issue.keys) {
+      const near = known && closest(key, known);
       rep.add(
         "ROLLGATE_E_FLEET_SCHEMA",
         [...path, key],
-        `unknown field "${key}"`,
-        "no such field (is it misspelt?)",
+        `unknown ${known === DRIVER_COMMAND_NAMES ? "command" : "field"} "${key}"${near ? `: did you mean ${near}?` : ""}`,
+        known ? `one of ${known.join(", ")}` : "no such field (is it misspelt?)",
         true,
       );
+    }
     return;
   }
   if (path.length === 1 && path[0] === "apiVersion") {
@@ -320,6 +325,41 @@ function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
     message = "unknown key";
   }
   rep.add("ROLLGATE_E_FLEET_SCHEMA", path, message, expected);
+}
+
+/** The names a map at `path` may have, where the schema fixes them (commands, estimates). */
+function knownKeys(path: Path): readonly string[] | undefined {
+  const last = path[path.length - 1];
+  const kind = path[path.length - 2];
+  if (last === "commands" && (kind === "exec" || kind === "ssh")) return DRIVER_COMMAND_NAMES;
+  if (last === "estimates") return ESTIMATE_KEYS;
+  return undefined;
+}
+
+/** The known name nearest to a misspelt one (edit distance at most 2, or a prefix), if any. */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = k.startsWith(word) || word.startsWith(k) ? 1 : editDistance(word.toLowerCase(), k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= 2 ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function typeOf(v: unknown): string {
@@ -570,12 +610,20 @@ function checkVersion(rep: Reporter, path: Path, v: string): void {
 }
 
 function checkDuration(rep: Reporter, path: Path, v: string): void {
-  if (parseDuration(v) === undefined)
+  const seconds = parseDuration(v);
+  if (seconds === undefined)
     rep.add(
       "ROLLGATE_E_FLEET_DURATION",
       path,
       `"${v}" is not a duration`,
       "a duration such as 90s, 15m, 2h or 1h30m",
+    );
+  else if (!(seconds <= MAX_DURATION_SECONDS))
+    rep.add(
+      "ROLLGATE_E_FLEET_DURATION",
+      path,
+      `"${v}" is longer than the longest duration accepted (7d)`,
+      "a duration of at most 7d (604800s)",
     );
 }
 
