@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
-import { isIPAddress } from "./address.ts";
+import { addressKey, canonicalAddress, isIPAddress } from "./address.ts";
 import type { CompatibilityPolicy } from "./compatibility.ts";
 import { MAX_DURATION_SECONDS, parseDuration } from "./duration.ts";
 import type { Diagnostic, ErrorCode } from "./errors.ts";
@@ -421,14 +421,20 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
           `"${s.address}" is not a valid address`,
           "an IPv4 address such as 10.10.1.3 or an IPv6 address",
         );
-      else if (addresses.has(s.address)) {
-        rep.add(
-          "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS",
-          [...sat, "address"],
-          `address ${s.address} is also the address of ${c.servers[addresses.get(s.address)!]!.name}`,
-          "an address unique within the cluster",
-        );
-      } else addresses.set(s.address, si);
+      else {
+        // the same address written two ways (fd00::1, FD00:0:0::1, ::ffff:10.0.0.1) is one address
+        const key = addressKey(s.address)!;
+        const other = addresses.get(key);
+        if (other !== undefined) {
+          const o = c.servers[other]!;
+          rep.add(
+            "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS",
+            [...sat, "address"],
+            `address ${s.address} is also the address of ${o.name}${o.address !== s.address ? ` (written ${o.address})` : ""}`,
+            "an address unique within the cluster",
+          );
+        } else addresses.set(key, si);
+      }
       s.interfaces?.forEach((ifc, ii) => {
         if (!isIPAddress(ifc))
           rep.add(
@@ -438,7 +444,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             "an IPv4 or IPv6 address",
           );
       });
-      if (addrOk && s.interfaces && !s.interfaces.includes(s.address)) {
+      if (addrOk && s.interfaces && !s.interfaces.some((i) => addressKey(i) === addressKey(s.address))) {
         rep.add(
           "ROLLGATE_E_FLEET_ADDRESS_NOT_INTERFACE",
           [...sat, "address"],
@@ -662,10 +668,11 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
     version: c.version,
     capacity: c.capacity ?? 1,
     estimates,
+    // addresses in canonical form (RFC 5952 for IPv6), so that every later comparison agrees
     servers: c.servers.map((s) => ({
       name: s.name,
-      address: s.address,
-      interfaces: s.interfaces ?? [s.address],
+      address: canonicalAddress(s.address)!,
+      interfaces: (s.interfaces ?? [s.address]).map((i) => canonicalAddress(i)!),
       version: s.version ?? c.version,
       capacity: s.capacity ?? 1,
       ...(s.role !== undefined ? { role: s.role } : {}),

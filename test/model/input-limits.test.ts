@@ -1,6 +1,9 @@
+import fc from "fast-check";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
+import { canonicalAddress, compareAddresses } from "../../src/model/address.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
+import { planUpgrade } from "../../src/plan/planner.ts";
 
 /** Input that used to pass validation and crash later (issue 7): refused when the file is validated. */
 
@@ -108,5 +111,105 @@ describe("durations are bounded (at most 7d)", () => {
   it("bounds capacity weights, so that sums stay finite", () => {
     const ds = errorsOf(fleetWith({ capacity: 1e308 }));
     expect(ds.map((d) => `${d.path} ${d.code}`)).toEqual(["clusters[0].capacity ROLLGATE_E_FLEET_SCHEMA"]);
+  });
+});
+
+describe("addresses are compared in canonical form (RFC 5952)", () => {
+  it("writes IPv6 addresses canonically", () => {
+    const cases: Array<[string, string]> = [
+      ["FD00:0:0::1", "fd00::1"],
+      ["fd00:0000:0000:0000:0000:0000:0000:0001", "fd00::1"],
+      ["2001:0db8::0001", "2001:db8::1"],
+      ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
+      ["2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"],
+      ["1:0:0:2:0:0:0:3", "1:0:0:2::3"],
+      ["0:0:0:0:0:0:0:0", "::"],
+      ["0:0:0:0:0:0:0:1", "::1"],
+      ["1:0:0:0:0:0:0:0", "1::"],
+      ["::FFFF:0A00:0001", "::ffff:10.0.0.1"],
+      ["0:0:0:0:0:ffff:10.0.0.1", "::ffff:10.0.0.1"],
+      ["10.0.0.1", "10.0.0.1"],
+    ];
+    for (const [written, canonical] of cases) expect(canonicalAddress(written), written).toBe(canonical);
+  });
+
+  it("agrees with the WHATWG URL parser (which follows RFC 5952) on random IPv6 addresses", () => {
+    const groups = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
+      minLength: 8,
+      maxLength: 8,
+    });
+    fc.assert(
+      fc.property(groups, fc.boolean(), (g, upper) => {
+        const written = g.map((x) => (upper ? x.toString(16).toUpperCase() : x.toString(16))).join(":");
+        const url = new URL(`http://[${written}]/`).hostname.slice(1, -1);
+        if (g.slice(0, 6).join() === "0,0,0,0,0,65535") return; // mapped: URL writes it in hex
+        expect(canonicalAddress(written)).toBe(url);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("finds the same address written two ways in one cluster", () => {
+    const ds = errorsOf(
+      fleetWith({
+        servers: [
+          { name: "s1", address: "fd00::1" },
+          { name: "s2", address: "FD00:0:0::1" },
+          { name: "s3", address: "10.0.0.3" },
+          { name: "s4", address: "::ffff:10.0.0.3" },
+        ],
+      }),
+    );
+    expect(ds.map((d) => `${d.path} ${d.code} ${d.message}`)).toEqual([
+      "clusters[0].servers[1].address ROLLGATE_E_FLEET_DUPLICATE_ADDRESS address FD00:0:0::1 is also the address of s1 (written fd00::1)",
+      "clusters[0].servers[3].address ROLLGATE_E_FLEET_DUPLICATE_ADDRESS address ::ffff:10.0.0.3 is also the address of s3 (written 10.0.0.3)",
+    ]);
+  });
+
+  it("refuses IPv4 with leading zeros (010 is 8 to some parsers, 10 to others)", () => {
+    const ds = errorsOf(fleetWith({ servers: [{ name: "s1", address: "010.010.001.003" }] }));
+    expect(ds.map((d) => `${d.path} ${d.code}`)).toEqual([
+      "clusters[0].servers[0].address ROLLGATE_E_FLEET_ADDRESS",
+    ]);
+  });
+
+  it("orders by the address, not its spelling (M2), and keeps canonical addresses in the fleet", () => {
+    expect(compareAddresses("fd00::2", "FD00:0:0::1")).toBe(1);
+    expect(compareAddresses("FD00:0:0::1", "fd00::1")).toBe(0);
+    // an IPv4-mapped address is ordered as the IPv4 address it maps
+    expect(compareAddresses("::ffff:10.0.0.9", "10.0.0.10")).toBe(-1);
+    expect(compareAddresses("10.0.0.10", "::ffff:10.0.0.9")).toBe(1);
+    expect(compareAddresses("::ffff:10.0.0.10", "10.0.0.10")).toBe(0);
+    const r = parseFleetText(
+      fleetWith({
+        servers: [
+          { name: "s1", address: "FD00:0:0::1", interfaces: ["fd00::1", "10.0.0.1"] },
+          { name: "s2", address: "::FFFF:10.0.0.2" },
+        ],
+      }),
+      "f.yaml",
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.fleet.clusters[0]!.servers.map((s) => [s.address, s.interfaces])).toEqual([
+      ["fd00::1", ["fd00::1", "10.0.0.1"]],
+      ["::ffff:10.0.0.2", ["::ffff:10.0.0.2"]],
+    ]);
+  });
+
+  it("plans a matrix of mapped and plain addresses in the manual's order (highest address first, M2)", () => {
+    const r = parseFleetText(
+      fleetWith({
+        servers: [
+          { name: "a", address: "10.0.0.10" },
+          { name: "b", address: "::ffff:10.0.0.9" },
+          { name: "c", address: "10.0.0.11" },
+        ],
+      }),
+      "f.yaml",
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    const plan = planUpgrade(r.fleet, { to: "3.5.1" });
+    const installs = plan.steps.filter((s) => s.action === "install").map((s) => s.server);
+    expect(installs).toEqual(["c", "a", "b"]);
   });
 });
