@@ -109,6 +109,11 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_ABORTED: { title: "The run was aborted", exit: 1 },
   ROLLGATE_E_DECLINED: { title: "The operator declined the plan", exit: 1 },
   ROLLGATE_E_EXEC_DRIVER: { title: "The exec driver's command failed or printed no valid status", exit: 1 },
+  ROLLGATE_E_DRIVER_ANSWER: {
+    title:
+      "A server's status answer is malformed (a release that is not a version, a field of the wrong type)",
+    exit: 1,
+  },
   ROLLGATE_E_SSH_DRIVER: {
     title: "The ssh driver could not connect, or its command failed or printed no valid status",
     exit: 1,

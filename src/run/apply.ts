@@ -86,7 +86,7 @@ async function preflight(
   if (unreachable.length) {
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
-      `cannot reach ${unreachable.length} server(s) before starting: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})`).join(", ")}; nothing was done`,
+      `cannot reach ${unreachable.length} server(s) before starting: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name}${o.obs.error ? `: ${o.obs.error}` : ""})`).join(", ")}; nothing was done`,
     );
   }
   const targetOf = (c: Cluster) => plan.targets[c.name] ?? plan.target;
