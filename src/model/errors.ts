@@ -104,6 +104,10 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
   ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
   ROLLGATE_E_NO_DRIVER: { title: "A cluster has no driver, so rollgate cannot act on it", exit: 2 },
+  ROLLGATE_E_DRIVER_INCOMPLETE: {
+    title: "A cluster's exec or ssh driver has no command for an action the plan needs",
+    exit: 2,
+  },
   ROLLGATE_E_ESCALATED: { title: "The run halted and calls for a person (escalation)", exit: 1 },
   ROLLGATE_E_CONFIRM_REQUIRED: { title: "A point of no return needs an explicit confirmation (G4)", exit: 1 },
   ROLLGATE_E_ABORTED: { title: "The run was aborted", exit: 1 },
