@@ -101,7 +101,30 @@ class Reporter {
   }
 }
 
+/**
+ * The largest fleet file accepted: 8 MiB. A fleet of 10,000 servers written out in full (every
+ * estimate of every cluster, a driver each) takes about 2 MB, so this leaves room for 40,000 and
+ * more, and keeps validation (linear, about a second per MiB) and its memory bounded. Larger files
+ * are refused before they are parsed. docs/security.md, "Input limits".
+ */
+export const MAX_FLEET_FILE_BYTES = 8 * 1024 * 1024;
+
+/** The diagnostic for a fleet file of `bytes` bytes (or more, when read from a pipe), beyond the limit. */
+export function fleetTooLarge(file: string, bytes: number, atLeast = false): Diagnostic {
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  const size = atLeast ? `more than ${MAX_FLEET_FILE_BYTES} bytes` : `${mib(bytes)} (${bytes} bytes)`;
+  return {
+    code: "ROLLGATE_E_FLEET_TOO_LARGE",
+    message: `the fleet file is ${size}, larger than the limit of ${mib(MAX_FLEET_FILE_BYTES)} (${MAX_FLEET_FILE_BYTES} bytes)`,
+    file,
+    expected: `a fleet file of at most ${MAX_FLEET_FILE_BYTES} bytes`,
+  };
+}
+
 export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseResult {
+  // a string's length is at most its UTF-8 size: anything longer is over the limit in bytes too
+  if (text.length > MAX_FLEET_FILE_BYTES)
+    return { ok: false, diagnostics: [fleetTooLarge(file, text.length)] };
   const lines = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter: lines,
@@ -327,6 +350,23 @@ function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
   rep.add("ROLLGATE_E_FLEET_SCHEMA", path, message, expected);
 }
 
+/**
+ * "one of a, b, c" for an expected value, naming at most a few names: a file with thousands of
+ * clusters and thousands of wrong references would otherwise list every name in every diagnostic
+ * (quadratic time and memory). A short list gets a "did you mean" for what was written.
+ */
+const MAX_NAMES_LISTED = 8;
+function oneOf(names: { size: number; keys(): Iterator<string> }, written: string): string {
+  const first: string[] = [];
+  const it = names.keys();
+  for (let r = it.next(); !r.done && first.length <= MAX_NAMES_LISTED; r = it.next()) first.push(r.value);
+  if (names.size > MAX_NAMES_LISTED)
+    return `one of ${first.slice(0, MAX_NAMES_LISTED).join(", ")}, … (${names.size} in all)`;
+  const all = first;
+  const near = closest(written, all);
+  return `one of ${all.join(", ")}${near ? ` (did you mean ${near}?)` : ""}`;
+}
+
 /** The names a map at `path` may have, where the schema fixes them (commands, estimates). */
 function knownKeys(path: Path): readonly string[] | undefined {
   const last = path[path.length - 1];
@@ -470,7 +510,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             [...at, "filesystems", fi, "mountedOn", mi],
             { kind: "server", name: sv },
             `"${sv}" is not a server of cluster ${c.name}`,
-            `one of ${[...names].join(", ")}`,
+            oneOf(names, sv),
           );
       });
     });
@@ -483,7 +523,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             [...at, "order", "list", li],
             { kind: "server", name: sv },
             `"${sv}" is not a server of cluster ${c.name}`,
-            `one of ${[...names].join(", ")}`,
+            oneOf(names, sv),
           );
       });
       for (const n of names)
@@ -531,7 +571,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
           [...at, "clusters", mi],
           { kind: "cluster", name: cn },
           `unknown cluster "${cn}"`,
-          `one of ${[...clusterIndex.keys()].join(", ")}`,
+          oneOf(clusterIndex, cn),
         );
         return;
       }

@@ -1,0 +1,87 @@
+import { spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { fleetFileText } from "../../bench/fleet-file.bench.ts";
+import { MAX_FLEET_FILE_BYTES } from "../../src/model/fleet-file.ts";
+import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
+
+/** Fleet files are bounded in size (issue 7): refused before parsing, with file, size and limit. */
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function file(name: string, text: string): string {
+  const dir = tempDir("rollgate-limits-");
+  dirs.push(dir);
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("the fleet file's size limit (8 MiB)", () => {
+  it("refuses a file over the limit before parsing it: exit 2, file, size and limit", async () => {
+    // one byte over, and not YAML at all: refused for its size, not parsed
+    const path = file("big.yaml", `${"#".repeat(MAX_FLEET_FILE_BYTES)}\n`);
+    const r = await runCli(["validate", path, "--json"], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(2);
+    const out = JSON.parse(r.stdout);
+    expect(out.error.code).toBe("ROLLGATE_E_FLEET_TOO_LARGE");
+    expect(out.error.details).toEqual({
+      file: path,
+      size: MAX_FLEET_FILE_BYTES + 1,
+      limit: MAX_FLEET_FILE_BYTES,
+    });
+    expect(out.error.message).toContain(`${MAX_FLEET_FILE_BYTES + 1} bytes`);
+    const plain = await runCli(["validate", path], { timeoutMs: 60_000 });
+    expect(plain.stderr).toMatch(
+      /big\.yaml.*larger than the limit of 8\.0 MiB.*\[ROLLGATE_E_FLEET_TOO_LARGE\]/,
+    );
+    expect(plain.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it("refuses an endless stream (a pipe) after reading one byte more than the limit", async () => {
+    // `yes` never ends: rollgate must stop reading at the limit (yes then ends on SIGPIPE)
+    const r = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+      const child = spawn(
+        "sh",
+        ["-c", `yes '# a comment' | "${process.execPath}" "${BIN}" validate /dev/stdin`],
+        {
+          cwd: REPO,
+          env: { ...process.env, NO_COLOR: "1" },
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`rollgate kept reading\n${stderr}`));
+      }, 60_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stderr });
+      });
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/more than 8388608 bytes.*\[ROLLGATE_E_FLEET_TOO_LARGE\]/);
+  }, 60_000);
+
+  it("accepts a valid file of 40,000 servers just under the limit", async () => {
+    const text = fleetFileText(40_000);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_FLEET_FILE_BYTES);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(MAX_FLEET_FILE_BYTES * 0.9);
+    const r = await runCli(["validate", file("fleet.yaml", text), "--json"], { timeoutMs: 180_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).servers).toBeGreaterThanOrEqual(40_000);
+  }, 180_000);
+
+  it("lists a few names, not all of them, for each of thousands of wrong references", async () => {
+    const text = fleetFileText(10_000).replace(/(\n {4}clusters:\n {6}- )(\S+)/, "$1$2-x");
+    const r = await runCli(["validate", file("fleet.yaml", text)], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /unknown cluster "sc0-c0-x" \(expected one of mx0, mx1, .*, … \(3002 in all\)\)/,
+    );
+  }, 120_000);
+});
