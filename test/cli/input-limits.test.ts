@@ -50,12 +50,13 @@ describe("the fleet file's size limit (8 MiB)", () => {
         {
           cwd: REPO,
           env: { ...process.env, NO_COLOR: "1" },
+          detached: true, // its own process group: on a time-out, yes and rollgate are killed with sh
         },
       );
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
       const timer = setTimeout(() => {
-        child.kill("SIGKILL");
+        process.kill(-child.pid!, "SIGKILL");
         reject(new Error(`rollgate kept reading\n${stderr}`));
       }, 60_000);
       child.on("close", (code) => {
