@@ -86,3 +86,41 @@ describe("the fleet file's size limit (8 MiB)", () => {
     );
   }, 120_000);
 });
+
+describe("durations are bounded (7d) so that the planner's sums stay exact", () => {
+  const fleet = (install: string, start: string) => `apiVersion: rollgate/v1
+fleet: huge
+defaults: { capacityFloor: 0.5 }
+clusters:
+  - name: mx
+    pack: polyserve-matrix
+    version: 3.5.0
+    estimates: { install: ${install}, start: ${start} }
+    servers:
+      - { name: s1, address: 10.0.0.1 }
+      - { name: s2, address: 10.0.0.2 }
+      - { name: s3, address: 10.0.0.3 }
+`;
+
+  it("plan refuses 99999999999h at validation (exit 2), where it used to fail verification (exit 3)", async () => {
+    const r = await runCli(["plan", file("huge.yaml", fleet("99999999999h", "1h")), "--to", "3.5.1"], {
+      timeoutMs: 60_000,
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /huge\.yaml:8:\d+ clusters\[0\]\.estimates\.install: "99999999999h" is longer than the longest duration accepted \(7d\).*\[ROLLGATE_E_FLEET_DURATION\]/,
+    );
+    expect(r.stderr).not.toMatch(/VERIFY_FAILED|INTERNAL/);
+  }, 60_000);
+
+  it("plans and verifies a fleet whose estimates are all at the bound", async () => {
+    const r = await runCli(
+      ["plan", file("week.yaml", fleet("7d", "6d23h59m59s")), "--to", "3.5.1", "--json"],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).verification.ok).toBe(true);
+  }, 60_000);
+});
