@@ -124,3 +124,34 @@ clusters:
     expect(JSON.parse(r.stdout).verification.ok).toBe(true);
   }, 60_000);
 });
+
+describe("rollgate validate refuses what used to fail later (real CLI, real file)", () => {
+  it("a NUL byte in an exec argument and a misspelt command name: exit 2, file:line:column and field", async () => {
+    const path = file(
+      "fleet.yaml",
+      `apiVersion: rollgate/v1
+fleet: cmds
+clusters:
+  - name: mx
+    pack: polyserve-matrix
+    version: 3.5.0
+    servers:
+      - { name: s1, address: 10.0.0.1 }
+    driver:
+      exec:
+        commands:
+          status: ["/opt/appliance", "st\\0atus"]
+          instal: ["/opt/appliance", "install", "{release}"]
+`,
+    );
+    const r = await runCli(["validate", path], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /fleet\.yaml:12:\d+ clusters\[0\]\.driver\.exec\.commands\.status\[1\]: contains a NUL byte.*\[ROLLGATE_E_FLEET_SCHEMA\]/,
+    );
+    expect(r.stderr).toMatch(
+      /fleet\.yaml:13:11 clusters\[0\]\.driver\.exec\.commands\.instal: unknown command "instal": did you mean install\?/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
