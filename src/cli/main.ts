@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { RollgateError } from "../model/errors.ts";
+import { MAX_SPEED, MIN_SPEED } from "../lab/derived-fleet.ts";
 import { registerCommands } from "./commands/index.ts";
 import { type Output, processOutput, reportError, terminalText } from "./output.ts";
 import { ROLLGATE_VERSION } from "./version.ts";
@@ -79,6 +80,14 @@ export async function main(argv: string[]): Promise<number> {
 export function parsePositiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
+  return n;
+}
+
+/** --speed of the lab and the demo: a finite number within the lab's bounds (docs/lab.md). */
+export function parseSpeed(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < MIN_SPEED || n > MAX_SPEED)
+    throw new InvalidArgumentError(`expected a number from ${MIN_SPEED} to ${MAX_SPEED}`);
   return n;
 }
 

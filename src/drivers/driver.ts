@@ -43,8 +43,10 @@ export interface ServerObservation {
   territories?: TerritoryAssignment[];
   /** The server's last install: which release and how it ended ("running" while under way). */
   lastInstall?: { release: string; result: "running" | "ok" | "failed" | "interrupted"; at?: string };
-  /** Why the server is "unreachable" (refused, timed out, …), when it is. */
+  /** Why the server is "unreachable" (refused, timed out, a malformed answer, …), when it is. */
   error?: string;
+  /** The catalog code of that reason, when it has one (ROLLGATE_E_DRIVER_ANSWER: a malformed answer). */
+  errorCode?: "ROLLGATE_E_DRIVER_ANSWER";
 }
 
 export interface ActionTarget {

@@ -8,6 +8,7 @@ import type {
   DriverAction,
   ServerObservation,
 } from "./driver.ts";
+import { readObservation } from "./observation.ts";
 
 /**
  * The exec driver: one command per action, run WITHOUT a shell (execFile, arguments as a list), so
@@ -112,13 +113,17 @@ export class ExecDriver implements Driver {
       const why = r.notStarted ?? this.runner.transportFailure?.(r.code, r.stderr);
       return why ? { ...unreachable, error: why } : unreachable;
     }
+    let answer: unknown;
     try {
-      const parsed = JSON.parse(r.stdout) as Partial<ServerObservation>;
-      if (typeof parsed.state !== "string" || typeof parsed.release !== "string") return unreachable;
-      return { ...parsed, server: target.server.name, cluster: target.cluster.name } as ServerObservation;
+      answer = JSON.parse(r.stdout);
     } catch {
       return unreachable;
     }
+    return readObservation(
+      answer,
+      target,
+      `the ${this.kind} driver's status output (${this.runner.field}.status)`,
+    );
   }
 
   async perform(

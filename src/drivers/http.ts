@@ -8,6 +8,7 @@ import type {
   DriverAction,
   ServerObservation,
 } from "./driver.ts";
+import { readObservation } from "./observation.ts";
 
 /**
  * The HTTP driver: speaks the appliance API of docs/appliance-api.md (GET /v1/status,
@@ -43,9 +44,10 @@ export class HttpDriver implements Driver {
         signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_OBSERVE_TIMEOUT_MS),
         headers: { accept: "application/json" },
       });
-      const body = (await res.json()) as ServerObservation;
-      if (!res.ok || !body || typeof body.state !== "string") throw new Error(`HTTP ${res.status}`);
-      return body;
+      const body = (await res.json()) as unknown;
+      if (!res.ok || !body || typeof (body as { state?: unknown }).state !== "string")
+        throw new Error(`HTTP ${res.status}`);
+      return readObservation(body, target, "the status answer (GET /v1/status)");
     } catch (e) {
       return {
         server: server.name,

@@ -1,32 +1,78 @@
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { RollgateError } from "../model/errors.ts";
 import type { Fleet } from "../model/fleet.ts";
-import { parseFleetText } from "../model/fleet-file.ts";
+import { fleetTooLarge, MAX_FLEET_FILE_BYTES, parseFleetText } from "../model/fleet-file.ts";
 
 /**
  * Reads and validates a fleet file: the one place the shell turns a path into a Fleet.
  * Throws a RollgateError carrying every diagnostic (exit code 2) when the file is unreadable or invalid.
+ * A file larger than MAX_FLEET_FILE_BYTES is refused before it is parsed (ROLLGATE_E_FLEET_TOO_LARGE):
+ * by its size when it is a regular file, else (a pipe, a device) after reading one byte more than the
+ * limit, never more.
  */
 export function loadFleetFile(path: string): Fleet {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
-    throw new RollgateError("ROLLGATE_E_FLEET_NOT_FOUND", `cannot read fleet file ${path}: ${reason}`, {
-      diagnostics: [{ code: "ROLLGATE_E_FLEET_NOT_FOUND", file: path, message: reason }],
-    });
-  }
+  const text = readFleetText(path);
   const result = parseFleetText(text, path);
   if (!result.ok) {
     const n = result.diagnostics.length;
     throw new RollgateError(
       result.diagnostics[0]!.code,
-      `${path}: ${n} error${n === 1 ? "" : "s"} in the fleet file`,
+      n === 1 && result.diagnostics[0]!.code === "ROLLGATE_E_FLEET_TOO_LARGE"
+        ? `${path}: ${result.diagnostics[0]!.message}`
+        : `${path}: ${n} error${n === 1 ? "" : "s"} in the fleet file`,
       {
         diagnostics: result.diagnostics,
       },
     );
   }
   return result.fleet;
+}
+
+function readFleetText(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw notFound(path, e);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory())
+      throw notFound(path, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
+    if (stat.isFile() && stat.size > MAX_FLEET_FILE_BYTES) throw tooLarge(path, stat.size);
+    const buf = Buffer.allocUnsafe(MAX_FLEET_FILE_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+      // a regular file that grew while read, or a pipe: at least this much
+      if (n > MAX_FLEET_FILE_BYTES) throw tooLarge(path, n, true);
+    }
+    return buf.toString("utf8", 0, n);
+  } catch (e) {
+    if (e instanceof RollgateError) throw e;
+    throw notFound(path, e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(path: string, bytes: number, atLeast = false): RollgateError {
+  const d = fleetTooLarge(path, bytes, atLeast);
+  return new RollgateError("ROLLGATE_E_FLEET_TOO_LARGE", `${path}: ${d.message}`, {
+    diagnostics: [d],
+    details: {
+      file: path,
+      ...(atLeast ? { sizeAtLeast: bytes } : { size: bytes }),
+      limit: MAX_FLEET_FILE_BYTES,
+    },
+  });
+}
+
+function notFound(path: string, e: unknown): RollgateError {
+  const reason = (e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message;
+  return new RollgateError("ROLLGATE_E_FLEET_NOT_FOUND", `cannot read fleet file ${path}: ${reason}`, {
+    diagnostics: [{ code: "ROLLGATE_E_FLEET_NOT_FOUND", file: path, message: reason }],
+  });
 }

@@ -78,7 +78,8 @@ abstract class HeapScheduler implements Scheduler {
   after(ms: number, fn: () => void): number {
     const id = this.nextId++;
     this.live.add(id);
-    this.heap.push({ at: this.now() + Math.max(0, ms), id, fn });
+    // NaN would break the heap's order; Infinity (never) is kept and waited for in capped steps
+    this.heap.push({ at: this.now() + (Number.isNaN(ms) ? 0 : Math.max(0, ms)), id, fn });
     this.rearm();
     return id;
   }
@@ -114,10 +115,19 @@ abstract class HeapScheduler implements Scheduler {
   }
 }
 
+/**
+ * The longest delay one node timer can wait: setTimeout turns a longer one (over 24.8 days) into
+ * 1 ms, which would re-arm a 1 ms timer again and again until the deadline. A deadline further away
+ * is waited for in steps of at most this.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 /** Real time: one node timer for the earliest deadline. */
 export class TimerWheel extends HeapScheduler {
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
+  /** How many node timers were set so far (diagnostics; the tests count re-arms with it). */
+  timersSet = 0;
 
   now(): number {
     return Date.now();
@@ -137,8 +147,9 @@ export class TimerWheel extends HeapScheduler {
         this.runDue(Date.now());
         this.rearm();
       },
-      Math.max(0, next - Date.now()),
+      Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - Date.now())),
     );
+    this.timersSet++;
     this.timer.unref();
   }
 }

@@ -1,8 +1,38 @@
 import { stringify } from "yaml";
 import type { CompatibilityPolicy } from "../model/compatibility.ts";
+import { RollgateError } from "../model/errors.ts";
+import { parseFleetText } from "../model/fleet-file.ts";
 import type { Cluster, Fleet, OrderSpec } from "../model/fleet.ts";
 import { ESTIMATE_KEYS } from "../model/fleet-schema.ts";
 import { allEstimates } from "../rules/estimates.ts";
+
+/**
+ * The lab's --speed bounds (docs/lab.md, docs/security.md): from 10× slower to 10⁷× faster. Slower
+ * than 0.1 would stretch the default 4h maxMixedWindow past the 7d a fleet file accepts.
+ */
+export const MIN_SPEED = 0.1;
+export const MAX_SPEED = 10_000_000;
+
+/** Why `speed` is not a lab speed for `fleet`, or undefined when it is. */
+export function speedProblem(fleet: Fleet, speed: number): string | undefined {
+  if (!Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED)
+    return `--speed ${speed} is not between ${MIN_SPEED} and ${MAX_SPEED}`;
+  // Every estimate divided by the speed must still be a duration a fleet file accepts (at most 7d):
+  // the derived fleet file is read back by `rollgate plan`/`apply`.
+  const text = derivedFleetDocument(fleet, { speed, driverUrl: "http://127.0.0.1:1/servers/{name}" });
+  const parsed = parseFleetText(text, "the derived fleet file");
+  if (!parsed.ok) {
+    const d = parsed.diagnostics[0]!;
+    return `--speed ${speed} would make the lab's derived fleet file invalid: ${d.path}: ${d.message}`;
+  }
+  return undefined;
+}
+
+/** Throws ROLLGATE_E_USAGE (exit 2) when `speed` is not a lab speed for `fleet`; nothing is written. */
+export function checkSpeed(fleet: Fleet, speed: number): void {
+  const problem = speedProblem(fleet, speed);
+  if (problem) throw new RollgateError("ROLLGATE_E_USAGE", problem);
+}
 
 /**
  * The derived fleet file a lab writes: the same fleet (names, ORIGINAL addresses — the planner

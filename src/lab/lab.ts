@@ -8,7 +8,7 @@ import { CONTROL_ADDRESS, type AddressMapping, mapAddresses } from "./address-ma
 import { ApplianceServers } from "./appliance-server.ts";
 import { type Scheduler, TimerWheel } from "./clock.ts";
 import { createControlServer, listenControl } from "./control-server.ts";
-import { derivedFleetDocument } from "./derived-fleet.ts";
+import { checkSpeed, derivedFleetDocument } from "./derived-fleet.ts";
 import type { FaultKind } from "./faults.ts";
 import { LabJournal } from "./journal.ts";
 import { labPaths, type LabRecord, type LabServerInfo, removeRecord, writeRecord } from "./record.ts";
@@ -58,9 +58,10 @@ const PORT_ATTEMPTS = 12;
 /** Starts a lab for a fleet file (or a Fleet) in this process. */
 export async function startLab(fleetOrPath: string | Fleet, options: LabOptions = {}): Promise<Lab> {
   const speed = options.speed ?? 1;
-  if (!(speed > 0)) throw new RangeError("speed must be positive");
   const fleetPath = typeof fleetOrPath === "string" ? resolve(fleetOrPath) : undefined;
   const fleet = typeof fleetOrPath === "string" ? loadFleetFile(fleetOrPath) : fleetOrPath;
+  checkSpeed(fleet, speed); // before anything is written
+
   const paths = fleetPath
     ? labPaths(fleetPath)
     : (() => {

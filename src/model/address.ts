@@ -70,13 +70,58 @@ export function ipv6Groups(text: string): number[] | undefined {
   return [...left, ...(r !== undefined ? new Array(fill).fill(0) : []), ...right, ...extra];
 }
 
+/** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d, ::ffff:0a00:1) stands for. */
+export function mappedIPv4(text: string): string | undefined {
+  const g = ipv6Groups(text);
+  if (!g || g.slice(0, 5).some((x) => x !== 0) || g[5] !== 0xffff) return undefined;
+  return [g[6]! >> 8, g[6]! & 255, g[7]! >> 8, g[7]! & 255].join(".");
+}
+
 /**
- * Numeric comparison of two addresses (M2: 10.10.1.10 is higher than 10.10.1.9).
+ * The canonical text of an address: IPv4 as written (leading zeros are refused, so each IPv4
+ * address has one form); IPv6 as RFC 5952 has it: lower case, no leading zeros in a group, the
+ * longest run of two or more zero groups (the first of equal runs) written "::", and an
+ * IPv4-mapped address as ::ffff:a.b.c.d. Undefined when the text is not an address.
+ */
+export function canonicalAddress(text: string): string | undefined {
+  if (isIPv4(text)) return text;
+  const g = ipv6Groups(text);
+  if (!g) return undefined;
+  const v4 = mappedIPv4(text);
+  if (v4) return `::ffff:${v4}`;
+  let start = -1;
+  let len = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > len) [start, len] = [i, j - i];
+    i = j;
+  }
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
+  if (len < 2) return hex(g);
+  return `${hex(g.slice(0, start))}::${hex(g.slice(start + len))}`;
+}
+
+/**
+ * What makes two addresses the same host (the duplicate check of a cluster, M2's order): the
+ * canonical text, and for an IPv4-mapped IPv6 address the IPv4 address it maps.
+ */
+export function addressKey(text: string): string | undefined {
+  return mappedIPv4(text) ?? canonicalAddress(text);
+}
+
+/**
+ * Numeric comparison of two addresses (M2: 10.10.1.10 is higher than 10.10.1.9), whatever their
+ * spelling (fd00::1 and FD00:0:0::1 are equal; ::ffff:10.0.0.1 is 10.0.0.1).
  * IPv4 sorts before IPv6; within a family, numerically.
  */
 export function compareAddresses(a: string, b: string): number {
-  const x = ipv4ToNumber(a);
-  const y = ipv4ToNumber(b);
+  const x = ipv4ToNumber(mappedIPv4(a) ?? a);
+  const y = ipv4ToNumber(mappedIPv4(b) ?? b);
   if (x !== undefined && y !== undefined) return Math.sign(x - y);
   if (x !== undefined) return -1;
   if (y !== undefined) return 1;

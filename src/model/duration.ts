@@ -3,6 +3,14 @@ const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, 
 const DURATION_RE = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$/;
 const PART_RE = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
 
+/**
+ * The longest duration a fleet file may give (an estimate, maxMixedWindow, a driver timeout): 7 days.
+ * The manuals' installs take minutes to hours and their windows a few hours; a week is far beyond
+ * any of them, and keeps every sum the planner makes (a whole fleet's steps one after another)
+ * exact in milliseconds. docs/security.md, "Input limits".
+ */
+export const MAX_DURATION_SECONDS = 7 * 86_400;
+
 export function parseDuration(text: string): number | undefined {
   const t = text.trim();
   if (!DURATION_RE.test(t)) return undefined;

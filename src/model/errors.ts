@@ -20,6 +20,7 @@ export const ERROR_CATALOG = {
 
   // ── fleet file (model/) ────────────────────────────────────────────────────────────
   ROLLGATE_E_FLEET_NOT_FOUND: { title: "The fleet file cannot be read", exit: 2 },
+  ROLLGATE_E_FLEET_TOO_LARGE: { title: "The fleet file is larger than the limit (8 MiB)", exit: 2 },
   ROLLGATE_E_FLEET_YAML: { title: "The fleet file is not valid YAML", exit: 2 },
   ROLLGATE_E_FLEET_SCHEMA: { title: "A field of the fleet file has the wrong shape", exit: 2 },
   ROLLGATE_E_FLEET_API_VERSION: { title: "The fleet file's apiVersion is not rollgate/v1", exit: 2 },
@@ -104,11 +105,20 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
   ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
   ROLLGATE_E_NO_DRIVER: { title: "A cluster has no driver, so rollgate cannot act on it", exit: 2 },
+  ROLLGATE_E_DRIVER_INCOMPLETE: {
+    title: "A cluster's exec or ssh driver has no command for an action the plan needs",
+    exit: 2,
+  },
   ROLLGATE_E_ESCALATED: { title: "The run halted and calls for a person (escalation)", exit: 1 },
   ROLLGATE_E_CONFIRM_REQUIRED: { title: "A point of no return needs an explicit confirmation (G4)", exit: 1 },
   ROLLGATE_E_ABORTED: { title: "The run was aborted", exit: 1 },
   ROLLGATE_E_DECLINED: { title: "The operator declined the plan", exit: 1 },
   ROLLGATE_E_EXEC_DRIVER: { title: "The exec driver's command failed or printed no valid status", exit: 1 },
+  ROLLGATE_E_DRIVER_ANSWER: {
+    title:
+      "A server's status answer is malformed (a release that is not a version, a field of the wrong type)",
+    exit: 1,
+  },
   ROLLGATE_E_SSH_DRIVER: {
     title: "The ssh driver could not connect, or its command failed or printed no valid status",
     exit: 1,

@@ -1,8 +1,8 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from "yaml";
 import type { z } from "zod";
-import { isIPAddress } from "./address.ts";
+import { addressKey, canonicalAddress, isIPAddress } from "./address.ts";
 import type { CompatibilityPolicy } from "./compatibility.ts";
-import { parseDuration } from "./duration.ts";
+import { MAX_DURATION_SECONDS, parseDuration } from "./duration.ts";
 import type { Diagnostic, ErrorCode } from "./errors.ts";
 import {
   DEFAULT_CAPACITY_FLOOR,
@@ -13,6 +13,8 @@ import {
   type Supercluster,
 } from "./fleet.ts";
 import {
+  DRIVER_COMMAND_NAMES,
+  ESTIMATE_KEYS,
   fleetFileSchema,
   type FleetFile,
   type FleetFileCluster,
@@ -99,7 +101,30 @@ class Reporter {
   }
 }
 
+/**
+ * The largest fleet file accepted: 8 MiB. A fleet of 10,000 servers written out in full (every
+ * estimate of every cluster, a driver each) takes about 2 MB, so this leaves room for 40,000 and
+ * more, and keeps validation (linear, about a second per MiB) and its memory bounded. Larger files
+ * are refused before they are parsed. docs/security.md, "Input limits".
+ */
+export const MAX_FLEET_FILE_BYTES = 8 * 1024 * 1024;
+
+/** The diagnostic for a fleet file of `bytes` bytes (or more, when read from a pipe), beyond the limit. */
+export function fleetTooLarge(file: string, bytes: number, atLeast = false): Diagnostic {
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  const size = atLeast ? `more than ${MAX_FLEET_FILE_BYTES} bytes` : `${mib(bytes)} (${bytes} bytes)`;
+  return {
+    code: "ROLLGATE_E_FLEET_TOO_LARGE",
+    message: `the fleet file is ${size}, larger than the limit of ${mib(MAX_FLEET_FILE_BYTES)} (${MAX_FLEET_FILE_BYTES} bytes)`,
+    file,
+    expected: `a fleet file of at most ${MAX_FLEET_FILE_BYTES} bytes`,
+  };
+}
+
 export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseResult {
+  // a string's length is at most its UTF-8 size: anything longer is over the limit in bytes too
+  if (text.length > MAX_FLEET_FILE_BYTES)
+    return { ok: false, diagnostics: [fleetTooLarge(file, text.length)] };
   const lines = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter: lines,
@@ -283,14 +308,17 @@ function keepVersionsAsWritten(doc: Document): void {
 function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
   const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
   if (issue.code === "unrecognized_keys") {
-    for (const key of issue.keys)
+    const known = knownKeys(path);
+    for (const key of issue.keys) {
+      const near = known && closest(key, known);
       rep.add(
         "ROLLGATE_E_FLEET_SCHEMA",
         [...path, key],
-        `unknown field "${key}"`,
-        "no such field (is it misspelt?)",
+        `unknown ${known === DRIVER_COMMAND_NAMES ? "command" : "field"} "${key}"${near ? `: did you mean ${near}?` : ""}`,
+        known ? `one of ${known.join(", ")}` : "no such field (is it misspelt?)",
         true,
       );
+    }
     return;
   }
   if (path.length === 1 && path[0] === "apiVersion") {
@@ -320,6 +348,58 @@ function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
     message = "unknown key";
   }
   rep.add("ROLLGATE_E_FLEET_SCHEMA", path, message, expected);
+}
+
+/**
+ * "one of a, b, c" for an expected value, naming at most a few names: a file with thousands of
+ * clusters and thousands of wrong references would otherwise list every name in every diagnostic
+ * (quadratic time and memory). A short list gets a "did you mean" for what was written.
+ */
+const MAX_NAMES_LISTED = 8;
+function oneOf(names: { size: number; keys(): Iterator<string> }, written: string): string {
+  const first: string[] = [];
+  const it = names.keys();
+  for (let r = it.next(); !r.done && first.length <= MAX_NAMES_LISTED; r = it.next()) first.push(r.value);
+  if (names.size > MAX_NAMES_LISTED)
+    return `one of ${first.slice(0, MAX_NAMES_LISTED).join(", ")}, … (${names.size} in all)`;
+  const all = first;
+  const near = closest(written, all);
+  return `one of ${all.join(", ")}${near ? ` (did you mean ${near}?)` : ""}`;
+}
+
+/** The names a map at `path` may have, where the schema fixes them (commands, estimates). */
+function knownKeys(path: Path): readonly string[] | undefined {
+  const last = path[path.length - 1];
+  const kind = path[path.length - 2];
+  if (last === "commands" && (kind === "exec" || kind === "ssh")) return DRIVER_COMMAND_NAMES;
+  if (last === "estimates") return ESTIMATE_KEYS;
+  return undefined;
+}
+
+/** The known name nearest to a misspelt one (edit distance at most 2, or a prefix), if any. */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const k of known) {
+    const d = k.startsWith(word) || word.startsWith(k) ? 1 : editDistance(word.toLowerCase(), k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= 2 ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function typeOf(v: unknown): string {
@@ -381,14 +461,20 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
           `"${s.address}" is not a valid address`,
           "an IPv4 address such as 10.10.1.3 or an IPv6 address",
         );
-      else if (addresses.has(s.address)) {
-        rep.add(
-          "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS",
-          [...sat, "address"],
-          `address ${s.address} is also the address of ${c.servers[addresses.get(s.address)!]!.name}`,
-          "an address unique within the cluster",
-        );
-      } else addresses.set(s.address, si);
+      else {
+        // the same address written two ways (fd00::1, FD00:0:0::1, ::ffff:10.0.0.1) is one address
+        const key = addressKey(s.address)!;
+        const other = addresses.get(key);
+        if (other !== undefined) {
+          const o = c.servers[other]!;
+          rep.add(
+            "ROLLGATE_E_FLEET_DUPLICATE_ADDRESS",
+            [...sat, "address"],
+            `address ${s.address} is also the address of ${o.name}${o.address !== s.address ? ` (written ${o.address})` : ""}`,
+            "an address unique within the cluster",
+          );
+        } else addresses.set(key, si);
+      }
       s.interfaces?.forEach((ifc, ii) => {
         if (!isIPAddress(ifc))
           rep.add(
@@ -398,7 +484,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             "an IPv4 or IPv6 address",
           );
       });
-      if (addrOk && s.interfaces && !s.interfaces.includes(s.address)) {
+      if (addrOk && s.interfaces && !s.interfaces.some((i) => addressKey(i) === addressKey(s.address))) {
         rep.add(
           "ROLLGATE_E_FLEET_ADDRESS_NOT_INTERFACE",
           [...sat, "address"],
@@ -424,7 +510,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             [...at, "filesystems", fi, "mountedOn", mi],
             { kind: "server", name: sv },
             `"${sv}" is not a server of cluster ${c.name}`,
-            `one of ${[...names].join(", ")}`,
+            oneOf(names, sv),
           );
       });
     });
@@ -437,7 +523,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
             [...at, "order", "list", li],
             { kind: "server", name: sv },
             `"${sv}" is not a server of cluster ${c.name}`,
-            `one of ${[...names].join(", ")}`,
+            oneOf(names, sv),
           );
       });
       for (const n of names)
@@ -485,7 +571,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
           [...at, "clusters", mi],
           { kind: "cluster", name: cn },
           `unknown cluster "${cn}"`,
-          `one of ${[...clusterIndex.keys()].join(", ")}`,
+          oneOf(clusterIndex, cn),
         );
         return;
       }
@@ -570,12 +656,20 @@ function checkVersion(rep: Reporter, path: Path, v: string): void {
 }
 
 function checkDuration(rep: Reporter, path: Path, v: string): void {
-  if (parseDuration(v) === undefined)
+  const seconds = parseDuration(v);
+  if (seconds === undefined)
     rep.add(
       "ROLLGATE_E_FLEET_DURATION",
       path,
       `"${v}" is not a duration`,
       "a duration such as 90s, 15m, 2h or 1h30m",
+    );
+  else if (!(seconds <= MAX_DURATION_SECONDS))
+    rep.add(
+      "ROLLGATE_E_FLEET_DURATION",
+      path,
+      `"${v}" is longer than the longest duration accepted (7d)`,
+      "a duration of at most 7d (604800s)",
     );
 }
 
@@ -614,10 +708,11 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
     version: c.version,
     capacity: c.capacity ?? 1,
     estimates,
+    // addresses in canonical form (RFC 5952 for IPv6), so that every later comparison agrees
     servers: c.servers.map((s) => ({
       name: s.name,
-      address: s.address,
-      interfaces: s.interfaces ?? [s.address],
+      address: canonicalAddress(s.address)!,
+      interfaces: (s.interfaces ?? [s.address]).map((i) => canonicalAddress(i)!),
       version: s.version ?? c.version,
       capacity: s.capacity ?? 1,
       ...(s.role !== undefined ? { role: s.role } : {}),

@@ -24,6 +24,39 @@ export const ESTIMATE_KEYS = [
   "settle",
 ] as const;
 
+/**
+ * The names a driver's `commands` may have: `status` (observing) and every action a plan or the
+ * engine performs. A misspelt name (`instal`) is an unknown field, found when the file is validated,
+ * not mid-upgrade.
+ */
+export const DRIVER_COMMAND_NAMES = [
+  "status",
+  "disable",
+  "backup",
+  "stop",
+  "install",
+  "start",
+  "verify",
+  "reassign-territories",
+  "busy-out",
+  "leave-supercluster",
+  "join-supercluster",
+  "restore-territories",
+  "return-to-service",
+  "mount",
+  "unmount",
+] as const;
+export type DriverCommandName = (typeof DRIVER_COMMAND_NAMES)[number];
+
+/** A string handed to a program (an argument, a host, a path): a NUL byte cannot be passed to one. */
+const noNul = (s: z.ZodString) =>
+  s.refine((v) => !v.includes("\0"), {
+    message: "contains a NUL byte (\\0), which cannot be passed to a program",
+  });
+
+/** The largest `capacity` (a server's or a cluster's weight) accepted (docs/security.md). */
+export const MAX_CAPACITY = 1_000_000;
+
 const name = z
   .string()
   .min(1)
@@ -56,29 +89,33 @@ const server = z.strictObject({
   address,
   interfaces: z.array(address).min(1).optional(),
   version: version.optional(),
-  capacity: z.number().positive().optional(),
+  capacity: z.number().positive().max(MAX_CAPACITY).optional(),
   role: z.string().optional(),
 });
 
 const filesystem = z.strictObject({ name, mountedOn: z.array(name) });
 
+const commands = z
+  .partialRecord(z.enum(DRIVER_COMMAND_NAMES), z.array(noNul(z.string())).min(1))
+  .describe("per action, the argument list of its command (no shell)");
+
 const driver = z.strictObject({
   http: z.strictObject({ url: z.string().min(1) }).optional(),
   exec: z
     .strictObject({
-      commands: z.record(z.string(), z.array(z.string()).min(1)),
+      commands,
       timeout: duration.optional(),
     })
     .optional(),
   ssh: z
     .strictObject({
-      commands: z.record(z.string(), z.array(z.string()).min(1)),
+      commands,
       timeout: duration.optional(),
-      host: z.string().min(1).optional(),
-      user: z.string().min(1).optional(),
+      host: noNul(z.string().min(1)).optional(),
+      user: noNul(z.string().min(1)).optional(),
       port: z.int().min(1).max(65535).optional(),
-      identity: z.string().min(1).optional(),
-      knownHosts: z.string().min(1).optional(),
+      identity: noNul(z.string().min(1)).optional(),
+      knownHosts: noNul(z.string().min(1)).optional(),
     })
     .optional(),
 });
@@ -87,7 +124,7 @@ const cluster = z.strictObject({
   name,
   pack: z.enum(PACK_NAMES),
   version,
-  capacity: z.number().positive().optional(),
+  capacity: z.number().positive().max(MAX_CAPACITY).optional(),
   estimates: z.partialRecord(z.enum(ESTIMATE_KEYS), duration).optional(),
   maxUnavailable: z.int().min(1).optional(),
   order: order.optional(),

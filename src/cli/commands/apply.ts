@@ -2,6 +2,7 @@ import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 
+import { requireDriverCommands } from "../../plan/driver-commands.ts";
 import { planUpgrade } from "../../plan/planner.ts";
 import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
 import { apply, type DriveResult, resume } from "../../run/apply.ts";
@@ -189,7 +190,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
             confirmFinalize: Boolean(opts.confirmFinalize),
             escalateFactor: opts.escalateAfter ?? 2,
             ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
-            planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
+            planner: (fleet, to, strategy) => {
+              const plan = planUpgrade(fleet, { to, strategy });
+              requireDriverCommands(fleet, plan); // before any server is observed or stopped
+              return plan;
+            },
             ...(ask ? { ask } : {}),
             onPlan: (plan, info) => {
               if (!opts.json) ctx.output.err(planBrief(plan, info.resumed, info.runId));

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
 import { DEMO_SPEED, type DemoReport, runDemo } from "../../run/demo.ts";
-import { action, type CliContext, parsePort, parsePositiveNumber } from "../main.ts";
+import { action, type CliContext, parsePort, parseSpeed } from "../main.ts";
 import { painter } from "../output.ts";
 import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
 import { announceDashboard } from "../dashboard-link.ts";
@@ -35,12 +35,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .description(
       "upgrade a simulated fleet end to end: a DMA supercluster (incremental, under a capacity floor) and a matrix",
     )
-    .option(
-      "--speed <n>",
-      "lab time compression (a 15m install takes 15m/N)",
-      parsePositiveNumber,
-      DEMO_SPEED,
-    )
+    .option("--speed <n>", "lab time compression (a 15m install takes 15m/N)", parseSpeed, DEMO_SPEED)
     .option("--json", "stream events as JSON lines; the last line is the report")
     .option(
       "--dashboard [port]",

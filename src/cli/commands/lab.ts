@@ -3,12 +3,13 @@ import { Argument, type Command, Option } from "commander";
 import { loadFleetFile } from "../../io/fleet-loader.ts";
 import { RollgateError } from "../../model/errors.ts";
 import { controlRequest, findLab, labAnswers } from "../../lab/control-client.ts";
+import { checkSpeed } from "../../lab/derived-fleet.ts";
 import { FAULT_KINDS } from "../../lab/faults.ts";
 import { startLab } from "../../lab/lab.ts";
 import { spawnDetachedLab, stopLabProcess } from "../../lab/process.ts";
 import { isAlive, labPaths, type LabRecord, readRecord, removeRecord } from "../../lab/record.ts";
 import type { LabStatus } from "../../lab/types.ts";
-import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
+import { action, type CliContext, parsePort, parsePositiveNumber, parseSpeed, usageError } from "../main.ts";
 import { painter } from "../output.ts";
 
 const DEFAULT_PORT = 18080;
@@ -33,7 +34,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
       "start one simulated appliance per server, and write a derived fleet file that points at them",
     )
     .argument("<fleet>", "the fleet file")
-    .option("--speed <n>", "time compression: an action takes its estimate ÷ N", parsePositiveNumber, 1)
+    .option("--speed <n>", "time compression: an action takes its estimate ÷ N", parseSpeed, 1)
     .option(
       "--port <port>",
       `the port of every appliance (default ${DEFAULT_PORT}, another if taken)`,
@@ -49,7 +50,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
           file: string,
           opts: { speed: number; port?: number; detach?: boolean; json?: boolean; detachedChild?: boolean },
         ) => {
-          loadFleetFile(file); // report a bad fleet file before anything starts
+          // a bad fleet file, or a speed that would make its derived file invalid, before anything starts
+          checkSpeed(loadFleetFile(file), opts.speed);
           await refuseIfRunning(file);
           if (opts.detach) {
             const record = await spawnDetachedLab(file, {
