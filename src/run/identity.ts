@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { resolveServerUrl } from "../drivers/http.ts";
-import { ipv6Groups } from "../model/address.ts";
+import { canonicalAddress } from "../model/address.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Claim } from "../store/host-lock.ts";
 
@@ -11,11 +11,8 @@ import type { Claim } from "../store/host-lock.ts";
  * name (prod and staging both called `acme`). See docs/security.md.
  */
 
-/** An address in one spelling: IPv6 groups in full lower-case hex (fd00::1 and FD00:0:0::1 agree). */
-export function addressKey(address: string): string {
-  const groups = address.includes(":") ? ipv6Groups(address) : undefined;
-  return groups ? groups.map((g) => g.toString(16)).join(":") : address.toLowerCase();
-}
+/** An address in one spelling (RFC 5952; fd00::1 and FD00:0:0::1 agree). */
+const addressKey = (address: string): string => canonicalAddress(address) ?? address.toLowerCase();
 
 /**
  * The fleet's identity: a digest of its servers, each by cluster, name and address. A run records
