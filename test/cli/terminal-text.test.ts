@@ -54,6 +54,10 @@ describe("what rollgate prints to a terminal (one place: cli/output.ts)", () => 
         "        commands:",
         `          disable: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(say)}]`,
         `          status: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(status)}]`,
+        // every other action of the plan has a command (never reached: disable fails first)
+        ...["backup", "stop", "install", "start", "verify"].map(
+          (a) => `          ${a}: [${JSON.stringify(process.execPath)}, -e, "process.exit(1)"]`,
+        ),
         "    servers:",
         "      - { name: srv1, address: 127.0.0.1 }",
         "      - { name: srv2, address: 127.0.0.2 }",

@@ -71,9 +71,9 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     const otherState = join(t.dir, "elsewhere", "state.db");
     const third = await runCli(["apply", t.fleet, "--to", "3.5.1", "--yes", "--state", otherState]);
     expect(third.code).toBe(2);
-    expect(third.stderr).toMatch(
-      /another rollgate engine \(pid \d+ .*is driving fleet file .*srv1 \(matrix-a\).*ROLLGATE_E_RUN_LOCKED/,
-    );
+    expect(third.stderr).toMatch(/another rollgate engine \(pid \d+ .*is driving .*ROLLGATE_E_RUN_LOCKED/);
+    expect(third.stderr).toMatch(/is driving .*fleet file .*matrix-seed\.lab\.yaml/);
+    expect(third.stderr).toMatch(/is driving .*srv1 \(matrix-a\)/);
     expect(existsSync(otherState)).toBe(false);
 
     expect((await runCli(["pause", t.fleet])).code).toBe(0);

@@ -116,7 +116,7 @@ describe("a malformed status answer is a coded observation naming the server and
     const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes"], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain("[ROLLGATE_E_PREFLIGHT_UNREACHABLE]");
-    expect(r.stderr).toMatch(/srv1 \(mx: .*field release is "banana".*ROLLGATE_E_DRIVER_ANSWER/);
+    expect(r.stderr).toMatch(/srv1 \(mx\): .*field release is "banana".*ROLLGATE_E_DRIVER_ANSWER/);
     expect(r.stderr).not.toMatch(/\n\s+at |TypeError|ROLLGATE_E_INTERNAL/);
   }, 60_000);
 
@@ -140,7 +140,7 @@ describe("a malformed status answer is a coded observation naming the server and
     expect(obs.error).toContain('field release is {"major":3}');
     const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes"], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/srv1 \(mx: .*field release/);
+    expect(r.stderr).toMatch(/srv1 \(mx\): .*field release/);
     expect(r.stderr).not.toMatch(/\n\s+at |TypeError|ROLLGATE_E_INTERNAL/);
   }, 60_000);
 });
