@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { authenticate } from "./auth.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { summarizeRun } from "../run/summary.ts";
 import { ApiError } from "./api-error.ts";
@@ -76,7 +77,12 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext, hub:
       const after = fromHeader ?? fromQuery ?? 0;
       if ((req.headers.accept ?? "").includes("text/event-stream")) {
         reply.hijack();
-        hub.subscribe(run.id, after, reply.raw);
+        // the token is checked again while the stream is open: revoking it (or its expiry) ends it
+        const header = req.headers.authorization;
+        hub.subscribe(run.id, after, reply.raw, () => {
+          authenticate(ctx.store, header);
+          return true;
+        });
         return reply;
       }
       const limit = parseSeq(req.query.limit, "limit") ?? 1000;

@@ -12,6 +12,8 @@ interface Subscriber {
   runId: string;
   after: number;
   res: ServerResponse;
+  /** False once the token that opened the stream is revoked or expired: the stream ends. */
+  valid: () => boolean;
 }
 
 export function frame(e: RunEvent): string {
@@ -31,7 +33,7 @@ export class EventHub {
     this.lastSeq = store.lastSeq();
     this.poll = setInterval(() => this.tick(), options.pollMs);
     this.beat = setInterval(() => {
-      for (const s of this.subs) s.res.write(": heartbeat\n\n");
+      for (const s of this.subs) if (this.stillValid(s)) s.res.write(": heartbeat\n\n");
     }, options.heartbeatMs);
     this.poll.unref();
     this.beat.unref();
@@ -42,7 +44,7 @@ export class EventHub {
   }
 
   /** Starts a stream: the backlog after `after`, then every new event of the run. */
-  subscribe(runId: string, after: number, res: ServerResponse): void {
+  subscribe(runId: string, after: number, res: ServerResponse, valid: () => boolean = () => true): void {
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-store",
@@ -50,7 +52,7 @@ export class EventHub {
       "x-accel-buffering": "no",
     });
     res.write("retry: 2000\n\n");
-    const sub: Subscriber = { runId, after, res };
+    const sub: Subscriber = { runId, after, res, valid };
     this.send(sub);
     this.subs.add(sub);
     const drop = () => this.subs.delete(sub);
@@ -68,8 +70,28 @@ export class EventHub {
     }
   }
 
+  /** Ends a stream whose token was revoked or has expired since it was opened. */
+  private stillValid(sub: Subscriber): boolean {
+    let ok = false;
+    try {
+      ok = sub.valid();
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      this.subs.delete(sub);
+      const error = { code: "ROLLGATE_E_API_UNAUTHORIZED", message: "the token was revoked or has expired" };
+      sub.res.end(`event: unauthorized\ndata: ${JSON.stringify({ error })}\n\n`);
+    }
+    return ok;
+  }
+
+  private ticks = 0;
+
   tick(): void {
     if (this.subs.size === 0) return;
+    // about once a second, streams whose token is no longer valid end, even when nothing happens
+    if (++this.ticks % 4 === 0) for (const s of [...this.subs]) this.stillValid(s);
     let seq: number;
     try {
       seq = this.store.lastSeq();
@@ -78,7 +100,7 @@ export class EventHub {
     }
     if (seq === this.lastSeq) return;
     this.lastSeq = seq;
-    for (const s of this.subs) this.send(s);
+    for (const s of [...this.subs]) if (this.stillValid(s)) this.send(s);
   }
 
   close(): void {

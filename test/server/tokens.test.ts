@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createToken } from "../../src/server/auth.ts";
 import { runCli } from "../helpers/cli.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { fixture } from "./helpers.ts";
+import { fixture, readSse } from "./helpers.ts";
 
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
 afterEach(async () => {
@@ -14,6 +14,24 @@ const errorOf = async (res: Response) =>
   ((await res.json()) as { error: { code: string; message: string } }).error;
 
 describe("tokens expire, are listed and revoked (real CLI, real server, one state file)", () => {
+  it("a live event stream ends once its token is revoked (an open stream is no way round revocation)", async () => {
+    f = await fixture();
+    const t = createToken(f.store, "viewer");
+    const res = await f.api(`/api/runs/${f.run.id}/events`, {
+      token: t.token,
+      headers: { accept: "text/event-stream" },
+    });
+    expect(res.status).toBe(200);
+    const revoke = runCli(["token", "revoke", t.id, "--state", f.statePath], { timeoutMs: 30_000 });
+    // the stream delivers the backlog, then ends by itself after the revocation
+    const { events } = await readSse(res, () => false, 30_000);
+    expect((await revoke).code).toBe(0);
+    expect(events.at(-1)).toMatchObject({
+      event: "unauthorized",
+      data: { error: { code: "ROLLGATE_E_API_UNAUTHORIZED" } },
+    });
+  }, 60_000);
+
   it("token create --ttl, token list and token revoke; the API refuses expired and revoked tokens (401)", async () => {
     f = await fixture();
     const created = await runCli(
