@@ -162,7 +162,10 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   // One engine per server on this host (whatever the fleet file, a copy of it, or the state
   // file), taken before the journal is read, the servers observed or a person asked, so that a
   // second engine is refused before any of these; released on every way out.
-  const lock = await acquireHostLock(realpathSync(input.fleetFile), fleetClaims(fleet, input.fleetFile));
+  const lock = await acquireHostLock(
+    realpathSync(input.fleetFile),
+    await fleetClaims(fleet, input.fleetFile),
+  );
   try {
     // An unfinished run of this fleet (by its servers, not its name) and target is resumed.
     let lastCompleted: string | undefined;
@@ -261,7 +264,7 @@ async function resumeHolding(
     const plan = store.getPlan(run.id);
     const lock = held
       ? undefined
-      : await acquireHostLock(realpathSync(fleetFile), fleetClaims(fleet, fleetFile));
+      : await acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile));
     try {
       store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
       try {

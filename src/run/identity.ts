@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { realpathSync } from "node:fs";
+import { resolve } from "node:path";
 import { resolveServerUrl } from "../drivers/http.ts";
-import { canonicalAddress } from "../model/address.ts";
+import { canonicalAddress, isIPAddress } from "../model/address.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Claim } from "../store/host-lock.ts";
 
@@ -25,28 +27,80 @@ export function fleetIdentity(fleet: Fleet): string {
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 32);
 }
 
-/** Where a driver reaches a server: the same server reached the same way gives the same key. */
-export function serverEndpoint(cluster: Cluster, server: Server): string {
+/**
+ * The addresses a host name stands for, each in one spelling: an address as written, a name as
+ * the resolver answers it (localhost and 127.0.0.1, a host name and its address, agree). A name
+ * the resolver does not know stays as written, in lower case.
+ */
+function resolver(): (host: string) => Promise<string[]> {
+  const cache = new Map<string, Promise<string[]>>();
+  return (host) => {
+    const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+    let found = cache.get(bare);
+    if (!found) {
+      found = isIPAddress(bare)
+        ? Promise.resolve([addressKey(bare)])
+        : lookup(bare, { all: true, verbatim: true })
+            .then((all) => [...new Set(all.map((a) => addressKey(a.address)))].sort())
+            .catch(() => [bare]);
+      cache.set(bare, found);
+    }
+    return found;
+  };
+}
+
+/** A path as the kernel finds it (symbolic links and ./ resolved); anything else as written. */
+function program(path: string | undefined): string {
+  if (!path?.includes("/")) return path ?? "";
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+/**
+ * Where a driver reaches a server, as keys: the same server reached the same way gives a shared
+ * key, however the URL, host or command is spelt (letter case, default ports, dot segments, a
+ * host name or its address).
+ */
+async function serverEndpoints(
+  cluster: Cluster,
+  server: Server,
+  hostsOf: (host: string) => Promise<string[]>,
+): Promise<string[]> {
   const d = cluster.driver;
   const address = addressKey(server.address);
-  if (d?.http) return `http ${resolveServerUrl(cluster, server)}`;
+  if (d?.http) {
+    const url = new URL(resolveServerUrl(cluster, server));
+    const port = url.port || (url.protocol === "https:" ? "443" : "80");
+    const hosts = await hostsOf(url.hostname);
+    return hosts.map((h) => `http ${url.protocol}//${h}:${port}${url.pathname}${url.search}`);
+  }
   if (d?.ssh) {
     const host = (d.ssh.host ?? "{address}")
       .replaceAll("{address}", address)
       .replaceAll("{name}", server.name);
-    return `ssh ${d.ssh.user ?? ""}@${host}:${d.ssh.port ?? 22} ${address}`;
+    const hosts = await hostsOf(host);
+    return hosts.map((h) => `ssh ${d.ssh!.user ?? ""}@${h}:${d.ssh!.port ?? 22} ${address}`);
   }
-  if (d?.exec) return `exec ${JSON.stringify(d.exec.commands.status ?? [])} ${address}`;
-  return `none ${cluster.name}/${server.name} ${address}`;
+  if (d?.exec) {
+    const [cmd, ...args] = d.exec.commands.status ?? [];
+    return [`exec ${JSON.stringify([program(cmd), ...args])} ${address}`];
+  }
+  return [`none ${cluster.name}/${server.name} ${address}`];
 }
 
 /** What an engine claims on this host while it drives a fleet: the fleet file and every server. */
-export function fleetClaims(fleet: Fleet, fleetFile: string): Claim[] {
+export async function fleetClaims(fleet: Fleet, fleetFile: string): Promise<Claim[]> {
   const real = realpathSync(fleetFile);
-  return [
-    { key: `fleet-file ${real}`, label: `fleet file ${real}` },
-    ...fleet.clusters.flatMap((c) =>
-      c.servers.map((s) => ({ key: serverEndpoint(c, s), label: `${s.name} (${c.name})` })),
+  const hostsOf = resolver();
+  const perServer = await Promise.all(
+    fleet.clusters.flatMap((c) =>
+      c.servers.map(async (s) =>
+        (await serverEndpoints(c, s, hostsOf)).map((key) => ({ key, label: `${s.name} (${c.name})` })),
+      ),
     ),
-  ];
+  );
+  return [{ key: `fleet-file ${real}`, label: `fleet file ${real}` }, ...perServer.flat()];
 }

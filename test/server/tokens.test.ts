@@ -86,7 +86,7 @@ describe("tokens expire, are listed and revoked (real CLI, real server, one stat
     });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("ROLLGATE_E_TOKEN_NOT_FOUND");
-    for (const ttl of ["forever", "0s", "-1h", "8"]) {
+    for (const ttl of ["forever", "0s", "-1h", "8", "367d", "99999999999d", "1h99999999999999999999m"]) {
       const bad = await runCli(
         ["token", "create", "--role", "viewer", "--ttl", ttl, "--state", f.statePath],
         {

@@ -43,7 +43,7 @@ function holder(fleet: string): { child: ChildProcessWithoutNullStreams; out: ()
   return { child, out: () => out };
 }
 
-function fleetFile(addresses: string[], name = "acme"): string {
+function fleetFile(addresses: string[], name = "acme", url = "http://{address}:9"): string {
   const dir = tempDir("rollgate-lock-");
   dirs.push(dir);
   const file = join(dir, "fleet.yaml");
@@ -56,7 +56,7 @@ function fleetFile(addresses: string[], name = "acme"): string {
       "  - name: mx",
       "    pack: polyserve-matrix",
       "    version: 3.5.0",
-      "    driver: { http: { url: 'http://{address}:9' } }",
+      `    driver: { http: { url: '${url}' } }`,
       "    servers:",
       ...addresses.map((a, i) => `      - { name: srv${i + 1}, address: ${a} }`),
       "",
@@ -97,6 +97,16 @@ describe("the host lock", () => {
     const other = holder(fleetFile(["10.10.9.1", "10.10.9.2"]));
     await waitFor(() => answered(other), { what: "the other fleet's engine", timeoutMs: 30_000 });
     expect(other.out()).toMatch(/^got/);
+  }, 90_000);
+
+  it("refuses the same appliances reached by another spelling of their URL (localhost, case, default port, dot segments)", async () => {
+    const first = holder(fleetFile(["10.10.1.1", "10.10.1.2"], "a", "http://127.0.0.1:80/servers/{name}"));
+    await waitFor(() => first.out().startsWith("got"), { what: "the first holder", timeoutMs: 30_000 });
+    for (const url of ["http://LOCALHOST/servers/{name}", "http://127.0.0.1/x/../servers/{name}"]) {
+      const other = holder(fleetFile(["10.10.5.1", "10.10.5.2"], "b", url));
+      await waitFor(() => answered(other), { what: `an engine through ${url}`, timeoutMs: 30_000 });
+      expect(other.out(), url).toMatch(/^refused ROLLGATE_E_RUN_LOCKED: .*srv1 \(mx\)/);
+    }
   }, 90_000);
 
   it("is free again the moment its holder is killed (kill -9), and after a release", async () => {

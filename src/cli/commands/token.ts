@@ -6,11 +6,14 @@ import { createToken, type Role, ROLES, tokenState } from "../../server/auth.ts"
 import { openExistingStore, openStore } from "../../store/open.ts";
 import { action, type CliContext } from "../main.ts";
 
-/** `--ttl 8h`, `30d`, `1h30m`: a duration of at least a second, in seconds. */
+/** A token lives at most this long (366 days): a longer one is a permanent token by another name. */
+export const MAX_TTL_SECONDS = 366 * 86_400;
+
+/** `--ttl 8h`, `30d`, `1h30m`: a duration of at least a second and at most 366 days, in seconds. */
 export function parseTtl(value: string): number {
   const s = parseDuration(value);
-  if (s === undefined || s < 1)
-    throw new InvalidArgumentError("expected a duration such as 15m, 8h or 30d (at least 1s)");
+  if (s === undefined || !Number.isFinite(s) || s < 1 || s > MAX_TTL_SECONDS)
+    throw new InvalidArgumentError("expected a duration such as 15m, 8h or 30d (at least 1s, at most 366d)");
   return s;
 }
 
