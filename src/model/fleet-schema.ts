@@ -7,8 +7,8 @@ import { PACK_NAMES } from "./fleet.ts";
  * a misspelt field is an error, not silently ignored. `rollgate schema` prints this as JSON Schema.
  */
 
-/** Action names whose duration an `estimates` map may override, plus `settle` (D7's wait). */
-export const ESTIMATE_KEYS = [
+/** The actions a plan's steps perform (plan/types.ts StepAction), in the order of the procedures. */
+const STEP_ACTIONS = [
   "disable",
   "backup",
   "stop",
@@ -21,31 +21,17 @@ export const ESTIMATE_KEYS = [
   "join-supercluster",
   "restore-territories",
   "return-to-service",
-  "settle",
 ] as const;
+
+/** Action names whose duration an `estimates` map may override, plus `settle` (D7's wait). */
+export const ESTIMATE_KEYS = [...STEP_ACTIONS, "settle"] as const;
 
 /**
  * The names a driver's `commands` may have: `status` (observing) and every action a plan or the
  * engine performs. A misspelt name (`instal`) is an unknown field, found when the file is validated,
  * not mid-upgrade.
  */
-export const DRIVER_COMMAND_NAMES = [
-  "status",
-  "disable",
-  "backup",
-  "stop",
-  "install",
-  "start",
-  "verify",
-  "reassign-territories",
-  "busy-out",
-  "leave-supercluster",
-  "join-supercluster",
-  "restore-territories",
-  "return-to-service",
-  "mount",
-  "unmount",
-] as const;
+export const DRIVER_COMMAND_NAMES = ["status", ...STEP_ACTIONS, "mount", "unmount"] as const;
 export type DriverCommandName = (typeof DRIVER_COMMAND_NAMES)[number];
 
 /** A string handed to a program (an argument, a host, a path): a NUL byte cannot be passed to one. */
