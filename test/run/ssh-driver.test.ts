@@ -40,7 +40,12 @@ beforeAll(async () => {
   dir = tempDir("rollgate-ssh-");
   for (const key of ["host_key", "client_key"])
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, key)]);
-  writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_key.pub")));
+  // SHLVL=1 for the session: bash then does not read ~/.bashrc for an ssh command (it does when
+  // run by sshd at level 1), which on some machines (pyenv init) costs more than the command
+  writeFileSync(
+    join(dir, "authorized_keys"),
+    `environment="SHLVL=1" ${readFileSync(join(dir, "client_key.pub"), "utf8")}`,
+  );
   port = await freePort();
   writeFileSync(
     join(dir, "sshd_config"),
@@ -56,6 +61,7 @@ beforeAll(async () => {
       "PermitRootLogin prohibit-password",
       "StrictModes no",
       "UsePAM no",
+      "PermitUserEnvironment SHLVL",
       "",
     ].join("\n"),
   );
