@@ -2,7 +2,7 @@ import { z } from "zod";
 import { PACK_NAMES } from "./fleet.ts";
 
 /**
- * The shape of a `rollgate/v1` fleet file (../shared/design/fleet-format.md). Only shape here; the
+ * The shape of a `rollgate/v1` fleet file (its JSON Schema: docs/fleet.schema.json). Only shape here; the
  * semantic checks (unique names, addresses, references, D1) live in fleet-file.ts. Objects are strict:
  * a misspelt field is an error, not silently ignored. `rollgate schema` prints this as JSON Schema.
  */

@@ -1,5 +1,5 @@
 /**
- * rules/: the rule packs of ../shared/design/rules.md as named predicates. Pure: no I/O, no clock.
+ * rules/: the rule packs (M1–M12, D1–D10, G1–G5; catalog in packs.ts) as named predicates. Pure: no I/O, no clock.
  *
  * The planner builds with these rules, the verifier (plan/verify.ts) checks plans with them, and
  * the engine (run/) calls them at runtime to explain why a step waits. The API, in the order an

@@ -2,7 +2,7 @@ import type { PackName } from "../model/fleet.ts";
 import type { RuleId } from "../plan/types.ts";
 
 /**
- * The rule packs and the ids of ../shared/design/rules.md. Each id has a one-line title that
+ * The rule packs and the ids of the manuals' rules (M1–M12, D1–D10, G1–G5). Each id has a one-line title that
  * explanations and violations quote. `enforced` says how the id bears on planning: as a state
  * predicate (checked at every instant), a precondition of steps (checked before a step starts), a
  * planning choice (strategy, order, schedule) or not at all (it concerns the engine or the lab).

@@ -2,8 +2,8 @@ import type { RuleId } from "../plan/types.ts";
 
 /**
  * The manuals' own words, quoted in escalations so the person called sees what the vendor says.
- * Sources: ../shared/seeds/ (Polycom RealPresence DMA Operations Guide p. 371; PolyServe Matrix
- * Server 3.5.1 Upgrade Guide p. 8) and ../shared/design/rules.md.
+ * Sources: the manuals' excerpts (Polycom RealPresence DMA Operations Guide p. 371; PolyServe Matrix
+ * Server 3.5.1 Upgrade Guide p. 8).
  */
 export const MANUAL_WORDING: Record<string, string> = {
   D8a: "Call Polycom Global Services if: after waiting significantly longer than the estimated install time, you're still unable to log back in.",
