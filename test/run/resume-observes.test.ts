@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf } from "../helpers/engine.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 /**
  * The fleet changes under a halted run; the engine observes before it acts (G5) and escalates
@@ -45,8 +46,14 @@ describe("resume observes the fleet before it acts", () => {
     expect(first.code, first.stderr).toBe(1);
     expect(report(first.stdout)).toMatchObject({ state: "escalated", escalation: { rule: "D7" } });
     // the operator takes dma-nyc (still on 10.0.1) back into sc-east through dma-phl
-    const back = await t.lab.act("nyc-1", { action: "join-supercluster", joins: "dma-phl" });
-    expect(back.body.ok, JSON.stringify(back.body)).toBe(true);
+    // (once its login is back: after the failed install the cluster settles, D7)
+    await waitFor(
+      async () => (await t.lab.act("nyc-1", { action: "join-supercluster", joins: "dma-phl" })).body.ok,
+      {
+        what: "dma-nyc to rejoin sc-east",
+        timeoutMs: 60_000,
+      },
+    );
     expect(t.lab.status().servers.find((s) => s.name === "nyc-1")).toMatchObject({ release: "10.0.1" });
     const mark = lastSeq(t.lab);
 
