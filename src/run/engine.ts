@@ -16,6 +16,7 @@ import {
 import type { Gate } from "./gate.ts";
 import { readJournal, type StepStanding } from "./journal.ts";
 import { manualFor } from "./manual.ts";
+import { endStateProblems } from "./end-state.ts";
 import { preconditionProblems } from "./preconditions.ts";
 import { targetsOf } from "./rule-gate.ts";
 
@@ -308,57 +309,13 @@ export class Engine {
     }
   }
 
-  /**
-   * What the servers say once every step is done, against what the plan leaves behind: every
-   * server on its target (D8c, M9), every DMA cluster in the supercluster its steps put it in and
-   * seeing every other member of it (D5, D6, D10: a join lost to a race, a cluster left outside).
-   */
+  /** Observes every server of the plan once more and asks end-state.ts what is not as the plan leaves it. */
   private async endStateProblems(): Promise<Problem[]> {
     const clusters = this.o.fleet.clusters.filter((c) => this.o.plan.steps.some((s) => s.cluster === c.name));
     const observed = await Promise.all(
-      clusters.map(async (c) => ({ cluster: c, obs: await this.observe(c, c.servers) })),
+      clusters.map(async (c) => ({ cluster: c, observations: await this.observe(c, c.servers) })),
     );
-    const expected = new Map<string, string | undefined>();
-    for (const { cluster } of observed) {
-      if (cluster.pack !== "polycom-dma") continue;
-      const own = this.o.plan.steps.filter((s) => s.cluster === cluster.name);
-      const joined = own.find((s) => s.action === "join-supercluster")?.supercluster;
-      const founded = own.find((s) => s.action === "verify" && s.founds)?.founds;
-      const left = own.some((s) => s.action === "leave-supercluster");
-      expected.set(cluster.name, joined ?? founded ?? (left ? undefined : cluster.supercluster));
-    }
-    const problems: Problem[] = [];
-    for (const { cluster, obs } of observed) {
-      const target = this.targets.get(cluster.name) ?? this.o.plan.target;
-      const behind = obs.filter((o) => o.state === "unreachable" || compareVersions(o.release, target) !== 0);
-      if (behind.length)
-        problems.push({
-          rule: cluster.pack === "polycom-dma" ? "D8c" : "M9",
-          detail: `${behind.map((o) => `${o.server} ${o.state === "unreachable" ? "unreachable" : `runs ${o.release}`}`).join(", ")}, not ${target}`,
-        });
-      if (cluster.pack !== "polycom-dma" || !expected.has(cluster.name)) continue;
-      const sc = expected.get(cluster.name);
-      const peers = [...expected].filter(([, v]) => v !== undefined && v === sc).map(([k]) => k);
-      for (const o of obs) {
-        if (o.state === "unreachable" || o.supercluster === undefined) continue;
-        if ((o.supercluster ?? undefined) !== sc) {
-          problems.push({
-            rule: "D10",
-            detail: `${o.server} sees ${cluster.name} in ${o.supercluster ? `supercluster ${o.supercluster}` : "no supercluster"}, not ${sc ?? "none"}`,
-          });
-          break;
-        }
-        const missing = sc ? peers.filter((p) => !(o.superclusterMembers ?? []).includes(p)) : [];
-        if (missing.length) {
-          problems.push({
-            rule: "D10",
-            detail: `${o.server} sees ${sc} without ${missing.join(", ")} (members: ${(o.superclusterMembers ?? []).join(", ") || "none"})`,
-          });
-          break;
-        }
-      }
-    }
-    return problems;
+    return endStateProblems(this.o.plan, observed);
   }
 
   /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */
