@@ -90,8 +90,8 @@ class LiveView {
       this.ctx.output.err(
         paint("yellow", `${key}: ${what}; ${key} again to stop now, the run stays resumable`),
       );
-    if (!this.view) return say();
-    void this.suspend().then(say, say);
+    if (this.view) void this.suspend().then(say, say);
+    else say();
   }
   /** Runs a question with the view closed; the view comes back with the next event. */
   async around<T>(question: () => Promise<T>): Promise<T> {
