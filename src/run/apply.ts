@@ -457,7 +457,14 @@ async function drive(
       for (const e of store.events(run.id, before)) input.onEvent?.(e);
       engine.requestStop(`${signal}: running steps finished, no new step started`);
     }
-    input.onInterrupt?.({ signal, count: interrupts, runId: run.id, state: store.getRun(run.id)!.state });
+    if (input.onInterrupt)
+      input.onInterrupt({ signal, count: interrupts, runId: run.id, state: store.getRun(run.id)!.state });
+    else if (interrupts > 1) {
+      // no shell to decide: the second signal does what it does to any program that does not catch it
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigterm);
+      process.kill(process.pid, signal);
+    }
   };
   const onSigint = () => interrupt("SIGINT");
   const onSigterm = () => interrupt("SIGTERM");
