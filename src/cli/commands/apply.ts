@@ -69,7 +69,7 @@ class LiveView {
    * draws) and what happens is said at once. The second: the process ends now; the run stays
    * paused in the state file, and resume observes the steps that were under way (as after a crash).
    */
-  interrupted(i: Interrupt, resumeCommand: string): void {
+  interrupted(i: Interrupt, resumeCommand: string, beforeExit: () => void = () => {}): void {
     const paint = painter(this.ctx.output.color);
     const key = i.signal === "SIGINT" ? "Ctrl-C" : i.signal;
     if (i.count > 1) {
@@ -79,6 +79,7 @@ class LiveView {
           `${key} again: stopping now; run ${i.runId} stays resumable (steps under way are observed again): ${resumeCommand}`,
         ),
       );
+      beforeExit();
       process.exit(1);
     }
     this.plain = true;
@@ -248,6 +249,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
           | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
           | undefined;
         let forget = () => {};
+        let revokeNow = () => {};
         try {
           if (!opts.to?.length)
             throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
@@ -271,7 +273,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
               live.setPlan(plan, info.done);
             },
             onEvent: (e) => live.onEvent(e),
-            onInterrupt: (i) => live.interrupted(i, resumeCommand),
+            onInterrupt: (i) => live.interrupted(i, resumeCommand, () => revokeNow()),
             ...(opts.dashboard !== undefined
               ? {
                   waitForConfirmation: true,
@@ -285,6 +287,19 @@ export function registerApply(program: Command, ctx: CliContext): void {
                       statePath: store.path,
                       ttlSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
                     });
+                    // a second Ctrl-C exits at once: the token still goes with the command
+                    const tokenId = dashboard.tokenId;
+                    revokeNow = () => {
+                      forget();
+                      try {
+                        const s = openExistingStore(store.path);
+                        try {
+                          s.revokeToken(tokenId);
+                        } finally {
+                          s.close();
+                        }
+                      } catch {}
+                    };
                   },
                 }
               : {}),
