@@ -286,7 +286,8 @@ export class Engine {
           return { state: "aborted" };
         }
         if (this.stopRequested) {
-          this.setState("paused", this.stopRequested);
+          // Ctrl-C has usually paused the run in the store already (src/run/apply.ts)
+          if (now.state !== "paused") this.setState("paused", this.stopRequested);
           return { state: "paused" };
         }
         const halted = [...this.halted].find((id) => !now.confirmed.includes(id));
