@@ -78,7 +78,8 @@ function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint)
     s.action +
       (s.joins ? ` → ${s.joins}` : "") +
       (s.release && s.action === "install" ? ` ${s.release}` : "") +
-      (s.founds ? ` (founds ${s.founds})` : ""),
+      (s.founds ? ` (founds ${s.founds})` : "") +
+      (s.unassigned?.length ? ` (records ${s.unassigned.length} territories)` : ""),
     s.rules.join(" "),
   ]);
   const head = ["start", "takes", "where", "action", "rules"];
