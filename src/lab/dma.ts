@@ -555,7 +555,7 @@ export function judgeSuperclusters(w: LabWorld): void {
   for (const c of w.clusters.values()) {
     if (c.pack !== "polycom-dma" || c.supercluster === null) continue;
     const sc = w.superclusters.get(c.supercluster);
-    if (!sc || !sc.members.includes(c.name))
+    if (!sc?.members.includes(c.name))
       once(
         `lost ${c.name} ${c.supercluster} ${c.upgradedAt}`,
         "D10",
@@ -596,7 +596,7 @@ export function judgeSuperclusters(w: LabWorld): void {
     );
     const names = l.clusters.join(", ");
     for (const c of cs) {
-      if (sc && sc.members.includes(c.name) && c.supercluster === sc.name) continue;
+      if (sc?.members.includes(c.name) && c.supercluster === sc.name) continue;
       w.journal.violation(
         rule,
         `after the upgrade of ${names} to ${release}, ${c.name} is not a member of ${sc?.name ?? "any supercluster"} (members: ${sc?.members.join(", ") || "none"}; ${c.name} sees itself in ${c.supercluster ?? "no supercluster"}): every cluster of the supercluster belongs to the new one`,
