@@ -285,21 +285,28 @@ describe("a five-cluster DMA supercluster in a maintenance window (D5), over HTT
     Promise.all(FIVE_CLUSTERS.map((c) => f(c, FIRST_SERVER[c]!)));
   const status5 = () => five.status();
 
-  /** Busy-out all, record the territories, all leave, all install, the first founds the new one. */
-  async function windowUpToJoins() {
+  const installed = async (s: string) => {
+    expect((await api5.act(s, "install", { release: "10.1.0" })).status).toBe(202);
+    await waitFor(async () => {
+      const st = await api5.status(s);
+      return st.release === "10.1.0" && st.login === true;
+    });
+  };
+
+  /**
+   * Busy-out all, record the territories, all leave, all install (the first one first), and the
+   * first founds the new supercluster at its verify (unless `found` is false).
+   */
+  async function windowUpToJoins(found = true) {
     await each(async (_, s) => expect((await api5.act(s, "busy-out")).status).toBe(200));
     const names = TERRITORIES.map((t) => t.name);
     expect((await api5.act("nyc-2", "reassign-territories", { unassigned: names })).status).toBe(200);
     expect((await api5.status("atl-1")).territories).toEqual([]);
     await each(async (_, s) => expect((await api5.act(s, "leave-supercluster")).status).toBe(200));
-    await each(async (_, s) => {
-      expect((await api5.act(s, "install", { release: "10.1.0" })).status).toBe(202);
-      await waitFor(async () => {
-        const st = await api5.status(s);
-        return st.release === "10.1.0" && st.login === true;
-      });
-    });
-    expect((await api5.act("nyc-1", "verify", { supercluster: "sc-east@10.1.0" })).status).toBe(200);
+    await installed("nyc-1");
+    await Promise.all(FIVE_CLUSTERS.slice(1).map((c) => installed(FIRST_SERVER[c]!)));
+    if (found)
+      expect((await api5.act("nyc-1", "verify", { supercluster: "sc-east@10.1.0" })).status).toBe(200);
   }
 
   it("records the territories only once every cluster is out of service (D5); an empty request is refused", async () => {
@@ -344,6 +351,20 @@ describe("a five-cluster DMA supercluster in a maintenance window (D5), over HTT
     expect(st.superclusters).toEqual([
       expect.objectContaining({ name: "sc-east@10.1.0", founder: "dma-nyc", territories: TERRITORIES }),
     ]);
+    expect(new Set(st.superclusters[0]!.members)).toEqual(new Set(FIVE_CLUSTERS));
+    expect(st.violations).toEqual([]);
+  });
+
+  it("four joins sent side by side to a first cluster in no supercluster yet land in one supercluster of five", async () => {
+    await windowUpToJoins(false);
+    const joins = await Promise.all(
+      FIVE_CLUSTERS.slice(1).map((c) =>
+        api5.act(FIRST_SERVER[c]!, "join-supercluster", { joins: "dma-nyc", supercluster: "sc-east@10.1.0" }),
+      ),
+    );
+    expect(joins.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const st = status5();
+    expect(st.superclusters.map((x) => x.name)).toEqual(["sc-east@10.1.0"]);
     expect(new Set(st.superclusters[0]!.members)).toEqual(new Set(FIVE_CLUSTERS));
     expect(st.violations).toEqual([]);
   });
