@@ -103,4 +103,6 @@ export interface Plan {
   steps: Step[];
   estimate: PlanEstimate;
   verification: Verification;
+  /** `--strategy auto`: why this strategy (the shortest plan that keeps the floor; docs/planning.md). */
+  choice?: string;
 }
