@@ -16,7 +16,7 @@ import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { type JournalView, readJournal } from "./journal.ts";
-import { defaultStatePath } from "./locate.ts";
+import { defaultStatePath, pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
 import { ruleGate } from "./rule-gate.ts";
 
@@ -250,7 +250,8 @@ async function resumeHolding(
 ): Promise<DriveResult> {
   const store = openStore(input.statePath);
   try {
-    const run = input.runId ? store.getRun(input.runId) : store.findUnfinishedRun();
+    // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
+    const run = input.runId ? store.getRun(input.runId) : pickRun(store, { unfinishedOnly: true });
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
     if (run.state === "completed" || run.state === "aborted")
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
