@@ -210,6 +210,7 @@ export function isRollgateError(e: unknown): e is RollgateError {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.file ? `${d.file}${d.line ? `:${d.line}:${d.column ?? 1}` : ""}` : "";
   const path = d.path ? `${d.path}: ` : "";
-  const expected = d.expected ? ` (expected ${d.expected})` : "";
+  // a message that says "expected X, found Y" already names what was expected
+  const expected = d.expected && !d.message.startsWith("expected ") ? ` (expected ${d.expected})` : "";
   return `${where ? `${where} ` : ""}${path}${d.message}${expected} [${d.code}]`;
 }

@@ -86,7 +86,9 @@ async function observeAll(
   if (unreachable.length) {
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
-      `cannot reach ${unreachable.length} server(s) before ${when}: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})${o.obs.error ? `: ${o.obs.error}` : ""}`).join(", ")}; nothing was done`,
+      // each with the driver's reason: a timeout (after the driver's own timeout), a program that
+      // could not be started, a refused connection (a lab that is down), an answer that is no status
+      `cannot observe ${unreachable.length} server(s) before ${when} (G5): ${unreachable.map((o) => `${o.server.name} (${o.cluster.name}): ${o.obs.error ?? "it reports itself unreachable"}`).join("; ")}; nothing was done`,
     );
   }
   return observed;
