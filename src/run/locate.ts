@@ -26,20 +26,34 @@ export { openExistingStore } from "../store/open.ts";
 
 /** The fleet a command names, as runs record it: by its servers (identity), and its name. */
 export interface FleetRef {
-  name: string;
+  /** Unset when the file cannot be read now (moved, or being edited): then runs started from it. */
+  name?: string;
   /** fleetIdentity(fleet): a run belongs to this fleet when its fleet_id is this. */
-  id: string;
+  id?: string;
   file: string;
 }
 
+/**
+ * The fleet a file names. A file that cannot be read or is invalid (an operator mid-edit who
+ * needs to pause now) still names the runs started from that very path.
+ */
 export function fleetRefOf(fleetFile: string): FleetRef {
-  const fleet = loadFleetFile(fleetFile);
-  return { name: fleet.name, id: fleetIdentity(fleet), file: resolve(fleetFile) };
+  const file = resolve(fleetFile);
+  try {
+    const fleet = loadFleetFile(fleetFile);
+    return { name: fleet.name, id: fleetIdentity(fleet), file };
+  } catch {
+    return { file };
+  }
 }
 
 /** A run of `fleet`: the same servers; a run recorded before identities were kept, by name. */
-export const runOfFleet = (run: RunRecord, fleet: FleetRef): boolean =>
-  run.fleetId !== undefined ? run.fleetId === fleet.id : run.fleet === fleet.name;
+export const runOfFleet = (run: RunRecord, fleet: FleetRef): boolean => {
+  if (fleet.id === undefined) return resolve(run.fleetFile) === fleet.file;
+  return run.fleetId !== undefined ? run.fleetId === fleet.id : run.fleet === fleet.name;
+};
+
+const fleetWords = (f: FleetRef) => (f.name ? `fleet ${f.name} (${f.file})` : `the fleet of ${f.file}`);
 
 const isUnfinished = (r: RunRecord) => !FINISHED_STATES.includes(r.state);
 
@@ -87,7 +101,7 @@ function pickFrom(sources: Candidates[], options: PickOptions): { run: RunRecord
     const several = sources.length > 1;
     throw new RollgateError(
       "ROLLGATE_E_RUN_AMBIGUOUS",
-      `${open.length} unfinished runs${fleet ? ` of fleet ${fleet.name} (${fleet.file})` : ""} in ${where}; name one with --run ID: ${open
+      `${open.length} unfinished runs${fleet ? ` of ${fleetWords(fleet)}` : ""} in ${where}; name one with --run ID: ${open
         .map((c) => describeRun(c.run, several ? c.statePath : undefined))
         .join("; ")}`,
     );
@@ -99,7 +113,7 @@ function pickFrom(sources: Candidates[], options: PickOptions): { run: RunRecord
     throw new RollgateError(
       "ROLLGATE_E_RUN_NOT_FOUND",
       fleet
-        ? `no run of fleet ${fleet.name} (the servers of ${fleet.file}) in ${where}${others.length ? `; it holds runs of other fleets: ${others.join("; ")} (--run ID picks one)` : ""}`
+        ? `no run of ${fleet.name ? `fleet ${fleet.name} (the servers of ${fleet.file})` : `the fleet of ${fleet.file} (which cannot be read now: runs started from it)`} in ${where}${others.length ? `; it holds runs of other fleets: ${others.join("; ")} (--run ID picks one)` : ""}`
         : `${where} holds no run`,
     );
   }

@@ -86,6 +86,23 @@ describe("pickRun", () => {
   });
 });
 
+describe("pickRun with a fleet file that cannot be read now", () => {
+  it("an operator mid-edit of the fleet file still pauses the run started from it (by its path)", async () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const store = new SqliteStore(defaultStatePath(matrix));
+    const m = startRunOf(store, matrix, "3.5.1");
+    store.setState(m.id, "running", "test");
+    startRunOf(store, dma, "10.1.0");
+    store.close();
+    writeFileSync(matrix, "apiVersion: rollgate/v1\nfleet: [half-edited\n");
+    const r = await runCli(["pause", matrix], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`paused run ${m.id}`);
+  }, 90_000);
+});
+
 describe("locateRun: the original fleet file finds its lab's run", () => {
   it("reads the derived file's state when the fleet's own state holds none of its runs", () => {
     const dir = tempDir();
