@@ -109,16 +109,32 @@ export class ExecDriver implements Driver {
     };
     const command = this.spec.commands.status;
     if (!command) return unreachable;
-    const r = await this.run(this.runner.wrap(this.argv(command, target, {}), target), this.timeout(options));
+    const timeoutMs = this.timeout(options);
+    const r = await this.run(this.runner.wrap(this.argv(command, target, {}), target), timeoutMs);
+    const field = `${this.runner.field}.status`;
+    const driverField = this.runner.field.replace(/\.commands$/, "");
+    if (r.timedOut) {
+      const setting =
+        options?.timeoutMs === undefined && this.spec.timeout
+          ? `${driverField}.timeout`
+          : `the default; set ${driverField}.timeout`;
+      return { ...unreachable, error: `${field} gave no answer within ${timeoutMs / 1000}s (${setting})` };
+    }
     if (r.code !== 0) {
-      const why = r.notStarted ?? this.runner.transportFailure?.(r.code, r.stderr);
-      return why ? { ...unreachable, error: why } : unreachable;
+      const why =
+        r.notStarted ??
+        this.runner.transportFailure?.(r.code, r.stderr) ??
+        `${field} exited ${r.code}${lastLine(r.stderr) ? `: ${lastLine(r.stderr)}` : ""}`;
+      return { ...unreachable, error: why };
     }
     let answer: unknown;
     try {
       answer = JSON.parse(r.stdout);
     } catch {
-      return unreachable;
+      return {
+        ...unreachable,
+        error: `${field} printed no JSON status${r.stdout.trim() ? ` (it printed "${r.stdout.trim().slice(0, 60)}")` : " (nothing)"}`,
+      };
     }
     return readObservation(
       answer,
@@ -159,4 +175,10 @@ export class ExecDriver implements Driver {
           `"${command[0]} …" exited ${r.code}: ${r.stderr.trim().split("\n").slice(-3).join(" ")}`),
     };
   }
+}
+
+/** The last non-empty line of a command's stderr, short. */
+function lastLine(text: string): string {
+  const lines = text.trim().split("\n");
+  return (lines[lines.length - 1] ?? "").trim().slice(0, 200);
 }

@@ -34,14 +34,20 @@ export function resolveServerUrl(
     .replace(/\/+$/, "");
 }
 
+/** A server's base URL, or the reason there is none (a template that is not a URL). */
+const base = (cluster: Cluster, server: Server): string => resolveServerUrl(cluster, server);
+
 export class HttpDriver implements Driver {
   readonly kind = "http";
 
   async observe(target: ActionTarget, options: { timeoutMs?: number } = {}): Promise<ServerObservation> {
     const { cluster, server } = target;
+    // the fleet file's driver.http.timeout, else 5 s
+    const configured = cluster.driver?.http?.timeout;
+    const timeoutMs = options.timeoutMs ?? (configured ? configured * 1000 : DEFAULT_OBSERVE_TIMEOUT_MS);
     try {
-      const res = await fetch(`${resolveServerUrl(cluster, server)}/v1/status`, {
-        signal: AbortSignal.timeout(options.timeoutMs ?? DEFAULT_OBSERVE_TIMEOUT_MS),
+      const res = await fetch(`${base(cluster, server)}/v1/status`, {
+        signal: AbortSignal.timeout(timeoutMs),
         headers: { accept: "application/json" },
       });
       const body = (await res.json()) as unknown;
@@ -55,7 +61,11 @@ export class HttpDriver implements Driver {
         state: "unreachable",
         // Not observed: the fleet file's release, so that the field stays a valid version.
         release: server.version,
-        error: describeError(e),
+        error: describeError(e, {
+          url: base(cluster, server),
+          timeoutMs,
+          setting: options.timeoutMs === undefined && configured ? "driver.http.timeout" : undefined,
+        }),
       };
     }
   }
@@ -100,11 +110,25 @@ export class HttpDriver implements Driver {
   }
 }
 
-function describeError(e: unknown): string {
+/** Why no answer came, in words: a timeout (after how long, and which setting), a refusal, … */
+function describeError(
+  e: unknown,
+  timeout?: { timeoutMs: number; setting: string | undefined; url: string },
+): string {
   const err = e as Error & { cause?: { code?: string; message?: string } };
-  if (err?.name === "TimeoutError") return "timed out";
+  if (timeout && err?.cause?.code === "ECONNREFUSED") {
+    // a derived fleet file's drivers point at the lab's control address: refused means it is down
+    const lab = /^http:\/\/127\.0\.0\.1:\d+\/servers\//.test(timeout.url);
+    return `connection refused at ${timeout.url}${lab ? " (is the lab up? rollgate lab status FLEET)" : ""}`;
+  }
+  if (err?.name === "TimeoutError")
+    return timeout
+      ? `no answer within ${timeout.timeoutMs / 1000}s (${timeout.setting ?? "the default; set driver.http.timeout"})`
+      : "timed out";
   const cause = err?.cause;
   if (cause?.code) return `${cause.code}${cause.message ? `: ${cause.message}` : ""}`;
+  // undici's "fetch failed" says nothing; its cause does ("bad port", a TLS failure, …)
+  if (cause?.message) return `${err.message}: ${cause.message}${timeout ? ` (${timeout.url})` : ""}`;
   return err?.message ?? String(e);
 }
 

@@ -86,7 +86,9 @@ function clusterToFile(c: Cluster, options: { speed: number; driverUrl: string }
   }));
   if (c.filesystems.length)
     out.filesystems = c.filesystems.map((f) => ({ name: f.name, mountedOn: [...f.mountedOn] }));
-  out.driver = { http: { url: options.driverUrl } };
+  // The fleet's own observation timeout is kept (a network setting, not a simulated duration).
+  const timeout = c.driver?.http?.timeout;
+  out.driver = { http: { url: options.driverUrl, ...(timeout ? { timeout: `${timeout}s` } : {}) } };
   return out;
 }
 

@@ -101,6 +101,10 @@ export const ERROR_CATALOG = {
     exit: 2,
   },
   ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2 },
+  ROLLGATE_E_RUN_AMBIGUOUS: {
+    title: "Several unfinished runs could be meant: name one with --run ID",
+    exit: 2,
+  },
   ROLLGATE_E_RUN_STATE: { title: "The run's state does not allow this action", exit: 2 },
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
   ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
@@ -206,6 +210,7 @@ export function isRollgateError(e: unknown): e is RollgateError {
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.file ? `${d.file}${d.line ? `:${d.line}:${d.column ?? 1}` : ""}` : "";
   const path = d.path ? `${d.path}: ` : "";
-  const expected = d.expected ? ` (expected ${d.expected})` : "";
+  // a message that says "expected X, found Y" already names what was expected
+  const expected = d.expected && !d.message.startsWith("expected ") ? ` (expected ${d.expected})` : "";
   return `${where ? `${where} ` : ""}${path}${d.message}${expected} [${d.code}]`;
 }

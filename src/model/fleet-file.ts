@@ -15,7 +15,10 @@ import {
 import {
   DRIVER_COMMAND_NAMES,
   ESTIMATE_KEYS,
+  expectedAt,
   fleetFileSchema,
+  keysAt,
+  valuesAt,
   type FleetFile,
   type FleetFileCluster,
   type FleetFileCompatibility,
@@ -159,7 +162,7 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
   }
   const shape = fleetFileSchema.safeParse(raw);
   if (!shape.success) {
-    for (const issue of shape.error.issues) reportIssue(rep, issue);
+    for (const issue of shape.error.issues) reportIssue(rep, issue, raw);
     // All at once: the checks of meaning also run on what is well shaped. The list entries with a
     // shape error (a server, a cluster, a territory, …) are set aside; what the rest then says
     // about the entries set aside (an unknown cluster that is only misshapen) is not reported.
@@ -305,10 +308,15 @@ function keepVersionsAsWritten(doc: Document): void {
   });
 }
 
-function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
+/**
+ * One shape issue as a diagnostic that says what was expected there and what was found, in the
+ * schema's words (fleet-schema.ts expectedAt), with a "did you mean" for a misspelt key or value.
+ * `raw` is the document as parsed: zod 4 does not carry the input in its issues.
+ */
+function reportIssue(rep: Reporter, issue: z.core.$ZodIssue, raw: unknown): void {
   const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
   if (issue.code === "unrecognized_keys") {
-    const known = knownKeys(path);
+    const known = knownKeys(path) ?? keysAt(path);
     for (const key of issue.keys) {
       const near = known && closest(key, known);
       rep.add(
@@ -330,24 +338,88 @@ function reportIssue(rep: Reporter, issue: z.core.$ZodIssue): void {
     );
     return;
   }
-  let expected: string | undefined;
-  let message = issue.message;
+  const value = valueAt(raw, path);
+  const wanted = expectedAt(path);
+  // expected …, found …: the diagnostic's message says both; `expected` keeps the first for JSON
+  const foundIt = (expected: string, extra = "") => {
+    rep.add(
+      "ROLLGATE_E_FLEET_SCHEMA",
+      path,
+      `expected ${expected}, found ${found(value.value)}${extra}`,
+      expected,
+    );
+  };
   if (issue.code === "invalid_type") {
-    expected = issue.expected;
-    message = issue.input === undefined ? "required field is missing" : `wrong type: ${typeOf(issue.input)}`;
-  } else if (issue.code === "invalid_value") {
-    expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-    message = `not an allowed value`;
-  } else if (issue.code === "invalid_union") {
-    message = "not one of the accepted forms";
-  } else if (issue.code === "too_small" || issue.code === "too_big") {
-    expected = message;
-    message = "value out of range";
-  } else if (issue.code === "invalid_key") {
-    expected = "a known action name (install, settle, …)";
-    message = "unknown key";
+    if (!value.present) {
+      rep.add("ROLLGATE_E_FLEET_SCHEMA", path, "required field is missing", wanted ?? issue.expected);
+      return;
+    }
+    foundIt(wanted ?? article(issue.expected));
+    return;
   }
-  rep.add("ROLLGATE_E_FLEET_SCHEMA", path, message, expected);
+  if (issue.code === "invalid_value") {
+    const allowed = issue.values.map((v) => String(v));
+    const near = typeof value.value === "string" ? closest(value.value, allowed) : undefined;
+    foundIt(`one of ${allowed.join(", ")}`, near ? ` (did you mean ${near}?)` : "");
+    return;
+  }
+  if (issue.code === "invalid_union") {
+    foundIt(wanted ?? issue.message, nearForm(path, value.value));
+    return;
+  }
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    if (Array.isArray(value.value)) {
+      // a list too short or too long: zod's own words say how many
+      rep.add("ROLLGATE_E_FLEET_SCHEMA", path, `${issue.message.replace(/^Too (small|big): /, "")}`, wanted);
+      return;
+    }
+    foundIt(wanted ?? issue.message);
+    return;
+  }
+  if (issue.code === "invalid_key") {
+    rep.add("ROLLGATE_E_FLEET_SCHEMA", path, "unknown key", "a known action name (install, settle, …)");
+    return;
+  }
+  rep.add("ROLLGATE_E_FLEET_SCHEMA", path, issue.message, wanted);
+}
+
+/** " (did you mean same-major?)" for a misspelt word or key of one of the forms a union accepts. */
+function nearForm(path: readonly (string | number)[], v: unknown): string {
+  let near: string | undefined;
+  if (typeof v === "string") near = closest(v, valuesAt(path));
+  else if (v && typeof v === "object" && !Array.isArray(v)) {
+    const keys = keysAt(path) ?? [];
+    const unknown = Object.keys(v).find((k) => !keys.includes(k));
+    near = unknown === undefined ? undefined : closest(unknown, keys);
+    if (near) return ` (did you mean ${near} instead of ${unknown}?)`;
+  }
+  return near ? ` (did you mean ${near}?)` : "";
+}
+
+/** The value at `path` of the parsed document, and whether its key is there at all. */
+function valueAt(raw: unknown, path: readonly (string | number)[]): { present: boolean; value: unknown } {
+  let v: unknown = raw;
+  for (const seg of path) {
+    if (v === null || typeof v !== "object" || !(seg in (v as object)))
+      return { present: false, value: undefined };
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return { present: true, value: v };
+}
+
+/** "number" → "a number" (zod's type names, when the schema has no words of its own). */
+const article = (type: string) => (type === "array" ? "a list" : type === "object" ? "a map" : `a ${type}`);
+
+/** What was found, in words: `the string "60%"`, `a list of 2 items`, `the number 12`. */
+function found(v: unknown): string {
+  if (v === null || v === undefined) return "nothing (an empty value)";
+  if (Array.isArray(v)) return `a list of ${v.length} item${v.length === 1 ? "" : "s"}`;
+  if (typeof v === "object") {
+    const keys = Object.keys(v);
+    return `a map (with ${keys.slice(0, 4).join(", ")}${keys.length > 4 ? ", …" : ""})`;
+  }
+  const text = JSON.stringify(v);
+  return `the ${typeof v} ${text.length > 60 ? `${text.slice(0, 57)}…"` : text}`;
 }
 
 /**
@@ -381,7 +453,8 @@ export function closest(word: string, known: readonly string[]): string | undefi
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const k of known) {
-    const d = k.startsWith(word) || word.startsWith(k) ? 1 : editDistance(word.toLowerCase(), k);
+    const d =
+      k.startsWith(word) || word.startsWith(k) ? 1 : editDistance(word.toLowerCase(), k.toLowerCase());
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
@@ -400,13 +473,6 @@ function editDistance(a: string, b: string): number {
     prev = row;
   }
   return prev[b.length]!;
-}
-
-function typeOf(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
 }
 
 function checkMeaning(rep: Reporter, f: FleetFile): void {
@@ -536,7 +602,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
           );
     }
     checkCompatibility(rep, [...at, "compatibility"], c.compatibility);
-    for (const kind of ["exec", "ssh"] as const) {
+    for (const kind of ["http", "exec", "ssh"] as const) {
       const timeout = c.driver?.[kind]?.timeout;
       if (timeout !== undefined) checkDuration(rep, [...at, "driver", kind, "timeout"], timeout);
     }
@@ -721,7 +787,11 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
   };
   if (c.driver) {
     out.driver = {};
-    if (c.driver.http) out.driver.http = { url: c.driver.http.url };
+    if (c.driver.http)
+      out.driver.http = {
+        url: c.driver.http.url,
+        ...(c.driver.http.timeout ? { timeout: parseDuration(c.driver.http.timeout)! } : {}),
+      };
     if (c.driver.exec) {
       out.driver.exec = { commands: c.driver.exec.commands };
       if (c.driver.exec.timeout) out.driver.exec.timeout = parseDuration(c.driver.exec.timeout)!;

@@ -46,7 +46,7 @@ export const MAX_CAPACITY = 1_000_000;
 const name = z
   .string()
   .min(1)
-  .describe("a name: letters, digits, '-', '_', '.'")
+  .describe("a name (letters, digits, '.', '_' and '-')")
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
     message: "a name of letters, digits, '.', '_' and '-', starting with a letter or digit",
   });
@@ -60,7 +60,9 @@ const compatibility = z
     z.strictObject({ minorDistance: z.int().min(0) }),
     z.strictObject({ table: z.array(z.tuple([version, version])).min(1) }),
   ])
-  .describe("G1 compatibility policy");
+  .describe(
+    "a G1 compatibility policy: same-major-minor, same-major, { minorDistance: N } or { table: [[A, B], …] }",
+  );
 
 const order = z
   .union([
@@ -68,7 +70,9 @@ const order = z
     z.strictObject({ roleLast: z.array(z.string()).min(1) }),
     z.strictObject({ list: z.array(name).min(1) }),
   ])
-  .describe("G2 upgrade order");
+  .describe(
+    "a G2 upgrade order: address-descending, address-ascending, name, { roleLast: [ROLE, …] } or { list: [SERVER, …] }",
+  );
 
 const server = z.strictObject({
   name,
@@ -86,7 +90,7 @@ const commands = z
   .describe("per action, the argument list of its command (no shell)");
 
 const driver = z.strictObject({
-  http: z.strictObject({ url: z.string().min(1) }).optional(),
+  http: z.strictObject({ url: z.string().min(1), timeout: duration.optional() }).optional(),
   exec: z
     .strictObject({
       commands,
@@ -135,7 +139,7 @@ export const fleetFileSchema = z.strictObject({
   fleet: name,
   defaults: z
     .strictObject({
-      capacityFloor: z.number().min(0).max(1).optional(),
+      capacityFloor: z.number().min(0).max(1).describe("a number between 0 and 1 (e.g. 0.6)").optional(),
       maxMixedWindow: duration.optional(),
       compatibility: compatibility.optional(),
     })
@@ -161,4 +165,158 @@ export function fleetJsonSchema(): Record<string, unknown> {
     title: "rollgate fleet file (apiVersion rollgate/v1)",
     ...schema,
   };
+}
+
+/**
+ * The schema's own words for what belongs at a place of the file, for diagnostics (fleet-file.ts):
+ * which keys a map there may have (a "did you mean" for a misspelt one) and what a value there
+ * must be ("expected a number between 0 and 1 (e.g. 0.6)").
+ */
+type Segment = string | number;
+// biome-ignore lint/suspicious/noExplicitAny: walking zod's definitions generically
+type AnySchema = z.ZodType<any>;
+
+/** The node without its optional, default or pipe wrappers. */
+function bare(schema: AnySchema): AnySchema {
+  let s = schema;
+  for (let i = 0; i < 10; i++) {
+    const def = s.def as { type: string; innerType?: AnySchema; in?: AnySchema };
+    if ((def.type === "optional" || def.type === "default" || def.type === "nullable") && def.innerType)
+      s = def.innerType;
+    else if (def.type === "pipe" && def.in) s = def.in;
+    else break;
+  }
+  return s;
+}
+
+/** The schema nodes that may stand at `path` (several where a union allows several forms). */
+function nodesAt(path: readonly Segment[]): AnySchema[] {
+  let nodes: AnySchema[] = [fleetFileSchema];
+  for (const seg of path) {
+    const next: AnySchema[] = [];
+    const visit = (n: AnySchema) => {
+      const b = bare(n);
+      const def = b.def as {
+        type: string;
+        shape?: Record<string, AnySchema>;
+        element?: AnySchema;
+        valueType?: AnySchema;
+        options?: AnySchema[];
+        items?: AnySchema[];
+      };
+      if (def.type === "object" && typeof seg === "string" && def.shape?.[seg]) next.push(def.shape[seg]!);
+      else if (def.type === "array" && typeof seg === "number" && def.element) next.push(def.element);
+      else if (def.type === "tuple" && typeof seg === "number" && def.items?.[seg])
+        next.push(def.items[seg]!);
+      else if (def.type === "record" && def.valueType) next.push(def.valueType);
+      else if (def.type === "union") for (const o of def.options ?? []) visit(o);
+    };
+    for (const n of nodes) visit(n);
+    nodes = next;
+    if (!nodes.length) return [];
+  }
+  return nodes;
+}
+
+/** The nodes at `path`, each union opened into its forms. */
+function formsAt(path: readonly Segment[]): AnySchema[] {
+  const out: AnySchema[] = [];
+  const open = (n: AnySchema) => {
+    const def = bare(n).def as { type: string; options?: AnySchema[] };
+    if (def.type === "union") for (const o of def.options ?? []) open(o);
+    else out.push(n);
+  };
+  for (const n of nodesAt(path)) open(n);
+  return out;
+}
+
+/** The words a value at `path` may be, where the schema names them (enums, literals). */
+export function valuesAt(path: readonly Segment[]): string[] {
+  const values = new Set<string>();
+  for (const n of formsAt(path)) {
+    const def = bare(n).def as { type: string; entries?: Record<string, string>; values?: unknown[] };
+    if (def.type === "enum") for (const v of Object.values(def.entries ?? {})) values.add(String(v));
+    if (def.type === "literal") for (const v of def.values ?? []) values.add(String(v));
+  }
+  return [...values];
+}
+
+/** The keys a map at `path` may have, where the schema names them. */
+export function keysAt(path: readonly Segment[]): string[] | undefined {
+  const keys = new Set<string>();
+  for (const n of formsAt(path)) {
+    const def = bare(n).def as { type: string; shape?: object; keyType?: AnySchema };
+    if (def.type === "object" && def.shape) for (const k of Object.keys(def.shape)) keys.add(k);
+    if (def.type === "record" && def.keyType) {
+      const k = bare(def.keyType).def as { type: string; entries?: Record<string, string> };
+      if (k.type === "enum" && k.entries) for (const v of Object.values(k.entries)) keys.add(v);
+    }
+  }
+  return keys.size ? [...keys] : undefined;
+}
+
+/** What a value at `path` must be, in words; undefined where the schema does not say. */
+export function expectedAt(path: readonly Segment[]): string | undefined {
+  const nodes = nodesAt(path);
+  if (!nodes.length) return undefined;
+  const words = [...new Set(nodes.map((n) => describeNode(n)))];
+  return words.join(", or ");
+}
+
+function describeNode(schema: AnySchema, depth = 0): string {
+  const own = schema.description ?? bare(schema).description;
+  if (own) return own;
+  const b = bare(schema);
+  const def = b.def as {
+    type: string;
+    element?: AnySchema;
+    shape?: Record<string, AnySchema>;
+    entries?: Record<string, string>;
+    values?: unknown[];
+    options?: AnySchema[];
+    keyType?: AnySchema;
+    valueType?: AnySchema;
+  };
+  switch (def.type) {
+    case "number": {
+      const n = b as unknown as { minValue: number | null; maxValue: number | null; format?: string | null };
+      const what = n.format?.includes("int") ? "a whole number" : "a number";
+      // zod keeps an exclusive bound (positive(): > 0) as minValue 0 with inclusive false
+      const exclusive = (
+        b.def as { checks?: { _zod: { def: { check: string; inclusive?: boolean } } }[] }
+      ).checks?.some((c) => c._zod.def.check === "greater_than" && c._zod.def.inclusive === false);
+      if (exclusive && n.minValue === 0)
+        return n.maxValue !== null && Number.isFinite(n.maxValue)
+          ? `a positive number of at most ${n.maxValue}`
+          : "a positive number";
+      const min = n.minValue !== null && Number.isFinite(n.minValue) && n.minValue > -Number.MAX_SAFE_INTEGER;
+      const max = n.maxValue !== null && Number.isFinite(n.maxValue) && n.maxValue < Number.MAX_SAFE_INTEGER;
+      if (min && max) return `${what} from ${n.minValue} to ${n.maxValue}`;
+      if (min) return `${what} of at least ${n.minValue}`;
+      if (max) return `${what} of at most ${n.maxValue}`;
+      return what;
+    }
+    case "string":
+      return "a string";
+    case "boolean":
+      return "true or false";
+    case "literal":
+      return (def.values ?? []).map((v) => JSON.stringify(v)).join(" or ");
+    case "enum":
+      return `one of ${Object.values(def.entries ?? {}).join(", ")}`;
+    case "array":
+      return depth > 1 || !def.element ? "a list" : `a list, each ${describeNode(def.element, depth + 1)}`;
+    case "tuple":
+      return "a list";
+    case "object":
+      return `a map (with ${Object.keys(def.shape ?? {})
+        .slice(0, 6)
+        .join(", ")}${Object.keys(def.shape ?? {}).length > 6 ? ", …" : ""})`;
+    case "record":
+      return "a map";
+    case "union":
+      return (def.options ?? []).map((o) => describeNode(o, depth + 1)).join(", or ");
+    default:
+      return def.type;
+  }
 }

@@ -33,6 +33,8 @@ export interface Filesystem {
 export interface HttpDriverSpec {
   /** URL template; {address} and {name} are replaced per server. */
   url: string;
+  /** Seconds an observation may take (GET /v1/status); default 5. */
+  timeout?: number;
 }
 
 export interface ExecDriverSpec {

@@ -17,7 +17,7 @@ import { Engine, type EngineResult } from "./engine.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { pauseRun } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
-import { defaultStatePath } from "./locate.ts";
+import { defaultStatePath, pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
 import { ruleGate } from "./rule-gate.ts";
 
@@ -104,7 +104,9 @@ async function observeAll(
   if (unreachable.length) {
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
-      `cannot reach ${unreachable.length} server(s) before ${when}: ${unreachable.map((o) => `${o.server.name} (${o.cluster.name})${o.obs.error ? `: ${o.obs.error}` : ""}`).join(", ")}; nothing was done`,
+      // each with the driver's reason: a timeout (after the driver's own timeout), a program that
+      // could not be started, a refused connection (a lab that is down), an answer that is no status
+      `cannot observe ${unreachable.length} server(s) before ${when} (G5): ${unreachable.map((o) => `${o.server.name} (${o.cluster.name}): ${o.obs.error ?? "it reports itself unreachable"}`).join("; ")}; nothing was done`,
     );
   }
   return observed;
@@ -269,7 +271,8 @@ async function resumeHolding(
 ): Promise<DriveResult> {
   const store = openStore(input.statePath);
   try {
-    const run = input.runId ? store.getRun(input.runId) : store.findUnfinishedRun();
+    // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
+    const run = input.runId ? store.getRun(input.runId) : pickRun(store, { unfinishedOnly: true });
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
     if (run.state === "completed" || run.state === "aborted")
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);

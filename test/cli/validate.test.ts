@@ -15,6 +15,46 @@ describe("rollgate validate / schema / help (real CLI)", () => {
     },
   );
 
+  it("a wrong-typed value and a misspelt field: what was expected, what was found, did you mean (issue 14)", async () => {
+    const dir = tempDir();
+    const file = join(dir, "fleet.yaml");
+    writeFileSync(
+      file,
+      `apiVersion: rollgate/v1
+fleet: x
+defaults:
+  capacityFloor: 60%
+clusters:
+  - name: a
+    pack: polyserve-matrix
+    version: 3.5.0
+    capcity: 2
+    servers:
+      - { name: s1, address: [10.0.0.1, 10.0.0.2] }
+`,
+    );
+    const r = await runCli(["validate", file], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toContain("required field is missing");
+    expect(r.stderr).toContain(
+      `${file}:4:18 defaults.capacityFloor: expected a number between 0 and 1 (e.g. 0.6), found the string "60%" [ROLLGATE_E_FLEET_SCHEMA]`,
+    );
+    expect(r.stderr).toContain(
+      `${file}:11:30 clusters[0].servers[0].address: expected an IPv4 or IPv6 address, found a list of 2 items [ROLLGATE_E_FLEET_SCHEMA]`,
+    );
+    expect(r.stderr).toContain(
+      `${file}:9:5 clusters[0].capcity: unknown field "capcity": did you mean capacity?`,
+    );
+    const json = await runCli(["validate", file, "--json"], { timeoutMs: 60_000 });
+    expect(json.code).toBe(2);
+    const out = JSON.parse(json.stdout || json.stderr);
+    const floor = (out.diagnostics ?? out.error?.diagnostics ?? []).find(
+      (d: { path: string }) => d.path === "defaults.capacityFloor",
+    );
+    expect(floor).toMatchObject({ expected: "a number between 0 and 1 (e.g. 0.6)", line: 4, column: 18 });
+  }, 120_000);
+
   it("prints JSON with --json", async () => {
     const r = await runCli(["validate", "examples/dma-supercluster.yaml", "--json"]);
     expect(JSON.parse(r.stdout)).toMatchObject({

@@ -118,11 +118,86 @@ clusters:
     expect(byPath["clusters[0].capcity"]).toMatchObject({
       line: 6,
       column: 5,
-      message: 'unknown field "capcity"',
+      message: 'unknown field "capcity": did you mean capacity?',
     });
     expect(byPath["clusters[0].version"]?.message).toBe("required field is missing");
     expect(byPath["clusters[0].version"]?.line).toBe(4);
     expect(byPath["clusters[0].servers[0].capacity"]?.line).toBe(8);
+  });
+
+  it("a wrong-typed value says what was expected and what was found, never 'required field is missing' (issue 14)", () => {
+    const ds = errorsOf(`apiVersion: rollgate/v1
+fleet: x
+defaults:
+  capacityFloor: 60%
+clusters:
+  - name: a
+    pack: polyserve-matrix
+    version: 3.5.0
+    servers:
+      - name: s1
+        address: [10.0.0.1, 10.0.0.2]
+      - name: 12
+        address: 10.0.0.3
+      - name: s3
+        address: 10.0.0.4
+        capacity: "2"
+      - name: s4
+`);
+    const byPath = Object.fromEntries(ds.map((d) => [d.path, d]));
+    expect(byPath["defaults.capacityFloor"]).toMatchObject({
+      line: 4,
+      column: 18,
+      message: 'expected a number between 0 and 1 (e.g. 0.6), found the string "60%"',
+    });
+    expect(byPath["clusters[0].servers[0].address"]).toMatchObject({
+      line: 11,
+      message: "expected an IPv4 or IPv6 address, found a list of 2 items",
+    });
+    expect(byPath["clusters[0].servers[1].name"]?.message).toBe(
+      "expected a name (letters, digits, '.', '_' and '-'), found the number 12",
+    );
+    expect(byPath["clusters[0].servers[2].capacity"]?.message).toBe(
+      'expected a positive number of at most 1000000, found the string "2"',
+    );
+    // a field really missing still says so
+    expect(byPath["clusters[0].servers[3].address"]?.message).toBe("required field is missing");
+    expect(ds.filter((d) => d.message === "required field is missing")).toHaveLength(1);
+  });
+
+  it("a misspelt field, value or form gets a 'did you mean' from what is allowed at that place (issue 14)", () => {
+    const ds = errorsOf(`apiVersion: rollgate/v1
+fleet: x
+defaults:
+  maxMixedWindw: 2h
+  compatibility: same-majr
+clusters:
+  - name: a
+    pack: polyserve-matix
+    version: 3.5.0
+    order: { lst: [s1] }
+    servers:
+      - { nme: s1, address: 10.0.0.1 }
+    driver:
+      htp: { url: "http://{address}" }
+    `);
+    const message = (path: string) => ds.find((d) => d.path === path)?.message;
+    expect(message("defaults.maxMixedWindw")).toBe(
+      'unknown field "maxMixedWindw": did you mean maxMixedWindow?',
+    );
+    expect(message("defaults.compatibility")).toMatch(
+      /found the string "same-majr" \(did you mean same-major\?\)$/,
+    );
+    expect(message("clusters[0].pack")).toMatch(
+      /found the string "polyserve-matix" \(did you mean polyserve-matrix\?\)$/,
+    );
+    expect(message("clusters[0].order")).toContain("(did you mean list instead of lst?)");
+    expect(message("clusters[0].servers[0].nme")).toBe('unknown field "nme": did you mean name?');
+    expect(message("clusters[0].driver.htp")).toBe('unknown field "htp": did you mean http?');
+    // where nothing is near, no guess
+    const far = errorsOf("apiVersion: rollgate/v1\nfleet: x\nzzzzzz: 1\nclusters: []\n");
+    expect(far.find((d) => d.path === "zzzzzz")?.message).toBe('unknown field "zzzzzz"');
+    expect(far.find((d) => d.path === "zzzzzz")?.expected).toContain("clusters");
   });
 
   it("reports shape and meaning mistakes together, located in the file even where entries were set aside", () => {

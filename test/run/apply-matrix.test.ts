@@ -104,7 +104,8 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
     expect(resumedAt).toBeGreaterThan(pausedAt);
     expect(journal.slice(pausedAt, resumedAt).filter((e) => e.type === "step.intent")).toEqual([]);
 
-    expect((await runCli(["abort", t.fleet])).code).toBe(0);
+    const aborted = await runCli(["abort", t.fleet]);
+    expect(aborted.code, aborted.stderr).toBe(0);
     expect(await engine.exited).toBe(1);
     const end = JSON.parse((await runCli(["status", t.fleet, "--json"])).stdout);
     expect(end.run.state).toBe("aborted");

@@ -1,5 +1,24 @@
 import { describe, expect, it } from "vitest";
+import type { Plan } from "../../src/plan/types.ts";
+import { durations } from "../../src/run/demo.ts";
 import { runCli } from "../helpers/cli.ts";
+
+describe("the demo's durations (issue 14)", () => {
+  const plan = { estimate: { seconds: 18.3, lowerBoundSeconds: 17.95, mixedWindowSeconds: 11.9 } } as Plan;
+  it("reports the plan over its bound, and the run as the plan's time plus the engine's overhead, not wall time × speed", () => {
+    // a 3h3m plan at 600×: 18.3 s of lab time; the run took 28.3 s of wall time
+    const d = durations(plan, 600, 28.3);
+    expect(d.planSeconds).toBe(10980);
+    expect(d.lowerBoundSeconds).toBe(10770);
+    expect(d.planOverBound).toBe(1.02); // not 28.3 × 600 / 10770 = 1.58
+    expect(d.simulatedWallSeconds).toBe(18.3);
+    expect(d.engineOverheadSeconds).toBe(10);
+    expect(d.durationSeconds).toBe(10990); // not 28.3 × 600 = 16980
+    expect(d.planMixedWindowSeconds).toBe(7140);
+    // a run faster than its plan has no negative overhead
+    expect(durations(plan, 600, 18).engineOverheadSeconds).toBe(0);
+  });
+});
 
 describe("rollgate demo (real CLI, lab and engine)", () => {
   it("upgrades the built-in fleet and ends with a JSON report: ok, no lab violation, every server on target", async () => {
@@ -20,6 +39,19 @@ describe("rollgate demo (real CLI, lab and engine)", () => {
     expect(report.minCapacity).toBeGreaterThanOrEqual(report.capacityFloor);
     expect(report.maintenanceWindowSeconds).toBeLessThan(report.planSeconds);
     expect(report.planSeconds).toBeLessThanOrEqual(report.lowerBoundSeconds * 1.05);
+    // the plan's ratio to its bound, and the run's time as plan + engine overhead (issue 14)
+    expect(report.planOverBound).toBe(
+      Math.round((report.planSeconds / report.lowerBoundSeconds) * 100) / 100,
+    );
+    expect(report.planOverBound).toBeLessThanOrEqual(1.05);
+    expect(report.simulatedWallSeconds).toBeCloseTo(report.planSeconds / 1200, 0);
+    expect(report.engineOverheadSeconds).toBeCloseTo(report.wallSeconds - report.simulatedWallSeconds, 0);
+    expect(
+      Math.abs(report.durationSeconds - (report.planSeconds + report.engineOverheadSeconds)),
+    ).toBeLessThanOrEqual(1);
+    // the engine's overhead counts once, in real seconds, not × the speed
+    expect(report.durationSeconds).toBeLessThan(report.planSeconds + report.wallSeconds + 1);
+    expect(report.durationSeconds).toBeLessThan(report.wallSeconds * 1200);
     expect(report.mixedWindows).toHaveProperty("sc-east");
     expect(report.mixedWindows).toHaveProperty("matrix-a");
     expect(report.rulesChecked.ruleIds).toEqual(expect.arrayContaining(["D4", "D10", "M2", "G4"]));
@@ -27,5 +59,5 @@ describe("rollgate demo (real CLI, lab and engine)", () => {
     const events = lines.slice(0, -1).map((l) => JSON.parse(l));
     expect(events[0].type).toBe("run.created");
     expect(events.filter((e) => e.type === "escalation")).toEqual([]);
-  });
+  }, 180_000);
 });

@@ -7,7 +7,7 @@ import { planUpgrade } from "../../plan/planner.ts";
 import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
 import { apply, type DriveResult, type Interrupt, resume } from "../../run/apply.ts";
 import { confirmRun, resumeLiveRun } from "../../run/control.ts";
-import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
+import { locatedNote, locateRun, openExistingStore } from "../../run/locate.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { painter, terminalText } from "../output.ts";
 import type { RunEvent } from "../../events/types.ts";
@@ -331,7 +331,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     )
     .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
     .option("--state <path>", "the state file")
-    .option("--run <id>", "a run id (default: the newest unfinished run)")
+    .option("--run <id>", "a run id (default: the fleet's one unfinished run)")
     .option("--confirm-finalize", "confirm the points of no return (G4)")
     .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
     .option(
@@ -354,10 +354,14 @@ export function registerApply(program: Command, ctx: CliContext): void {
           },
         ) => {
           await prepareRunView(ctx.output);
-          const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
+          // The fleet's own run (in its state or its lab's, run/locate.ts), never another fleet's.
+          const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}), unfinishedOnly: true });
+          const { statePath } = located;
+          const note = locatedNote(located);
+          if (note && !opts.json) ctx.output.err(note);
           const store = openExistingStore(statePath);
           try {
-            const run = pickRun(store, { ...opts, unfinishedOnly: true });
+            const run = store.getRun(located.run.id) ?? located.run;
             // An engine is alive (paused, or waiting for a confirmation): hand it the word.
             // Otherwise nothing is written here: resume() checks its input first.
             if (store.engineHolder(run.fleet)) {
@@ -377,8 +381,8 @@ export function registerApply(program: Command, ctx: CliContext): void {
           const resumeCommand = resumeCommandFor(fleet, opts.state, opts.run);
           const result = await resume({
             statePath,
-            ...(opts.run ? { runId: opts.run } : {}),
-            ...(fleet ? { fleetFile: fleet } : {}),
+            runId: located.run.id,
+            ...(located.fleetFile ? { fleetFile: located.fleetFile } : {}),
             confirmFinalize: Boolean(opts.confirmFinalize),
             escalateFactor: opts.escalateAfter ?? 2,
             ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),

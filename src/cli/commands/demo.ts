@@ -15,13 +15,15 @@ function renderReport(ctx: CliContext, r: DemoReport): void {
   const lines = [
     "",
     paint("bold", `rollgate demo: ${r.fleet}, ${r.strategy} upgrade in the lab at ${r.speed}× speed`),
-    `  duration            ${formatDuration(r.durationSeconds)} (${r.wallSeconds}s of wall time)`,
-    `  plan                ${formatDuration(r.planSeconds)}, lower bound ${formatDuration(r.lowerBoundSeconds)} (${(r.durationSeconds / Math.max(1, r.lowerBoundSeconds)).toFixed(2)}× the bound)`,
+    `  duration            ${formatDuration(r.durationSeconds)}: the plan's ${formatDuration(r.planSeconds)} (simulated, ${r.simulatedWallSeconds}s at ${r.speed}×) + ${r.engineOverheadSeconds}s of engine overhead (${r.wallSeconds}s of wall time in all)`,
+    `  plan                ${formatDuration(r.planSeconds)}, lower bound ${formatDuration(r.lowerBoundSeconds)} (${r.planOverBound.toFixed(2)}× the bound)`,
     `  maintenance window  ${r.maintenanceWindowSeconds === null ? "n/a" : `${formatDuration(r.maintenanceWindowSeconds)} with service fully down (D5)`}`,
     `  minimum capacity    ${pct(r.minCapacity)} (floor ${pct(r.capacityFloor)}: service never went below it)`,
     `  mixed-release       ${Object.entries(r.mixedWindows)
       .map(([k, v]) => `${k} ${formatDuration(v)}`)
-      .join(", ")}`,
+      .join(
+        ", ",
+      )} (measured: wall time × speed, overhead included; the plan's longest ${formatDuration(r.planMixedWindowSeconds)})`,
     `  rules checked       ${r.rulesChecked.ruleIds.join(" ")}; ${r.rulesChecked.statesVerified} plan states verified`,
     `  lab violations      ${r.labViolations === 0 ? paint("green", "0") : paint("red", String(r.labViolations))}`,
     `  servers on target   ${r.serversOnTarget}/${r.servers}, each installed ${Object.values(r.installsPerServer).every((n) => n === 1) ? "exactly once" : JSON.stringify(r.installsPerServer)}`,

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { abortRun, pauseRun } from "../../run/control.ts";
-import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
+import { type LocatedRun, locatedNote, locateRun, openExistingStore } from "../../run/locate.ts";
 import type { SqliteStore } from "../../store/sqlite.ts";
+import type { RunRecord } from "../../store/types.ts";
 import { summarizeRun, type RunSummary } from "../../run/summary.ts";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
@@ -15,21 +16,31 @@ interface StateOpts {
 
 const stateOption = (cmd: Command) =>
   cmd
-    .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
+    .argument(
+      "[fleet]",
+      "the fleet file (or its lab's derived file): its runs only, in .rollgate/state.db beside it or its lab's state",
+    )
     .option("--state <path>", "the state file (instead of finding it from the fleet file)")
-    .option("--run <id>", "a run id (default: the newest unfinished run)")
+    .option("--run <id>", "a run id (default: the fleet's one unfinished run, else its newest)")
     .option("--json", "print the result as JSON");
 
-/** Opens the state file a control command names (fleet or --state), runs fn, closes it. */
-function withStore<T>(
+/**
+ * Finds the run a command means (run/locate.ts: the fleet's own runs, in its state and its lab's),
+ * opens its state file, runs fn, closes it. Says on stderr when the run came from the lab's state.
+ */
+function withRun<T>(
+  ctx: CliContext,
   fleet: string | undefined,
-  opts: StateOpts,
+  opts: StateOpts & { unfinishedOnly?: boolean },
   access: { readonly: boolean },
-  fn: (store: SqliteStore) => T,
+  fn: (store: SqliteStore, run: RunRecord, located: LocatedRun) => T,
 ): T {
-  const store = openExistingStore(statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) }), access);
+  const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}) });
+  const note = locatedNote(located);
+  if (note && !opts.json) ctx.output.err(note);
+  const store = openExistingStore(located.statePath, access);
   try {
-    return fn(store);
+    return fn(store, store.getRun(located.run.id) ?? located.run, located);
   } finally {
     store.close();
   }
@@ -70,9 +81,14 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       .description("show the state of a run: progress, running and waiting steps, escalations"),
   ).action(
     action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-      withStore(fleet, opts, { readonly: true }, (store) => {
-        const s = summarizeRun(store, pickRun(store, opts));
-        if (opts.json) ctx.output.json(s);
+      withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
+        const s = summarizeRun(store, run);
+        if (opts.json)
+          ctx.output.json({
+            ...s,
+            statePath: located.statePath,
+            ...(located.viaLab ? { viaLab: located.viaLab } : {}),
+          });
         else for (const l of renderSummary(s, ctx.output.color)) ctx.output.out(l);
         return 0;
       }),
@@ -82,12 +98,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
   const control = (name: string, description: string, fn: typeof pauseRun) =>
     stateOption(program.command(name).description(description)).action(
       action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-        withStore(fleet, opts, { readonly: false }, (store) => {
-          const r = fn(
-            store,
-            pickRun(store, { ...opts, unfinishedOnly: true }),
-            `an operator (rollgate ${name})`,
-          );
+        withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
+          const r = fn(store, run, `an operator (rollgate ${name})`);
           if (opts.json) ctx.output.json({ ok: true, ...r });
           else ctx.output.out(r.message);
           return 0;

@@ -1,0 +1,153 @@
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadFleetFile } from "../../src/io/fleet-loader.ts";
+import { derivedFleetDocument } from "../../src/lab/derived-fleet.ts";
+import { labPaths } from "../../src/lab/record.ts";
+import type { RollgateError } from "../../src/model/errors.ts";
+import { planUpgrade } from "../../src/plan/planner.ts";
+import { fleetIdentity } from "../../src/run/identity.ts";
+import { defaultStatePath, fleetRefOf, locateRun, pickRun } from "../../src/run/locate.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
+import { REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { writeFileSync } from "node:fs";
+
+/**
+ * Issue 14: a command naming a fleet acts on that fleet's run only (pickRun took the newest run of
+ * any fleet), several candidates are refused rather than guessed, and the original fleet file
+ * finds the run of its lab's derived file.
+ */
+function example(dir: string, name: string): string {
+  const path = join(dir, `${name}.yaml`);
+  copyFileSync(join(REPO, "examples", `${name}.yaml`), path);
+  return path;
+}
+
+function startRunOf(store: SqliteStore, file: string, to: string) {
+  const fleet = loadFleetFile(file);
+  return store.createRun({
+    fleet: fleet.name,
+    fleetFile: file,
+    target: to,
+    plan: planUpgrade(fleet, { to: [to], strategy: "auto" }),
+    fleetId: fleetIdentity(fleet),
+  });
+}
+
+const codeOf = (f: () => unknown): string | undefined => {
+  try {
+    f();
+  } catch (e) {
+    return (e as RollgateError).code;
+  }
+  return undefined;
+};
+
+describe("pickRun", () => {
+  it("picks the named fleet's run, not the newest run of another fleet sharing the state file", () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const store = new SqliteStore(join(dir, "state.db"));
+    const m = startRunOf(store, matrix, "3.5.1");
+    const d = startRunOf(store, dma, "10.1.0"); // newer
+    expect(pickRun(store, { fleet: fleetRefOf(matrix), unfinishedOnly: true }).id).toBe(m.id);
+    expect(pickRun(store, { fleet: fleetRefOf(dma), unfinishedOnly: true }).id).toBe(d.id);
+    // no fleet named, two unfinished runs: refused (exit 2), each listed
+    expect(codeOf(() => pickRun(store, {}))).toBe("ROLLGATE_E_RUN_AMBIGUOUS");
+    try {
+      pickRun(store, {});
+    } catch (e) {
+      expect((e as Error).message).toContain(m.id);
+      expect((e as Error).message).toContain(d.id);
+      expect((e as Error).message).toContain("--run ID");
+    }
+    expect(pickRun(store, { run: m.id }).id).toBe(m.id);
+    // a finished run of one fleet: that fleet's control commands say so, the other's still work
+    store.setState(m.id, "aborted", "test");
+    expect(codeOf(() => pickRun(store, { fleet: fleetRefOf(matrix), unfinishedOnly: true }))).toBe(
+      "ROLLGATE_E_RUN_FINISHED",
+    );
+    expect(pickRun(store, { fleet: fleetRefOf(matrix) }).id).toBe(m.id); // status shows it
+    expect(pickRun(store, {}).id).toBe(d.id); // the one unfinished run
+    store.close();
+  });
+
+  it("a fleet with no run in the state file is told so, with the other fleets' runs listed", () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const store = new SqliteStore(join(dir, "state.db"));
+    const d = startRunOf(store, dma, "10.1.0");
+    expect(() => pickRun(store, { fleet: fleetRefOf(matrix) })).toThrow(
+      new RegExp(`no run of fleet seed-matrix .*runs of other fleets: ${d.id}`),
+    );
+    store.close();
+  });
+});
+
+describe("pickRun with a fleet file that cannot be read now", () => {
+  it("an operator mid-edit of the fleet file still pauses the run started from it (by its path)", async () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const store = new SqliteStore(defaultStatePath(matrix));
+    const m = startRunOf(store, matrix, "3.5.1");
+    store.setState(m.id, "running", "test");
+    startRunOf(store, dma, "10.1.0");
+    store.close();
+    writeFileSync(matrix, "apiVersion: rollgate/v1\nfleet: [half-edited\n");
+    const r = await runCli(["pause", matrix], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`paused run ${m.id}`);
+  }, 90_000);
+});
+
+describe("locateRun: the original fleet file finds its lab's run", () => {
+  it("reads the derived file's state when the fleet's own state holds none of its runs", () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const derived = labPaths(matrix).derivedFleet;
+    mkdirSync(join(dir, ".rollgate", "lab"), { recursive: true });
+    writeFileSync(
+      derived,
+      derivedFleetDocument(loadFleetFile(matrix), {
+        speed: 600,
+        driverUrl: "http://127.0.0.1:1/servers/{name}",
+      }),
+    );
+    const labStore = new SqliteStore(defaultStatePath(derived));
+    const run = startRunOf(labStore, derived, "3.5.1");
+    labStore.close();
+    const found = locateRun({ fleet: matrix, unfinishedOnly: true });
+    expect(found.run.id).toBe(run.id);
+    expect(found.statePath).toBe(defaultStatePath(derived));
+    expect(found.fleetFile).toBe(derived); // driven with the lab's drivers, not the original's
+    expect(found.viaLab?.derivedFleet).toBe(derived);
+    // the derived file finds it too, in its own state
+    const direct = locateRun({ fleet: derived });
+    expect(direct.run.id).toBe(run.id);
+    expect(direct.viaLab).toBeUndefined();
+  });
+
+  it("status of the original file, through the CLI, shows the lab's run and says where it read it", async () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const derived = labPaths(matrix).derivedFleet;
+    mkdirSync(join(dir, ".rollgate", "lab"), { recursive: true });
+    writeFileSync(
+      derived,
+      derivedFleetDocument(loadFleetFile(matrix), {
+        speed: 600,
+        driverUrl: "http://127.0.0.1:1/servers/{name}",
+      }),
+    );
+    const labStore = new SqliteStore(defaultStatePath(derived));
+    const run = startRunOf(labStore, derived, "3.5.1");
+    labStore.close();
+    const r = await runCli(["status", matrix], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`run ${run.id} · seed-matrix`);
+    expect(r.stderr).toContain(`the lab's run ${run.id}: read from ${defaultStatePath(derived)}`);
+  }, 90_000);
+});
