@@ -40,9 +40,7 @@ export function announceDashboard(
     } finally {
       closeSync(fd);
     }
-    ctx.output.err(
-      `dashboard: ${d.server.url}/ (the link with its token is in ${path}, mode 0600; ${lasts})`,
-    );
+    ctx.output.err(`dashboard: ${d.page} (the link with its token is in ${path}, mode 0600; ${lasts})`);
     return () => rmSync(path, { force: true });
   }
   if (ctx.output.errIsTTY) {
@@ -50,7 +48,7 @@ export function announceDashboard(
     return () => {};
   }
   ctx.output.err(
-    `dashboard: ${d.server.url}/ (its token is not printed: stderr is not a terminal, and a log is no place for it. ` +
+    `dashboard: ${d.page} (its token is not printed: stderr is not a terminal, and a log is no place for it. ` +
       `Pass --dashboard-token-file PATH for the link, or make a token: rollgate token create --role viewer --ttl 8h --state ${options.statePath})`,
   );
   return () => {};

@@ -1,9 +1,10 @@
 import { statSync } from "node:fs";
-import type { RunEvent } from "../events/types.ts";
 import { loadFleetFile } from "../io/fleet-loader.ts";
 import type { Fleet } from "../model/fleet.ts";
 import type { Store, RunRecord } from "../store/types.ts";
 import { ApiError } from "./api-error.ts";
+import { FINISHED_STATES, type RunEvent } from "../events/types.ts";
+import { type FleetRef, fleetRefOf, runOfFleet } from "../run/locate.ts";
 import { RunModel } from "./run-model.ts";
 
 /**
@@ -28,10 +29,18 @@ export class ServerContext {
     return run;
   }
 
-  /** The run a page shows by default: the newest unfinished one, else the newest. */
+  /**
+   * The run a page shows by default: the newest unfinished one, else the newest; of the fleet
+   * `serve FLEET` names when it names one (a state file may hold other fleets' runs).
+   */
   defaultRun(): RunRecord | undefined {
-    return this.store.findUnfinishedRun() ?? this.store.listRuns()[0];
+    const runs = this.store.listRuns();
+    this.fleetRef ??= this.fleetFile ? fleetRefOf(this.fleetFile) : undefined;
+    const ref = this.fleetRef;
+    const ours = ref ? runs.filter((r) => runOfFleet(r, ref)) : runs;
+    return ours.find((r) => !FINISHED_STATES.includes(r.state)) ?? ours[0];
   }
+  private fleetRef: FleetRef | undefined;
 
   /** A fleet file, read once per change; undefined when it is gone (a finished demo's temp dir). */
   fleet(path: string | undefined): Fleet | undefined {

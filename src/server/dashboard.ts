@@ -9,7 +9,9 @@ export { DASHBOARD_TOKEN_TTL_SECONDS };
 
 export interface Dashboard {
   server: RunningServer;
-  /** The page's address with the token in its `#token=` fragment: a secret. */
+  /** The page's address, opening on the run it was started for (no secret in it). */
+  page: string;
+  /** `page` with the token in its `#token=` fragment: a secret. */
   link: string;
   tokenId: string;
   expiresAt: string;
@@ -27,7 +29,14 @@ export interface Dashboard {
  */
 export async function startDashboard(
   store: SqliteStore,
-  options: { port?: number | true; host?: string; fleetFile?: string; ttlSeconds?: number },
+  options: {
+    port?: number | true;
+    host?: string;
+    fleetFile?: string;
+    ttlSeconds?: number;
+    /** The run the page opens on (the link carries it): not any fleet's newest run in a shared state file. */
+    runId?: string;
+  },
 ): Promise<Dashboard> {
   const server = await createServer({
     statePath: store.path,
@@ -37,9 +46,11 @@ export async function startDashboard(
   });
   const t = createToken(store, "operator", { ttlSeconds: options.ttlSeconds ?? DASHBOARD_TOKEN_TTL_SECONDS });
   let closed = false;
+  const page = `${server.url}/${options.runId ? `?run=${encodeURIComponent(options.runId)}` : ""}`;
   return {
     server,
-    link: `${server.url}/#token=${t.token}`,
+    page,
+    link: `${page}#token=${t.token}`,
     tokenId: t.id,
     expiresAt: t.expiresAt!,
     async close() {
@@ -70,7 +81,7 @@ export async function lingerThenClose(
   say: (line: string) => void,
 ): Promise<void> {
   if (interactive) {
-    say(`the run has ended; the dashboard stays up at ${dashboard.server.url} until Ctrl-C`);
+    say(`the run has ended; the dashboard stays up at ${dashboard.page} until Ctrl-C`);
     await untilInterrupted();
   }
   await dashboard.close();

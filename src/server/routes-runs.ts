@@ -23,6 +23,8 @@ type RunParams = FastifyRequest<{ Params: { id: string } }>;
 
 export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext, hub: EventHub): void {
   app.get("/api/runs", async () => ({
+    /** The run the page opens on when its address names none (`serve FLEET`: that fleet's). */
+    defaultRun: ctx.defaultRun()?.id ?? null,
     runs: ctx.store.listRuns().map((run) => {
       const m = ctx.model(run);
       return {

@@ -117,7 +117,7 @@ export class Api {
   }
 
   whoami = () => this.get<{ token: { id: string; role: "viewer" | "operator" } }>("/api/whoami");
-  runs = () => this.get<{ runs: RunListItem[] }>("/api/runs");
+  runs = () => this.get<{ runs: RunListItem[]; defaultRun: string | null }>("/api/runs");
   run = (id: string) => this.get<RunDetail>(`/api/runs/${encodeURIComponent(id)}`);
   plan = (id: string) => this.get<{ plan: Plan }>(`/api/runs/${encodeURIComponent(id)}/plan`);
   fleet = (id: string) => this.get<FleetView>(`/api/fleet?run=${encodeURIComponent(id)}`);

@@ -64,8 +64,8 @@ async function start(token: string): Promise<void> {
   const wanted = new URLSearchParams(location.search).get("run");
   let runId: string | undefined;
   while (!runId) {
-    const { runs } = await api.runs();
-    runId = wanted ?? runs.find((r) => !FINISHED.includes(r.state))?.id ?? runs[0]?.id;
+    const { defaultRun } = await api.runs();
+    runId = wanted ?? defaultRun ?? undefined;
     if (!runId) {
       notice("No run in the state file yet: waiting for one (rollgate apply, or rollgate demo --dashboard).");
       await new Promise((r) => setTimeout(r, 2000));

@@ -265,3 +265,46 @@ describe("the API (fastify on loopback, a real state file)", () => {
     }
   });
 });
+
+describe("serve FLEET over a state file that holds other fleets' runs", () => {
+  it("opens on the named fleet's run, not the newest run of any fleet", async () => {
+    const { createServer } = await import("../../src/server/index.ts");
+    const { SqliteStore } = await import("../../src/store/sqlite.ts");
+    const { createToken } = await import("../../src/server/auth.ts");
+    const { loadFleetFile } = await import("../../src/io/fleet-loader.ts");
+    const { planUpgrade } = await import("../../src/plan/planner.ts");
+    const { fleetIdentity } = await import("../../src/run/identity.ts");
+    const { REPO, tempDir } = await import("../helpers/cli.ts");
+    const statePath = join(tempDir("rollgate-server-test-"), "state.db");
+    const store = new SqliteStore(statePath);
+    const start = (file: string, to: string[]) => {
+      const fleet = loadFleetFile(file);
+      const plan = planUpgrade(fleet, { to });
+      return store.createRun({
+        fleet: fleet.name,
+        fleetFile: file,
+        target: plan.target,
+        plan,
+        fleetId: fleetIdentity(fleet),
+      });
+    };
+    const matrixFile = join(REPO, "examples", "matrix-seed.yaml");
+    const matrix = start(matrixFile, ["3.5.1"]);
+    const dma = start(join(REPO, "examples", "dma-supercluster.yaml"), ["10.1.0"]); // newer
+    const token = createToken(store, "viewer").token;
+    const get = async (url: string) =>
+      (await (await fetch(`${url}/api/runs`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        defaultRun: string | null;
+      };
+    const named = await createServer({ statePath, fleetFile: matrixFile, port: 0 });
+    const any = await createServer({ statePath, port: 0 });
+    try {
+      expect((await get(named.url)).defaultRun).toBe(matrix.id);
+      expect((await get(any.url)).defaultRun).toBe(dma.id);
+    } finally {
+      await named.close();
+      await any.close();
+      store.close();
+    }
+  });
+});

@@ -39,9 +39,13 @@ describe("the token of apply|demo --dashboard never reaches a log", () => {
         what: "the token file",
       });
       expect(statSync(file).mode & 0o777).toBe(0o600);
-      const m = /^(http:\/\/127\.0\.0\.1:\d+)\/#token=(rg_([0-9a-f]{8})_\S+)$/.exec(link);
+      // the page opens on this run (a state file may hold other fleets' runs), the token in the fragment
+      const m = /^(http:\/\/127\.0\.0\.1:\d+)\/\?run=([\w-]+)#token=(rg_([0-9a-f]{8})_\S+)$/.exec(link);
       expect(m, link).not.toBeNull();
-      const [, url, token, id] = m!;
+      const [, url, runId, token, id] = m!;
+      const runs = await fetch(`${url}/api/runs`, { headers: { authorization: `Bearer ${token}` } });
+      const listed = (await runs.json()) as { runs: { id: string; fleet: string }[] };
+      expect(listed.runs.find((r) => r.id === runId)).toBeDefined();
       const who = await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
       expect(who.status).toBe(200);
       expect(await who.json()).toEqual({ token: { id, role: "operator" } });
@@ -67,7 +71,7 @@ describe("the token of apply|demo --dashboard never reaches a log", () => {
     const r = await runCli(["demo", "--dashboard", "0", "--speed", "6000"], { timeoutMs: 180_000 });
     expect(r.code, r.stderr).toBe(0);
     const line = r.stderr.split("\n").find((l) => l.startsWith("dashboard: "));
-    expect(line).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/ \(its token is not printed/);
+    expect(line).toMatch(/^dashboard: http:\/\/127\.0\.0\.1:\d+\/\?run=[\w-]+ \(its token is not printed/);
     expect(line).toContain("--dashboard-token-file PATH");
     expect(line).toContain("rollgate token create --role viewer --ttl 8h --state ");
     expect(r.stderr + r.stdout).not.toMatch(/rg_[0-9a-f]{8}_/);

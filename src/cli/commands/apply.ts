@@ -277,10 +277,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
             ...(opts.dashboard !== undefined
               ? {
                   waitForConfirmation: true,
-                  onStore: async (store) => {
+                  onStore: async (store, run) => {
                     dashboard = await (await import("../../server/dashboard.ts")).startDashboard(store, {
                       port: opts.dashboard!,
                       fleetFile,
+                      runId: run.id,
                     });
                     forget = announceDashboard(ctx, dashboard, {
                       ...(opts.dashboardTokenFile ? { tokenFile: opts.dashboardTokenFile } : {}),

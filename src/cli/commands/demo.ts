@@ -94,9 +94,10 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             },
             ...(opts.dashboard !== undefined
               ? {
-                  onStore: async (store) => {
+                  onStore: async (store, run) => {
                     dashboard = await (await import("../../server/dashboard.ts")).startDashboard(store, {
                       port: opts.dashboard!,
+                      runId: run.id,
                     });
                     forget = announceDashboard(ctx, dashboard, {
                       ...(opts.dashboardTokenFile ? { tokenFile: opts.dashboardTokenFile } : {}),
