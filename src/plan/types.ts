@@ -103,4 +103,9 @@ export interface Plan {
   steps: Step[];
   estimate: PlanEstimate;
   verification: Verification;
+  /**
+   * What the planner found in the fleet and what it does about it, one line each with rule ids
+   * (a supercluster part way through its upgrade is planned from where it stands, G5).
+   */
+  findings?: string[];
 }
