@@ -13,6 +13,8 @@ export interface Rehearsal {
   dir: string;
   /** The derived fleet file (the lab's drivers): what the operator applies and syncs. */
   fleet: string;
+  /** The fleet file the lab was started from (what `rollgate lab act` takes). */
+  original: string;
 }
 
 const labs: Lab[] = [];
@@ -28,7 +30,7 @@ export async function rehearse(
   else copyFileSync(join(REPO, "examples", `${example}.yaml`), file);
   const lab = await startLab(file, { speed });
   labs.push(lab);
-  return { lab, dir, fleet: lab.derivedFleetPath };
+  return { lab, dir, fleet: lab.derivedFleetPath, original: file };
 }
 
 export async function stopLabs(): Promise<void> {
