@@ -181,10 +181,56 @@ function mismatchUpdate(
   }
 }
 
+/**
+ * Planning refuses the fleet as the file describes it (a target not newer, an unsupported path,
+ * a fleet that breaks a rule). When the file is stale (the fleet was upgraded since: a previous
+ * run, an abort, a cluster upgraded by hand), that refusal answers the wrong question: the servers
+ * are observed (G5) and, if they disagree with the file, the answer is the mismatch with the lines
+ * to write (`rollgate fleet sync`). Otherwise the planner's own refusal stands.
+ */
+async function staleFileInstead(
+  e: unknown,
+  fleetFile: string,
+  fleet: Fleet,
+  driverFor: (c: Cluster) => Driver,
+): Promise<unknown> {
+  const codes = ["ROLLGATE_E_PLAN_TARGET_NOT_NEWER", "ROLLGATE_E_PLAN_UNSUPPORTED_PATH", "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES", "ROLLGATE_E_PLAN_BAD_TARGET"];
+  if (!(e instanceof RollgateError) || !codes.includes(e.code)) return e;
+  const clusters = fleet.clusters.filter((c) => c.driver?.http || c.driver?.ssh || c.driver?.exec);
+  if (clusters.length === 0) return e;
+  try {
+    const observed = (
+      await Promise.all(
+        clusters.flatMap((cluster) =>
+          cluster.servers.map(async (server) => ({
+            cluster,
+            server,
+            obs: await driverFor(cluster).observe({ cluster, server }),
+          })),
+        ),
+      )
+    ).filter((o) => o.obs.state !== "unreachable");
+    const update = mismatchUpdate(fleetFile, fleet, observed);
+    if (!update) return e;
+    return new RollgateError(
+      "ROLLGATE_E_PREFLIGHT_MISMATCH",
+      `the fleet is not as the fleet file says, so the plan made from the file is wrong (it says: ${e.message}); nothing was done.${update.message}`,
+      { details: { changes: update.changes, diff: update.diff, planError: e.code } },
+    );
+  } catch {
+    return e;
+  }
+}
+
 export async function apply(input: ApplyInput): Promise<DriveResult> {
   const fleet = loadFleetFile(input.fleetFile);
   // Planning is pure and cheap: bad targets, downgrades and unsupported paths fail here (exit 2).
-  const plan = input.planner(fleet, input.targets, input.strategy);
+  let plan: Plan;
+  try {
+    plan = input.planner(fleet, input.targets, input.strategy);
+  } catch (e) {
+    throw await staleFileInstead(e, input.fleetFile, fleet, input.driverFor ?? defaultDriverFor);
+  }
   const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
   const driverFor = input.driverFor ?? defaultDriverFor;
   const fleetId = fleetIdentity(fleet);
