@@ -194,7 +194,12 @@ async function staleFileInstead(
   fleet: Fleet,
   driverFor: (c: Cluster) => Driver,
 ): Promise<unknown> {
-  const codes = ["ROLLGATE_E_PLAN_TARGET_NOT_NEWER", "ROLLGATE_E_PLAN_UNSUPPORTED_PATH", "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES", "ROLLGATE_E_PLAN_BAD_TARGET"];
+  const codes = [
+    "ROLLGATE_E_PLAN_TARGET_NOT_NEWER",
+    "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+    "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES",
+    "ROLLGATE_E_PLAN_BAD_TARGET",
+  ];
   if (!(e instanceof RollgateError) || !codes.includes(e.code)) return e;
   const clusters = fleet.clusters.filter((c) => c.driver?.http || c.driver?.ssh || c.driver?.exec);
   if (clusters.length === 0) return e;

@@ -2,7 +2,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { applyTo, type Rehearsal, rehearse, releases, service, stateChanges, stopLabs } from "./again-helpers.ts";
+import {
+  applyTo,
+  type Rehearsal,
+  rehearse,
+  releases,
+  service,
+  stateChanges,
+  stopLabs,
+} from "./again-helpers.ts";
 
 /**
  * An operator aborts an incremental DMA upgrade (D6) part way, then goes on: `rollgate apply`
@@ -65,7 +73,9 @@ describe("abort an incremental DMA upgrade, then go on", () => {
     assertUpgraded(r);
     const log = stateChanges(r.lab);
     // dma-nyc came back (founded the new supercluster, back in service) before another cluster went out
-    expect(log.indexOf("dma-nyc back in service")).toBeLessThan(log.indexOf("dma-bos busied out and out of service"));
+    expect(log.indexOf("dma-nyc back in service")).toBeLessThan(
+      log.indexOf("dma-bos busied out and out of service"),
+    );
   }, 600_000);
 
   it("an operator aborts once the first cluster is busied out, then applies again: that cluster is back in service before any other goes out, and every cluster ends in service", async () => {
@@ -75,6 +85,8 @@ describe("abort an incremental DMA upgrade, then go on", () => {
     await goOn(r);
     assertUpgraded(r);
     const log = stateChanges(r.lab);
-    expect(log.indexOf("dma-nyc back in service")).toBeLessThan(log.indexOf("dma-bos busied out and out of service"));
+    expect(log.indexOf("dma-nyc back in service")).toBeLessThan(
+      log.indexOf("dma-bos busied out and out of service"),
+    );
   }, 600_000);
 });

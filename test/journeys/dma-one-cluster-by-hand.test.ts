@@ -46,10 +46,11 @@ describe("one DMA cluster upgraded by hand", () => {
     const plan = await runCli(["plan", r.fleet, "--to", "10.1.0", "--json"], { timeoutMs: 60_000 });
     expect(plan.code, plan.stderr).toBe(0);
     const p = JSON.parse(plan.stdout);
-    expect(p.steps.filter((s: { action: string }) => s.action === "install").map((s: { cluster: string }) => s.cluster)).toEqual([
-      "dma-bos",
-      "dma-phl",
-    ]);
+    expect(
+      p.steps
+        .filter((s: { action: string }) => s.action === "install")
+        .map((s: { cluster: string }) => s.cluster),
+    ).toEqual(["dma-bos", "dma-phl"]);
     expect(p.findings.join("\n")).toMatch(/G5.*dma-nyc on 10\.1\.0 in no supercluster/);
 
     const done = await applyTo(r.fleet, ["10.1.0"]);

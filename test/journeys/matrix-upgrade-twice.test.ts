@@ -53,7 +53,9 @@ describe("a matrix upgraded twice", () => {
     expect(next.stderr).toContain("ROLLGATE_E_PLAN_UNSUPPORTED_PATH");
     expect(next.stderr).toContain("3.6.0 from 3.4.x");
     // the lab was not acted on
-    const after = r.lab.world.journal.entries(seen + 1, Number.MAX_SAFE_INTEGER).filter((e) => e.kind === "action");
+    const after = r.lab.world.journal
+      .entries(seen + 1, Number.MAX_SAFE_INTEGER)
+      .filter((e) => e.kind === "action");
     expect(after).toEqual([]);
     expect(Object.values(releases(r.lab))).toEqual(["3.5.1", "3.5.1", "3.5.1"]);
   }, 600_000);
