@@ -32,7 +32,7 @@ export function buildProgram(ctx: CliContext): Command {
     })
     .addHelpText(
       "after",
-      "\nExit codes: 0 ok, 1 an operation halted (escalation, abort), 2 bad input or usage, 3 internal error.\nDocs: README.md, docs/errors.md",
+      "\nExit codes: 0 ok, 1 an operation halted (escalation, abort, pause, Ctrl-C, a question answered no), 2 bad input or usage, 3 internal error.\nDocs: README.md, docs/errors.md",
     );
   registerCommands(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(run with --help for usage)");

@@ -61,6 +61,8 @@ export interface ActionArgs {
   joins?: string;
   supercluster?: string;
   territories?: TerritoryAssignment[];
+  /** reassign-territories (D5's record step): territories taken off the supercluster until restored. */
+  unassigned?: string[];
   filesystem?: string;
   /** Management operations (disable, mount, unmount): the server acted on, when not the receiver (M7). */
   server?: string;

@@ -17,7 +17,7 @@ import { readObservation } from "./observation.ts";
  * Placeholders replaced inside each argument: {name} {address} (the server that receives the
  * command), {server} (the server acted on: differs for a matrix management operation sent to an
  * old-release server, M7), {cluster} {release} {joins}
- * {supercluster} {filesystem} {territories} (JSON). The `status` command must print a JSON object
+ * {supercluster} {filesystem} {territories} (JSON) {unassigned} (JSON: D5's record step). The `status` command must print a JSON object
  * with at least { "state", "release" } (the ServerObservation fields of src/drivers/driver.ts).
  * An action's command succeeds with exit code 0; anything else is reported as refused.
  */
@@ -62,6 +62,7 @@ export class ExecDriver implements Driver {
       supercluster: args.supercluster ?? "",
       filesystem: args.filesystem ?? "",
       territories: args.territories ? JSON.stringify(args.territories) : "",
+      unassigned: args.unassigned ? JSON.stringify(args.unassigned) : "",
     };
     return command.map((part) => part.replace(/\{(\w+)\}/g, (m, key: string) => values[key] ?? m));
   }

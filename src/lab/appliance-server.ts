@@ -176,5 +176,6 @@ export function toActionRequest(action: string, body: Record<string, unknown>): 
   if (filesystem) req.filesystem = filesystem;
   if (server) req.server = server;
   if (Array.isArray(body.territories)) req.territories = body.territories as TerritoryAssignment[];
+  if (Array.isArray(body.unassigned)) req.unassigned = body.unassigned as string[];
   return req;
 }

@@ -3,7 +3,14 @@ import { isVersionString } from "../model/version.ts";
 import type { TerritoryAssignment } from "../plan/types.ts";
 import { installEffect } from "./faults.ts";
 import { performServerAction } from "./server-procedure.ts";
-import type { ActionReply, ActionRequest, ApplianceStatus, SimCluster, SimServer } from "./types.ts";
+import type {
+  ActionReply,
+  ActionRequest,
+  ApplianceStatus,
+  SimCluster,
+  SimServer,
+  SimSupercluster,
+} from "./types.ts";
 import type { LabWorld } from "./world.ts";
 
 /**
@@ -91,6 +98,7 @@ export function performDmaAction(w: LabWorld, s: SimServer, req: ActionRequest):
         c.busiedOut = true;
         c.inService = false;
         journalCluster(w, c, `${c.name} busied out and out of service`);
+        judgeSuperclusters(w);
         return undefined;
       });
     case "return-to-service":
@@ -110,6 +118,7 @@ export function performDmaAction(w: LabWorld, s: SimServer, req: ActionRequest):
         c.busiedOut = false;
         c.inService = true;
         journalCluster(w, c, `${c.name} back in service`);
+        judgeSuperclusters(w);
         return undefined;
       });
     case "reassign-territories":
@@ -133,14 +142,24 @@ function journalCluster(w: LabWorld, c: SimCluster, detail: string): void {
 function territories(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   const c = s.cluster;
   const action = req.action;
-  const list = req.territories;
-  if (!Array.isArray(list) || list.length === 0 || list.some((t) => !t || typeof t.name !== "string"))
+  const list = req.territories ?? [];
+  const unassigned = req.unassigned ?? [];
+  if (
+    !Array.isArray(list) ||
+    !Array.isArray(unassigned) ||
+    (list.length === 0 && unassigned.length === 0) ||
+    list.some((t) => !t || typeof t.name !== "string") ||
+    unassigned.some((n) => typeof n !== "string") ||
+    (action === "restore-territories" && unassigned.length > 0)
+  )
     return w.refuse(
       s,
       action,
       400,
       "bad-request",
-      `${action} needs territories: [{ name, primary, backup? }]`,
+      action === "restore-territories"
+        ? `${action} needs territories: [{ name, primary, backup? }]`
+        : `${action} needs territories: [{ name, primary, backup? }], or unassigned: [NAME, …] (D5: recorded and taken off the supercluster while it is out of service)`,
     );
   const sc = c.supercluster ? w.superclusters.get(c.supercluster) : undefined;
   if (!sc) return w.refuse(s, action, 409, "not-member", `${c.name} is not a member of a supercluster`);
@@ -156,11 +175,36 @@ function territories(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply
         );
     }
   }
+  // D5: a territory is left without a cluster only in a maintenance window, once the whole
+  // supercluster is out of service (a cluster still in service would take calls nobody routes)
+  const toDrop = sc.territories.filter((t) => unassigned.includes(t.name));
+  if (toDrop.length > 0) {
+    const serving = sc.members.filter((m) => w.clusters.get(m)?.inService);
+    if (serving.length)
+      return w.refuse(
+        s,
+        action,
+        409,
+        "members-in-service",
+        `cannot take ${toDrop.map((t) => t.name).join(", ")} off ${sc.name} while ${serving.join(", ")} ${serving.length === 1 ? "is" : "are"} in service: territories are recorded and left unassigned only in a maintenance window, with the whole supercluster out of service`,
+        "D5",
+      );
+  }
   const same = (a: TerritoryAssignment, b: TerritoryAssignment) =>
     a.primary === b.primary && (a.backup ?? null) === (b.backup ?? null);
-  if (list.every((t) => sc.territories.some((x) => x.name === t.name && same(x, t))))
+  if (toDrop.length === 0 && list.every((t) => sc.territories.some((x) => x.name === t.name && same(x, t))))
     return w.done(s, action, "the territories are already assigned so", true);
   return w.begin(c, s, action, w.ms(c, action), () => {
+    // Recorded (D5): the journal keeps each one's primary and backup; the restore brings them back.
+    const dropped = sc.territories.filter((t) => unassigned.includes(t.name));
+    if (dropped.length) {
+      sc.territories = sc.territories.filter((t) => !unassigned.includes(t.name));
+      journalCluster(
+        w,
+        c,
+        `${sc.name} territories recorded and unassigned until restored: ${dropped.map(fmtTerritory).join(", ")}`,
+      );
+    }
     for (const t of list) {
       const next: TerritoryAssignment = {
         name: t.name,
@@ -180,13 +224,14 @@ function territories(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply
         }
       }
     }
-    journalCluster(
-      w,
-      c,
-      `${sc.name} territories: ${sc.territories.map((t) => `${t.name}=${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ")}`,
-    );
+    journalCluster(w, c, `${sc.name} territories: ${sc.territories.map(fmtTerritory).join(", ") || "none"}`);
+    judgeSuperclusters(w);
     return undefined;
   });
+}
+
+function fmtTerritory(t: TerritoryAssignment): string {
+  return `${t.name}=${t.primary}${t.backup ? `/${t.backup}` : ""}`;
 }
 
 function leave(w: LabWorld, s: SimServer): ActionReply {
@@ -223,6 +268,7 @@ function leave(w: LabWorld, s: SimServer): ActionReply {
       c,
       `${c.name} left ${sc.name}${sc.members.length ? ` (${sc.members.join(", ")} remain)` : " (dissolved)"}`,
     );
+    judgeSuperclusters(w);
     return undefined;
   });
 }
@@ -300,10 +346,19 @@ function join(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
       y.supercluster = sc.name;
       y.leftSupercluster = null;
     }
-    if (!sc.members.includes(x.name)) sc.members.push(x.name);
+    // One membership change at a time (this runs in the lab's single timer thread): the member
+    // list as it is now, with x added, never a copy taken when the join was asked for.
+    const lost = x.servers.find((v) => v.faults.has("join-lost"));
+    if (lost) lost.faults.delete("join-lost");
+    else if (!sc.members.includes(x.name)) sc.members.push(x.name);
     x.supercluster = sc.name;
     x.leftSupercluster = null;
-    journalCluster(w, x, `${x.name} joined ${sc.name} through ${y.name} (members: ${sc.members.join(", ")})`);
+    journalCluster(
+      w,
+      x,
+      `${x.name} joined ${sc.name} through ${y.name} (members: ${sc.members.join(", ")})${lost ? ` (fault join-lost on ${lost.name}: the join was not replicated to ${sc.name})` : ""}`,
+    );
+    judgeSuperclusters(w);
     return undefined;
   });
 }
@@ -442,6 +497,7 @@ function verify(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
       c.supercluster = founds;
       c.leftSupercluster = null;
       journalCluster(w, c, `${c.name} founded ${founds} (members: ${c.name})`);
+      judgeSuperclusters(w);
     }
     return w.done(s, "verify", `${c.name} runs ${releasesOf(c).join(", ")}, clustered`);
   });
@@ -466,10 +522,96 @@ export function dmaObservation(w: LabWorld, s: SimServer): Partial<ApplianceStat
         ? ok
         : ok && upServers.length === c.servers.length && c.dashboardMissing.size === 0,
     supercluster: sc?.name ?? null,
-    superclusterMembers: sc ? [...sc.members] : [],
+    // a lost member (its join not replicated) still counts itself in: its own view
+    superclusterMembers: sc ? (sc.members.includes(c.name) ? [...sc.members] : [...sc.members, c.name]) : [],
     inService: c.inService && upServers.length > 0,
     busiedOut: c.busiedOut,
     territories: sc ? sc.territories.map((t) => ({ ...t })) : [],
     dataStore: { origin: c.dataStore.origin, lineage: [...c.dataStore.lineage] },
   };
+}
+
+/**
+ * The lab as judge of supercluster membership, after every membership or service change:
+ *
+ * - every cluster that sees itself a member of a supercluster is on that supercluster's member
+ *   list, and every listed member sees itself in it (D10: a join that was not replicated, a lost
+ *   member);
+ * - at the end of an upgrade of a fleet file's supercluster (every one of its clusters back in
+ *   service, none busy, all on one new release): every cluster of it is a member of one
+ *   supercluster (D5 after a maintenance window, i.e. once all of them were out of service at
+ *   once; D6 otherwise), and after a maintenance window every territory is back on its recorded
+ *   primary and backup (D5 restores them before the return to service; an incremental upgrade
+ *   restores them after it, so the lab cannot tell when that journey ends and leaves them be).
+ *
+ * Each problem is recorded once as a violation.
+ */
+export function judgeSuperclusters(w: LabWorld): void {
+  const once = (key: string, rule: string, detail: string, cluster: string) => {
+    if (w.judged.has(key)) return;
+    w.judged.add(key);
+    w.journal.violation(rule, detail, { cluster });
+  };
+  for (const c of w.clusters.values()) {
+    if (c.pack !== "polycom-dma" || c.supercluster === null) continue;
+    const sc = w.superclusters.get(c.supercluster);
+    if (!sc?.members.includes(c.name))
+      once(
+        `lost ${c.name} ${c.supercluster} ${c.upgradedAt}`,
+        "D10",
+        `lost member: ${c.name} sees itself a member of ${c.supercluster}, whose member list (${sc?.members.join(", ") || "none"}) lacks it`,
+        c.name,
+      );
+  }
+  for (const sc of w.superclusters.values())
+    for (const m of sc.members) {
+      const c = w.clusters.get(m);
+      if (c && c.supercluster !== sc.name)
+        once(
+          `listed ${m} ${sc.name} ${c.upgradedAt}`,
+          "D10",
+          `${sc.name} lists ${m} as a member, but ${m} sees itself in ${c.supercluster ?? "no supercluster"}`,
+          m,
+        );
+    }
+  for (const l of w.lineages) {
+    const cs = l.clusters.map((n) => w.clusters.get(n)).filter((c): c is SimCluster => c !== undefined);
+    if (cs.length === 0) continue;
+    if (cs.every((c) => !c.inService)) l.outage = true;
+    if (!cs.every((c) => c.inService && !c.busiedOut && !c.activity)) continue;
+    const releases = new Set(cs.flatMap((c) => c.servers.map((x) => x.release)));
+    if (releases.size !== 1) continue;
+    const release = [...releases][0]!;
+    if (release === l.judged) continue;
+    l.judged = release;
+    const window = l.outage;
+    l.outage = false;
+    const rule = window ? "D5" : "D6";
+    // the supercluster the upgrade formed: the one that lists most of them
+    const scs = [...w.superclusters.values()];
+    const count = (sc: SimSupercluster) => cs.filter((c) => sc.members.includes(c.name)).length;
+    const sc = scs.reduce<SimSupercluster | undefined>(
+      (b, x) => (!b || count(x) > count(b) ? x : b),
+      undefined,
+    );
+    const names = l.clusters.join(", ");
+    for (const c of cs) {
+      if (sc?.members.includes(c.name) && c.supercluster === sc.name) continue;
+      w.journal.violation(
+        rule,
+        `after the upgrade of ${names} to ${release}, ${c.name} is not a member of ${sc?.name ?? "any supercluster"} (members: ${sc?.members.join(", ") || "none"}; ${c.name} sees itself in ${c.supercluster ?? "no supercluster"}): every cluster of the supercluster belongs to the new one`,
+        { cluster: c.name },
+      );
+    }
+    if (!window || !sc) continue;
+    for (const t of l.territories) {
+      const now = sc.territories.find((x) => x.name === t.name);
+      if (now && now.primary === t.primary && (now.backup ?? null) === (t.backup ?? null)) continue;
+      w.journal.violation(
+        "D5",
+        `after the maintenance window, territory ${t.name} is ${now ? `on ${fmtTerritory(now)}` : "unassigned"} in ${sc.name}, not restored to its recorded ${fmtTerritory(t)}`,
+        { cluster: t.primary },
+      );
+    }
+  }
 }

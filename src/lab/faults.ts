@@ -12,6 +12,7 @@ export const FAULT_KINDS = [
   "unreachable-drop",
   "dashboard-missing",
   "package-mismatch",
+  "join-lost",
   "clear",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -25,6 +26,8 @@ export const FAULT_HELP: Record<FaultKind, string> = {
   "unreachable-drop": "the server accepts connections and never answers",
   "dashboard-missing": "D8b: after the next install, the pair's dashboard lacks this server",
   "package-mismatch": "D8c: after the next install, this server's package stays on the old release",
+  "join-lost":
+    "D10: the next join of this server's cluster is not replicated: it sees itself a member, the supercluster's member list lacks it (a lost member)",
   clear: "removes every fault of the server (and brings it back if unreachable)",
 };
 

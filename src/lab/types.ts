@@ -104,6 +104,8 @@ export interface ActionRequest {
   joins?: string;
   supercluster?: string;
   territories?: TerritoryAssignment[];
+  /** reassign-territories: territories recorded and taken off the supercluster (D5's window). */
+  unassigned?: string[];
   filesystem?: string;
   /** Management operations (disable, enable, mount, unmount): the server acted on, default the receiver. */
   server?: string;

@@ -1,6 +1,7 @@
 import type { ServerState } from "../drivers/driver.ts";
 import type { CompatibilityPolicy } from "../model/compatibility.ts";
 import type { Fleet } from "../model/fleet.ts";
+import type { TerritoryAssignment } from "../plan/types.ts";
 import { compareVersions } from "../model/version.ts";
 import { estimateFor } from "../rules/estimates.ts";
 import type { AddressMapping } from "./address-map.ts";
@@ -34,6 +35,19 @@ export class LabWorld {
   readonly servers = new Map<string, SimServer>();
   readonly clusters = new Map<string, SimCluster>();
   readonly superclusters = new Map<string, SimSupercluster>();
+  /**
+   * The fleet file's superclusters, as the lab judges their upgrades (dma.ts judgeSuperclusters):
+   * their clusters and territories as the file has them, the release last judged, and whether all
+   * of them were out of service at once since (a maintenance window, D5).
+   */
+  readonly lineages: Array<{
+    clusters: string[];
+    territories: TerritoryAssignment[];
+    judged: string;
+    outage: boolean;
+  }> = [];
+  /** Problems already recorded as violations by the membership judge (each once). */
+  readonly judged = new Set<string>();
   private reachListener: ((server: string, r: Reachability) => void) | undefined;
 
   constructor(
@@ -100,6 +114,15 @@ export class LabWorld {
         members: [...s.clusters],
         founder: s.clusters[0]!,
         territories: s.territories.map((t) => ({ ...t })),
+      });
+      const releases = new Set(
+        s.clusters.flatMap((n) => this.clusters.get(n)?.servers.map((x) => x.release) ?? []),
+      );
+      this.lineages.push({
+        clusters: [...s.clusters],
+        territories: s.territories.map((t) => ({ ...t })),
+        judged: releases.size === 1 ? [...releases][0]! : "",
+        outage: false,
       });
     }
     for (const c of this.clusters.values()) if (c.pack === "polyserve-matrix") this.reevaluateMatrix(c);
@@ -465,7 +488,8 @@ function describeArgs(req: ActionRequest): string {
   if (req.joins) parts.push(`joins ${req.joins}`);
   if (req.supercluster) parts.push(`supercluster ${req.supercluster}`);
   if (req.server) parts.push(`target ${req.server}`);
-  if (req.territories)
+  if (req.unassigned?.length) parts.push(`unassigned ${req.unassigned.join(",")}`);
+  if (req.territories?.length)
     parts.push(
       req.territories.map((t) => `${t.name}=${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(","),
     );

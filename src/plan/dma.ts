@@ -691,9 +691,12 @@ function windowsOptimum(w: number[], ok: Uint8Array): number {
 }
 
 /**
- * A supercluster's maintenance-window upgrade (D5): record the territories, busy out and remove
- * every cluster, upgrade them all in parallel, join each to the first (D10), restore the
- * territories, return to service. A full outage: capacity 0 from the first busy-out.
+ * A supercluster's maintenance-window upgrade (D5): the whole supercluster goes out of service
+ * together (every cluster busied out at once), the territories' primary and backup clusters are
+ * recorded and taken off the supercluster (the record step: `unassigned`, no cluster keeps one, so
+ * every cluster may leave, D4), every cluster leaves, all are upgraded in parallel, each joins the
+ * first (D10), the recorded assignments are restored in the new supercluster, and all return to
+ * service. A full outage: capacity 0 from the first busy-out.
  */
 export function planMaintenanceWindow(
   fleet: Fleet,
@@ -706,10 +709,21 @@ export function planMaintenanceWindow(
   const founder = clusters[0]!;
   const newSc = newSuperclusterName(sc.name, target);
   const steps: Step[] = [];
-  let t = 0;
+  const busy = clusters.map((c) => mk(S, c, "busy-out", 0, []));
+  steps.push(...busy);
+  let t = busy.reduce((m, s) => Math.max(m, s.end), 0);
   let record: Step | undefined;
   if (sc.territories.length > 0) {
-    record = mk(S, founder, "reassign-territories", 0, []);
+    // D5's "record every territory's primary and backup": sent once the whole supercluster is
+    // out of service, so that no territory is ever unassigned while a cluster still serves
+    record = mk(
+      S,
+      founder,
+      "reassign-territories",
+      t,
+      busy.map((b) => b.id),
+    );
+    record.id = `${founder.name}/record-territories`;
     record.territories = [];
     record.unassigned = sc.territories.map((x) => x.name);
     record.supercluster = sc.name;
@@ -718,9 +732,9 @@ export function planMaintenanceWindow(
   }
   const verifyEnd = new Map<string, number>();
   const tails: Step[] = [];
-  for (const c of clusters) {
-    const b = mk(S, c, "busy-out", t, record ? [record.id] : []);
-    const l = mk(S, c, "leave-supercluster", b.end, [b.id]);
+  for (const [k, c] of clusters.entries()) {
+    const b = busy[k]!;
+    const l = mk(S, c, "leave-supercluster", record ? t : b.end, record ? [b.id, record.id] : [b.id]);
     l.supercluster = sc.name;
     const i = mk(S, c, "install", l.end, [l.id]);
     i.release = target;
@@ -731,7 +745,7 @@ export function planMaintenanceWindow(
       v.rules = ["D8", "D5", "D10"];
     }
     verifyEnd.set(c.name, v.end);
-    steps.push(b, l, i, v);
+    steps.push(l, i, v);
     tails.push(v);
   }
   const fv = verifyEnd.get(founder.name)!;

@@ -31,6 +31,22 @@ export function explainStep(step: Step, fleet: Fleet): string[] {
         return step.territories?.length
           ? `${base}: ${step.territories.map((t) => `${t.name} → ${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ")}`
           : base;
+      case "D5": {
+        // the maintenance window's record step: every territory's primary and backup, as recorded
+        const sc = step.unassigned?.length
+          ? fleet.superclusters.find((x) => x.name === step.supercluster)
+          : undefined;
+        if (sc)
+          return `${base}: records ${sc.territories
+            .filter((t) => step.unassigned!.includes(t.name))
+            .map((t) => `${t.name} = ${t.primary}${t.backup ? `/${t.backup}` : ""}`)
+            .join(
+              ", ",
+            )} and takes them off ${sc.name} while it is out of service; restored once every cluster has joined the new supercluster`;
+        if (step.action === "restore-territories" && step.territories?.length)
+          return `${base}: restores ${step.territories.map((t) => `${t.name} = ${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ")} in ${step.supercluster ?? "the new supercluster"}`;
+        return base;
+      }
       case "G3":
         return `${base}: capacity floor ${fleet.defaults.capacityFloor}`;
       default:

@@ -1,3 +1,4 @@
+import { formatDuration } from "../model/duration.ts";
 import { RollgateError } from "../model/errors.ts";
 import { type Cluster, type Fleet, type Supercluster, superclusterLineage } from "../model/fleet.ts";
 import { dmaLineages } from "../rules/context.ts";
@@ -271,6 +272,23 @@ function notApplicable(u: Upgrade, s: Strategy): RollgateError {
   );
 }
 
+/**
+ * Why `auto` took `plan` (docs/planning.md, "auto"): the shortest of the plans that keep the
+ * floor. At floor 0 that is the maintenance window whenever it is shorter: a floor of 0 declares a
+ * full outage acceptable, and D5 is the manual's "simplest and fastest" method; the reason says
+ * that service is then fully unavailable, and how to keep some of it.
+ */
+export function autoChoice(plan: Plan, candidates: Plan[], floor: number): string {
+  const others = candidates
+    .filter((p) => p !== plan)
+    .map((p) => `${p.strategy} ${formatDuration(p.estimate.seconds)}`);
+  const against = others.length ? `, against ${others.join(", ")}` : ", the only one that keeps it";
+  let why = `auto picks ${plan.strategy}: the shortest plan that keeps the capacity floor ${floor} (${formatDuration(plan.estimate.seconds)}${against})`;
+  if (plan.strategy === "maintenance-window")
+    why += `; capacityFloor 0 allows a full outage, so service is fully unavailable for ${formatDuration(plan.estimate.outageSeconds ?? 0)} (D5). To keep some service up, set defaults.capacityFloor above 0 or pass --strategy incremental (D6)`;
+  return why;
+}
+
 function mwFloorError(u: Upgrade): RollgateError {
   return new RollgateError(
     "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
@@ -302,6 +320,7 @@ export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
     }
     if (candidates.length === 0) throw firstError;
     plan = candidates.reduce((best, p) => (p.estimate.seconds < best.estimate.seconds ? p : best));
+    plan.choice = autoChoice(plan, candidates, fleet.defaults.capacityFloor);
   } else {
     if (!u.applicable.includes(choice)) throw notApplicable(u, choice);
     if (choice === "maintenance-window" && fleet.defaults.capacityFloor > 0) throw mwFloorError(u);

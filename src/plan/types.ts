@@ -108,4 +108,6 @@ export interface Plan {
    * (a supercluster part way through its upgrade is planned from where it stands, G5).
    */
   findings?: string[];
+  /** `--strategy auto`: why this strategy (the shortest plan that keeps the floor; docs/planning.md). */
+  choice?: string;
 }

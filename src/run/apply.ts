@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { driverFor as defaultDriverFor } from "../drivers/index.ts";
 import type { Driver, ServerObservation } from "../drivers/driver.ts";
-import type { Escalation, RunEvent } from "../events/types.ts";
+import type { Escalation, RunEvent, RunState } from "../events/types.ts";
 import { loadFleetFile } from "../io/fleet-loader.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
@@ -17,6 +17,7 @@ import { Engine, type EngineResult } from "./engine.ts";
 import { fleetFileUpdate } from "./fleet-sync.ts";
 import type { FleetChange } from "../model/fleet-sync.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
+import { pauseRun } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
 import { defaultStatePath } from "./locate.ts";
 import { manualFor } from "./manual.ts";
@@ -42,6 +43,21 @@ export interface DriveHooks {
   correctOutOfOrder?: boolean;
   /** Called once the store is open and the run known (the dashboard attaches here). */
   onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
+  /**
+   * Called on every SIGINT or SIGTERM (or Ctrl-C at the point-of-no-return question) while the
+   * engine drives the run, after the first one has paused it (see drive()). The shell says what
+   * happens; on the second one it may exit at once: the run stays resumable.
+   */
+  onInterrupt?: (interrupt: Interrupt) => void;
+}
+
+export interface Interrupt {
+  signal: "SIGINT" | "SIGTERM";
+  /** 1 for the first signal of this engine, 2 for the second, … */
+  count: number;
+  runId: string;
+  /** The run's state in the store just after the signal: "paused", unless it was escalated or being aborted. */
+  state: RunState;
 }
 
 export interface ApplyInput extends DriveHooks {
@@ -60,6 +76,8 @@ export interface DriveResult extends EngineResult {
   runId: string;
   plan: Plan;
   statePath: string;
+  /** The operator answered no at the point of no return the run halted before (G4). */
+  declined?: boolean;
 }
 
 interface Observed {
@@ -277,9 +295,10 @@ async function startRun(
   input.onPlan?.(plan, { resumed: false });
   if (!input.yes) {
     if (!input.ask) {
+      // Not a usage error: the command line is valid, and nobody said yes (docs/errors.md).
       throw new RollgateError(
-        "ROLLGATE_E_USAGE",
-        "no terminal to ask for confirmation: pass --yes to apply the plan shown",
+        "ROLLGATE_E_DECLINED",
+        "no terminal to ask for confirmation and no --yes: the plan was not applied; pass --yes to apply the plan shown",
       );
     }
     const yes = await input
@@ -469,14 +488,22 @@ async function drive(
   await input.onStore?.(store, run);
   // A question still open when the engine ends is withdrawn.
   const questions = new AbortController();
+  const declined = new Set<string>();
   const confirm = async (step: Step): Promise<"yes" | "wait" | "halt"> => {
     if (input.ask) {
-      return (await input.ask(
-        `${step.id} is a point of no return (${step.rules.join(", ")}): the old release cannot come back after it. Go on?`,
-        questions.signal,
-      ))
-        ? "yes"
-        : "halt";
+      let yes: boolean;
+      try {
+        yes = await input.ask(
+          `${step.id} is a point of no return (${step.rules.join(", ")}): the old release cannot come back after it. Go on?`,
+          questions.signal,
+        );
+      } catch (e) {
+        // Ctrl-C at the question (the terminal is in raw mode, so no SIGINT): a Ctrl-C as any other
+        if ((e as Error)?.name === "AbortError" && !questions.signal.aborted) interrupt("SIGINT");
+        throw e;
+      }
+      if (!yes) declined.add(step.id);
+      return yes ? "yes" : "halt";
     }
     return input.waitForConfirmation ? "wait" : "halt";
   };
@@ -492,15 +519,49 @@ async function drive(
     ...(input.escalateFactor ? { escalateFactor: input.escalateFactor } : {}),
     ...(input.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
   });
-  const stop = () =>
-    engine.requestStop("interrupted (SIGINT/SIGTERM): running steps finish, then the run pauses");
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // SIGINT (Ctrl-C) and SIGTERM pause the run as `rollgate pause` does, durably in the store, at
+  // once: no new step starts, running steps finish and reach the journal, then the engine returns
+  // "paused" (exit 1). A signal never lands inside a journal write: better-sqlite3 writes
+  // synchronously, and a handler runs between two of them. Every further signal is only told
+  // to the shell (onInterrupt), which may exit at once; the run is then left as after a crash,
+  // paused, and resume observes the steps that were under way again.
+  let interrupts = 0;
+  const interrupt = (signal: "SIGINT" | "SIGTERM") => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      const before = store.lastSeq();
+      try {
+        pauseRun(store, store.getRun(run.id)!, `an operator (${signal === "SIGINT" ? "Ctrl-C" : signal})`);
+      } catch {
+        // escalated, being aborted, or the store unusable: the engine still stops starting steps
+      }
+      for (const e of store.events(run.id, before)) input.onEvent?.(e);
+      engine.requestStop(`${signal}: running steps finished, no new step started`);
+    }
+    if (input.onInterrupt)
+      input.onInterrupt({ signal, count: interrupts, runId: run.id, state: store.getRun(run.id)!.state });
+    else if (interrupts > 1) {
+      // no shell to decide: the second signal does what it does to any program that does not catch it
+      process.off("SIGINT", onSigint);
+      process.off("SIGTERM", onSigterm);
+      process.kill(process.pid, signal);
+    }
+  };
+  const onSigint = () => interrupt("SIGINT");
+  const onSigterm = () => interrupt("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
   try {
     const result = await engine.run().finally(() => questions.abort());
-    return { ...result, runId: run.id, plan, statePath };
+    return {
+      ...result,
+      runId: run.id,
+      plan,
+      statePath,
+      ...(result.needsConfirmation && declined.has(result.needsConfirmation) ? { declined: true } : {}),
+    };
   } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
   }
 }

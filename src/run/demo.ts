@@ -10,7 +10,7 @@ import { compareVersions } from "../model/version.ts";
 import type { Plan, StrategyChoice } from "../plan/types.ts";
 import type { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
-import { apply, type DriveResult } from "./apply.ts";
+import { apply, type DriveHooks, type DriveResult } from "./apply.ts";
 import { targetsOf } from "./rule-gate.ts";
 
 /** The demo's fleet (examples/demo.yaml) and its targets: DMA 10.0.1 → 10.1.0 (incompatible), matrix 3.5.0 → 3.5.1. */
@@ -50,6 +50,8 @@ export interface DemoOptions {
   onPlan?: (plan: Plan) => void;
   onEvent?: (e: RunEvent) => void;
   onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
+  /** Ctrl-C or SIGTERM while the engine runs (apply.ts's DriveHooks.onInterrupt). */
+  onInterrupt?: DriveHooks["onInterrupt"];
   /** Where the demo keeps its files (default a new temp dir). */
   dir?: string;
 }
@@ -83,6 +85,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         options.onEvent?.(e);
       },
       ...(options.onStore ? { onStore: options.onStore } : {}),
+      ...(options.onInterrupt ? { onInterrupt: options.onInterrupt } : {}),
     });
     const wallSeconds = (Date.now() - started) / 1000;
     const status = lab.status();

@@ -17,6 +17,11 @@ export interface StepContext {
   observations: ServerObservation[];
   /** Recorded in the step's intent: the backup count before the backup action. */
   backupsBefore?: number;
+  /**
+   * join-supercluster: the servers of the cluster joined (the founder), observed just now. A join
+   * is judged against the supercluster it joins, not on the joining cluster's word alone (D10).
+   */
+  joined?: ServerObservation[];
 }
 
 const onTarget = (o: ServerObservation, target: string) => compareVersions(o.release, target) === 0;
@@ -56,6 +61,14 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
       );
     case "reassign-territories":
     case "restore-territories":
+      if (step.unassigned?.length)
+        // D5's record step: done once none of them is on the supercluster any more
+        return obs.some(
+          (o) =>
+            o.territories !== undefined &&
+            !o.territories.some((t) => step.unassigned!.includes(t.name)) &&
+            (!step.territories?.length || sameAssignment(o.territories, step.territories)),
+        );
       return obs.some((o) => sameAssignment(o.territories, step.territories));
     case "busy-out":
       return all((o) => o.busiedOut === true || o.inService === false);
@@ -64,10 +77,12 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
         (o) => !o.supercluster || (step.supercluster !== undefined && o.supercluster !== step.supercluster),
       );
     case "join-supercluster":
-      return all(
-        (o) =>
-          (step.supercluster !== undefined && o.supercluster === step.supercluster) ||
-          (step.joins !== undefined && (o.superclusterMembers ?? []).includes(step.joins)),
+      return (
+        all(
+          (o) =>
+            (step.supercluster !== undefined && o.supercluster === step.supercluster) ||
+            (step.joins !== undefined && (o.superclusterMembers ?? []).includes(step.joins)),
+        ) && joinProblems(ctx).length === 0
       );
     case "return-to-service":
       return all((o) => o.inService === true && o.busiedOut !== true);
@@ -94,6 +109,39 @@ export function inProgress(ctx: StepContext, target: string): boolean {
 export interface Problem {
   rule: RuleId;
   detail: string;
+}
+
+/**
+ * D10: a join is done only when the supercluster it joins counts the cluster in: every server of
+ * the joined cluster (the founder) reports a member list with the joining cluster, in the same
+ * supercluster the joining cluster reports. Empty when so; without `joined` observations (another
+ * action), nothing to say. An unreachable server of the joined cluster cannot vouch for it (G5).
+ */
+export function joinProblems(ctx: StepContext): Problem[] {
+  const { step, cluster, joined } = ctx;
+  if (step.action !== "join-supercluster" || joined === undefined) return [];
+  if (joined.length === 0)
+    return [{ rule: "G5", detail: `no server of ${step.joins} was observed to check the join` }];
+  const problems: Problem[] = [];
+  const unreachable = joined.filter((o) => o.state === "unreachable");
+  if (unreachable.length)
+    problems.push({
+      rule: "G5",
+      detail: `cannot read ${unreachable.map((o) => o.server).join(", ")} of ${step.joins}, whose member list must show ${cluster.name}`,
+    });
+  const mine = ctx.observations.find((o) => o.supercluster)?.supercluster;
+  for (const o of joined) {
+    if (o.state === "unreachable") continue;
+    const members = o.superclusterMembers ?? [];
+    if (!members.includes(cluster.name) || (mine !== undefined && o.supercluster !== mine)) {
+      problems.push({
+        rule: "D10",
+        detail: `${cluster.name} sees itself in ${mine ?? "no supercluster"}, but ${o.server} (${step.joins}) lists ${o.supercluster ?? "no supercluster"} with ${members.join(", ") || "no member"}: ${cluster.name} is not a member of the supercluster it joined (a lost member)`,
+      });
+      break;
+    }
+  }
+  return problems;
 }
 
 /** D8: what a finished cluster or server upgrade must show; empty when all is well. */

@@ -8,6 +8,7 @@ import {
   effectPresent,
   inProgress,
   isolatedServers,
+  joinProblems,
   outOfOrder,
   type Problem,
   stoppedOutOfOrder,
@@ -84,7 +85,8 @@ function ruleOfAction(step: Step, cluster: Cluster): string {
       return "D10";
     case "reassign-territories":
     case "restore-territories":
-      return "D6";
+      // the strategy's own territory rule: D5's window, D3's patch, else D6
+      return step.rules.includes("D5") ? "D5" : step.rules.includes("D3") ? "D3" : "D6";
     default:
       return "D4";
   }
@@ -286,7 +288,8 @@ export class Engine {
           return { state: "aborted" };
         }
         if (this.stopRequested) {
-          this.setState("paused", this.stopRequested);
+          // Ctrl-C has usually paused the run in the store already (src/run/apply.ts)
+          if (now.state !== "paused") this.setState("paused", this.stopRequested);
           return { state: "paused" };
         }
         const halted = [...this.halted].find((id) => !now.confirmed.includes(id));
@@ -454,10 +457,19 @@ export class Engine {
     });
 
     let obs = await this.observe(cluster, servers);
+    // a join is judged against the cluster it joins as well (D10): its member list is read too
+    const joinedCluster =
+      step.action === "join-supercluster" && step.joins
+        ? this.o.fleet.clusters.find((c) => c.name === step.joins)
+        : undefined;
+    const observeJoined = async () =>
+      joinedCluster ? await this.observe(joinedCluster, joinedCluster.servers) : undefined;
+    let joined = await observeJoined();
     const ctx = () => ({
       step,
       cluster,
       observations: obs,
+      ...(joined ? { joined } : {}),
       ...(standing.backupsBefore !== undefined ? { backupsBefore: standing.backupsBefore } : {}),
     });
     const unreachable = obs.filter((o) => o.state === "unreachable");
@@ -526,6 +538,7 @@ export class Engine {
         ...(step.joins ? { joins: step.joins } : {}),
         ...(step.supercluster ? { supercluster: step.supercluster } : {}),
         ...(step.territories ? { territories: step.territories } : {}),
+        ...(step.unassigned?.length ? { unassigned: step.unassigned } : {}),
         ...(step.server && target.server.name !== step.server ? { server: step.server } : {}),
       };
       let outcome: Awaited<ReturnType<Driver["perform"]>>;
@@ -561,6 +574,7 @@ export class Engine {
     const pollMs = Math.min(1000, Math.max(20, estimateMs / 40));
     for (;;) {
       obs = await this.observe(cluster, servers);
+      joined = await observeJoined();
       if (effectPresent(ctx(), this.target(step))) break;
       await this.watchMatrix(step, cluster);
       if (step.action === "install") {
@@ -580,7 +594,16 @@ export class Engine {
           );
         }
       }
-      if (this.o.now() > deadline) throw this.timeoutHalt(step, cluster, obs, waitingSince);
+      if (this.o.now() > deadline) {
+        const lost = joinProblems(ctx());
+        if (lost.length)
+          throw this.halt(
+            step,
+            lost[0]!.rule,
+            `${lost.map((p) => p.detail).join("; ")}, ${Math.round((this.o.now() - waitingSince) / 100) / 10}s after the join was sent`,
+          );
+        throw this.timeoutHalt(step, cluster, obs, waitingSince);
+      }
       await sleep(pollMs);
     }
     await this.watchMatrix(step, cluster);

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { budget } from "./wait.ts";
 
 export const REPO = fileURLToPath(new URL("../..", import.meta.url));
 export const BIN = join(REPO, "bin", "rollgate.js");
@@ -36,12 +37,11 @@ export function runCli(
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
+    const limit = budget(options.timeoutMs ?? 60_000);
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(
-        new Error(`rollgate ${args.join(" ")} did not finish in ${options.timeoutMs ?? 60000} ms\n${stderr}`),
-      );
-    }, options.timeoutMs ?? 60_000);
+      reject(new Error(`rollgate ${args.join(" ")} did not finish in ${limit} ms\n${stderr}`));
+    }, limit);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -51,6 +51,17 @@ export function runCli(
   });
 }
 
+const made: string[] = [];
+
+/** A fresh temporary folder; removed after the test file's last hook (test/setup.ts). */
 export function tempDir(prefix = "rollgate-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every folder `tempDir` made in this test file (set ROLLGATE_KEEP_TEST_DIRS=1 to keep them). */
+export function removeTempDirs(): void {
+  if (process.env.ROLLGATE_KEEP_TEST_DIRS) return;
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }

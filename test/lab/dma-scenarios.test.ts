@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -247,5 +248,170 @@ describe("a DMA supercluster, over HTTP", () => {
     expect((await api.status("nyc-1")).superclusterMembers).toEqual(["nyc", "bos", "phl"]);
     expect((await api.status("phl-1")).supercluster).toBe("sc-new");
     expect((await labStatus()).superclusters.map((x: { name: string }) => x.name)).toEqual(["sc-new"]);
+  });
+});
+
+// Five clusters (D1's most), as a maintenance window (D5) handles them, by hand over HTTP.
+const FIVE = readFileSync(new URL("../fixtures/dma-five.yaml", import.meta.url), "utf8")
+  .replaceAll("10.71.", "10.72.")
+  .replace("fleet: dma-five", "fleet: lab-dma-five");
+const FIVE_CLUSTERS = ["dma-nyc", "dma-bos", "dma-phl", "dma-dca", "dma-atl"];
+const FIRST_SERVER: Record<string, string> = {
+  "dma-nyc": "nyc-1",
+  "dma-bos": "bos-1",
+  "dma-phl": "phl-1",
+  "dma-dca": "dca-1",
+  "dma-atl": "atl-1",
+};
+const TERRITORIES = [
+  { name: "us-east", primary: "dma-nyc", backup: "dma-bos" },
+  { name: "us-mid", primary: "dma-phl", backup: "dma-nyc" },
+  { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+  { name: "us-capital", primary: "dma-dca", backup: "dma-atl" },
+  { name: "us-south", primary: "dma-atl" },
+];
+
+describe("a five-cluster DMA supercluster in a maintenance window (D5), over HTTP", () => {
+  let five: Lab;
+  let api5: ReturnType<typeof appliances>;
+  beforeEach(async () => {
+    five = await startLab(writeFleet(FIVE), { speed: 12000 });
+    api5 = appliances(five);
+  });
+  afterEach(async () => {
+    await five.stop();
+  });
+  const each = (f: (c: string, server: string) => Promise<unknown>) =>
+    Promise.all(FIVE_CLUSTERS.map((c) => f(c, FIRST_SERVER[c]!)));
+  const status5 = () => five.status();
+
+  const installed = async (s: string) => {
+    expect((await api5.act(s, "install", { release: "10.1.0" })).status).toBe(202);
+    await waitFor(async () => {
+      const st = await api5.status(s);
+      return st.release === "10.1.0" && st.login === true;
+    });
+  };
+
+  /**
+   * Busy-out all, record the territories, all leave, all install (the first one first), and the
+   * first founds the new supercluster at its verify (unless `found` is false).
+   */
+  async function windowUpToJoins(found = true) {
+    await each(async (_, s) => expect((await api5.act(s, "busy-out")).status).toBe(200));
+    const names = TERRITORIES.map((t) => t.name);
+    expect((await api5.act("nyc-2", "reassign-territories", { unassigned: names })).status).toBe(200);
+    expect((await api5.status("atl-1")).territories).toEqual([]);
+    await each(async (_, s) => expect((await api5.act(s, "leave-supercluster")).status).toBe(200));
+    await installed("nyc-1");
+    await Promise.all(FIVE_CLUSTERS.slice(1).map((c) => installed(FIRST_SERVER[c]!)));
+    if (found)
+      expect((await api5.act("nyc-1", "verify", { supercluster: "sc-east@10.1.0" })).status).toBe(200);
+  }
+
+  it("records the territories only once every cluster is out of service (D5); an empty request is refused", async () => {
+    expect(await api5.act("nyc-1", "reassign-territories", { territories: [] })).toMatchObject({
+      status: 400,
+      body: { code: "bad-request" },
+    });
+    await Promise.all(
+      ["dma-nyc", "dma-bos", "dma-phl", "dma-dca"].map((c) => api5.act(FIRST_SERVER[c]!, "busy-out")),
+    );
+    const early = await api5.act("nyc-1", "reassign-territories", { unassigned: ["us-east", "us-south"] });
+    expect(early).toMatchObject({ status: 409, body: { rule: "D5", code: "members-in-service" } });
+    expect(early.body.message).toMatch(/while dma-atl is in service/);
+    expect((await api5.act("atl-1", "busy-out")).status).toBe(200);
+    expect(
+      (await api5.act("nyc-1", "reassign-territories", { unassigned: ["us-east", "us-south"] })).status,
+    ).toBe(200);
+    expect((await api5.status("bos-2")).territories.map((t: { name: string }) => t.name)).toEqual([
+      "us-mid",
+      "us-north",
+      "us-capital",
+    ]);
+    expect(five.world.journal.entries(0, 1e9).map((e) => e.detail)).toContain(
+      "sc-east territories recorded and unassigned until restored: us-east=dma-nyc/dma-bos, us-south=dma-atl",
+    );
+    expect(status5().violations.map((v) => v.rule)).toEqual(["D5"]);
+  });
+
+  it("four joins sent side by side to the founder all land: five members, territories restored, back in service, no rule broken", async () => {
+    await windowUpToJoins();
+    const joins = await Promise.all(
+      FIVE_CLUSTERS.slice(1).map((c) =>
+        api5.act(FIRST_SERVER[c]!, "join-supercluster", { joins: "dma-nyc", supercluster: "sc-east@10.1.0" }),
+      ),
+    );
+    expect(joins.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    for (const s of ["nyc-1", "nyc-2", "phl-2", "atl-1"])
+      expect(new Set((await api5.status(s)).superclusterMembers)).toEqual(new Set(FIVE_CLUSTERS));
+    expect((await api5.act("nyc-1", "restore-territories", { territories: TERRITORIES })).status).toBe(200);
+    await each(async (_, s) => expect((await api5.act(s, "return-to-service")).status).toBe(200));
+    const st = status5();
+    expect(st.superclusters).toEqual([
+      expect.objectContaining({ name: "sc-east@10.1.0", founder: "dma-nyc", territories: TERRITORIES }),
+    ]);
+    expect(new Set(st.superclusters[0]!.members)).toEqual(new Set(FIVE_CLUSTERS));
+    expect(st.violations).toEqual([]);
+  });
+
+  it("four joins sent side by side to a first cluster in no supercluster yet land in one supercluster of five", async () => {
+    await windowUpToJoins(false);
+    const joins = await Promise.all(
+      FIVE_CLUSTERS.slice(1).map((c) =>
+        api5.act(FIRST_SERVER[c]!, "join-supercluster", { joins: "dma-nyc", supercluster: "sc-east@10.1.0" }),
+      ),
+    );
+    expect(joins.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const st = status5();
+    expect(st.superclusters.map((x) => x.name)).toEqual(["sc-east@10.1.0"]);
+    expect(new Set(st.superclusters[0]!.members)).toEqual(new Set(FIVE_CLUSTERS));
+    expect(st.violations).toEqual([]);
+  });
+
+  it("a join that is not replicated (fault join-lost) is recorded as a lost member (D10)", async () => {
+    await windowUpToJoins();
+    five.fault("phl-2", "join-lost");
+    await Promise.all(
+      FIVE_CLUSTERS.slice(1).map((c) =>
+        api5.act(FIRST_SERVER[c]!, "join-supercluster", { joins: "dma-nyc", supercluster: "sc-east@10.1.0" }),
+      ),
+    );
+    // its own view says it is in; the founder's member list does not have it
+    expect(await api5.status("phl-1")).toMatchObject({ supercluster: "sc-east@10.1.0" });
+    expect((await api5.status("phl-1")).superclusterMembers).toContain("dma-phl");
+    expect((await api5.status("nyc-1")).superclusterMembers).not.toContain("dma-phl");
+    const v = status5().violations;
+    expect(v.map((x) => x.rule)).toEqual(["D10"]);
+    expect(v[0]!.detail).toMatch(
+      /lost member: dma-phl sees itself a member of sc-east@10\.1\.0, whose member list \(.*\) lacks it/,
+    );
+  });
+
+  it("after the window, a cluster outside the new supercluster and a territory not restored are violations (D5)", async () => {
+    await windowUpToJoins();
+    for (const c of ["dma-bos", "dma-phl", "dma-dca"])
+      expect(
+        (
+          await api5.act(FIRST_SERVER[c]!, "join-supercluster", {
+            joins: "dma-nyc",
+            supercluster: "sc-east@10.1.0",
+          })
+        ).status,
+      ).toBe(200);
+    // dma-atl founds a supercluster of its own instead of joining the first (D5, D10)
+    expect((await api5.act("atl-1", "verify", { supercluster: "sc-south" })).status).toBe(200);
+    // us-capital and us-south name dma-atl, which is not a member: only three are restored
+    expect(
+      (await api5.act("nyc-1", "restore-territories", { territories: TERRITORIES.slice(0, 3) })).status,
+    ).toBe(200);
+    await each(async (_, s) => expect((await api5.act(s, "return-to-service")).status).toBe(200));
+    const v = status5().violations;
+    expect(v.map((x) => x.rule)).toEqual(["D5", "D5", "D5"]);
+    expect(v[0]!.detail).toMatch(/dma-atl is not a member of sc-east@10\.1\.0 .*sees itself in sc-south/);
+    expect(v[1]!.detail).toMatch(
+      /territory us-capital is unassigned in sc-east@10\.1\.0, not restored to its recorded us-capital=dma-dca\/dma-atl/,
+    );
+    expect(v[2]!.detail).toMatch(/territory us-south is unassigned/);
   });
 });

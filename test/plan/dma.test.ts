@@ -123,6 +123,56 @@ describe("DMA incompatible upgrade", () => {
     expect(mw.verification.ok).toBe(true);
   });
 
+  it("maintenance-window: the whole supercluster goes out together, then the territories are recorded and taken off it; none is sent empty (D5)", () => {
+    const mw = planUpgrade(withFloor(0), { to: "10.1.0", strategy: "maintenance-window" });
+    const busy = mw.steps.filter((s) => s.action === "busy-out");
+    expect(busy.map((s) => [s.cluster, s.start, s.after])).toEqual([
+      ["dma-nyc", 0, []],
+      ["dma-bos", 0, []],
+      ["dma-phl", 0, []],
+    ]);
+    const record = mw.steps.find((s) => s.id === "dma-nyc/record-territories")!;
+    expect(record).toMatchObject({
+      action: "reassign-territories",
+      territories: [],
+      supercluster: "sc-east",
+    });
+    expect(record.unassigned).toEqual(["us-east", "us-mid", "us-north"]);
+    expect(record.rules).toEqual(["D5"]);
+    expect(record.after).toEqual(busy.map((s) => s.id)); // only once nothing serves
+    for (const l of mw.steps.filter((s) => s.action === "leave-supercluster")) {
+      expect(l.after).toContain(record.id);
+      expect(l.start).toBeGreaterThanOrEqual(record.end);
+    }
+    // every territory step of the plan sends something to the appliance
+    for (const s of mw.steps.filter((x) => x.action.endsWith("-territories")))
+      expect((s.territories?.length ?? 0) + (s.unassigned?.length ?? 0)).toBeGreaterThan(0);
+    const restore = mw.steps.find((s) => s.action === "restore-territories")!;
+    expect(restore.territories).toEqual(east.superclusters[0]!.territories);
+    expect(restore.supercluster).toBe("sc-east@10.1.0");
+    expect(restore.start).toBeGreaterThanOrEqual(
+      Math.max(...mw.steps.filter((s) => s.action === "join-supercluster").map((s) => s.end)),
+    );
+    expect(mw.verification.ok).toBe(true);
+  });
+
+  it("auto says why it chose: at floor 0 the maintenance window is the shortest that keeps the floor, a full outage (docs/planning.md)", () => {
+    const auto = planUpgrade(withFloor(0), { to: "10.1.0" });
+    expect(auto.strategy).toBe("maintenance-window");
+    expect(auto.choice).toMatch(
+      /^auto picks maintenance-window: the shortest plan that keeps the capacity floor 0 \(1h4m, against incremental 2h\d+m\)/,
+    );
+    expect(auto.choice).toMatch(/full outage, so service is fully unavailable for 1h4m \(D5\)/);
+    expect(auto.choice).toMatch(/--strategy incremental/);
+    const kept = planUpgrade(east, { to: "10.1.0" });
+    expect(kept.strategy).toBe("incremental");
+    expect(kept.choice).toMatch(
+      /^auto picks incremental: the shortest plan that keeps the capacity floor 0\.6/,
+    );
+    expect(kept.choice).not.toMatch(/outage/);
+    expect(planUpgrade(east, { to: "10.1.0", strategy: "incremental" }).choice).toBeUndefined();
+  });
+
   it("refuses maintenance-window when the floor forbids an outage", () => {
     expect(() => planUpgrade(east, { to: "10.1.0", strategy: "maintenance-window" })).toThrow(
       expect.objectContaining({ code: "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE" }) as unknown as RollgateError,

@@ -5,7 +5,7 @@ import { formatDuration } from "../../model/duration.ts";
 import { requireDriverCommands } from "../../plan/driver-commands.ts";
 import { planUpgrade } from "../../plan/planner.ts";
 import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
-import { apply, type DriveResult, resume } from "../../run/apply.ts";
+import { apply, type DriveResult, type Interrupt, resume } from "../../run/apply.ts";
 import { confirmRun, resumeLiveRun } from "../../run/control.ts";
 import { openExistingStore, pickRun, statePathFrom } from "../../run/locate.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
@@ -38,6 +38,8 @@ class LiveView {
   private readonly done = new Set<string>();
   /** A question is open: events are followed but nothing is drawn over the prompt. */
   private asking = false;
+  /** After a Ctrl-C the run's end is told in plain lines: a task tree would redraw over the message. */
+  private plain = false;
   constructor(
     private readonly ctx: CliContext,
     private readonly json: boolean,
@@ -50,12 +52,47 @@ class LiveView {
     if (!this.plan) return;
     if (e.type === "step.done") this.done.add(e.step);
     if (this.asking && !this.json) return;
-    this.view ??= createRunView(this.ctx.output, this.plan, { json: this.json, done: this.done });
+    this.view ??= createRunView(this.ctx.output, this.plan, {
+      json: this.json,
+      done: this.done,
+      plain: this.plain,
+    });
     this.view.onEvent(e);
   }
   async suspend(): Promise<void> {
     await this.view?.close();
     this.view = undefined;
+  }
+  /**
+   * A SIGINT or SIGTERM reached the engine (src/run/apply.ts has paused the run already). The
+   * first: the task tree is closed (listr2 holds back what is written to the terminal while it
+   * draws) and what happens is said at once. The second: the process ends now; the run stays
+   * paused in the state file, and resume observes the steps that were under way (as after a crash).
+   */
+  interrupted(i: Interrupt, resumeCommand: string, beforeExit: () => void = () => {}): void {
+    const paint = painter(this.ctx.output.color);
+    const key = i.signal === "SIGINT" ? "Ctrl-C" : i.signal;
+    if (i.count > 1) {
+      this.ctx.output.err(
+        paint(
+          "yellow",
+          `${key} again: stopping now; run ${i.runId} stays resumable (steps under way are observed again): ${resumeCommand}`,
+        ),
+      );
+      beforeExit();
+      process.exit(1);
+    }
+    this.plain = true;
+    const what =
+      i.state === "paused"
+        ? `pausing run ${i.runId}: running steps finish, no new step starts; \`${resumeCommand}\` continues`
+        : `run ${i.runId} is ${i.state}: running steps finish, no new step starts, then the engine exits`;
+    const say = () =>
+      this.ctx.output.err(
+        paint("yellow", `${key}: ${what}; ${key} again to stop now, the run stays resumable`),
+      );
+    if (this.view) void this.suspend().then(say, say);
+    else say();
   }
   /** Runs a question with the view closed; the view comes back with the next event. */
   async around<T>(question: () => Promise<T>): Promise<T> {
@@ -94,8 +131,20 @@ function planBrief(plan: Plan, resumed: boolean, runId?: string): string {
   return `${resumed ? `resuming run ${runId}: ` : ""}plan ${plan.strategy} → ${plan.target}: ${plan.steps.length} steps, ~${formatDuration(plan.estimate.seconds)} (lower bound ${formatDuration(plan.estimate.lowerBoundSeconds)}), min capacity ${Math.round(plan.estimate.minCapacity * 100)}%, ${pnr} point(s) of no return, verified (${plan.verification.statesChecked} states)${(plan.findings ?? []).map((f) => `\nfound: ${f}`).join("")}`;
 }
 
+/** How an operator continues the run (the fleet file or --state as given on this command line). */
+export function resumeCommandFor(fleet: string | undefined, state?: string, run?: string): string {
+  return ["rollgate resume", fleet, state ? `--state ${state}` : undefined, run ? `--run ${run}` : undefined]
+    .filter(Boolean)
+    .join(" ");
+}
+
 /** Prints the end of a run and returns the exit code: 0 completed, 1 halted. */
-export function reportResult(ctx: CliContext, r: DriveResult, json: boolean): number {
+export function reportResult(
+  ctx: CliContext,
+  r: DriveResult,
+  json: boolean,
+  resumeCommand = "rollgate resume",
+): number {
   const paint = painter(ctx.output.color);
   if (json) {
     ctx.output.json({
@@ -104,6 +153,7 @@ export function reportResult(ctx: CliContext, r: DriveResult, json: boolean): nu
       run: r.runId,
       ...(r.escalation ? { escalation: r.escalation } : {}),
       ...(r.needsConfirmation ? { needsConfirmation: r.needsConfirmation } : {}),
+      ...(r.declined ? { declined: true } : {}),
     });
   }
   switch (r.state) {
@@ -117,23 +167,43 @@ export function reportResult(ctx: CliContext, r: DriveResult, json: boolean): nu
       const e = r.escalation!;
       ctx.output.err(paint("red", `run ${r.runId} ESCALATED [${e.rule}] ${e.detail} [ROLLGATE_E_ESCALATED]`));
       if (e.manual) ctx.output.err(`  manual: "${e.manual}"`);
-      ctx.output.err("  no new step was started; fix the cause, then: rollgate resume");
+      ctx.output.err(`  no new step was started; fix the cause, then: ${resumeCommand}`);
       return 1;
     }
     case "awaiting-confirmation":
+      if (r.declined) {
+        ctx.output.err(
+          paint(
+            "yellow",
+            `run ${r.runId} halted before ${r.needsConfirmation}: you answered no at its point of no return (G4); it was not started, and the run stays resumable [ROLLGATE_E_CONFIRM_REQUIRED]`,
+          ),
+        );
+        ctx.output.err(
+          `  continue with: ${resumeCommand} (asks again), or ${resumeCommand} --confirm-finalize`,
+        );
+        return 1;
+      }
       ctx.output.err(
         paint(
           "yellow",
           `run ${r.runId} halted before ${r.needsConfirmation}: a point of no return (G4) needs confirmation [ROLLGATE_E_CONFIRM_REQUIRED]`,
         ),
       );
-      ctx.output.err("  continue with: rollgate resume --confirm-finalize");
+      ctx.output.err(`  continue with: ${resumeCommand} --confirm-finalize`);
       return 1;
     case "aborted":
       ctx.output.err(paint("yellow", `run ${r.runId} aborted [ROLLGATE_E_ABORTED]`));
       return 1;
+    case "paused":
+      ctx.output.err(
+        paint(
+          "yellow",
+          `run ${r.runId} paused: running steps finished, no new step started; continue with: ${resumeCommand}`,
+        ),
+      );
+      return 1;
     default:
-      ctx.output.err(paint("yellow", `run ${r.runId} ${r.state}; continue with: rollgate resume`));
+      ctx.output.err(paint("yellow", `run ${r.runId} ${r.state}; continue with: ${resumeCommand}`));
       return 1;
   }
 }
@@ -174,10 +244,12 @@ export function registerApply(program: Command, ctx: CliContext): void {
         await prepareRunView(ctx.output);
         const live = new LiveView(ctx, Boolean(opts.json));
         const ask = terminalAsk(ctx, live);
+        const resumeCommand = resumeCommandFor(fleetFile, opts.state);
         let dashboard:
           | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
           | undefined;
         let forget = () => {};
+        let revokeNow = () => {};
         try {
           if (!opts.to?.length)
             throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
@@ -201,6 +273,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
               live.setPlan(plan, info.done);
             },
             onEvent: (e) => live.onEvent(e),
+            onInterrupt: (i) => live.interrupted(i, resumeCommand, () => revokeNow()),
             ...(opts.dashboard !== undefined
               ? {
                   waitForConfirmation: true,
@@ -214,12 +287,25 @@ export function registerApply(program: Command, ctx: CliContext): void {
                       statePath: store.path,
                       ttlSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
                     });
+                    // a second Ctrl-C exits at once: the token still goes with the command
+                    const tokenId = dashboard.tokenId;
+                    revokeNow = () => {
+                      forget();
+                      try {
+                        const s = openExistingStore(store.path);
+                        try {
+                          s.revokeToken(tokenId);
+                        } finally {
+                          s.close();
+                        }
+                      } catch {}
+                    };
                   },
                 }
               : {}),
           });
           await live.suspend();
-          const code = reportResult(ctx, result, Boolean(opts.json));
+          const code = reportResult(ctx, result, Boolean(opts.json), resumeCommand);
           if (dashboard)
             await (await import("../../server/dashboard.ts")).lingerThenClose(
               dashboard,
@@ -288,6 +374,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
           }
           const live = new LiveView(ctx, Boolean(opts.json));
           const ask = terminalAsk(ctx, live);
+          const resumeCommand = resumeCommandFor(fleet, opts.state, opts.run);
           const result = await resume({
             statePath,
             ...(opts.run ? { runId: opts.run } : {}),
@@ -301,9 +388,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
               live.setPlan(plan, info.done);
             },
             onEvent: (e) => live.onEvent(e),
+            onInterrupt: (i) => live.interrupted(i, resumeCommand),
           });
           await live.suspend();
-          return reportResult(ctx, result, Boolean(opts.json));
+          return reportResult(ctx, result, Boolean(opts.json), resumeCommand);
         },
       ),
     );

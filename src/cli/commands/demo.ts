@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
+import type { Plan } from "../../plan/types.ts";
 import { DEMO_SPEED, type DemoReport, runDemo } from "../../run/demo.ts";
 import { action, type CliContext, parsePort, parseSpeed } from "../main.ts";
 import { painter } from "../output.ts";
@@ -57,6 +58,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
         }) => {
           await prepareRunView(ctx.output);
           let view: RunView | undefined;
+          let plan: Plan | undefined;
           let forget = () => {};
           let dashboard:
             | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
@@ -68,10 +70,26 @@ export function registerDemo(program: Command, ctx: CliContext): void {
               compareStrategies(fleet, { to }).map((c) =>
                 c.seconds === undefined ? undefined : { strategy: c.strategy, seconds: c.seconds },
               ),
-            onPlan: (plan) => {
-              view = createRunView(ctx.output, plan, { json: Boolean(opts.json) });
+            onPlan: (p) => {
+              plan = p;
+              view = createRunView(ctx.output, p, { json: Boolean(opts.json) });
             },
             onEvent: (e) => view?.onEvent(e),
+            onInterrupt: (i) => {
+              const key = i.signal === "SIGINT" ? "Ctrl-C" : i.signal;
+              if (i.count > 1) {
+                ctx.output.err(`${key} again: stopping the demo now`);
+                process.exit(1);
+              }
+              // the task tree holds back what is written while it draws: close it first
+              const closing = view;
+              view = createRunView(ctx.output, plan!, { json: Boolean(opts.json), plain: true });
+              const say = () =>
+                ctx.output.err(
+                  `${key}: stopping the demo: running steps finish, no new step starts; ${key} again to stop now`,
+                );
+              void (closing?.close() ?? Promise.resolve()).then(say, say);
+            },
             ...(opts.dashboard !== undefined
               ? {
                   onStore: async (store) => {

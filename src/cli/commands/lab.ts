@@ -224,6 +224,10 @@ export function registerLab(program: Command, ctx: CliContext): void {
             endsAt?: string | null;
           };
           if (r.status === 404 && reply.code === "unknown-server") throw unknownServer(server, file);
+          // An action the appliance does not have is bad input (exit 2), not a refusal (exit 1);
+          // the appliance's message lists the actions it has.
+          if (reply.code === "unknown-action")
+            throw usageError(`rollgate lab act: ${reply.message ?? `no action "${act}"`}`);
           if (!reply.ok) {
             throw new RollgateError(
               "ROLLGATE_E_LAB_REFUSED",

@@ -80,7 +80,8 @@ function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint)
     s.action +
       (s.joins ? ` → ${s.joins}` : "") +
       (s.release && s.action === "install" ? ` ${s.release}` : "") +
-      (s.founds ? ` (founds ${s.founds})` : ""),
+      (s.founds ? ` (founds ${s.founds})` : "") +
+      (s.unassigned?.length ? ` (records ${s.unassigned.length} territories)` : ""),
     s.rules.join(" "),
   ]);
   const head = ["start", "takes", "where", "action", "rules"];
@@ -96,6 +97,10 @@ function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint)
       o.out(paint("yellow", `     point of no return (G4): needs explicit confirmation before it runs`));
     if (explain) for (const e of s.explain ?? []) o.out(paint("dim", `       ${e}`));
   });
+  if (explain && plan.choice) {
+    o.out("");
+    o.out(plan.choice);
+  }
   const e = plan.estimate;
   o.out("");
   o.out(
@@ -152,6 +157,8 @@ function renderComparison(ctx: CliContext, rows: StrategyComparison[], floor: nu
   const usable = rows.filter((r) => r.ok && r.seconds !== undefined);
   if (usable.length > 0) {
     const best = usable.reduce((a, b) => ((b.seconds ?? 0) < (a.seconds ?? 0) ? b : a));
-    o.out(`auto picks ${paint("bold", best.strategy)}: the fastest that keeps the floor`);
+    o.out(
+      `auto picks ${paint("bold", best.strategy)}: the fastest that keeps the floor${best.strategy === "maintenance-window" ? `; a floor of ${pct(floor)} allows a full outage: service is fully unavailable for ${formatDuration(best.outageSeconds ?? 0)} (D5)` : ""}`,
+    );
   } else o.out(paint("red", "no strategy keeps the capacity floor"));
 }

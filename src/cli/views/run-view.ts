@@ -24,10 +24,11 @@ export async function prepareRunView(o: Output): Promise<void> {
 export function createRunView(
   o: Output,
   plan: Plan,
-  mode: { json: boolean; done?: Iterable<string> },
+  mode: { json: boolean; done?: Iterable<string> /** plain lines even on a terminal */; plain?: boolean },
 ): RunView {
   if (mode.json) return { onEvent: (e) => o.json(e), close: async () => {} };
-  if (o.isTTY && !process.env.CI && ListrClass) return new TreeView(ListrClass, o, plan, mode.done ?? []);
+  if (o.isTTY && !process.env.CI && ListrClass && !mode.plain)
+    return new TreeView(ListrClass, o, plan, mode.done ?? []);
   return new LineView(o);
 }
 
@@ -63,6 +64,12 @@ class TreeView implements RunView {
   private readonly listr: Listr;
   private readonly running: Promise<unknown>;
   private readonly paint;
+  /**
+   * close() was called. listr2 calls a task's function only after it has rendered, a tick or more
+   * after the constructor: a task that starts after close() must end at once, or `running` (and
+   * so close()) never settles, which hung `resume` and the answer "n" at a terminal.
+   */
+  private closed = false;
 
   constructor(
     ListrCtor: typeof Listr,
@@ -81,10 +88,13 @@ class TreeView implements RunView {
           new Promise<void>((resolve, reject) => {
             const steps = plan.steps.filter((s) => s.cluster === name).map((s) => s.id);
             this.tasks.set(name, { wrapper, resolve, reject, steps });
-            this.refresh(name);
+            if (this.closed) this.stopTask(name);
+            else this.refresh(name);
           }),
       })),
-      { concurrent: true, exitOnError: false },
+      // listr2 would otherwise install its own SIGINT handler, which exits 127 at once: Ctrl-C
+      // belongs to the engine (src/run/apply.ts: the run pauses, then the engine exits 1).
+      { concurrent: true, exitOnError: false, registerSignalListeners: false },
     );
     this.running = this.listr.run().catch(() => undefined);
   }
@@ -118,13 +128,18 @@ class TreeView implements RunView {
     if (cluster) this.refresh(cluster, describeEvent(e));
   }
 
+  private stopTask(name: string): void {
+    const t = this.tasks.get(name);
+    if (!t) return;
+    const n = t.steps.filter((s) => this.done.has(s)).length;
+    if (n < t.steps.length)
+      t.wrapper?.skip(terminalText(`${name}  ${n}/${t.steps.length} steps, stopped here`));
+    t.resolve();
+  }
+
   async close(): Promise<void> {
-    for (const [name, t] of this.tasks) {
-      const n = t.steps.filter((s) => this.done.has(s)).length;
-      if (n < t.steps.length)
-        t.wrapper?.skip(terminalText(`${name}  ${n}/${t.steps.length} steps, stopped here`));
-      t.resolve();
-    }
+    this.closed = true;
+    for (const name of this.tasks.keys()) this.stopTask(name);
     await this.running;
   }
 }

@@ -1,0 +1,102 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { JournalEntry } from "../../src/lab/index.ts";
+import { BIN, REPO, tempDir } from "../helpers/cli.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+/**
+ * A real terminal for journey tests: a tmux server of its own (a unique `-L` socket), one
+ * 200×50 window running a plain bash, into which commands are typed and keys sent, and whose
+ * screen is read back. Each command writes its exit code to a file, so the test reads the code
+ * the shell saw.
+ */
+export class Terminal {
+  private readonly socket = `rollgate-term-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private commands = 0;
+  private constructor(readonly dir: string) {}
+
+  static start(dir: string): Terminal {
+    const t = new Terminal(dir);
+    t.tmux("new-session", "-d", "-x", "200", "-y", "50", "-c", dir, "bash --norc --noprofile");
+    t.tmux("set-option", "-g", "history-limit", "10000");
+    return t;
+  }
+
+  private tmux(...args: string[]): string {
+    return execFileSync("tmux", ["-L", this.socket, ...args], { encoding: "utf8" });
+  }
+
+  /**
+   * Types `rollgate ARGS` and Enter; returns a function that waits for its exit code. CI is unset
+   * so that the CLI draws its live task tree as it does for an operator.
+   */
+  rollgate(args: string, what = `rollgate ${args}`): { exitCode: (timeoutMs: number) => Promise<number> } {
+    const n = ++this.commands;
+    const codeFile = join(this.dir, `exit-${n}`);
+    // the command's output starts after a mark its typed line does not contain (screen())
+    this.tmux(
+      "send-keys",
+      "-l",
+      `clear; printf '== %s ==\\n' command-${n}; env -u CI NO_COLOR=1 ${process.execPath} ${BIN} ${args}; echo $? > ${codeFile}`,
+    );
+    this.tmux("send-keys", "Enter");
+    return {
+      exitCode: async (timeoutMs) =>
+        Number(
+          await waitFor(
+            () => (existsSync(codeFile) ? readFileSync(codeFile, "utf8").trim() || undefined : undefined),
+            { timeoutMs, what: `${what} to exit; the screen:\n${this.screen()}` },
+          ),
+        ),
+    };
+  }
+
+  /** Sends keys as tmux names them (`C-c`, `Enter`) or, with literal, as text. */
+  keys(keys: string, literal = false): void {
+    if (literal) this.tmux("send-keys", "-l", keys);
+    else this.tmux("send-keys", keys);
+  }
+
+  /** What the last command wrote on the terminal (with its scrollback, wrapped lines joined). */
+  screen(): string {
+    const all = this.tmux("capture-pane", "-p", "-J", "-S", "-");
+    const mark = `== command-${this.commands} ==\n`;
+    const at = all.lastIndexOf(mark);
+    return at < 0 ? all : all.slice(at + mark.length);
+  }
+
+  /** Waits until the screen shows `re`; returns the match. */
+  waitForScreen(re: RegExp, timeoutMs: number, what = String(re)): Promise<RegExpMatchArray> {
+    return waitFor(() => this.screen().match(re) ?? undefined, {
+      timeoutMs,
+      what: `${what} on the screen`,
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- screen ---\n${this.screen()}`);
+    });
+  }
+
+  kill(): void {
+    try {
+      this.tmux("kill-server");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** A copy of an example fleet file in a fresh folder (the lab's files and the state go beside it). */
+export function exampleFleet(name: string): { dir: string; fleet: string } {
+  const dir = tempDir("rollgate-journey-term-");
+  const fleet = join(dir, name);
+  copyFileSync(join(REPO, "examples", name), fleet);
+  return { dir, fleet };
+}
+
+/** The lab's journal, as written to its file. */
+export function labJournal(path: string): JournalEntry[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JournalEntry);
+}
