@@ -131,6 +131,11 @@ const cluster = z.strictObject({
   compatibility: compatibility.optional(),
   servers: z.array(server).min(1),
   filesystems: z.array(filesystem).optional(),
+  leftSupercluster: superclusterName
+    .optional()
+    .describe(
+      "DMA: the supercluster this cluster left and has joined no other since (an upgrade part way, D6); written by rollgate fleet sync",
+    ),
   driver: driver.optional(),
 });
 

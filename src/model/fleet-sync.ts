@@ -88,6 +88,24 @@ export function syncFleetText(
         detail: `${name}: version ${was} → ${common}`,
       });
     }
+    // a DMA cluster between superclusters keeps the name of the one it left (its lineage, D6)
+    if (cluster.pack === "polycom-dma" && obs.supercluster !== undefined) {
+      const had = scalarText(cn.get("leftSupercluster", true));
+      const left = obs.supercluster === null ? (cluster.supercluster ?? cluster.leftSupercluster) : undefined;
+      if (left !== undefined && had !== left) {
+        cn.set("leftSupercluster", doc.createNode(left));
+        changes.push({
+          path: pathText(["clusters", ci, "leftSupercluster"]),
+          detail: `${name}: left ${left} and is a member of no supercluster`,
+        });
+      } else if (left === undefined && had !== undefined) {
+        cn.delete("leftSupercluster");
+        changes.push({
+          path: pathText(["clusters", ci, "leftSupercluster"]),
+          detail: `${name}: a member of ${obs.supercluster} again (leftSupercluster ${had} removed)`,
+        });
+      }
+    }
     const serversNode = cn.get("servers", true);
     if (!isSeq(serversNode)) return;
     serversNode.items.forEach((sn, si) => {

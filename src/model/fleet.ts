@@ -79,6 +79,11 @@ export interface Cluster {
   compatibility?: CompatibilityPolicy;
   /** Name of the supercluster the cluster belongs to, if any (derived from `superclusters`). */
   supercluster?: string;
+  /**
+   * DMA: the supercluster the cluster left and has joined no other since (an incremental upgrade
+   * part way, D6: it stays of that supercluster's lineage). Ignored while it is a member of one.
+   */
+  leftSupercluster?: string;
 }
 
 export interface Territory {

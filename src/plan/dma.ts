@@ -833,17 +833,19 @@ export function planPartDoneSupercluster(
     .filter((c) => c.supercluster === newSc && onTarget(c))
     .sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const loose = clusters.filter((c) => c.supercluster === undefined && onTarget(c));
-  const old = clusters.filter((c) => !members.includes(c) && !loose.includes(c));
+  // left the old supercluster, not upgraded yet (an abort during the leave or before the install)
+  const between = clusters.filter((c) => c.supercluster === undefined && !onTarget(c));
+  const old = clusters.filter((c) => !members.includes(c) && !loose.includes(c) && !between.includes(c));
   const oldScs = superclusters.filter((s) => s.name !== newSc);
   // the old supercluster's territories are the ones moved while its clusters leave; the new
   // supercluster keeps its own (nobody leaves it)
   const synthetic: Supercluster = {
     name: oldScs[0]?.name ?? lineage,
     pack: "polycom-dma",
-    clusters: [...members, ...loose, ...old].map((c) => c.name),
+    clusters: [...members, ...loose, ...between, ...old].map((c) => c.name),
     territories: oldScs.flatMap((s) => s.territories),
   };
-  const p = planInOrder(fleet, synthetic, [...members, ...loose, ...old], target, "incremental");
+  const p = planInOrder(fleet, synthetic, [...members, ...loose, ...between, ...old], target, "incremental");
   const drop = new Set<string>();
   for (const c of members)
     for (const a of [
@@ -858,6 +860,9 @@ export function planPartDoneSupercluster(
   for (const c of loose)
     for (const a of ["reassign-territories", "busy-out", "leave-supercluster", "install"])
       drop.add(`${c.name}/${a}`);
+  // out of the old supercluster already: its busy-out is kept (done at once if it is busied out)
+  for (const c of between)
+    for (const a of ["reassign-territories", "leave-supercluster"]) drop.add(`${c.name}/${a}`);
   const byId = new Map(p.steps.map((s) => [s.id, s]));
   // a dropped step's dependencies stand in for it
   const resolve = (ids: string[], seen = new Set<string>()): string[] =>
@@ -878,12 +883,16 @@ export function planPartDoneSupercluster(
     end.set(s.id, s.end);
     // the steps of a cluster's own chain planned from where it stands
     const own = s.id === `${s.cluster}/${s.action}`;
-    if (own && [...members, ...loose].some((c) => c.name === s.cluster) && !s.rules.includes("G5"))
+    if (
+      own &&
+      [...members, ...loose, ...between].some((c) => c.name === s.cluster) &&
+      !s.rules.includes("G5")
+    )
       s.rules = [...s.rules, "G5"];
   }
   kept.sort((a, b) => a.start - b.start);
   markLastLeaves(kept, ["G4", "D9"]);
-  const founder = members[0] ?? loose[0];
+  const founder = members[0] ?? loose[0] ?? between[0];
   const notes: string[] = [];
   const names = (cs: Cluster[]) => cs.map((c) => c.name).join(", ");
   notes.push(
@@ -892,6 +901,7 @@ export function planPartDoneSupercluster(
       loose.length
         ? `${names(loose)} on ${target} in no supercluster (left ${oldScs[0]?.name ?? lineage})`
         : "",
+      between.length ? `${names(between)} in no supercluster, not upgraded yet` : "",
       old.length ? `${names(old)} still in ${oldScs.map((s) => s.name).join(", ") || lineage}` : "",
     ]
       .filter(Boolean)
@@ -900,6 +910,10 @@ export function planPartDoneSupercluster(
   if (members.length)
     notes.push(
       `G5, D6: ${names(members)}: only the return to service is planned (an abort may have left ${members.length > 1 ? "them" : "it"} busied out; done at once if ${members.length > 1 ? "they serve" : "it serves"})`,
+    );
+  if (between.length)
+    notes.push(
+      `D6, D7, D8, D10: ${names(between)}: left ${[...new Set(between.map((c) => c.leftSupercluster ?? oldScs[0]?.name ?? lineage))].join(", ")} before its install: carried on with its upgrade (busy-out, install, verify, then ${founder && between[0] === founder ? `${founder.name} founds ${newSc} and the others join it` : `joins ${founder?.name} in ${newSc}`}), then returned to service`,
     );
   if (loose.length)
     notes.push(

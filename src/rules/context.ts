@@ -101,8 +101,9 @@ function sortForUpgrade(cluster: Cluster): Server[] {
  * (`sc-east` and `sc-east@10.1.0`) and may have clusters that left the old one, were upgraded and
  * have not joined or founded the new one yet: a DMA cluster in no supercluster that already runs
  * its target, when exactly one lineage is being upgraded to that target, is taken as one of its
- * clusters (G5: the fleet as it stands). A cluster in no supercluster that does not run its target
- * yet is a cluster on its own (the basic procedure, D7).
+ * clusters (G5: the fleet as it stands), and so is one whose `leftSupercluster` names the
+ * supercluster it left (whatever it runs). Any other cluster in no supercluster is a cluster on its
+ * own (the basic procedure, D7).
  */
 export function dmaLineages(fleet: Fleet, targets: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map<string, string>();
@@ -120,6 +121,11 @@ export function dmaLineages(fleet: Fleet, targets: ReadonlyMap<string, string>):
   }
   for (const c of fleet.clusters) {
     if (c.pack !== "polycom-dma" || c.supercluster !== undefined) continue;
+    // the file says which supercluster it left (rollgate fleet sync writes it)
+    if (c.leftSupercluster !== undefined) {
+      out.set(c.name, superclusterLineage(c.leftSupercluster));
+      continue;
+    }
     const t = targets.get(c.name);
     if (t === undefined || !c.servers.every((s) => compareVersions(s.version, t) === 0)) continue;
     const lineages = behind.get(t);

@@ -90,6 +90,8 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
     const parsed = parseFleetText(r.text);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
     expect(parsed.fleet.clusters[0]!.supercluster).toBeUndefined();
+    // it keeps the name of the supercluster it left (its lineage, D6)
+    expect(parsed.fleet.clusters[0]!.leftSupercluster).toBe("sc-east");
     const same = syncFleetText(r.text, parsed.fleet, [
       dma("dma-nyc", "10.1.0", null, []),
       dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], [{ name: "us-east", primary: "dma-bos" }]),

@@ -34,6 +34,13 @@ const nycLeft = base
     "{ name: us-mid, primary: dma-phl, backup: dma-nyc }",
     "{ name: us-mid, primary: dma-phl, backup: dma-bos }",
   );
+// an abort during dma-nyc's leave: out of sc-east, still on 10.0.1 (fleet sync writes leftSupercluster)
+const nycBetween = nycLeft
+  .replace(/(name: dma-nyc\n\s+pack: polycom-dma\n\s+version: )10\.1\.0/, "$110.0.1")
+  .replace(
+    "    estimates: { install: 40m }\n",
+    "    estimates: { install: 40m }\n    leftSupercluster: sc-east\n",
+  );
 const nycFounded = `${nycLeft}  - name: sc-east@10.1.0\n    pack: polycom-dma\n    clusters: [dma-nyc]\n`;
 
 describe("a supercluster's name round-trips through the fleet file, and a part-done supercluster is planned from where it stands", () => {
@@ -81,5 +88,20 @@ describe("a supercluster's name round-trips through the fleet file, and a part-d
       "dma-phl",
     ]);
     expect(plan.steps.find((s) => s.id === "dma-phl/leave-supercluster")!.pointOfNoReturn).toBe(true);
+  });
+
+  it("dma-nyc left sc-east and is not upgraded yet (leftSupercluster): carried on with its upgrade (no second leave), founds sc-east@10.1.0, the others join it", () => {
+    const fleet = fleetOf(nycBetween);
+    expect(fleet.clusters[0]).toMatchObject({ leftSupercluster: "sc-east" });
+    const plan = planUpgrade(fleet, { to: "10.1.0" });
+    expect(plan.verification.ok).toBe(true);
+    const nyc = plan.steps.filter((s) => s.id.startsWith("dma-nyc/") && !s.id.includes("-for-"));
+    expect(nyc.map((s) => s.action)).toEqual(["busy-out", "install", "verify", "return-to-service"]);
+    expect(nyc[2]!.founds).toBe("sc-east@10.1.0");
+    expect(plan.steps.filter((s) => s.action === "install")).toHaveLength(3);
+    // without the file saying where it came from, it is a cluster on its own (D7), refused at floor 0.6
+    expect(() =>
+      planUpgrade(fleetOf(nycBetween.replace("    leftSupercluster: sc-east\n", "")), { to: "10.1.0" }),
+    ).toThrow(/no supercluster/);
   });
 });
