@@ -89,4 +89,15 @@ describe("abort an incremental DMA upgrade, then go on", () => {
       log.indexOf("dma-bos busied out and out of service"),
     );
   }, 600_000);
+
+  it("an operator aborts once the first cluster has founded the new supercluster (the second one part way, wherever the abort lands), then goes on: every cluster ends upgraded once and in service", async () => {
+    const r = await rehearse("dma-supercluster", 600);
+    await abortWhen(
+      r,
+      (log) => log.includes("dma-nyc founded sc-east@10.1.0 (members: dma-nyc)"),
+      "dma-nyc to found sc-east@10.1.0",
+    );
+    await goOn(r);
+    assertUpgraded(r);
+  }, 600_000);
 });
