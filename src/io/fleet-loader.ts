@@ -28,7 +28,7 @@ export function loadFleetFile(path: string): Fleet {
   return result.fleet;
 }
 
-function readFleetText(path: string): string {
+export function readFleetText(path: string): string {
   let fd: number;
   try {
     fd = openSync(path, "r");

@@ -808,6 +808,7 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
   const compat = toPolicy(c.compatibility);
   if (compat) out.compatibility = compat;
   if (supercluster) out.supercluster = supercluster;
+  else if (c.leftSupercluster) out.leftSupercluster = c.leftSupercluster;
   return out;
 }
 

@@ -51,6 +51,20 @@ const name = z
     message: "a name of letters, digits, '.', '_' and '-', starting with a letter or digit",
   });
 const version = z.string().describe("a dotted numeric release such as 3.5.1 or 10.0.0.4");
+/**
+ * A supercluster's name: a name, optionally followed by `@RELEASE`: the name rollgate gives the
+ * new supercluster of an incompatible upgrade (D6, D10: `sc-east@10.1.0`), so that the fleet file
+ * can describe the fleet after the upgrade (`rollgate fleet sync`). model/fleet.ts
+ * (`superclusterLineage`) reads the lineage from it.
+ */
+const superclusterName = z
+  .string()
+  .min(1)
+  .describe("a supercluster name: a name, optionally followed by @RELEASE (sc-east@10.1.0)")
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*(@[0-9]+(\.[0-9]+)*)?$/, {
+    message:
+      "a name of letters, digits, '.', '_' and '-', starting with a letter or digit, optionally followed by @RELEASE (sc-east@10.1.0)",
+  });
 const duration = z.string().describe("a duration such as 90s, 15m, 2h or 1h30m");
 const address = z.string().describe("an IPv4 or IPv6 address");
 
@@ -121,13 +135,18 @@ const cluster = z.strictObject({
   compatibility: compatibility.optional(),
   servers: z.array(server).min(1),
   filesystems: z.array(filesystem).optional(),
+  leftSupercluster: superclusterName
+    .optional()
+    .describe(
+      "DMA: the supercluster this cluster left and has joined no other since (an upgrade part way, D6); written by rollgate fleet sync",
+    ),
   driver: driver.optional(),
 });
 
 const territory = z.strictObject({ name, primary: name, backup: name.optional() });
 
 const supercluster = z.strictObject({
-  name,
+  name: superclusterName,
   pack: z.enum(PACK_NAMES),
   clusters: z.array(name).min(1),
   territories: z.array(territory).optional(),

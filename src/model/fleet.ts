@@ -81,6 +81,11 @@ export interface Cluster {
   compatibility?: CompatibilityPolicy;
   /** Name of the supercluster the cluster belongs to, if any (derived from `superclusters`). */
   supercluster?: string;
+  /**
+   * DMA: the supercluster the cluster left and has joined no other since (an incremental upgrade
+   * part way, D6: it stays of that supercluster's lineage). Ignored while it is a member of one.
+   */
+  leftSupercluster?: string;
 }
 
 export interface Territory {
@@ -121,4 +126,23 @@ export function findCluster(fleet: Fleet, name: string): Cluster | undefined {
 
 export function findSupercluster(fleet: Fleet, name: string): Supercluster | undefined {
   return fleet.superclusters.find((s) => s.name === name);
+}
+
+/**
+ * A supercluster's name is `NAME` or `NAME@RELEASE`: the new supercluster an incompatible upgrade
+ * founds (D6, D10) is named after the supercluster it descends from and its release
+ * (`sc-east@10.1.0`), and an operator writes that name in the fleet file after the upgrade. The
+ * lineage is the part before `@`: superclusters of one lineage are one capacity domain (G3), and
+ * the next upgrade's supercluster is `<lineage>@<next release>` (`sc-east@10.2.0`), not a chain of
+ * releases.
+ */
+export function superclusterLineage(name: string): string {
+  const at = name.indexOf("@");
+  return at < 0 ? name : name.slice(0, at);
+}
+
+/** The release part of `NAME@RELEASE`, if any. */
+export function superclusterRelease(name: string): string | undefined {
+  const at = name.indexOf("@");
+  return at < 0 ? undefined : name.slice(at + 1);
 }

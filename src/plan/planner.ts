@@ -1,8 +1,14 @@
 import { formatDuration } from "../model/duration.ts";
 import { RollgateError } from "../model/errors.ts";
-import type { Cluster, Fleet } from "../model/fleet.ts";
+import { type Cluster, type Fleet, type Supercluster, superclusterLineage } from "../model/fleet.ts";
+import { dmaLineages } from "../rules/context.ts";
 import { explainStep } from "./explain.ts";
-import { planMaintenanceWindow, planStandaloneDma, planSuperclusterRolling } from "./dma.ts";
+import {
+  planMaintenanceWindow,
+  planPartDoneSupercluster,
+  planStandaloneDma,
+  planSuperclusterRolling,
+} from "./dma.ts";
 import { type DomainPlan, planRollingCluster } from "./rolling.ts";
 import { resolveTargets } from "./targets.ts";
 import { msToSeconds } from "./time.ts";
@@ -48,6 +54,12 @@ interface Upgrade {
   /** DMA superclusters (with their clusters) whose upgrade is incompatible (D2), or compatible. */
   incompatible: Array<{ name: string; clusters: Cluster[] }>;
   compatible: Array<{ name: string; clusters: Cluster[] }>;
+  /**
+   * DMA superclusters part way through an incremental upgrade (G5, D6): the lineage's
+   * superclusters (old and new) and every cluster of it, in the new supercluster, in the old one
+   * or in none between them (rules/context.ts `dmaLineages`).
+   */
+  partDone: Array<{ lineage: string; superclusters: Supercluster[]; clusters: Cluster[] }>;
   standaloneDma: Cluster[];
   rolling: Cluster[];
   applicable: Strategy[];
@@ -61,24 +73,48 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
     label,
     incompatible: [],
     compatible: [],
+    partDone: [],
     standaloneDma: [],
     rolling: [],
     applicable: [],
   };
   const byName = new Map(fleet.clusters.map((c) => [c.name, c]));
+  const lineages = dmaLineages(fleet, byCluster);
+  const seen = new Set<string>();
   for (const sc of fleet.superclusters) {
     const clusters = sc.clusters.map((n) => byName.get(n)!);
     const target = byCluster.get(clusters[0]!.name);
     if (target === undefined) continue;
+    // a lineage with two superclusters (sc-east and sc-east@10.1.0), or with clusters between
+    // them, is part way through its upgrade: planned from where it stands (G5)
+    const lineage = superclusterLineage(sc.name);
+    const scs = fleet.superclusters.filter((x) => superclusterLineage(x.name) === lineage);
+    const between = fleet.clusters.filter(
+      (c) => c.supercluster === undefined && lineages.get(c.name) === lineage,
+    );
+    if (scs.length > 1 || between.length > 0) {
+      if (seen.has(lineage)) continue;
+      seen.add(lineage);
+      // the new supercluster's clusters first (its founder leads), then the old one's, then the rest
+      const newName = `${lineage}@${target}`;
+      const ordered = [...scs].sort((a, b) => Number(b.name === newName) - Number(a.name === newName));
+      u.partDone.push({
+        lineage,
+        superclusters: scs,
+        clusters: [...ordered.flatMap((x) => x.clusters.map((n) => byName.get(n)!)), ...between],
+      });
+      continue;
+    }
     const patch = clusters.every((c) => c.servers.every((s) => compatible(fleet, c, s.version, target)));
     (patch ? u.compatible : u.incompatible).push({ name: sc.name, clusters });
   }
   for (const c of fleet.clusters) {
-    if (!byCluster.has(c.name) || c.supercluster !== undefined) continue;
+    if (!byCluster.has(c.name) || c.supercluster !== undefined || lineages.has(c.name)) continue;
     if (c.pack === "polycom-dma") u.standaloneDma.push(c);
     else u.rolling.push(c);
   }
   if (u.incompatible.length > 0) u.applicable = ["incremental", "maintenance-window"];
+  else if (u.partDone.length > 0) u.applicable = ["incremental"];
   else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];
   else u.applicable = ["rolling"];
   return u;
@@ -120,7 +156,7 @@ function build(
   u: Upgrade,
   strategy: Strategy,
   fleet: Fleet,
-): { steps: Step[]; ms: number; lowerBoundMs: number } {
+): { steps: Step[]; notes: string[]; ms: number; lowerBoundMs: number } {
   const parts: DomainPlan[] = [];
   for (const c of u.rolling) parts.push(planRollingCluster(fleet, c, u.targets.get(c.name)!));
   for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
@@ -138,6 +174,12 @@ function build(
         : planSuperclusterRolling(fleet, sc, clusters, target, "incremental"),
     );
   }
+  // a supercluster part way through its upgrade goes on with the incremental procedure it was
+  // under (D6), whatever the strategy of the others
+  for (const { lineage, superclusters, clusters } of u.partDone)
+    parts.push(
+      planPartDoneSupercluster(fleet, lineage, superclusters, clusters, u.targets.get(clusters[0]!.name)!),
+    );
   let steps: Step[];
   if (parts.length === 1) steps = parts[0]!.steps;
   else {
@@ -156,6 +198,7 @@ function build(
   }
   return {
     steps,
+    notes: parts.flatMap((p) => p.notes ?? []),
     ms: parts.reduce((m, p) => Math.max(m, p.ms), 0),
     lowerBoundMs: parts.reduce((m, p) => Math.max(m, p.lowerBoundMs), 0),
   };
@@ -164,7 +207,9 @@ function build(
 /** M6/D6: the longest time (ms) a cluster (matrix, generic) or supercluster (DMA) runs mixed releases. */
 function mixedWindow(fleet: Fleet, steps: readonly Step[]): number {
   const span = new Map<string, [number, number]>();
-  const scOf = new Map(fleet.clusters.map((c) => [c.name, c.supercluster]));
+  const scOf = new Map(
+    fleet.clusters.map((c) => [c.name, c.supercluster && superclusterLineage(c.supercluster)]),
+  );
   for (const s of steps) {
     if (s.action !== "install") continue;
     const key = scOf.get(s.cluster) ?? s.cluster;
@@ -205,6 +250,7 @@ function assemble(u: Upgrade, strategy: Strategy, fleet: Fleet, explain: boolean
       mixedWindowSeconds: msToSeconds(mixedMs),
     },
     verification: { ok: v.ok, statesChecked: v.statesChecked, violations: v.violations },
+    ...(b.notes.length > 0 ? { findings: b.notes } : {}),
   };
 }
 

@@ -14,6 +14,8 @@ export interface DomainPlan {
   steps: Step[];
   ms: number;
   lowerBoundMs: number;
+  /** What the planner found and did about it, with rule ids (a supercluster part way, G5). */
+  notes?: string[];
 }
 
 const MATRIX_CHAIN = ["disable", "backup", "stop", "install", "start", "verify"] as const;

@@ -1,5 +1,6 @@
 import { RollgateError } from "../model/errors.ts";
-import { type Fleet, PACK_NAMES } from "../model/fleet.ts";
+import { type Fleet, PACK_NAMES, superclusterLineage } from "../model/fleet.ts";
+import { dmaLineages } from "../rules/context.ts";
 import { isVersionString } from "../model/version.ts";
 import { cmpVersions } from "./versions.ts";
 
@@ -36,7 +37,15 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
       clusters = [name];
       layer = 3;
     } else if (fleet.superclusters.some((s) => s.name === name)) {
-      clusters = fleet.superclusters.find((s) => s.name === name)!.clusters;
+      // a supercluster stands for its lineage (D2: sc-east and sc-east@10.1.0 part way through
+      // an upgrade move together), with the clusters that left it in no supercluster yet
+      const lineage = superclusterLineage(name);
+      clusters = fleet.superclusters
+        .filter((s) => superclusterLineage(s.name) === lineage)
+        .flatMap((s) => s.clusters);
+      const provisional = new Map<string, string>(fleet.clusters.map((c) => [c.name, release]));
+      for (const [c, l] of dmaLineages(fleet, provisional))
+        if (l === lineage && !clusters.includes(c)) clusters.push(c);
       layer = 2;
     } else if ((PACK_NAMES as readonly string[]).includes(name)) {
       clusters = fleet.clusters.filter((c) => c.pack === name).map((c) => c.name);
@@ -67,10 +76,23 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
       }
     }
   }
-  // every server must be older than its target (an upgrade, not a downgrade or a no-op)
+  // every server must be older than its target (an upgrade, not a downgrade or a no-op), except
+  // in a supercluster part way through its upgrade (G5: an abort, a cluster upgraded by hand): a
+  // DMA cluster of a lineage whose other clusters are still below the target is planned from
+  // where it stands (docs/planning.md, "A supercluster part way")
+  const lineages = dmaLineages(fleet, byCluster);
+  const behind = new Set<string>();
+  for (const c of fleet.clusters) {
+    const t = byCluster.get(c.name);
+    const l = lineages.get(c.name);
+    if (t !== undefined && l !== undefined && c.servers.some((s) => cmpVersions(s.version, t) < 0))
+      behind.add(l);
+  }
   for (const c of fleet.clusters) {
     const t = byCluster.get(c.name);
     if (t === undefined) continue;
+    const l = lineages.get(c.name);
+    if (l !== undefined && behind.has(l) && c.servers.every((s) => cmpVersions(s.version, t) <= 0)) continue;
     const newest = c.servers.reduce(
       (v, s) => (cmpVersions(s.version, v) > 0 ? s.version : v),
       c.servers[0]!.version,
@@ -91,13 +113,17 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
       );
     }
   }
-  // the clusters of a supercluster move together (D2)
-  for (const sc of fleet.superclusters) {
-    const ts = new Set(sc.clusters.map((c) => byCluster.get(c) ?? "(none)"));
+  // the clusters of a supercluster, and of its lineage (sc-east, sc-east@10.1.0, the clusters
+  // between them), move together (D2)
+  const byLineage = new Map<string, string[]>();
+  for (const [c, l] of lineages) byLineage.set(l, [...(byLineage.get(l) ?? []), c]);
+  for (const [l, members] of byLineage) {
+    const ts = new Set(members.map((c) => byCluster.get(c) ?? "(none)"));
+    const names = fleet.superclusters.filter((s) => superclusterLineage(s.name) === l).map((s) => s.name);
     if (ts.size > 1)
       throw new RollgateError(
         "ROLLGATE_E_PLAN_BAD_TARGET",
-        `the clusters of supercluster ${sc.name} get different targets (${[...ts].join(", ")}): they are upgraded together (D2)`,
+        `the clusters of supercluster ${names.join(" and ")} get different targets (${[...ts].join(", ")}): they are upgraded together (D2)${names.length > 1 || members.length > names.length ? `; ${names.join(" and ")} are one supercluster part way through its upgrade: name ${names[0]} (--to ${names[0]}=RELEASE) or give a bare --to RELEASE` : ""}`,
       );
   }
   const label = specs.length === 1 && !specs[0]!.includes("=") ? specs[0]!.trim() : specs.join(",");

@@ -103,6 +103,11 @@ export interface Plan {
   steps: Step[];
   estimate: PlanEstimate;
   verification: Verification;
+  /**
+   * What the planner found in the fleet and what it does about it, one line each with rule ids
+   * (a supercluster part way through its upgrade is planned from where it stands, G5).
+   */
+  findings?: string[];
   /** `--strategy auto`: why this strategy (the shortest plan that keeps the floor; docs/planning.md). */
   choice?: string;
 }

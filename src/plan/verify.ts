@@ -210,7 +210,17 @@ function replayDomain(
   let minCapacity = domainCapacity(state, ctx, domain);
   const outages: Array<[number, number]> = [];
   let downSince: number | undefined;
-  const lineage = ctx.clusters.get(ctx.domainClusters.get(domain)![0]!)?.supercluster;
+  // the old supercluster of the domain: the one the file puts its clusters in that no step founds
+  // (a supercluster part way through its upgrade also has the new one, sc-east@10.1.0, D6)
+  const founded = new Set<string | undefined>();
+  for (const i of idxs) {
+    const s = steps[i]!;
+    if (s.founds !== undefined) founded.add(s.founds);
+    if (s.action === "join-supercluster") founded.add(s.supercluster);
+  }
+  const lineage = (ctx.domainClusters.get(domain) ?? [])
+    .map((n) => ctx.clusters.get(n)?.supercluster)
+    .find((sc) => sc !== undefined && !founded.has(sc));
   const oldScEmpty = () => (lineage ? (state.superclusters.get(lineage)?.members.size ?? 0) === 0 : false);
   const pnrGate = (s: Step, fin: number, empty: boolean, branch: Violation["branch"], at: number) => {
     if (s.pointOfNoReturn) return;

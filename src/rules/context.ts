@@ -1,6 +1,6 @@
 import { compareAddresses } from "../model/address.ts";
 import { type CompatibilityPolicy, isCompatible } from "../model/compatibility.ts";
-import type { Cluster, Fleet, PackName, Server } from "../model/fleet.ts";
+import { type Cluster, type Fleet, type PackName, type Server, superclusterLineage } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 
 /**
@@ -17,7 +17,7 @@ export interface RuleContext {
   capacityFloor: number;
   /** Upgrade rank of every server within its cluster: 0 goes first (M2 / G2). */
   rank: ReadonlyMap<string, number>;
-  /** Capacity domain of every cluster: its supercluster's name, else its own name (G3). */
+  /** Capacity domain of every cluster: its supercluster's lineage (dmaLineages), else its own name (G3). */
   domainOf: ReadonlyMap<string, string>;
   /** The clusters of every capacity domain. */
   domainClusters: ReadonlyMap<string, readonly string[]>;
@@ -94,14 +94,56 @@ function sortForUpgrade(cluster: Cluster): Server[] {
   }
 }
 
+/**
+ * The lineage (the supercluster of the fleet file it descends from, `superclusterLineage`) of every
+ * DMA cluster that has one. A supercluster part way through an incremental upgrade (D6: an abort,
+ * or a cluster upgraded by hand) has up to two superclusters of one lineage in the fleet file
+ * (`sc-east` and `sc-east@10.1.0`) and may have clusters that left the old one, were upgraded and
+ * have not joined or founded the new one yet: a DMA cluster in no supercluster that already runs
+ * its target, when exactly one lineage is being upgraded to that target, is taken as one of its
+ * clusters (G5: the fleet as it stands), and so is one whose `leftSupercluster` names the
+ * supercluster it left (whatever it runs). Any other cluster in no supercluster is a cluster on its
+ * own (the basic procedure, D7).
+ */
+export function dmaLineages(fleet: Fleet, targets: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  const behind = new Map<string, Set<string>>(); // target → lineages with a cluster still below it
+  for (const c of fleet.clusters) {
+    if (c.pack !== "polycom-dma" || c.supercluster === undefined) continue;
+    const lineage = superclusterLineage(c.supercluster);
+    out.set(c.name, lineage);
+    const t = targets.get(c.name);
+    if (t !== undefined && c.servers.some((s) => compareVersions(s.version, t) < 0)) {
+      const set = behind.get(t) ?? new Set<string>();
+      set.add(lineage);
+      behind.set(t, set);
+    }
+  }
+  for (const c of fleet.clusters) {
+    if (c.pack !== "polycom-dma" || c.supercluster !== undefined) continue;
+    // the file says which supercluster it left (rollgate fleet sync writes it)
+    if (c.leftSupercluster !== undefined) {
+      out.set(c.name, superclusterLineage(c.leftSupercluster));
+      continue;
+    }
+    const t = targets.get(c.name);
+    if (t === undefined || !c.servers.every((s) => compareVersions(s.version, t) === 0)) continue;
+    const lineages = behind.get(t);
+    if (lineages?.size === 1) out.set(c.name, [...lineages][0]!);
+  }
+  return out;
+}
+
 export function ruleContext(fleet: Fleet, targets: ReadonlyMap<string, string>): RuleContext {
   const rank = new Map<string, number>();
   const domainOf = new Map<string, string>();
   const clusters = new Map<string, Cluster>();
   const domainClusters = new Map<string, string[]>();
+  const lineages = dmaLineages(fleet, targets);
   for (const c of fleet.clusters) {
     clusters.set(c.name, c);
-    const d = c.supercluster ?? c.name;
+    // a supercluster's lineage is one capacity domain (G3), both superclusters of an upgrade
+    const d = lineages.get(c.name) ?? c.name;
     domainOf.set(c.name, d);
     const list = domainClusters.get(d);
     if (list) list.push(c.name);

@@ -1,4 +1,5 @@
-import type { Fleet } from "../model/fleet.ts";
+import { type Fleet, superclusterLineage } from "../model/fleet.ts";
+import { dmaLineages } from "./context.ts";
 import type { Step } from "../plan/types.ts";
 
 /**
@@ -111,6 +112,7 @@ export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> 
     territoriesOf: new Map(),
     filesystemsOf: new Map(),
   };
+  const lineages = dmaLineages(fleet, targets);
   for (const c of fleet.clusters) {
     const list: ServerRecord[] = [];
     for (const sv of c.servers) {
@@ -134,7 +136,7 @@ export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> 
       capacity: c.capacity,
       release: c.servers[0]?.version ?? c.version,
       supercluster: c.supercluster,
-      lineage: c.supercluster,
+      lineage: lineages.get(c.name) ?? c.supercluster,
       inService: true,
       verified: true,
     });
@@ -150,17 +152,25 @@ export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> 
     s.filesystemsOf.set(c.name, fss);
   }
   for (const sc of fleet.superclusters) {
-    s.superclusters.set(sc.name, { name: sc.name, lineage: sc.name, members: new Set(sc.clusters) });
+    // superclusters of one lineage (sc-east, sc-east@10.1.0: an upgrade part way, D6) share it;
+    // a new supercluster's founder is its first cluster (D10: the others joined it)
+    const lineage = superclusterLineage(sc.name);
+    s.superclusters.set(sc.name, {
+      name: sc.name,
+      lineage,
+      ...(lineage !== sc.name && sc.clusters[0] !== undefined ? { founder: sc.clusters[0] } : {}),
+      members: new Set(sc.clusters),
+    });
     const ts: TerritoryRecord[] = sc.territories.map((t) => ({
       key: `${sc.name}/${t.name}`,
       name: t.name,
-      lineage: sc.name,
+      lineage,
       primary: t.primary,
       backup: t.backup,
       original: { primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) },
     }));
     for (const t of ts) s.territories.set(t.key, t);
-    s.territoriesOf.set(sc.name, ts);
+    s.territoriesOf.set(lineage, [...(s.territoriesOf.get(lineage) ?? []), ...ts]);
   }
   return s;
 }
@@ -251,7 +261,8 @@ const NO_RECORD = new Journal(false);
 
 /** Name of the new supercluster an incompatible upgrade founds (D6, D10): "sc-east@10.1.0". */
 export function newSuperclusterName(lineage: string, release: string): string {
-  return `${lineage}@${release}`;
+  // the second upgrade of sc-east@10.1.0 founds sc-east@10.2.0 (a valid fleet-file name, D6)
+  return `${superclusterLineage(lineage)}@${release}`;
 }
 
 /** True when the server runs a release older than its cluster's target. */

@@ -14,6 +14,8 @@ import { openStore } from "../store/open.ts";
 import type { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
+import { fleetFileUpdate } from "./fleet-sync.ts";
+import type { FleetChange } from "../model/fleet-sync.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { pauseRun } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
@@ -119,6 +121,8 @@ async function preflight(
   driverFor: (c: Cluster) => Driver,
   /** The last completed run of this fleet and target in the state file, if any. */
   lastCompleted?: string,
+  /** The fleet file: a mismatch shows the lines to change in it (fleet sync). */
+  fleetFile?: string,
 ): Promise<void> {
   const clusters = fleet.clusters.filter((c) => plan.steps.some((s) => s.cluster === c.name));
   const noDriver = clusters.filter((c) => !c.driver?.http && !c.driver?.ssh && !c.driver?.exec);
@@ -158,6 +162,7 @@ async function preflight(
       (o.obs.supercluster ?? undefined) !== o.cluster.supercluster,
   );
   if (surprising.length || moved.length) {
+    const update = fleetFile === undefined ? undefined : mismatchUpdate(fleetFile, fleet, observed);
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_MISMATCH",
       `the fleet is not as the fleet file says: ${[
@@ -166,15 +171,91 @@ async function preflight(
           (o) =>
             `${o.server.name} sees ${o.cluster.name} in ${o.obs.supercluster ? `supercluster ${o.obs.supercluster}` : "no supercluster"}, the file says ${o.cluster.supercluster ?? "none"}`,
         ),
-      ].join("; ")}; nothing was done`,
+      ].join("; ")}; nothing was done.${update?.message ?? ""}`,
+      update ? { details: { changes: update.changes, diff: update.diff } } : undefined,
     );
+  }
+}
+
+/**
+ * What to write in the fleet file so that it describes the fleet as observed (G5): the lines to
+ * change, as `rollgate fleet sync FILE --write` would write them (run/fleet-sync.ts). Only the
+ * clusters observed are brought up to date; undefined when nothing can be said.
+ */
+function mismatchUpdate(
+  fleetFile: string,
+  fleet: Fleet,
+  observed: Observed[],
+): { message: string; changes: FleetChange[]; diff: string[] } | undefined {
+  try {
+    const u = fleetFileUpdate(fleetFile, fleet, observed);
+    if (u.diff.length === 0) return undefined;
+    const shown = u.diff.slice(0, 60);
+    return {
+      message: ` Describe the fleet as it now is: \`rollgate fleet sync ${fleetFile} --write\` writes it, or change these lines of ${fleetFile} (- as it reads, + as it should read):\n${shown.join("\n")}${u.diff.length > shown.length ? `\n… and ${u.diff.length - shown.length} more line(s): rollgate fleet sync ${fleetFile} prints the whole file` : ""}`,
+      changes: u.changes,
+      diff: u.diff,
+    };
+  } catch {
+    return undefined; // the message above still names every difference
+  }
+}
+
+/**
+ * Planning refuses the fleet as the file describes it (a target not newer, an unsupported path,
+ * a fleet that breaks a rule). When the file is stale (the fleet was upgraded since: a previous
+ * run, an abort, a cluster upgraded by hand), that refusal answers the wrong question: the servers
+ * are observed (G5) and, if they disagree with the file, the answer is the mismatch with the lines
+ * to write (`rollgate fleet sync`). Otherwise the planner's own refusal stands.
+ */
+async function staleFileInstead(
+  e: unknown,
+  fleetFile: string,
+  fleet: Fleet,
+  driverFor: (c: Cluster) => Driver,
+): Promise<unknown> {
+  const codes = [
+    "ROLLGATE_E_PLAN_TARGET_NOT_NEWER",
+    "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+    "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES",
+    "ROLLGATE_E_PLAN_BAD_TARGET",
+  ];
+  if (!(e instanceof RollgateError) || !codes.includes(e.code)) return e;
+  const clusters = fleet.clusters.filter((c) => c.driver?.http || c.driver?.ssh || c.driver?.exec);
+  if (clusters.length === 0) return e;
+  try {
+    const observed = (
+      await Promise.all(
+        clusters.flatMap((cluster) =>
+          cluster.servers.map(async (server) => ({
+            cluster,
+            server,
+            obs: await driverFor(cluster).observe({ cluster, server }),
+          })),
+        ),
+      )
+    ).filter((o) => o.obs.state !== "unreachable");
+    const update = mismatchUpdate(fleetFile, fleet, observed);
+    if (!update) return e;
+    return new RollgateError(
+      "ROLLGATE_E_PREFLIGHT_MISMATCH",
+      `the fleet is not as the fleet file says, so the plan made from the file is wrong (it says: ${e.message}); nothing was done.${update.message}`,
+      { details: { changes: update.changes, diff: update.diff, planError: e.code } },
+    );
+  } catch {
+    return e;
   }
 }
 
 export async function apply(input: ApplyInput): Promise<DriveResult> {
   const fleet = loadFleetFile(input.fleetFile);
   // Planning is pure and cheap: bad targets, downgrades and unsupported paths fail here (exit 2).
-  const plan = input.planner(fleet, input.targets, input.strategy);
+  let plan: Plan;
+  try {
+    plan = input.planner(fleet, input.targets, input.strategy);
+  } catch (e) {
+    throw await staleFileInstead(e, input.fleetFile, fleet, input.driverFor ?? defaultDriverFor);
+  }
   const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
   const driverFor = input.driverFor ?? defaultDriverFor;
   const fleetId = fleetIdentity(fleet);
@@ -212,7 +293,7 @@ async function startRun(
   driverFor: (c: Cluster) => Driver,
   lastCompleted: string | undefined,
 ): Promise<DriveResult> {
-  await preflight(fleet, plan, driverFor, lastCompleted);
+  await preflight(fleet, plan, driverFor, lastCompleted, input.fleetFile);
   input.onPlan?.(plan, { resumed: false });
   if (!input.yes) {
     if (!input.ask) {

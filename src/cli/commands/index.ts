@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { CliContext } from "../main.ts";
 import { registerApply } from "./apply.ts";
 import { registerDemo } from "./demo.ts";
+import { registerFleet } from "./fleet.ts";
 import { registerLab } from "./lab.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRunControl } from "./run-control.ts";
@@ -17,6 +18,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerSchema(program, ctx);
   registerApply(program, ctx);
   registerRunControl(program, ctx);
+  registerFleet(program, ctx);
   registerLab(program, ctx);
   registerDemo(program, ctx);
   registerServe(program, ctx);

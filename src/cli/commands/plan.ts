@@ -70,6 +70,8 @@ function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint)
       `Plan for ${plan.fleet}: upgrade to ${plan.target}, strategy ${plan.strategy}, ${plan.steps.length} steps`,
     ),
   );
+  // what the planner found in the fleet (a supercluster part way through its upgrade, G5)
+  for (const f of plan.findings ?? []) o.out(paint("yellow", `found: ${f}`));
   o.out("");
   const rows = plan.steps.map((s) => [
     `+${formatDuration(s.start)}`,

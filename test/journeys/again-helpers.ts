@@ -1,0 +1,83 @@
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Lab, startLab } from "../../src/lab/index.ts";
+import { type CliResult, REPO, runCli, tempDir } from "../helpers/cli.ts";
+
+/**
+ * Helpers of the journeys "a supercluster upgraded twice", "abort then go on", "one cluster
+ * upgraded by hand" and "a matrix upgraded twice": a lab of an example fleet in a temporary
+ * folder, the real CLI against its derived fleet file, and what the lab saw.
+ */
+export interface Rehearsal {
+  lab: Lab;
+  dir: string;
+  /** The derived fleet file (the lab's drivers): what the operator applies and syncs. */
+  fleet: string;
+  /** The fleet file the lab was started from (what `rollgate lab act` takes). */
+  original: string;
+}
+
+const labs: Lab[] = [];
+
+export async function rehearse(
+  example: string,
+  speed: number,
+  edit?: (text: string) => string,
+): Promise<Rehearsal> {
+  const dir = tempDir("rollgate-journey-again-");
+  const file = join(dir, `${example}.yaml`);
+  if (edit) writeFileSync(file, edit(readFileSync(join(REPO, "examples", `${example}.yaml`), "utf8")));
+  else copyFileSync(join(REPO, "examples", `${example}.yaml`), file);
+  const lab = await startLab(file, { speed });
+  labs.push(lab);
+  return { lab, dir, fleet: lab.derivedFleetPath, original: file };
+}
+
+export async function stopLabs(): Promise<void> {
+  for (const l of labs.splice(0)) await l.stop();
+}
+
+/** `rollgate apply FLEET --to … --yes --confirm-finalize --json`, with its final report. */
+export async function applyTo(
+  fleet: string,
+  to: string[],
+  extra: string[] = [],
+  timeoutMs = 240_000,
+): Promise<CliResult & { report: Record<string, unknown> | undefined }> {
+  const r = await runCli(
+    ["apply", fleet, ...to.flatMap((t) => ["--to", t]), "--yes", "--confirm-finalize", "--json", ...extra],
+    { timeoutMs },
+  );
+  const last = r.stdout.trim().split("\n").at(-1);
+  let report: Record<string, unknown> | undefined;
+  try {
+    report = last ? JSON.parse(last) : undefined;
+  } catch {
+    report = undefined;
+  }
+  return { ...r, report };
+}
+
+/** The lab's journal of state changes, in order. */
+export function stateChanges(lab: Lab): string[] {
+  return lab.world.journal
+    .entries(0, Number.MAX_SAFE_INTEGER)
+    .filter((e) => e.kind === "state")
+    .map((e) => e.detail);
+}
+
+/** Every DMA cluster's service state as the lab holds it. */
+export function service(
+  lab: Lab,
+): Record<string, { inService: boolean; busiedOut: boolean; supercluster: string | null }> {
+  const out: Record<string, { inService: boolean; busiedOut: boolean; supercluster: string | null }> = {};
+  for (const c of lab.world.clusters.values())
+    if (c.pack === "polycom-dma")
+      out[c.name] = { inService: c.inService, busiedOut: c.busiedOut, supercluster: c.supercluster };
+  return out;
+}
+
+/** Releases per server as the lab holds them. */
+export function releases(lab: Lab): Record<string, string> {
+  return Object.fromEntries(lab.status().servers.map((s) => [s.name, s.release]));
+}

@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.ts";
+import { startEngine } from "../helpers/engine.ts";
+import { waitFor } from "../helpers/wait.ts";
+import {
+  applyTo,
+  type Rehearsal,
+  rehearse,
+  releases,
+  service,
+  stateChanges,
+  stopLabs,
+} from "./again-helpers.ts";
+
+/**
+ * An operator aborts an incremental DMA upgrade (D6) part way, then goes on: `rollgate apply`
+ * plans from where the supercluster stands (G5) and reaches the target; nothing is installed
+ * twice and every cluster ends in service. What the lab saw decides.
+ */
+afterEach(stopLabs);
+
+async function abortWhen(r: Rehearsal, seen: (log: string[]) => boolean, what: string): Promise<void> {
+  const engine = startEngine(["apply", r.fleet, "--to", "10.1.0", "--yes", "--confirm-finalize", "--json"]);
+  await waitFor(() => seen(stateChanges(r.lab)), { timeoutMs: 120_000, what });
+  const abort = await runCli(["abort", r.fleet], { timeoutMs: 60_000 });
+  expect(abort.code, abort.stderr).toBe(0);
+  expect(await engine.exited).toBe(1);
+  expect(engine.lines.at(-1)).toMatchObject({ ok: false, state: "aborted" });
+}
+
+async function goOn(r: Rehearsal): Promise<void> {
+  // the fleet file is brought up to what the servers report, then the upgrade goes on
+  const sync = await runCli(["fleet", "sync", r.fleet, "--write"], { timeoutMs: 60_000 });
+  expect(sync.code, sync.stderr).toBe(0);
+  const again = await applyTo(r.fleet, ["10.1.0"]);
+  expect(again.code, `${again.stderr}\n${again.stdout.slice(-2000)}`).toBe(0);
+}
+
+function assertUpgraded(r: Rehearsal): void {
+  const status = r.lab.status();
+  expect(status.violations).toEqual([]);
+  expect(Object.values(releases(r.lab)).every((v) => v === "10.1.0")).toBe(true);
+  expect(status.superclusters).toHaveLength(1);
+  expect(status.superclusters[0]).toMatchObject({ name: "sc-east@10.1.0", founder: "dma-nyc" });
+  expect([...status.superclusters[0]!.members].sort()).toEqual(["dma-bos", "dma-nyc", "dma-phl"]);
+  for (const n of Object.keys(status.installs)) expect(status.installs[n], n).toBe(1);
+  for (const [c, s] of Object.entries(service(r.lab)))
+    expect(s, c).toEqual({ inService: true, busiedOut: false, supercluster: "sc-east@10.1.0" });
+}
+
+describe("abort an incremental DMA upgrade, then go on", () => {
+  it("an operator aborts while the first cluster installs, syncs the fleet file, and applies again: the upgrade reaches the target", async () => {
+    const r = await rehearse("dma-supercluster", 600);
+    await abortWhen(
+      r,
+      (log) => log.some((d) => /^nyc-1: .*installing 10\.1\.0/.test(d)),
+      "dma-nyc's install to start",
+    );
+    // the running install finished; nothing after it started: dma-nyc is upgraded, out of
+    // service, in no supercluster
+    await waitFor(() => stateChanges(r.lab).some((d) => /^nyc-1: .*installed 10\.1\.0/.test(d)), {
+      timeoutMs: 60_000,
+      what: "dma-nyc's install to end",
+    });
+    const stuck = service(r.lab)["dma-nyc"]!;
+    expect(stuck.inService).toBe(false);
+    // the next apply before the fleet file is updated is refused and says what to write
+    const stale = await applyTo(r.fleet, ["10.1.0"]);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain("ROLLGATE_E_PREFLIGHT_MISMATCH");
+    expect(stale.stderr).toContain("rollgate fleet sync");
+    await goOn(r);
+    assertUpgraded(r);
+    const log = stateChanges(r.lab);
+    // dma-nyc came back (founded the new supercluster, back in service) before another cluster went out
+    expect(log.indexOf("dma-nyc back in service")).toBeLessThan(
+      log.indexOf("dma-bos busied out and out of service"),
+    );
+  }, 600_000);
+
+  it("an operator aborts once the first cluster is busied out, then applies again: that cluster is back in service before any other goes out, and every cluster ends in service", async () => {
+    const r = await rehearse("dma-supercluster", 600);
+    await abortWhen(r, (log) => log.includes("dma-nyc busied out and out of service"), "dma-nyc busied out");
+    expect(service(r.lab)["dma-nyc"]!.inService).toBe(false);
+    await goOn(r);
+    assertUpgraded(r);
+    const log = stateChanges(r.lab);
+    expect(log.indexOf("dma-nyc back in service")).toBeLessThan(
+      log.indexOf("dma-bos busied out and out of service"),
+    );
+  }, 600_000);
+
+  it("an operator aborts once the first cluster has founded the new supercluster (the second one part way, wherever the abort lands), then goes on: every cluster ends upgraded once and in service", async () => {
+    const r = await rehearse("dma-supercluster", 600);
+    await abortWhen(
+      r,
+      (log) => log.includes("dma-nyc founded sc-east@10.1.0 (members: dma-nyc)"),
+      "dma-nyc to found sc-east@10.1.0",
+    );
+    await goOn(r);
+    assertUpgraded(r);
+  }, 600_000);
+});

@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseFleetText } from "../../src/model/fleet-file.ts";
+import { lineDiff, syncFleetText } from "../../src/model/fleet-sync.ts";
+import { REPO } from "../helpers/cli.ts";
+
+const text = readFileSync(join(REPO, "examples", "dma-supercluster.yaml"), "utf8");
+const fleet = () => {
+  const r = parseFleetText(text);
+  if (!r.ok) throw new Error("example invalid");
+  return r.fleet;
+};
+const dma = (
+  cluster: string,
+  release: string,
+  supercluster: string | null,
+  members: string[],
+  territories = [] as Array<{ name: string; primary: string; backup?: string }>,
+) => ({
+  cluster,
+  releases: Object.fromEntries(
+    fleet()
+      .clusters.find((c) => c.name === cluster)!
+      .servers.map((s) => [s.name, release]),
+  ),
+  supercluster,
+  members,
+  territories,
+});
+
+describe("fleet sync: the fleet file brought up to what the servers report", () => {
+  it("after an incremental upgrade: versions, the supercluster renamed in place (sc-east@10.1.0), comments and flow style kept, valid", () => {
+    const terr = [
+      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+      { name: "us-east", primary: "dma-nyc", backup: "dma-bos" },
+      { name: "us-mid", primary: "dma-phl", backup: "dma-nyc" },
+    ];
+    const members = ["dma-nyc", "dma-bos", "dma-phl"];
+    const r = syncFleetText(
+      text,
+      fleet(),
+      members.map((c) => dma(c, "10.1.0", "sc-east@10.1.0", members, terr)),
+    );
+    expect(r.text).toContain("  - name: sc-east@10.1.0\n");
+    expect(r.text).not.toContain("10.0.1\n");
+    expect(r.text).toContain("clusters: [dma-nyc, dma-bos, dma-phl]");
+    // the territories are as they were (order ignored): untouched, flow style and all
+    expect(r.text).toContain("- { name: us-east, primary: dma-nyc, backup: dma-bos }");
+    for (const line of text.split("\n").filter((l) => l.startsWith("#"))) expect(r.text).toContain(line);
+    const parsed = parseFleetText(r.text);
+    expect(parsed.ok).toBe(true);
+    if (parsed.ok) expect(parsed.fleet.superclusters.map((s) => s.name)).toEqual(["sc-east@10.1.0"]);
+    expect(r.changes.map((c) => c.path)).toEqual([
+      "clusters[0].version",
+      "clusters[1].version",
+      "clusters[2].version",
+      "superclusters[0].name",
+    ]);
+  });
+
+  it("part way (an abort after the first cluster founded the new supercluster): the old one keeps the others, the new one is added with its founder", () => {
+    const old = [
+      { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
+      { name: "us-mid", primary: "dma-phl", backup: "dma-bos" },
+      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+    ];
+    const r = syncFleetText(text, fleet(), [
+      dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
+      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
+      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
+    ]);
+    const parsed = parseFleetText(r.text);
+    expect(parsed.ok).toBe(true);
+    if (!parsed.ok) return;
+    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters])).toEqual([
+      ["sc-east", ["dma-bos", "dma-phl"]],
+      ["sc-east@10.1.0", ["dma-nyc"]],
+    ]);
+    expect(parsed.fleet.superclusters[0]!.territories).toEqual(old);
+    expect(parsed.fleet.clusters.map((c) => c.version)).toEqual(["10.1.0", "10.0.1", "10.0.1"]);
+  });
+
+  it("a cluster that left and is in no supercluster is taken out of the list; a file that already says it all is unchanged", () => {
+    const r = syncFleetText(text, fleet(), [
+      dma("dma-nyc", "10.1.0", null, []),
+      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], [{ name: "us-east", primary: "dma-bos" }]),
+      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], [{ name: "us-east", primary: "dma-bos" }]),
+    ]);
+    const parsed = parseFleetText(r.text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
+    expect(parsed.fleet.clusters[0]!.supercluster).toBeUndefined();
+    // it keeps the name of the supercluster it left (its lineage, D6)
+    expect(parsed.fleet.clusters[0]!.leftSupercluster).toBe("sc-east");
+    const same = syncFleetText(r.text, parsed.fleet, [
+      dma("dma-nyc", "10.1.0", null, []),
+      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], [{ name: "us-east", primary: "dma-bos" }]),
+      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], [{ name: "us-east", primary: "dma-bos" }]),
+    ]);
+    expect(same.text).toBe(r.text);
+    expect(same.changes).toEqual([]);
+  });
+
+  it("a matrix server ahead: its own version is written, the cluster's stays", () => {
+    const m = readFileSync(join(REPO, "examples", "matrix-seed.yaml"), "utf8");
+    const p = parseFleetText(m);
+    if (!p.ok) throw new Error("example invalid");
+    const c = p.fleet.clusters[0]!;
+    const releases = Object.fromEntries(c.servers.map((s, i) => [s.name, i === 0 ? "3.5.1" : s.version]));
+    const r = syncFleetText(m, p.fleet, [{ cluster: c.name, releases }]);
+    const q = parseFleetText(r.text);
+    expect(q.ok).toBe(true);
+    if (q.ok)
+      expect(q.fleet.clusters[0]!.servers.map((s) => s.version)).toEqual(
+        c.servers.map((s, i) => (i === 0 ? "3.5.1" : s.version)),
+      );
+  });
+
+  it("lineDiff shows the lines to change, old first, with their numbers", () => {
+    expect(lineDiff("a\nb\nc", "a\nB\nc")).toEqual(["-    2 | b", "+    2 | B"]);
+  });
+});
