@@ -464,7 +464,10 @@ export function dmaObservation(w: LabWorld, s: SimServer): Partial<ApplianceStat
     clustered:
       c.servers.length < 2
         ? ok
-        : ok && upServers.length === c.servers.length && c.dashboardMissing.size === 0,
+        : ok &&
+          upServers.length === c.servers.length &&
+          c.dashboardMissing.size === 0 &&
+          !c.servers.some((x) => x.faults.has("private-link-down")),
     supercluster: sc?.name ?? null,
     superclusterMembers: sc ? [...sc.members] : [],
     inService: c.inService && upServers.length > 0,

@@ -12,6 +12,7 @@ export const FAULT_KINDS = [
   "unreachable-drop",
   "dashboard-missing",
   "package-mismatch",
+  "private-link-down",
   "clear",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -25,6 +26,8 @@ export const FAULT_HELP: Record<FaultKind, string> = {
   "unreachable-drop": "the server accepts connections and never answers",
   "dashboard-missing": "D8b: after the next install, the pair's dashboard lacks this server",
   "package-mismatch": "D8c: after the next install, this server's package stays on the old release",
+  "private-link-down":
+    "D8: the private link between the cluster's servers fails: the cluster reports itself not clustered (both servers up, the dashboard whole)",
   clear: "removes every fault of the server (and brings it back if unreachable)",
 };
 
