@@ -148,7 +148,10 @@ export class LabWorld {
   note(s: SimServer, why?: string): void {
     const state = this.stateOf(s);
     const prev = s.reported;
-    if (prev && prev.state === state && prev.release === s.release) return this.checkCapacity();
+    if (prev && prev.state === state && prev.release === s.release) {
+      this.checkCapacity();
+      return;
+    }
     s.reported = { state, release: s.release };
     this.journal.add({
       kind: "state",

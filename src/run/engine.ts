@@ -317,8 +317,8 @@ export class Engine {
    * runs one server short of what the plan counted on, G3, and the engine says so).
    */
   private setAside(cluster: Cluster, name: string): void {
-    let set = this.offenders.get(cluster.name);
-    if (!set) this.offenders.set(cluster.name, (set = new Set()));
+    const set = this.offenders.get(cluster.name) ?? new Set<string>();
+    this.offenders.set(cluster.name, set);
     if (set.has(name)) return;
     set.add(name);
     this.corrected.add(cluster.name);
