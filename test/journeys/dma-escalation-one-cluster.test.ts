@@ -103,9 +103,11 @@ describe("journey: an escalation on one DMA cluster", () => {
   it(
     "an operator's patch upgrade meets a broken private link on dma-nyc: its verify escalates D8 (the cluster does not report itself clustered), and the other clusters finish",
     async () => {
+      // dma-nyc upgrades fast and waits out its verify (k × the estimate, at least 3 s); the others'
+      // installs (3 h, 9 s at this speed) are still under way when it escalates
       lab = await journeyLab(
-        FLEET.replace("install: 5m, settle: 1m", "install: 60m, settle: 5m").replace(
-          "capacity: 400\n    estimates: { install: 60m, settle: 5m",
+        FLEET.replaceAll("install: 60m", "install: 3h").replace(
+          "capacity: 400\n    estimates: { install: 3h, settle: 5m",
           "capacity: 400\n    estimates: { install: 5m, settle: 1m",
         ),
         "video-patch",
