@@ -2,6 +2,7 @@ import type { Fleet } from "../model/fleet.ts";
 import type { Plan, Step } from "../plan/types.ts";
 import {
   canStart,
+  checkDomain,
   cloneState,
   finishStep,
   initialState,
@@ -70,7 +71,7 @@ export function ruleGate(fleet: Fleet, plan: Plan): Gate {
 
   // after an escalation: the step must be allowed whichever way each failed step left things
   const beside = (step: Step, failed: readonly Step[]): GateVerdict => {
-    const first = canStart(state, step, ctx);
+    const first = judge(step);
     if (!first.ok) return first;
     for (const f of failed) {
       if (!PARTIAL_EFFECT.has(f.action)) continue;
@@ -87,8 +88,28 @@ export function ruleGate(fleet: Fleet, plan: Plan): Gate {
     return { ok: true };
   };
 
+  // a capacity denial names every capacity rule the step would break (M1 and G3 often both)
+  const judge = (step: Step): GateVerdict => {
+    const v = canStart(state, step, ctx);
+    if (v.ok || (v.rule !== "M1" && v.rule !== "G3")) return v;
+    const undo = startStep(state, step);
+    try {
+      const all = checkDomain(state, ctx, ctx.domainOf.get(step.cluster) ?? step.cluster).filter(
+        (x) => x.rule === "M1" || x.rule === "G3",
+      );
+      if (all.length < 2) return v;
+      return {
+        ok: false,
+        rule: v.rule,
+        reason: all.map((x, i) => (i === 0 ? x.detail : `${x.rule}: ${x.detail}`)).join("; "),
+      };
+    } finally {
+      undo();
+    }
+  };
+
   return {
-    check: (step) => withAside(step, () => canStart(state, step, ctx)),
+    check: (step) => withAside(step, () => judge(step)),
     checkBeside: (step, failed) => withAside(step, () => beside(step, failed)),
     mark: () => clock,
     setAside(server) {

@@ -48,6 +48,11 @@ describe("journey: a server down before the start", () => {
       const last = jsonLines(r.stdout).at(-1);
       expect(["M1", "G3"]).toContain(last.escalation.rule);
       expect(last.escalation.detail).toContain("srv1");
+      // both capacity rules are named: one server at a time (M1) and the floor (G3)
+      expect(last.escalation.detail).toContain("below the floor 70%");
+      expect(last.escalation.outOfService).toEqual([
+        expect.objectContaining({ cluster: "matrix-b", reason: expect.stringContaining("srv1") }),
+      ]);
       // the lab: nothing was taken out of service after the operator's stop, no rule broken
       const after = lab.journal().slice(seen);
       expect(after.filter((e) => e.kind === "action").map((e) => `${e.server}:${e.action}`)).toEqual([]);
