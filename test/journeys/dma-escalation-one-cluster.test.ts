@@ -66,7 +66,7 @@ afterEach(async () => {
 
 describe("journey: an escalation on one DMA cluster", () => {
   it(
-    "an operator's patch upgrade escalates on dma-bos (D8b, a server missing from its dashboard); dma-nyc and dma-phl still finish and return to service, and the escalation names dma-bos as left out of service",
+    "an operator's patch upgrade escalates on dma-bos (D8b, a server missing from its dashboard); dma-nyc and dma-phl still finish and return to service, and the escalation names dma-bos as left out of service; cleared and resumed, dma-bos finishes",
     async () => {
       lab = await journeyLab(FLEET, "video-patch", 1200);
       await lab.fault("bos-2", "dashboard-missing");
@@ -96,6 +96,12 @@ describe("journey: an escalation on one DMA cluster", () => {
       expect(
         JSON.parse(st.stdout).escalation.outOfService.map((o: { cluster: string }) => o.cluster),
       ).toEqual(["dma-bos"]);
+      // the operator clears the cause and resumes: dma-bos finishes too
+      await lab.fault("bos-2", "clear");
+      const again = await lab.cli(["resume", lab.derived]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(inServiceAtEnd(lab.journal())).toEqual(["dma-bos", "dma-nyc", "dma-phl"]);
+      expect((await lab.status()).violations).toEqual([]);
     },
     CLI_MS * 2,
   );
