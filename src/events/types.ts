@@ -29,6 +29,11 @@ export interface Escalation {
   detail: string;
   /** The manual's own words for this case. */
   manual: string;
+  /**
+   * Where the run ended (the engine's final escalation): the clusters the halted work leaves out of
+   * service, each with the rule that holds it there and why.
+   */
+  outOfService?: { cluster: string; rule: RuleId; reason: string }[];
 }
 
 export type RunEventBody =
@@ -53,7 +58,9 @@ export type RunEventBody =
   | { type: "confirmation.given"; step: string; by: string }
   | { type: "observation"; cluster: string; server: string; state: string; release: string }
   | { type: "capacity"; fraction: number; floor: number }
-  | { type: "log"; level: "info" | "warn"; message: string };
+  | { type: "log"; level: "info" | "warn"; message: string }
+  /** A rule's figure beyond its bound, not a reason to stop (M6: a mixed-release window past maxMixedWindow). */
+  | { type: "alert"; rule: RuleId; cluster?: string; message: string };
 
 export type RunEvent = RunEventBody & { seq: number; runId: string; at: string };
 export type RunEventType = RunEventBody["type"];

@@ -520,7 +520,10 @@ export function dmaObservation(w: LabWorld, s: SimServer): Partial<ApplianceStat
     clustered:
       c.servers.length < 2
         ? ok
-        : ok && upServers.length === c.servers.length && c.dashboardMissing.size === 0,
+        : ok &&
+          upServers.length === c.servers.length &&
+          c.dashboardMissing.size === 0 &&
+          !c.servers.some((x) => x.faults.has("private-link-down")),
     supercluster: sc?.name ?? null,
     // a lost member (its join not replicated) still counts itself in: its own view
     superclusterMembers: sc ? (sc.members.includes(c.name) ? [...sc.members] : [...sc.members, c.name]) : [],

@@ -13,6 +13,7 @@ export const FAULT_KINDS = [
   "dashboard-missing",
   "package-mismatch",
   "join-lost",
+  "private-link-down",
   "clear",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -28,6 +29,8 @@ export const FAULT_HELP: Record<FaultKind, string> = {
   "package-mismatch": "D8c: after the next install, this server's package stays on the old release",
   "join-lost":
     "D10: the next join of this server's cluster is not replicated: it sees itself a member, the supercluster's member list lacks it (a lost member)",
+  "private-link-down":
+    "D8: the private link between the cluster's servers fails: the cluster reports itself not clustered (both servers up, the dashboard whole)",
   clear: "removes every fault of the server (and brings it back if unreachable)",
 };
 

@@ -49,6 +49,8 @@ export class LabWorld {
   /** Problems already recorded as violations by the membership judge (each once). */
   readonly judged = new Set<string>();
   private reachListener: ((server: string, r: Reachability) => void) | undefined;
+  /** G3: the capacity domains below the fleet's floor right now (a violation is recorded once per dip). */
+  private readonly belowFloor = new Set<string>();
 
   constructor(
     readonly fleet: Fleet,
@@ -169,7 +171,10 @@ export class LabWorld {
   note(s: SimServer, why?: string): void {
     const state = this.stateOf(s);
     const prev = s.reported;
-    if (prev && prev.state === state && prev.release === s.release) return;
+    if (prev && prev.state === state && prev.release === s.release) {
+      this.checkCapacity();
+      return;
+    }
     s.reported = { state, release: s.release };
     this.journal.add({
       kind: "state",
@@ -178,6 +183,65 @@ export class LabWorld {
       detail: `${s.name}: ${prev ? `${prev.state} (${prev.release}) → ` : ""}${state} (${s.release})${why ? `: ${why}` : ""}`,
       data: { state, release: s.release },
     });
+    this.checkCapacity();
+  }
+
+  // ── capacity (G3) ─────────────────────────────────────────────────────────────────
+
+  /**
+   * G3 as the lab sees it: the share of each capacity domain in service, against the fleet file's
+   * `capacityFloor`, after every change. A domain is a supercluster of the fleet file (its clusters,
+   * wherever they are now), else a cluster. A matrix or generic server serves while it is up, its
+   * software runs and it is not disabled; a DMA cluster while it is in service, not busied out, has
+   * a server up, no install under way, and is a member of a supercluster if it was one. Going below
+   * the floor is recorded once per dip, as a violation of G3.
+   */
+  checkCapacity(): void {
+    const floor = this.fleet.defaults.capacityFloor;
+    if (!(floor > 0)) return;
+    const domains = new Map<string, SimCluster[]>();
+    for (const sc of this.fleet.superclusters)
+      domains.set(
+        sc.name,
+        sc.clusters.map((n) => this.clusters.get(n)).filter((c): c is SimCluster => c !== undefined),
+      );
+    for (const c of this.clusters.values())
+      if (!this.fleet.superclusters.some((sc) => sc.clusters.includes(c.name))) domains.set(c.name, [c]);
+    for (const [domain, clusters] of domains) {
+      let total = 0;
+      let serving = 0;
+      const out: string[] = [];
+      for (const c of clusters) {
+        if (c.pack === "polycom-dma") {
+          total += c.spec.capacity;
+          const serves =
+            c.inService &&
+            !c.busiedOut &&
+            c.servers.some((s) => !s.down) &&
+            c.activity?.action !== "install" &&
+            (c.spec.supercluster === undefined || c.supercluster !== null);
+          if (serves) serving += c.spec.capacity;
+          else out.push(c.name);
+        } else {
+          for (const s of c.servers) {
+            const weight = c.spec.servers.find((x) => x.name === s.name)?.capacity ?? 1;
+            total += weight;
+            if (!s.down && s.software === "running" && !s.disabled) serving += weight;
+            else out.push(s.name);
+          }
+        }
+      }
+      const share = total === 0 ? 1 : serving / total;
+      if (share + 1e-9 < floor) {
+        if (this.belowFloor.has(domain)) continue;
+        this.belowFloor.add(domain);
+        this.journal.violation(
+          "G3",
+          `${domain} has ${Math.floor(share * 100 + 1e-9)}% of its capacity in service, below the floor ${Math.round(floor * 100)}% (out of service: ${out.join(", ")})`,
+          clusters.length === 1 ? { cluster: clusters[0]!.name } : {},
+        );
+      } else this.belowFloor.delete(domain);
+    }
   }
 
   // ── actions ───────────────────────────────────────────────────────────────────────
@@ -194,9 +258,10 @@ export class LabWorld {
       detail: `${origin === "console" ? "console" : "API"}: ${req.action}${describeArgs(req)} on ${s.name}`,
     });
     if (s.down) return this.refuse(s, req.action, 503, "down", `${s.name} is down (rebooting)`);
-    return s.cluster.pack === "polycom-dma"
-      ? performDmaAction(this, s, req)
-      : performServerAction(this, s, req);
+    const reply =
+      s.cluster.pack === "polycom-dma" ? performDmaAction(this, s, req) : performServerAction(this, s, req);
+    this.checkCapacity();
+    return reply;
   }
 
   /** A refusal: journaled, and recorded as a violation when it cites a rule. */
@@ -282,6 +347,7 @@ export class LabWorld {
         if (owner.activity !== a) return;
         owner.activity = undefined;
         const reply = finish() ?? this.done(receiver, action);
+        this.checkCapacity();
         for (const w of a.waiters) w(reply);
       });
     }

@@ -185,6 +185,16 @@ export function verifyProblems(ctx: StepContext, target: string): Problem[] {
       break;
     }
   }
+  // D8: "a successful two-server cluster reports itself clustered, both servers up, and the private
+  // link between them working" (an appliance that reports no `clustered` field is not judged on it)
+  if (!problems.some((p) => p.rule === "D8a" || p.rule === "D8b")) {
+    const unclustered = reachable.filter((o) => o.login !== false && o.clustered === false);
+    if (unclustered.length)
+      problems.push({
+        rule: "D8",
+        detail: `${cluster.name} does not report itself clustered on ${unclustered.map((o) => o.server).join(", ")} (the private link between its servers is not working)`,
+      });
+  }
   const versions = new Map<string, string>();
   for (const o of reachable) {
     for (const [server, v] of Object.entries(o.packages ?? { [o.server]: o.release }))

@@ -2,6 +2,7 @@ import type { ActionArgs, Driver, ServerObservation } from "../drivers/driver.ts
 import type { Escalation, RunEvent, RunEventBody, RunState } from "../events/types.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Plan, Step } from "../plan/types.ts";
+import { formatDuration } from "../model/duration.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Store } from "../store/types.ts";
 import {
@@ -105,14 +106,30 @@ export class Engine {
   private readonly standing: Map<string, StepStanding>;
   private readonly running = new Map<string, Promise<void>>();
   private readonly lastSeen = new Map<string, string>();
+  /** The release each server was last seen running (`cluster/server`). */
+  private readonly lastRelease = new Map<string, string>();
   private readonly waitingLogged = new Map<string, string>();
+  /** The run's first escalation: what `run()` reports. */
   private escalation: Escalation | undefined;
+  /** Every escalation raised (independent work may escalate too). */
+  private readonly escalations: Escalation[] = [];
+  /** Steps that escalated: their failure branch stays in the gate's picture (they may be partly in place). */
+  private readonly failedSteps: Step[] = [];
+  /** Clusters an escalation names: a person looks at them; nothing more starts through them. */
+  private readonly haltedClusters = new Set<string>();
+  /** An escalation that names no step (nothing can move, the end state): nothing more starts anywhere. */
+  private globalHalt = false;
   private stopRequested: string | undefined;
   /** Matrix clusters where the M3 correction was applied (isolation is then expected to clear as servers are upgraded). */
   private readonly corrected = new Set<string>();
+  /** Per matrix, the servers the M3 correction stopped: started last. */
+  private readonly offenders = new Map<string, Set<string>>();
   /** Per DMA cluster, the tail of the cluster-wide steps acting through it. */
   private readonly clusterQueue = new Map<string, Promise<unknown>>();
   private wake: (() => void) | undefined;
+  /** M6: per matrix (or generic cluster), since when (engine clock) its servers run different releases. */
+  private readonly mixedSince = new Map<string, number>();
+  private readonly mixedAlerted = new Set<string>();
 
   constructor(options: EngineOptions) {
     this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
@@ -172,10 +189,28 @@ export class Engine {
 
   private async observe(cluster: Cluster, servers: Server[]): Promise<ServerObservation[]> {
     const driver = this.o.driverFor(cluster);
+    const asked = this.o.gate?.mark?.() ?? 0;
     const obs = await Promise.all(servers.map((server) => driver.observe({ cluster, server })));
+    if (
+      this.o.correctOutOfOrder &&
+      cluster.pack === "polyserve-matrix" &&
+      servers.length === cluster.servers.length
+    ) {
+      // a correction applied before a restart shows as a stopped new-release server below old ones
+      for (const name of stoppedOutOfOrder(
+        cluster,
+        obs,
+        this.targets.get(cluster.name) ?? this.o.plan.target,
+      ))
+        this.setAside(cluster, name);
+    }
     for (const ob of obs) {
+      // what the servers say corrects the gate's picture of servers no step acts on (G3, G5)
+      if (!this.offenders.get(cluster.name)?.has(ob.server))
+        this.o.gate?.observed?.(ob.server, ob.state === "running" || ob.state === "isolated", asked);
       const key = `${ob.cluster}/${ob.server}`;
       const sig = `${ob.state}|${ob.release}`;
+      if (ob.state !== "unreachable") this.lastRelease.set(key, ob.release);
       if (this.lastSeen.get(key) !== sig) {
         this.lastSeen.set(key, sig);
         this.emit({
@@ -187,7 +222,48 @@ export class Engine {
         });
       }
     }
+    this.watchMixed(cluster);
     return obs;
+  }
+
+  /**
+   * M6: a mixed-release matrix is transient, "a figure to minimize and to alert on". The window
+   * opens when the servers of a matrix (or generic cluster) are seen on different releases and
+   * closes when they are seen on one; measured on the engine's clock, as every step's duration is
+   * (a lab's derived fleet file divides maxMixedWindow by its speed, as it does the estimates).
+   * Past the fleet's maxMixedWindow the engine raises an alert (journal, status) once per window:
+   * a warning, not an escalation: the fastest way out of a mixed matrix is to go on.
+   */
+  private watchMixed(cluster: Cluster): void {
+    if (cluster.pack === "polycom-dma") return;
+    const releases = new Set(
+      cluster.servers
+        .map((s) => this.lastRelease.get(`${cluster.name}/${s.name}`))
+        .filter((r): r is string => r !== undefined),
+    );
+    const now = this.o.now();
+    if (releases.size <= 1) {
+      this.mixedSince.delete(cluster.name);
+      this.mixedAlerted.delete(cluster.name);
+      return;
+    }
+    if (!this.mixedSince.has(cluster.name)) this.mixedSince.set(cluster.name, now);
+    this.alertMixed(cluster.name, now);
+  }
+
+  private alertMixed(cluster: string, now: number): void {
+    const since = this.mixedSince.get(cluster);
+    const bound = this.o.fleet.defaults.maxMixedWindow;
+    if (since === undefined || !(bound > 0) || this.mixedAlerted.has(cluster)) return;
+    const seconds = (now - since) / 1000;
+    if (seconds <= bound) return;
+    this.mixedAlerted.add(cluster);
+    this.emit({
+      type: "alert",
+      rule: "M6",
+      cluster,
+      message: `${cluster} has run mixed releases for ${formatDuration(seconds)}, beyond the fleet's maxMixedWindow of ${formatDuration(bound)}: mixed operation is supported only during the upgrade; upgrade the remaining servers as quickly as possible (M6)`,
+    });
   }
 
   /** The release this step's cluster is upgraded to. */
@@ -202,8 +278,66 @@ export class Engine {
   private ready(): Step[] {
     return this.o.plan.steps.filter((s) => {
       const st = this.standing.get(s.id)!;
-      return st.status !== "done" && !this.running.has(s.id) && s.after.every((d) => this.done(d));
+      return st.status !== "done" && !this.running.has(s.id) && this.depsDone(s);
     });
+  }
+
+  /**
+   * A step's dependencies are done. In a matrix under the M3 correction, the manual starts the
+   * offending server last ("continue upgrading the other nodes before starting Matrix Server on
+   * that node"): its start and verify wait for every other server of the matrix, and a step that
+   * depended on them depends on its install instead.
+   */
+  private depsDone(s: Step): boolean {
+    const aside = this.offenders.get(s.cluster);
+    if (!aside?.size) return s.after.every((d) => this.done(d));
+    if (s.server && aside.has(s.server) && (s.action === "start" || s.action === "verify")) {
+      const others = this.o.plan.steps.filter(
+        (o) => o.cluster === s.cluster && o.server && !aside.has(o.server),
+      );
+      return others.every((o) => this.done(o.id)) && s.after.every((d) => this.done(d));
+    }
+    return s.after.every((d) => {
+      if (this.done(d)) return true;
+      if (!this.isOffenderRestart(d, aside)) return false;
+      const dep = this.steps.get(d)!;
+      const install = this.o.plan.steps.find(
+        (o) => o.server === dep.server && o.cluster === dep.cluster && o.action === "install",
+      );
+      return install !== undefined && this.done(install.id);
+    });
+  }
+
+  private isOffenderRestart(id: string, aside: Set<string>): boolean {
+    const d = this.steps.get(id);
+    return !!d?.server && aside.has(d.server) && (d.action === "start" || d.action === "verify");
+  }
+
+  /**
+   * M3 correction: `name` was upgraded out of order and is stopped; it is started last. The gate
+   * sets it aside (the manual's correction takes it out of the matrix on purpose; the cluster then
+   * runs one server short of what the plan counted on, G3, and the engine says so).
+   */
+  private setAside(cluster: Cluster, name: string): void {
+    const set = this.offenders.get(cluster.name) ?? new Set<string>();
+    this.offenders.set(cluster.name, set);
+    if (set.has(name)) return;
+    set.add(name);
+    this.corrected.add(cluster.name);
+    this.o.gate?.setAside?.(name);
+    const message = `M3 correction on ${cluster.name}: ${name} stays stopped until every other server is upgraded, then starts last; meanwhile ${cluster.name} runs one server short of what the plan counted on`;
+    const n = cluster.servers.length;
+    const floor = this.o.fleet.defaults.capacityFloor;
+    // the manual's correction takes a second server out while each other one is upgraded: said
+    // aloud when that goes below the floor (G3), never silently
+    if (n > 0 && (n - 2) / n + 1e-9 < floor)
+      this.emit({
+        type: "alert",
+        rule: "G3",
+        cluster: cluster.name,
+        message: `${message}: ${Math.max(0, n - 2)} of ${n} servers serve while each is upgraded, below the capacity floor ${Math.round(floor * 100)}% (G3)`,
+      });
+    else this.emit({ type: "log", level: "warn", message: `${message} (G3)` });
   }
 
   /** Start no new step; once running steps end, the run is paused and run() returns (Ctrl-C). */
@@ -222,11 +356,38 @@ export class Engine {
     }
   }
 
-  /** False once nothing new may start: an escalation, a stop request, or a run no longer active. */
+  /**
+   * False once nothing new may start: a stop request, a run no longer active (paused, aborting),
+   * or an escalation that names no step. After an escalation of a step, the run stays escalated,
+   * yet independent work may still start (`mayStartStep`).
+   */
   private mayStart(): boolean {
-    if (this.escalation !== undefined || this.stopRequested !== undefined) return false;
+    if (this.stopRequested !== undefined || this.globalHalt) return false;
     const state = this.o.store.getRun(this.o.runId)!.state;
+    if (state === "escalated") return this.escalation !== undefined;
     return state === "running" || state === "awaiting-confirmation";
+  }
+
+  /**
+   * May this step start now? After an escalation only independent work goes on: a step that acts
+   * through no escalated cluster and is no point of no return (a person is being called; G4 waits
+   * for them). Its dependencies are done, so it depends on no failed step; the gate then checks it
+   * beside every failed step's failure branch (`checkBeside`).
+   */
+  private mayStartStep(step: Step): boolean {
+    if (!this.mayStart()) return false;
+    if (this.escalation === undefined) return true;
+    if (step.pointOfNoReturn) return false;
+    return !this.haltedClusters.has(step.cluster) && !this.haltedClusters.has(this.actingCluster(step).name);
+  }
+
+  /** The gate's verdict; after an escalation, beside the failure branch of every failed step. */
+  private check(step: Step) {
+    const gate = this.o.gate;
+    if (!gate) return undefined;
+    return this.failedSteps.length && gate.checkBeside
+      ? gate.checkBeside(step, this.failedSteps)
+      : gate.check(step);
   }
 
   private async loop(): Promise<EngineResult> {
@@ -234,6 +395,9 @@ export class Engine {
     const initial = store.getRun(runId)!.state;
     if (initial === "pending" || initial === "escalated" || initial === "awaiting-confirmation")
       this.setState("running");
+    // G5: every server of the plan is read once before the first step, so that the gate counts a
+    // server already down (stopped by an operator, crashed) out of service (G3) from the start
+    await this.observeEverything();
     for (;;) {
       const run = store.getRun(runId)!;
       if (this.o.plan.steps.every((s) => this.done(s.id)) && this.running.size === 0 && !this.escalation) {
@@ -251,18 +415,21 @@ export class Engine {
         });
         continue;
       }
+      for (const c of this.mixedSince.keys()) this.alertMixed(c, this.o.now());
       let blocked: { rule: string; reason: string } | undefined;
       let started = false;
       if (this.mayStart()) {
         const ready = this.ready();
         // Points of no return (G4) wait for their confirmation; independent steps go on meanwhile.
         const unconfirmed = ready.filter((s) => s.pointOfNoReturn && !run.confirmed.includes(s.id));
-        for (const step of unconfirmed) this.requestConfirmation(step);
-        if (run.state === "awaiting-confirmation" && unconfirmed.length === 0) this.setState("running");
+        if (!this.escalation) {
+          for (const step of unconfirmed) this.requestConfirmation(step);
+          if (run.state === "awaiting-confirmation" && unconfirmed.length === 0) this.setState("running");
+        }
         for (const step of ready) {
           if (unconfirmed.includes(step)) continue;
-          if (!this.mayStart()) break;
-          const verdict = this.o.gate?.check(step);
+          if (!this.mayStartStep(step)) continue;
+          const verdict = this.check(step);
           if (verdict && !verdict.ok) {
             blocked ??= verdict;
             const sig = `${verdict.rule}:${verdict.reason}`;
@@ -279,9 +446,14 @@ export class Engine {
       if (this.running.size === 0 && !started) {
         const now = store.getRun(runId)!;
         if (this.escalation) {
-          if (now.state !== "escalated")
-            this.setState("escalated", `${this.escalation.rule}: ${this.escalation.detail}`);
-          return { state: "escalated", escalation: this.escalation };
+          const outOfService = await this.outOfService();
+          const escalation: Escalation = outOfService.length
+            ? { ...this.escalation, outOfService }
+            : this.escalation;
+          const said = `${this.escalation.rule}: ${this.escalation.detail}${outOfService.length ? `; left out of service: ${outOfService.map((o) => `${o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`;
+          if (outOfService.length) this.emit({ type: "escalation", escalation });
+          if (now.state !== "escalated" || outOfService.length) this.setState("escalated", said);
+          return { state: "escalated", escalation };
         }
         if (now.state === "aborting") {
           this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
@@ -310,6 +482,13 @@ export class Engine {
       }
       await Promise.race([sleep(this.o.tickMs), new Promise<void>((r) => (this.wake = r))]);
     }
+  }
+
+  private async observeEverything(): Promise<{ cluster: Cluster; observations: ServerObservation[] }[]> {
+    const clusters = this.o.fleet.clusters.filter((c) => this.o.plan.steps.some((s) => s.cluster === c.name));
+    return Promise.all(
+      clusters.map(async (c) => ({ cluster: c, observations: await this.observe(c, c.servers) })),
+    );
   }
 
   /** Observes every server of the plan once more and asks end-state.ts what is not as the plan leaves it. */
@@ -352,7 +531,7 @@ export class Engine {
     this.o
       .confirm(step)
       .then((answer) => {
-        if (answer === "yes" && this.mayStart())
+        if (answer === "yes" && this.mayStart() && !this.escalation)
           this.o.onEvent?.(this.o.store.confirm(this.o.runId, step.id, "operator"));
         else if (answer === "halt") this.halted.add(step.id);
       })
@@ -368,11 +547,113 @@ export class Engine {
   }
 
   /** Records an escalation at once (state and event), so status shows it while running steps end. */
-  private raise(escalation: Escalation): void {
-    if (this.escalation) return;
+  private raise(escalation: Escalation, step?: Step): void {
+    if (step) {
+      this.failedSteps.push(step);
+      this.haltedClusters.add(step.cluster);
+      this.haltedClusters.add(this.actingCluster(step).name);
+    } else this.globalHalt = true;
+    if (escalation.cluster) this.haltedClusters.add(escalation.cluster);
+    this.escalations.push(escalation);
+    this.wake?.();
+    if (this.escalation) {
+      // a second escalation (independent work went on after the first): recorded, the run stays escalated
+      this.emit({ type: "escalation", escalation });
+      return;
+    }
     this.escalation = escalation;
     this.emit({ type: "escalation", escalation });
     this.setState("escalated", `${escalation.rule}: ${escalation.detail}`);
+  }
+
+  /**
+   * Once the engine ends escalated: the clusters of the plan it leaves out of service (observed
+   * now), each with the rule that holds it there: its own escalation, the failed step its remaining
+   * work waits on, or the gate's rule.
+   */
+  private async outOfService(): Promise<{ cluster: string; rule: string; reason: string }[]> {
+    const out: { cluster: string; rule: string; reason: string }[] = [];
+    const clusters = this.o.fleet.clusters.filter((c) => this.o.plan.steps.some((s) => s.cluster === c.name));
+    const failedIds = new Set(this.failedSteps.map((s) => s.id));
+    const waitsOn = (step: Step, seen = new Set<string>()): Step | undefined => {
+      for (const d of step.after) {
+        if (failedIds.has(d)) return this.steps.get(d);
+        if (seen.has(d) || this.done(d)) continue;
+        seen.add(d);
+        const f = waitsOn(this.steps.get(d)!, seen);
+        if (f) return f;
+      }
+      return undefined;
+    };
+    const escalationOf = (step: Step) => this.escalations.find((e) => e.step === step.id) ?? this.escalation!;
+    for (const c of clusters) {
+      let obs: ServerObservation[];
+      try {
+        obs = await this.observe(c, c.servers);
+      } catch {
+        continue;
+      }
+      const down =
+        c.pack === "polycom-dma"
+          ? obs.every((o) => o.state === "unreachable" || o.inService === false || o.busiedOut === true)
+            ? obs.map((o) => o.server)
+            : []
+          : obs.filter((o) => o.state !== "running" || o.disabled === true).map((o) => o.server);
+      if (!down.length) continue;
+      const what = c.pack === "polycom-dma" ? c.name : `${c.name} (${down.join(", ")})`;
+      const own = this.escalations.find((e) => e.cluster === c.name);
+      const pending = this.o.plan.steps.find((s) => s.cluster === c.name && !this.done(s.id));
+      if (own) {
+        out.push({
+          cluster: c.name,
+          rule: own.rule,
+          reason: `${what} escalated at ${own.step ?? "the end"}: a person looks first`,
+        });
+        continue;
+      }
+      if (!pending) {
+        out.push({
+          cluster: c.name,
+          rule: "G5",
+          reason: `${what} is out of service although its steps are done`,
+        });
+        continue;
+      }
+      const failed = waitsOn(pending);
+      if (failed) {
+        const e = escalationOf(failed);
+        out.push({
+          cluster: c.name,
+          rule: e.rule,
+          reason: `${what}: ${pending.id} waits on ${failed.id}, which escalated`,
+        });
+        continue;
+      }
+      if (pending.pointOfNoReturn) {
+        out.push({
+          cluster: c.name,
+          rule: "G4",
+          reason: `${what}: ${pending.id} is a point of no return, not started after an escalation`,
+        });
+        continue;
+      }
+      const verdict = pending.after.every((d) => this.done(d)) ? this.check(pending) : undefined;
+      if (verdict && !verdict.ok) {
+        out.push({
+          cluster: c.name,
+          rule: verdict.rule,
+          reason: `${what}: ${pending.id} is held by ${verdict.rule}: ${verdict.reason}`,
+        });
+        continue;
+      }
+      const first = this.escalation!;
+      out.push({
+        cluster: c.name,
+        rule: first.rule,
+        reason: `${what}: ${pending.id} was not started (the run halted)`,
+      });
+    }
+    return out;
   }
 
   private start(step: Step): void {
@@ -397,7 +678,7 @@ export class Engine {
           rule: escalation.rule,
           message: escalation.detail,
         });
-        this.raise(escalation);
+        this.raise(escalation, step);
       })
       .finally(() => {
         this.running.delete(step.id);
@@ -434,7 +715,7 @@ export class Engine {
     // A step queued behind another starts only if nothing has stopped the run meanwhile.
     const mine = previous
       .catch(() => undefined)
-      .then(() => (this.mayStart() ? this.executeNow(step) : undefined));
+      .then(() => (this.mayStartStep(step) ? this.executeNow(step) : undefined));
     this.clusterQueue.set(
       cluster.name,
       mine.catch(() => undefined),
@@ -681,7 +962,7 @@ export class Engine {
             `the M3 correction could not stop ${name}: ${outcome.message ?? outcome.code}`,
             name,
           );
-        this.corrected.add(cluster.name);
+        this.setAside(cluster, name);
       }
       return all;
     }
@@ -716,7 +997,7 @@ export class Engine {
     }
     // D8 diagnoses what an upgrade left behind; other steps time out under their own rule.
     const diagnosed = step.action === "install" || step.action === "verify" || step.action === "start";
-    const order = ["D8a", "D8b", "D8c", "M3", "M9"];
+    const order = ["D8a", "D8b", "D8c", "D8", "M3", "M9"];
     const first = [...problems].sort((a, b) => order.indexOf(a.rule) - order.indexOf(b.rule))[0];
     if (first && diagnosed) {
       return this.halt(

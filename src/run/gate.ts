@@ -9,6 +9,25 @@ export type GateVerdict = { ok: true } | { ok: false; rule: RuleId; reason: stri
 
 export interface Gate {
   check(step: Step): GateVerdict;
+  /**
+   * After an escalation: may `step` start beside the failed steps, whichever way each failed (its
+   * start effect only, or, for an action whose effect may be in place although it failed, its
+   * whole effect)? Allowed only when every such branch allows it.
+   */
+  checkBeside?(step: Step, failed: readonly Step[]): GateVerdict;
+  /**
+   * What the engine observed of a server that no step of the run is acting on at the moment: a
+   * server found stopped or unreachable is counted out of service (G3, G5) until it is seen
+   * running again. `asked` is `mark()` taken when the observation was asked for: an observation
+   * older than the server's last step change is ignored.
+   */
+  observed?(server: string, running: boolean, asked: number): void;
+  mark?(): number;
+  /**
+   * M3 correction: the server upgraded out of order is stopped on purpose and started last; until
+   * its own start begins it is not counted as a server being upgraded (M1) nor out of service.
+   */
+  setAside?(server: string): void;
   started(step: Step): void;
   finished(step: Step): void;
 }

@@ -15,6 +15,8 @@ export interface StepStanding {
 export interface JournalView {
   steps: Map<string, StepStanding>;
   lastEscalation?: Escalation;
+  /** Alerts raised (M6), in order. */
+  alerts: { rule: string; cluster?: string; message: string; at: string }[];
   lastSeq: number;
 }
 
@@ -23,10 +25,25 @@ export function readJournal(events: RunEvent[], stepIds: string[]): JournalView 
     stepIds.map((id) => [id, { status: "pending", attempts: 0, accepted: false }]),
   );
   let lastEscalation: Escalation | undefined;
+  // the escalation a halt is reported by: the first since the run last ran, or the engine's final
+  // word on it (with the clusters it leaves out of service)
+  let episode: Escalation | undefined;
+  const alerts: JournalView["alerts"] = [];
   let lastSeq = 0;
   for (const e of events) {
     lastSeq = e.seq;
-    if (e.type === "escalation") lastEscalation = e.escalation;
+    if (e.type === "run.state" && e.state === "running") episode = undefined;
+    if (e.type === "escalation") {
+      if (e.escalation.outOfService) lastEscalation = e.escalation;
+      else if (episode === undefined) lastEscalation = episode = e.escalation;
+    }
+    if (e.type === "alert")
+      alerts.push({
+        rule: e.rule,
+        ...(e.cluster ? { cluster: e.cluster } : {}),
+        message: e.message,
+        at: e.at,
+      });
     if (!("step" in e) || typeof e.step !== "string") continue;
     const s = steps.get(e.step);
     if (!s) continue;
@@ -50,5 +67,5 @@ export function readJournal(events: RunEvent[], stepIds: string[]): JournalView 
         break;
     }
   }
-  return { steps, ...(lastEscalation ? { lastEscalation } : {}), lastSeq };
+  return { steps, ...(lastEscalation ? { lastEscalation } : {}), alerts, lastSeq };
 }

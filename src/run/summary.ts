@@ -17,6 +17,8 @@ export interface RunSummary {
   /** Points of no return waiting for a confirmation (G4). */
   awaitingConfirmation: string[];
   escalation: Escalation | null;
+  /** Alerts the engine raised (M6: the mixed-release window past maxMixedWindow). */
+  alerts: { rule: string; cluster?: string; message: string; at: string }[];
   engine: { pid: number; host: string; since: string } | null;
   /** Plan seconds left from the earliest open step. */
   secondsLeft: number;
@@ -55,6 +57,7 @@ export function summarizeRun(store: Store, run: RunRecord): RunSummary {
     waiting: finished ? [] : [...waiting.values()],
     awaitingConfirmation: finished ? [] : [...needed],
     escalation: run.state === "escalated" ? (journal.lastEscalation ?? null) : null,
+    alerts: journal.alerts,
     engine: store.engineHolder(run.fleet) ?? null,
     secondsLeft: open.length ? Math.max(0, plan.estimate.seconds - Math.min(...open.map((s) => s.start))) : 0,
     estimate: plan.estimate,

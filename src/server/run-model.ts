@@ -162,9 +162,19 @@ export class RunModel {
             reason: e.message,
           });
         break;
-      case "escalation":
+      case "escalation": {
+        // the engine's final word on an escalation (the clusters it leaves out of service) replaces it
+        const prev = this.escalations.at(-1);
+        if (
+          e.escalation.outOfService &&
+          prev &&
+          prev.step === e.escalation.step &&
+          prev.detail === e.escalation.detail
+        )
+          this.escalations.pop();
         this.escalations.push({ ...e.escalation, seq: e.seq, at: e.at });
         break;
+      }
       case "observation":
         this.observe(e);
         break;

@@ -53,6 +53,8 @@ export function describe(e: RunEvent): {
       };
     case "log":
       return { text: e.message, level: e.level === "warn" ? "warn" : "info" };
+    case "alert":
+      return { text: e.message, rule: e.rule, level: "warn" };
   }
 }
 

@@ -6,6 +6,9 @@ import { writeFleet } from "./lab-helpers.ts";
 // `rollgate lab …` end to end: a detached lab process, driven and stopped through the CLI.
 const FLEET = `apiVersion: rollgate/v1
 fleet: lab-cli
+# scenarios of other rules driven by hand: no capacity floor (G3 is tested in capacity-floor.test.ts)
+defaults:
+  capacityFloor: 0
 clusters:
   - name: cx
     pack: polyserve-matrix

@@ -7,6 +7,9 @@ import { appliances, writeFleet } from "./lab-helpers.ts";
 // The Polycom DMA Operations Guide's supercluster scenarios, driven over real HTTP.
 const FLEET = `apiVersion: rollgate/v1
 fleet: lab-dma-scenarios
+# scenarios of other rules driven by hand: no capacity floor (G3 is tested in capacity-floor.test.ts)
+defaults:
+  capacityFloor: 0
 clusters:
   - name: nyc
     pack: polycom-dma

@@ -6,6 +6,9 @@ import { appliances, writeFleet } from "./lab-helpers.ts";
 // The PolyServe Matrix Server 3.5.1 Upgrade Guide's scenarios, driven over real HTTP.
 const FLEET = `apiVersion: rollgate/v1
 fleet: lab-matrix-scenarios
+# scenarios of other rules driven by hand: no capacity floor (G3 is tested in capacity-floor.test.ts)
+defaults:
+  capacityFloor: 0
 clusters:
   - name: mx
     pack: polyserve-matrix

@@ -167,7 +167,11 @@ export function reportResult(
       const e = r.escalation!;
       ctx.output.err(paint("red", `run ${r.runId} ESCALATED [${e.rule}] ${e.detail} [ROLLGATE_E_ESCALATED]`));
       if (e.manual) ctx.output.err(`  manual: "${e.manual}"`);
-      ctx.output.err(`  no new step was started; fix the cause, then: ${resumeCommand}`);
+      for (const o of e.outOfService ?? [])
+        ctx.output.err(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
+      ctx.output.err(
+        `  nothing more was started through the escalated cluster(s) nor after them; fix the cause, then: ${resumeCommand}`,
+      );
       return 1;
     }
     case "awaiting-confirmation":

@@ -66,9 +66,12 @@ export function renderSummary(s: RunSummary, color: boolean): string[] {
     lines.push(
       paint("yellow", `confirm   ${c} is a point of no return (G4): rollgate resume --confirm-finalize`),
     );
+  for (const a of s.alerts) lines.push(paint("yellow", `ALERT [${a.rule}] ${a.message}`));
   if (s.escalation) {
     lines.push(paint("red", `ESCALATION [${s.escalation.rule}] ${s.escalation.detail}`));
     if (s.escalation.manual) lines.push(`  manual: "${s.escalation.manual}"`);
+    for (const o of s.escalation.outOfService ?? [])
+      lines.push(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
     lines.push("  fix the cause, then: rollgate resume");
   }
   return lines;

@@ -33,6 +33,8 @@ export function describeEvent(e: RunEvent): string | undefined {
       return undefined;
     case "log":
       return e.message;
+    case "alert":
+      return `ALERT [${e.rule}] ${e.message}`;
   }
 }
 

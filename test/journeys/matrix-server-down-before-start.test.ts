@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { CLI_MS, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
+
+/**
+ * A server already down before `apply` counts against the capacity floor (G3, G5): the engine
+ * reads every server before its first step, so it never takes the matrix below its floor; it
+ * escalates with the rule that holds the next server back instead. Asserted on the lab's journal.
+ */
+const FLEET = `apiVersion: rollgate/v1
+fleet: four-matrix
+defaults:
+  capacityFloor: 0.7
+clusters:
+  - name: matrix-b
+    pack: polyserve-matrix
+    version: 3.5.0
+    estimates: { install: 15m }
+    servers:
+      - { name: srv1, address: 10.30.1.1 }
+      - { name: srv2, address: 10.30.1.2 }
+      - { name: srv3, address: 10.30.1.3 }
+      - { name: srv4, address: 10.30.1.4 }
+`;
+
+let lab: JourneyLab | undefined;
+afterEach(async () => {
+  await lab?.down();
+  lab = undefined;
+});
+
+describe("journey: a server down before the start", () => {
+  it(
+    "an operator stops srv1 by hand, then applies the upgrade at floor 0.7: the engine counts srv1 out and escalates (M1/G3) instead of taking the matrix to 50%; the lab never sees capacity below the floor",
+    async () => {
+      lab = await journeyLab(FLEET, "four-matrix", 1200);
+      await lab.act("srv1", "stop");
+      const seen = lab.journal().length;
+      const r = await lab.cli([
+        "apply",
+        lab.derived,
+        "--to",
+        "3.5.1",
+        "--yes",
+        "--confirm-finalize",
+        "--json",
+      ]);
+      expect(r.code, r.stderr).toBe(1);
+      const last = jsonLines(r.stdout).at(-1);
+      expect(["M1", "G3"]).toContain(last.escalation.rule);
+      expect(last.escalation.detail).toContain("srv1");
+      // both capacity rules are named: one server at a time (M1) and the floor (G3)
+      expect(last.escalation.detail).toContain("below the floor 70%");
+      expect(last.escalation.outOfService).toEqual([
+        expect.objectContaining({ cluster: "matrix-b", reason: expect.stringContaining("srv1") }),
+      ]);
+      // the lab: nothing was taken out of service after the operator's stop, no rule broken
+      const after = lab.journal().slice(seen);
+      expect(after.filter((e) => e.kind === "action").map((e) => `${e.server}:${e.action}`)).toEqual([]);
+      const status = await lab.status();
+      expect(status.violations).toEqual([]);
+      expect(
+        status.servers
+          .filter((s: { state: string }) => s.state !== "running")
+          .map((s: { name: string }) => s.name),
+      ).toEqual(["srv1"]);
+    },
+    CLI_MS * 2,
+  );
+});
