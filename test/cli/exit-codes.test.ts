@@ -4,6 +4,9 @@ import { type Lab, startLab } from "../../src/lab/index.ts";
 import { defaultStatePath } from "../../src/run/locate.ts";
 import { runCli } from "../helpers/cli.ts";
 import { exampleFleet } from "../journeys/terminal-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 // Exit codes as docs/errors.md gives them: 0 ok · 1 an operation halted · 2 bad input or usage ·
 // 3 internal. (Ctrl-C and SIGTERM: test/journeys/terminal-ctrl-c.test.ts, exit 1.)

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fleetFileText } from "../../bench/fleet-file.bench.ts";
 import { MAX_FLEET_FILE_BYTES } from "../../src/model/fleet-file.ts";
 import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /** Fleet files are bounded in size (issue 7): refused before parsing, with file, size and limit. */
 

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 describe("rollgate plan", () => {
   it("--json orders the seed's servers srv3, srv2, srv1 and marks srv1's stop as the point of no return", async () => {

@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { escapeControls, jsonText, painter, terminalText } from "../../src/cli/output.ts";
 import { REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 const dirs: string[] = [];
 afterEach(() => {

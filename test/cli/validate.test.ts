@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 describe("rollgate validate / schema / help (real CLI)", () => {
   it.each(["matrix-seed", "dma-supercluster", "mixed-fleet"])(

@@ -1,3 +1,4 @@
+import { vi } from "vitest";
 import { availableParallelism, loadavg } from "node:os";
 
 /**
@@ -48,4 +49,14 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 25));
   }
+}
+
+/**
+ * Declares the time budget of every test and hook in an end-to-end test file (one that starts
+ * processes, labs or servers), scaled for the machine's load when the file loads. Such files
+ * never run on vitest's default timeout, which is kept short for the pure tests
+ * (test/arch/timeouts.test.ts checks that every such file declares one).
+ */
+export function e2eTimeouts(ms: number): void {
+  vi.setConfig({ testTimeout: budget(ms), hookTimeout: budget(ms) });
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import {
   applyTo,
   type Rehearsal,
@@ -11,6 +11,8 @@ import {
   stateChanges,
   stopLabs,
 } from "./again-helpers.ts";
+
+e2eTimeouts(150_000);
 
 /**
  * An operator aborts an incremental DMA upgrade (D6) part way, then goes on: `rollgate apply`

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab, type LabJournalEntry } from "./engine-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(240_000);
 
 /**
  * An escalation on one DMA cluster must not freeze the run: independent work that keeps the rules

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
 import { applyWindow, changes, fiveClusterLab, journal } from "./dma-maintenance-window-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * The maintenance window (D5) of the Operations Guide, applied by an operator with the real CLI

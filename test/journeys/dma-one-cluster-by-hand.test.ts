@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { applyTo, rehearse, releases, service, stateChanges, stopLabs } from "./again-helpers.ts";
+
+e2eTimeouts(150_000);
 
 /**
  * An operator upgrades one DMA cluster by hand, at the console (`rollgate lab act`), following the

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(240_000);
 
 /**
  * The manual's M3 accident in a four-server matrix: srv2, in the middle of the address order, is

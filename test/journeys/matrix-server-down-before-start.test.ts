@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(240_000);
 
 /**
  * A server already down before `apply` counts against the capacity floor (G3, G5): the engine

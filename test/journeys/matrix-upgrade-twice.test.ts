@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.ts";
 import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(90_000);
 
 /**
  * An operator upgrades a Matrix Server matrix, updates the fleet file with `rollgate fleet sync

@@ -2,8 +2,10 @@ import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { BIN, runCli } from "../helpers/cli.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { exampleFleet, labJournal, type Terminal as Tty, Terminal } from "./terminal-helpers.ts";
+
+e2eTimeouts(240_000);
 
 // An operator at a real terminal (tmux): Ctrl-C during `rollgate apply`, `rollgate resume`
 // asking the point-of-no-return question (G4), "n", and yes. The Matrix seed at speed 100: an

@@ -1,8 +1,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli, tempDir } from "../helpers/cli.ts";
 import { startEngine, type EngineProcess } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { actionsOf, copyExample, labUp, statusJson } from "./steer-helpers.ts";
+
+e2eTimeouts(210_000);
 
 /**
  * Issue 14, steering the right run: every lab-derived fleet file of a folder lands in

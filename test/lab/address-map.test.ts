@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { isLoopbackV4, mapAddresses } from "../../src/lab/address-map.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 const m = (address: string, server = address) => ({ server, cluster: "c", address });
 

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { writeFleet } from "./lab-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(240_000);
 
 // G3 as the lab sees it: in-service capacity against the fleet's floor, at every change.
 const FLEET = `apiVersion: rollgate/v1

@@ -2,6 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.ts";
 import { writeFleet } from "./lab-helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(120_000);
 
 // `rollgate lab …` end to end: a detached lab process, driven and stopped through the CLI.
 const FLEET = `apiVersion: rollgate/v1

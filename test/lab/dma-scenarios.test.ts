@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { appliances, writeFleet } from "./lab-helpers.ts";
+
+e2eTimeouts(60_000);
 
 // The Polycom DMA Operations Guide's supercluster scenarios, driven over real HTTP.
 const FLEET = `apiVersion: rollgate/v1

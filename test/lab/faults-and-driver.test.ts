@@ -3,8 +3,10 @@ import { HttpDriver, resolveServerUrl } from "../../src/drivers/http.ts";
 import { loadFleetFile } from "../../src/io/fleet-loader.ts";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import type { Fleet } from "../../src/model/fleet.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { writeFleet } from "./lab-helpers.ts";
+
+e2eTimeouts(60_000);
 
 // Faults, observed through the HTTP driver and the derived fleet file (as the engine sees them).
 const FLEET = `apiVersion: rollgate/v1

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { appliances, writeFleet } from "./lab-helpers.ts";
+
+e2eTimeouts(60_000);
 
 // The PolyServe Matrix Server 3.5.1 Upgrade Guide's scenarios, driven over real HTTP.
 const FLEET = `apiVersion: rollgate/v1

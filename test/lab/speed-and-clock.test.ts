@@ -4,8 +4,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MAX_TIMER_DELAY_MS, TimerWheel } from "../../src/lab/clock.ts";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { writeFleet as writeFleetIn } from "./lab-helpers.ts";
+
+e2eTimeouts(60_000);
 
 const written: string[] = [];
 /** A fleet file in a fresh temp dir, removed after the test (a lab started by a regression is stopped). */

@@ -4,6 +4,9 @@ import { describe, expect, it } from "vitest";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { lineDiff, syncFleetText } from "../../src/model/fleet-sync.ts";
 import { REPO } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 const text = readFileSync(join(REPO, "examples", "dma-supercluster.yaml"), "utf8");
 const fleet = () => {

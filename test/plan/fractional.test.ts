@@ -8,6 +8,9 @@ import { planUpgrade } from "../../src/plan/planner.ts";
 import type { Plan } from "../../src/plan/types.ts";
 import { loadExample } from "./fleets.ts";
 import { buildFleet, fleetArb, targetsFor } from "./random-fleets.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * Fractional-second estimates (the lab divides every estimate by its speed: 60 s / 600 → "100ms")

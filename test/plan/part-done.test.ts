@@ -5,6 +5,9 @@ import { parseFleetText } from "../../src/model/fleet-file.ts";
 import type { Fleet } from "../../src/model/fleet.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { REPO } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * A DMA supercluster after one incremental upgrade, and part way through one (an abort, a cluster

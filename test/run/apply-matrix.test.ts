@@ -6,7 +6,9 @@ import { defaultStatePath } from "../../src/run/locate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf, startEngine } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(120_000);
 
 let lab: Lab | undefined;
 afterEach(async () => {

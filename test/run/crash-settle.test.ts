@@ -6,7 +6,9 @@ import { defaultStatePath } from "../../src/run/locate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(90_000);
 
 /**
  * Crash safety (issue 5) at one precise moment: the engine is killed after a DMA install has ended

@@ -5,6 +5,9 @@ import { summarizeRun } from "../../src/run/summary.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf, seeded, startEngine } from "../helpers/engine.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(630_000);
 
 /**
  * Crash safety (issue 5): SIGKILL the engine at 20 seeded moments of a lab run, resume each time.

@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { Plan } from "../../src/plan/types.ts";
 import { durations } from "../../src/run/demo.ts";
 import { runCli } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 describe("the demo's durations (issue 14)", () => {
   const plan = { estimate: { seconds: 18.3, lowerBoundSeconds: 17.95, mixedWindowSeconds: 11.9 } } as Plan;

@@ -8,6 +8,9 @@ import { planUpgrade } from "../../src/plan/planner.ts";
 import { Engine } from "../../src/run/engine.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * The new supercluster of an incremental upgrade (D6, D10), asserted on the lab's journal: the

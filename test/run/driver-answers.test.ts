@@ -8,6 +8,9 @@ import { ExecDriver } from "../../src/drivers/exec.ts";
 import { HttpDriver } from "../../src/drivers/http.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /** A driver's answer is untrusted input: a malformed status is refused where it is read (issue 7). */
 

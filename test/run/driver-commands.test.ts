@@ -6,6 +6,9 @@ import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { missingDriverCommands } from "../../src/plan/driver-commands.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * A cluster whose exec driver lacks a command the plan needs is refused before a run starts, not

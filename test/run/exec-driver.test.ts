@@ -7,6 +7,9 @@ import type { Lab } from "../../src/lab/index.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { runCli } from "../helpers/cli.ts";
 import { adapterCommands, labOf } from "../helpers/engine.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(360_000);
 
 let lab: Lab | undefined;
 afterEach(async () => {

@@ -5,7 +5,9 @@ import { type Lab, startLab } from "../../src/lab/index.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { labOf, startEngine } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(120_000);
 
 /**
  * A run belongs to a fleet by its servers, not by the file's name or path (docs/security.md):

@@ -11,6 +11,9 @@ import { defaultStatePath, fleetRefOf, locateRun, pickRun } from "../../src/run/
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { writeFileSync } from "node:fs";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * Issue 14: a command naming a fleet acts on that fleet's run only (pickRun took the newest run of

@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf, startEngine } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * M3, the manual's accident: srv1 (the lowest address) is upgraded by hand before the run, out of

@@ -9,6 +9,9 @@ import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { defaultStatePath } from "../../src/run/locate.ts";
 import { REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { adapterCommands, labOf } from "../helpers/engine.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * Issue 14: preflight (the first observation, G5, before a new run) gave every server 5 s whatever

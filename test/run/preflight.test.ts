@@ -6,6 +6,9 @@ import { defaultStatePath } from "../../src/run/locate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf } from "../helpers/engine.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * Before a new run, rollgate observes every server (G5) and starts nothing on a fleet that is not

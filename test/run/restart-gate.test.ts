@@ -8,6 +8,9 @@ import { Engine } from "../../src/run/engine.ts";
 import { ruleGate } from "../../src/run/rule-gate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import { REPO, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * A restarted engine rebuilds its gate from the journal (issue 5, crash safety): a step with an

@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labOf } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * The fleet changes under a halted run; the engine observes before it acts (G5) and escalates

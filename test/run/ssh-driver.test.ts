@@ -10,7 +10,9 @@ import type { Lab } from "../../src/lab/index.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
 import { adapterCommands, labOf } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(480_000);
 
 /**
  * The ssh driver against a real OpenSSH server: an sshd of the test's own on 127.0.0.1 (a free

@@ -2,8 +2,10 @@ import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { hashToken } from "../../src/server/auth.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { fixture, readSse } from "./helpers.ts";
+
+e2eTimeouts(60_000);
 
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
 afterEach(async () => {

@@ -1,6 +1,9 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { fixture } from "./helpers.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
 afterEach(async () => {

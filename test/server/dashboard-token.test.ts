@@ -7,7 +7,9 @@ import { defaultStatePath } from "../../src/run/locate.ts";
 import { openStore } from "../../src/store/open.ts";
 import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { labOf } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 let lab: Lab | undefined;
 afterEach(async () => {

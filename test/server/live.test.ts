@@ -5,8 +5,10 @@ import { apply } from "../../src/run/apply.ts";
 import { createToken } from "../../src/server/auth.ts";
 import { createServer, type RunningServer } from "../../src/server/index.ts";
 import { labOf } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { readSse } from "./helpers.ts";
+
+e2eTimeouts(60_000);
 
 let lab: Lab | undefined;
 let server: RunningServer | undefined;

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createToken } from "../../src/server/auth.ts";
 import { runCli } from "../helpers/cli.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
 import { fixture, readSse } from "./helpers.ts";
+
+e2eTimeouts(60_000);
 
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
 afterEach(async () => {

@@ -6,6 +6,9 @@ import { openStore } from "../../src/store/open.ts";
 import { APPLICATION_ID } from "../../src/store/state-file.ts";
 import { MATRIX_SEED } from "../server/helpers.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 const dirs: string[] = [];
 function dir(): string {

@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Plan } from "../../src/plan/types.ts";
 import { tempDir } from "../helpers/cli.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 const plan: Plan = {
   fleet: "f",

@@ -10,6 +10,9 @@ import { WEB_DIST } from "../../src/server/static.ts";
 import type { SqliteStore } from "../../src/store/sqlite.ts";
 import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { REPO } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * The dashboard in Debian's Chromium (playwright-core), against a running `rollgate demo`

@@ -3,6 +3,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { dashboardAtScale } from "../../bench/dashboard-scale.ts";
 import { REPO, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(60_000);
 
 /**
  * 1,000 servers: the page builds the whole fleet and follows 1,000 live observations (each server
