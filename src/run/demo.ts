@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,7 +69,7 @@ export interface DemoOptions {
   onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
   /** Ctrl-C or SIGTERM while the engine runs (apply.ts's DriveHooks.onInterrupt). */
   onInterrupt?: DriveHooks["onInterrupt"];
-  /** Where the demo keeps its files (default a new temp dir). */
+  /** Where the demo keeps its files (default a new temp dir, removed when the demo ends). */
   dir?: string;
 }
 
@@ -77,6 +77,7 @@ export interface DemoOptions {
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const speed = options.speed ?? DEMO_SPEED;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "rollgate-demo-"));
+  const ownDir = options.dir === undefined;
   const fleetPath = join(dir, "demo.yaml");
   copyFileSync(DEMO_FLEET, fleetPath);
   const lab = await startLab(fleetPath, { speed });
@@ -143,6 +144,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     return report;
   } finally {
     await lab.stop();
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
   }
 }
 

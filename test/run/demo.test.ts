@@ -1,7 +1,8 @@
+import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Plan } from "../../src/plan/types.ts";
 import { durations } from "../../src/run/demo.ts";
-import { runCli } from "../helpers/cli.ts";
+import { runCli, tempDir } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
 e2eTimeouts(60_000);
@@ -25,8 +26,16 @@ describe("the demo's durations (issue 14)", () => {
 
 describe("rollgate demo (real CLI, lab and engine)", () => {
   it("upgrades the built-in fleet and ends with a JSON report: ok, no lab violation, every server on target", async () => {
-    const r = await runCli(["demo", "--json", "--speed", "1200"], { timeoutMs: 120_000 });
+    const tmp = tempDir("rollgate-demo-tmp-");
+    const r = await runCli(["demo", "--json", "--speed", "1200"], {
+      timeoutMs: 120_000,
+      env: { TMPDIR: tmp },
+    });
     expect(r.code, r.stderr).toBe(0);
+    expect(
+      readdirSync(tmp).filter((n) => n.startsWith("rollgate-")),
+      "the demo removes its folder",
+    ).toEqual([]);
     const lines = r.stdout.trim().split("\n");
     const report = JSON.parse(lines.at(-1)!);
     expect(report).toMatchObject({

@@ -9,7 +9,7 @@ import { createServer, type RunningServer } from "../../src/server/index.ts";
 import { WEB_DIST } from "../../src/server/static.ts";
 import type { SqliteStore } from "../../src/store/sqlite.ts";
 import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
-import { REPO } from "../helpers/cli.ts";
+import { REPO, tempDir } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
 e2eTimeouts(60_000);
@@ -42,6 +42,7 @@ beforeAll(async () => {
   let ready: () => void = () => {};
   const started = new Promise<void>((r) => (ready = r));
   demo = runDemo({
+    dir: tempDir("rollgate-web-demo-"),
     speed: 300,
     planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
     compare: (fleet, to) =>

@@ -1,4 +1,7 @@
 import type { Command } from "commander";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { formatDuration } from "../../model/duration.ts";
 import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
 import type { Plan } from "../../plan/types.ts";
@@ -65,7 +68,13 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           let dashboard:
             | Awaited<ReturnType<typeof import("../../server/dashboard.ts")["startDashboard"]>>
             | undefined;
+          // the demo's files (fleet, lab, state) live in a temporary folder, removed once the
+          // dashboard (which reads the state file until Ctrl-C) is closed
+          const dir = mkdtempSync(join(tmpdir(), "rollgate-demo-"));
+          const removeDir = () => rmSync(dir, { recursive: true, force: true });
+          process.once("exit", removeDir); // a second Ctrl-C exits at once
           const report = await runDemo({
+            dir,
             speed: opts.speed,
             planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
             compare: (fleet, to) =>
@@ -110,6 +119,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           }).catch(async (e: unknown) => {
             await dashboard?.close();
             forget();
+            removeDir();
             throw e;
           });
           try {
@@ -125,6 +135,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           } finally {
             await dashboard?.close();
             forget();
+            removeDir();
           }
           return report.ok ? 0 : 1;
         },
