@@ -60,7 +60,18 @@ export type RunEventBody =
   | { type: "capacity"; fraction: number; floor: number }
   | { type: "log"; level: "info" | "warn"; message: string }
   /** A rule's figure beyond its bound, not a reason to stop (M6: a mixed-release window past maxMixedWindow). */
-  | { type: "alert"; rule: RuleId; cluster?: string; message: string };
+  | { type: "alert"; rule: RuleId; cluster?: string; message: string }
+  /** An operator asked to abort (`rollgate abort`); with returnToService, the engine brings back what the run took out (docs/engine.md). */
+  | { type: "abort.requested"; by: string; returnToService: boolean }
+  /** The end of an abort with return to service: what came back, and what stays out and why (rule ids). */
+  | { type: "abort.returned"; returned: string[]; leftOutOfService: AbortLeftOut[] };
+
+/** A cluster an abort with return to service leaves out of service, the rule that holds it and what to do. */
+export interface AbortLeftOut {
+  cluster: string;
+  rule: RuleId;
+  reason: string;
+}
 
 export type RunEvent = RunEventBody & { seq: number; runId: string; at: string };
 export type RunEventType = RunEventBody["type"];

@@ -17,7 +17,7 @@ import { Engine, type EngineResult } from "./engine.ts";
 import { fleetFileUpdate } from "./fleet-sync.ts";
 import type { FleetChange } from "../model/fleet-sync.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
-import { pauseRun } from "./control.ts";
+import { pauseRun, returnToServiceRequested } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
 import { defaultStatePath, pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
@@ -377,10 +377,14 @@ async function resumeHolding(
         );
         const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
         input.onPlan?.(plan, { resumed: true, runId: run.id, done });
-        if (run.state === "aborting") {
+        const aborting = run.state === "aborting";
+        if (aborting && !returnToServiceRequested(store, run.id)) {
           store.setState(run.id, "aborted", "aborted while no engine was running");
           return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
         }
+        // an abort with return to service: the engine starts no step of the plan, observes every
+        // cluster and returns to service what the run took out (engine.ts), then ends aborted
+        if (aborting) return await drive(store, run, fleet, plan, input.statePath, input);
         // G5: the fleet is observed before the engine acts on its journal's picture of it.
         const disagreement = await resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor);
         if (disagreement) {

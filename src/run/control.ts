@@ -50,15 +50,59 @@ export function pauseRun(store: Store, run: RunRecord, by: string): ControlResul
   return result(`paused run ${run.id}: running steps finish, no new step starts (resume continues)`);
 }
 
-/** Running steps finish, no new step starts, the run ends aborted. */
-export function abortRun(store: Store, run: RunRecord, by: string): ControlResult {
+/** Does the run's abort ask the engine to return to service what the run took out? (its last `abort.requested`) */
+export function returnToServiceRequested(store: Store, runId: string): boolean {
+  let asked = false;
+  for (const e of store.events(runId)) if (e.type === "abort.requested") asked = e.returnToService;
+  return asked;
+}
+
+export interface AbortOptions {
+  /**
+   * Once running steps finish, the engine returns to service every DMA cluster the run took out of
+   * service that the rules let return (D6, D3), restores its territories, and names the others.
+   */
+  returnToService?: boolean;
+}
+
+/**
+ * Running steps finish, no new step starts, the run ends aborted. With returnToService, the engine
+ * then brings back what the run took out of service (engine.ts). Without an engine alive, the run
+ * is left "aborting" for `rollgate resume` to do that return (a plain abort ends it at once).
+ */
+export function abortRun(
+  store: Store,
+  run: RunRecord,
+  by: string,
+  options: AbortOptions = {},
+): ControlResult {
   unfinished(run, "abort");
   const engine = engineOf(store, run);
-  if (run.state === "aborting")
+  const rts = options.returnToService === true;
+  if (run.state === "aborting") {
+    if (rts && !returnToServiceRequested(store, run.id)) {
+      store.append(run.id, { type: "abort.requested", by, returnToService: true });
+      return {
+        run: run.id,
+        state: "aborting",
+        engine,
+        message: `run ${run.id} is already being aborted; it will also return to service what it took out`,
+      };
+    }
     return { run: run.id, state: "aborting", engine, message: `run ${run.id} is already being aborted` };
-  const state = engine ? "aborting" : "aborted";
+  }
+  const state = engine || rts ? "aborting" : "aborted";
   const from = ["running", "awaiting-confirmation", "pending", "paused", "escalated"] as const;
-  if (!store.setStateIf(run.id, from, state, `aborted by ${by}`)) {
+  // the choice is journaled before the state changes: an engine that sees "aborting" reads it
+  store.append(run.id, { type: "abort.requested", by, returnToService: rts });
+  if (
+    !store.setStateIf(
+      run.id,
+      from,
+      state,
+      `aborted by ${by}${rts ? ", returning to service what the run took out" : ""}`,
+    )
+  ) {
     throw new RollgateError(
       "ROLLGATE_E_RUN_STATE",
       `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was aborted`,
@@ -69,8 +113,10 @@ export function abortRun(store: Store, run: RunRecord, by: string): ControlResul
     state,
     engine,
     message: engine
-      ? `aborting run ${run.id}: the engine (pid ${engine.pid}) finishes its running steps and starts no more`
-      : `aborted run ${run.id} (no engine was running)`,
+      ? `aborting run ${run.id}: the engine (pid ${engine.pid}) finishes its running steps and starts no more${rts ? ", then returns to service what the run took out (rollgate status says what came back)" : ""}`
+      : rts
+        ? `aborting run ${run.id}: no engine is running; \`rollgate resume\` returns to service what the run took out and ends it aborted`
+        : `aborted run ${run.id} (no engine was running)`,
   };
 }
 

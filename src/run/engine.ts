@@ -1,5 +1,5 @@
 import type { ActionArgs, Driver, ServerObservation } from "../drivers/driver.ts";
-import type { Escalation, RunEvent, RunEventBody, RunState } from "../events/types.ts";
+import type { AbortLeftOut, Escalation, RunEvent, RunEventBody, RunState } from "../events/types.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Plan, Step } from "../plan/types.ts";
 import { formatDuration } from "../model/duration.ts";
@@ -20,6 +20,14 @@ import { readJournal, type StepStanding } from "./journal.ts";
 import { manualFor } from "./manual.ts";
 import { endStateProblems } from "./end-state.ts";
 import { preconditionProblems } from "./preconditions.ts";
+import { returnToServiceRequested } from "./control.ts";
+import {
+  mayNotReturn,
+  outOfServiceNow,
+  restoreStep,
+  returnStep,
+  territoriesToRestore,
+} from "./return-to-service.ts";
 import { targetsOf } from "./rule-gate.ts";
 
 /**
@@ -456,6 +464,13 @@ export class Engine {
           return { state: "escalated", escalation };
         }
         if (now.state === "aborting") {
+          if (returnToServiceRequested(store, runId)) {
+            const { returned, leftOutOfService } = await this.returnToService();
+            this.emit({ type: "abort.returned", returned, leftOutOfService });
+            const said = `aborted by an operator; running steps finished, no new step started; returned to service: ${returned.length ? returned.join(", ") : "none"}${leftOutOfService.length ? `; left out of service: ${leftOutOfService.map((o) => `${o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`;
+            this.setState("aborted", said);
+            return { state: "aborted" };
+          }
           this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
           return { state: "aborted" };
         }
@@ -654,6 +669,142 @@ export class Engine {
       });
     }
     return out;
+  }
+
+  /**
+   * An abort with return to service, once running steps have finished: every DMA cluster this run
+   * busied out (its busy-out begun or done) and that its servers report out of service is returned
+   * to service if the rules let it (return-to-service.ts: a member of a supercluster, on one
+   * release, D6/D3; then the rule gate), through the plan's own return-to-service step and the
+   * normal executor (intent journaled before acting, the effect observed), then its territories
+   * are restored as the fleet file had them (the manual's order: restore after the return). The
+   * others are named with the rule that keeps them out and what to do. Matrix servers are not
+   * restarted (docs/engine.md).
+   */
+  private async returnToService(): Promise<{ returned: string[]; leftOutOfService: AbortLeftOut[] }> {
+    const returned: string[] = [];
+    const leftOutOfService: AbortLeftOut[] = [];
+    const take = (step: Step) => {
+      if (!this.standing.has(step.id))
+        this.standing.set(step.id, { status: "pending", attempts: 0, accepted: false });
+    };
+    const attempt = async (step: Step): Promise<Escalation | undefined> => {
+      take(step);
+      try {
+        await this.executeNow(step);
+        return undefined;
+      } catch (e) {
+        const escalation: Escalation =
+          e instanceof Halt
+            ? e.escalation
+            : {
+                code: "ROLLGATE_E_ESCALATED",
+                rule: "G5",
+                step: step.id,
+                cluster: step.cluster,
+                detail: `internal error while running ${step.id}: ${(e as Error).message}`,
+                manual: "",
+              };
+        this.standing.get(step.id)!.status = "failed";
+        this.emit({
+          type: "step.failed",
+          step: step.id,
+          code: escalation.code,
+          rule: escalation.rule,
+          message: escalation.detail,
+        });
+        return escalation;
+      }
+    };
+    const serving = new Map<string, { inService: boolean; supercluster: string | null }>();
+    const look = async (c: Cluster): Promise<ServerObservation[] | undefined> => {
+      try {
+        const obs = await this.observe(c, c.servers);
+        serving.set(c.name, {
+          inService: !outOfServiceNow(obs) && obs.every((o) => o.state !== "unreachable"),
+          supercluster: obs[0]?.supercluster ?? null,
+        });
+        return obs;
+      } catch {
+        return undefined;
+      }
+    };
+    const dma = this.o.fleet.clusters.filter((c) => c.pack === "polycom-dma");
+    const tookOut = dma.filter((c) => {
+      const busy = this.o.plan.steps.find((s) => s.cluster === c.name && s.action === "busy-out");
+      const st = busy && this.standing.get(busy.id);
+      return st !== undefined && (st.status === "done" || st.attempts > 0);
+    });
+    for (const c of dma) await look(c);
+    for (const c of tookOut) {
+      const obs = await look(c);
+      if (!obs) {
+        leftOutOfService.push({
+          cluster: c.name,
+          rule: "G5",
+          reason: `${c.name} could not be observed: it is not returned to service unseen`,
+        });
+        continue;
+      }
+      if (!outOfServiceNow(obs)) continue;
+      const no = mayNotReturn(c, obs);
+      if (no) {
+        leftOutOfService.push(no);
+        continue;
+      }
+      const back =
+        this.o.plan.steps.find((s) => s.cluster === c.name && s.action === "return-to-service") ??
+        returnStep(c);
+      const verdict = this.o.gate?.check(back);
+      if (verdict && !verdict.ok) {
+        leftOutOfService.push({
+          cluster: c.name,
+          rule: verdict.rule,
+          reason: `${c.name} stays out of service: ${verdict.reason}; finish its upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
+        });
+        continue;
+      }
+      const failed = await attempt(back);
+      if (failed) {
+        leftOutOfService.push({
+          cluster: c.name,
+          rule: failed.rule,
+          reason: `returning ${c.name} to service failed: ${failed.detail}`,
+        });
+        continue;
+      }
+      returned.push(c.name);
+      serving.set(c.name, { inService: true, supercluster: obs[0]!.supercluster ?? null });
+    }
+    // territories back where the fleet file had them, in the supercluster each returned cluster serves in
+    for (const name of returned) {
+      const c = dma.find((x) => x.name === name)!;
+      const sc = serving.get(name)?.supercluster;
+      if (!sc) continue;
+      const territories = territoriesToRestore(this.o.fleet, c, sc, (n) => {
+        const s = serving.get(n);
+        return s?.inService === true && s.supercluster === sc;
+      });
+      if (!territories.length) continue;
+      const restore = restoreStep(c, sc, territories);
+      const verdict = this.o.gate?.check(restore);
+      if (verdict && !verdict.ok) {
+        this.emit({
+          type: "log",
+          level: "warn",
+          message: `${name} is back in service; its territories are not restored (${verdict.rule}: ${verdict.reason})`,
+        });
+        continue;
+      }
+      const failed = await attempt(restore);
+      if (failed)
+        this.emit({
+          type: "log",
+          level: "warn",
+          message: `${name} is back in service; restoring its territories failed (${failed.rule}: ${failed.detail})`,
+        });
+    }
+    return { returned, leftOutOfService };
   }
 
   private start(step: Step): void {

@@ -1,4 +1,4 @@
-import type { Escalation, RunEvent } from "../events/types.ts";
+import type { AbortLeftOut, Escalation, RunEvent } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
 import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
@@ -24,6 +24,8 @@ export interface RunSummary {
   secondsLeft: number;
   estimate: Plan["estimate"];
   lastSeq: number;
+  /** An abort with return to service: what came back and what stays out (rule ids), from its `abort.returned`. */
+  abort?: { returned: string[]; leftOutOfService: AbortLeftOut[] };
 }
 
 export function summarizeRun(store: Store, run: RunRecord): RunSummary {
@@ -37,7 +39,9 @@ export function summarizeRun(store: Store, run: RunRecord): RunSummary {
   const started = new Set<string>();
   const waiting = new Map<string, { step: string; rule: string; reason: string }>();
   const needed = new Set<string>();
+  let abort: RunSummary["abort"];
   for (const e of events) {
+    if (e.type === "abort.returned") abort = { returned: e.returned, leftOutOfService: e.leftOutOfService };
     if (e.type === "step.started") started.add(e.step);
     if (e.type === "step.done" || e.type === "step.failed") started.delete(e.step);
     if (e.type === "step.waiting") waiting.set(e.step, { step: e.step, rule: e.rule, reason: e.reason });
@@ -62,5 +66,6 @@ export function summarizeRun(store: Store, run: RunRecord): RunSummary {
     secondsLeft: open.length ? Math.max(0, plan.estimate.seconds - Math.min(...open.map((s) => s.start))) : 0,
     estimate: plan.estimate,
     lastSeq: journal.lastSeq,
+    ...(abort ? { abort } : {}),
   };
 }

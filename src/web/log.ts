@@ -55,6 +55,17 @@ export function describe(e: RunEvent): {
       return { text: e.message, level: e.level === "warn" ? "warn" : "info" };
     case "alert":
       return { text: e.message, rule: e.rule, level: "warn" };
+    case "abort.requested":
+      return {
+        text: `abort requested by ${e.by}${e.returnToService ? ", returning to service what the run took out" : ""}`,
+        level: "warn",
+      };
+    case "abort.returned":
+      return {
+        text: `abort: returned to service ${e.returned.length ? e.returned.join(", ") : "none"}${e.leftOutOfService.length ? `; left out of service: ${e.leftOutOfService.map((o) => `${o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`,
+        ...(e.leftOutOfService[0] ? { rule: e.leftOutOfService[0].rule } : {}),
+        level: e.leftOutOfService.length ? "bad" : "good",
+      };
   }
 }
 

@@ -67,6 +67,13 @@ export function renderSummary(s: RunSummary, color: boolean): string[] {
       paint("yellow", `confirm   ${c} is a point of no return (G4): rollgate resume --confirm-finalize`),
     );
   for (const a of s.alerts) lines.push(paint("yellow", `ALERT [${a.rule}] ${a.message}`));
+  if (s.abort) {
+    lines.push(
+      `returned to service after the abort: ${s.abort.returned.length ? s.abort.returned.join(", ") : "none"}`,
+    );
+    for (const o of s.abort.leftOutOfService)
+      lines.push(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
+  }
   if (s.escalation) {
     lines.push(paint("red", `ESCALATION [${s.escalation.rule}] ${s.escalation.detail}`));
     if (s.escalation.manual) lines.push(`  manual: "${s.escalation.manual}"`);
@@ -110,9 +117,26 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       ),
     );
   control("pause", "start no new step; running steps finish (resume continues)", pauseRun);
-  control(
-    "abort",
-    "finish running steps, start no more, end the run (every step boundary keeps the rules)",
-    abortRun,
+  stateOption(
+    program
+      .command("abort")
+      .description(
+        "finish running steps, start no more, end the run (every step boundary keeps the rules); with --return-to-service, then bring back into service what the run took out",
+      )
+      .option(
+        "--return-to-service",
+        "once running steps finish, return to service every DMA cluster the run busied out that may return (a member of its supercluster, on one release: D6, D3) and restore its territories; the others are named with the rule that keeps them out",
+      ),
+  ).action(
+    action(ctx, (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) =>
+      withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
+        const r = abortRun(store, run, "an operator (rollgate abort)", {
+          returnToService: opts.returnToService === true,
+        });
+        if (opts.json) ctx.output.json({ ok: true, ...r });
+        else ctx.output.out(r.message);
+        return 0;
+      }),
+    ),
   );
 }
