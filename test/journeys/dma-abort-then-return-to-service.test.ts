@@ -3,8 +3,10 @@ import type { Lab } from "../../src/lab/index.ts";
 import type { RunSummary } from "../../src/run/summary.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { type Rehearsal, rehearse, service, stateChanges, stopLabs } from "./again-helpers.ts";
+
+e2eTimeouts(600_000);
 
 /**
  * An operator aborts an incremental DMA upgrade (D6) and asks for the clusters back:
