@@ -5,7 +5,7 @@ import type { DomainPlan } from "./rolling.ts";
 import { fmtPct } from "./rolling.ts";
 import { estimateMs, msToSeconds } from "./time.ts";
 import { verifyPlan } from "./verify.ts";
-import type { Step, StepAction, TerritoryAssignment } from "./types.ts";
+import { DMA_ACTIONS, type Step, type StepAction, type TerritoryAssignment } from "./types.ts";
 
 export type DmaStrategy = "patch" | "incremental" | "maintenance-window";
 
@@ -847,16 +847,9 @@ export function planPartDoneSupercluster(
   };
   const p = planInOrder(fleet, synthetic, [...members, ...loose, ...between, ...old], target, "incremental");
   const drop = new Set<string>();
-  for (const c of members)
-    for (const a of [
-      "reassign-territories",
-      "busy-out",
-      "leave-supercluster",
-      "install",
-      "verify",
-      "join-supercluster",
-    ])
-      drop.add(`${c.name}/${a}`);
+  // a member of the new supercluster on the target has done every step up to its join
+  const upToJoin = DMA_ACTIONS.slice(0, DMA_ACTIONS.indexOf("join-supercluster") + 1);
+  for (const c of members) for (const a of upToJoin) drop.add(`${c.name}/${a}`);
   for (const c of loose)
     for (const a of ["reassign-territories", "busy-out", "leave-supercluster", "install"])
       drop.add(`${c.name}/${a}`);

@@ -694,25 +694,7 @@ export class Engine {
         await this.executeNow(step);
         return undefined;
       } catch (e) {
-        const escalation: Escalation =
-          e instanceof Halt
-            ? e.escalation
-            : {
-                code: "ROLLGATE_E_ESCALATED",
-                rule: "G5",
-                step: step.id,
-                cluster: step.cluster,
-                detail: `internal error while running ${step.id}: ${(e as Error).message}`,
-                manual: "",
-              };
-        this.standing.get(step.id)!.status = "failed";
-        this.emit({
-          type: "step.failed",
-          step: step.id,
-          code: escalation.code,
-          rule: escalation.rule,
-          message: escalation.detail,
-        });
+        const escalation = this.failed(step, e);
         return escalation;
       }
     };
@@ -807,28 +789,34 @@ export class Engine {
     return { returned, leftOutOfService };
   }
 
+  /** A step that threw: marked failed and journaled; its escalation (a Halt's, else G5 for the unexpected). */
+  private failed(step: Step, e: unknown): Escalation {
+    const escalation: Escalation =
+      e instanceof Halt
+        ? e.escalation
+        : {
+            code: "ROLLGATE_E_ESCALATED",
+            rule: "G5",
+            step: step.id,
+            cluster: step.cluster,
+            detail: `internal error while running ${step.id}: ${(e as Error).message}`,
+            manual: "",
+          };
+    this.standing.get(step.id)!.status = "failed";
+    this.emit({
+      type: "step.failed",
+      step: step.id,
+      code: escalation.code,
+      rule: escalation.rule,
+      message: escalation.detail,
+    });
+    return escalation;
+  }
+
   private start(step: Step): void {
     const p = this.execute(step)
       .catch((e: unknown) => {
-        const escalation: Escalation =
-          e instanceof Halt
-            ? e.escalation
-            : {
-                code: "ROLLGATE_E_ESCALATED",
-                rule: "G5",
-                step: step.id,
-                cluster: step.cluster,
-                detail: `internal error while running ${step.id}: ${(e as Error).message}`,
-                manual: "",
-              };
-        this.standing.get(step.id)!.status = "failed";
-        this.emit({
-          type: "step.failed",
-          step: step.id,
-          code: escalation.code,
-          rule: escalation.rule,
-          message: escalation.detail,
-        });
+        const escalation = this.failed(step, e);
         this.raise(escalation, step);
       })
       .finally(() => {
