@@ -416,6 +416,7 @@ function found(v: unknown): string {
   if (Array.isArray(v)) return `a list of ${v.length} item${v.length === 1 ? "" : "s"}`;
   if (typeof v === "object") {
     const keys = Object.keys(v);
+    if (keys.length === 0) return "an empty map ({})";
     return `a map (with ${keys.slice(0, 4).join(", ")}${keys.length > 4 ? ", …" : ""})`;
   }
   const text = JSON.stringify(v);

@@ -163,6 +163,9 @@ clusters:
     // a field really missing still says so
     expect(byPath["clusters[0].servers[3].address"]?.message).toBe("required field is missing");
     expect(ds.filter((d) => d.message === "required field is missing")).toHaveLength(1);
+    // an empty map is called so, not "a map (with )"
+    const empty = errorsOf("apiVersion: rollgate/v1\nfleet: x\nclusters: {}\n");
+    expect(empty.find((d) => d.path === "clusters")?.message).toMatch(/, found an empty map \(\{\}\)$/);
   });
 
   it("a misspelt field, value or form gets a 'did you mean' from what is allowed at that place (issue 14)", () => {
