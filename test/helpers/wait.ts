@@ -54,7 +54,7 @@ export async function waitFor<T>(
 /**
  * Declares the time budget of every test and hook in an end-to-end test file (one that starts
  * processes, labs or servers), scaled for the machine's load when the file loads. Such files
- * never run on vitest's default timeout, which is kept short for the pure tests
+ * never run on vitest's default timeout, which is for the pure tests
  * (test/arch/timeouts.test.ts checks that every such file declares one).
  */
 export function e2eTimeouts(ms: number): void {
