@@ -559,7 +559,7 @@ export class Engine {
     const observed = await Promise.all(
       clusters.map(async (c) => ({ cluster: c, observations: await this.observe(c, c.servers) })),
     );
-    return endStateProblems(this.o.plan, observed);
+    return endStateProblems(this.o.plan, observed, this.o.fleet);
   }
 
   /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */
