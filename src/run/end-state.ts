@@ -1,5 +1,5 @@
 import type { ServerObservation } from "../drivers/driver.ts";
-import type { Cluster } from "../model/fleet.ts";
+import type { Cluster, Fleet, Territory } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Plan } from "../plan/types.ts";
 import type { Problem } from "./effects.ts";
@@ -9,9 +9,42 @@ import type { Problem } from "./effects.ts";
  * server on its target (D8c, M9; G5 when it cannot be read), every DMA cluster in the supercluster
  * its steps put it in and seeing every other member of it (D10: a join lost to a race, a cluster
  * left outside), and every matrix server with the shared filesystems the fleet file mounts on it
- * (M5: PSFS mounts as the fleet file has them, none missing, none extra). Empty: the run may be
- * reported completed. Pure, like effects.ts.
+ * (M5: PSFS mounts as the fleet file has them, none missing, none extra), and every supercluster's
+ * territories, as its members report them, where the plan leaves them (the fleet file's
+ * assignment, changed by the plan's reassign and restore steps: D5 in a maintenance window, D6 in
+ * an incremental upgrade, D4 otherwise). Empty: the run may be reported completed. Pure, like
+ * effects.ts.
  */
+
+/**
+ * The territory assignment a plan leaves, by territory name: the fleet file's superclusters'
+ * territories, then each reassign/restore step's assignment in the plan's order (a territory it
+ * lists `unassigned` is taken off until a later step assigns it again).
+ */
+export function plannedTerritories(plan: Plan, fleet?: Pick<Fleet, "superclusters">): Map<string, Territory> {
+  const out = new Map<string, Territory>();
+  for (const sc of fleet?.superclusters ?? [])
+    for (const t of sc.territories ?? []) out.set(t.name, { ...t });
+  const steps = plan.steps
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.action === "reassign-territories" || s.action === "restore-territories")
+    .sort((a, b) => a.s.end - b.s.end || a.i - b.i);
+  for (const { s } of steps) {
+    for (const name of s.unassigned ?? []) out.delete(name);
+    for (const t of s.territories ?? []) out.set(t.name, { ...t });
+  }
+  return out;
+}
+
+const fmtTerritory = (t: Territory) => `${t.name}=${t.primary}${t.backup ? `/${t.backup}` : ""}`;
+
+/** The rule a territory left elsewhere than the plan leaves it breaks, by strategy. */
+function territoryRule(plan: Plan): string {
+  if (plan.strategy === "maintenance-window") return "D5";
+  if (plan.steps.some((s) => s.action === "reassign-territories" || s.action === "restore-territories"))
+    return "D6";
+  return "D4";
+}
 
 /** The supercluster a plan leaves a DMA cluster in: the one it joins or founds, none if it only leaves, else its own. */
 export function plannedSupercluster(plan: Plan, cluster: Cluster): string | undefined {
@@ -25,6 +58,7 @@ export function plannedSupercluster(plan: Plan, cluster: Cluster): string | unde
 export function endStateProblems(
   plan: Plan,
   observed: { cluster: Cluster; observations: ServerObservation[] }[],
+  fleet?: Pick<Fleet, "superclusters">,
 ): Problem[] {
   const expected = new Map<string, string | undefined>();
   for (const { cluster } of observed)
@@ -63,6 +97,54 @@ export function endStateProblems(
         break;
       }
     }
+  }
+  problems.push(...territoryProblems(plan, observed, expected, fleet));
+  return problems;
+}
+
+/**
+ * Each supercluster the plan leaves (D5, D6, D4): the territories its members report against the
+ * plan's final assignment of the territories whose primary is one of its clusters. Only when the
+ * fleet file or the plan names territories; reported once per supercluster, by the first member
+ * that answers with its territories.
+ */
+function territoryProblems(
+  plan: Plan,
+  observed: { cluster: Cluster; observations: ServerObservation[] }[],
+  expected: Map<string, string | undefined>,
+  fleet?: Pick<Fleet, "superclusters">,
+): Problem[] {
+  const named =
+    (fleet?.superclusters ?? []).some((sc) => (sc.territories ?? []).length > 0) ||
+    plan.steps.some((s) => (s.territories ?? []).length > 0 || (s.unassigned ?? []).length > 0);
+  if (!named) return [];
+  const final = [...plannedTerritories(plan, fleet).values()];
+  const rule = territoryRule(plan);
+  // a cluster the plan does not act on stays in the supercluster the fleet file has it in
+  const supercluster = (c: string) =>
+    expected.has(c) ? expected.get(c) : fleet?.superclusters.find((x) => x.clusters.includes(c))?.name;
+  const problems: Problem[] = [];
+  const judged = new Set<string>();
+  for (const { cluster, observations: obs } of observed) {
+    const sc = expected.get(cluster.name);
+    if (sc === undefined || judged.has(sc)) continue;
+    const o = obs.find(
+      (x) => x.state !== "unreachable" && x.territories !== undefined && x.supercluster === sc,
+    );
+    if (!o) continue;
+    judged.add(sc);
+    const want = final
+      .filter((t) => supercluster(t.primary) === sc)
+      .map(fmtTerritory)
+      .sort();
+    const have = (o.territories ?? []).map(fmtTerritory).sort();
+    const missing = want.filter((t) => !have.includes(t));
+    const extra = have.filter((t) => !want.includes(t));
+    if (missing.length || extra.length)
+      problems.push({
+        rule,
+        detail: `${o.server} sees ${sc} with territories ${have.length ? have.join(", ") : "none"}, the plan leaves ${want.length ? want.join(", ") : "none"}${missing.length ? ` (not so: ${missing.join(", ")})` : ""}${extra.length ? ` (not in the plan: ${extra.join(", ")})` : ""}`,
+      });
   }
   return problems;
 }

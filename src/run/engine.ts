@@ -386,7 +386,54 @@ export class Engine {
     if (!this.mayStart()) return false;
     if (this.escalation === undefined) return true;
     if (step.pointOfNoReturn) return false;
-    return !this.haltedClusters.has(step.cluster) && !this.haltedClusters.has(this.actingCluster(step).name);
+    if (this.haltedClusters.has(step.cluster) || this.haltedClusters.has(this.actingCluster(step).name))
+      return false;
+    const barrier = this.unreachableBarrier(step);
+    if (barrier) {
+      const reason = `${step.id} begins a chain it cannot complete: ${barrier.id} (before ${barrier.cluster} returns to service) is a point of no return, not started after an escalation; ${step.id} is not started, so that no serving cluster is taken out of service for it`;
+      if (this.waitingLogged.get(step.id) !== `G4:${reason}`) {
+        this.waitingLogged.set(step.id, `G4:${reason}`);
+        this.emit({ type: "step.waiting", step: step.id, rule: "G4", reason });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** Per step, the steps that wait on it (its direct successors). */
+  private successorsOf: Map<string, Step[]> | undefined;
+
+  /**
+   * After an escalation, the point of no return (G4) the chain `step` begins would have to pass,
+   * if any: walked through the step's successors up to each cluster's return to service (a
+   * return-to-service ends a chain), a point of no return not yet begun, which no step passes
+   * after an escalation. Starting `step` would then take a cluster out of service (or move
+   * territories for it) for a chain that stops halfway. A point of no return already begun or done
+   * (its cluster committed past it) is no barrier.
+   */
+  private unreachableBarrier(step: Step): Step | undefined {
+    if (!this.successorsOf) {
+      this.successorsOf = new Map();
+      for (const s of this.o.plan.steps)
+        for (const d of s.after) {
+          const list = this.successorsOf.get(d) ?? [];
+          list.push(s);
+          this.successorsOf.set(d, list);
+        }
+    }
+    const seen = new Set<string>([step.id]);
+    const queue: Step[] = step.action === "return-to-service" ? [] : [step];
+    while (queue.length) {
+      const s = queue.shift()!;
+      for (const next of this.successorsOf.get(s.id) ?? []) {
+        if (seen.has(next.id)) continue;
+        seen.add(next.id);
+        const st = this.standing.get(next.id);
+        if (next.pointOfNoReturn && st?.status !== "done" && !((st?.attempts ?? 0) > 0)) return next;
+        if (next.action !== "return-to-service") queue.push(next);
+      }
+    }
+    return undefined;
   }
 
   /** The gate's verdict; after an escalation, beside the failure branch of every failed step. */
@@ -512,7 +559,7 @@ export class Engine {
     const observed = await Promise.all(
       clusters.map(async (c) => ({ cluster: c, observations: await this.observe(c, c.servers) })),
     );
-    return endStateProblems(this.o.plan, observed);
+    return endStateProblems(this.o.plan, observed, this.o.fleet);
   }
 
   /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */
