@@ -105,6 +105,10 @@ export const ERROR_CATALOG = {
     title: "Several unfinished runs could be meant: name one with --run ID",
     exit: 2,
   },
+  ROLLGATE_E_RUN_OTHER_FLEET: {
+    title: "The run named by --run is a run of another fleet than the fleet file named",
+    exit: 2,
+  },
   ROLLGATE_E_RUN_STATE: { title: "The run's state does not allow this action", exit: 2 },
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
   ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
