@@ -111,14 +111,14 @@ export function registerToken(program: Command, ctx: CliContext): void {
             return 0;
           }
           const rows = [
-            ["ID", "ROLE", "RUN", "CREATED", "EXPIRES", "STATE"],
+            ["ID", "ROLE", "CREATED", "EXPIRES", "STATE", "RUN"],
             ...tokens.map((t) => [
               t.id,
               t.role,
-              t.run ?? "all",
               t.createdAt,
               t.expiresAt ?? "never",
               t.state === "revoked" ? `revoked ${t.revokedAt}` : t.state,
+              t.run ?? "all",
             ]),
           ];
           const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
