@@ -105,6 +105,10 @@ export const ERROR_CATALOG = {
     title: "Several unfinished runs could be meant: name one with --run ID",
     exit: 2,
   },
+  ROLLGATE_E_RUN_OTHER_FLEET: {
+    title: "The run named by --run is a run of another fleet than the fleet file named",
+    exit: 2,
+  },
   ROLLGATE_E_RUN_STATE: { title: "The run's state does not allow this action", exit: 2 },
   ROLLGATE_E_PREFLIGHT_UNREACHABLE: { title: "Servers cannot be reached before the run starts", exit: 2 },
   ROLLGATE_E_PREFLIGHT_MISMATCH: { title: "The fleet's observed state differs from the fleet file", exit: 2 },
@@ -131,6 +135,10 @@ export const ERROR_CATALOG = {
   // ── server and API (server/) ───────────────────────────────────────────────────────
   ROLLGATE_E_API_UNAUTHORIZED: { title: "No token, or a token the server does not know (HTTP 401)", exit: 2 },
   ROLLGATE_E_API_FORBIDDEN: { title: "The token's role may not do this (HTTP 403)", exit: 2 },
+  ROLLGATE_E_API_OUT_OF_SCOPE: {
+    title: "The token is scoped to another run than the one asked for (HTTP 403)",
+    exit: 2,
+  },
   ROLLGATE_E_API_NOT_FOUND: { title: "No such run or resource (HTTP 404)", exit: 2 },
   ROLLGATE_E_API_BAD_REQUEST: { title: "The request is not valid (HTTP 400)", exit: 2 },
   ROLLGATE_E_API_CONFLICT: {

@@ -89,9 +89,19 @@ function pickFrom(sources: Candidates[], options: PickOptions): { run: RunRecord
   if (options.run) {
     for (const s of sources) {
       const r = s.runs.find((x) => x.id === options.run);
-      if (r) return { run: r, statePath: s.statePath };
+      if (!r) continue;
+      // A fleet file named with another fleet's run: refused, never acted on (issue 14).
+      if (options.fleet && !runOfFleet(r, options.fleet))
+        throw new RollgateError(
+          "ROLLGATE_E_RUN_OTHER_FLEET",
+          `run ${r.id} is not a run of ${fleetWords(options.fleet)}: it is a run of fleet ${r.fleet} (from ${r.fleetFile}); name that fleet's file with --run ${r.id}, or a run of ${options.fleet.file}`,
+        );
+      return { run: r, statePath: s.statePath };
     }
-    throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${options.run} in ${where}`);
+    throw new RollgateError(
+      "ROLLGATE_E_RUN_NOT_FOUND",
+      `no run ${options.run}${options.fleet ? ` of ${fleetWords(options.fleet)}` : ""} in ${where}`,
+    );
   }
   const all = sources.flatMap((s) => s.runs.map((run) => ({ run, statePath: s.statePath })));
   const fleet = options.fleet;
@@ -113,7 +123,7 @@ function pickFrom(sources: Candidates[], options: PickOptions): { run: RunRecord
     throw new RollgateError(
       "ROLLGATE_E_RUN_NOT_FOUND",
       fleet
-        ? `no run of ${fleet.name ? `fleet ${fleet.name} (the servers of ${fleet.file})` : `the fleet of ${fleet.file} (which cannot be read now: runs started from it)`} in ${where}${others.length ? `; it holds runs of other fleets: ${others.join("; ")} (--run ID picks one)` : ""}`
+        ? `no run of ${fleet.name ? `fleet ${fleet.name} (the servers of ${fleet.file})` : `the fleet of ${fleet.file} (which cannot be read now: runs started from it)`} in ${where}${others.length ? `; it holds runs of other fleets: ${others.join("; ")} (name the fleet file of the run you mean; --run ID picks one of this fleet's runs)` : ""}`
         : `${where} holds no run`,
     );
   }

@@ -18,8 +18,8 @@ export function hashToken(token: string): string {
 export function createToken(
   store: Store,
   role: Role,
-  options: { ttlSeconds?: number; now?: Date } = {},
-): { id: string; role: Role; token: string; expiresAt?: string } {
+  options: { ttlSeconds?: number; now?: Date; run?: string } = {},
+): { id: string; role: Role; token: string; expiresAt?: string; run?: string } {
   const now = options.now ?? new Date();
   const id = randomBytes(4).toString("hex");
   const token = `rg_${id}_${randomBytes(32).toString("base64url")}`;
@@ -33,8 +33,15 @@ export function createToken(
     hash: hashToken(token),
     createdAt: now.toISOString(),
     ...(expiresAt ? { expiresAt } : {}),
+    ...(options.run ? { run: options.run } : {}),
   });
-  return { id, role, token, ...(expiresAt ? { expiresAt } : {}) };
+  return {
+    id,
+    role,
+    token,
+    ...(expiresAt ? { expiresAt } : {}),
+    ...(options.run ? { run: options.run } : {}),
+  };
 }
 
 export type TokenState = "active" | "expired" | "revoked";
@@ -48,6 +55,8 @@ export function tokenState(t: StoredToken, now = new Date()): TokenState {
 export interface Principal {
   id: string;
   role: Role;
+  /** The one run this token may read and steer; none: every run in the state file. */
+  run?: string;
 }
 
 /** Finds the token a request presents (Authorization: Bearer …), comparing hashes in constant time. */
@@ -72,7 +81,7 @@ export function authenticate(store: Store, header: string | undefined, now = new
     throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} was revoked at ${found.revokedAt}`);
   if (state === "expired")
     throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} expired at ${found.expiresAt}`);
-  return { id: found.id, role: found.role };
+  return { id: found.id, role: found.role, ...(found.run ? { run: found.run } : {}) };
 }
 
 /**
@@ -93,6 +102,23 @@ export function requireOperator(p: Principal): void {
     throw new ApiError(
       "ROLLGATE_E_API_FORBIDDEN",
       `token ${p.id} is a ${p.role}: only an operator token may steer a run`,
+    );
+  }
+}
+
+/** Whether a token may see or steer a run: a scoped token only its own. */
+export const inScope = (p: Principal, runId: string): boolean => p.run === undefined || p.run === runId;
+
+/**
+ * Refuses a token scoped to one run (an `apply --dashboard` link's) on another run's routes:
+ * a dashboard opened for one run never confirms (G4) or steers another fleet's run in a shared
+ * state file, nor reads it.
+ */
+export function requireScope(p: Principal, runId: string): void {
+  if (!inScope(p, runId)) {
+    throw new ApiError(
+      "ROLLGATE_E_API_OUT_OF_SCOPE",
+      `token ${p.id} is scoped to run ${p.run}: it may not read or steer run ${runId}`,
     );
   }
 }

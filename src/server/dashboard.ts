@@ -44,7 +44,12 @@ export async function startDashboard(
     host: options.host ?? "127.0.0.1",
     ...(options.fleetFile ? { fleetFile: options.fleetFile } : {}),
   });
-  const t = createToken(store, "operator", { ttlSeconds: options.ttlSeconds ?? DASHBOARD_TOKEN_TTL_SECONDS });
+  // scoped to its run: the link reads and steers that run only, never another fleet's run in a
+  // shared state file (G4 is confirmed on the page of the run it guards, and nowhere else)
+  const t = createToken(store, "operator", {
+    ttlSeconds: options.ttlSeconds ?? DASHBOARD_TOKEN_TTL_SECONDS,
+    ...(options.runId ? { run: options.runId } : {}),
+  });
   let closed = false;
   const page = `${server.url}/${options.runId ? `?run=${encodeURIComponent(options.runId)}` : ""}`;
   return {

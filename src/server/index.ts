@@ -3,7 +3,15 @@ import { RollgateError } from "../model/errors.ts";
 import { openExistingStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
 import { ApiError, sendError } from "./api-error.ts";
-import { type Access, accessOf, authenticate, PUBLIC, type Principal, requireOperator } from "./auth.ts";
+import {
+  type Access,
+  accessOf,
+  authenticate,
+  PUBLIC,
+  type Principal,
+  requireOperator,
+  requireScope,
+} from "./auth.ts";
 import { ServerContext } from "./context.ts";
 import { renderMetrics } from "./metrics.ts";
 import { registerActionRoutes } from "./routes-actions.ts";
@@ -102,6 +110,14 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     if (access === "public") return;
     const p = authenticate(store, req.headers.authorization);
     if (access === "operator") requireOperator(p);
+    // A token scoped to one run: every route naming a run (its id in the path, or ?run=) must name
+    // that one, reading as well as steering; the lists show only it (routes-runs, metrics).
+    if (p.run !== undefined) {
+      const id = (req.params as { id?: unknown } | undefined)?.id;
+      if (typeof id === "string") requireScope(p, id);
+      const asked = (req.query as { run?: unknown } | undefined)?.run;
+      if (typeof asked === "string" && asked !== "") requireScope(p, asked);
+    }
     principals.set(req, p);
   });
 
@@ -125,11 +141,13 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
 
   app.get("/api/health", { config: PUBLIC }, async () => ({ ok: true }));
   app.get("/api/whoami", async (req) => ({ token: principalOf(req) }));
-  registerRunRoutes(app, ctx, hub);
-  registerFleetRoutes(app, ctx);
+  registerRunRoutes(app, ctx, hub, principalOf);
+  registerFleetRoutes(app, ctx, principalOf);
   registerActionRoutes(app, ctx, principalOf);
-  app.get("/metrics", async (_req, reply) =>
-    reply.header("content-type", "text/plain; version=0.0.4; charset=utf-8").send(renderMetrics(ctx)),
+  app.get("/metrics", async (req, reply) =>
+    reply
+      .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+      .send(renderMetrics(ctx, Date.now(), principalOf(req).run)),
   );
   await registerStatic(app, options.webRoot);
 

@@ -24,9 +24,10 @@ function labels(l: Record<string, string>): string {
     .join(",")}}`;
 }
 
-/** The newest run of each fleet: what a scraper watches. */
-function watchedRuns(ctx: ServerContext): RunRecord[] {
+/** The newest run of each fleet: what a scraper watches (a token scoped to one run: that run). */
+function watchedRuns(ctx: ServerContext, onlyRun?: string): RunRecord[] {
   const seen = new Set<string>();
+  if (onlyRun !== undefined) return ctx.store.listRuns().filter((r) => r.id === onlyRun);
   return ctx.store.listRuns().filter((r) => {
     if (seen.has(r.fleet)) return false;
     seen.add(r.fleet);
@@ -35,8 +36,8 @@ function watchedRuns(ctx: ServerContext): RunRecord[] {
 }
 
 /** GET /metrics: Prometheus text format 0.0.4, one series set per fleet's newest run. */
-export function renderMetrics(ctx: ServerContext, now = Date.now()): string {
-  const runs = watchedRuns(ctx).map((run) => ({ run, m: ctx.model(run) }));
+export function renderMetrics(ctx: ServerContext, now = Date.now(), onlyRun?: string): string {
+  const runs = watchedRuns(ctx, onlyRun).map((run) => ({ run, m: ctx.model(run) }));
   const out: string[] = [];
   const family = (name: string, type: "counter" | "gauge", help: string, rows: string[]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...rows);

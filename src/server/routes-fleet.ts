@@ -3,6 +3,7 @@ import type { Fleet } from "../model/fleet.ts";
 import { clusterServes, serverServes } from "../rules/index.ts";
 import type { RunRecord } from "../store/types.ts";
 import { ApiError } from "./api-error.ts";
+import type { Principal } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 
 /**
@@ -63,9 +64,19 @@ export function fleetView(ctx: ServerContext, fleet: Fleet, run: RunRecord | und
   };
 }
 
-export function registerFleetRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function registerFleetRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  principalOf: (req: FastifyRequest) => Principal,
+): void {
   app.get("/api/fleet", async (req: FastifyRequest<{ Querystring: { run?: string } }>) => {
-    const run = req.query.run ? ctx.run(req.query.run) : ctx.defaultRun();
+    // a token scoped to one run (index.ts refused a ?run= of another): that run's fleet
+    const scoped = principalOf(req).run;
+    const run = req.query.run
+      ? ctx.run(req.query.run)
+      : scoped !== undefined
+        ? ctx.run(scoped)
+        : ctx.defaultRun();
     const fleet = run ? ctx.fleetOf(run) : ctx.fleet(ctx.fleetFile);
     if (!fleet) {
       throw new ApiError(

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { authenticate } from "./auth.ts";
+import { authenticate, inScope, type Principal } from "./auth.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { summarizeRun } from "../run/summary.ts";
 import { ApiError } from "./api-error.ts";
@@ -21,24 +21,37 @@ export function parseSeq(value: unknown, name: string): number | undefined {
 
 type RunParams = FastifyRequest<{ Params: { id: string } }>;
 
-export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext, hub: EventHub): void {
-  app.get("/api/runs", async () => ({
-    /** The run the page opens on when its address names none (`serve FLEET`: that fleet's). */
-    defaultRun: ctx.defaultRun()?.id ?? null,
-    runs: ctx.store.listRuns().map((run) => {
-      const m = ctx.model(run);
-      return {
-        id: run.id,
-        fleet: run.fleet,
-        target: run.target,
-        strategy: run.strategy,
-        state: run.state,
-        createdAt: run.createdAt,
-        updatedAt: run.updatedAt,
-        progress: { done: m.stepsDone, total: m.plan.steps.length },
-      };
-    }),
-  }));
+export function registerRunRoutes(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  hub: EventHub,
+  principalOf: (req: FastifyRequest) => Principal,
+): void {
+  app.get("/api/runs", async (req) => {
+    const p = principalOf(req);
+    return {
+      /** The run the page opens on when its address names none (`serve FLEET`: that fleet's); a scoped token's: its run. */
+      defaultRun:
+        p.run !== undefined ? (ctx.store.getRun(p.run)?.id ?? null) : (ctx.defaultRun()?.id ?? null),
+      /** A token scoped to one run sees only that run. */
+      runs: ctx.store
+        .listRuns()
+        .filter((run) => inScope(p, run.id))
+        .map((run) => {
+          const m = ctx.model(run);
+          return {
+            id: run.id,
+            fleet: run.fleet,
+            target: run.target,
+            strategy: run.strategy,
+            state: run.state,
+            createdAt: run.createdAt,
+            updatedAt: run.updatedAt,
+            progress: { done: m.stepsDone, total: m.plan.steps.length },
+          };
+        }),
+    };
+  });
 
   app.get("/api/runs/:id", async (req: RunParams) => {
     const run = ctx.run(req.params.id);
@@ -81,10 +94,7 @@ export function registerRunRoutes(app: FastifyInstance, ctx: ServerContext, hub:
         reply.hijack();
         // the token is checked again while the stream is open: revoking it (or its expiry) ends it
         const header = req.headers.authorization;
-        hub.subscribe(run.id, after, reply.raw, () => {
-          authenticate(ctx.store, header);
-          return true;
-        });
+        hub.subscribe(run.id, after, reply.raw, () => inScope(authenticate(ctx.store, header), run.id));
         return reply;
       }
       const limit = parseSeq(req.query.limit, "limit") ?? 1000;

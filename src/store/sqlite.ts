@@ -58,6 +58,7 @@ export class SqliteStore implements Store {
   /** Whether the store was opened read-only (reading commands: status, serve, token list). */
   readonly readonly: boolean;
   private readonly tokenLifetimes: boolean;
+  private readonly tokenRuns: boolean;
 
   /**
    * Opens a state file through store/state-file.ts, which refuses anything that is not a rollgate
@@ -70,6 +71,7 @@ export class SqliteStore implements Store {
     const opened = openStateFile(path, { readonly: this.readonly });
     this.db = opened.db;
     this.tokenLifetimes = opened.tokenLifetimes;
+    this.tokenRuns = opened.tokenRuns;
   }
 
   private iso(): string {
@@ -248,12 +250,12 @@ export class SqliteStore implements Store {
 
   addToken(token: StoredToken): void {
     this.db
-      .prepare("INSERT INTO tokens(id, role, hash, created_at, expires_at) VALUES (?,?,?,?,?)")
-      .run(token.id, token.role, token.hash, token.createdAt, token.expiresAt ?? null);
+      .prepare("INSERT INTO tokens(id, role, hash, created_at, expires_at, run_id) VALUES (?,?,?,?,?,?)")
+      .run(token.id, token.role, token.hash, token.createdAt, token.expiresAt ?? null, token.run ?? null);
   }
 
   tokens(): StoredToken[] {
-    const lifetimes = this.tokenLifetimes ? ", expires_at, revoked_at" : "";
+    const lifetimes = `${this.tokenLifetimes ? ", expires_at, revoked_at" : ""}${this.tokenRuns ? ", run_id" : ""}`;
     return (
       this.db
         .prepare(`SELECT id, role, hash, created_at${lifetimes} FROM tokens ORDER BY created_at, id`)
@@ -264,6 +266,7 @@ export class SqliteStore implements Store {
         created_at: string;
         expires_at?: string | null;
         revoked_at?: string | null;
+        run_id?: string | null;
       }[]
     ).map((r) => ({
       id: r.id,
@@ -272,6 +275,7 @@ export class SqliteStore implements Store {
       createdAt: r.created_at,
       ...(r.expires_at ? { expiresAt: r.expires_at } : {}),
       ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+      ...(r.run_id ? { run: r.run_id } : {}),
     }));
   }
 

@@ -24,8 +24,11 @@ import { RollgateError } from "../model/errors.ts";
 
 /** "roll", big-endian, in the SQLite header at offset 68. */
 export const APPLICATION_ID = 0x726f6c6c;
-/** 1: the first stores (no application_id); 2: tokens expire and can be revoked, runs carry their fleet's identity. */
-export const SCHEMA_VERSION = 2;
+/**
+ * 1: the first stores (no application_id); 2: tokens expire and can be revoked, runs carry their
+ * fleet's identity; 3: a token may be scoped to one run (`apply --dashboard`'s, `token create --run`).
+ */
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +45,7 @@ CREATE INDEX IF NOT EXISTS events_run ON events(run_id, seq);
 CREATE TABLE IF NOT EXISTS locks (fleet TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
   id TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL,
-  expires_at TEXT, revoked_at TEXT
+  expires_at TEXT, revoked_at TEXT, run_id TEXT
 );
 `;
 
@@ -175,6 +178,8 @@ function migrate(db: Database.Database): void {
     );
     if (!cols.has("expires_at")) db.exec("ALTER TABLE tokens ADD COLUMN expires_at TEXT");
     if (!cols.has("revoked_at")) db.exec("ALTER TABLE tokens ADD COLUMN revoked_at TEXT");
+    // the run a token is scoped to (schema 3); tokens made before have none: every run
+    if (!cols.has("run_id")) db.exec("ALTER TABLE tokens ADD COLUMN run_id TEXT");
     const runCols = new Set(
       (db.prepare("PRAGMA table_info(runs)").all() as { name: string }[]).map((c) => c.name),
     );
@@ -204,6 +209,8 @@ export interface OpenedStateFile {
   db: Database.Database;
   /** Whether the tokens table has the expiry and revocation columns (schema 2). */
   tokenLifetimes: boolean;
+  /** Whether the tokens table has the run scope column (schema 3). */
+  tokenRuns: boolean;
 }
 
 /**
@@ -214,7 +221,7 @@ export function openStateFile(path: string, options: { readonly: boolean }): Ope
   if (path === ":memory:") {
     const db = new Database(":memory:");
     migrate(db);
-    return { db, tokenLifetimes: true };
+    return { db, tokenLifetimes: true, tokenRuns: true };
   }
   const abs = resolve(path);
   let size: number | undefined;
@@ -262,8 +269,7 @@ export function openStateFile(path: string, options: { readonly: boolean }): Ope
       throw sqliteMessage(path, e);
     }
     if (options.readonly) {
-      const tokenLifetimes = hasTokenLifetimes(probe);
-      return { db: probe, tokenLifetimes };
+      return { db: probe, ...tokenColumns(probe) };
     }
     probe.close();
   }
@@ -291,7 +297,7 @@ export function openStateFile(path: string, options: { readonly: boolean }): Ope
         db = new Database(copy, { readonly: true });
         checkStore(db, path, APPLICATION_ID);
       }
-      return { db, tokenLifetimes: hasTokenLifetimes(db) };
+      return { db, ...tokenColumns(db) };
     }
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = FULL");
@@ -305,16 +311,20 @@ export function openStateFile(path: string, options: { readonly: boolean }): Ope
       if (tables.n > 0) checkStore(db, path, APPLICATION_ID);
     }
     migrate(db);
-    return { db, tokenLifetimes: true };
+    return { db, tokenLifetimes: true, tokenRuns: true };
   } catch (e) {
     db?.close();
     throw sqliteMessage(path, e);
   }
 }
 
-function hasTokenLifetimes(db: Database.Database): boolean {
+/** Which of the later versions' token columns an older store (opened read-only, not migrated) has. */
+function tokenColumns(db: Database.Database): { tokenLifetimes: boolean; tokenRuns: boolean } {
   const cols = (db.prepare("PRAGMA table_info(tokens)").all() as { name: string }[]).map((c) => c.name);
-  return cols.includes("expires_at") && cols.includes("revoked_at");
+  return {
+    tokenLifetimes: cols.includes("expires_at") && cols.includes("revoked_at"),
+    tokenRuns: cols.includes("run_id"),
+  };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface StoredToken {
   expiresAt?: string;
   /** When it was revoked (ISO); a revoked token is refused. */
   revokedAt?: string;
+  /** The one run it may read and steer (`apply --dashboard`'s token); none: every run of the state file. */
+  run?: string;
 }
 
 export interface Store {

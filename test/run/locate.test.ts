@@ -154,3 +154,95 @@ describe("locateRun: the original fleet file finds its lab's run", () => {
     expect(r.stderr).toContain(`the lab's run ${run.id}: read from ${defaultStatePath(derived)}`);
   }, 90_000);
 });
+
+describe("a fleet file named with another fleet's run (--run)", () => {
+  it("pickRun refuses the other fleet's run, naming both fleets (ROLLGATE_E_RUN_OTHER_FLEET)", () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const store = new SqliteStore(join(dir, "state.db"));
+    const m = startRunOf(store, matrix, "3.5.1");
+    const d = startRunOf(store, dma, "10.1.0");
+    expect(codeOf(() => pickRun(store, { fleet: fleetRefOf(matrix), run: d.id, unfinishedOnly: true }))).toBe(
+      "ROLLGATE_E_RUN_OTHER_FLEET",
+    );
+    expect(() => pickRun(store, { fleet: fleetRefOf(matrix), run: d.id })).toThrow(
+      new RegExp(`run ${d.id} is not a run of fleet seed-matrix .* a run of fleet ${d.fleet}`),
+    );
+    // the fleet's own run by id, and any run by id when no fleet is named, still work
+    expect(pickRun(store, { fleet: fleetRefOf(matrix), run: m.id }).id).toBe(m.id);
+    expect(pickRun(store, { run: d.id }).id).toBe(d.id);
+    store.close();
+  });
+
+  it("abort, pause and status of one fleet file with --run of another fleet's run exit 2 and leave that run alone", async () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const statePath = defaultStatePath(matrix); // shared: both files are in one folder
+    const store = new SqliteStore(statePath);
+    const d = startRunOf(store, dma, "10.1.0");
+    store.setState(d.id, "running", "test");
+    startRunOf(store, matrix, "3.5.1");
+    store.close();
+    for (const cmd of ["abort", "pause", "status"]) {
+      const r = await runCli([cmd, matrix, "--run", d.id], { timeoutMs: 60_000 });
+      expect(r.code, `${cmd}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain("ROLLGATE_E_RUN_OTHER_FLEET");
+      expect(r.stderr).toContain("seed-matrix");
+      expect(r.stderr).toContain(d.fleet);
+    }
+    const after = new SqliteStore(statePath, { readonly: true });
+    expect(after.getRun(d.id)?.state).toBe("running"); // neither aborted nor paused
+    after.close();
+    // the DMA fleet's own file steers it
+    const ok = await runCli(["pause", dma, "--run", d.id], { timeoutMs: 60_000 });
+    expect(ok.code, ok.stderr).toBe(0);
+  }, 180_000);
+
+  it("no run of the fleet: the message says --run picks one of this fleet's runs", () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const store = new SqliteStore(join(dir, "state.db"));
+    startRunOf(store, dma, "10.1.0");
+    expect(() => pickRun(store, { fleet: fleetRefOf(matrix) })).toThrow(
+      /--run ID picks one of this fleet's runs/,
+    );
+    store.close();
+  });
+});
+
+describe("status suggests a resume that reaches the run", () => {
+  it("from another folder, with another fleet's run unfinished, the confirm suggestion names the fleet file and --state", async () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const dma = example(dir, "dma-supercluster");
+    const statePath = join(dir, "elsewhere", "state.db");
+    mkdirSync(join(dir, "elsewhere"));
+    const store = new SqliteStore(statePath);
+    startRunOf(store, dma, "10.1.0");
+    const m = startRunOf(store, matrix, "3.5.1");
+    const step = store.getPlan(m.id).steps.find((s) => s.pointOfNoReturn) ?? store.getPlan(m.id).steps[0]!;
+    store.append(m.id, { type: "confirmation.needed", step: step.id, rule: "G4", reason: "test" });
+    store.close();
+    const r = await runCli(["status", matrix, "--state", statePath], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `${step.id} is a point of no return (G4): rollgate resume ${matrix} --state ${statePath} --confirm-finalize`,
+    );
+  }, 90_000);
+
+  it("with the fleet's default state, the suggestion names the fleet file only", async () => {
+    const dir = tempDir();
+    const matrix = example(dir, "matrix-seed");
+    const store = new SqliteStore(defaultStatePath(matrix));
+    const m = startRunOf(store, matrix, "3.5.1");
+    const step = store.getPlan(m.id).steps[0]!;
+    store.append(m.id, { type: "confirmation.needed", step: step.id, rule: "G4", reason: "test" });
+    store.close();
+    const r = await runCli(["status", matrix], { timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`(G4): rollgate resume ${matrix} --confirm-finalize`);
+  }, 90_000);
+});

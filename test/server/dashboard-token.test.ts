@@ -50,7 +50,7 @@ describe("the token of apply|demo --dashboard never reaches a log", () => {
       expect(listed.runs.find((r) => r.id === runId)).toBeDefined();
       const who = await fetch(`${url}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
       expect(who.status).toBe(200);
-      expect(await who.json()).toEqual({ token: { id, role: "operator" } });
+      expect(await who.json()).toEqual({ token: { id, role: "operator", run: runId } }); // scoped to its run
       expect(await exited).toBe(0);
       // neither stream carries the token; stderr says where it is
       expect(stderr).not.toContain(token!.split("_").at(-1)!);

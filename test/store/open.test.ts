@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.ts";
-import { APPLICATION_ID } from "../../src/store/state-file.ts";
+import { APPLICATION_ID, SCHEMA_VERSION } from "../../src/store/state-file.ts";
 import { MATRIX_SEED } from "../server/helpers.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
@@ -216,7 +216,9 @@ describe("opening a state file: a rollgate store or nothing (the real CLI, real 
     expect(created.code, created.stderr).toBe(0);
     const db = new Database(state, { readonly: true });
     expect(db.pragma("application_id", { simple: true })).toBe(APPLICATION_ID);
-    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: "2" });
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: String(SCHEMA_VERSION),
+    });
     db.close();
   }, 90_000);
 
@@ -236,4 +238,48 @@ describe("opening a state file: a rollgate store or nothing (the real CLI, real 
     expect(statSync(state).mode & 0o777).toBe(0o600);
     expect(statSync(join(d, "deep")).mode & 0o777).toBe(0o700);
   }, 60_000);
+});
+
+describe("schema 3: a token may be scoped to one run", () => {
+  it("a store of schema 2 (tokens without a run) is read as it is, and a writer adds the run column", () => {
+    const d = tempDir("rollgate-schema2-");
+    const state = join(d, "state.db");
+    const old = new Database(state);
+    old.pragma(`application_id = ${APPLICATION_ID}`);
+    old.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE runs (id TEXT PRIMARY KEY, fleet TEXT NOT NULL, fleet_file TEXT NOT NULL, target TEXT NOT NULL,
+        strategy TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+        plan_json TEXT NOT NULL, confirmed_json TEXT NOT NULL DEFAULT '[]', fleet_id TEXT);
+      CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(id),
+        at TEXT NOT NULL, type TEXT NOT NULL, body_json TEXT NOT NULL);
+      CREATE TABLE locks (fleet TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
+      CREATE TABLE tokens (id TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL,
+        expires_at TEXT, revoked_at TEXT);
+      INSERT INTO meta VALUES ('schema_version', '2');
+      INSERT INTO tokens VALUES ('0ld70ken', 'operator', '${"cd".repeat(32)}', '2026-01-01T00:00:00.000Z', NULL, NULL);
+    `);
+    old.close();
+    const reader = openStore(state, { readonly: true });
+    expect(reader.tokens()).toEqual([
+      { id: "0ld70ken", role: "operator", hash: "cd".repeat(32), createdAt: "2026-01-01T00:00:00.000Z" },
+    ]);
+    reader.close();
+    const writer = openStore(state);
+    writer.addToken({
+      id: "5c0bed00",
+      role: "viewer",
+      hash: "ab".repeat(32),
+      createdAt: "2026-01-02T00:00:00.000Z",
+      run: "run-1",
+    });
+    expect(writer.tokens().map((t) => [t.id, t.run])).toEqual([
+      ["0ld70ken", undefined], // an older token: every run
+      ["5c0bed00", "run-1"],
+    ]);
+    writer.close();
+    const db = new Database(state, { readonly: true });
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: "3" });
+    db.close();
+  });
 });

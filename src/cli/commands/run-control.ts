@@ -1,7 +1,14 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { abortRun, pauseRun } from "../../run/control.ts";
-import { type LocatedRun, locatedNote, locateRun, openExistingStore } from "../../run/locate.ts";
+import {
+  defaultStatePath,
+  type LocatedRun,
+  locatedNote,
+  locateRun,
+  openExistingStore,
+} from "../../run/locate.ts";
 import type { SqliteStore } from "../../store/sqlite.ts";
 import type { RunRecord } from "../../store/types.ts";
 import { summarizeRun, type RunSummary } from "../../run/summary.ts";
@@ -46,7 +53,26 @@ function withRun<T>(
   }
 }
 
-export function renderSummary(s: RunSummary, color: boolean): string[] {
+/**
+ * The resume command that reaches this run from anywhere: its fleet file (the one named, else the
+ * one it was started from), --state when that is not the fleet file's default state, and --run
+ * when the operator named one (a bare `rollgate resume` fails from another folder, or when the
+ * state file holds another unfinished run).
+ */
+export function resumeCommandOf(located: LocatedRun, run: RunRecord, namedRun?: string): string {
+  const fleetFile = located.fleetFile ?? resolve(run.fleetFile);
+  const state = resolve(located.statePath) === defaultStatePath(fleetFile) ? undefined : located.statePath;
+  return [
+    "rollgate resume",
+    fleetFile,
+    state ? `--state ${state}` : undefined,
+    namedRun ? `--run ${namedRun}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(" ");
+}
+
+export function renderSummary(s: RunSummary, color: boolean, resumeCommand = "rollgate resume"): string[] {
   const paint = painter(color);
   const stateColor =
     s.run.state === "completed"
@@ -64,7 +90,7 @@ export function renderSummary(s: RunSummary, color: boolean): string[] {
     lines.push(paint("yellow", `waiting   ${w.step}: blocked by ${w.rule}: ${w.reason}`));
   for (const c of s.awaitingConfirmation)
     lines.push(
-      paint("yellow", `confirm   ${c} is a point of no return (G4): rollgate resume --confirm-finalize`),
+      paint("yellow", `confirm   ${c} is a point of no return (G4): ${resumeCommand} --confirm-finalize`),
     );
   for (const a of s.alerts) lines.push(paint("yellow", `ALERT [${a.rule}] ${a.message}`));
   if (s.abort) {
@@ -79,7 +105,7 @@ export function renderSummary(s: RunSummary, color: boolean): string[] {
     if (s.escalation.manual) lines.push(`  manual: "${s.escalation.manual}"`);
     for (const o of s.escalation.outOfService ?? [])
       lines.push(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
-    lines.push("  fix the cause, then: rollgate resume");
+    lines.push(`  fix the cause, then: ${resumeCommand}`);
   }
   return lines;
 }
@@ -99,7 +125,9 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
             statePath: located.statePath,
             ...(located.viaLab ? { viaLab: located.viaLab } : {}),
           });
-        else for (const l of renderSummary(s, ctx.output.color)) ctx.output.out(l);
+        else
+          for (const l of renderSummary(s, ctx.output.color, resumeCommandOf(located, run, opts.run)))
+            ctx.output.out(l);
         return 0;
       }),
     ),

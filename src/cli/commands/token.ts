@@ -40,25 +40,46 @@ export function registerToken(program: Command, ctx: CliContext): void {
       parseTtl,
     )
     .option("--state <path>", "the state file (created if missing)")
-    .option("--json", "print { id, role, expiresAt, token } as JSON")
+    .option(
+      "--run <id>",
+      "scope the token to this run: it reads and steers that run only (default: every run)",
+    )
+    .option("--json", "print { id, role, expiresAt, run, token } as JSON")
     .action(
-      action(ctx, (fleet: string | undefined, opts: StateOpt & { role: Role; ttl?: number }) => {
-        const path = pathOf(fleet, opts);
-        const store = openStore(path);
-        try {
-          const t = createToken(store, opts.role, opts.ttl === undefined ? {} : { ttlSeconds: opts.ttl });
-          ctx.output.err(
-            `created ${t.role} token ${t.id} in ${path}, ${t.expiresAt ? `valid for ${formatDuration(opts.ttl!)} (until ${t.expiresAt})` : "valid until revoked (rollgate token revoke " + t.id + ")"}; only its hash is stored, so keep it now. ` +
-              `Send it as "Authorization: Bearer TOKEN", or open the dashboard at http://HOST:PORT/#token=TOKEN`,
-          );
-          if (opts.json)
-            ctx.output.json({ id: t.id, role: t.role, expiresAt: t.expiresAt ?? null, token: t.token });
-          else ctx.output.out(t.token);
-          return 0;
-        } finally {
-          store.close();
-        }
-      }),
+      action(
+        ctx,
+        (fleet: string | undefined, opts: StateOpt & { role: Role; ttl?: number; run?: string }) => {
+          const path = pathOf(fleet, opts);
+          const store = openStore(path);
+          try {
+            if (opts.run !== undefined && !store.getRun(opts.run))
+              throw new RollgateError(
+                "ROLLGATE_E_RUN_NOT_FOUND",
+                `no run ${opts.run} in ${path}: --run scopes the token to a run of this state file`,
+              );
+            const t = createToken(store, opts.role, {
+              ...(opts.ttl === undefined ? {} : { ttlSeconds: opts.ttl }),
+              ...(opts.run !== undefined ? { run: opts.run } : {}),
+            });
+            ctx.output.err(
+              `created ${t.role} token ${t.id}${t.run ? ` for run ${t.run} only` : ""} in ${path}, ${t.expiresAt ? `valid for ${formatDuration(opts.ttl!)} (until ${t.expiresAt})` : "valid until revoked (rollgate token revoke " + t.id + ")"}; only its hash is stored, so keep it now. ` +
+                `Send it as "Authorization: Bearer TOKEN", or open the dashboard at http://HOST:PORT/#token=TOKEN`,
+            );
+            if (opts.json)
+              ctx.output.json({
+                id: t.id,
+                role: t.role,
+                expiresAt: t.expiresAt ?? null,
+                run: t.run ?? null,
+                token: t.token,
+              });
+            else ctx.output.out(t.token);
+            return 0;
+          } finally {
+            store.close();
+          }
+        },
+      ),
     );
 
   token
@@ -66,7 +87,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .description("list the tokens of a state file: id, role, created, expires, state (never a secret)")
     .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it")
     .option("--state <path>", "the state file")
-    .option("--json", "print { tokens: [ { id, role, createdAt, expiresAt, revokedAt, state } ] }")
+    .option("--json", "print { tokens: [ { id, role, createdAt, expiresAt, revokedAt, run, state } ] }")
     .action(
       action(ctx, (fleet: string | undefined, opts: StateOpt) => {
         const store = openExistingStore(pathOf(fleet, opts), { readonly: true });
@@ -78,6 +99,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
             createdAt: t.createdAt,
             expiresAt: t.expiresAt ?? null,
             revokedAt: t.revokedAt ?? null,
+            run: t.run ?? null,
             state: tokenState(t, now),
           }));
           if (opts.json) {
@@ -89,13 +111,14 @@ export function registerToken(program: Command, ctx: CliContext): void {
             return 0;
           }
           const rows = [
-            ["ID", "ROLE", "CREATED", "EXPIRES", "STATE"],
+            ["ID", "ROLE", "CREATED", "EXPIRES", "STATE", "RUN"],
             ...tokens.map((t) => [
               t.id,
               t.role,
               t.createdAt,
               t.expiresAt ?? "never",
               t.state === "revoked" ? `revoked ${t.revokedAt}` : t.state,
+              t.run ?? "all",
             ]),
           ];
           const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
