@@ -28,6 +28,8 @@ export interface FleetSyncReport {
   upToDate: boolean;
   written: boolean;
   changes: FleetChange[];
+  /** What the servers report differently that is not written (territories' temporary assignment, …). */
+  notes: FleetChange[];
   /** The lines that change, `-`/`+` with line numbers. */
   diff: string[];
   /** The fleet file as it should read. */
@@ -108,7 +110,7 @@ export async function syncFleetFile(
       "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
       `cannot reach ${unreachable.length} server(s): ${unreachable.map((o) => `${o.obs.server} (${o.cluster.name})${o.obs.error ? `: ${o.obs.error}` : ""}`).join(", ")}; the fleet file was not changed`,
     );
-  const { text, changes } = syncFleetText(before, fleet, observedClusters(fleet, observations));
+  const { text, changes, notes } = syncFleetText(before, fleet, observedClusters(fleet, observations));
   const upToDate = text === before;
   if (options.write && !upToDate) writeAtomically(file, text);
   return {
@@ -116,6 +118,7 @@ export async function syncFleetFile(
     upToDate,
     written: options.write && !upToDate,
     changes,
+    notes,
     diff: upToDate ? [] : lineDiff(before, text),
     text,
   };
