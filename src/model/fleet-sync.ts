@@ -2,6 +2,7 @@ import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type YAM
 import { RollgateError } from "./errors.ts";
 import type { Fleet, Territory } from "./fleet.ts";
 import { superclusterLineage } from "./fleet.ts";
+import { compareVersions } from "./version.ts";
 import { parseFleetText } from "./fleet-file.ts";
 
 /**
@@ -11,9 +12,11 @@ import { parseFleetText } from "./fleet-file.ts";
  *
  * What is synced: every server's release (the cluster's `version`, and a server's own `version`
  * where it differs from its cluster's), and for DMA clusters the superclusters: their names (the
- * new supercluster of an upgrade is `<lineage>@<release>`, D6), members (founder first, D10) and
- * territories as the clusters see them. A supercluster that no longer exists is renamed in place
- * when a supercluster of its lineage takes its place, else removed; a new one is appended.
+ * new supercluster of an upgrade is `<lineage>@<release>`, D6) and members (founder first, D10).
+ * Territories are the operator's design: kept as the file has them; what the servers assign now
+ * is a note, not a change. A supercluster that no longer exists is renamed in place when a
+ * supercluster of its lineage takes its place; one every member left (none in another yet) is
+ * kept as it is; else it is removed; a new one is appended.
  */
 export interface ObservedCluster {
   cluster: string;
@@ -428,7 +431,18 @@ function syncDoc(
       if (allLeft) {
         notes.push({
           path: pathText(["superclusters", i]),
-          detail: `supercluster ${name}: every member left it and none is in another supercluster yet: kept as the file has it (apply carries on from there)`,
+          detail: `supercluster ${name}: every member (${members.join(", ")}) left it and none is in another supercluster yet (an abort between leave and found, D5/D6): kept as the file has it, each cluster marked leftSupercluster: ${name}. ${(() => {
+            const rel = (m: string) => {
+              const o = byName.get(m)!;
+              const vs = [...new Set(Object.values(o.releases))];
+              return vs.length === 1 ? vs[0]! : vs.join("/");
+            };
+            const newest = members.map(rel).sort(compareVersions).at(-1)!;
+            const on = members.filter((m) => rel(m) === newest);
+            const off = members.filter((m) => rel(m) !== newest);
+            const next = `${superclusterLineage(name)}@${newest}`;
+            return `${on.join(", ")} run${on.length === 1 ? "s" : ""} ${newest}${off.length ? `; ${off.join(", ")} not yet` : ""}. If rollgate apply refuses to carry on from here (ROLLGATE_E_PLAN_TARGET_NOT_NEWER when every member is on the target), finish by hand on the DMA consoles: ${off.length ? `install ${newest} on ${off.join(", ")}, ` : ""}found ${next} on ${members[0]} (D10), join the others to it in the file's order, assign the territories as the file has them, return each cluster to service (D3), then run rollgate fleet sync --write`;
+          })()}`,
         });
         reviewTerritories(i, name, fileTerritories(node), members);
         continue;
