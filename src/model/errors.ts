@@ -21,6 +21,7 @@ export const ERROR_CATALOG = {
   // ── fleet file (model/) ────────────────────────────────────────────────────────────
   ROLLGATE_E_FLEET_NOT_FOUND: { title: "The fleet file cannot be read", exit: 2 },
   ROLLGATE_E_FLEET_TOO_LARGE: { title: "The fleet file is larger than the limit (8 MiB)", exit: 2 },
+  ROLLGATE_E_FLEET_NOT_WRITABLE: { title: "The fleet file is not writable (fleet sync --write)", exit: 2 },
   ROLLGATE_E_FLEET_YAML: { title: "The fleet file is not valid YAML", exit: 2 },
   ROLLGATE_E_FLEET_SCHEMA: { title: "A field of the fleet file has the wrong shape", exit: 2 },
   ROLLGATE_E_FLEET_API_VERSION: { title: "The fleet file's apiVersion is not rollgate/v1", exit: 2 },

@@ -1,7 +1,8 @@
-import { isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap, YAMLSeq } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap, YAMLSeq } from "yaml";
 import { RollgateError } from "./errors.ts";
 import type { Fleet, Territory } from "./fleet.ts";
 import { superclusterLineage } from "./fleet.ts";
+import { compareVersions } from "./version.ts";
 import { parseFleetText } from "./fleet-file.ts";
 
 /**
@@ -11,9 +12,11 @@ import { parseFleetText } from "./fleet-file.ts";
  *
  * What is synced: every server's release (the cluster's `version`, and a server's own `version`
  * where it differs from its cluster's), and for DMA clusters the superclusters: their names (the
- * new supercluster of an upgrade is `<lineage>@<release>`, D6), members (founder first, D10) and
- * territories as the clusters see them. A supercluster that no longer exists is renamed in place
- * when a supercluster of its lineage takes its place, else removed; a new one is appended.
+ * new supercluster of an upgrade is `<lineage>@<release>`, D6) and members (founder first, D10).
+ * Territories are the operator's design: kept as the file has them; what the servers assign now
+ * is a note, not a change. A supercluster that no longer exists is renamed in place when a
+ * supercluster of its lineage takes its place; one every member left (none in another yet) is
+ * kept as it is; else it is removed; a new one is appended.
  */
 export interface ObservedCluster {
   cluster: string;
@@ -36,6 +39,13 @@ export interface FleetChange {
 export interface FleetSyncResult {
   text: string;
   changes: FleetChange[];
+  /**
+   * What the servers report differently from the file without it being written: a territory the
+   * servers assign now to other clusters than the file's design (a temporary reassignment: mid-
+   * upgrade, after an abort, a maintenance window's record step), or a territory that names a
+   * cluster no longer in its supercluster's lineage (the operator decides; sync invents nothing).
+   */
+  notes: FleetChange[];
 }
 
 function pathText(path: (string | number)[]): string {
@@ -51,9 +61,73 @@ function seqLike(doc: Document, like: unknown, items: unknown[]): YAMLSeq {
   return node;
 }
 
+/** The node an alias stands for (aliases resolved against the document). */
+let currentDoc: Document | undefined;
+function deref(node: unknown): unknown {
+  if (isAlias(node) && currentDoc) return node.resolve(currentDoc);
+  return node;
+}
+
 function scalarText(node: unknown): string | undefined {
-  if (isScalar(node)) return node.source ?? String(node.value);
+  const n = deref(node);
+  if (isScalar(n)) return n.source ?? String(n.value);
   return undefined;
+}
+
+/**
+ * `map.key = value`, alias-safe: a key whose value is an alias gets a plain value (the anchor it
+ * named stays where it is); a value that carries an anchor other nodes alias is first copied into
+ * each of those aliases, so that only this key changes; the anchor is kept on the new value.
+ */
+function setKey(doc: Document, map: YAMLMap, key: string, value: unknown): void {
+  const was = map.get(key, true) as unknown;
+  const node = (isSeq(value) || isMap(value) || isScalar(value) ? value : doc.createNode(value)) as
+    | YAMLSeq
+    | YAMLMap;
+  if (
+    !isAlias(was) &&
+    was &&
+    typeof was === "object" &&
+    "anchor" in was &&
+    (was as { anchor?: string }).anchor
+  ) {
+    const anchor = (was as { anchor: string }).anchor;
+    inlineAliases(doc, anchor, was);
+    (node as { anchor?: string }).anchor = anchor;
+  }
+  map.set(key, node);
+}
+
+/** `map.delete(key)`, alias-safe as setKey. */
+function deleteKey(doc: Document, map: YAMLMap, key: string): void {
+  const was = map.get(key, true) as unknown;
+  if (!isAlias(was) && was && typeof was === "object" && (was as { anchor?: string }).anchor)
+    inlineAliases(doc, (was as { anchor: string }).anchor, was);
+  map.delete(key);
+}
+
+/** Every alias of `anchor` replaced by a copy of what it names. */
+function inlineAliases(doc: Document, anchor: string, target: unknown): void {
+  const visitNode = (n: unknown): unknown => {
+    if (isAlias(n)) {
+      if (n.source !== anchor) return n;
+      const copy = (target as { clone(): { anchor?: string } }).clone();
+      copy.anchor = undefined;
+      return copy;
+    }
+    if (isMap(n) || isSeq(n)) {
+      const items = n.items as unknown[];
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i];
+        if (isMap(n)) {
+          const pair = it as { key: unknown; value: unknown };
+          pair.value = visitNode(pair.value);
+        } else items[i] = visitNode(it);
+      }
+    }
+    return n;
+  };
+  visitNode(doc.contents);
 }
 
 export function syncFleetText(
@@ -62,14 +136,30 @@ export function syncFleetText(
   observed: readonly ObservedCluster[],
 ): FleetSyncResult {
   const doc = parseDocument(text, { keepSourceTokens: true });
+  currentDoc = doc;
+  try {
+    return syncDoc(text, doc, fleet, observed);
+  } finally {
+    currentDoc = undefined;
+  }
+}
+
+function syncDoc(
+  text: string,
+  doc: Document,
+  fleet: Fleet,
+  observed: readonly ObservedCluster[],
+): FleetSyncResult {
   const changes: FleetChange[] = [];
-  const clustersNode = doc.get("clusters", true);
+  const notes: FleetChange[] = [];
+  const clustersNode = deref(doc.get("clusters", true));
   if (!isSeq(clustersNode))
     throw new RollgateError("ROLLGATE_E_FLEET_SCHEMA", "the fleet file has no clusters list");
   const byName = new Map(observed.map((o) => [o.cluster, o]));
 
   // releases
-  clustersNode.items.forEach((cn, ci) => {
+  clustersNode.items.forEach((item, ci) => {
+    const cn = deref(item);
     if (!isMap(cn)) return;
     const name = scalarText(cn.get("name", true));
     const cluster = fleet.clusters.find((c) => c.name === name);
@@ -82,7 +172,7 @@ export function syncFleetText(
     const common = [...count].sort((a, b) => b[1] - a[1])[0]![0];
     const was = scalarText(cn.get("version", true));
     if (was !== common) {
-      cn.set("version", doc.createNode(common));
+      setKey(doc, cn, "version", common);
       changes.push({
         path: pathText(["clusters", ci, "version"]),
         detail: `${name}: version ${was} → ${common}`,
@@ -93,22 +183,23 @@ export function syncFleetText(
       const had = scalarText(cn.get("leftSupercluster", true));
       const left = obs.supercluster === null ? (cluster.supercluster ?? cluster.leftSupercluster) : undefined;
       if (left !== undefined && had !== left) {
-        cn.set("leftSupercluster", doc.createNode(left));
+        setKey(doc, cn, "leftSupercluster", left);
         changes.push({
           path: pathText(["clusters", ci, "leftSupercluster"]),
           detail: `${name}: left ${left} and is a member of no supercluster`,
         });
       } else if (left === undefined && had !== undefined) {
-        cn.delete("leftSupercluster");
+        deleteKey(doc, cn, "leftSupercluster");
         changes.push({
           path: pathText(["clusters", ci, "leftSupercluster"]),
           detail: `${name}: a member of ${obs.supercluster} again (leftSupercluster ${had} removed)`,
         });
       }
     }
-    const serversNode = cn.get("servers", true);
+    const serversNode = deref(cn.get("servers", true));
     if (!isSeq(serversNode)) return;
-    serversNode.items.forEach((sn, si) => {
+    serversNode.items.forEach((sitem, si) => {
+      const sn = deref(sitem);
       if (!isMap(sn)) return;
       const sname = scalarText(sn.get("name", true));
       const server = cluster.servers.find((s) => s.name === sname);
@@ -117,14 +208,14 @@ export function syncFleetText(
       const own = scalarText(sn.get("version", true));
       if (release === common) {
         if (own !== undefined) {
-          sn.delete("version");
+          deleteKey(doc, sn, "version");
           changes.push({
             path: pathText(["clusters", ci, "servers", si, "version"]),
             detail: `${sname}: runs its cluster's ${common} (its own version ${own} removed)`,
           });
         }
       } else if (own !== release) {
-        sn.set("version", doc.createNode(release));
+        setKey(doc, sn, "version", release);
         changes.push({
           path: pathText(["clusters", ci, "servers", si, "version"]),
           detail: `${sname}: version ${own ?? was} → ${release}`,
@@ -151,71 +242,164 @@ export function syncFleetText(
       if (entry.territories.length === 0 && o.territories) entry.territories = o.territories;
       seen.set(o.supercluster, entry);
     }
-    let scsNode = doc.get("superclusters", true);
+    let scsNode = deref(doc.get("superclusters", true));
     if (!isSeq(scsNode)) {
-      if (seen.size === 0) return finish(text, doc, changes);
+      if (seen.size === 0) return finish(text, doc, changes, notes);
       scsNode = new YAMLSeq();
       doc.set("superclusters", scsNode);
     }
     const seq = scsNode as YAMLSeq;
     const dmaNames = new Set(dma.map((c) => c.name));
     const placed = new Set<string>();
-    const entryName = (n: unknown) => (isMap(n) ? scalarText(n.get("name", true)) : undefined);
-    const fill = (node: YAMLMap, index: number, name: string) => {
+    const entryName = (n: unknown) => {
+      const m = deref(n);
+      return isMap(m) ? scalarText(m.get("name", true)) : undefined;
+    };
+    const fmt = (ts: readonly Territory[]) =>
+      ts.length
+        ? ts.map((t) => `${t.name}=${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ")
+        : "none";
+    // the clusters of a lineage: members (in the file or as observed) or clusters that left one of it
+    const lineageClusters = (lineage: string): Set<string> => {
+      const out = new Set<string>();
+      for (const c of fleet.clusters) {
+        const o = byName.get(c.name);
+        const scs = [c.supercluster, c.leftSupercluster, o?.supercluster ?? undefined];
+        if (scs.some((s) => s !== undefined && superclusterLineage(s) === lineage)) out.add(c.name);
+      }
+      return out;
+    };
+    // The file's territories are the operator's design (primary/backup per territory): kept as the
+    // file has them; what the servers assign now is only reported (a temporary reassignment).
+    const reviewTerritories = (
+      index: number,
+      name: string,
+      fileTerr: Territory[],
+      members: readonly string[],
+    ): Territory[] => {
+      const lineage = superclusterLineage(name);
+      const inLineage = lineageClusters(lineage);
+      const now = new Map<string, Territory>();
+      for (const [n, e] of seen)
+        if (superclusterLineage(n) === lineage)
+          for (const t of e.territories) if (!now.has(t.name)) now.set(t.name, t);
+      const keep: Territory[] = [];
+      for (const t of fileTerr) {
+        const s = now.get(t.name);
+        const named = [t.primary, t.backup].filter((c): c is string => c !== undefined);
+        if (named.every((c) => inLineage.has(c)) && !named.every((c) => members.includes(c))) {
+          // a named cluster is in a sibling supercluster of the lineage mid-upgrade: the file
+          // cannot say it here (a territory names members); the servers' assignment for now
+          const sValid = s && [s.primary, s.backup].every((c) => c === undefined || members.includes(c));
+          if (sValid) keep.push(s);
+          notes.push({
+            path: pathText(["superclusters", index, "territories"]),
+            detail: `${name}: territory ${t.name} is designed ${t.primary}${t.backup ? `/${t.backup}` : ""}, but ${named.filter((c) => !members.includes(c)).join(", ")} is in another supercluster of ${lineage} for now: written ${sValid ? `as the servers assign it (${s.primary}${s.backup ? `/${s.backup}` : ""})` : "out (the servers assign it to none of its members)"}; put the design back once the upgrade is done`,
+          });
+          continue;
+        }
+        keep.push(t);
+        const gone = [t.primary, t.backup].filter((c): c is string => c !== undefined && !inLineage.has(c));
+        if (gone.length)
+          notes.push({
+            path: pathText(["superclusters", index, "territories"]),
+            detail: `${name}: territory ${t.name} names ${gone.join(", ")}, no longer a cluster of ${lineage}: edit its primary/backup in the file (not changed)`,
+          });
+        const same = s && s.primary === t.primary && (s.backup ?? "") === (t.backup ?? "");
+        if (!same)
+          notes.push({
+            path: pathText(["superclusters", index, "territories"]),
+            detail: `${name}: territory ${t.name} is ${s ? `assigned to ${s.primary}${s.backup ? `/${s.backup}` : ""}` : "unassigned"} on the servers now; the file's design ${t.primary}${t.backup ? `/${t.backup}` : ""} kept (apply restores it)`,
+          });
+      }
+      return keep;
+    };
+    const writeTerritories = (node: YAMLMap, index: number, name: string, ts: Territory[]) => {
+      const terrWas = deref(node.get("territories", true));
+      if (ts.length === 0) deleteKey(doc, node, "territories");
+      else
+        setKey(
+          doc,
+          node,
+          "territories",
+          seqLike(
+            doc,
+            terrWas,
+            ts.map((t) => ({ name: t.name, primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) })),
+          ),
+        );
+      changes.push({
+        path: pathText(["superclusters", index, "territories"]),
+        detail: `${name}: territories ${fmt(ts)}`,
+      });
+    };
+    const terrKey = (ts: readonly Territory[]) =>
+      ts.map((t) => `${t.name}:${t.primary}:${t.backup ?? ""}`).join(",");
+    const fileTerritories = (node: YAMLMap): Territory[] => {
+      const terrWas = deref(node.get("territories", true));
+      return isSeq(terrWas)
+        ? terrWas.items
+            .map((x) => deref(x))
+            .filter((x) => isMap(x))
+            .map((x) => x.toJS(doc) as Territory)
+        : [];
+    };
+    const fill = (node: YAMLMap, index: number, name: string, designed: boolean) => {
       const want = seen.get(name)!;
-      const clustersWas = node.get("clusters", true);
+      const clustersWas = deref(node.get("clusters", true));
       const wasList = isSeq(clustersWas) ? clustersWas.items.map((x) => scalarText(x)) : [];
       if (wasList.join(",") !== want.members.join(",")) {
-        node.set("clusters", seqLike(doc, clustersWas, want.members));
+        setKey(doc, node, "clusters", seqLike(doc, clustersWas, want.members));
         changes.push({
           path: pathText(["superclusters", index, "clusters"]),
           detail: `${name}: clusters [${wasList.join(", ")}] → [${want.members.join(", ")}]`,
         });
       }
-      const terrWas = node.get("territories", true);
-      const key = (t: { name?: unknown; primary?: unknown; backup?: unknown }) =>
-        `${t.name}:${t.primary}:${t.backup ?? ""}`;
-      const wasList2 = isSeq(terrWas)
-        ? terrWas.items.map((x) => (isMap(x) ? (x.toJSON() as Territory) : undefined))
-        : [];
-      // the file's order kept (the servers may list them in another)
-      const pos = (t: Territory) => {
-        const k = wasList2.findIndex((x) => x?.name === t.name);
-        return k < 0 ? Number.MAX_SAFE_INTEGER : k;
-      };
-      want.territories = [...want.territories].sort((a, b) => pos(a) - pos(b));
-      const wasTerr = wasList2.map((x) => (x ? key(x) : "")).join(",");
-      const wantTerr = want.territories.map(key).join(",");
-      if (wasTerr !== wantTerr) {
-        if (want.territories.length === 0) node.delete("territories");
-        else
-          node.set(
-            "territories",
-            seqLike(
-              doc,
-              terrWas,
-              want.territories.map((t) => ({
-                name: t.name,
-                primary: t.primary,
-                ...(t.backup ? { backup: t.backup } : {}),
-              })),
-            ),
-          );
-        changes.push({
-          path: pathText(["superclusters", index, "territories"]),
-          detail: `${name}: territories ${want.territories.length ? want.territories.map((t) => `${t.name}=${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ") : "none"} (as its clusters see them)`,
-        });
+      if (designed) {
+        const was = fileTerritories(node);
+        const keep = reviewTerritories(index, name, was, want.members);
+        if (terrKey(keep) !== terrKey(was)) writeTerritories(node, index, name, keep);
+        return;
       }
+      // a supercluster of a lineage the file has no design for: its territories as the servers have them
+      if (want.territories.length === 0 || designedLineages.has(superclusterLineage(name))) return;
+      setKey(
+        doc,
+        node,
+        "territories",
+        seqLike(
+          doc,
+          undefined,
+          want.territories.map((t) => ({
+            name: t.name,
+            primary: t.primary,
+            ...(t.backup ? { backup: t.backup } : {}),
+          })),
+        ),
+      );
+      changes.push({
+        path: pathText(["superclusters", index, "territories"]),
+        detail: `${name}: territories ${fmt(want.territories)} (a new supercluster: as its clusters see them)`,
+      });
     };
+    const designedLineages = new Set<string>();
+    for (const it of seq.items) {
+      const n = entryName(it);
+      const m = deref(it);
+      if (n !== undefined && isMap(m) && fileTerritories(m).length)
+        designedLineages.add(superclusterLineage(n));
+    }
+    const designed = new Set<string>();
     // superclusters of the file: kept, renamed to a new one of their lineage, or removed
     for (let i = seq.items.length - 1; i >= 0; i--) {
-      const node = seq.items[i];
+      const node = deref(seq.items[i]);
       const name = entryName(node);
       if (!isMap(node) || name === undefined) continue;
       const sc = fleet.superclusters.find((s) => s.name === name);
       if (sc && !sc.clusters.some((c) => dmaNames.has(c))) continue; // not observed: left alone
       if (seen.has(name)) {
         placed.add(name);
+        designed.add(name);
         continue;
       }
       const heir = [...seen.keys()].find(
@@ -225,30 +409,61 @@ export function syncFleetText(
           !fleet.superclusters.some((s) => s.name === n),
       );
       if (heir !== undefined) {
-        node.set("name", doc.createNode(heir));
+        setKey(doc, node, "name", heir);
         placed.add(heir);
+        designed.add(heir);
         changes.push({
           path: pathText(["superclusters", i, "name"]),
           detail: `supercluster ${name} is now ${heir}`,
         });
-      } else {
-        seq.items.splice(i, 1);
-        changes.push({
-          path: pathText(["superclusters", i]),
-          detail: `supercluster ${name} no longer exists: removed`,
-        });
+        continue;
       }
+      // Every member left it and none is in another supercluster yet (an abort between leaving
+      // and founding, D5/D6): the supercluster is kept as the file has it (name, members in the
+      // file's order, territories), its clusters marked as having left it; apply carries on from there.
+      const members = sc?.clusters ?? [];
+      const allLeft =
+        members.length > 0 &&
+        members.every((m) => {
+          const o = byName.get(m);
+          return o !== undefined && o.supercluster === null;
+        });
+      if (allLeft) {
+        notes.push({
+          path: pathText(["superclusters", i]),
+          detail: `supercluster ${name}: every member (${members.join(", ")}) left it and none is in another supercluster yet (an abort between leave and found, D5/D6): kept as the file has it, each cluster marked leftSupercluster: ${name}. ${(() => {
+            const rel = (m: string) => {
+              const o = byName.get(m)!;
+              const vs = [...new Set(Object.values(o.releases))];
+              return vs.length === 1 ? vs[0]! : vs.join("/");
+            };
+            const newest = members.map(rel).sort(compareVersions).at(-1)!;
+            const on = members.filter((m) => rel(m) === newest);
+            const off = members.filter((m) => rel(m) !== newest);
+            const next = `${superclusterLineage(name)}@${newest}`;
+            return `${on.join(", ")} run${on.length === 1 ? "s" : ""} ${newest}${off.length ? `; ${off.join(", ")} not yet` : ""}. If rollgate apply refuses to carry on from here (ROLLGATE_E_PLAN_TARGET_NOT_NEWER when every member is on the target), finish by hand on the DMA consoles: ${off.length ? `install ${newest} on ${off.join(", ")}, ` : ""}found ${next} on ${members[0]} (D10), join the others to it in the file's order, assign the territories as the file has them, return each cluster to service (D3), then run rollgate fleet sync --write`;
+          })()}`,
+        });
+        reviewTerritories(i, name, fileTerritories(node), members);
+        continue;
+      }
+      seq.items.splice(i, 1);
+      changes.push({
+        path: pathText(["superclusters", i]),
+        detail: `supercluster ${name} no longer exists: removed`,
+      });
     }
-    seq.items.forEach((node, i) => {
+    seq.items.forEach((item, i) => {
+      const node = deref(item);
       const name = entryName(node);
-      if (isMap(node) && name !== undefined && seen.has(name)) fill(node, i, name);
+      if (isMap(node) && name !== undefined && seen.has(name)) fill(node, i, name, designed.has(name));
     });
     for (const name of seen.keys()) {
       if (placed.has(name)) continue;
-      const like = seq.items.find((n) => isMap(n));
+      const like = deref(seq.items.find((n) => isMap(deref(n))));
       const node = doc.createNode({ name, pack: "polycom-dma", clusters: [] }) as YAMLMap;
       if (isMap(like)) {
-        const c = like.get("clusters", true);
+        const c = deref(like.get("clusters", true));
         (node.get("clusters", true) as unknown as YAMLSeq).flow = isSeq(c) ? (c.flow ?? false) : false;
       }
       seq.items.push(node);
@@ -256,13 +471,18 @@ export function syncFleetText(
         path: pathText(["superclusters", seq.items.length - 1]),
         detail: `supercluster ${name} added`,
       });
-      fill(node, seq.items.length - 1, name);
+      fill(node, seq.items.length - 1, name, false);
     }
   }
-  return finish(text, doc, changes);
+  return finish(text, doc, changes, notes);
 }
 
-function finish(original: string, doc: Document, changes: FleetChange[]): FleetSyncResult {
+function finish(
+  original: string,
+  doc: Document,
+  changes: FleetChange[],
+  notes: FleetChange[] = [],
+): FleetSyncResult {
   const text = changes.length === 0 ? original : keepStyle(original, doc.toString());
   // what is written must be a valid fleet file of the same fleet
   const check = parseFleetText(text);
@@ -271,7 +491,7 @@ function finish(original: string, doc: Document, changes: FleetChange[]): FleetS
       "ROLLGATE_E_FLEET_SCHEMA",
       `the fleet file brought up to what the servers report would not be valid: ${check.diagnostics.map((d) => d.message).join("; ")}`,
     );
-  return { text, changes };
+  return { text, changes, notes };
 }
 
 /** Lines that say the same up to the spacing inside flow brackets (`[a, b]`, `{ a: 1 }`). */

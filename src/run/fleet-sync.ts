@@ -1,5 +1,9 @@
 import {
+  accessSync,
+  constants,
+  existsSync,
   chmodSync,
+  realpathSync,
   closeSync,
   fsyncSync,
   openSync,
@@ -15,6 +19,10 @@ import { parseFleetText } from "../model/fleet-file.ts";
 import { readFleetText } from "../io/fleet-loader.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
+import { acquireHostLock } from "../store/host-lock.ts";
+import { openStore } from "../store/open.ts";
+import { fleetClaims, fleetIdentity } from "./identity.ts";
+import { defaultStatePath } from "./locate.ts";
 import { type FleetChange, lineDiff, type ObservedCluster, syncFleetText } from "../model/fleet-sync.ts";
 
 /**
@@ -28,6 +36,8 @@ export interface FleetSyncReport {
   upToDate: boolean;
   written: boolean;
   changes: FleetChange[];
+  /** What the servers report differently that is not written (territories' temporary assignment, …). */
+  notes: FleetChange[];
   /** The lines that change, `-`/`+` with line numbers. */
   diff: string[];
   /** The fleet file as it should read. */
@@ -74,9 +84,12 @@ export function fleetFileUpdate(
 
 export async function syncFleetFile(
   file: string,
-  options: { write: boolean; driverFor?: (c: Cluster) => Driver },
+  options: { write: boolean; driverFor?: (c: Cluster) => Driver; statePath?: string },
 ): Promise<FleetSyncReport> {
   const before = readFleetText(file);
+  // --write: the real file (through any symbolic link), and only if the user may write it
+  const real = options.write ? realpathSync(file) : file;
+  if (options.write) assertWritable(file, real);
   const parsed = parseFleetText(before, file);
   if (!parsed.ok)
     throw new RollgateError(
@@ -108,17 +121,63 @@ export async function syncFleetFile(
       "ROLLGATE_E_PREFLIGHT_UNREACHABLE",
       `cannot reach ${unreachable.length} server(s): ${unreachable.map((o) => `${o.obs.server} (${o.cluster.name})${o.obs.error ? `: ${o.obs.error}` : ""}`).join(", ")}; the fleet file was not changed`,
     );
-  const { text, changes } = syncFleetText(before, fleet, observedClusters(fleet, observations));
+  const { text, changes, notes } = syncFleetText(before, fleet, observedClusters(fleet, observations));
   const upToDate = text === before;
-  if (options.write && !upToDate) writeAtomically(file, text);
+  if (options.write && !upToDate) {
+    // not while an engine holds this fleet: the host lock (any engine on this host driving one of
+    // its servers), and an unfinished run of it in its state file (an engine elsewhere, or one
+    // that stopped part way and will be resumed)
+    const lock = await acquireHostLock(real, await fleetClaims(fleet, file));
+    try {
+      refuseUnfinishedRun(file, fleet, options.statePath);
+      writeAtomically(real, text);
+    } finally {
+      lock.release();
+    }
+  }
   return {
     file,
     upToDate,
     written: options.write && !upToDate,
     changes,
+    notes,
     diff: upToDate ? [] : lineDiff(before, text),
     text,
   };
+}
+
+function assertWritable(file: string, real: string): void {
+  const shown = real === file ? file : `${file} (→ ${real})`;
+  let ok = true;
+  try {
+    accessSync(real, constants.W_OK);
+  } catch {
+    ok = false;
+  }
+  // root may write anything: a file with no write bit at all is still the operator's "read-only"
+  if (ok && process.getuid?.() === 0 && (statSync(real).mode & 0o222) === 0) ok = false;
+  if (!ok)
+    throw new RollgateError(
+      "ROLLGATE_E_FLEET_NOT_WRITABLE",
+      `${shown} is read-only (mode ${(statSync(real).mode & 0o777).toString(8).padStart(4, "0")}): fleet sync --write does not rewrite it; make it writable (chmod u+w) or run fleet sync without --write and apply the printed text yourself; nothing was written`,
+    );
+}
+
+function refuseUnfinishedRun(file: string, fleet: Fleet, statePath?: string): void {
+  const path = statePath ?? defaultStatePath(file);
+  if (!existsSync(path)) return;
+  const store = openStore(path, { readonly: true });
+  try {
+    const run = store.findUnfinishedRun(undefined, undefined, fleetIdentity(fleet));
+    if (run)
+      throw new RollgateError(
+        "ROLLGATE_E_RUN_LOCKED",
+        `run ${run.id} of fleet ${run.fleet} (→ ${run.target}) is not finished (${run.state}) in ${path}: fleet sync --write does not rewrite the fleet file under an engine; wait for it to end (or abort it: rollgate abort ${file}), see rollgate status ${file}; nothing was written`,
+        { details: { runId: run.id, state: run.state } },
+      );
+  } finally {
+    store.close();
+  }
 }
 
 function writeAtomically(file: string, text: string): void {

@@ -119,6 +119,113 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
       );
   });
 
+  it("territories are the operator's design: a temporary reassignment the servers report (mid-upgrade, a window's record step unassigning all) is reported, not written (1)", () => {
+    const members = ["dma-nyc", "dma-bos", "dma-phl"];
+    const moved = [
+      { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
+      { name: "us-mid", primary: "dma-phl", backup: "dma-bos" },
+      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+    ];
+    const design = fleet().superclusters[0]!.territories;
+    for (const now of [moved, []]) {
+      const r = syncFleetText(
+        text,
+        fleet(),
+        members.map((c) => dma(c, "10.1.0", "sc-east@10.1.0", members, now)),
+      );
+      const parsed = parseFleetText(r.text);
+      if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
+      expect(parsed.fleet.superclusters[0]!.territories).toEqual(design);
+      expect(r.changes.some((c) => c.path.endsWith("territories"))).toBe(false);
+      expect(r.notes.map((n) => n.detail).join("\n")).toContain("us-east");
+      expect(r.text).toContain("- { name: us-east, primary: dma-nyc, backup: dma-bos }");
+    }
+  });
+
+  it("an abort after every cluster left the supercluster (a maintenance window's installs, D5): the supercluster is kept with its members in the file's order and its territories, each cluster marked as having left it (2)", () => {
+    const r = syncFleetText(text, fleet(), [
+      dma("dma-nyc", "10.1.0", null, []),
+      dma("dma-bos", "10.0.1", null, []),
+      dma("dma-phl", "10.0.1", null, []),
+    ]);
+    const parsed = parseFleetText(r.text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
+    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters])).toEqual([
+      ["sc-east", ["dma-nyc", "dma-bos", "dma-phl"]],
+    ]);
+    expect(parsed.fleet.superclusters[0]!.territories).toEqual(fleet().superclusters[0]!.territories);
+    expect(r.text).toMatch(/name: dma-nyc\n(.*\n)*?\s+leftSupercluster: sc-east/);
+    expect(r.text.match(/leftSupercluster: sc-east/g)).toHaveLength(3);
+  });
+
+  it("a fleet file with YAML anchors and aliases: an aliased value to change gets a plain value, the anchor stays, nothing else changes (3)", () => {
+    const aliased = text
+      .replace("    version: 10.0.1\n    capacity: 400", "    version: &v 10.0.1\n    capacity: 400")
+      .replace(/(name: dma-bos\n {4}pack: polycom-dma\n {4})version: 10\.0\.1/, "$1version: *v")
+      .replace(/(name: dma-phl\n {4}pack: polycom-dma\n {4})version: 10\.0\.1/, "$1version: *v")
+      .replace("defaults:\n", "defaults: &d\n");
+    expect(aliased.match(/\*v/g)).toHaveLength(2);
+    const f = parseFleetText(aliased);
+    if (!f.ok) throw new Error(JSON.stringify(f.diagnostics));
+    // only dma-bos upgraded: its alias becomes a plain value; dma-phl keeps aliasing dma-nyc's
+    const r = syncFleetText(aliased, f.fleet, [
+      dma(
+        "dma-nyc",
+        "10.0.1",
+        "sc-east",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+      dma(
+        "dma-bos",
+        "10.1.0",
+        "sc-east",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+      dma(
+        "dma-phl",
+        "10.0.1",
+        "sc-east",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+    ]);
+    const parsed = parseFleetText(r.text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
+    expect(parsed.fleet.clusters.map((c) => c.version)).toEqual(["10.0.1", "10.1.0", "10.0.1"]);
+    expect(r.text).toContain("version: &v 10.0.1");
+    expect(r.text.match(/\*v/g)).toHaveLength(1);
+    // the anchored value itself changes: its aliases keep the old value
+    const r2 = syncFleetText(aliased, f.fleet, [
+      dma(
+        "dma-nyc",
+        "10.1.0",
+        "sc-east",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+      dma(
+        "dma-bos",
+        "10.0.1",
+        "sc-east",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+      dma(
+        "dma-phl",
+        "10.0.1",
+        "sc-east",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+    ]);
+    const p2 = parseFleetText(r2.text);
+    if (!p2.ok) throw new Error(JSON.stringify(p2.diagnostics));
+    expect(p2.fleet.clusters.map((c) => c.version)).toEqual(["10.1.0", "10.0.1", "10.0.1"]);
+    expect(r2.text).toContain("&v 10.1.0");
+  });
+
   it("lineDiff shows the lines to change, old first, with their numbers", () => {
     expect(lineDiff("a\nb\nc", "a\nB\nc")).toEqual(["-    2 | b", "+    2 | B"]);
   });

@@ -20,7 +20,7 @@ export function registerFleet(program: Command, ctx: CliContext): void {
     )
     .argument("<fleet>", "the fleet file")
     .option("--write", "replace the fleet file (atomically, comments and layout kept)")
-    .option("--json", "print { ok, file, upToDate, written, changes, diff, text } as JSON")
+    .option("--json", "print { ok, file, upToDate, written, changes, notes, diff, text } as JSON")
     .action(
       action(ctx, async (file: string, opts: { write?: boolean; json?: boolean }) => {
         const r = await syncFleetFile(file, { write: Boolean(opts.write) });
@@ -32,6 +32,7 @@ export function registerFleet(program: Command, ctx: CliContext): void {
         const summary = r.upToDate
           ? `${paint("green", "up to date")} ${file}: it says what the servers report`
           : `${r.written ? paint("green", "wrote") : paint("yellow", "out of date")} ${file}: ${r.changes.length} change(s)${r.written ? "" : " (rollgate fleet sync --write writes them)"}`;
+        for (const n of r.notes) ctx.output.err(`note: ${n.path}: ${n.detail}`);
         if (opts.write) {
           ctx.output.out(summary);
           for (const c of r.changes) ctx.output.out(`  ${c.path}: ${c.detail}`);
