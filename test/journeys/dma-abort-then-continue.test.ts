@@ -22,6 +22,9 @@ e2eTimeouts(150_000);
 afterEach(stopLabs);
 
 async function abortWhen(r: Rehearsal, seen: (log: string[]) => boolean, what: string): Promise<void> {
+  // dma-nyc's install (the first) lasts 6 × its estimate, so that the abort, however slow the
+  // machine is to start it, lands while dma-nyc is on its way (out of service, not yet back)
+  for (const s of ["nyc-1", "nyc-2"]) r.lab.fault(s, "slow-install", { factor: 6, once: true });
   const engine = startEngine(["apply", r.fleet, "--to", "10.1.0", "--yes", "--confirm-finalize", "--json"]);
   await waitFor(() => seen(stateChanges(r.lab)), { timeoutMs: 120_000, what });
   const abort = await runCli(["abort", r.fleet], { timeoutMs: 60_000 });

@@ -24,9 +24,10 @@ describe("two lab fleets in one folder", () => {
     const matrixFile = copyExample(dir, "matrix-seed");
     const dmaFile = copyExample(dir, "dma-supercluster");
     originals.push(matrixFile, dmaFile);
-    // the plans take 1h3m and 3h3m: ~50 s each in the lab, long enough to steer them mid-run
-    const matrix = await labUp(matrixFile, 75);
-    const dma = await labUp(dmaFile, 220);
+    // the plans take 1h3m and 3h3m: ~150 s each in the lab, long enough to steer them mid-run
+    // even on a loaded machine (every CLI call here costs seconds there)
+    const matrix = await labUp(matrixFile, 25);
+    const dma = await labUp(dmaFile, 75);
     expect(matrix.derived).not.toBe(dma.derived);
 
     const matrixEngine = startEngine([
