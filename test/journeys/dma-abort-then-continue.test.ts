@@ -22,9 +22,10 @@ e2eTimeouts(150_000);
 afterEach(stopLabs);
 
 async function abortWhen(r: Rehearsal, seen: (log: string[]) => boolean, what: string): Promise<void> {
-  // dma-nyc's install (the first) lasts 6 × its estimate, so that the abort, however slow the
+  // dma-nyc's install (the first) lasts 1.6 × its estimate (under 2×: no escalation, M9) at a
+  // lab speed of 300, ~13 s, so that the abort, however slow the
   // machine is to start it, lands while dma-nyc is on its way (out of service, not yet back)
-  for (const s of ["nyc-1", "nyc-2"]) r.lab.fault(s, "slow-install", { factor: 6, once: true });
+  for (const s of ["nyc-1", "nyc-2"]) r.lab.fault(s, "slow-install", { factor: 1.6, once: true });
   const engine = startEngine(["apply", r.fleet, "--to", "10.1.0", "--yes", "--confirm-finalize", "--json"]);
   await waitFor(() => seen(stateChanges(r.lab)), { timeoutMs: 120_000, what });
   const abort = await runCli(["abort", r.fleet], { timeoutMs: 60_000 });
@@ -55,7 +56,7 @@ function assertUpgraded(r: Rehearsal): void {
 
 describe("abort an incremental DMA upgrade, then go on", () => {
   it("an operator aborts while the first cluster installs, syncs the fleet file, and applies again: the upgrade reaches the target", async () => {
-    const r = await rehearse("dma-supercluster", 600);
+    const r = await rehearse("dma-supercluster", 300);
     await abortWhen(
       r,
       (log) => log.some((d) => /^nyc-1: .*installing 10\.1\.0/.test(d)),
@@ -84,7 +85,7 @@ describe("abort an incremental DMA upgrade, then go on", () => {
   }, 600_000);
 
   it("an operator aborts once the first cluster is busied out, then applies again: that cluster is back in service before any other goes out, and every cluster ends in service", async () => {
-    const r = await rehearse("dma-supercluster", 600);
+    const r = await rehearse("dma-supercluster", 300);
     await abortWhen(r, (log) => log.includes("dma-nyc busied out and out of service"), "dma-nyc busied out");
     expect(service(r.lab)["dma-nyc"]!.inService).toBe(false);
     await goOn(r);
@@ -96,7 +97,7 @@ describe("abort an incremental DMA upgrade, then go on", () => {
   }, 600_000);
 
   it("an operator aborts once the first cluster has founded the new supercluster (the second one part way, wherever the abort lands), then goes on: every cluster ends upgraded once and in service", async () => {
-    const r = await rehearse("dma-supercluster", 600);
+    const r = await rehearse("dma-supercluster", 300);
     await abortWhen(
       r,
       (log) => log.includes("dma-nyc founded sc-east@10.1.0 (members: dma-nyc)"),
