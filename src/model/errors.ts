@@ -122,6 +122,10 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_CONFIRM_REQUIRED: { title: "A point of no return needs an explicit confirmation (G4)", exit: 1 },
   ROLLGATE_E_ABORTED: { title: "The run was aborted", exit: 1 },
   ROLLGATE_E_DECLINED: { title: "The operator declined the plan", exit: 1 },
+  ROLLGATE_E_INTERRUPTED: {
+    title: "Ctrl-C or SIGTERM came before the run started (nothing was written)",
+    exit: 1,
+  },
   ROLLGATE_E_EXEC_DRIVER: { title: "The exec driver's command failed or printed no valid status", exit: 1 },
   ROLLGATE_E_DRIVER_ANSWER: {
     title:

@@ -247,14 +247,82 @@ async function staleFileInstead(
   }
 }
 
+/**
+ * SIGINT (Ctrl-C) and SIGTERM before the engine drives the run: while the servers are observed
+ * (preflight, which waits for a server that does not answer up to the driver's timeout), the
+ * plan asked about, the fleet locked. Nothing of the run is written yet, so the operation stops:
+ * the pending step (raced()) ends with ROLLGATE_E_INTERRUPTED (exit 1, docs/errors.md), and what
+ * comes after it never runs. Without this the process died by the signal (130/143), silently.
+ * drive() takes the signals over (engineStarts) before the engine starts.
+ */
+class EarlySignals {
+  private stopped: RollgateError | undefined;
+  private readonly waiting = new Set<(e: Error) => void>();
+  private readonly onSigint = () => this.stop("SIGINT");
+  private readonly onSigterm = () => this.stop("SIGTERM");
+  private on = true;
+  constructor() {
+    process.on("SIGINT", this.onSigint);
+    process.on("SIGTERM", this.onSigterm);
+  }
+  private stop(signal: "SIGINT" | "SIGTERM"): void {
+    this.signal ??= signal;
+    this.stopped ??= new RollgateError(
+      "ROLLGATE_E_INTERRUPTED",
+      `${signal === "SIGINT" ? "Ctrl-C" : signal}: stopped before the run started; nothing was written`,
+    );
+    for (const reject of this.waiting) reject(this.stopped);
+    this.waiting.clear();
+  }
+  /** Throws if a signal came. */
+  check(): void {
+    if (this.stopped) throw this.stopped;
+  }
+  /** p, or ROLLGATE_E_INTERRUPTED as soon as a signal comes (p's own end is then ignored). */
+  raced<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.stopped) {
+        p.catch(() => undefined);
+        return reject(this.stopped);
+      }
+      this.waiting.add(reject);
+      p.then(resolve, reject).finally(() => this.waiting.delete(reject));
+    });
+  }
+  private signal: "SIGINT" | "SIGTERM" | undefined;
+  /**
+   * The engine's own handling takes over (drive()), the run being in the store: returns the
+   * signal that came since the last raced() step (drive() then treats it as its own).
+   */
+  engineStarts(): "SIGINT" | "SIGTERM" | undefined {
+    this.dispose();
+    return this.signal;
+  }
+  dispose(): void {
+    if (!this.on) return;
+    this.on = false;
+    process.off("SIGINT", this.onSigint);
+    process.off("SIGTERM", this.onSigterm);
+  }
+}
+
 export async function apply(input: ApplyInput): Promise<DriveResult> {
+  const early = new EarlySignals();
+  try {
+    return await applyWith(input, early);
+  } finally {
+    early.dispose();
+  }
+}
+
+async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveResult> {
   const fleet = loadFleetFile(input.fleetFile);
   // Planning is pure and cheap: bad targets, downgrades and unsupported paths fail here (exit 2).
   let plan: Plan;
   try {
     plan = input.planner(fleet, input.targets, input.strategy);
   } catch (e) {
-    throw await staleFileInstead(e, input.fleetFile, fleet, input.driverFor ?? defaultDriverFor);
+    throw await early.raced(staleFileInstead(e, input.fleetFile, fleet, input.driverFor ?? defaultDriverFor));
   }
   const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
   const driverFor = input.driverFor ?? defaultDriverFor;
@@ -263,9 +331,8 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
   // One engine per server on this host (whatever the fleet file, a copy of it, or the state
   // file), taken before the journal is read, the servers observed or a person asked, so that a
   // second engine is refused before any of these; released on every way out.
-  const lock = await acquireHostLock(
-    realpathSync(input.fleetFile),
-    await fleetClaims(fleet, input.fleetFile),
+  const lock = await early.raced(
+    (async () => acquireHostLock(realpathSync(input.fleetFile), await fleetClaims(fleet, input.fleetFile)))(),
   );
   try {
     // An unfinished run of this fleet (by its servers, not its name) and target is resumed.
@@ -277,9 +344,10 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
         .listRuns()
         .find((r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed")?.id;
       peek.close();
-      if (existing) return await resumeHolding({ ...input, statePath, runId: existing.id }, { fleet, lock });
+      if (existing)
+        return await resumeHolding({ ...input, statePath, runId: existing.id }, early, { fleet, lock });
     }
-    return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted);
+    return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted, early);
   } finally {
     lock.release();
   }
@@ -292,8 +360,9 @@ async function startRun(
   statePath: string,
   driverFor: (c: Cluster) => Driver,
   lastCompleted: string | undefined,
+  early: EarlySignals,
 ): Promise<DriveResult> {
-  await preflight(fleet, plan, driverFor, lastCompleted, input.fleetFile);
+  await early.raced(preflight(fleet, plan, driverFor, lastCompleted, input.fleetFile));
   input.onPlan?.(plan, { resumed: false });
   if (!input.yes) {
     if (!input.ask) {
@@ -313,6 +382,7 @@ async function startRun(
       throw new RollgateError("ROLLGATE_E_DECLINED", "the plan was not applied");
     }
   }
+  early.check();
   const store = openStore(statePath);
   try {
     store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
@@ -324,7 +394,7 @@ async function startRun(
       fleetId: fleetIdentity(fleet),
     });
     for (const e of store.events(run.id)) input.onEvent?.(e);
-    return await drive(store, run, fleet, plan, statePath, input);
+    return await drive(store, run, fleet, plan, statePath, input, early);
   } finally {
     store.releaseEngineLock(fleet.name, process.pid);
     store.close();
@@ -341,13 +411,19 @@ export interface ResumeInput extends DriveHooks {
 }
 
 /** Continues an unfinished run in this process (after an escalation, a crash, or a halt for confirmation). */
-export function resume(input: ResumeInput): Promise<DriveResult> {
-  return resumeHolding(input);
+export async function resume(input: ResumeInput): Promise<DriveResult> {
+  const early = new EarlySignals();
+  try {
+    return await resumeHolding(input, early);
+  } finally {
+    early.dispose();
+  }
 }
 
 /** `held`: the fleet and host lock `apply` already holds when it resumes a run it found. */
 async function resumeHolding(
   input: ResumeInput,
+  early: EarlySignals,
   held?: { fleet: Fleet; lock: HostLock },
 ): Promise<DriveResult> {
   const store = openStore(input.statePath);
@@ -367,7 +443,9 @@ async function resumeHolding(
     const plan = store.getPlan(run.id);
     const lock = held
       ? undefined
-      : await acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile));
+      : await early.raced(
+          (async () => acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile)))(),
+        );
     try {
       store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
       try {
@@ -384,9 +462,11 @@ async function resumeHolding(
         }
         // an abort with return to service: the engine starts no step of the plan, observes every
         // cluster and returns to service what the run took out (engine.ts), then ends aborted
-        if (aborting) return await drive(store, run, fleet, plan, input.statePath, input);
+        if (aborting) return await drive(store, run, fleet, plan, input.statePath, input, early);
         // G5: the fleet is observed before the engine acts on its journal's picture of it.
-        const disagreement = await resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor);
+        const disagreement = await early.raced(
+          resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor),
+        );
         if (disagreement) {
           input.onEvent?.(store.append(run.id, { type: "escalation", escalation: disagreement }));
           input.onEvent?.(store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
@@ -400,7 +480,7 @@ async function resumeHolding(
         }
         if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
           store.setState(run.id, "running", "resumed by an operator");
-        return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input);
+        return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input, early);
       } finally {
         store.releaseEngineLock(run.fleet, process.pid);
       }
@@ -486,6 +566,7 @@ async function drive(
   plan: Plan,
   statePath: string,
   input: DriveHooks & { confirmFinalize: boolean; escalateFactor?: number },
+  early: EarlySignals,
 ): Promise<DriveResult> {
   if (input.confirmFinalize) {
     for (const s of plan.steps)
@@ -556,8 +637,11 @@ async function drive(
   };
   const onSigint = () => interrupt("SIGINT");
   const onSigterm = () => interrupt("SIGTERM");
+  // from here a signal pauses the run; one that came while the run was being created does too
+  const came = early.engineStarts();
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
+  if (came) interrupt(came);
   try {
     const result = await engine.run().finally(() => questions.abort());
     return {

@@ -44,6 +44,28 @@ class LiveView {
     private readonly ctx: CliContext,
     private readonly json: boolean,
   ) {}
+  /** Steps begun (their step.started seen): a Ctrl-C once every step is begun pauses nothing. */
+  private readonly started = new Set<string>();
+  /** The escalations already shown (rule and detail). */
+  private readonly escalations = new Set<string>();
+  /**
+   * An escalation is told once while the run goes, and in full (with what it leaves out of
+   * service) once at the end (reportResult): the engine emits it again with the clusters left
+   * out of service when it ends, and its run.state line repeats its detail.
+   */
+  private toldOnce(e: RunEvent): RunEvent | undefined {
+    if (e.type === "escalation") {
+      const key = `${e.escalation.rule}\n${e.escalation.detail}`;
+      if (this.escalations.has(key)) return undefined;
+      this.escalations.add(key);
+      return e;
+    }
+    if (e.type === "run.state" && e.state === "escalated") {
+      const { reason: _said, ...bare } = e;
+      return bare;
+    }
+    return e;
+  }
   setPlan(plan: Plan, done: Iterable<string> = []): void {
     this.plan = plan;
     for (const id of done) this.done.add(id);
@@ -51,6 +73,12 @@ class LiveView {
   onEvent(e: RunEvent): void {
     if (!this.plan) return;
     if (e.type === "step.done") this.done.add(e.step);
+    if (e.type === "step.started") this.started.add(e.step);
+    if (!this.json) {
+      const told = this.toldOnce(e);
+      if (!told) return;
+      e = told;
+    }
     if (this.asking && !this.json) return;
     this.view ??= createRunView(this.ctx.output, this.plan, {
       json: this.json,
@@ -60,8 +88,11 @@ class LiveView {
     this.view.onEvent(e);
   }
   async suspend(): Promise<void> {
-    await this.view?.close();
+    // forgotten before it is closed: an event that comes while listr2 finishes the tree must not
+    // reach the closed tree (setting a finished task's output threw ROLLGATE_E_INTERNAL)
+    const view = this.view;
     this.view = undefined;
+    await view?.close();
   }
   /**
    * A SIGINT or SIGTERM reached the engine (src/run/apply.ts has paused the run already). The
@@ -83,10 +114,16 @@ class LiveView {
       process.exit(1);
     }
     this.plain = true;
+    // every step has begun (the last ones under way): nothing is left to hold back, the run
+    // completes once they finish; "pausing … resume continues" would tell of a pause that never comes
+    const allBegun =
+      this.plan !== undefined && this.plan.steps.every((s) => this.done.has(s.id) || this.started.has(s.id));
     const what =
-      i.state === "paused"
-        ? `pausing run ${i.runId}: running steps finish, no new step starts; \`${resumeCommand}\` continues`
-        : `run ${i.runId} is ${i.state}: running steps finish, no new step starts, then the engine exits`;
+      i.state === "paused" && allBegun
+        ? `every step of run ${i.runId} has begun: nothing is left to pause; the run is completing (the steps under way finish)`
+        : i.state === "paused"
+          ? `pausing run ${i.runId}: running steps finish, no new step starts; \`${resumeCommand}\` continues`
+          : `run ${i.runId} is ${i.state}: running steps finish, no new step starts, then the engine exits`;
     const say = () =>
       this.ctx.output.err(
         paint("yellow", `${key}: ${what}; ${key} again to stop now, the run stays resumable`),
@@ -96,9 +133,9 @@ class LiveView {
   }
   /** Runs a question with the view closed; the view comes back with the next event. */
   async around<T>(question: () => Promise<T>): Promise<T> {
-    await this.suspend();
     this.asking = true;
     try {
+      await this.suspend();
       return await question();
     } finally {
       this.asking = false;
@@ -111,19 +148,33 @@ function terminalAsk(
   live: LiveView,
 ): ((q: string, signal?: AbortSignal) => Promise<boolean>) | undefined {
   if (!process.stdin.isTTY || !process.stderr.isTTY) return undefined;
-  return (question, signal) =>
-    live.around(async () => {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        const answer = await rl.question(
-          terminalText(`${painter(ctx.output.color)("bold", question)} [y/N] `),
-          signal ? { signal } : {},
-        );
-        return /^y(es)?$/i.test(answer.trim());
-      } finally {
-        rl.close();
-      }
-    });
+  // One question at a time: several points of no return may come up at once (a maintenance
+  // window's leaves). Each waits for the one before it to be answered, and is asked on its own
+  // (naming its step): a second readline on the same terminal would read the same keys, so one
+  // "y" answered questions that were never shown.
+  let queue: Promise<unknown> = Promise.resolve();
+  return (question, signal) => {
+    const asked = queue.then(() => askOne(ctx, live, question, signal));
+    queue = asked.catch(() => undefined);
+    return asked;
+  };
+}
+
+function askOne(ctx: CliContext, live: LiveView, question: string, signal?: AbortSignal): Promise<boolean> {
+  // withdrawn while it waited its turn (the engine ended): never shown, never answered
+  if (signal?.aborted) return Promise.reject(signal.reason ?? new DOMException("withdrawn", "AbortError"));
+  return live.around(async () => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(
+        terminalText(`${painter(ctx.output.color)("bold", question)} [y/N] `),
+        signal ? { signal } : {},
+      );
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      rl.close();
+    }
+  });
 }
 
 function planBrief(plan: Plan, resumed: boolean, runId?: string): string {

@@ -101,7 +101,8 @@ class TreeView implements RunView {
 
   private refresh(cluster: string, note?: string): void {
     const t = this.tasks.get(cluster);
-    if (!t?.wrapper) return;
+    // a closed tree is not written to: listr2 throws on a finished task's output
+    if (!t?.wrapper || this.closed) return;
     const n = t.steps.filter((s) => this.done.has(s)).length;
     // listr2 writes to the terminal itself: its text is escaped here as Output's is
     t.wrapper.title = terminalText(

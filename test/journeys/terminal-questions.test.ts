@@ -1,0 +1,105 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { type Lab, startLab } from "../../src/lab/index.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
+import { exampleFleet, labJournal, type Terminal as Tty, Terminal } from "./terminal-helpers.ts";
+
+e2eTimeouts(300_000);
+
+// An operator at a real terminal (tmux): several points of no return at once (a maintenance
+// window's leaves), and a Ctrl-C while the servers are still being observed (preflight).
+
+const labs: Lab[] = [];
+const terminals: Tty[] = [];
+afterAll(async () => {
+  for (const t of terminals) t.kill();
+  for (const l of labs) await l.stop();
+});
+
+const count = (text: string, re: RegExp) => [...text.matchAll(new RegExp(re.source, "g"))].length;
+const QUESTION =
+  /(\S+) is a point of no return \([^)]*\): the old release cannot come back after it\. Go on\? \[y\/N\]/;
+
+describe("journey: questions at the terminal", () => {
+  it("an operator applies a maintenance window at a terminal and answers yes to its points of no return, one question at a time, each naming its step", async () => {
+    const { dir, fleet } = exampleFleet("dma-supercluster.yaml");
+    writeFileSync(fleet, readFileSync(fleet, "utf8").replace(/capacityFloor: [0-9.]+/, "capacityFloor: 0"));
+    const lab = await startLab(fleet, { speed: 300 });
+    labs.push(lab);
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+
+    const apply = tty.rollgate(`apply ${lab.derivedFleetPath} --to 10.1.0 --strategy maintenance-window`);
+    const brief = await tty.waitForScreen(/(\d+) point\(s\) of no return/, 60_000, "the plan");
+    const points = Number(brief[1]);
+    expect(points).toBeGreaterThan(1);
+    await tty.waitForScreen(/Apply this plan to \S+ \(\d+ steps\)\? \[y\/N\]/, 60_000);
+    tty.keys("y", true);
+    tty.keys("Enter");
+
+    // each question on its own: one open at a time, naming its step; "y" is read by that one only
+    const asked: string[] = [];
+    for (let k = 1; k <= points; k++) {
+      const step = await waitFor(
+        () => {
+          const qs = [...tty.screen().matchAll(new RegExp(QUESTION.source, "g"))];
+          return qs.length >= k ? qs[k - 1]![1] : undefined;
+        },
+        { timeoutMs: 120_000, what: `question ${k} of ${points}; screen:\n${tty.screen()}` },
+      );
+      asked.push(step);
+      expect(count(tty.screen(), QUESTION), tty.screen()).toBe(k); // no other question open
+      tty.keys("y", true);
+      await tty.waitForScreen(
+        new RegExp(`${step.replaceAll("/", "\\/")} is a point of no return.*\\[y\\/N\\] y`),
+        10_000,
+        "the echo",
+      );
+      expect(tty.screen()).not.toMatch(/\[y\/N\] yy/); // one prompt reads the key
+      tty.keys("Enter");
+    }
+    expect(await apply.exitCode(240_000), tty.screen()).toBe(0);
+    const screen = tty.screen();
+    expect(screen).not.toMatch(/ROLLGATE_E_INTERNAL/);
+    expect(screen).toMatch(/run run-\S+ completed: every step done, fleet on 10\.1\.0/);
+    // every step confirmed was asked about, by name, once
+    expect(new Set(asked).size).toBe(points);
+    expect(asked.every((s) => /leave-supercluster/.test(s))).toBe(true);
+    // what the lab saw: every server on the target, no rule broken
+    const end = lab.status();
+    expect(end.servers.every((s) => s.release === "10.1.0")).toBe(true);
+    expect(end.violations).toEqual([]);
+  }, 300_000);
+
+  it("an operator presses Ctrl-C while apply still observes the servers (one does not answer): it says nothing was written and exits 1", async () => {
+    const { dir, fleet } = exampleFleet("matrix-seed.yaml");
+    const lab = await startLab(fleet, { speed: 100 });
+    labs.push(lab);
+    lab.fault("srv1", "unreachable-drop"); // its observation waits for the driver's timeout
+    // the servers the lab was asked about (the preflight's observations of the others)
+    const observed = new Set<string>();
+    const observe = lab.world.observe.bind(lab.world);
+    lab.world.observe = (name: string) => {
+      observed.add(name);
+      return observe(name);
+    };
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+
+    const apply = tty.rollgate(`apply ${lab.derivedFleetPath} --to 3.5.1`);
+    await waitFor(() => observed.has("srv2") && observed.has("srv3"), {
+      timeoutMs: 60_000,
+      what: "the preflight to observe srv2 and srv3",
+    });
+    tty.keys("C-c");
+    expect(await apply.exitCode(30_000), tty.screen()).toBe(1);
+    expect(tty.screen()).toMatch(/Ctrl-C: stopped before the run started; nothing was written/);
+    expect(tty.screen()).not.toMatch(/Apply this plan/);
+    // nothing was written, nothing was done
+    expect(existsSync(join(dir, ".rollgate", "lab"))).toBe(true);
+    const state = join(dir, ".rollgate", "lab", "state.db");
+    expect(existsSync(state) ? readFileSync(state).length : 0).toBe(0);
+    expect(labJournal(lab.journalPath!).filter((e) => e.kind === "action")).toEqual([]);
+  }, 120_000);
+});
