@@ -4,8 +4,9 @@
 #   chromium: the dashboard's browser tests (playwright-core drives Debian's Chromium).
 #   openssh-server, openssh-client: the ssh driver's tests (a real sshd on 127.0.0.1, started by
 #   the test itself; the package's own service is kept from starting, see policy-rc.d below).
+#   tmux: the terminal journeys (a real terminal: Ctrl-C, the point-of-no-return questions).
 set -euo pipefail
-needed=(chromium openssh-server openssh-client)
+needed=(chromium openssh-server openssh-client tmux)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
