@@ -116,8 +116,7 @@ class LiveView {
     this.plain = true;
     // every step has begun (the last ones under way): nothing is left to hold back, the run
     // completes once they finish; "pausing … resume continues" would tell of a pause that never comes
-    const allBegun =
-      this.plan?.steps.every((s) => this.done.has(s.id) || this.started.has(s.id));
+    const allBegun = this.plan?.steps.every((s) => this.done.has(s.id) || this.started.has(s.id));
     const what =
       i.state === "paused" && allBegun
         ? `every step of run ${i.runId} has begun: nothing is left to pause; the run is completing (the steps under way finish)`
