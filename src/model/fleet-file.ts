@@ -814,18 +814,27 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
 }
 
 function normalize(f: FleetFile): Fleet {
+  // a listed member marked as having left this very supercluster is in none now (D5/D6: an abort
+  // after the clusters left; the file keeps the supercluster's design, its territories)
+  const leftOf = new Map(f.clusters.map((c) => [c.name, c.leftSupercluster]));
+  const hasLeft = (cluster: string, sc: string) => leftOf.get(cluster) === sc;
   const memberOf = new Map<string, string>();
-  for (const sc of f.superclusters ?? []) for (const c of sc.clusters) memberOf.set(c, sc.name);
-  const superclusters: Supercluster[] = (f.superclusters ?? []).map((sc) => ({
-    name: sc.name,
-    pack: sc.pack,
-    clusters: [...sc.clusters],
-    territories: (sc.territories ?? []).map((t) => ({
-      name: t.name,
-      primary: t.primary,
-      ...(t.backup ? { backup: t.backup } : {}),
-    })),
-  }));
+  for (const sc of f.superclusters ?? [])
+    for (const c of sc.clusters) if (!hasLeft(c, sc.name)) memberOf.set(c, sc.name);
+  const superclusters: Supercluster[] = (f.superclusters ?? []).map((sc) => {
+    const former = sc.clusters.filter((c) => hasLeft(c, sc.name));
+    return {
+      name: sc.name,
+      pack: sc.pack,
+      clusters: sc.clusters.filter((c) => !hasLeft(c, sc.name)),
+      ...(former.length > 0 ? { formerMembers: former } : {}),
+      territories: (sc.territories ?? []).map((t) => ({
+        name: t.name,
+        primary: t.primary,
+        ...(t.backup ? { backup: t.backup } : {}),
+      })),
+    };
+  });
   const compat = toPolicy(f.defaults?.compatibility);
   return {
     name: f.fleet,

@@ -138,7 +138,7 @@ const cluster = z.strictObject({
   leftSupercluster: superclusterName
     .optional()
     .describe(
-      "DMA: the supercluster this cluster left and has joined no other since (an upgrade part way, D6); written by rollgate fleet sync",
+      "DMA: the supercluster this cluster left and has joined no other since (an upgrade part way, D5/D6); listed as a member of that very supercluster, it has left it (its design is kept); written by rollgate fleet sync",
     ),
   driver: driver.optional(),
 });

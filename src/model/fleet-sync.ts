@@ -396,7 +396,14 @@ function syncDoc(
       const name = entryName(node);
       if (!isMap(node) || name === undefined) continue;
       const sc = fleet.superclusters.find((s) => s.name === name);
-      if (sc && !sc.clusters.some((c) => dmaNames.has(c))) continue; // not observed: left alone
+      // the members the file lists, in its order (those that left it too: leftSupercluster)
+      const listed = sc ? [...sc.clusters, ...(sc.formerMembers ?? [])] : [];
+      const listNode = deref(node.get("clusters", true));
+      if (isSeq(listNode)) {
+        const order = listNode.items.map((x) => scalarText(x));
+        listed.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      }
+      if (sc && !listed.some((c) => dmaNames.has(c))) continue; // not observed: left alone
       if (seen.has(name)) {
         placed.add(name);
         designed.add(name);
@@ -421,7 +428,7 @@ function syncDoc(
       // Every member left it and none is in another supercluster yet (an abort between leaving
       // and founding, D5/D6): the supercluster is kept as the file has it (name, members in the
       // file's order, territories), its clusters marked as having left it; apply carries on from there.
-      const members = sc?.clusters ?? [];
+      const members = listed;
       const allLeft =
         members.length > 0 &&
         members.every((m) => {
@@ -441,7 +448,7 @@ function syncDoc(
             const on = members.filter((m) => rel(m) === newest);
             const off = members.filter((m) => rel(m) !== newest);
             const next = `${superclusterLineage(name)}@${newest}`;
-            return `${on.join(", ")} run${on.length === 1 ? "s" : ""} ${newest}${off.length ? `; ${off.join(", ")} not yet` : ""}. If rollgate apply refuses to carry on from here (ROLLGATE_E_PLAN_TARGET_NOT_NEWER when every member is on the target), finish by hand on the DMA consoles: ${off.length ? `install ${newest} on ${off.join(", ")}, ` : ""}found ${next} on ${members[0]} (D10), join the others to it in the file's order, assign the territories as the file has them, return each cluster to service (D3), then run rollgate fleet sync --write`;
+            return `${on.join(", ")} run${on.length === 1 ? "s" : ""} ${newest}${off.length ? `; ${off.join(", ")} not yet` : ""}. rollgate apply --to ${newest} carries on from here (G5: the rest of the window: ${off.length ? `install ${newest} on ${off.join(", ")}, ` : ""}found ${next} on ${on[0] ?? members[0]} (D10), join the others to it, restore the territories as the file has them, return each cluster to service)`;
           })()}`,
         });
         reviewTerritories(i, name, fileTerritories(node), members);

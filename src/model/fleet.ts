@@ -82,8 +82,10 @@ export interface Cluster {
   /** Name of the supercluster the cluster belongs to, if any (derived from `superclusters`). */
   supercluster?: string;
   /**
-   * DMA: the supercluster the cluster left and has joined no other since (an incremental upgrade
-   * part way, D6: it stays of that supercluster's lineage). Ignored while it is a member of one.
+   * DMA: the supercluster the cluster left and has joined no other since (an upgrade part way,
+   * D5/D6: it stays of that supercluster's lineage). A cluster the fleet file lists as a member of
+   * the very supercluster it names here has left it (an aborted maintenance window: every member
+   * left, the file keeps the supercluster's design); it is then in no supercluster.
    */
   leftSupercluster?: string;
 }
@@ -97,7 +99,13 @@ export interface Territory {
 export interface Supercluster {
   name: string;
   pack: PackName;
+  /** Its members now (a listed cluster marked `leftSupercluster` with this name is not one). */
   clusters: string[];
+  /**
+   * Clusters the fleet file lists as members that have left it (`leftSupercluster` names it, D5/D6:
+   * an abort after they left), in the file's order; absent when none did.
+   */
+  formerMembers?: string[];
   territories: Territory[];
 }
 

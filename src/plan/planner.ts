@@ -83,15 +83,17 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
   const seen = new Set<string>();
   for (const sc of fleet.superclusters) {
     const clusters = sc.clusters.map((n) => byName.get(n)!);
-    const target = byCluster.get(clusters[0]!.name);
-    if (target === undefined) continue;
     // a lineage with two superclusters (sc-east and sc-east@10.1.0), or with clusters between
-    // them, is part way through its upgrade: planned from where it stands (G5)
+    // them, is part way through its upgrade: planned from where it stands (G5); so is one that
+    // every member left (an aborted maintenance window, D5: none is a member now)
     const lineage = superclusterLineage(sc.name);
     const scs = fleet.superclusters.filter((x) => superclusterLineage(x.name) === lineage);
     const between = fleet.clusters.filter(
       (c) => c.supercluster === undefined && lineages.get(c.name) === lineage,
     );
+    const first = clusters[0] ?? between[0];
+    const target = first && byCluster.get(first.name);
+    if (target === undefined) continue;
     if (scs.length > 1 || between.length > 0) {
       if (seen.has(lineage)) continue;
       seen.add(lineage);

@@ -85,8 +85,10 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
   for (const c of fleet.clusters) {
     const t = byCluster.get(c.name);
     const l = lineages.get(c.name);
-    if (t !== undefined && l !== undefined && c.servers.some((s) => cmpVersions(s.version, t) < 0))
-      behind.add(l);
+    if (t === undefined || l === undefined) continue;
+    // still below the target, or out of every supercluster (it left one and joined or founded
+    // none yet: an abort after its leave, say every cluster of a maintenance window, D5/D6)
+    if (c.servers.some((s) => cmpVersions(s.version, t) < 0) || c.supercluster === undefined) behind.add(l);
   }
   for (const c of fleet.clusters) {
     const t = byCluster.get(c.name);

@@ -161,12 +161,15 @@ export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> 
       ...(lineage !== sc.name && sc.clusters[0] !== undefined ? { founder: sc.clusters[0] } : {}),
       members: new Set(sc.clusters),
     });
+    // every listed member left it (a maintenance window aborted after its leaves, D5): its
+    // territories were recorded and taken off it (the window's record step); the file keeps them
+    // as the design to restore
+    const recorded = sc.clusters.length === 0 && (sc.formerMembers?.length ?? 0) > 0;
     const ts: TerritoryRecord[] = sc.territories.map((t) => ({
       key: `${sc.name}/${t.name}`,
       name: t.name,
       lineage,
-      primary: t.primary,
-      backup: t.backup,
+      ...(recorded ? {} : { primary: t.primary, backup: t.backup }),
       original: { primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) },
     }));
     for (const t of ts) s.territories.set(t.key, t);

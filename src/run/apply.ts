@@ -136,7 +136,12 @@ async function preflight(
   const targetOf = (c: Cluster) => plan.targets[c.name] ?? plan.target;
   // Everything already on its target: a new run would only replay a finished upgrade (a DMA
   // cluster would be busied out and taken out of its new supercluster again). Nothing to do.
-  if (observed.every((o) => compareVersions(o.obs.release, targetOf(o.cluster)) === 0)) {
+  // Unless the file already says so (every release on the target): the plan is then what remains
+  // of a supercluster part way (clusters that left it and joined none yet, G5/D5/D6).
+  if (
+    observed.every((o) => compareVersions(o.obs.release, targetOf(o.cluster)) === 0) &&
+    observed.some((o) => compareVersions(o.server.version, o.obs.release) !== 0)
+  ) {
     throw lastCompleted
       ? new RollgateError(
           "ROLLGATE_E_RUN_FINISHED",

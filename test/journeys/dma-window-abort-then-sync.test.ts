@@ -5,20 +5,22 @@ import { REPO, runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { join } from "node:path";
-import { rehearse, stateChanges, stopLabs } from "./again-helpers.ts";
+import { applyTo, rehearse, service, stateChanges, stopLabs } from "./again-helpers.ts";
 
-e2eTimeouts(150_000);
+e2eTimeouts(300_000);
 
 /**
  * An operator aborts a maintenance window (D5) once its installs began (every cluster left the
  * supercluster, out of service), then runs `fleet sync --write`: the fleet file keeps the
  * supercluster (name, members in the file's order, territories), each cluster marked as having
- * left it; the next apply is not a dead end.
+ * left it; the next apply goes on from there (G5): the clusters not yet installed are installed,
+ * the first installed one founds the new supercluster, the others join it (D10), the territories
+ * come back and every cluster returns to service.
  */
 afterEach(stopLabs);
 
-describe("abort a maintenance window, then sync the fleet file", () => {
-  it("an operator aborts a maintenance window while its installs run, then runs fleet sync --write: the supercluster and its territories stay in the file, and sync says what to do from there", async () => {
+describe("abort a maintenance window, sync the fleet file, then carry on", () => {
+  it("an operator aborts a maintenance window while its installs run, runs fleet sync --write (the supercluster and its territories stay in the file), then apply carries the window on to the end: one new supercluster of all five, territories restored", async () => {
     const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
     const r = await rehearse("dma-supercluster", 40, () => fixture);
     const engine = startEngine([
@@ -45,8 +47,9 @@ describe("abort a maintenance window, then sync the fleet file", () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
     const design = parseFleetText(fixture);
     if (!design.ok) throw new Error("fixture invalid");
-    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters])).toEqual([
-      ["sc-east", design.fleet.superclusters[0]!.clusters],
+    // listed in the file's order, each marked as having left it: none is a member now
+    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters, s.formerMembers])).toEqual([
+      ["sc-east", [], design.fleet.superclusters[0]!.clusters],
     ]);
     expect(parsed.fleet.superclusters[0]!.territories).toEqual(design.fleet.superclusters[0]!.territories);
     expect(readFileSync(r.fleet, "utf8").match(/leftSupercluster: sc-east/g)).toHaveLength(5);
@@ -56,5 +59,39 @@ describe("abort a maintenance window, then sync the fleet file", () => {
     // the lab: every cluster left sc-east, none founded the new one (what the file now says)
     for (const c of r.lab.world.clusters.values())
       if (c.pack === "polycom-dma") expect(c.supercluster).toBeNull();
-  }, 400_000);
+
+    // and the operator goes on: apply to the same target, from where the fleet stands (G5)
+    const plan = await runCli(["plan", r.fleet, "--to", "10.1.0", "--json"], { timeoutMs: 60_000 });
+    expect(plan.code, plan.stderr).toBe(0);
+    const on = await applyTo(r.fleet, ["10.1.0"]);
+    expect(on.code, on.stderr).toBe(0);
+    // what the lab saw: one new supercluster with all five, every cluster in service on 10.1.0,
+    // the territories back on their design, and no rule broken on the way
+    const after = service(r.lab);
+    for (const [name, s] of Object.entries(after)) {
+      expect(s, name).toEqual({ inService: true, busiedOut: false, supercluster: "sc-east@10.1.0" });
+    }
+    const sc = r.lab.world.superclusters.get("sc-east@10.1.0");
+    expect([...(sc?.members ?? [])].sort()).toEqual([...design.fleet.superclusters[0]!.clusters].sort());
+    for (const t of design.fleet.superclusters[0]!.territories) {
+      const now = sc?.territories.find((x) => x.name === t.name);
+      expect({ name: now?.name, primary: now?.primary, backup: now?.backup }).toEqual({
+        name: t.name,
+        primary: t.primary,
+        backup: t.backup,
+      });
+    }
+    for (const c of r.lab.world.clusters.values())
+      if (c.pack === "polycom-dma") for (const s of c.servers) expect(s.release, s.name).toBe("10.1.0");
+    expect(r.lab.status().violations).toEqual([]);
+    // and the file, synced once more, names the new supercluster with all five, none "left"
+    const resync = await runCli(["fleet", "sync", r.fleet, "--write"], { timeoutMs: 60_000 });
+    expect(resync.code, resync.stderr).toBe(0);
+    const final = parseFleetText(readFileSync(r.fleet, "utf8"));
+    if (!final.ok) throw new Error(JSON.stringify(final.diagnostics));
+    expect(final.fleet.superclusters.map((s) => [s.name, [...s.clusters].sort(), s.formerMembers])).toEqual([
+      ["sc-east@10.1.0", [...design.fleet.superclusters[0]!.clusters].sort(), undefined],
+    ]);
+    expect(readFileSync(r.fleet, "utf8")).not.toContain("leftSupercluster");
+  }, 600_000);
 });

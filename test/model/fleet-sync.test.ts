@@ -150,12 +150,21 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
     ]);
     const parsed = parseFleetText(r.text);
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
-    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters])).toEqual([
-      ["sc-east", ["dma-nyc", "dma-bos", "dma-phl"]],
+    // listed in the file's order, each marked as having left it: a member of none now
+    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters, s.formerMembers])).toEqual([
+      ["sc-east", [], ["dma-nyc", "dma-bos", "dma-phl"]],
     ]);
     expect(parsed.fleet.superclusters[0]!.territories).toEqual(fleet().superclusters[0]!.territories);
     expect(r.text).toMatch(/name: dma-nyc\n(.*\n)*?\s+leftSupercluster: sc-east/);
     expect(r.text.match(/leftSupercluster: sc-east/g)).toHaveLength(3);
+    // a second sync of the synced file, the fleet unchanged: nothing to change
+    const again = syncFleetText(r.text, parsed.fleet, [
+      dma("dma-nyc", "10.1.0", null, []),
+      dma("dma-bos", "10.0.1", null, []),
+      dma("dma-phl", "10.0.1", null, []),
+    ]);
+    expect(again.changes).toEqual([]);
+    expect(again.text).toBe(r.text);
   });
 
   it("a fleet file with YAML anchors and aliases: an aliased value to change gets a plain value, the anchor stays, nothing else changes (3)", () => {

@@ -107,4 +107,55 @@ describe("a supercluster's name round-trips through the fleet file, and a part-d
       planUpgrade(fleetOf(nycBetween.replace("    leftSupercluster: sc-east\n", "")), { to: "10.1.0" }),
     ).toThrow(/no supercluster/);
   });
+
+  it("a maintenance window aborted during its installs (every member left sc-east, dma-nyc on 10.1.0, fleet sync kept the supercluster with each cluster marked leftSupercluster): planned from there, dma-nyc founds sc-east@10.1.0, the others are installed and join, the design's territories come back (D5, D10, G5)", () => {
+    const five = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
+    const left = five
+      .replace(/(name: dma-nyc\n\s+pack: polycom-dma\n\s+version: )10\.0\.1/, "$110.1.0")
+      .replace(/(\n {4}servers:\n)/g, "\n    leftSupercluster: sc-east$1");
+    const fleet = fleetOf(left);
+    // listed in sc-east and marked as having left it: a member of none now
+    expect(fleet.clusters.map((c) => [c.supercluster, c.leftSupercluster])).toEqual(
+      fleet.clusters.map(() => [undefined, "sc-east"]),
+    );
+    expect(fleet.superclusters[0]).toMatchObject({
+      clusters: [],
+      formerMembers: ["dma-nyc", "dma-bos", "dma-phl", "dma-dca", "dma-atl"],
+    });
+    const plan = planUpgrade(fleet, { to: "10.1.0" });
+    expect(plan.verification.ok).toBe(true);
+    const installs = plan.steps.filter((s) => s.action === "install").map((s) => s.cluster);
+    expect(installs.sort()).toEqual(["dma-atl", "dma-bos", "dma-dca", "dma-phl"]);
+    expect(plan.steps.filter((s) => s.action === "leave-supercluster")).toEqual([]);
+    expect(plan.steps.find((s) => s.founds)).toMatchObject({ cluster: "dma-nyc", founds: "sc-east@10.1.0" });
+    const joins = plan.steps.filter((s) => s.action === "join-supercluster").map((s) => s.cluster);
+    expect(joins.sort()).toEqual(["dma-atl", "dma-bos", "dma-dca", "dma-phl"]);
+    // every territory of the design is restored in the new supercluster
+    const restored = plan.steps
+      .filter((s) => s.action === "restore-territories")
+      .flatMap((s) => s.territories ?? [])
+      .map((t) => t.name)
+      .sort();
+    expect(restored).toEqual(["us-capital", "us-east", "us-mid", "us-north", "us-south"]);
+    expect(plan.steps.filter((s) => s.action === "return-to-service")).toHaveLength(5);
+  });
+
+  it("a maintenance window aborted once every install had ended (all five on 10.1.0, all out of sc-east): the target is not refused as not newer; dma-nyc founds sc-east@10.1.0, the others join, territories restored, no install (D5, D10, G5)", () => {
+    const five = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
+    const fleet = fleetOf(
+      five
+        .replaceAll("version: 10.0.1", "version: 10.1.0")
+        .replace(/(\n {4}servers:\n)/g, "\n    leftSupercluster: sc-east$1"),
+    );
+    const plan = planUpgrade(fleet, { to: "10.1.0" });
+    expect(plan.verification.ok).toBe(true);
+    expect(plan.steps.filter((s) => s.action === "install")).toEqual([]);
+    expect(plan.steps.find((s) => s.founds)).toMatchObject({ cluster: "dma-nyc", founds: "sc-east@10.1.0" });
+    expect(plan.steps.filter((s) => s.action === "join-supercluster")).toHaveLength(4);
+    expect(plan.steps.filter((s) => s.action === "return-to-service")).toHaveLength(5);
+    // a fleet with nothing left to do is still "not newer"
+    expect(() =>
+      planUpgrade(fleetOf(five.replaceAll("version: 10.0.1", "version: 10.1.0")), { to: "10.1.0" }),
+    ).toThrow(/not newer/);
+  });
 });
