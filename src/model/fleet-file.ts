@@ -11,6 +11,7 @@ import {
   type Fleet,
   type OrderSpec,
   type Supercluster,
+  superclusterLineage,
 } from "./fleet.ts";
 import {
   DRIVER_COMMAND_NAMES,
@@ -612,6 +613,13 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
 
   const scNames = new Set<string>();
   const memberOf = new Map<string, string>();
+  // the lineages each cluster belongs to (listed in a supercluster of it, or left one, D6): a
+  // territory's design may name a cluster of its lineage that is elsewhere for now
+  const lineagesOf = new Map<string, Set<string>>();
+  const addLineage = (cn: string, sc: string) =>
+    lineagesOf.set(cn, new Set([...(lineagesOf.get(cn) ?? []), superclusterLineage(sc)]));
+  for (const sc of f.superclusters ?? []) for (const cn of sc.clusters) addLineage(cn, sc.name);
+  for (const c of f.clusters) if (c.leftSupercluster) addLineage(c.name, c.leftSupercluster);
   f.superclusters?.forEach((sc, si) => {
     const at = ["superclusters", si] as const;
     if (scNames.has(sc.name))
@@ -670,6 +678,9 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
     });
     const terrNames = new Set<string>();
     const knownMembers = sc.clusters.filter((cn) => clusterIndex.has(cn));
+    // members now: a listed cluster that says it left this very supercluster is not one (D5/D6)
+    const left = new Set(f.clusters.filter((c) => c.leftSupercluster === sc.name).map((c) => c.name));
+    const current = knownMembers.filter((cn) => !left.has(cn));
     sc.territories?.forEach((t, ti) => {
       const tat = [...at, "territories", ti] as const;
       if (terrNames.has(t.name))
@@ -693,14 +704,38 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
               ? `a member of ${sc.name}: ${knownMembers.join(", ")}`
               : `a member of ${sc.name} (none of its clusters exists)`,
           );
-        else if (!members.has(cn))
-          rep.add(
-            "ROLLGATE_E_FLEET_NOT_MEMBER",
-            [...tat, role],
-            `cluster "${cn}" is not a member of supercluster ${sc.name}`,
-            `one of ${knownMembers.join(", ")}`,
-          );
+        else if (!members.has(cn)) {
+          // the design may name a cluster of the lineage that is elsewhere for now, when the file
+          // says where the territory is assigned meanwhile (an upgrade part way, D4/D6)
+          const sibling = lineagesOf.get(cn)?.has(superclusterLineage(sc.name)) ?? false;
+          if (!sibling || t.assigned === undefined)
+            rep.add(
+              "ROLLGATE_E_FLEET_NOT_MEMBER",
+              [...tat, role],
+              `cluster "${cn}" is not a member of supercluster ${sc.name}`,
+              sibling
+                ? `one of ${knownMembers.join(", ")}, or (${cn} is of ${superclusterLineage(sc.name)}, elsewhere for now) an "assigned" primary/backup among them`
+                : `one of ${knownMembers.join(", ")}`,
+            );
+        }
       }
+      for (const role of ["primary", "backup"] as const) {
+        const cn = t.assigned?.[role];
+        if (cn === undefined || current.includes(cn)) continue;
+        rep.add(
+          "ROLLGATE_E_FLEET_NOT_MEMBER",
+          [...tat, "assigned", role],
+          `cluster "${cn}" is not a member of supercluster ${sc.name} now`,
+          current.length > 0 ? `one of ${current.join(", ")}` : `a member of ${sc.name} (none is, now)`,
+        );
+      }
+      if (t.assigned?.backup !== undefined && t.assigned.backup === t.assigned.primary)
+        rep.add(
+          "ROLLGATE_E_FLEET_NOT_MEMBER",
+          [...tat, "assigned", "backup"],
+          "the backup cluster is the primary cluster",
+          "a backup other than the primary",
+        );
       if (t.backup !== undefined && t.backup === t.primary)
         rep.add(
           "ROLLGATE_E_FLEET_NOT_MEMBER",
@@ -832,6 +867,14 @@ function normalize(f: FleetFile): Fleet {
         name: t.name,
         primary: t.primary,
         ...(t.backup ? { backup: t.backup } : {}),
+        ...(t.assigned
+          ? {
+              assigned: {
+                primary: t.assigned.primary,
+                ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
+              },
+            }
+          : {}),
       })),
     };
   });

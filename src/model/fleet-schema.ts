@@ -143,7 +143,17 @@ const cluster = z.strictObject({
   driver: driver.optional(),
 });
 
-const territory = z.strictObject({ name, primary: name, backup: name.optional() });
+const territory = z.strictObject({
+  name,
+  primary: name,
+  backup: name.optional(),
+  assigned: z
+    .strictObject({ primary: name, backup: name.optional() })
+    .optional()
+    .describe(
+      "DMA: where the territory is assigned now when that differs from its design (primary/backup), for a while during an upgrade (D4/D6): members of this supercluster; apply restores the design; written by rollgate fleet sync",
+    ),
+});
 
 const supercluster = z.strictObject({
   name: superclusterName,

@@ -284,32 +284,44 @@ function syncDoc(
         if (superclusterLineage(n) === lineage)
           for (const t of e.territories) if (!now.has(t.name)) now.set(t.name, t);
       const keep: Territory[] = [];
-      for (const t of fileTerr) {
-        const s = now.get(t.name);
+      for (const t0 of fileTerr) {
+        const s = now.get(t0.name);
+        // the design (primary/backup) stays; `assigned` says where the servers have it meanwhile
+        const { assigned: _was, ...t } = t0;
         const named = [t.primary, t.backup].filter((c): c is string => c !== undefined);
+        const sValid =
+          s !== undefined && [s.primary, s.backup].every((c) => c === undefined || members.includes(c));
+        const sameAsDesign =
+          s !== undefined && s.primary === t.primary && (s.backup ?? "") === (t.backup ?? "");
         if (named.every((c) => inLineage.has(c)) && !named.every((c) => members.includes(c))) {
-          // a named cluster is in a sibling supercluster of the lineage mid-upgrade: the file
-          // cannot say it here (a territory names members); the servers' assignment for now
-          const sValid = s && [s.primary, s.backup].every((c) => c === undefined || members.includes(c));
-          if (sValid) keep.push(s);
+          // a named cluster is in a sibling supercluster of the lineage mid-upgrade: the design
+          // is kept, with where the servers assign it now (D4/D6; apply restores the design)
+          if (sValid)
+            keep.push({
+              ...t,
+              assigned: { primary: s.primary, ...(s.backup ? { backup: s.backup } : {}) },
+            });
           notes.push({
             path: pathText(["superclusters", index, "territories"]),
-            detail: `${name}: territory ${t.name} is designed ${t.primary}${t.backup ? `/${t.backup}` : ""}, but ${named.filter((c) => !members.includes(c)).join(", ")} is in another supercluster of ${lineage} for now: written ${sValid ? `as the servers assign it (${s.primary}${s.backup ? `/${s.backup}` : ""})` : "out (the servers assign it to none of its members)"}; put the design back once the upgrade is done`,
+            detail: `${name}: territory ${t.name} is designed ${t.primary}${t.backup ? `/${t.backup}` : ""}, but ${named.filter((c) => !members.includes(c)).join(", ")} is in another supercluster of ${lineage} for now: ${sValid ? `the design kept, with assigned: ${s.primary}${s.backup ? `/${s.backup}` : ""} (where the servers have it now; apply restores the design)` : "written out (the servers assign it to none of its members); put the design back once the upgrade is done"}`,
           });
           continue;
         }
-        keep.push(t);
+        keep.push(
+          sValid && !sameAsDesign
+            ? { ...t, assigned: { primary: s.primary, ...(s.backup ? { backup: s.backup } : {}) } }
+            : t,
+        );
         const gone = [t.primary, t.backup].filter((c): c is string => c !== undefined && !inLineage.has(c));
         if (gone.length)
           notes.push({
             path: pathText(["superclusters", index, "territories"]),
             detail: `${name}: territory ${t.name} names ${gone.join(", ")}, no longer a cluster of ${lineage}: edit its primary/backup in the file (not changed)`,
           });
-        const same = s && s.primary === t.primary && (s.backup ?? "") === (t.backup ?? "");
-        if (!same)
+        if (!sameAsDesign)
           notes.push({
             path: pathText(["superclusters", index, "territories"]),
-            detail: `${name}: territory ${t.name} is ${s ? `assigned to ${s.primary}${s.backup ? `/${s.backup}` : ""}` : "unassigned"} on the servers now; the file's design ${t.primary}${t.backup ? `/${t.backup}` : ""} kept (apply restores it)`,
+            detail: `${name}: territory ${t.name} is ${s ? `assigned to ${s.primary}${s.backup ? `/${s.backup}` : ""}` : "unassigned"} on the servers now; the file's design ${t.primary}${t.backup ? `/${t.backup}` : ""} kept (apply restores it)${sValid ? ", with assigned: where the servers have it" : ""}`,
           });
       }
       return keep;
@@ -325,7 +337,19 @@ function syncDoc(
           seqLike(
             doc,
             terrWas,
-            ts.map((t) => ({ name: t.name, primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) })),
+            ts.map((t) => ({
+              name: t.name,
+              primary: t.primary,
+              ...(t.backup ? { backup: t.backup } : {}),
+              ...(t.assigned
+                ? {
+                    assigned: {
+                      primary: t.assigned.primary,
+                      ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
+                    },
+                  }
+                : {}),
+            })),
           ),
         );
       changes.push({
@@ -334,7 +358,12 @@ function syncDoc(
       });
     };
     const terrKey = (ts: readonly Territory[]) =>
-      ts.map((t) => `${t.name}:${t.primary}:${t.backup ?? ""}`).join(",");
+      ts
+        .map(
+          (t) =>
+            `${t.name}:${t.primary}:${t.backup ?? ""}:${t.assigned?.primary ?? ""}:${t.assigned?.backup ?? ""}`,
+        )
+        .join(",");
     const fileTerritories = (node: YAMLMap): Territory[] => {
       const terrWas = deref(node.get("territories", true));
       return isSeq(terrWas)
@@ -490,7 +519,7 @@ function finish(
   changes: FleetChange[],
   notes: FleetChange[] = [],
 ): FleetSyncResult {
-  const text = changes.length === 0 ? original : keepStyle(original, doc.toString());
+  const text = changes.length === 0 ? original : keepStyle(original, doc.toString({ lineWidth: 0 }));
   // what is written must be a valid fleet file of the same fleet
   const check = parseFleetText(text);
   if (!check.ok)

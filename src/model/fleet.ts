@@ -91,9 +91,16 @@ export interface Cluster {
 }
 
 export interface Territory {
+  /** The design: the clusters that serve it (D4), restored after an upgrade. */
   name: string;
   primary: string;
   backup?: string;
+  /**
+   * Where it is assigned now, when that differs from the design (a reassignment mid-upgrade left
+   * by an abort, D4/D6): members of its supercluster. The design may then name clusters of the
+   * supercluster's lineage that are elsewhere for now (in `<lineage>@<release>`, or left it).
+   */
+  assigned?: { primary: string; backup?: string };
 }
 
 export interface Supercluster {

@@ -380,8 +380,12 @@ function territorySteps(
   // no territory to move; or a patch under floor 0, where an outage is allowed and nobody leaves
   if (sc.territories.length === 0 || (strategy === "patch" && floor <= 0)) return [];
   const by = new Map(scheds.map((s) => [s.cluster.name, s]));
+  // where each territory is now (its design, or where an abort mid-upgrade left it, D4/D6)
   const cur = new Map(
-    sc.territories.map((t) => [t.name, { primary: t.primary as string | undefined, backup: t.backup }]),
+    sc.territories.map((t) => [
+      t.name,
+      { primary: (t.assigned ?? t).primary as string | undefined, backup: (t.assigned ?? t).backup },
+    ]),
   );
   const restored = new Set<string>();
   const extra: Step[] = [];

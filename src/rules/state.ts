@@ -169,7 +169,12 @@ export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> 
       key: `${sc.name}/${t.name}`,
       name: t.name,
       lineage,
-      ...(recorded ? {} : { primary: t.primary, backup: t.backup }),
+      // where it is now: as recorded (none), as assigned for a while mid-upgrade, or its design
+      ...(recorded
+        ? {}
+        : t.assigned
+          ? { primary: t.assigned.primary, backup: t.assigned.backup }
+          : { primary: t.primary, backup: t.backup }),
       original: { primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) },
     }));
     for (const t of ts) s.territories.set(t.key, t);

@@ -80,8 +80,56 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
       ["sc-east", ["dma-bos", "dma-phl"]],
       ["sc-east@10.1.0", ["dma-nyc"]],
     ]);
-    expect(parsed.fleet.superclusters[0]!.territories).toEqual(old);
+    // the design stays (dma-nyc, in sc-east@10.1.0 for now, still named), with where the servers
+    // have each territory meanwhile where that differs (D4/D6: apply restores the design)
+    expect(parsed.fleet.superclusters[0]!.territories).toEqual([
+      {
+        name: "us-east",
+        primary: "dma-nyc",
+        backup: "dma-bos",
+        assigned: { primary: "dma-bos", backup: "dma-phl" },
+      },
+      {
+        name: "us-mid",
+        primary: "dma-phl",
+        backup: "dma-nyc",
+        assigned: { primary: "dma-phl", backup: "dma-bos" },
+      },
+      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+    ]);
     expect(parsed.fleet.clusters.map((c) => c.version)).toEqual(["10.1.0", "10.0.1", "10.0.1"]);
+    // synced again, the servers unchanged: nothing to change
+    const again = syncFleetText(r.text, parsed.fleet, [
+      dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
+      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
+      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
+    ]);
+    expect(again.changes).toEqual([]);
+    // and once the design is back on the servers, `assigned` goes
+    const back = syncFleetText(r.text, parsed.fleet, [
+      dma(
+        "dma-nyc",
+        "10.1.0",
+        "sc-east@10.1.0",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+      dma(
+        "dma-bos",
+        "10.1.0",
+        "sc-east@10.1.0",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+      dma(
+        "dma-phl",
+        "10.1.0",
+        "sc-east@10.1.0",
+        ["dma-nyc", "dma-bos", "dma-phl"],
+        fleet().superclusters[0]!.territories,
+      ),
+    ]);
+    expect(back.text).not.toContain("assigned");
   });
 
   it("a cluster that left and is in no supercluster is taken out of the list; a file that already says it all is unchanged", () => {
@@ -119,7 +167,7 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
       );
   });
 
-  it("territories are the operator's design: a temporary reassignment the servers report (mid-upgrade, a window's record step unassigning all) is reported, not written (1)", () => {
+  it("territories are the operator's design: a temporary reassignment the servers report (mid-upgrade, a window's record step unassigning all) leaves the design as it is, reported, with `assigned` where the servers have it (1)", () => {
     const members = ["dma-nyc", "dma-bos", "dma-phl"];
     const moved = [
       { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
@@ -135,10 +183,18 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
       );
       const parsed = parseFleetText(r.text);
       if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
-      expect(parsed.fleet.superclusters[0]!.territories).toEqual(design);
-      expect(r.changes.some((c) => c.path.endsWith("territories"))).toBe(false);
+      expect(parsed.fleet.superclusters[0]!.territories.map(({ assigned: _, ...t }) => t)).toEqual(design);
+      expect(parsed.fleet.superclusters[0]!.territories.map((t) => t.assigned)).toEqual(
+        now.length
+          ? moved.map((m, i) =>
+              m.primary === design[i]!.primary && m.backup === design[i]!.backup
+                ? undefined
+                : { primary: m.primary, backup: m.backup },
+            )
+          : [undefined, undefined, undefined],
+      );
       expect(r.notes.map((n) => n.detail).join("\n")).toContain("us-east");
-      expect(r.text).toContain("- { name: us-east, primary: dma-nyc, backup: dma-bos }");
+      expect(r.text).toContain("- { name: us-east, primary: dma-nyc, backup: dma-bos");
     }
   });
 

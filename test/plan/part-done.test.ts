@@ -158,4 +158,38 @@ describe("a supercluster's name round-trips through the fleet file, and a part-d
       planUpgrade(fleetOf(five.replaceAll("version: 10.0.1", "version: 10.1.0")), { to: "10.1.0" }),
     ).toThrow(/not newer/);
   });
+
+  it("an abort after dma-nyc founded sc-east@10.1.0, its territories reassigned for now (fleet sync keeps the design and writes `assigned`): the plan starts from the assignment and ends on the design (D4, D6, G5)", () => {
+    const designed = nycFounded
+      .replace(
+        "{ name: us-east, primary: dma-bos, backup: dma-phl }",
+        "{ name: us-east, primary: dma-nyc, backup: dma-bos, assigned: { primary: dma-bos, backup: dma-phl } }",
+      )
+      .replace(
+        "{ name: us-mid, primary: dma-phl, backup: dma-bos }",
+        "{ name: us-mid, primary: dma-phl, backup: dma-nyc, assigned: { primary: dma-phl, backup: dma-bos } }",
+      );
+    expect(designed).toContain("assigned: { primary: dma-bos");
+    const fleet = fleetOf(designed);
+    expect(fleet.superclusters[0]!.territories[0]).toEqual({
+      name: "us-east",
+      primary: "dma-nyc",
+      backup: "dma-bos",
+      assigned: { primary: "dma-bos", backup: "dma-phl" },
+    });
+    const plan = planUpgrade(fleet, { to: "10.1.0" });
+    expect(plan.verification.ok).toBe(true);
+    // the last write of each territory is its design
+    const last = new Map<string, { primary: string; backup?: string }>();
+    for (const s of [...plan.steps].sort((a, b) => a.end - b.end))
+      if (s.action === "restore-territories" || s.action === "reassign-territories")
+        for (const t of s.territories ?? [])
+          last.set(t.name, { primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) });
+    expect(last.get("us-east")).toEqual({ primary: "dma-nyc", backup: "dma-bos" });
+    expect(last.get("us-mid")).toEqual({ primary: "dma-phl", backup: "dma-nyc" });
+    // without `assigned`, a design naming dma-nyc (in sc-east@10.1.0 for now) is refused, saying what to write
+    const r = parseFleetText(designed.replace(", assigned: { primary: dma-bos, backup: dma-phl }", ""));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.diagnostics.map((d) => d.expected ?? d.message).join(" ")).toContain("assigned");
+  });
 });
