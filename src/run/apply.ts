@@ -581,11 +581,11 @@ async function drive(
         input.onEvent?.(store.confirm(run.id, s.id, "--confirm-finalize"));
   }
   await input.onStore?.(store, run);
-  // A question still open (or waiting its turn) is withdrawn when the engine ends, and at the
-  // first signal.
+  // A question still open (or waiting its turn) is withdrawn when the engine ends, at the first
+  // signal, and after an operator's "no": the run halts there, nothing more is asked.
   const questions = new AbortController();
   const declined = new Set<string>();
-  const confirm = async (step: Step): Promise<"yes" | "wait" | "halt"> => {
+  const confirm = async (step: Step): Promise<"yes" | "wait" | "halt" | "no"> => {
     if (input.ask) {
       let yes: boolean;
       try {
@@ -598,8 +598,10 @@ async function drive(
         if ((e as Error)?.name === "AbortError" && !questions.signal.aborted) interrupt("SIGINT");
         throw e;
       }
-      if (!yes) declined.add(step.id);
-      return yes ? "yes" : "halt";
+      if (yes) return "yes";
+      declined.add(step.id);
+      questions.abort();
+      return "no";
     }
     return input.waitForConfirmation ? "wait" : "halt";
   };

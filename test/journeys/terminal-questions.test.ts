@@ -3,14 +3,16 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { defaultStatePath } from "../../src/run/locate.ts";
+import { openExistingStore } from "../../src/store/open.ts";
+import { runCli } from "../helpers/cli.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { exampleFleet, labJournal, type Terminal as Tty, Terminal } from "./terminal-helpers.ts";
 
 e2eTimeouts(300_000);
 
 // An operator at a real terminal (tmux): several points of no return at once (a maintenance
-// window's leaves), a Ctrl-C while the servers are still being observed (preflight), and a
-// SIGINT or SIGTERM while the plan's question is open.
+// window's leaves), "n" to the first of them, a Ctrl-C while the servers are still being
+// observed (preflight), and a SIGINT or SIGTERM while the plan's question is open.
 
 const labs: Lab[] = [];
 const terminals: Tty[] = [];
@@ -115,6 +117,67 @@ describe("journey: questions at the terminal", () => {
     expect(existsSync(state) ? readFileSync(state).length : 0).toBe(0);
     expect(labJournal(lab.journalPath!).filter((e) => e.kind === "action")).toEqual([]);
   }, 120_000);
+
+  it("an operator answers no to the first of a maintenance window's points of no return: nothing more is asked nor started, and apply exits 1 with the run resumable", async () => {
+    const { lab, dir } = await maintenanceWindowLab();
+    const fleet = lab.derivedFleetPath;
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+
+    const apply = tty.rollgate(`apply ${fleet} --to 10.1.0 --strategy maintenance-window`);
+    const brief = await tty.waitForScreen(/(\d+) point\(s\) of no return/, 60_000, "the plan");
+    expect(Number(brief[1])).toBeGreaterThan(1); // more questions than the one answered
+    await tty.waitForScreen(/Apply this plan to \S+ \(\d+ steps\)\? \[y\/N\]/, 60_000);
+    tty.keys("y", true);
+    tty.keys("Enter");
+
+    const step = (await tty.waitForScreen(QUESTION, 120_000, "the first question"))[1]!;
+    const statePath = defaultStatePath(fleet);
+    const store = openExistingStore(statePath, { readonly: true });
+    let seqAtNo: number;
+    let runId: string;
+    try {
+      runId = store.listRuns()[0]!.id;
+      seqAtNo = store.lastSeq();
+    } finally {
+      store.close();
+    }
+    const labSeqAtNo = lab.status().journalSeq;
+    tty.keys("n", true);
+    tty.keys("Enter");
+
+    // "n" halts: no other question is shown, the engine ends without waiting for an answer
+    expect(await apply.exitCode(120_000), tty.screen()).toBe(1);
+    const screen = tty.screen();
+    expect(count(screen, QUESTION), screen).toBe(1);
+    expect(screen).toMatch(
+      new RegExp(
+        `halted before ${step.replaceAll("/", "\\/")}: you answered no at its point of no return \\(G4\\); it was not started, and the run stays resumable \\[ROLLGATE_E_CONFIRM_REQUIRED\\]`,
+      ),
+    );
+    expect(screen).not.toMatch(/ROLLGATE_E_INTERNAL/);
+
+    // the store: resumable, awaiting the confirmation of the step declined; nothing was started
+    // after the "n", and nothing is left under way
+    const st = await runCli(["status", fleet, "--json"], { timeoutMs: 30_000 });
+    expect(st.code).toBe(0);
+    const status = JSON.parse(st.stdout) as { run: { state: string }; running: string[] };
+    expect(status.run.state).toBe("awaiting-confirmation");
+    expect(status.running).toEqual([]);
+    const after = openExistingStore(statePath, { readonly: true });
+    try {
+      const events = after.events(runId, seqAtNo);
+      expect(events.filter((e) => e.type === "step.intent" || e.type === "step.started")).toEqual([]);
+      expect(events.filter((e) => e.type === "confirmation.given")).toEqual([]);
+    } finally {
+      after.close();
+    }
+    // the lab: the step declined was not done, and no rule was broken
+    const cluster = step.split("/")[0]!;
+    const actions = labJournal(lab.journalPath!).filter((e) => e.seq > labSeqAtNo && e.kind === "action");
+    expect(actions.filter((e) => e.cluster === cluster && /leave/i.test(e.detail))).toEqual([]);
+    expect(lab.status().violations).toEqual([]);
+  }, 300_000);
 
   it.each(["SIGTERM", "SIGINT"] as const)(
     "a %s comes while the plan's question is open: apply stops at once with nothing written, and leaves the terminal sane",
