@@ -113,7 +113,8 @@ describe("journey: questions at the terminal", () => {
     expect(tty.screen()).not.toMatch(/Apply this plan/);
     // nothing was written, nothing was done
     expect(existsSync(join(dir, ".rollgate", "lab"))).toBe(true);
-    const state = join(dir, ".rollgate", "lab", "state.db");
+    // where apply keeps this fleet's state (beside the derived fleet file): not created
+    const state = defaultStatePath(lab.derivedFleetPath);
     expect(existsSync(state) ? readFileSync(state).length : 0).toBe(0);
     expect(labJournal(lab.journalPath!).filter((e) => e.kind === "action")).toEqual([]);
   }, 120_000);
