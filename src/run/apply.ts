@@ -263,6 +263,9 @@ async function staleFileInstead(
 class EarlySignals {
   private stopped: RollgateError | undefined;
   private readonly waiting = new Set<(e: Error) => void>();
+  private readonly withdraw = new AbortController();
+  /** Aborted at the first signal: a question asked before the engine starts is withdrawn. */
+  readonly questions = this.withdraw.signal;
   private readonly onSigint = () => this.stop("SIGINT");
   private readonly onSigterm = () => this.stop("SIGTERM");
   private on = true;
@@ -278,6 +281,7 @@ class EarlySignals {
     );
     for (const reject of this.waiting) reject(this.stopped);
     this.waiting.clear();
+    this.withdraw.abort(this.stopped);
   }
   /** Throws if a signal came. */
   check(): void {
@@ -377,10 +381,13 @@ async function startRun(
         "no terminal to ask for confirmation and no --yes: the plan was not applied; pass --yes to apply the plan shown",
       );
     }
-    const yes = await input
-      .ask(`Apply this plan to ${fleet.name} (${plan.steps.length} steps)?`)
+    // A SIGINT or SIGTERM while the question is open ends the operation at once (nothing is
+    // written yet): the question is withdrawn, its answer never waited for.
+    const yes = await early
+      .raced(input.ask(`Apply this plan to ${fleet.name} (${plan.steps.length} steps)?`, early.questions))
       .catch((e: unknown) => {
-        if ((e as Error)?.name === "AbortError") return false; // Ctrl-C at the question: a no
+        // Ctrl-C typed at the question (the terminal is in raw mode, so no SIGINT): a no
+        if ((e as Error)?.name === "AbortError") return false;
         throw e;
       });
     if (!yes) {
@@ -579,10 +586,11 @@ async function drive(
         input.onEvent?.(store.confirm(run.id, s.id, "--confirm-finalize"));
   }
   await input.onStore?.(store, run);
-  // A question still open when the engine ends is withdrawn.
+  // A question still open (or waiting its turn) is withdrawn when the engine ends, at the first
+  // signal, and after an operator's "no": the run halts there, nothing more is asked.
   const questions = new AbortController();
   const declined = new Set<string>();
-  const confirm = async (step: Step): Promise<"yes" | "wait" | "halt"> => {
+  const confirm = async (step: Step): Promise<"yes" | "wait" | "halt" | "no"> => {
     if (input.ask) {
       let yes: boolean;
       try {
@@ -595,8 +603,10 @@ async function drive(
         if ((e as Error)?.name === "AbortError" && !questions.signal.aborted) interrupt("SIGINT");
         throw e;
       }
-      if (!yes) declined.add(step.id);
-      return yes ? "yes" : "halt";
+      if (yes) return "yes";
+      declined.add(step.id);
+      questions.abort();
+      return "no";
     }
     return input.waitForConfirmation ? "wait" : "halt";
   };
@@ -630,6 +640,8 @@ async function drive(
       }
       for (const e of store.events(run.id, before)) input.onEvent?.(e);
       engine.requestStop(`${signal}: running steps finished, no new step started`);
+      // an open question is withdrawn at once: its answer could no longer confirm anything
+      questions.abort();
     }
     if (input.onInterrupt)
       input.onInterrupt({ signal, count: interrupts, runId: run.id, state: store.getRun(run.id)!.state });

@@ -54,9 +54,12 @@ export interface EngineOptions {
   escalateFactor?: number;
   /**
    * Called at a point of no return (G4) that is not yet confirmed. "yes" confirms it; "wait" keeps
-   * the run waiting for a confirmation through the store (dashboard); "halt" ends the engine.
+   * the run waiting for a confirmation through the store (dashboard); "halt" (no way to confirm)
+   * halts before it once everything else that can run has ended; "no" (an operator declined) halts
+   * the run now: no new step starts and nothing more is asked, running steps end, and the run
+   * ends awaiting confirmation of that step.
    */
-  confirm?: (step: Step) => Promise<"yes" | "wait" | "halt">;
+  confirm?: (step: Step) => Promise<"yes" | "wait" | "halt" | "no">;
   /** Called for every event the engine writes (the terminal view, the JSON lines output). */
   onEvent?: (event: RunEvent) => void;
   /** How often the run's state is re-read from the store, ms. */
@@ -128,6 +131,8 @@ export class Engine {
   /** An escalation that names no step (nothing can move, the end state): nothing more starts anywhere. */
   private globalHalt = false;
   private stopRequested: string | undefined;
+  /** The point of no return an operator answered no to: nothing more starts nor is asked. */
+  private declined: string | undefined;
   /** Matrix clusters where the M3 correction was applied (isolation is then expected to clear as servers are upgraded). */
   private readonly corrected = new Set<string>();
   /** Per matrix, the servers the M3 correction stopped: started last. */
@@ -383,7 +388,7 @@ export class Engine {
    * beside every failed step's failure branch (`checkBeside`).
    */
   private mayStartStep(step: Step): boolean {
-    if (!this.mayStart()) return false;
+    if (!this.mayStart() || this.declined !== undefined) return false;
     if (this.escalation === undefined) return true;
     if (step.pointOfNoReturn) return false;
     if (this.haltedClusters.has(step.cluster) || this.haltedClusters.has(this.actingCluster(step).name))
@@ -477,7 +482,7 @@ export class Engine {
         const ready = this.ready();
         // Points of no return (G4) wait for their confirmation; independent steps go on meanwhile.
         const unconfirmed = ready.filter((s) => s.pointOfNoReturn && !run.confirmed.includes(s.id));
-        if (!this.escalation) {
+        if (!this.escalation && this.declined === undefined) {
           for (const step of unconfirmed) this.requestConfirmation(step);
           if (run.state === "awaiting-confirmation" && unconfirmed.length === 0) this.setState("running");
         }
@@ -526,7 +531,10 @@ export class Engine {
           if (now.state !== "paused") this.setState("paused", this.stopRequested);
           return { state: "paused" };
         }
-        const halted = [...this.halted].find((id) => !now.confirmed.includes(id));
+        const halted =
+          this.declined !== undefined && !now.confirmed.includes(this.declined)
+            ? this.declined
+            : [...this.halted].find((id) => !now.confirmed.includes(id));
         if (halted && this.mayStart()) {
           this.setState("awaiting-confirmation", `G4: ${halted} is a point of no return`);
           return { state: "awaiting-confirmation", needsConfirmation: halted };
@@ -596,10 +604,17 @@ export class Engine {
         if (answer === "yes" && this.mayStart() && !this.escalation)
           this.o.onEvent?.(this.o.store.confirm(this.o.runId, step.id, "operator"));
         else if (answer === "halt") this.halted.add(step.id);
+        else if (answer === "no") {
+          this.halted.add(step.id);
+          this.declined ??= step.id;
+        }
       })
       .catch((e: unknown) => {
+        // a question withdrawn unasked after an operator's "no" to another: it halts with that one
+        if (this.declined !== undefined) this.halted.add(step.id);
         // Ctrl-C at the prompt: stop as on SIGINT (running steps finish, the run pauses).
-        if ((e as Error)?.name === "AbortError") this.requestStop("interrupted at the confirmation prompt");
+        else if ((e as Error)?.name === "AbortError")
+          this.requestStop("interrupted at the confirmation prompt");
         else this.halted.add(step.id);
       })
       .finally(() => {

@@ -188,4 +188,38 @@ describe("journey: the terminal", () => {
     expect(labJournal(lab.journalPath!).filter((e) => e.seq > seq && e.kind === "action")).toEqual([]);
     expect((await runStatus(fleet)).run.state).toBe("paused");
   }, 180_000);
+
+  it("SIGTERM comes while the point-of-no-return question is open: the run pauses at once without an answer, and the terminal is left sane", async () => {
+    const { lab, dir } = await matrixLab();
+    const fleet = lab.derivedFleetPath;
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+
+    const apply = tty.rollgate(`apply ${fleet} --to 3.5.1 --yes`);
+    await tty.waitForScreen(
+      /matrix-a\/srv1\/stop is a point of no return \(.*\): the old release cannot come back after it\. Go on\? \[y\/N\]/,
+      180_000,
+      "the point-of-no-return question",
+    );
+    const seq = lab.status().journalSeq;
+    const pid = await waitFor(() => tty.commandPid(), { timeoutMs: 10_000, what: "rollgate's pid" });
+    process.kill(pid, "SIGTERM");
+    // promptly: the question is withdrawn, nothing runs, so the engine ends at once
+    expect(await apply.exitCode(15_000), tty.screen()).toBe(1);
+    const screen = tty.screen();
+    expect(screen).toMatch(/SIGTERM: pausing run run-\S+/);
+    expect(screen).toMatch(/run run-\S+ paused: running steps finished, no new step started/);
+    expect(screen).not.toMatch(/ROLLGATE_E_INTERNAL/);
+    // durable: paused in the store, nothing left under way, nothing sent after the signal
+    const st = await runStatus(fleet);
+    expect(st.run.state).toBe("paused");
+    expect(st.running).toEqual([]);
+    expect(labJournal(lab.journalPath!).filter((e) => e.seq > seq && e.kind === "action")).toEqual([]);
+    expect(server(lab, "srv1")).toMatchObject({ release: "3.5.0", state: "running" });
+    // the terminal as the shell expects it: raw mode off, the cursor shown
+    expect(tty.cursorVisible()).toBe(true);
+    const stty = await tty.stty(10_000);
+    for (const flag of ["icanon", "echo", "isig", "icrnl", "opost"])
+      expect(stty, stty).toMatch(new RegExp(`(^|\\s)${flag}(\\s|$)`));
+  }, 300_000);
 });

@@ -52,6 +52,35 @@ export class Terminal {
     };
   }
 
+  /**
+   * The pid of the program the terminal's shell runs now (the command typed: `env` execs node,
+   * so it is rollgate's own process), read from /proc: the shell's one child.
+   */
+  commandPid(): number | undefined {
+    const shell = this.tmux("display-message", "-p", "#{pane_pid}").trim();
+    const children = readFileSync(`/proc/${shell}/task/${shell}/children`, "utf8").trim().split(/\s+/);
+    return children.length === 1 && children[0] ? Number(children[0]) : undefined;
+  }
+
+  /** Whether the terminal shows its cursor (a program that hid it and died leaves it hidden). */
+  cursorVisible(): boolean {
+    return this.tmux("display-message", "-p", "#{cursor_flag}").trim() === "1";
+  }
+
+  /**
+   * The terminal's line discipline as the next command finds it (`stty -a`, run by the shell
+   * once the last command has exited): a program that left raw mode on leaves `-icanon -echo`.
+   */
+  async stty(timeoutMs: number): Promise<string> {
+    const out = join(this.dir, `stty-${this.commands}`);
+    this.tmux("send-keys", "-l", `stty -a > ${out}.tmp && mv ${out}.tmp ${out}`);
+    this.tmux("send-keys", "Enter");
+    return waitFor(() => (existsSync(out) ? readFileSync(out, "utf8") || undefined : undefined), {
+      timeoutMs,
+      what: "stty -a",
+    });
+  }
+
   /** Sends keys as tmux names them (`C-c`, `Enter`) or, with literal, as text. */
   keys(keys: string, literal = false): void {
     if (literal) this.tmux("send-keys", "-l", keys);

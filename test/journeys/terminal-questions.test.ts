@@ -2,13 +2,17 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "../../src/lab/index.ts";
+import { defaultStatePath } from "../../src/run/locate.ts";
+import { openExistingStore } from "../../src/store/open.ts";
+import { runCli } from "../helpers/cli.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { exampleFleet, labJournal, type Terminal as Tty, Terminal } from "./terminal-helpers.ts";
 
 e2eTimeouts(300_000);
 
 // An operator at a real terminal (tmux): several points of no return at once (a maintenance
-// window's leaves), and a Ctrl-C while the servers are still being observed (preflight).
+// window's leaves), "n" to the first of them, a Ctrl-C while the servers are still being
+// observed (preflight), and a SIGINT or SIGTERM while the plan's question is open.
 
 const labs: Lab[] = [];
 const terminals: Tty[] = [];
@@ -17,16 +21,27 @@ afterAll(async () => {
   for (const l of labs) await l.stop();
 });
 
+/** A terminal left as a shell expects it: canonical input, echo, signals from the keyboard. */
+function expectSaneTerminal(stty: string): void {
+  for (const flag of ["icanon", "echo", "isig", "icrnl", "opost"])
+    expect(stty, stty).toMatch(new RegExp(`(^|\\s)${flag}(\\s|$)`));
+}
+
+async function maintenanceWindowLab(): Promise<{ lab: Lab; dir: string }> {
+  const { dir, fleet } = exampleFleet("dma-supercluster.yaml");
+  writeFileSync(fleet, readFileSync(fleet, "utf8").replace(/capacityFloor: [0-9.]+/, "capacityFloor: 0"));
+  const lab = await startLab(fleet, { speed: 300 });
+  labs.push(lab);
+  return { lab, dir };
+}
+
 const count = (text: string, re: RegExp) => [...text.matchAll(new RegExp(re.source, "g"))].length;
 const QUESTION =
   /(\S+) is a point of no return \([^)]*\): the old release cannot come back after it\. Go on\? \[y\/N\]/;
 
 describe("journey: questions at the terminal", () => {
   it("an operator applies a maintenance window at a terminal and answers yes to its points of no return, one question at a time, each naming its step", async () => {
-    const { dir, fleet } = exampleFleet("dma-supercluster.yaml");
-    writeFileSync(fleet, readFileSync(fleet, "utf8").replace(/capacityFloor: [0-9.]+/, "capacityFloor: 0"));
-    const lab = await startLab(fleet, { speed: 300 });
-    labs.push(lab);
+    const { lab, dir } = await maintenanceWindowLab();
     const tty = Terminal.start(dir);
     terminals.push(tty);
 
@@ -98,8 +113,103 @@ describe("journey: questions at the terminal", () => {
     expect(tty.screen()).not.toMatch(/Apply this plan/);
     // nothing was written, nothing was done
     expect(existsSync(join(dir, ".rollgate", "lab"))).toBe(true);
-    const state = join(dir, ".rollgate", "lab", "state.db");
+    // where apply keeps this fleet's state (beside the derived fleet file): not created
+    const state = defaultStatePath(lab.derivedFleetPath);
     expect(existsSync(state) ? readFileSync(state).length : 0).toBe(0);
     expect(labJournal(lab.journalPath!).filter((e) => e.kind === "action")).toEqual([]);
   }, 120_000);
+
+  it("an operator answers no to the first of a maintenance window's points of no return: nothing more is asked nor started, and apply exits 1 with the run resumable", async () => {
+    const { lab, dir } = await maintenanceWindowLab();
+    const fleet = lab.derivedFleetPath;
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+
+    const apply = tty.rollgate(`apply ${fleet} --to 10.1.0 --strategy maintenance-window`);
+    const brief = await tty.waitForScreen(/(\d+) point\(s\) of no return/, 60_000, "the plan");
+    expect(Number(brief[1])).toBeGreaterThan(1); // more questions than the one answered
+    await tty.waitForScreen(/Apply this plan to \S+ \(\d+ steps\)\? \[y\/N\]/, 60_000);
+    tty.keys("y", true);
+    tty.keys("Enter");
+
+    const step = (await tty.waitForScreen(QUESTION, 120_000, "the first question"))[1]!;
+    const statePath = defaultStatePath(fleet);
+    const store = openExistingStore(statePath, { readonly: true });
+    let seqAtNo: number;
+    let runId: string;
+    try {
+      runId = store.listRuns()[0]!.id;
+      seqAtNo = store.lastSeq();
+    } finally {
+      store.close();
+    }
+    const labSeqAtNo = lab.status().journalSeq;
+    tty.keys("n", true);
+    tty.keys("Enter");
+
+    // "n" halts: no other question is shown, the engine ends without waiting for an answer
+    expect(await apply.exitCode(120_000), tty.screen()).toBe(1);
+    const screen = tty.screen();
+    expect(count(screen, QUESTION), screen).toBe(1);
+    expect(screen).toMatch(
+      new RegExp(
+        `halted before ${step.replaceAll("/", "\\/")}: you answered no at its point of no return \\(G4\\); it was not started, and the run stays resumable \\[ROLLGATE_E_CONFIRM_REQUIRED\\]`,
+      ),
+    );
+    expect(screen).not.toMatch(/ROLLGATE_E_INTERNAL/);
+
+    // the store: resumable, awaiting the confirmation of the step declined; nothing was started
+    // after the "n", and nothing is left under way
+    const st = await runCli(["status", fleet, "--json"], { timeoutMs: 30_000 });
+    expect(st.code).toBe(0);
+    const status = JSON.parse(st.stdout) as { run: { state: string }; running: string[] };
+    expect(status.run.state).toBe("awaiting-confirmation");
+    expect(status.running).toEqual([]);
+    const after = openExistingStore(statePath, { readonly: true });
+    try {
+      const events = after.events(runId, seqAtNo);
+      expect(events.filter((e) => e.type === "step.intent" || e.type === "step.started")).toEqual([]);
+      expect(events.filter((e) => e.type === "confirmation.given")).toEqual([]);
+    } finally {
+      after.close();
+    }
+    // the lab: the step declined was not done, and no rule was broken
+    const cluster = step.split("/")[0]!;
+    const actions = labJournal(lab.journalPath!).filter((e) => e.seq > labSeqAtNo && e.kind === "action");
+    expect(actions.filter((e) => e.cluster === cluster && /leave/i.test(e.detail))).toEqual([]);
+    expect(lab.status().violations).toEqual([]);
+  }, 300_000);
+
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "a %s comes while the plan's question is open: apply stops at once with nothing written, and leaves the terminal sane",
+    async (signal) => {
+      const { dir, fleet } = exampleFleet("matrix-seed.yaml");
+      const lab = await startLab(fleet, { speed: 100 });
+      labs.push(lab);
+      const tty = Terminal.start(dir);
+      terminals.push(tty);
+
+      const apply = tty.rollgate(`apply ${lab.derivedFleetPath} --to 3.5.1`);
+      await tty.waitForScreen(/Apply this plan to seed-matrix \(18 steps\)\? \[y\/N\]/, 60_000);
+      const pid = await waitFor(() => tty.commandPid(), { timeoutMs: 10_000, what: "rollgate's pid" });
+      process.kill(pid, signal);
+      // promptly, without an answer
+      expect(await apply.exitCode(10_000), tty.screen()).toBe(1);
+      const key = signal === "SIGINT" ? "Ctrl-C" : signal;
+      expect(tty.screen()).toMatch(
+        new RegExp(
+          `${key}: stopped before the run started; nothing was written \\[ROLLGATE_E_INTERRUPTED\\]`,
+        ),
+      );
+      expect(tty.screen()).not.toMatch(/ROLLGATE_E_DECLINED/);
+      // nothing was written, nothing was done
+      const state = defaultStatePath(lab.derivedFleetPath);
+      expect(existsSync(state) ? readFileSync(state).length : 0).toBe(0);
+      expect(labJournal(lab.journalPath!).filter((e) => e.kind === "action")).toEqual([]);
+      // the terminal as the shell expects it: raw mode off, the cursor shown
+      expect(tty.cursorVisible()).toBe(true);
+      expectSaneTerminal(await tty.stty(10_000));
+    },
+    120_000,
+  );
 });

@@ -170,6 +170,11 @@ function askOne(ctx: CliContext, live: LiveView, question: string, signal?: Abor
         signal ? { signal } : {},
       );
       return /^y(es)?$/i.test(answer.trim());
+    } catch (e) {
+      // withdrawn while shown (a signal, the engine's end, a "no" to another question): what
+      // comes next starts on a line of its own, not after the prompt
+      if (signal?.aborted) process.stderr.write("\n");
+      throw e;
     } finally {
       rl.close();
     }
