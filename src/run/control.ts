@@ -115,7 +115,7 @@ export function abortRun(
     message: engine
       ? `aborting run ${run.id}: the engine (pid ${engine.pid}) finishes its running steps and starts no more${rts ? ", then returns to service what the run took out (rollgate status says what came back)" : ""}`
       : rts
-        ? `aborting run ${run.id}: no engine is running; \`rollgate resume\` returns to service what the run took out and ends it aborted`
+        ? `aborting run ${run.id}: no engine is running; an engine returns to service what the run took out and ends it aborted (\`rollgate abort --return-to-service\` drives one itself, as \`rollgate resume\` does)`
         : `aborted run ${run.id} (no engine was running)`,
   };
 }

@@ -917,24 +917,11 @@ export class Engine {
           leftOutOfService.push(verdict.left);
           continue;
         }
+        // Judged on what the servers say now (G5), not by the gate: its picture is the plan replayed,
+        // which after a failed or cut-short step is not the servers' (a failed install left srv3 on
+        // its old release, stopped). A start takes no server down (M1, G3 hold); M10 (a server out
+        // when mixed operation began) never holds for a server the run itself stopped one at a time.
         const back = matrixStartStep(c, s.name, me!.release);
-        const gate = this.o.gate?.check(back);
-        // The gate reads M10 as "a server out during the upgrade is upgraded before it returns". A
-        // matrix no running server of which runs a newer release was never mixed: its upgrade did
-        // not begin, and an old-release server rejoins it (M4; the manual's M10 is about a server
-        // out when mixed operation began, as the lab judges it too).
-        const unmixed = obs.every(
-          (o) => o.state !== "running" || compareVersions(o.release, me!.release) <= 0,
-        );
-        if (gate && !gate.ok && !(gate.rule === "M10" && unmixed)) {
-          leftOutOfService.push({
-            cluster: c.name,
-            server: s.name,
-            rule: gate.rule,
-            reason: `${s.name} stays stopped: ${gate.reason}; finish the upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
-          });
-          continue;
-        }
         const failed =
           (await attempt(back)) ??
           (await attempt({ ...back, id: `${c.name}/${s.name}/verify-on-abort`, action: "verify" }));
