@@ -165,7 +165,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       )
       .option(
         "--return-to-service",
-        "once running steps finish, return to service every DMA cluster the run busied out that may return (a member of its supercluster, on one release: D6, D3) and restore its territories; the others are named with the rule that keeps them out",
+        "once running steps finish, return to service what the run took out that may return: each DMA cluster it busied out still a member of its supercluster on one release (D6, D3), territories restored; each Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); the others are named with the rule that keeps them out. Waits for the outcome and reports it (drives the return itself when no engine runs)",
       ),
   ).action(
     action(ctx, async (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) => {
