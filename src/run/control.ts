@@ -60,7 +60,9 @@ export function returnToServiceRequested(store: Store, runId: string): boolean {
 export interface AbortOptions {
   /**
    * Once running steps finish, the engine returns to service every DMA cluster the run took out of
-   * service that the rules let return (D6, D3), restores its territories, and names the others.
+   * service that the rules let return (D6, D3), restoring its territories, and starts again every
+   * Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); it names the
+   * others. Also of an escalated run (engine.ts: the abort comes before the escalation's end).
    */
   returnToService?: boolean;
 }

@@ -744,8 +744,8 @@ export class Engine {
    * release, D6/D3; then the rule gate), through the plan's own return-to-service step and the
    * normal executor (intent journaled before acting, the effect observed), then its territories
    * are restored as the fleet file had them (the manual's order: restore after the return). The
-   * others are named with the rule that keeps them out and what to do. Matrix servers are not
-   * restarted (docs/engine.md).
+   * others are named with the rule that keeps them out and what to do. Then the Matrix servers
+   * the run stopped (returnMatrixServers: M9, M4, M3, M5).
    */
   private async returnToService(): Promise<{
     returned: string[];
