@@ -64,12 +64,29 @@ export type RunEventBody =
   /** An operator asked to abort (`rollgate abort`); with returnToService, the engine brings back what the run took out (docs/engine.md). */
   | { type: "abort.requested"; by: string; returnToService: boolean }
   /** The end of an abort with return to service: what came back, and what stays out and why (rule ids). */
-  | { type: "abort.returned"; returned: string[]; leftOutOfService: AbortLeftOut[] };
+  | {
+      type: "abort.returned";
+      /** DMA clusters and Matrix servers returned to service. */
+      returned: string[];
+      leftOutOfService: AbortLeftOut[];
+      /** Why each one returned (rule ids): Matrix servers (M3, M4, M5). */
+      returnedWhy?: AbortReturned[];
+    };
 
 /** A cluster an abort with return to service leaves out of service, the rule that holds it and what to do. */
 export interface AbortLeftOut {
   cluster: string;
+  /** A Matrix server (an abort returns Matrix servers one by one: M1–M5). */
+  server?: string;
   rule: RuleId;
+  reason: string;
+}
+
+/** A cluster or Matrix server an abort with return to service brought back, with the rules that let it. */
+export interface AbortReturned {
+  cluster: string;
+  server?: string;
+  rules: RuleId[];
   reason: string;
 }
 

@@ -60,7 +60,9 @@ export function returnToServiceRequested(store: Store, runId: string): boolean {
 export interface AbortOptions {
   /**
    * Once running steps finish, the engine returns to service every DMA cluster the run took out of
-   * service that the rules let return (D6, D3), restores its territories, and names the others.
+   * service that the rules let return (D6, D3), restoring its territories, and starts again every
+   * Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); it names the
+   * others. Also of an escalated run (engine.ts: the abort comes before the escalation's end).
    */
   returnToService?: boolean;
 }
@@ -115,7 +117,7 @@ export function abortRun(
     message: engine
       ? `aborting run ${run.id}: the engine (pid ${engine.pid}) finishes its running steps and starts no more${rts ? ", then returns to service what the run took out (rollgate status says what came back)" : ""}`
       : rts
-        ? `aborting run ${run.id}: no engine is running; \`rollgate resume\` returns to service what the run took out and ends it aborted`
+        ? `aborting run ${run.id}: no engine is running; an engine returns to service what the run took out and ends it aborted (\`rollgate abort --return-to-service\` drives one itself, as \`rollgate resume\` does)`
         : `aborted run ${run.id} (no engine was running)`,
   };
 }

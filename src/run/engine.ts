@@ -1,5 +1,13 @@
 import type { ActionArgs, Driver, ServerObservation } from "../drivers/driver.ts";
-import type { AbortLeftOut, Escalation, RunEvent, RunEventBody, RunState } from "../events/types.ts";
+import type {
+  AbortLeftOut,
+  AbortReturned,
+  Escalation,
+  RunEvent,
+  RunEventBody,
+  RunState,
+} from "../events/types.ts";
+import { compareAddresses } from "../model/address.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Plan, Step } from "../plan/types.ts";
 import { formatDuration } from "../model/duration.ts";
@@ -22,6 +30,8 @@ import { endStateProblems } from "./end-state.ts";
 import { preconditionProblems } from "./preconditions.ts";
 import { returnToServiceRequested } from "./control.ts";
 import {
+  matrixServerReturn,
+  matrixStartStep,
   mayNotReturn,
   outOfServiceNow,
   restoreStep,
@@ -505,6 +515,24 @@ export class Engine {
       }
       if (this.running.size === 0 && !started) {
         const now = store.getRun(runId)!;
+        // An abort comes first, also of an escalated run (a person was called and chose to abort):
+        // the escalation is on record; the run ends aborted, returning what the rules let return.
+        if (now.state === "aborting") {
+          if (returnToServiceRequested(store, runId)) {
+            const { returned, leftOutOfService, returnedWhy } = await this.returnToService();
+            this.emit({
+              type: "abort.returned",
+              returned,
+              leftOutOfService,
+              ...(returnedWhy.length ? { returnedWhy } : {}),
+            });
+            const said = `aborted by an operator; running steps finished, no new step started; returned to service: ${returned.length ? returned.join(", ") : "none"}${leftOutOfService.length ? `; left out of service: ${leftOutOfService.map((o) => `${o.server ?? o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`;
+            this.setState("aborted", said);
+            return { state: "aborted" };
+          }
+          this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
+          return { state: "aborted" };
+        }
         if (this.escalation) {
           const outOfService = await this.outOfService();
           const escalation: Escalation = outOfService.length
@@ -514,17 +542,6 @@ export class Engine {
           if (outOfService.length) this.emit({ type: "escalation", escalation });
           if (now.state !== "escalated" || outOfService.length) this.setState("escalated", said);
           return { state: "escalated", escalation };
-        }
-        if (now.state === "aborting") {
-          if (returnToServiceRequested(store, runId)) {
-            const { returned, leftOutOfService } = await this.returnToService();
-            this.emit({ type: "abort.returned", returned, leftOutOfService });
-            const said = `aborted by an operator; running steps finished, no new step started; returned to service: ${returned.length ? returned.join(", ") : "none"}${leftOutOfService.length ? `; left out of service: ${leftOutOfService.map((o) => `${o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`;
-            this.setState("aborted", said);
-            return { state: "aborted" };
-          }
-          this.setState("aborted", "aborted by an operator; running steps finished, no new step started");
-          return { state: "aborted" };
         }
         if (this.stopRequested) {
           // Ctrl-C has usually paused the run in the store already (src/run/apply.ts)
@@ -640,7 +657,9 @@ export class Engine {
     }
     this.escalation = escalation;
     this.emit({ type: "escalation", escalation });
-    this.setState("escalated", `${escalation.rule}: ${escalation.detail}`);
+    // an operator's abort already under way stays the run's state: the engine ends it aborted
+    if (this.o.store.getRun(this.o.runId)!.state !== "aborting")
+      this.setState("escalated", `${escalation.rule}: ${escalation.detail}`);
   }
 
   /**
@@ -740,12 +759,17 @@ export class Engine {
    * release, D6/D3; then the rule gate), through the plan's own return-to-service step and the
    * normal executor (intent journaled before acting, the effect observed), then its territories
    * are restored as the fleet file had them (the manual's order: restore after the return). The
-   * others are named with the rule that keeps them out and what to do. Matrix servers are not
-   * restarted (docs/engine.md).
+   * others are named with the rule that keeps them out and what to do. Then the Matrix servers
+   * the run stopped (returnMatrixServers: M9, M4, M3, M5).
    */
-  private async returnToService(): Promise<{ returned: string[]; leftOutOfService: AbortLeftOut[] }> {
+  private async returnToService(): Promise<{
+    returned: string[];
+    leftOutOfService: AbortLeftOut[];
+    returnedWhy: AbortReturned[];
+  }> {
     const returned: string[] = [];
     const leftOutOfService: AbortLeftOut[] = [];
+    const returnedWhy: AbortReturned[] = [];
     const take = (step: Step) => {
       if (!this.standing.has(step.id))
         this.standing.set(step.id, { status: "pending", attempts: 0, accepted: false });
@@ -848,7 +872,87 @@ export class Engine {
           message: `${name} is back in service; restoring its territories failed (${failed.rule}: ${failed.detail})`,
         });
     }
-    return { returned, leftOutOfService };
+    await this.returnMatrixServers(attempt, returned, leftOutOfService, returnedWhy);
+    return { returned, leftOutOfService, returnedWhy };
+  }
+
+  /**
+   * The Matrix part of an abort with return to service: every server the run stopped (its stop
+   * begun or done) and did not start again is started if the rules let it, judged on what every
+   * server of its matrix says just now (return-to-service.ts: G5, M9, M4, M3, M5), highest address
+   * first (M2's order), one at a time (M1), each start observed to its effect and verified (M9:
+   * it rejoined). A server the run only disabled is named: rollgate does not enable servers.
+   */
+  private async returnMatrixServers(
+    attempt: (step: Step) => Promise<Escalation | undefined>,
+    returned: string[],
+    leftOutOfService: AbortLeftOut[],
+    returnedWhy: AbortReturned[],
+  ): Promise<void> {
+    for (const c of this.o.fleet.clusters.filter((x) => x.pack === "polyserve-matrix")) {
+      const stepOf = (server: string, action: Step["action"]) =>
+        this.o.plan.steps.find((x) => x.cluster === c.name && x.server === server && x.action === action);
+      const begun = (step: Step | undefined) => {
+        const st = step && this.standing.get(step.id);
+        return st !== undefined && (st.status === "done" || st.attempts > 0);
+      };
+      const started = (server: string) => this.done(stepOf(server, "start")?.id ?? "");
+      const tookDown = c.servers
+        .filter(
+          (s) => !started(s.name) && (begun(stepOf(s.name, "stop")) || begun(stepOf(s.name, "disable"))),
+        )
+        .sort((a, b) => compareAddresses(b.address, a.address));
+      for (const s of tookDown) {
+        let obs: ServerObservation[];
+        try {
+          obs = await this.observe(c, c.servers);
+        } catch {
+          leftOutOfService.push({
+            cluster: c.name,
+            server: s.name,
+            rule: "G5",
+            reason: `${c.name} could not be observed: ${s.name} is not started unseen`,
+          });
+          continue;
+        }
+        const me = obs.find((o) => o.server === s.name);
+        if (!begun(stepOf(s.name, "stop")) && me?.state === "running") {
+          if (me.disabled === true)
+            leftOutOfService.push({
+              cluster: c.name,
+              server: s.name,
+              rule: "M9",
+              reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
+            });
+          continue;
+        }
+        const verdict = matrixServerReturn(c, s, obs);
+        if (!verdict) continue;
+        if (!verdict.ok) {
+          leftOutOfService.push(verdict.left);
+          continue;
+        }
+        // Judged on what the servers say now (G5), not by the gate: its picture is the plan replayed,
+        // which after a failed or cut-short step is not the servers' (a failed install left srv3 on
+        // its old release, stopped). A start takes no server down (M1, G3 hold); M10 (a server out
+        // when mixed operation began) never holds for a server the run itself stopped one at a time.
+        const back = matrixStartStep(c, s.name, me!.release);
+        const failed =
+          (await attempt(back)) ??
+          (await attempt({ ...back, id: `${c.name}/${s.name}/verify-on-abort`, action: "verify" }));
+        if (failed) {
+          leftOutOfService.push({
+            cluster: c.name,
+            server: s.name,
+            rule: failed.rule,
+            reason: `starting ${s.name} again failed: ${failed.detail}`,
+          });
+          continue;
+        }
+        returned.push(s.name);
+        returnedWhy.push(verdict.returned);
+      }
+    }
   }
 
   /** A step that threw: marked failed and journaled; its escalation (a Halt's, else G5 for the unexpected). */

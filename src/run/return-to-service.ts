@@ -1,6 +1,7 @@
 import type { ServerObservation } from "../drivers/driver.ts";
-import type { AbortLeftOut } from "../events/types.ts";
-import type { Cluster, Fleet } from "../model/fleet.ts";
+import type { AbortLeftOut, AbortReturned } from "../events/types.ts";
+import { compareAddresses } from "../model/address.ts";
+import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Step, TerritoryAssignment } from "../plan/types.ts";
 
@@ -102,6 +103,115 @@ export function returnStep(cluster: Cluster): Step {
     start: 0,
     end: 60,
     rules: ["D6", "G3"],
+    pointOfNoReturn: false,
+  };
+}
+
+/**
+ * A Matrix server the aborted run stopped (M9: stop, install, start) and did not start again: may
+ * it start now, judged on what every server of its matrix said just now? Undefined when it is not
+ * down (running, or isolated: that is M3's correction, not a return). The rules:
+ * - G5: every server of the matrix is read; one unreachable, nothing is started unseen.
+ * - M9: a server whose install is under way cannot start; it starts once the install has ended.
+ * - M4: a server on the old release rejoins only while an active server still runs that release
+ *   (after the last one left, only the new release may join: the point of no return).
+ * - M3: the servers on the new release stay a top segment of the address order: an old-release
+ *   server does not start above a running new-release one, a new-release server does not start
+ *   below a running old-release one.
+ * - M5: a filesystem no longer mounted on any server on its release (or older) cannot be mounted
+ *   on it: it is not started to run without its filesystems.
+ */
+export function matrixServerReturn(
+  cluster: Cluster,
+  server: Server,
+  obs: ServerObservation[],
+): { ok: true; returned: AbortReturned } | { ok: false; left: AbortLeftOut } | undefined {
+  const left = (rule: string, reason: string) => ({
+    ok: false as const,
+    left: { cluster: cluster.name, server: server.name, rule, reason },
+  });
+  const finish = "finish the upgrade: `rollgate fleet sync --write` then `rollgate apply`";
+  const unreachable = obs.filter((o) => o.state === "unreachable");
+  if (unreachable.length)
+    return left(
+      "G5",
+      `${unreachable.map((o) => o.server).join(", ")} unreachable: ${server.name} is not started without reading every server of ${cluster.name}; bring ${unreachable.length === 1 ? "it" : "them"} back, then ${finish}`,
+    );
+  const me = obs.find((o) => o.server === server.name);
+  if (!me) return left("G5", `${server.name} was not observed: it is not started unseen`);
+  if (me.state === "installing" || me.lastInstall?.result === "running")
+    return left(
+      "M9",
+      `${server.name} is in the middle of its install${me.lastInstall ? ` of ${me.lastInstall.release}` : ""}: it cannot start until the install has ended; once it has, ${finish} (M9: install, start, confirm it rejoined)`,
+    );
+  if (me.state !== "stopped") return undefined;
+  const address = (name: string) => cluster.servers.find((x) => x.name === name)?.address ?? "";
+  const running = obs.filter((o) => o.server !== server.name && o.state === "running");
+  const isolated = obs.filter((o) => o.state === "isolated");
+  if (isolated.length)
+    return left(
+      "M3",
+      `${isolated.map((o) => o.server).join(", ")} ${isolated.length === 1 ? "is" : "are"} isolated (an out-of-order upgrade): ${server.name} is not started into a broken matrix; apply the M3 correction first (\`rollgate apply --correct-out-of-order\`)`,
+    );
+  if (running.length === 0)
+    return left(
+      "M4",
+      `no server of ${cluster.name} is running: whether ${server.name} (${me.release}) may join cannot be judged; start the matrix by hand, then ${finish}`,
+    );
+  const lowest = [...running].sort((a, b) => compareVersions(a.release, b.release))[0]!.release;
+  const old = compareVersions(me.release, lowest) <= 0;
+  if (compareVersions(me.release, lowest) < 0)
+    return left(
+      "M4",
+      `${server.name} runs ${me.release}, but no active server of ${cluster.name} runs ${me.release} any more (the last one left: only ${lowest} or later may join); ${server.name} must be upgraded before it returns: ${finish}`,
+    );
+  // M3: new-release servers are a top segment of the address order
+  const breaks = running.filter((o) =>
+    old
+      ? compareVersions(o.release, me.release) > 0 && compareAddresses(address(o.server), server.address) < 0
+      : compareVersions(o.release, me.release) < 0 && compareAddresses(address(o.server), server.address) > 0,
+  );
+  if (breaks.length)
+    return left(
+      "M3",
+      old
+        ? `${server.name} (${me.release}) would run above ${breaks.map((o) => `${o.server} (${o.release})`).join(", ")} in the address order: the new-release servers must stay a top segment, so it stays stopped; ${finish}`
+        : `${server.name} (${me.release}) would run below ${breaks.map((o) => `${o.server} (${o.release})`).join(", ")} in the address order: the new-release servers must stay a top segment, so it stays stopped until those are upgraded; ${finish}`,
+    );
+  // M5: each filesystem it mounts must still be mountable on its release
+  for (const fs of cluster.filesystems.filter((f) => f.mountedOn.includes(server.name))) {
+    const mounters = running.filter((o) => o.mounts?.includes(fs.name));
+    if (mounters.length && !mounters.some((o) => compareVersions(o.release, me.release) <= 0))
+      return left(
+        "M5",
+        `${fs.name} is mounted only on servers newer than ${me.release} (${mounters.map((o) => o.server).join(", ")}): it cannot be mounted on ${server.name}, so it stays stopped; ${finish}`,
+      );
+  }
+  return {
+    ok: true,
+    returned: {
+      cluster: cluster.name,
+      server: server.name,
+      rules: old ? ["M4", "M3", "M5"] : ["M3", "M5"],
+      reason: old
+        ? `${server.name} runs ${me.release} and ${cluster.name} still has active servers on it (M4: an old-release server may rejoin); no newer server runs below it (M3)`
+        : `${server.name} runs ${me.release}; every running server above it in the address order runs ${me.release} or later (M3: the new-release servers stay a top segment)`,
+    },
+  };
+}
+
+/** The start step an abort runs to return a Matrix server (not a step of the plan: its id says so). */
+export function matrixStartStep(cluster: Cluster, server: string, release: string): Step {
+  return {
+    id: `${cluster.name}/${server}/start-on-abort`,
+    action: "start",
+    cluster: cluster.name,
+    server,
+    release,
+    after: [],
+    start: 0,
+    end: 60,
+    rules: ["M4", "M3", "M9"],
     pointOfNoReturn: false,
   };
 }

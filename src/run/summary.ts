@@ -1,4 +1,4 @@
-import type { AbortLeftOut, Escalation, RunEvent } from "../events/types.ts";
+import type { AbortLeftOut, AbortReturned, Escalation, RunEvent } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
 import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
@@ -25,7 +25,7 @@ export interface RunSummary {
   estimate: Plan["estimate"];
   lastSeq: number;
   /** An abort with return to service: what came back and what stays out (rule ids), from its `abort.returned`. */
-  abort?: { returned: string[]; leftOutOfService: AbortLeftOut[] };
+  abort?: { returned: string[]; leftOutOfService: AbortLeftOut[]; returnedWhy?: AbortReturned[] };
 }
 
 export function summarizeRun(store: Store, run: RunRecord): RunSummary {
@@ -41,7 +41,12 @@ export function summarizeRun(store: Store, run: RunRecord): RunSummary {
   const needed = new Set<string>();
   let abort: RunSummary["abort"];
   for (const e of events) {
-    if (e.type === "abort.returned") abort = { returned: e.returned, leftOutOfService: e.leftOutOfService };
+    if (e.type === "abort.returned")
+      abort = {
+        returned: e.returned,
+        leftOutOfService: e.leftOutOfService,
+        ...(e.returnedWhy ? { returnedWhy: e.returnedWhy } : {}),
+      };
     if (e.type === "step.started") started.add(e.step);
     if (e.type === "step.done" || e.type === "step.failed") started.delete(e.step);
     if (e.type === "step.waiting") waiting.set(e.step, { step: e.step, rule: e.rule, reason: e.reason });

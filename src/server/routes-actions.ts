@@ -27,6 +27,21 @@ function control<T>(fn: () => T): T {
   }
 }
 
+/** The abort's body: none, {}, or { "returnToService": boolean }; anything else is a 400. */
+function abortBody(body: unknown): boolean {
+  if (body === undefined || body === null) return false;
+  const shape = 'the body must be a JSON object: { "returnToService": true } (or none)';
+  if (typeof body !== "object" || Array.isArray(body))
+    throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", shape);
+  const unknown = Object.keys(body).filter((k) => k !== "returnToService");
+  if (unknown.length)
+    throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", `unknown field ${unknown.join(", ")}: ${shape}`);
+  const { returnToService } = body as { returnToService?: unknown };
+  if (returnToService !== undefined && typeof returnToService !== "boolean")
+    throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", "returnToService must be true or false");
+  return returnToService === true;
+}
+
 export function registerActionRoutes(
   app: FastifyInstance,
   ctx: ServerContext,
@@ -68,11 +83,16 @@ export function registerActionRoutes(
     return answer(run);
   });
 
+  // The body is optional: { "returnToService": true } asks the engine to bring back, once running
+  // steps finish, what the run took out of service that the rules let return (the CLI's
+  // `abort --return-to-service`: DMA clusters D6/D3, Matrix servers M3/M4/M5/M9). The server runs
+  // no engine: with none alive the run stays "aborting" until one drives the return.
   app.post("/api/runs/:id/abort", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
-    control(() => abortRun(ctx.writer(), run, by(p)));
-    return answer(run);
+    const returnToService = abortBody(req.body);
+    const r = control(() => abortRun(ctx.writer(), run, by(p), { returnToService }));
+    return answer(run, { returnToService, message: r.message });
   });
 
   app.post("/api/runs/:id/confirm", { config: OPERATOR }, async (req: ActionRequest) => {

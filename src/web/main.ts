@@ -284,7 +284,8 @@ function wireControls(api: Api, id: string, role: string, after: () => void): vo
       armed = false;
       b.textContent = action === "abort" ? "Abort" : b.textContent;
       if (role !== "operator") return notice(`${action} refused: a viewer token cannot steer the run`);
-      await act(api, id, action);
+      const rts = document.querySelector<HTMLInputElement>("#abort-rts")?.checked === true;
+      await act(api, id, action, action === "abort" ? { returnToService: rts } : {});
       after();
     };
   }

@@ -1,6 +1,8 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
+import { FINISHED_STATES } from "../../events/types.ts";
+import { resume } from "../../run/apply.ts";
 import { abortRun, pauseRun } from "../../run/control.ts";
 import {
   defaultStatePath,
@@ -72,6 +74,17 @@ export function resumeCommandOf(located: LocatedRun, run: RunRecord, namedRun?: 
     .join(" ");
 }
 
+/** What an abort with return to service brought back and left out, each with its rule ids. */
+function abortLines(abort: NonNullable<RunSummary["abort"]>, color: boolean): string[] {
+  const paint = painter(color);
+  const lines: string[] = [];
+  for (const r of abort.returnedWhy ?? [])
+    lines.push(`  returned: ${r.server ?? r.cluster} [${r.rules.join(", ")}] ${r.reason}`);
+  for (const o of abort.leftOutOfService)
+    lines.push(paint("red", `  left out of service: ${o.server ?? o.cluster} [${o.rule}] ${o.reason}`));
+  return lines;
+}
+
 export function renderSummary(s: RunSummary, color: boolean, resumeCommand = "rollgate resume"): string[] {
   const paint = painter(color);
   const stateColor =
@@ -97,8 +110,7 @@ export function renderSummary(s: RunSummary, color: boolean, resumeCommand = "ro
     lines.push(
       `returned to service after the abort: ${s.abort.returned.length ? s.abort.returned.join(", ") : "none"}`,
     );
-    for (const o of s.abort.leftOutOfService)
-      lines.push(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
+    lines.push(...abortLines(s.abort, color));
   }
   if (s.escalation) {
     lines.push(paint("red", `ESCALATION [${s.escalation.rule}] ${s.escalation.detail}`));
@@ -153,18 +165,82 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       )
       .option(
         "--return-to-service",
-        "once running steps finish, return to service every DMA cluster the run busied out that may return (a member of its supercluster, on one release: D6, D3) and restore its territories; the others are named with the rule that keeps them out",
+        "once running steps finish, return to service what the run took out that may return: each DMA cluster it busied out still a member of its supercluster on one release (D6, D3), territories restored; each Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); the others are named with the rule that keeps them out. Waits for the outcome and reports it (drives the return itself when no engine runs)",
       ),
   ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) =>
-      withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
-        const r = abortRun(store, run, "an operator (rollgate abort)", {
-          returnToService: opts.returnToService === true,
-        });
+    action(ctx, async (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) => {
+      const rts = opts.returnToService === true;
+      const asked = withRun(
+        ctx,
+        fleet,
+        { ...opts, unfinishedOnly: true },
+        { readonly: false },
+        (store, run, located) => ({
+          r: abortRun(store, run, "an operator (rollgate abort)", { returnToService: rts }),
+          located,
+        }),
+      );
+      const { r, located } = asked;
+      if (!rts || r.state !== "aborting") {
         if (opts.json) ctx.output.json({ ok: true, ...r });
         else ctx.output.out(r.message);
         return 0;
-      }),
-    ),
+      }
+      if (!opts.json) ctx.output.out(r.message);
+      // With --return-to-service the command waits for the outcome and reports it, server by
+      // server with rule ids: no engine alive (an escalated run that ended, a crash), it drives
+      // the return itself (the engine starts no step of the plan, only the return: engine.ts);
+      // otherwise the live engine does it once its running steps have finished.
+      if (r.engine) await waitUntilFinished(located.statePath, r.run);
+      if (!(await finished(located.statePath, r.run)))
+        await resume({
+          statePath: located.statePath,
+          runId: r.run,
+          ...(located.fleetFile ? { fleetFile: located.fleetFile } : {}),
+          confirmFinalize: false,
+        });
+      const summary = withRun(ctx, fleet, { ...opts, run: r.run }, { readonly: true }, (store, run) =>
+        summarizeRun(store, run),
+      );
+      if (opts.json)
+        ctx.output.json({
+          ok: summary.run.state === "aborted",
+          run: r.run,
+          state: summary.run.state,
+          message: r.message,
+          ...(summary.abort ? { abort: summary.abort } : {}),
+        });
+      else if (summary.abort) {
+        ctx.output.out(
+          `returned to service after the abort: ${summary.abort.returned.length ? summary.abort.returned.join(", ") : "none"}`,
+        );
+        for (const l of abortLines(summary.abort, ctx.output.color)) ctx.output.out(l);
+      } else ctx.output.out(`run ${r.run} is ${summary.run.state}`);
+      return summary.run.state === "aborted" ? 0 : 1;
+    }),
   );
+}
+
+async function finished(statePath: string, runId: string): Promise<boolean> {
+  const store = openExistingStore(statePath, { readonly: true });
+  try {
+    const run = store.getRun(runId);
+    return !run || FINISHED_STATES.includes(run.state);
+  } finally {
+    store.close();
+  }
+}
+
+/** Waits (polling the state file) until the engine driving the run has ended it, or is gone. */
+async function waitUntilFinished(statePath: string, runId: string): Promise<void> {
+  for (;;) {
+    const store = openExistingStore(statePath, { readonly: true });
+    try {
+      const run = store.getRun(runId);
+      if (!run || FINISHED_STATES.includes(run.state) || !store.engineHolder(run.fleet)) return;
+    } finally {
+      store.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
