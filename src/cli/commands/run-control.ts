@@ -1,17 +1,12 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
-import { abortRun, pauseRun } from "../../run/control.ts";
-import {
-  defaultStatePath,
-  type LocatedRun,
-  locatedNote,
-  locateRun,
-  openExistingStore,
-} from "../../run/locate.ts";
+import type { pauseRun } from "../../run/control.ts";
+import type { LocatedRun } from "../../run/locate.ts";
+import { defaultStatePath } from "../../run/state-path.ts";
 import type { SqliteStore } from "../../store/sqlite.ts";
 import type { RunRecord } from "../../store/types.ts";
-import { summarizeRun, type RunSummary } from "../../run/summary.ts";
+import type { RunSummary } from "../../run/summary.ts";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
 
@@ -35,13 +30,15 @@ const stateOption = (cmd: Command) =>
  * Finds the run a command means (run/locate.ts: the fleet's own runs, in its state and its lab's),
  * opens its state file, runs fn, closes it. Says on stderr when the run came from the lab's state.
  */
-function withRun<T>(
+async function withRun<T>(
   ctx: CliContext,
   fleet: string | undefined,
   opts: StateOpts & { unfinishedOnly?: boolean },
   access: { readonly: boolean },
   fn: (store: SqliteStore, run: RunRecord, located: LocatedRun) => T,
-): T {
+): Promise<T> {
+  // loaded here, not to register the commands: the store (SQLite) and the fleet file's code
+  const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
   const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}) });
   const note = locatedNote(located);
   if (note && !opts.json) ctx.output.err(note);
@@ -116,8 +113,9 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       .command("status")
       .description("show the state of a run: progress, running and waiting steps, escalations"),
   ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-      withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
+    action(ctx, async (fleet: string | undefined, opts: StateOpts) => {
+      const { summarizeRun } = await import("../../run/summary.ts");
+      return withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
         const s = summarizeRun(store, run);
         if (opts.json)
           ctx.output.json({
@@ -129,22 +127,33 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
           for (const l of renderSummary(s, ctx.output.color, resumeCommandOf(located, run, opts.run)))
             ctx.output.out(l);
         return 0;
-      }),
-    ),
+      });
+    }),
   );
 
-  const control = (name: string, description: string, fn: typeof pauseRun) =>
+  const control = (name: string, description: string, fn: () => Promise<typeof pauseRun>) =>
     stateOption(program.command(name).description(description)).action(
-      action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-        withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
-          const r = fn(store, run, `an operator (rollgate ${name})`);
-          if (opts.json) ctx.output.json({ ok: true, ...r });
-          else ctx.output.out(r.message);
-          return 0;
-        }),
-      ),
+      action(ctx, async (fleet: string | undefined, opts: StateOpts) => {
+        const run = await fn();
+        return withRun(
+          ctx,
+          fleet,
+          { ...opts, unfinishedOnly: true },
+          { readonly: false },
+          (store, record) => {
+            const r = run(store, record, `an operator (rollgate ${name})`);
+            if (opts.json) ctx.output.json({ ok: true, ...r });
+            else ctx.output.out(r.message);
+            return 0;
+          },
+        );
+      }),
     );
-  control("pause", "start no new step; running steps finish (resume continues)", pauseRun);
+  control(
+    "pause",
+    "start no new step; running steps finish (resume continues)",
+    async () => (await import("../../run/control.ts")).pauseRun,
+  );
   stateOption(
     program
       .command("abort")
@@ -156,15 +165,16 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         "once running steps finish, return to service every DMA cluster the run busied out that may return (a member of its supercluster, on one release: D6, D3) and restore its territories; the others are named with the rule that keeps them out",
       ),
   ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) =>
-      withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
+    action(ctx, async (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) => {
+      const { abortRun } = await import("../../run/control.ts");
+      return withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
         const r = abortRun(store, run, "an operator (rollgate abort)", {
           returnToService: opts.returnToService === true,
         });
         if (opts.json) ctx.output.json({ ok: true, ...r });
         else ctx.output.out(r.message);
         return 0;
-      }),
-    ),
+      });
+    }),
   );
 }
