@@ -13,5 +13,5 @@ export function sourceStamp(root?: string): SourceStamp;
 /** Whether dist/ under root was built from the sources as they are now (false when it is missing). */
 export function isFresh(root?: string): boolean;
 
-/** Compiles root/src (but src/web) to root/dist. */
-export function build(root?: string): Promise<{ files: number; ms: number }>;
+/** Compiles root/src (but src/web) to root/dist/cli: how many source files, output files, how long. */
+export function build(root?: string): Promise<{ files: number; outputs: number; ms: number }>;

@@ -1,14 +1,17 @@
 // `npm run build` (run by `prepare`, so by `npm ci`): compiles the CLI's TypeScript in src/ to
-// JavaScript in dist/, one file per source file at the same depth (dist/cli/main.js for
-// src/cli/main.ts), so paths a module resolves from import.meta.url (../../package.json,
-// ../../bin/rollgate.js, ../../examples/…) point at the same files from either folder. The
-// dashboard page (src/web) is not part of it: vite builds that into src/web/dist.
+// JavaScript in dist/cli/: esbuild bundles src/cli/main.ts and what it imports from src/ (the
+// packages in node_modules stay imports), split at every import() into chunks that load when a
+// command runs, so `rollgate --version` reads a few files instead of dozens. Every output file
+// is two levels below the package root, like every source file that names a file from
+// import.meta.url (new URL("../../package.json", import.meta.url)), so those names point at the
+// same files from the build; `checkModuleUrls` refuses a build where one would not. The dashboard
+// page (src/web) is not part of it: vite builds that into src/web/dist.
 //
 // bin/rollgate.js runs dist/ only while `isFresh` says it was built from the sources as they are
 // now; otherwise it runs src/ through tsx. Plain JavaScript, so that it runs with node alone.
-import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -65,9 +68,40 @@ function loadEsbuild() {
   return fromTsx("esbuild");
 }
 
-// A relative import of a .ts file, in the forms esbuild prints: from "./x.ts", import("./x.ts"),
-// import "./x.ts".
-const TS_IMPORT = /((?:\bfrom|\bimport)\s*\(?\s*)"(\.\.?\/[^"\n]*)\.ts"/g;
+// Every package is external (imported from node_modules at run time) but these.
+const BUNDLED = ["yaml", "zod"];
+function externals(root) {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  return Object.keys({ ...pkg.dependencies, ...pkg.devDependencies })
+    .filter((p) => !BUNDLED.includes(p))
+    .flatMap((p) => [p, `${p}/*`]);
+}
+// yaml is CommonJS and requires Node's modules: give the ESM chunks a require.
+const REQUIRE =
+  'import { createRequire as __rollgateRequire } from "node:module"; const require = __rollgateRequire(import.meta.url);';
+
+const MODULE_URL = /new URL\(\s*"(\.[^"]*)"\s*,\s*import\.meta\.url\s*\)/g;
+
+/**
+ * Throws unless every `new URL("./relative", import.meta.url)` in the sources names the same file
+ * from the build's folder (outDir) as from its source file.
+ */
+function checkModuleUrls(files, outDir) {
+  const wrong = [];
+  for (const f of files)
+    for (const m of readFileSync(f, "utf8").matchAll(MODULE_URL)) {
+      const fromSource = resolve(dirname(f), m[1]);
+      const fromBuild = resolve(outDir, m[1]);
+      if (fromSource !== fromBuild)
+        wrong.push(
+          `${f}: new URL("${m[1]}", import.meta.url) is ${fromSource} from the source but ${fromBuild} from the build`,
+        );
+    }
+  if (wrong.length)
+    throw new Error(
+      `${wrong.join("\n")}\nname such files from the package root, two levels up (as src/server/static.ts does)`,
+    );
+}
 
 /** Compiles src/ into dist/ (replaced whole, so removed sources leave nothing behind). */
 export async function build(root = ROOT) {
@@ -75,26 +109,29 @@ export async function build(root = ROOT) {
   // Taken before reading the sources: an edit made while this runs leaves the build stale.
   const stamp = sourceStamp(root);
   const files = sourceFiles(root);
-  const src = join(root, "src");
   const dist = join(root, "dist");
+  checkModuleUrls(files, join(dist, "cli"));
   const tmp = `${dist}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const esbuild = loadEsbuild();
   const result = await esbuild.build({
-    entryPoints: files,
-    outbase: src,
-    outdir: tmp,
-    bundle: false,
+    absWorkingDir: root,
+    entryPoints: [join(root, "src", "cli", "main.ts")],
+    outdir: join(tmp, "cli"),
+    entryNames: "[name]",
+    chunkNames: "[name]-[hash]",
+    bundle: true,
+    splitting: true,
+    // node_modules stay imports, but yaml and zod, which the fleet file's validation needs at
+    // once: bundled, they load as one file each instead of ~70 and ~95
+    external: externals(root),
+    banner: { js: REQUIRE },
     format: "esm",
     platform: "node",
     target: "node20",
-    write: false,
     logLevel: "warning",
+    metafile: true,
   });
-  for (const f of result.outputFiles) {
-    mkdirSync(dirname(f.path), { recursive: true });
-    writeFileSync(f.path, f.text.replace(TS_IMPORT, '$1"$2.js"'));
-  }
   writeFileSync(join(tmp, STAMP), `${JSON.stringify(stamp)}\n`);
   // Swap in the new build; between the two renames a concurrent `rollgate` finds no build and
   // runs the sources, never a half-written dist/.
@@ -107,12 +144,13 @@ export async function build(root = ROOT) {
   }
   renameSync(tmp, dist);
   if (hadOld) rmSync(old, { recursive: true, force: true });
-  return { files: files.length, ms: performance.now() - t0 };
+  const sources = Object.keys(result.metafile.inputs).filter((f) => f.startsWith("src/")).length;
+  return { files: sources, outputs: Object.keys(result.metafile.outputs).length, ms: performance.now() - t0 };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const r = await build();
   console.log(
-    `rollgate: compiled ${r.files} files to ${relative(process.cwd(), join(ROOT, "dist")) || "dist"}/ in ${Math.round(r.ms)} ms`,
+    `rollgate: compiled ${r.files} source files into ${r.outputs} files in dist/cli/ in ${Math.round(r.ms)} ms`,
   );
 }

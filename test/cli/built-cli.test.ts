@@ -1,19 +1,10 @@
-import { spawnSync } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build, isFresh } from "../../scripts/build.js";
-import { REPO, tempDir } from "../helpers/cli.ts";
-import { budget, e2eTimeouts } from "../helpers/wait.ts";
+import { BIN, REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { budget, e2eTimeouts, waitFor } from "../helpers/wait.ts";
 
 // Starts the CLI (built, and through tsx, which compiles at start: a few seconds on a busy machine).
 e2eTimeouts(90_000);
@@ -48,8 +39,10 @@ function version(dir: string, env: Record<string, string> = {}): string {
 
 /** Marks the built code so that a run of it can be told from a run of the sources. */
 function markBuild(dir: string): void {
-  writeFileSync(join(dir, "dist", "cli", "version.js"), 'export const ROLLGATE_VERSION = "built";\n');
+  const main = join(dir, "dist", "cli", "main.js");
+  writeFileSync(main, `process.stdout.write("built:");\n${readFileSync(main, "utf8")}`);
 }
+const BUILT = `built:${VERSION}`;
 
 describe("bin/rollgate.js runs the build when it is fresh, else the sources (issue 11)", () => {
   it("runs dist/ once built, and src/ through tsx when the build is missing, stale or refused", async () => {
@@ -61,7 +54,7 @@ describe("bin/rollgate.js runs the build when it is fresh, else the sources (iss
     await build(dir);
     expect(isFresh(dir)).toBe(true);
     markBuild(dir);
-    expect(version(dir)).toBe("built");
+    expect(version(dir)).toBe(BUILT);
     // ROLLGATE_FROM_SOURCE=1 runs the sources even so
     expect(version(dir, { ROLLGATE_FROM_SOURCE: "1" })).toBe(VERSION);
 
@@ -75,7 +68,7 @@ describe("bin/rollgate.js runs the build when it is fresh, else the sources (iss
     // rebuilt: the build again; a new source file makes it stale, and so does its removal
     await build(dir);
     markBuild(dir);
-    expect(version(dir)).toBe("built");
+    expect(version(dir)).toBe(BUILT);
     const extra = join(dir, "src", "model", "extra.ts");
     writeFileSync(extra, "export const EXTRA = 1;\n");
     expect(isFresh(dir)).toBe(false);
@@ -92,35 +85,49 @@ describe("bin/rollgate.js runs the build when it is fresh, else the sources (iss
     expect(version(dir)).toBe(VERSION);
   });
 
-  it("the build (test/global-setup.ts made it) is fresh, imports .js files only, and resolves the package's files", () => {
-    expect(isFresh(REPO)).toBe(true);
-    const files = (d: string): string[] =>
-      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)],
-      );
-    const built = files(join(REPO, "dist")).filter((f) => f.endsWith(".js"));
-    expect(built).toContain(join(REPO, "dist", "cli", "main.js"));
-    for (const f of built)
-      expect(readFileSync(f, "utf8"), f).not.toMatch(/from\s*"\.{1,2}\/[^"]*\.ts"|import\(\s*"[^"]*\.ts"\)/);
-    // the paths modules resolve from import.meta.url point at the package's files from dist/ too
-    const script = `
-      const { WEB_DIST } = await import("./dist/server/static.js");
-      const { ROLLGATE_VERSION } = await import("./dist/cli/version.js");
-      const { DEMO_FLEET } = await import("./dist/run/demo.js");
-      console.log(JSON.stringify({ WEB_DIST, ROLLGATE_VERSION, DEMO_FLEET }));`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      cwd: REPO,
-      encoding: "utf8",
-      timeout: budget(30_000),
-    });
-    expect(r.stderr).toBe("");
-    const paths = JSON.parse(r.stdout) as { WEB_DIST: string; ROLLGATE_VERSION: string; DEMO_FLEET: string };
-    expect(paths.WEB_DIST).toBe(join(REPO, "src", "web", "dist/"));
-    expect(paths.ROLLGATE_VERSION).toBe(VERSION);
-    expect(paths.DEMO_FLEET).toBe(join(REPO, "examples", "demo.yaml"));
-    expect(existsSync(paths.DEMO_FLEET)).toBe(true);
-    expect(readFileSync(join(REPO, "dist", "lab", "process.js"), "utf8")).toContain(
-      '"../../bin/rollgate.js"',
+  it("refuses to build a source whose new URL(…, import.meta.url) would name another file from dist/cli/", async () => {
+    const dir = checkout();
+    writeFileSync(
+      join(dir, "src", "cli", "views", "deep.ts"),
+      'export const README = new URL("../../README.md", import.meta.url);\n',
     );
+    await expect(build(dir)).rejects.toThrow(
+      /deep\.ts: new URL\("\.\.\/\.\.\/README\.md", import\.meta\.url\)/,
+    );
+    expect(existsSync(join(dir, "dist"))).toBe(false);
+  });
+
+  it("the build (test/global-setup.ts made it) is fresh and finds the package's files: package.json, the page", async () => {
+    expect(isFresh(REPO)).toBe(true);
+    expect(existsSync(join(REPO, "dist", "cli", "main.js"))).toBe(true);
+    // the version comes from package.json (src/cli/version.ts: ../../package.json)
+    expect((await runCli(["--version"])).stdout.trim()).toBe(VERSION);
+    // the page from src/web/dist (src/server/static.ts), when vite has built it
+    if (!existsSync(join(REPO, "src", "web", "dist", "index.html"))) return;
+    const dir = tempDir();
+    const child = spawn(
+      process.execPath,
+      [BIN, "serve", "--port", "0", "--json", "--state", join(dir, "state.db")],
+      {
+        cwd: REPO,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      let out = "";
+      child.stdout.on("data", (d) => (out += d));
+      const { url } = await waitFor(
+        () => (out.includes("\n") ? (JSON.parse(out) as { url: string }) : undefined),
+        {
+          what: "rollgate serve's url",
+        },
+      );
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<html/i);
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("close", r));
+    }
   });
 });
