@@ -77,6 +77,11 @@ describe("bin/rollgate.js runs the build when it is fresh, else the sources (iss
     rmSync(extra);
     expect(isFresh(dir)).toBe(false);
 
+    // the build script changed: the sources
+    const script = join(dir, "scripts", "build.js");
+    writeFileSync(script, readFileSync(script, "utf8"));
+    expect(isFresh(dir)).toBe(false);
+
     // the build removed: the sources
     await build(dir);
     expect(isFresh(dir)).toBe(true);
