@@ -81,6 +81,23 @@ function externals(root) {
 const REQUIRE =
   'import { createRequire as __rollgateRequire } from "node:module"; const require = __rollgateRequire(import.meta.url);';
 
+/**
+ * zod's `z.locales` and `z.core.locales` (its error messages in ~50 languages, 360 KiB, half of what zod weighs) left
+ * out of the bundle: rollgate never reads it (its messages are zod's English default, which zod
+ * loads from locales/en.js, not from this index). ~30 ms less for `rollgate validate`.
+ */
+const withoutZodLocales = {
+  name: "without-zod-locales",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) =>
+      /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(a.importer)
+        ? { path: "zod-locales", namespace: "rollgate-empty" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "rollgate-empty" }, () => ({ contents: "export {};", loader: "js" }));
+  },
+};
+
 const MODULE_URL = /new URL\(\s*"(\.[^"]*)"\s*,\s*import\.meta\.url\s*\)/g;
 
 /**
@@ -132,6 +149,7 @@ export async function build(root = ROOT) {
     target: "node20",
     logLevel: "warning",
     metafile: true,
+    plugins: [withoutZodLocales],
   });
   writeFileSync(join(tmp, STAMP), `${JSON.stringify(stamp)}\n`);
   // Swap in the new build; between the two renames a concurrent `rollgate` finds no build and
