@@ -18,7 +18,7 @@ function checkout(): string {
     cpSync(join(REPO, p), join(dir, p), { recursive: true });
   cpSync(join(REPO, "src"), join(dir, "src"), {
     recursive: true,
-    filter: (from) => !relative(join(REPO, "src"), from).startsWith("web"),
+    filter: (from) => !/^web($|\/)/.test(relative(join(REPO, "src"), from)),
   });
   symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"), "dir");
   return dir;
