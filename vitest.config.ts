@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["test/setup.ts"],
+    // compiles src/ to dist/ when stale: the CLI the tests start runs the built code (bin/rollgate.js)
+    globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     // For the pure tests (seconds at most; a generous margin for a machine under load): a test file
     // that starts processes, labs or servers declares its own budget (e2eTimeouts in

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { RollgateError } from "../model/errors.ts";
-import { MAX_SPEED, MIN_SPEED } from "../lab/derived-fleet.ts";
+import { MAX_SPEED, MIN_SPEED } from "../lab/speed-bounds.ts";
 import { registerCommands } from "./commands/index.ts";
 import { type Output, processOutput, reportError, terminalText } from "./output.ts";
 import { ROLLGATE_VERSION } from "./version.ts";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type Diagnostic, formatDiagnostic, isRollgateError, RollgateError } from "../model/errors.ts";
-import { stateFileError } from "../store/state-file.ts";
+import { stateFileError } from "../store/state-file-error.ts";
 
 /**
  * Where the CLI writes: results on stdout, diagnostics on stderr. Colour only on a TTY and never

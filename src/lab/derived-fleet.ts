@@ -5,13 +5,9 @@ import { parseFleetText } from "../model/fleet-file.ts";
 import type { Cluster, Fleet, OrderSpec } from "../model/fleet.ts";
 import { ESTIMATE_KEYS } from "../model/fleet-schema.ts";
 import { allEstimates } from "../rules/estimates.ts";
+import { MAX_SPEED, MIN_SPEED } from "./speed-bounds.ts";
 
-/**
- * The lab's --speed bounds (docs/lab.md, docs/security.md): from 10× slower to 10⁷× faster. Slower
- * than 0.1 would stretch the default 4h maxMixedWindow past the 7d a fleet file accepts.
- */
-export const MIN_SPEED = 0.1;
-export const MAX_SPEED = 10_000_000;
+export { MAX_SPEED, MIN_SPEED };
 
 /** Why `speed` is not a lab speed for `fleet`, or undefined when it is. */
 export function speedProblem(fleet: Fleet, speed: number): string | undefined {

@@ -11,12 +11,13 @@ import type { Plan, StrategyChoice } from "../plan/types.ts";
 import type { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { apply, type DriveHooks, type DriveResult } from "./apply.ts";
+import { DEMO_SPEED } from "./demo-speed.ts";
 import { targetsOf } from "./rule-gate.ts";
 
 /** The demo's fleet (examples/demo.yaml) and its targets: DMA 10.0.1 → 10.1.0 (incompatible), matrix 3.5.0 → 3.5.1. */
 export const DEMO_FLEET = fileURLToPath(new URL("../../examples/demo.yaml", import.meta.url));
 export const DEMO_TARGETS = ["polycom-dma=10.1.0", "polyserve-matrix=3.5.1"];
-export const DEMO_SPEED = 600;
+export { DEMO_SPEED };
 
 export interface DemoReport {
   ok: boolean;

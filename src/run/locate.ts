@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { loadFleetFile } from "../io/fleet-loader.ts";
 import { labPaths } from "../lab/record.ts";
 import { RollgateError } from "../model/errors.ts";
@@ -8,18 +8,9 @@ import type { SqliteStore } from "../store/sqlite.ts";
 import type { RunRecord } from "../store/types.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { fleetIdentity } from "./identity.ts";
+import { defaultStatePath, statePathFrom } from "./state-path.ts";
 
-/** The default state file: `.rollgate/state.db` beside the fleet file. */
-export function defaultStatePath(fleetFile: string): string {
-  return join(dirname(resolve(fleetFile)), ".rollgate", "state.db");
-}
-
-export function statePathFrom(options: { state?: string; fleet?: string }): string {
-  if (options.state) return resolve(options.state);
-  if (options.fleet) return defaultStatePath(options.fleet);
-  const here = resolve(".rollgate", "state.db");
-  return here;
-}
+export { defaultStatePath, statePathFrom };
 
 /** Opens an existing state file (never creates one); the opening itself is store/open.ts's. */
 export { openExistingStore } from "../store/open.ts";

@@ -4,8 +4,11 @@ import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 import { accessOf, PUBLIC } from "./auth.ts";
 
-/** Where `vite build` (the package's `prepare` script) puts the page. */
-export const WEB_DIST = fileURLToPath(new URL("../web/dist/", import.meta.url));
+/**
+ * Where `vite build` (the package's `prepare` script) puts the page: src/web/dist, named from the
+ * package root so that it resolves the same from src/server and from the compiled dist/server.
+ */
+export const WEB_DIST = fileURLToPath(new URL("../../src/web/dist/", import.meta.url));
 
 const SECURITY_HEADERS = {
   "content-security-policy":

@@ -1,13 +1,8 @@
 import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import { formatDuration } from "../../model/duration.ts";
-
-import { requireDriverCommands } from "../../plan/driver-commands.ts";
-import { planUpgrade } from "../../plan/planner.ts";
 import { STRATEGIES, type Plan, type StrategyChoice } from "../../plan/types.ts";
-import { apply, type DriveResult, type Interrupt, resume } from "../../run/apply.ts";
-import { confirmRun, resumeLiveRun } from "../../run/control.ts";
-import { locatedNote, locateRun, openExistingStore } from "../../run/locate.ts";
+import type { DriveResult, Interrupt } from "../../run/apply.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { painter, terminalText } from "../output.ts";
 import type { RunEvent } from "../../events/types.ts";
@@ -301,6 +296,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .action(
       action(ctx, async (fleetFile: string, opts: ApplyOpts) => {
         await prepareRunView(ctx.output);
+        // the engine, the planner and the store: loaded when a run starts, not to register commands
+        const { apply } = await import("../../run/apply.ts");
+        const { requireDriverCommands } = await import("../../plan/driver-commands.ts");
+        const { planUpgrade } = await import("../../plan/planner.ts");
+        const { openExistingStore } = await import("../../run/locate.ts");
         const live = new LiveView(ctx, Boolean(opts.json));
         const ask = terminalAsk(ctx, live);
         const resumeCommand = resumeCommandFor(fleetFile, opts.state);
@@ -414,6 +414,9 @@ export function registerApply(program: Command, ctx: CliContext): void {
           },
         ) => {
           await prepareRunView(ctx.output);
+          const { resume } = await import("../../run/apply.ts");
+          const { confirmRun, resumeLiveRun } = await import("../../run/control.ts");
+          const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
           // The fleet's own run (in its state or its lab's, run/locate.ts), never another fleet's.
           const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}), unfinishedOnly: true });
           const { statePath } = located;

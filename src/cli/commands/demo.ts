@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatDuration } from "../../model/duration.ts";
-import { compareStrategies, planUpgrade } from "../../plan/planner.ts";
 import type { Plan } from "../../plan/types.ts";
-import { DEMO_SPEED, type DemoReport, runDemo } from "../../run/demo.ts";
+import type { DemoReport } from "../../run/demo.ts";
+import { DEMO_SPEED } from "../../run/demo-speed.ts";
 import { action, type CliContext, parsePort, parseSpeed } from "../main.ts";
 import { painter } from "../output.ts";
 import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
@@ -62,6 +62,8 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           dashboardTokenFile?: string;
         }) => {
           await prepareRunView(ctx.output);
+          const { compareStrategies, planUpgrade } = await import("../../plan/planner.ts");
+          const { runDemo } = await import("../../run/demo.ts");
           let view: RunView | undefined;
           let plan: Plan | undefined;
           let forget = () => {};

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { syncFleetFile } from "../../run/fleet-sync.ts";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
 
@@ -23,6 +22,7 @@ export function registerFleet(program: Command, ctx: CliContext): void {
     .option("--json", "print { ok, file, upToDate, written, changes, notes, diff, text } as JSON")
     .action(
       action(ctx, async (file: string, opts: { write?: boolean; json?: boolean }) => {
+        const { syncFleetFile } = await import("../../run/fleet-sync.ts");
         const r = await syncFleetFile(file, { write: Boolean(opts.write) });
         if (opts.json) {
           ctx.output.json({ ok: true, ...r });

@@ -1,11 +1,9 @@
 import { resolve } from "node:path";
 import { Argument, type Command, Option } from "commander";
-import { loadFleetFile } from "../../io/fleet-loader.ts";
 import { RollgateError } from "../../model/errors.ts";
 import { controlRequest, findLab, labAnswers } from "../../lab/control-client.ts";
-import { checkSpeed } from "../../lab/derived-fleet.ts";
 import { FAULT_KINDS } from "../../lab/faults.ts";
-import { startLab } from "../../lab/lab.ts";
+import type { startLab } from "../../lab/lab.ts";
 import { spawnDetachedLab, stopLabProcess } from "../../lab/process.ts";
 import { isAlive, labPaths, type LabRecord, readRecord, removeRecord } from "../../lab/record.ts";
 import type { LabStatus } from "../../lab/types.ts";
@@ -50,6 +48,8 @@ export function registerLab(program: Command, ctx: CliContext): void {
           file: string,
           opts: { speed: number; port?: number; detach?: boolean; json?: boolean; detachedChild?: boolean },
         ) => {
+          const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+          const { checkSpeed } = await import("../../lab/derived-fleet.ts");
           // a bad fleet file, or a speed that would make its derived file invalid, before anything starts
           checkSpeed(loadFleetFile(file), opts.speed);
           await refuseIfRunning(file);
@@ -65,6 +65,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
           const stopRequested = new Promise<void>((r) => (release = r));
           let labHandle: Awaited<ReturnType<typeof startLab>>;
           try {
+            const { startLab } = await import("../../lab/lab.ts");
             labHandle = await startLab(file, {
               speed: opts.speed,
               port: opts.port ?? DEFAULT_PORT,

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
-import { loadFleetFile } from "../../io/fleet-loader.ts";
 import { formatDuration } from "../../model/duration.ts";
-import { compareStrategies, planUpgrade, type StrategyComparison } from "../../plan/planner.ts";
+import type { StrategyComparison } from "../../plan/planner.ts";
 import type { Plan } from "../../plan/types.ts";
 import { action, type CliContext, usageError } from "../main.ts";
 import { type Paint, painter } from "../output.ts";
@@ -31,9 +30,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option("--explain", "list for each step the rules that placed it")
     .option("--json", "print the plan as JSON on stdout")
     .action(
-      action(ctx, (file: string, opts: PlanFlags) => {
+      action(ctx, async (file: string, opts: PlanFlags) => {
         if (!opts.to || opts.to.length === 0)
           throw usageError("rollgate plan: --to VERSION is required (e.g. --to 3.5.1)");
+        const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+        const { compareStrategies, planUpgrade } = await import("../../plan/planner.ts");
         const fleet = loadFleetFile(file);
         const paint = painter(ctx.output.color);
         if (opts.compare) {

@@ -2,18 +2,12 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
 import { FINISHED_STATES } from "../../events/types.ts";
-import { resume } from "../../run/apply.ts";
-import { abortRun, pauseRun } from "../../run/control.ts";
-import {
-  defaultStatePath,
-  type LocatedRun,
-  locatedNote,
-  locateRun,
-  openExistingStore,
-} from "../../run/locate.ts";
+import type { pauseRun } from "../../run/control.ts";
+import type { LocatedRun } from "../../run/locate.ts";
+import { defaultStatePath } from "../../run/state-path.ts";
 import type { SqliteStore } from "../../store/sqlite.ts";
 import type { RunRecord } from "../../store/types.ts";
-import { summarizeRun, type RunSummary } from "../../run/summary.ts";
+import type { RunSummary } from "../../run/summary.ts";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
 
@@ -37,13 +31,15 @@ const stateOption = (cmd: Command) =>
  * Finds the run a command means (run/locate.ts: the fleet's own runs, in its state and its lab's),
  * opens its state file, runs fn, closes it. Says on stderr when the run came from the lab's state.
  */
-function withRun<T>(
+async function withRun<T>(
   ctx: CliContext,
   fleet: string | undefined,
   opts: StateOpts & { unfinishedOnly?: boolean },
   access: { readonly: boolean },
   fn: (store: SqliteStore, run: RunRecord, located: LocatedRun) => T,
-): T {
+): Promise<T> {
+  // loaded here, not to register the commands: the store (SQLite) and the fleet file's code
+  const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
   const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}) });
   const note = locatedNote(located);
   if (note && !opts.json) ctx.output.err(note);
@@ -128,8 +124,9 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       .command("status")
       .description("show the state of a run: progress, running and waiting steps, escalations"),
   ).action(
-    action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-      withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
+    action(ctx, async (fleet: string | undefined, opts: StateOpts) => {
+      const { summarizeRun } = await import("../../run/summary.ts");
+      return withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
         const s = summarizeRun(store, run);
         if (opts.json)
           ctx.output.json({
@@ -141,22 +138,33 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
           for (const l of renderSummary(s, ctx.output.color, resumeCommandOf(located, run, opts.run)))
             ctx.output.out(l);
         return 0;
-      }),
-    ),
+      });
+    }),
   );
 
-  const control = (name: string, description: string, fn: typeof pauseRun) =>
+  const control = (name: string, description: string, fn: () => Promise<typeof pauseRun>) =>
     stateOption(program.command(name).description(description)).action(
-      action(ctx, (fleet: string | undefined, opts: StateOpts) =>
-        withRun(ctx, fleet, { ...opts, unfinishedOnly: true }, { readonly: false }, (store, run) => {
-          const r = fn(store, run, `an operator (rollgate ${name})`);
-          if (opts.json) ctx.output.json({ ok: true, ...r });
-          else ctx.output.out(r.message);
-          return 0;
-        }),
-      ),
+      action(ctx, async (fleet: string | undefined, opts: StateOpts) => {
+        const run = await fn();
+        return withRun(
+          ctx,
+          fleet,
+          { ...opts, unfinishedOnly: true },
+          { readonly: false },
+          (store, record) => {
+            const r = run(store, record, `an operator (rollgate ${name})`);
+            if (opts.json) ctx.output.json({ ok: true, ...r });
+            else ctx.output.out(r.message);
+            return 0;
+          },
+        );
+      }),
     );
-  control("pause", "start no new step; running steps finish (resume continues)", pauseRun);
+  control(
+    "pause",
+    "start no new step; running steps finish (resume continues)",
+    async () => (await import("../../run/control.ts")).pauseRun,
+  );
   stateOption(
     program
       .command("abort")
@@ -170,7 +178,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
   ).action(
     action(ctx, async (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) => {
       const rts = opts.returnToService === true;
-      const asked = withRun(
+      const { abortRun } = await import("../../run/control.ts");
+      const asked = await withRun(
         ctx,
         fleet,
         { ...opts, unfinishedOnly: true },
@@ -192,14 +201,17 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       // the return itself (the engine starts no step of the plan, only the return: engine.ts);
       // otherwise the live engine does it once its running steps have finished.
       if (r.engine) await waitUntilFinished(located.statePath, r.run);
-      if (!(await finished(located.statePath, r.run)))
+      if (!(await finished(located.statePath, r.run))) {
+        const { resume } = await import("../../run/apply.ts");
         await resume({
           statePath: located.statePath,
           runId: r.run,
           ...(located.fleetFile ? { fleetFile: located.fleetFile } : {}),
           confirmFinalize: false,
         });
-      const summary = withRun(ctx, fleet, { ...opts, run: r.run }, { readonly: true }, (store, run) =>
+      }
+      const { summarizeRun } = await import("../../run/summary.ts");
+      const summary = await withRun(ctx, fleet, { ...opts, run: r.run }, { readonly: true }, (store, run) =>
         summarizeRun(store, run),
       );
       if (opts.json)
@@ -222,6 +234,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
 }
 
 async function finished(statePath: string, runId: string): Promise<boolean> {
+  const { openExistingStore } = await import("../../run/locate.ts");
   const store = openExistingStore(statePath, { readonly: true });
   try {
     const run = store.getRun(runId);
@@ -233,6 +246,7 @@ async function finished(statePath: string, runId: string): Promise<boolean> {
 
 /** Waits (polling the state file) until the engine driving the run has ended it, or is gone. */
 async function waitUntilFinished(statePath: string, runId: string): Promise<void> {
+  const { openExistingStore } = await import("../../run/locate.ts");
   for (;;) {
     const store = openExistingStore(statePath, { readonly: true });
     try {

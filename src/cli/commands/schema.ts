@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { fleetJsonSchema } from "../../model/fleet-schema.ts";
 import { action, type CliContext } from "../main.ts";
 
 export function registerSchema(program: Command, ctx: CliContext): void {
@@ -7,7 +6,8 @@ export function registerSchema(program: Command, ctx: CliContext): void {
     .command("schema")
     .description("print the JSON Schema of the fleet file (for editors: see README, 'Editor support')")
     .action(
-      action(ctx, () => {
+      action(ctx, async () => {
+        const { fleetJsonSchema } = await import("../../model/fleet-schema.ts");
         ctx.output.out(JSON.stringify(fleetJsonSchema(), null, 2));
         return 0;
       }),

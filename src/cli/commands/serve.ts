@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { statePathFrom } from "../../run/locate.ts";
-import { openStore } from "../../store/open.ts";
+import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
@@ -29,6 +28,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
           fleet: string | undefined,
           opts: { state?: string; port: number; host: string; json?: boolean },
         ) => {
+          const { openStore } = await import("../../store/open.ts");
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
           // A missing state file is made (empty: tokens and runs come later); an existing one is
           // only read, and refused unless it is a rollgate store.

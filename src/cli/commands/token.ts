@@ -1,9 +1,8 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { formatDuration, parseDuration } from "../../model/duration.ts";
 import { RollgateError } from "../../model/errors.ts";
-import { statePathFrom } from "../../run/locate.ts";
+import { statePathFrom } from "../../run/state-path.ts";
 import { createToken, type Role, ROLES, tokenState } from "../../server/auth.ts";
-import { openExistingStore, openStore } from "../../store/open.ts";
 import { action, type CliContext } from "../main.ts";
 
 /** A token lives at most this long (366 days): a longer one is a permanent token by another name. */
@@ -24,6 +23,8 @@ interface StateOpt {
 
 const pathOf = (fleet: string | undefined, opts: StateOpt) =>
   statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
+// The store (SQLite) is loaded when a command runs, not to register the commands.
+const stores = () => import("../../store/open.ts");
 
 export function registerToken(program: Command, ctx: CliContext): void {
   const token = program
@@ -48,9 +49,9 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .action(
       action(
         ctx,
-        (fleet: string | undefined, opts: StateOpt & { role: Role; ttl?: number; run?: string }) => {
+        async (fleet: string | undefined, opts: StateOpt & { role: Role; ttl?: number; run?: string }) => {
           const path = pathOf(fleet, opts);
-          const store = openStore(path);
+          const store = (await stores()).openStore(path);
           try {
             if (opts.run !== undefined && !store.getRun(opts.run))
               throw new RollgateError(
@@ -89,8 +90,8 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .option("--state <path>", "the state file")
     .option("--json", "print { tokens: [ { id, role, createdAt, expiresAt, revokedAt, run, state } ] }")
     .action(
-      action(ctx, (fleet: string | undefined, opts: StateOpt) => {
-        const store = openExistingStore(pathOf(fleet, opts), { readonly: true });
+      action(ctx, async (fleet: string | undefined, opts: StateOpt) => {
+        const store = (await stores()).openExistingStore(pathOf(fleet, opts), { readonly: true });
         try {
           const now = new Date();
           const tokens = store.tokens().map((t) => ({
@@ -144,8 +145,8 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .option("--state <path>", "the state file")
     .option("--json", "print { ok, id, revokedAt } as JSON")
     .action(
-      action(ctx, (id: string, fleet: string | undefined, opts: StateOpt) => {
-        const store = openExistingStore(pathOf(fleet, opts));
+      action(ctx, async (id: string, fleet: string | undefined, opts: StateOpt) => {
+        const store = (await stores()).openExistingStore(pathOf(fleet, opts));
         try {
           // a whole token pasted instead of its id names the same token
           const wanted = /^rg_([0-9a-f]{8})_/.exec(id)?.[1] ?? id;

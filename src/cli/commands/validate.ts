@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { loadFleetFile } from "../../io/fleet-loader.ts";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
 
@@ -12,7 +11,8 @@ export function registerValidate(program: Command, ctx: CliContext): void {
     .argument("<fleet>", "the fleet file (YAML, apiVersion rollgate/v1)")
     .option("--json", "print the result as JSON on stdout")
     .action(
-      action(ctx, (file: string, opts: { json?: boolean }) => {
+      action(ctx, async (file: string, opts: { json?: boolean }) => {
+        const { loadFleetFile } = await import("../../io/fleet-loader.ts");
         const fleet = loadFleetFile(file);
         const servers = fleet.clusters.reduce((n, c) => n + c.servers.length, 0);
         const summary = {
