@@ -10,6 +10,7 @@ import {
   type Cluster,
   type Fleet,
   type OrderSpec,
+  plainTerritory,
   type Supercluster,
   superclusterLineage,
 } from "./fleet.ts";
@@ -863,19 +864,7 @@ function normalize(f: FleetFile): Fleet {
       pack: sc.pack,
       clusters: sc.clusters.filter((c) => !hasLeft(c, sc.name)),
       ...(former.length > 0 ? { formerMembers: former } : {}),
-      territories: (sc.territories ?? []).map((t) => ({
-        name: t.name,
-        primary: t.primary,
-        ...(t.backup ? { backup: t.backup } : {}),
-        ...(t.assigned
-          ? {
-              assigned: {
-                primary: t.assigned.primary,
-                ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
-              },
-            }
-          : {}),
-      })),
+      territories: (sc.territories ?? []).map(plainTerritory),
     };
   });
   const compat = toPolicy(f.defaults?.compatibility);

@@ -1,7 +1,7 @@
 import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type YAMLMap, YAMLSeq } from "yaml";
 import { RollgateError } from "./errors.ts";
 import type { Fleet, Territory } from "./fleet.ts";
-import { superclusterLineage } from "./fleet.ts";
+import { plainTerritory, superclusterLineage } from "./fleet.ts";
 import { compareVersions } from "./version.ts";
 import { parseFleetText } from "./fleet-file.ts";
 
@@ -329,29 +329,7 @@ function syncDoc(
     const writeTerritories = (node: YAMLMap, index: number, name: string, ts: Territory[]) => {
       const terrWas = deref(node.get("territories", true));
       if (ts.length === 0) deleteKey(doc, node, "territories");
-      else
-        setKey(
-          doc,
-          node,
-          "territories",
-          seqLike(
-            doc,
-            terrWas,
-            ts.map((t) => ({
-              name: t.name,
-              primary: t.primary,
-              ...(t.backup ? { backup: t.backup } : {}),
-              ...(t.assigned
-                ? {
-                    assigned: {
-                      primary: t.assigned.primary,
-                      ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
-                    },
-                  }
-                : {}),
-            })),
-          ),
-        );
+      else setKey(doc, node, "territories", seqLike(doc, terrWas, ts.map(plainTerritory)));
       changes.push({
         path: pathText(["superclusters", index, "territories"]),
         detail: `${name}: territories ${fmt(ts)}`,

@@ -103,6 +103,23 @@ export interface Territory {
   assigned?: { primary: string; backup?: string };
 }
 
+/** A territory as a plain object: no undefined fields (what YAML writes and tests compare). */
+export function plainTerritory(t: Territory): Territory {
+  return {
+    name: t.name,
+    primary: t.primary,
+    ...(t.backup ? { backup: t.backup } : {}),
+    ...(t.assigned
+      ? {
+          assigned: {
+            primary: t.assigned.primary,
+            ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
 export interface Supercluster {
   name: string;
   pack: PackName;
