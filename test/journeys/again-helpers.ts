@@ -1,7 +1,8 @@
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, startLab } from "../../src/lab/index.ts";
-import { type CliResult, REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { REPO, tempDir } from "../helpers/cli.ts";
+import { labStateChanges } from "../helpers/journey.ts";
 
 /**
  * Helpers of the journeys "a supercluster upgraded twice", "abort then go on", "one cluster
@@ -37,33 +38,11 @@ export async function stopLabs(): Promise<void> {
   for (const l of labs.splice(0)) await l.stop();
 }
 
-/** `rollgate apply FLEET --to … --yes --confirm-finalize --json`, with its final report. */
-export async function applyTo(
-  fleet: string,
-  to: string[],
-  extra: string[] = [],
-  timeoutMs = 240_000,
-): Promise<CliResult & { report: Record<string, unknown> | undefined }> {
-  const r = await runCli(
-    ["apply", fleet, ...to.flatMap((t) => ["--to", t]), "--yes", "--confirm-finalize", "--json", ...extra],
-    { timeoutMs },
-  );
-  const last = r.stdout.trim().split("\n").at(-1);
-  let report: Record<string, unknown> | undefined;
-  try {
-    report = last ? JSON.parse(last) : undefined;
-  } catch {
-    report = undefined;
-  }
-  return { ...r, report };
-}
+export { applyJson as applyTo } from "../helpers/journey.ts";
 
 /** The lab's journal of state changes, in order. */
 export function stateChanges(lab: Lab): string[] {
-  return lab.world.journal
-    .entries(0, Number.MAX_SAFE_INTEGER)
-    .filter((e) => e.kind === "state")
-    .map((e) => e.detail);
+  return labStateChanges(lab);
 }
 
 /** Every DMA cluster's service state as the lab holds it. */

@@ -1,7 +1,8 @@
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, startLab } from "../../src/lab/index.ts";
-import { REPO, runCli, tempDir } from "../helpers/cli.ts";
+import { REPO, tempDir } from "../helpers/cli.ts";
+import { applyJson, labEntries, labStateChanges } from "../helpers/journey.ts";
 
 /** The five-cluster supercluster with territories (floor 0), in a lab of its own folder. */
 export async function fiveClusterLab(speed: number): Promise<Lab> {
@@ -13,32 +14,19 @@ export async function fiveClusterLab(speed: number): Promise<Lab> {
 
 /** `rollgate apply … --strategy maintenance-window --yes --confirm-finalize --json`: exit code and final report. */
 export async function applyWindow(lab: Lab, timeoutMs: number) {
-  const r = await runCli(
-    [
-      "apply",
-      lab.derivedFleetPath,
-      "--to",
-      "10.1.0",
-      "--strategy",
-      "maintenance-window",
-      "--yes",
-      "--confirm-finalize",
-      "--json",
-    ],
-    { timeoutMs },
+  const r = await applyJson(
+    lab.derivedFleetPath,
+    ["10.1.0"],
+    ["--strategy", "maintenance-window"],
+    timeoutMs,
   );
-  const last = r.stdout.trim().split("\n").at(-1) ?? "{}";
-  return { code: r.code, stderr: r.stderr, stdout: r.stdout, report: JSON.parse(last) };
+  return { ...r, report: r.report ?? {} };
 }
 
 /** The lab's journal: what it saw, in order. */
-export function journal(lab: Lab) {
-  return lab.world.journal.entries(0, Number.MAX_SAFE_INTEGER);
-}
+export const journal = labEntries;
 
 /** The lab's own record of cluster-level changes (busy-out, leave, join, territories, service). */
 export function changes(lab: Lab): string[] {
-  return journal(lab)
-    .filter((e) => e.kind === "state" && e.server === undefined)
-    .map((e) => e.detail);
+  return labStateChanges(lab, { clustersOnly: true });
 }

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, runCli, tempDir } from "../helpers/cli.ts";
+import { type JournalEntry, readLabJournal } from "../helpers/journey.ts";
 
 /**
  * Journey helpers for the engine's run-time checks: a lab brought up with the real CLI
@@ -11,17 +12,7 @@ import { type CliResult, runCli, tempDir } from "../helpers/cli.ts";
 /** Generous: two cores, several people running tests at once. */
 export const CLI_MS = 180_000;
 
-export interface LabJournalEntry {
-  seq: number;
-  at: string;
-  kind: "lab" | "action" | "refused" | "state" | "fault" | "violation";
-  server?: string;
-  cluster?: string;
-  action?: string;
-  rule?: string;
-  detail: string;
-  data?: { state?: string; release?: string };
-}
+export type LabJournalEntry = JournalEntry;
 
 export interface JourneyLab {
   /** The original fleet file (lab commands take it). */
@@ -68,11 +59,7 @@ export async function journeyLab(yaml: string, name: string, speed: number): Pro
       return JSON.parse(r.stdout);
     },
     journal() {
-      if (!existsSync(journalPath)) return [];
-      return readFileSync(journalPath, "utf8")
-        .split("\n")
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as LabJournalEntry);
+      return readLabJournal(journalPath);
     },
     async down() {
       await cli(["lab", "down", fleet]);
@@ -80,12 +67,4 @@ export async function journeyLab(yaml: string, name: string, speed: number): Pro
   };
 }
 
-/** The JSON lines of `apply --json` / `resume --json`: the events, then the final report. */
-// biome-ignore lint/suspicious/noExplicitAny: events read loosely
-export function jsonLines(stdout: string): any[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => JSON.parse(l));
-}
+export { jsonLines } from "../helpers/journey.ts";

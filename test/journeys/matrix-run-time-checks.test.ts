@@ -39,7 +39,7 @@ function labMixedSeconds(journal: LabJournalEntry[]): number {
   let total = 0;
   for (const e of journal) {
     if (e.kind !== "state" || !e.server || !e.data?.release) continue;
-    release.set(e.server, e.data.release);
+    release.set(e.server, String(e.data.release));
     const mixed = new Set(release.values()).size > 1;
     const t = Date.parse(e.at);
     if (mixed && since === undefined) since = t;

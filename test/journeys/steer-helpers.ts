@@ -1,22 +1,11 @@
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { REPO, runCli } from "../helpers/cli.ts";
+import { runCli } from "../helpers/cli.ts";
+import { copyInto, readLabJournal } from "../helpers/journey.ts";
 
 /** Helpers of the journeys that steer runs by their fleet files (two labs in one folder). */
 
-export interface LabJournalEntry {
-  seq: number;
-  kind: string;
-  server?: string;
-  action?: string;
-  detail?: string;
-}
-
 /** Copies an example fleet file into `dir`; returns its path. */
 export function copyExample(dir: string, example: string): string {
-  const path = join(dir, `${example}.yaml`);
-  copyFileSync(join(REPO, "examples", `${example}.yaml`), path);
-  return path;
+  return copyInto(dir, `examples/${example}.yaml`);
 }
 
 /** `rollgate lab up FILE --detach --json`: the lab in the background, as an operator starts it. */
@@ -32,23 +21,10 @@ export async function labUp(
   return { derived: up.fleet, journal: up.record.replace(/\.lab\.json$/, ".journal.jsonl"), pid: up.pid };
 }
 
-/** Every entry the lab's journal file holds so far. */
-export function labJournal(journal: string): LabJournalEntry[] {
-  if (!existsSync(journal)) return [];
-  return readFileSync(journal, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as LabJournalEntry];
-      } catch {
-        return []; // a line being written
-      }
-    });
-}
+export { readLabJournal as labJournal } from "../helpers/journey.ts";
 
 /** The actions the lab received (API or console). */
-export const actionsOf = (journal: string) => labJournal(journal).filter((e) => e.kind === "action");
+export const actionsOf = (journal: string) => readLabJournal(journal).filter((e) => e.kind === "action");
 
 /** `rollgate status ARG --json`, parsed. */
 export async function statusJson(

@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { JournalEntry } from "../../src/lab/index.ts";
-import { BIN, REPO, tempDir } from "../helpers/cli.ts";
+import { BIN, tempDir } from "../helpers/cli.ts";
+import { copyInto } from "../helpers/journey.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 /**
@@ -117,15 +117,7 @@ export class Terminal {
 /** A copy of an example fleet file in a fresh folder (the lab's files and the state go beside it). */
 export function exampleFleet(name: string): { dir: string; fleet: string } {
   const dir = tempDir("rollgate-journey-term-");
-  const fleet = join(dir, name);
-  copyFileSync(join(REPO, "examples", name), fleet);
-  return { dir, fleet };
+  return { dir, fleet: copyInto(dir, `examples/${name}`) };
 }
 
-/** The lab's journal, as written to its file. */
-export function labJournal(path: string): JournalEntry[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as JournalEntry);
-}
+export { readLabJournal as labJournal } from "../helpers/journey.ts";

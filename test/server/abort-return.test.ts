@@ -1,8 +1,8 @@
 import { hostname } from "node:os";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createToken } from "../../src/server/auth.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
-import { fixture } from "./helpers.ts";
+import { errorOf, fixture } from "./helpers.ts";
 
 e2eTimeouts(60_000);
 
@@ -13,13 +13,6 @@ e2eTimeouts(60_000);
  * ROLLGATE_E_API_OUT_OF_SCOPE). Real server on loopback, real state file.
  */
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
-afterEach(async () => {
-  await f?.close();
-  f = undefined;
-});
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error;
 
 const json = (body: string, token: string) => ({
   token,

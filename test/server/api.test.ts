@@ -1,20 +1,13 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hashToken } from "../../src/server/auth.ts";
 import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
-import { fixture, readSse } from "./helpers.ts";
+import { errorOf, fixture, readSse } from "./helpers.ts";
 
 e2eTimeouts(60_000);
 
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
-afterEach(async () => {
-  await f?.close();
-  f = undefined;
-});
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error;
 
 describe("the API (fastify on loopback, a real state file)", () => {
   it("answers 401 without a token or with a wrong one, as JSON with a code", async () => {

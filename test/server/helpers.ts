@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { join } from "node:path";
 import type { RunEvent } from "../../src/events/types.ts";
 import { loadFleetFile } from "../../src/io/fleet-loader.ts";
@@ -10,7 +11,21 @@ import { REPO, tempDir } from "../helpers/cli.ts";
 
 export const MATRIX_SEED = join(REPO, "examples", "matrix-seed.yaml");
 
-/** A state file with one run of the seed matrix (3.5.0 → 3.5.1), a server on it, and two tokens. */
+/** The error of an API answer (`{ error: { code, message } }`). */
+export const errorOf = async (res: Response) =>
+  ((await res.json()) as { error: { code: string; message: string } }).error;
+
+/** Fixtures still open: closed after each test (a failing test closes its server too). */
+const opened = new Set<{ close: () => Promise<void> }>();
+afterEach(async () => {
+  for (const x of opened) await x.close();
+  opened.clear();
+});
+
+/**
+ * A state file with one run of the seed matrix (3.5.0 → 3.5.1), a server on it, and two tokens;
+ * closed after the test (or earlier, by `close`).
+ */
 export async function fixture(): Promise<{
   store: SqliteStore;
   statePath: string;
@@ -37,19 +52,18 @@ export async function fixture(): Promise<{
     if (t) headers.set("authorization", `Bearer ${t}`);
     return fetch(`${server.url}${path}`, { ...rest, headers });
   };
-  return {
-    store,
-    statePath,
-    run,
-    server,
-    viewer,
-    operator,
-    api,
+  let closed = false;
+  const handle = {
     close: async () => {
+      if (closed) return;
+      closed = true;
+      opened.delete(handle);
       await server.close();
       store.close();
     },
   };
+  opened.add(handle);
+  return { store, statePath, run, server, viewer, operator, api, close: handle.close };
 }
 
 /** Reads a server-sent event stream, collecting frames, until `until` says enough (or the deadline). */

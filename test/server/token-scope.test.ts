@@ -8,7 +8,7 @@ import { type Dashboard, startDashboard } from "../../src/server/dashboard.ts";
 import type { RunRecord } from "../../src/store/types.ts";
 import { REPO, runCli } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
-import { fixture } from "./helpers.ts";
+import { errorOf, fixture } from "./helpers.ts";
 
 e2eTimeouts(60_000);
 
@@ -25,9 +25,6 @@ afterEach(async () => {
   await f?.close();
   f = undefined;
 });
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error;
 
 const DMA = join(REPO, "examples", "dma-supercluster.yaml");
 

@@ -1,19 +1,12 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createToken } from "../../src/server/auth.ts";
 import { runCli } from "../helpers/cli.ts";
 import { waitFor, e2eTimeouts } from "../helpers/wait.ts";
-import { fixture, readSse } from "./helpers.ts";
+import { errorOf, fixture, readSse } from "./helpers.ts";
 
 e2eTimeouts(60_000);
 
 let f: Awaited<ReturnType<typeof fixture>> | undefined;
-afterEach(async () => {
-  await f?.close();
-  f = undefined;
-});
-
-const errorOf = async (res: Response) =>
-  ((await res.json()) as { error: { code: string; message: string } }).error;
 
 describe("tokens expire, are listed and revoked (real CLI, real server, one state file)", () => {
   it("a live event stream ends once its token is revoked (an open stream is no way round revocation)", async () => {
