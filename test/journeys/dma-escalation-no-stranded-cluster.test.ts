@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { e2eTimeouts } from "../helpers/wait.ts";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab, type LabJournalEntry } from "./engine-helpers.ts";
 
@@ -67,10 +67,6 @@ function lastInService(journal: LabJournalEntry[]): Map<string, boolean> {
 }
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 describe("journey: an escalation during an incremental DMA upgrade", () => {
   it(

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab, type LabJournalEntry } from "./engine-helpers.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
@@ -62,10 +62,6 @@ function inServiceAtEnd(journal: LabJournalEntry[]): string[] {
 }
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 describe("journey: an escalation on one DMA cluster", () => {
   it(

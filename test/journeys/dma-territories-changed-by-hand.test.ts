@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
 
@@ -15,10 +15,6 @@ e2eTimeouts(240_000);
 const FLEET = readFileSync(new URL("../../examples/dma-supercluster.yaml", import.meta.url), "utf8");
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 describe("journey: territories changed by hand during a DMA patch upgrade", () => {
   it(

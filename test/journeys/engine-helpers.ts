@@ -1,3 +1,4 @@
+import { afterEach } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CliResult, runCli, tempDir } from "../helpers/cli.ts";
@@ -30,7 +31,33 @@ export interface JourneyLab {
   down(): Promise<void>;
 }
 
-/** Writes `yaml` to a fresh folder and brings a lab of it up, detached, with the real CLI. */
+/** Labs still up: brought down after each test (a failing test's lab too). */
+const labsUp = new Set<JourneyLab>();
+afterEach(async () => {
+  for (const l of labsUp) await l.down();
+  labsUp.clear();
+});
+
+/**
+ * A matrix of four servers (srv1–srv4 on 10.<net>.1.1–4, 3.5.0, installs of 15 m) in a fleet of
+ * its own at capacity floor `floor`.
+ */
+export function fourServerMatrix(name: string, floor: number, net: number): string {
+  return `apiVersion: rollgate/v1
+fleet: four-matrix
+defaults:
+  capacityFloor: ${floor}
+clusters:
+  - name: ${name}
+    pack: polyserve-matrix
+    version: 3.5.0
+    estimates: { install: 15m }
+    servers:
+${[1, 2, 3, 4].map((i) => `      - { name: srv${i}, address: 10.${net}.1.${i} }`).join("\n")}
+`;
+}
+
+/** Writes `yaml` to a fresh folder and brings a lab of it up, detached, with the real CLI; down after the test. */
 export async function journeyLab(yaml: string, name: string, speed: number): Promise<JourneyLab> {
   const dir = tempDir("rollgate-journey-");
   const fleet = join(dir, `${name}.yaml`);
@@ -40,7 +67,7 @@ export async function journeyLab(yaml: string, name: string, speed: number): Pro
   if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
   const info = JSON.parse(up.stdout) as { fleet: string };
   const journalPath = join(dir, ".rollgate", "lab", `${name}.journal.jsonl`);
-  return {
+  const lab: JourneyLab = {
     fleet,
     derived: info.fleet,
     dir,
@@ -62,9 +89,12 @@ export async function journeyLab(yaml: string, name: string, speed: number): Pro
       return readLabJournal(journalPath);
     },
     async down() {
+      if (!labsUp.delete(lab)) return;
       await cli(["lab", "down", fleet]);
     },
   };
+  labsUp.add(lab);
+  return lab;
 }
 
 export { jsonLines } from "../helpers/journey.ts";

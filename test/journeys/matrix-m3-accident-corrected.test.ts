@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { CLI_MS, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
+import { describe, expect, it } from "vitest";
+import { CLI_MS, fourServerMatrix, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
 e2eTimeouts(240_000);
@@ -11,27 +11,9 @@ e2eTimeouts(240_000);
  * upgrading the other nodes before starting Matrix Server on that node." srv2 is started last,
  * after srv1, as the lab's journal shows.
  */
-const FLEET = `apiVersion: rollgate/v1
-fleet: four-matrix
-defaults:
-  capacityFloor: 0.5
-clusters:
-  - name: matrix-c
-    pack: polyserve-matrix
-    version: 3.5.0
-    estimates: { install: 15m }
-    servers:
-      - { name: srv1, address: 10.31.1.1 }
-      - { name: srv2, address: 10.31.1.2 }
-      - { name: srv3, address: 10.31.1.3 }
-      - { name: srv4, address: 10.31.1.4 }
-`;
+const FLEET = fourServerMatrix("matrix-c", 0.5, 31);
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 describe("journey: an M3 accident corrected", () => {
   it(

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CLI_MS, type JourneyLab, jsonLines, journeyLab, type LabJournalEntry } from "./engine-helpers.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
@@ -52,10 +52,6 @@ function labMixedSeconds(journal: LabJournalEntry[]): number {
 }
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 describe("journey: run-time checks of a matrix upgrade", () => {
   it(

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { CLI_MS, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
+import { describe, expect, it } from "vitest";
+import { CLI_MS, fourServerMatrix, type JourneyLab, jsonLines, journeyLab } from "./engine-helpers.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
 e2eTimeouts(240_000);
@@ -9,27 +9,9 @@ e2eTimeouts(240_000);
  * reads every server before its first step, so it never takes the matrix below its floor; it
  * escalates with the rule that holds the next server back instead. Asserted on the lab's journal.
  */
-const FLEET = `apiVersion: rollgate/v1
-fleet: four-matrix
-defaults:
-  capacityFloor: 0.7
-clusters:
-  - name: matrix-b
-    pack: polyserve-matrix
-    version: 3.5.0
-    estimates: { install: 15m }
-    servers:
-      - { name: srv1, address: 10.30.1.1 }
-      - { name: srv2, address: 10.30.1.2 }
-      - { name: srv3, address: 10.30.1.3 }
-      - { name: srv4, address: 10.30.1.4 }
-`;
+const FLEET = fourServerMatrix("matrix-b", 0.7, 30);
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 describe("journey: a server down before the start", () => {
   it(

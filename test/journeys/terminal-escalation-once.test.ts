@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO } from "../helpers/cli.ts";
@@ -14,10 +14,6 @@ const FLEET = readFileSync(
 ).match(/const FLEET = `([^`]*)`/)![1]!;
 
 let lab: JourneyLab | undefined;
-afterEach(async () => {
-  await lab?.down();
-  lab = undefined;
-});
 
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 
