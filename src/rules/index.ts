@@ -1,5 +1,5 @@
 /**
- * rules/: the rule packs (M1–M12, D1–D10, G1–G5; catalog in packs.ts) as named predicates. Pure: no I/O, no clock.
+ * rules/: the rule packs (M1–M12, D1–D10, G1–G5; catalog in registry.ts) as named predicates. Pure: no I/O, no clock.
  *
  * The planner builds with these rules, the verifier (plan/verify.ts) checks plans with them, and
  * the engine (run/) calls them at runtime to explain why a step waits. The API, in the order an
@@ -19,8 +19,9 @@
  *
  * Every denial and violation names a rule id (`M2`, `D4`, `G3`, …) and says why in words, e.g.
  * "M2: srv3 (10.10.1.3) is higher in the matrix's address order and still on 3.5.0: it is
- * upgraded before srv2 (10.10.1.2)". `describeRule(id)` gives a rule's one-line title, and
- * `RULE_PACKS` lists every pack's rules with how each is enforced.
+ * upgraded before srv2 (10.10.1.2)". `describeRule(id)` gives a rule's one-line statement,
+ * `REGISTRY` (registry.ts) every rule with its kind, status and where it is enforced, and
+ * `RULE_PACKS` every pack's rules.
  *
  * A FleetState is plain data (Maps of records). Its "old" and "new" releases are relative to the
  * targets it was created with. The engine may also set records from what it observes (e.g. a
@@ -50,7 +51,22 @@ export {
   serverServes,
 } from "./checks.ts";
 export { allEstimates, DEFAULT_ESTIMATES, estimateFor } from "./estimates.ts";
-export { describeRule, RULE_PACKS, RULES, type RulePack, type RuleSpec } from "./packs.ts";
+export {
+  describeRule,
+  ENFORCERS,
+  type Enforcer,
+  REGISTRY,
+  RULE_PACK_NAMES,
+  RULE_PACKS,
+  RULES,
+  type RuleEntry,
+  type RuleKind,
+  type RulePack,
+  type RulePackName,
+  type RuleSpec,
+  type RuleStatus,
+  rulesOfPack,
+} from "./packs.ts";
 export {
   applyStep,
   type ClusterRecord,
