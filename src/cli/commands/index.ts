@@ -5,6 +5,7 @@ import { registerDemo } from "./demo.ts";
 import { registerFleet } from "./fleet.ts";
 import { registerLab } from "./lab.ts";
 import { registerPlan } from "./plan.ts";
+import { registerRules } from "./rules.ts";
 import { registerRunControl } from "./run-control.ts";
 import { registerSchema } from "./schema.ts";
 import { registerServe } from "./serve.ts";
@@ -16,6 +17,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerValidate(program, ctx);
   registerPlan(program, ctx);
   registerSchema(program, ctx);
+  registerRules(program, ctx);
   registerApply(program, ctx);
   registerRunControl(program, ctx);
   registerFleet(program, ctx);
