@@ -55,7 +55,7 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
   if (matrix && !isSupportedMatrixPath(source, target))
     throw new RollgateError(
       "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
-      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Chain supported upgrades, or plan a full-stop upgrade (M12)`,
+      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Upgrade in supported steps, one plan per step (say --to an intermediate release first); a full-stop upgrade (M12) is not built into rollgate: do it by hand as the manual says`,
       { details: { cluster: cluster.name, from: source, to: target } },
     );
   if (!matrix && !compatible(fleet, cluster, source, target))

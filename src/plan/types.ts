@@ -3,7 +3,7 @@
  * Fields may be added; none renamed (issue 3's contract). Times are seconds from the start.
  */
 
-/** Rule ids of the rule catalog (rules/packs.ts: M1–M12, D1–D10, G1–G5, with letters such as D8b). */
+/** Rule ids of the rule catalog (rules/registry.ts: M1–M12, D1–D10, G1–G5, with letters such as D8b). */
 export type RuleId = string;
 
 export const MATRIX_ACTIONS = ["disable", "backup", "stop", "install", "start", "verify"] as const;
