@@ -364,7 +364,10 @@ function syncDoc(
       }
       if (designed) {
         const was = fileTerritories(node);
-        const keep = reviewTerritories(index, name, was, want.members);
+        // the design of a supercluster of its lineage that is gone comes with it (D6: the old
+        // supercluster emptied into this one)
+        const design = was.length ? was : (inherited.get(name) ?? []);
+        const keep = reviewTerritories(index, name, design, want.members);
         if (terrKey(keep) !== terrKey(was)) writeTerritories(node, index, name, keep);
         return;
       }
@@ -397,6 +400,11 @@ function syncDoc(
         designedLineages.add(superclusterLineage(n));
     }
     const designed = new Set<string>();
+    // territory designs of removed superclusters, by the supercluster of their lineage that takes them
+    const inherited = new Map<string, Territory[]>();
+    const fileNames = new Set(
+      seq.items.map((it) => entryName(it)).filter((n): n is string => n !== undefined),
+    );
     // superclusters of the file: kept, renamed to a new one of their lineage, or removed
     for (let i = seq.items.length - 1; i >= 0; i--) {
       const node = deref(seq.items[i]);
@@ -462,9 +470,18 @@ function syncDoc(
         continue;
       }
       seq.items.splice(i, 1);
+      const design = fileTerritories(node);
+      const taker = [...seen.keys()].find(
+        (n) =>
+          n !== name &&
+          superclusterLineage(n) === superclusterLineage(name) &&
+          fileNames.has(n) &&
+          !inherited.has(n),
+      );
+      if (design.length > 0 && taker !== undefined) inherited.set(taker, design);
       changes.push({
         path: pathText(["superclusters", i]),
-        detail: `supercluster ${name} no longer exists: removed`,
+        detail: `supercluster ${name} no longer exists: removed${design.length > 0 && taker !== undefined ? ` (its territories' design goes to ${taker}, of the same lineage)` : ""}`,
       });
     }
     seq.items.forEach((item, i) => {

@@ -132,6 +132,34 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
     expect(back.text).not.toContain("assigned");
   });
 
+  it("an upgrade aborted part way, synced, then finished: the last sync removes the emptied old supercluster and its territories' design goes to the new one (D6), not lost", () => {
+    const old = [
+      { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
+      { name: "us-mid", primary: "dma-phl", backup: "dma-bos" },
+      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+    ];
+    const partWay = syncFleetText(text, fleet(), [
+      dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
+      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
+      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
+    ]);
+    const mid = parseFleetText(partWay.text);
+    if (!mid.ok) throw new Error(JSON.stringify(mid.diagnostics));
+    const design = fleet().superclusters[0]!.territories;
+    const all = ["dma-nyc", "dma-bos", "dma-phl"];
+    const done = syncFleetText(
+      partWay.text,
+      mid.fleet,
+      all.map((c) => dma(c, "10.1.0", "sc-east@10.1.0", all, design)),
+    );
+    const parsed = parseFleetText(done.text);
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
+    expect(parsed.fleet.superclusters.map((s) => [s.name, s.clusters, s.territories])).toEqual([
+      ["sc-east@10.1.0", all, design],
+    ]);
+    expect(done.text).not.toContain("assigned");
+  });
+
   it("a cluster that left and is in no supercluster is taken out of the list; a file that already says it all is unchanged", () => {
     const r = syncFleetText(text, fleet(), [
       dma("dma-nyc", "10.1.0", null, []),
