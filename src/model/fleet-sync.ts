@@ -321,7 +321,7 @@ function syncDoc(
         if (!sameAsDesign)
           notes.push({
             path: pathText(["superclusters", index, "territories"]),
-            detail: `${name}: territory ${t.name} is ${s ? `assigned to ${s.primary}${s.backup ? `/${s.backup}` : ""}` : "unassigned"} on the servers now; the file's design ${t.primary}${t.backup ? `/${t.backup}` : ""} kept (apply restores it)${sValid ? ", with assigned: where the servers have it" : ""}`,
+            detail: `${name}: territory ${t.name} is ${s ? `assigned to ${s.primary}${s.backup ? `/${s.backup}` : ""}` : "unassigned"} on the servers now; the file's design ${t.primary}${t.backup ? `/${t.backup}` : ""} kept (an upgrade's apply restores it; after an abort with nothing left to upgrade, \`rollgate abort FLEET --return-to-service\` does)${sValid ? ", with assigned: where the servers have it" : ""}`,
           });
       }
       return keep;
@@ -463,7 +463,13 @@ function syncDoc(
             const on = members.filter((m) => rel(m) === newest);
             const off = members.filter((m) => rel(m) !== newest);
             const next = `${superclusterLineage(name)}@${newest}`;
-            return `${on.join(", ")} run${on.length === 1 ? "s" : ""} ${newest}${off.length ? `; ${off.join(", ")} not yet` : ""}. rollgate apply --to ${newest} carries on from here (G5: the rest of the window: ${off.length ? `install ${newest} on ${off.join(", ")}, ` : ""}found ${next} on ${on[0] ?? members[0]} (D10), join the others to it, restore the territories as the file has them, return each cluster to service)`;
+            // none upgraded yet: the file cannot say the window's target
+            if (
+              off.length === 0 &&
+              members.every((m) => rel(m) === (fleet.clusters.find((c) => c.name === m)?.version ?? newest))
+            )
+              return `all run ${newest}, none upgraded yet. \`rollgate apply FLEET --to TARGET\` (the release the window was upgrading to) carries on from here (G5: the rest of the window: install TARGET on every cluster, the first founds ${superclusterLineage(name)}@TARGET (D10), the others join it, the territories restored as the file has them, each cluster returned to service)`;
+            return `${on.join(", ")} run${on.length === 1 ? "s" : ""} ${newest}${off.length ? `; ${off.join(", ")} not yet` : ""}. \`rollgate apply FLEET --to ${newest}\` carries on from here (G5: the rest of the window: ${off.length ? `install ${newest} on ${off.join(", ")}, ` : ""}found ${next} on ${on[0] ?? members[0]} (D10), join the others to it, restore the territories as the file has them, return each cluster to service)`;
           })()}`,
         });
         reviewTerritories(i, name, fileTerritories(node), members);

@@ -78,9 +78,26 @@ export function abortRun(
   by: string,
   options: AbortOptions = {},
 ): ControlResult {
-  unfinished(run, "abort");
   const engine = engineOf(store, run);
   const rts = options.returnToService === true;
+  // An aborted run can still return to service what it took out (say an abort that left a
+  // maintenance window's clusters busied out in their new supercluster, D5): it is reopened for
+  // that return only; the engine starts no step of the plan (engine.ts), and the run ends aborted.
+  if (run.state === "aborted" && rts && !engine) {
+    store.append(run.id, { type: "abort.requested", by, returnToService: true });
+    if (!store.setStateIf(run.id, ["aborted"], "aborting", `return to service after the abort, by ${by}`))
+      throw new RollgateError(
+        "ROLLGATE_E_RUN_STATE",
+        `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was done`,
+      );
+    return {
+      run: run.id,
+      state: "aborting",
+      engine,
+      message: `run ${run.id} was aborted: returning to service what it took out that may return`,
+    };
+  }
+  unfinished(run, "abort");
   if (run.state === "aborting") {
     if (rts && !returnToServiceRequested(store, run.id)) {
       store.append(run.id, { type: "abort.requested", by, returnToService: true });

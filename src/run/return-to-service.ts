@@ -1,7 +1,7 @@
 import type { ServerObservation } from "../drivers/driver.ts";
 import type { AbortLeftOut, AbortReturned } from "../events/types.ts";
 import { compareAddresses } from "../model/address.ts";
-import type { Cluster, Fleet, Server } from "../model/fleet.ts";
+import { type Cluster, type Fleet, type Server, superclusterLineage } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Step, TerritoryAssignment } from "../plan/types.ts";
 
@@ -61,9 +61,17 @@ export function territoriesToRestore(
   supercluster: string,
   serving: (name: string) => boolean,
 ): TerritoryAssignment[] {
-  const sc = fleet.superclusters.find((s) => s.name === supercluster && s.clusters.includes(cluster.name));
-  if (!sc) return [];
-  return sc.territories
+  // the design of the cluster's lineage: the supercluster the file names, or (an upgrade that founded
+  // `<lineage>@<release>` before the abort) the file's supercluster of the same lineage
+  const lineage = superclusterLineage(supercluster);
+  const scs = fleet.superclusters.filter(
+    (s) =>
+      superclusterLineage(s.name) === lineage &&
+      (s.clusters.includes(cluster.name) || (s.formerMembers ?? []).includes(cluster.name)),
+  );
+  if (scs.length === 0) return [];
+  return scs
+    .flatMap((s) => s.territories)
     .filter((t) => t.primary === cluster.name || t.backup === cluster.name)
     .filter((t) => [t.primary, t.backup].every((n) => n === undefined || serving(n)))
     .map((t) => ({

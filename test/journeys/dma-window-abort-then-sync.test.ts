@@ -94,4 +94,50 @@ describe("abort a maintenance window, sync the fleet file, then carry on", () =>
     ]);
     expect(readFileSync(r.fleet, "utf8")).not.toContain("leftSupercluster");
   }, 600_000);
+
+  it("an operator aborts a maintenance window once its joins began (every cluster in sc-east@10.1.0, busied out, territories recorded off): abort --return-to-service on the aborted run brings all five back with the design's territories (D5)", async () => {
+    const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
+    const design = parseFleetText(fixture);
+    if (!design.ok) throw new Error("fixture invalid");
+    const r = await rehearse("dma-supercluster", 40, () => fixture);
+    const engine = startEngine([
+      "apply",
+      r.fleet,
+      "--to",
+      "10.1.0",
+      "--strategy",
+      "maintenance-window",
+      "--yes",
+      "--confirm-finalize",
+      "--json",
+    ]);
+    await waitFor(() => stateChanges(r.lab).some((d) => /joined sc-east@10\.1\.0/.test(d)), {
+      timeoutMs: 180_000,
+      what: "the first join",
+    });
+    const abort = await runCli(["abort", r.fleet], { timeoutMs: 60_000 });
+    expect(abort.code, abort.stderr).toBe(0);
+    await engine.exited;
+    // the plain abort left them out: every cluster busied out, the territories off
+    expect(Object.values(service(r.lab)).every((s) => !s.inService)).toBe(true);
+    // the way on: the aborted run's return to service, asked again
+    const back = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 240_000 });
+    expect(back.code, back.stderr).toBe(0);
+    const report = JSON.parse(back.stdout.trim().split("\n").at(-1)!);
+    expect(report.state).toBe("aborted");
+    expect([...report.abort.returned].sort()).toEqual([...design.fleet.superclusters[0]!.clusters].sort());
+    // what the lab saw: all five serve in sc-east@10.1.0, territories on the design, no rule broken
+    for (const [name, s] of Object.entries(service(r.lab)))
+      expect(s, name).toEqual({ inService: true, busiedOut: false, supercluster: "sc-east@10.1.0" });
+    const sc = r.lab.world.superclusters.get("sc-east@10.1.0");
+    for (const t of design.fleet.superclusters[0]!.territories) {
+      const now = sc?.territories.find((x) => x.name === t.name);
+      expect({ name: now?.name, primary: now?.primary, backup: now?.backup }).toEqual({
+        name: t.name,
+        primary: t.primary,
+        backup: t.backup,
+      });
+    }
+    expect(r.lab.status().violations).toEqual([]);
+  }, 600_000);
 });

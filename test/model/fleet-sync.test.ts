@@ -249,6 +249,19 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
     ]);
     expect(again.changes).toEqual([]);
     expect(again.text).toBe(r.text);
+    expect(r.notes.map((n) => n.detail).join("\n")).toContain(
+      "`rollgate apply FLEET --to 10.1.0` carries on",
+    );
+    // aborted before any install: the note does not take the old release for the target
+    const none = syncFleetText(text, fleet(), [
+      dma("dma-nyc", "10.0.1", null, []),
+      dma("dma-bos", "10.0.1", null, []),
+      dma("dma-phl", "10.0.1", null, []),
+    ]);
+    const noteText = none.notes.map((n) => n.detail).join("\n");
+    expect(noteText).toContain("none upgraded yet");
+    expect(noteText).toContain("--to TARGET");
+    expect(noteText).not.toContain("--to 10.0.1");
   });
 
   it("a fleet file with YAML anchors and aliases: an aliased value to change gets a plain value, the anchor stays, nothing else changes (3)", () => {

@@ -182,7 +182,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       const asked = await withRun(
         ctx,
         fleet,
-        { ...opts, unfinishedOnly: true },
+        // with a return to service, an aborted run too (its return may be asked again, control.ts)
+        { ...opts, unfinishedOnly: !rts },
         { readonly: false },
         (store, run, located) => ({
           r: abortRun(store, run, "an operator (rollgate abort)", { returnToService: rts }),
