@@ -27,11 +27,11 @@ function control<T>(fn: () => T): T {
   }
 }
 
-/** The abort's body: none, {}, or { "returnToService": boolean }; anything else is a 400. */
+/** The abort's body: none, {}, or { "returnToService": boolean }; anything else (null too) is a 400. */
 function abortBody(body: unknown): boolean {
-  if (body === undefined || body === null) return false;
+  if (body === undefined) return false;
   const shape = 'the body must be a JSON object: { "returnToService": true } (or none)';
-  if (typeof body !== "object" || Array.isArray(body))
+  if (typeof body !== "object" || body === null || Array.isArray(body))
     throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", shape);
   const unknown = Object.keys(body).filter((k) => k !== "returnToService");
   if (unknown.length)
@@ -98,8 +98,8 @@ export function registerActionRoutes(
   app.post("/api/runs/:id/confirm", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
-    const body = req.body ?? {};
-    if (typeof body !== "object" || Array.isArray(body))
+    const body = req.body === undefined ? {} : req.body;
+    if (typeof body !== "object" || body === null || Array.isArray(body))
       throw new ApiError(
         "ROLLGATE_E_API_BAD_REQUEST",
         'the body must be a JSON object: { "step": "<step id>" }',
