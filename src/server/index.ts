@@ -93,10 +93,15 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const owned = options.store ? undefined : openExistingStore(statePath, { readonly: true });
   const store = (options.store ?? owned)!;
   let writer: Store | undefined = options.store;
-  const ctx = new ServerContext(store, options.fleetFile, () => {
-    writer ??= openStore(statePath);
-    return writer;
-  });
+  const ctx = new ServerContext(
+    store,
+    options.fleetFile,
+    () => {
+      writer ??= openStore(statePath);
+      return writer;
+    },
+    options.store ? options.statePath : statePath,
+  );
   const closeStores = () => {
     owned?.close();
     if (writer !== options.store) writer?.close();

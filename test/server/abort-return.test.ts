@@ -100,7 +100,10 @@ describe("the API's abort with return to service", () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({ ok: true, state: "aborting", returnToService: true, engine: null });
-    expect(body.message).toContain("rollgate abort --return-to-service");
+    // the commands that drive the return, on this run's fleet file and state file
+    expect(body.message).toContain(
+      `\`rollgate abort ${f.run.fleetFile} --return-to-service --state ${f.statePath} --run ${f.run.id}\` or \`rollgate resume ${f.run.fleetFile} --state ${f.statePath} --run ${f.run.id}\``,
+    );
     expect(asked()).toEqual([true]);
     expect(f.store.getRun(f.run.id)!.state).toBe("aborting");
   });
