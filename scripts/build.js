@@ -9,9 +9,18 @@
 //
 // bin/rollgate.js runs dist/ only while `isFresh` says it was built from the sources as they are
 // now; otherwise it runs src/ through tsx. Plain JavaScript, so that it runs with node alone.
-import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -34,19 +43,28 @@ function sourceFiles(root) {
 }
 
 /**
- * What the sources look like now, cheaply: how many there are and the newest change time among
- * them (ctime, which every edit, touch, copy, checkout or rename moves forward; mtime can be set
- * back), with scripts/build.js among them. A few milliseconds for ~100 files.
+ * What these sources look like now, cheaply: where they are (the real path of the checkout), how
+ * many there are, the newest change time among them (ctime, which every edit, touch, copy,
+ * checkout or rename moves forward; mtime can be set back), and a hash of every file's path, size,
+ * mtime and ctime, with scripts/build.js among them. A dist/ built in another checkout (copied
+ * here, or a checkout copied whole) names other sources: its stamp never matches. A few
+ * milliseconds for ~100 files.
  */
 export function sourceStamp(root = ROOT) {
+  const real = realpathSync(root);
   // this file too: a change to how the build is made makes the build stale
-  const files = [...sourceFiles(root), join(root, "scripts", "build.js")];
+  const files = [...sourceFiles(real), join(real, "scripts", "build.js")];
+  const hash = createHash("sha1");
   let newest = 0;
-  for (const f of files) newest = Math.max(newest, statSync(f).ctimeMs);
-  return { files: files.length, newest };
+  for (const f of files) {
+    const s = statSync(f);
+    newest = Math.max(newest, s.ctimeMs);
+    hash.update(`${relative(real, f)}\0${s.size}\0${s.mtimeMs}\0${s.ctimeMs}\n`);
+  }
+  return { root: real, files: files.length, newest, hash: hash.digest("hex") };
 }
 
-/** Whether dist/ was built from the sources as they are now (false when it is missing). */
+/** Whether dist/ was built from these sources as they are now (false when it is missing). */
 export function isFresh(root = ROOT) {
   let built;
   try {
@@ -60,7 +78,12 @@ export function isFresh(root = ROOT) {
   } catch {
     return true; // no src/ (an installed copy with dist/ only)
   }
-  return now.files === built.files && now.newest <= built.newest;
+  return (
+    now.root === built.root &&
+    now.files === built.files &&
+    now.newest === built.newest &&
+    now.hash === built.hash
+  );
 }
 
 /** esbuild as tsx (a dependency of rollgate) resolves it: installed wherever npm put it. */

@@ -65,6 +65,11 @@ export interface AbortOptions {
    * others. Also of an escalated run (engine.ts: the abort comes before the escalation's end).
    */
   returnToService?: boolean;
+  /**
+   * With returnToService and no engine alive, what drives the return (the message ends with it);
+   * default: the commands that do.
+   */
+  noEngine?: string;
 }
 
 /**
@@ -134,7 +139,7 @@ export function abortRun(
     message: engine
       ? `aborting run ${run.id}: the engine (pid ${engine.pid}) finishes its running steps and starts no more${rts ? ", then returns to service what the run took out (rollgate status says what came back)" : ""}`
       : rts
-        ? `aborting run ${run.id}: no engine is running; an engine returns to service what the run took out and ends it aborted (\`rollgate abort --return-to-service\` drives one itself, as \`rollgate resume\` does)`
+        ? `aborting run ${run.id}: no engine is running; an engine returns to service what the run took out and ends it aborted: ${options.noEngine ?? "`rollgate abort --return-to-service` or `rollgate resume` on the run's fleet file drives one"}`
         : `aborted run ${run.id} (no engine was running)`,
   };
 }

@@ -21,6 +21,8 @@ export class ServerContext {
     readonly fleetFile: string | undefined,
     /** For the operator's actions: a read-write connection to the same file. */
     readonly writer: () => Store = () => store,
+    /** The state file, when the server opened it by name (the commands it suggests name it). */
+    readonly statePath?: string,
   ) {}
 
   run(id: string): RunRecord {

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { RollgateError } from "../model/errors.ts";
 import { openExistingStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
@@ -61,6 +61,30 @@ import { DEFAULT_PORT } from "./defaults.ts";
 
 export { DEFAULT_PORT };
 
+/** The path of a field named __proto__ (or a constructor's prototype) in a parsed JSON body, if any. */
+function poisonedField(body: unknown): string | undefined {
+  // iterative: a 64 KiB body nests up to ~32,000 deep
+  const todo: Array<[unknown, string]> = [[body, ""]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [value, path] = next;
+    if (typeof value !== "object" || value === null) continue;
+    for (const [k, v] of Object.entries(value)) {
+      const here = path ? `${path}.${k}` : k;
+      if (k === "__proto__") return here;
+      if (k === "constructor" && typeof v === "object" && v !== null && Object.hasOwn(v, "prototype"))
+        return `${here}.prototype`;
+      todo.push([v, here]);
+    }
+  }
+  return undefined;
+}
+
+function internalError(reply: FastifyReply, err: unknown): FastifyReply {
+  return reply.code(500).send({
+    error: { code: "ROLLGATE_E_INTERNAL", message: `internal error: ${(err as Error).message}` },
+  });
+}
+
 export async function createServer(options: ServerOptions): Promise<RunningServer> {
   // The server reads through a read-only connection (it refuses a file that is not a rollgate
   // store and writes nothing to it); the operator's actions write through a second connection,
@@ -69,10 +93,15 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const owned = options.store ? undefined : openExistingStore(statePath, { readonly: true });
   const store = (options.store ?? owned)!;
   let writer: Store | undefined = options.store;
-  const ctx = new ServerContext(store, options.fleetFile, () => {
-    writer ??= openStore(statePath);
-    return writer;
-  });
+  const ctx = new ServerContext(
+    store,
+    options.fleetFile,
+    () => {
+      writer ??= openStore(statePath);
+      return writer;
+    },
+    options.store ? options.statePath : statePath,
+  );
   const closeStores = () => {
     owned?.close();
     if (writer !== options.store) writer?.close();
@@ -82,7 +111,57 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     heartbeatMs: options.heartbeatMs ?? 15_000,
   });
   // No request logging: a token must never reach a log.
-  const app = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 64 * 1024 });
+  const app = Fastify({
+    logger: false,
+    forceCloseConnections: true,
+    bodyLimit: 64 * 1024,
+    // what fastify answers before any route or hook (a path that does not decode, a path segment
+    // too long): in the API's shape, `{ error: { code, message } }`, like every other refusal
+    frameworkErrors: (err, _req, reply) => {
+      if (err.code === "FST_ERR_BAD_URL")
+        return sendError(
+          reply,
+          "ROLLGATE_E_API_BAD_REQUEST",
+          "the path is not valid: a bad percent-encoding",
+        );
+      if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
+        return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", "the path is not valid: a segment is too long");
+      return internalError(reply, err);
+    },
+  });
+  // JSON bodies: parsed by JSON.parse, refused with a message that says what is wrong; a field
+  // named __proto__ (or constructor.prototype) is refused as the unknown field it is (no route
+  // takes one), never merged into an object.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    if (body === "") {
+      done(
+        new ApiError(
+          "ROLLGATE_E_API_BAD_REQUEST",
+          "the body is empty, yet its content-type is application/json: send no content-type, or a JSON body",
+        ),
+        undefined,
+      );
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(body as string);
+    } catch {
+      done(new ApiError("ROLLGATE_E_API_BAD_REQUEST", "the body is not valid JSON"), undefined);
+      return;
+    }
+    const poisoned = poisonedField(value);
+    if (poisoned)
+      done(
+        new ApiError(
+          "ROLLGATE_E_API_BAD_REQUEST",
+          `unknown field ${poisoned}: no request of the API takes it`,
+        ),
+        undefined,
+      );
+    else done(null, value);
+  });
 
   const principals = new WeakMap<FastifyRequest, Principal>();
   const principalOf = (req: FastifyRequest) => {
@@ -131,9 +210,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500)
       return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", (err as Error).message);
-    return reply.code(500).send({
-      error: { code: "ROLLGATE_E_INTERNAL", message: `internal error: ${(err as Error).message}` },
-    });
+    return internalError(reply, err);
   });
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, "ROLLGATE_E_API_NOT_FOUND", `no such endpoint: ${req.method} ${req.url.split("?")[0]}`),

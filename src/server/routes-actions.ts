@@ -1,6 +1,8 @@
+import { resolve } from "node:path";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RollgateError } from "../model/errors.ts";
 import { abortRun, confirmRun, pauseRun, resumeLiveRun } from "../run/control.ts";
+import { defaultStatePath } from "../run/state-path.ts";
 import type { RunRecord } from "../store/types.ts";
 import { ApiError } from "./api-error.ts";
 import { OPERATOR, type Principal, requireOperator } from "./auth.ts";
@@ -27,11 +29,11 @@ function control<T>(fn: () => T): T {
   }
 }
 
-/** The abort's body: none, {}, or { "returnToService": boolean }; anything else is a 400. */
+/** The abort's body: none, {}, or { "returnToService": boolean }; anything else (null too) is a 400. */
 function abortBody(body: unknown): boolean {
-  if (body === undefined || body === null) return false;
+  if (body === undefined) return false;
   const shape = 'the body must be a JSON object: { "returnToService": true } (or none)';
-  if (typeof body !== "object" || Array.isArray(body))
+  if (typeof body !== "object" || body === null || Array.isArray(body))
     throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", shape);
   const unknown = Object.keys(body).filter((k) => k !== "returnToService");
   if (unknown.length)
@@ -40,6 +42,15 @@ function abortBody(body: unknown): boolean {
   if (returnToService !== undefined && typeof returnToService !== "boolean")
     throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", "returnToService must be true or false");
   return returnToService === true;
+}
+
+/** For an abort with return to service no engine drives: the commands that do, on this run. */
+function noEngineHint(ctx: ServerContext, run: RunRecord): string {
+  const fleetFile = resolve(run.fleetFile);
+  const state = ctx.statePath ? resolve(ctx.statePath) : "<state file>";
+  const where = state === defaultStatePath(fleetFile) ? "" : ` --state ${state}`;
+  const tail = `${where} --run ${run.id}`;
+  return `the server runs no engine: \`rollgate abort ${fleetFile} --return-to-service${tail}\` or \`rollgate resume ${fleetFile}${tail}\` drives it`;
 }
 
 export function registerActionRoutes(
@@ -91,15 +102,17 @@ export function registerActionRoutes(
     const p = operator(req);
     const run = ctx.run(req.params.id);
     const returnToService = abortBody(req.body);
-    const r = control(() => abortRun(ctx.writer(), run, by(p), { returnToService }));
+    const r = control(() =>
+      abortRun(ctx.writer(), run, by(p), { returnToService, noEngine: noEngineHint(ctx, run) }),
+    );
     return answer(run, { returnToService, message: r.message });
   });
 
   app.post("/api/runs/:id/confirm", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
     const run = ctx.run(req.params.id);
-    const body = req.body ?? {};
-    if (typeof body !== "object" || Array.isArray(body))
+    const body = req.body === undefined ? {} : req.body;
+    if (typeof body !== "object" || body === null || Array.isArray(body))
       throw new ApiError(
         "ROLLGATE_E_API_BAD_REQUEST",
         'the body must be a JSON object: { "step": "<step id>" }',

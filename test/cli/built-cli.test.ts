@@ -90,6 +90,30 @@ describe("bin/rollgate.js runs the build when it is fresh, else the sources (iss
     expect(version(dir)).toBe(VERSION);
   });
 
+  it("a dist/ copied from another checkout (built after these sources were last changed) is not run: the sources are", async () => {
+    const a = checkout();
+    const b = checkout();
+    const versionTs = join(b, "src", "cli", "version.ts");
+    writeFileSync(
+      versionTs,
+      readFileSync(versionTs, "utf8").replace(").version;", ').version + "-FROM-CKB";'),
+    );
+    await build(b);
+    expect(version(b)).toBe(`${VERSION}-FROM-CKB`);
+    // b's build is stamped later than any of a's sources, with as many files: still not a's build
+    cpSync(join(b, "dist"), join(a, "dist"), { recursive: true });
+    expect(isFresh(a)).toBe(false);
+    expect(version(a)).toBe(VERSION);
+    // built in a, it is a's
+    await build(a);
+    expect(isFresh(a)).toBe(true);
+    expect(version(a)).toBe(VERSION);
+    // and the check stays cheap: a few milliseconds for the ~100 sources
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) isFresh(a);
+    expect((performance.now() - t0) / 10).toBeLessThan(budget(50));
+  });
+
   it("refuses to build a source whose new URL(…, import.meta.url) would name another file from dist/cli/", async () => {
     const dir = checkout();
     writeFileSync(

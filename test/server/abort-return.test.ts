@@ -34,6 +34,7 @@ describe("the API's abort with return to service", () => {
     f.store.setState(f.run.id, "running", "test");
     const path = `/api/runs/${f.run.id}/abort`;
     for (const body of [
+      "null",
       "[true]",
       '"yes"',
       '{"returnToService":"yes"}',
@@ -45,6 +46,32 @@ describe("the API's abort with return to service", () => {
       expect(res.status, body).toBe(400);
       expect((await errorOf(res)).code, body).toBe("ROLLGATE_E_API_BAD_REQUEST");
     }
+    expect(f.store.getRun(f.run.id)!.state).toBe("running");
+    expect(asked()).toEqual([]);
+  });
+
+  it("names what is wrong with a body: a field __proto__ is an unknown field, not JSON that does not parse", async () => {
+    f = await fixture();
+    f.store.setState(f.run.id, "running", "test");
+    const path = `/api/runs/${f.run.id}/abort`;
+    for (const body of [
+      '{"__proto__":{"returnToService":true}}',
+      '{"returnToService":true,"__proto__":{}}',
+    ]) {
+      const res = await f.api(path, json(body, f.operator));
+      expect(res.status, body).toBe(400);
+      const err = await errorOf(res);
+      expect(err.code, body).toBe("ROLLGATE_E_API_BAD_REQUEST");
+      expect(err.message, body).toMatch(/unknown field __proto__/);
+      expect(err.message, body).not.toMatch(/not valid JSON/i);
+    }
+    const nested = await f.api(path, json('{"a":{"constructor":{"prototype":{}}}}', f.operator));
+    expect((await errorOf(nested)).message).toMatch(/unknown field a\.constructor\.prototype/);
+    const broken = await f.api(path, json("{not json", f.operator));
+    expect((await errorOf(broken)).message).toMatch(/not valid JSON/);
+    const empty = await f.api(path, json("", f.operator));
+    expect(empty.status).toBe(400);
+    expect((await errorOf(empty)).message).toMatch(/body is empty/);
     expect(f.store.getRun(f.run.id)!.state).toBe("running");
     expect(asked()).toEqual([]);
   });
@@ -73,7 +100,10 @@ describe("the API's abort with return to service", () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     expect(body).toMatchObject({ ok: true, state: "aborting", returnToService: true, engine: null });
-    expect(body.message).toContain("rollgate abort --return-to-service");
+    // the commands that drive the return, on this run's fleet file and state file
+    expect(body.message).toContain(
+      `\`rollgate abort ${f.run.fleetFile} --return-to-service --state ${f.statePath} --run ${f.run.id}\` or \`rollgate resume ${f.run.fleetFile} --state ${f.statePath} --run ${f.run.id}\``,
+    );
     expect(asked()).toEqual([true]);
     expect(f.store.getRun(f.run.id)!.state).toBe("aborting");
   });

@@ -88,6 +88,58 @@ describe("the API (fastify on loopback, a real state file)", () => {
     }
   });
 
+  it("a path that does not decode, or with a segment too long, is a 400 in the API's shape, on every route family", async () => {
+    f = await fixture();
+    const bad = "%E0%A4%A";
+    const long = "r".repeat(200);
+    const asked: Array<[string, string]> = [
+      ["POST", `/api/runs/${bad}/abort`],
+      ["POST", `/api/runs/${bad}/pause`],
+      ["POST", `/api/runs/${bad}/confirm`],
+      ["GET", `/api/runs/${bad}`],
+      ["GET", `/api/runs/${bad}/plan`],
+      ["GET", `/api/runs/${bad}/events`],
+      ["GET", `/api/runs${bad}`],
+      ["GET", `/api/fleet${bad}`],
+      ["GET", `/api/health${bad}`],
+      ["GET", `/metrics${bad}`],
+      ["GET", `/${bad}`],
+      ["GET", `/assets/${bad}.js`],
+      ["POST", `/api/runs/${long}/abort`],
+      ["POST", `/api/runs/${long}/confirm`],
+    ];
+    for (const [method, path] of asked) {
+      for (const token of [f.operator, null]) {
+        const res = await f.api(path, { method, token });
+        expect(res.status, `${method} ${path}`).toBe(400);
+        const body = (await res.json()) as { error: { code: string; message: string } };
+        expect(body, `${method} ${path}`).toEqual({
+          error: {
+            code: "ROLLGATE_E_API_BAD_REQUEST",
+            message: expect.stringMatching(/^the path is not valid/),
+          },
+        });
+      }
+    }
+    // a GET with a segment too long falls through to the page's files: a 404 in the API's shape
+    const longGet = await f.api(`/api/runs/${long}`);
+    expect(longGet.status).toBe(404);
+    expect(await errorOf(longGet)).toMatchObject({ code: "ROLLGATE_E_API_NOT_FOUND" });
+    expect(f.store.getRun(f.run.id)!.state).toBe("pending");
+  });
+
+  it("refuses a null body: confirm's body must be an object too", async () => {
+    f = await fixture();
+    const res = await f.api(`/api/runs/${f.run.id}/confirm`, {
+      token: f.operator,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "null",
+    });
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).code).toBe("ROLLGATE_E_API_BAD_REQUEST");
+  });
+
   it("refuses a viewer's action (403); an operator pauses, resumes and aborts with the CLI's semantics", async () => {
     f = await fixture();
     const path = (a: string) => `/api/runs/${f!.run.id}/${a}`;

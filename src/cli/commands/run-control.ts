@@ -58,11 +58,27 @@ async function withRun<T>(
  * state file holds another unfinished run).
  */
 export function resumeCommandOf(located: LocatedRun, run: RunRecord, namedRun?: string): string {
+  return commandOf("resume", located, run, namedRun);
+}
+
+/** The same for `rollgate abort FLEET --return-to-service`. */
+export function abortReturnCommandOf(located: LocatedRun, run: RunRecord, namedRun?: string): string {
+  return commandOf("abort", located, run, namedRun, "--return-to-service");
+}
+
+function commandOf(
+  verb: string,
+  located: LocatedRun,
+  run: RunRecord,
+  namedRun?: string,
+  flag?: string,
+): string {
   const fleetFile = located.fleetFile ?? resolve(run.fleetFile);
   const state = resolve(located.statePath) === defaultStatePath(fleetFile) ? undefined : located.statePath;
   return [
-    "rollgate resume",
+    `rollgate ${verb}`,
     fleetFile,
+    flag,
     state ? `--state ${state}` : undefined,
     namedRun ? `--run ${namedRun}` : undefined,
   ]
@@ -81,7 +97,16 @@ function abortLines(abort: NonNullable<RunSummary["abort"]>, color: boolean): st
   return lines;
 }
 
-export function renderSummary(s: RunSummary, color: boolean, resumeCommand = "rollgate resume"): string[] {
+/**
+ * The run as lines. resumeCommand: the command that drives it on; abortReturnCommand, for a run
+ * aborting with return to service asked, the abort that drives it too.
+ */
+export function renderSummary(
+  s: RunSummary,
+  color: boolean,
+  resumeCommand = "rollgate resume",
+  abortReturnCommand?: string,
+): string[] {
   const paint = painter(color);
   const stateColor =
     s.run.state === "completed"
@@ -94,6 +119,15 @@ export function renderSummary(s: RunSummary, color: boolean, resumeCommand = "ro
     `progress ${s.progress.done}/${s.progress.total} steps · ~${formatDuration(s.secondsLeft)} left by the plan (plan ${formatDuration(s.estimate.seconds)}, lower bound ${formatDuration(s.estimate.lowerBoundSeconds)})`,
     `engine ${s.engine ? `pid ${s.engine.pid} on ${s.engine.host} since ${s.engine.since}` : "not running"}`,
   ];
+  // aborting with no engine (the API's abort: the server runs none; an engine that died): nothing
+  // moves it on until a command drives it
+  if (!s.engine && s.run.state === "aborting")
+    lines.push(
+      paint(
+        "yellow",
+        `aborting  no engine drives the abort on: ${abortReturnCommand ? `\`${abortReturnCommand}\` or ` : ""}\`${resumeCommand}\` does (it finishes the abort${abortReturnCommand ? ", returning to service what the run took out" : ""})`,
+      ),
+    );
   for (const r of s.running) lines.push(`running   ${r}`);
   for (const w of s.waiting)
     lines.push(paint("yellow", `waiting   ${w.step}: blocked by ${w.rule}: ${w.reason}`));
@@ -126,6 +160,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
   ).action(
     action(ctx, async (fleet: string | undefined, opts: StateOpts) => {
       const { summarizeRun } = await import("../../run/summary.ts");
+      const { returnToServiceRequested } = await import("../../run/control.ts");
       return withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
         const s = summarizeRun(store, run);
         if (opts.json)
@@ -135,7 +170,14 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
             ...(located.viaLab ? { viaLab: located.viaLab } : {}),
           });
         else
-          for (const l of renderSummary(s, ctx.output.color, resumeCommandOf(located, run, opts.run)))
+          for (const l of renderSummary(
+            s,
+            ctx.output.color,
+            resumeCommandOf(located, run, opts.run),
+            run.state === "aborting" && returnToServiceRequested(store, run.id)
+              ? abortReturnCommandOf(located, run, opts.run)
+              : undefined,
+          ))
             ctx.output.out(l);
         return 0;
       });
@@ -186,7 +228,10 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         { ...opts, unfinishedOnly: !rts },
         { readonly: false },
         (store, run, located) => ({
-          r: abortRun(store, run, "an operator (rollgate abort)", { returnToService: rts }),
+          r: abortRun(store, run, "an operator (rollgate abort)", {
+            returnToService: rts,
+            noEngine: "this command drives the return itself now, as `rollgate resume` would",
+          }),
           located,
         }),
       );
