@@ -22,6 +22,7 @@ import { pauseRun, returnToServiceRequested } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
 import { defaultStatePath, pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
+import { shellWord } from "./return-to-service.ts";
 import { ruleGate } from "./rule-gate.ts";
 
 /**
@@ -149,10 +150,7 @@ async function preflight(
           "ROLLGATE_E_RUN_FINISHED",
           `run ${lastCompleted} has already completed: every server runs its target; nothing to do (describe the fleet as it now is in the fleet file before planning another upgrade)`,
         )
-      : new RollgateError(
-          "ROLLGATE_E_PREFLIGHT_MISMATCH",
-          `every server already runs its target, though the fleet file says otherwise: nothing to do; describe the fleet as it is in the fleet file; nothing was done`,
-        );
+      : behindError(fleet, plan, observed, fleetFile);
   }
   // A release the file does not say, or (DMA) any release but the file's: a matrix or generic
   // server may be ahead on the target (the per-server procedure finds that, G5; M3 decides the
@@ -182,6 +180,26 @@ async function preflight(
       update ? { details: { changes: update.changes, diff: update.diff } } : undefined,
     );
   }
+}
+
+/**
+ * Every server already on its target while the fleet file says otherwise: the file is behind the
+ * fleet (an aborted run, a maintenance window aborted part way, an upgrade by hand), which may be
+ * far from done (clusters out of service, in no supercluster). Not "nothing to do": bring the file
+ * up to date, then plan again from it (G5), with the commands to paste.
+ */
+function behindError(fleet: Fleet, plan: Plan, observed: Observed[], fleetFile?: string): RollgateError {
+  const f = fleetFile ? shellWord(fleetFile) : "FLEET";
+  const to = plan.target
+    .split(",")
+    .map((t) => `--to ${shellWord(t)}`)
+    .join(" ");
+  const update = fleetFile === undefined ? undefined : mismatchUpdate(fleetFile, fleet, observed);
+  return new RollgateError(
+    "ROLLGATE_E_PREFLIGHT_MISMATCH",
+    `every server already runs its target, but the fleet file says otherwise: the fleet file is behind the fleet (what is left to do, if anything, is planned from what it says); nothing was done. Bring it up to date with \`rollgate fleet sync ${f} --write\`, then plan again: \`rollgate plan ${f} ${to}\`.${update?.message ?? ""}`,
+    update ? { details: { changes: update.changes, diff: update.diff } } : undefined,
+  );
 }
 
 /**
