@@ -41,6 +41,11 @@ export interface ServerObservation {
   busiedOut?: boolean;
   /** DMA: territory assignments as this cluster sees them. */
   territories?: TerritoryAssignment[];
+  /**
+   * The action under way on the server (or its cluster), as the appliance reports it: `endsAt`
+   * null when it will not end by itself (docs/appliance-api.md); null or absent when none.
+   */
+  activity?: { action: string; release?: string; startedAt?: string; endsAt?: string | null } | null;
   /** The server's last install: which release and how it ended ("running" while under way). */
   lastInstall?: { release: string; result: "running" | "ok" | "failed" | "interrupted"; at?: string };
   /** Why the server is "unreachable" (refused, timed out, a malformed answer, …), when it is. */

@@ -35,6 +35,15 @@ const observationSchema = z.looseObject({
   territories: z
     .array(z.object({ name: z.string(), primary: z.string(), backup: z.string().optional() }))
     .optional(),
+  activity: z
+    .looseObject({
+      action: z.string(),
+      release: z.string().optional(),
+      startedAt: z.string().optional(),
+      endsAt: z.string().nullable().optional(),
+    })
+    .nullable()
+    .optional(),
   lastInstall: z
     .object({
       release: version,

@@ -24,6 +24,11 @@ import type {
 /** Durations of lab-only actions the estimates table does not list, in seconds. */
 const LAB_ESTIMATES: Record<string, number> = { mount: 5, unmount: 5, enable: 30 };
 
+/** A territory as the appliance holds it: its name, primary and backup, nothing else. */
+function assignment(name: string, t: { primary: string; backup?: string }): TerritoryAssignment {
+  return { name, primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) };
+}
+
 export type Reachability = "open" | "refuse" | "drop";
 
 /**
@@ -115,14 +120,17 @@ export class LabWorld {
         name: s.name,
         members: [...s.clusters],
         founder: s.clusters[0]!,
-        territories: s.territories.map((t) => ({ ...t })),
+        // Where each territory is assigned now (mid-upgrade, D4/D6), else its design: the
+        // appliance reports only { name, primary, backup }.
+        territories: s.territories.map((t) => assignment(t.name, t.assigned ?? t)),
       });
       const releases = new Set(
         s.clusters.flatMap((n) => this.clusters.get(n)?.servers.map((x) => x.release) ?? []),
       );
       this.lineages.push({
         clusters: [...s.clusters],
-        territories: s.territories.map((t) => ({ ...t })),
+        // The design: what a maintenance window restores (D5), whatever `assigned` says now.
+        territories: s.territories.map((t) => assignment(t.name, t)),
         judged: releases.size === 1 ? [...releases][0]! : "",
         outage: false,
       });

@@ -1,10 +1,11 @@
 import { existsSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
-import { resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { driverFor as defaultDriverFor } from "../drivers/index.ts";
 import type { Driver, ServerObservation } from "../drivers/driver.ts";
 import type { Escalation, RunEvent, RunState } from "../events/types.ts";
 import { loadFleetFile } from "../io/fleet-loader.ts";
+import { readRecord } from "../lab/record.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
@@ -21,6 +22,7 @@ import { pauseRun, returnToServiceRequested } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
 import { defaultStatePath, pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
+import { shellWord } from "./return-to-service.ts";
 import { ruleGate } from "./rule-gate.ts";
 
 /**
@@ -133,6 +135,7 @@ async function preflight(
     );
   }
   const observed = await observeAll(clusters, driverFor, "starting");
+  refuseBusy(observed, fleetFile);
   const targetOf = (c: Cluster) => plan.targets[c.name] ?? plan.target;
   // Everything already on its target: a new run would only replay a finished upgrade (a DMA
   // cluster would be busied out and taken out of its new supercluster again). Nothing to do.
@@ -147,10 +150,7 @@ async function preflight(
           "ROLLGATE_E_RUN_FINISHED",
           `run ${lastCompleted} has already completed: every server runs its target; nothing to do (describe the fleet as it now is in the fleet file before planning another upgrade)`,
         )
-      : new RollgateError(
-          "ROLLGATE_E_PREFLIGHT_MISMATCH",
-          `every server already runs its target, though the fleet file says otherwise: nothing to do; describe the fleet as it is in the fleet file; nothing was done`,
-        );
+      : behindError(fleet, plan, observed, fleetFile);
   }
   // A release the file does not say, or (DMA) any release but the file's: a matrix or generic
   // server may be ahead on the target (the per-server procedure finds that, G5; M3 decides the
@@ -180,6 +180,70 @@ async function preflight(
       update ? { details: { changes: update.changes, diff: update.diff } } : undefined,
     );
   }
+}
+
+/**
+ * Every server already on its target while the fleet file says otherwise: the file is behind the
+ * fleet (an aborted run, a maintenance window aborted part way, an upgrade by hand), which may be
+ * far from done (clusters out of service, in no supercluster). Not "nothing to do": bring the file
+ * up to date, then plan again from it (G5), with the commands to paste.
+ */
+function behindError(fleet: Fleet, plan: Plan, observed: Observed[], fleetFile?: string): RollgateError {
+  const f = fleetFile ? shellWord(fleetFile) : "FLEET";
+  const to = plan.target
+    .split(",")
+    .map((t) => `--to ${shellWord(t)}`)
+    .join(" ");
+  const update = fleetFile === undefined ? undefined : mismatchUpdate(fleetFile, fleet, observed);
+  return new RollgateError(
+    "ROLLGATE_E_PREFLIGHT_MISMATCH",
+    `every server already runs its target, but the fleet file says otherwise: the fleet file is behind the fleet (what is left to do, if anything, is planned from what it says); nothing was done. Bring it up to date with \`rollgate fleet sync ${f} --write\`, then plan again: \`rollgate plan ${f} ${to}\`.${update?.message ?? ""}`,
+    update ? { details: { changes: update.changes, diff: update.diff } } : undefined,
+  );
+}
+
+/**
+ * A server busy with an action before a run starts (an install of an aborted run still under way,
+ * or one that hangs; an action at its console): a new run would act on a server that is not where
+ * the file or the plan has it, and would only find out when the server refuses it (G5, M9: one
+ * action at a time on a server). Refused before anything is written, naming each server, its
+ * action and how to end it.
+ */
+function refuseBusy(observed: Observed[], fleetFile: string | undefined): void {
+  const busy = observed.filter((o) => o.obs.activity || o.obs.state === "installing");
+  if (busy.length === 0) return;
+  const what = (o: Observed) => {
+    const a = o.obs.activity;
+    const action = a ? `${a.action}${a.release ? ` ${a.release}` : ""}` : "an install";
+    const ends =
+      a?.endsAt === null ? ", which will not end by itself" : a?.endsAt ? `, until ${a.endsAt}` : "";
+    return `${o.server.name} (${o.cluster.name}) is busy: ${action} in progress${ends}`;
+  };
+  const lab = fleetFile === undefined ? undefined : labFleetOf(fleetFile);
+  const end = lab
+    ? `end it with \`${busy.map((o) => `rollgate lab fault ${lab} ${o.server.name} crash`).join("` and `")}\` (a crash interrupts the action under way)`
+    : "end it at the server as its manual says";
+  throw new RollgateError(
+    "ROLLGATE_E_PREFLIGHT_MISMATCH",
+    `${busy.map(what).join("; ")} (G5, M9: one action at a time on a server): wait for it to end, or ${end}, then plan again; nothing was done`,
+    {
+      details: {
+        busy: busy.map((o) => ({
+          server: o.server.name,
+          cluster: o.cluster.name,
+          activity: o.obs.activity ?? { action: "install" },
+        })),
+      },
+    },
+  );
+}
+
+/** The original fleet file of a lab's derived fleet file (its lab record says), else undefined. */
+function labFleetOf(fleetFile: string): string | undefined {
+  const abs = resolve(fleetFile);
+  const m = /^(.*)\.lab\.yaml$/.exec(abs);
+  if (!m || basename(dirname(abs)) !== "lab") return undefined;
+  return readRecord(`${m[1]}.lab.json`)?.fleet;
 }
 
 /**

@@ -32,6 +32,7 @@ import { returnToServiceRequested } from "./control.ts";
 import {
   matrixServerReturn,
   matrixStartStep,
+  finishCommands,
   mayNotReturn,
   outOfServiceNow,
   restoreStep,
@@ -762,6 +763,11 @@ export class Engine {
    * others are named with the rule that keeps them out and what to do. Then the Matrix servers
    * the run stopped (returnMatrixServers: M9, M4, M3, M5).
    */
+  /** What to run to finish the upgrade after the abort: with this run's fleet file and target. */
+  private finishHint(): string {
+    return finishCommands(this.o.store.getRun(this.o.runId)?.fleetFile, this.o.plan.target);
+  }
+
   private async returnToService(): Promise<{
     returned: string[];
     leftOutOfService: AbortLeftOut[];
@@ -815,7 +821,7 @@ export class Engine {
         continue;
       }
       if (!outOfServiceNow(obs)) continue;
-      const no = mayNotReturn(c, obs);
+      const no = mayNotReturn(c, obs, this.finishHint());
       if (no) {
         leftOutOfService.push(no);
         continue;
@@ -828,7 +834,7 @@ export class Engine {
         leftOutOfService.push({
           cluster: c.name,
           rule: verdict.rule,
-          reason: `${c.name} stays out of service: ${verdict.reason}; finish its upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
+          reason: `${c.name} stays out of service: ${verdict.reason}; finish its upgrade: ${this.finishHint()}`,
         });
         continue;
       }
@@ -922,11 +928,11 @@ export class Engine {
               cluster: c.name,
               server: s.name,
               rule: "M9",
-              reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
+              reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: ${this.finishHint()}`,
             });
           continue;
         }
-        const verdict = matrixServerReturn(c, s, obs);
+        const verdict = matrixServerReturn(c, s, obs, this.finishHint());
         if (!verdict) continue;
         if (!verdict.ok) {
           leftOutOfService.push(verdict.left);

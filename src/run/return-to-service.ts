@@ -13,8 +13,25 @@ import type { Step, TerritoryAssignment } from "../plan/types.ts";
  * D6/D3: a cluster serves as a member of a supercluster, and a supercluster's members run one
  * release. A cluster busied out but still a member of its supercluster, on one release, may return
  * to service; one that left its supercluster (and has not joined or founded the new one) cannot:
- * the way on is to finish its upgrade (`rollgate fleet sync --write`, then `rollgate apply`).
+ * the way on is to finish its upgrade (`rollgate fleet sync FLEET --write`, then `rollgate apply FLEET
+ * --to VERSION`: finishCommands, with the run's fleet file and target).
  */
+
+/** A path or argument as typed in a POSIX shell: as it is when it is plain, else single-quoted. */
+export function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * What to run to finish an upgrade after an abort, pasteable: bring the fleet file up to what
+ * the servers report, then apply again with the run's target (`Plan.target`: a version, or the
+ * `--to` selectors joined by commas). FLEET and VERSION stand in for what is not known.
+ */
+export function finishCommands(fleetFile?: string, target?: string): string {
+  const f = fleetFile ? shellWord(fleetFile) : "FLEET";
+  const to = (target ? target.split(",") : ["VERSION"]).map((t) => `--to ${shellWord(t)}`).join(" ");
+  return `\`rollgate fleet sync ${f} --write\` then \`rollgate apply ${f} ${to}\``;
+}
 
 /** The cluster is out of service as its servers report it (busied out, or not taking calls). */
 export function outOfServiceNow(obs: ServerObservation[]): boolean {
@@ -22,13 +39,18 @@ export function outOfServiceNow(obs: ServerObservation[]): boolean {
 }
 
 /** Why `cluster` may not return to service now (undefined: it may), with the rule id and what to do. */
-export function mayNotReturn(cluster: Cluster, obs: ServerObservation[]): AbortLeftOut | undefined {
+export function mayNotReturn(
+  cluster: Cluster,
+  obs: ServerObservation[],
+  /** What to run to finish the upgrade (finishCommands). */
+  finish = finishCommands(),
+): AbortLeftOut | undefined {
   const unreachable = obs.filter((o) => o.state === "unreachable");
   if (unreachable.length)
     return {
       cluster: cluster.name,
       rule: "G5",
-      reason: `${unreachable.map((o) => o.server).join(", ")} unreachable: ${cluster.name} is not returned to service without reading every server; bring ${unreachable.length === 1 ? "it" : "them"} back, then \`rollgate fleet sync --write\` and \`rollgate apply\``,
+      reason: `${unreachable.map((o) => o.server).join(", ")} unreachable: ${cluster.name} is not returned to service without reading every server; bring ${unreachable.length === 1 ? "it" : "them"} back, then ${finish}`,
     };
   const memberOf = [...new Set(obs.map((o) => o.supercluster ?? null))];
   if (memberOf.length !== 1 || memberOf[0] === null) {
@@ -36,7 +58,7 @@ export function mayNotReturn(cluster: Cluster, obs: ServerObservation[]): AbortL
     return {
       cluster: cluster.name,
       rule: "D6",
-      reason: `${cluster.name} left ${left} and is a member of no supercluster: it serves again only as a member of one (the new one it joins or founds), so it stays out of service; finish its upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
+      reason: `${cluster.name} left ${left} and is a member of no supercluster: it serves again only as a member of one (the new one it joins or founds), so it stays out of service; finish its upgrade: ${finish}`,
     };
   }
   const releases = [...new Set(obs.map((o) => o.release))].sort(compareVersions);
@@ -44,7 +66,7 @@ export function mayNotReturn(cluster: Cluster, obs: ServerObservation[]): AbortL
     return {
       cluster: cluster.name,
       rule: "D3",
-      reason: `${cluster.name}'s servers run ${releases.join(" and ")}: a cluster serves on one release, so it stays out of service; finish its upgrade: \`rollgate fleet sync --write\` then \`rollgate apply\``,
+      reason: `${cluster.name}'s servers run ${releases.join(" and ")}: a cluster serves on one release, so it stays out of service; finish its upgrade: ${finish}`,
     };
   return undefined;
 }
@@ -133,12 +155,14 @@ export function matrixServerReturn(
   cluster: Cluster,
   server: Server,
   obs: ServerObservation[],
+  /** What to run to finish the upgrade (finishCommands). */
+  commands = finishCommands(),
 ): { ok: true; returned: AbortReturned } | { ok: false; left: AbortLeftOut } | undefined {
   const left = (rule: string, reason: string) => ({
     ok: false as const,
     left: { cluster: cluster.name, server: server.name, rule, reason },
   });
-  const finish = "finish the upgrade: `rollgate fleet sync --write` then `rollgate apply`";
+  const finish = `finish the upgrade: ${commands}`;
   const unreachable = obs.filter((o) => o.state === "unreachable");
   if (unreachable.length)
     return left(

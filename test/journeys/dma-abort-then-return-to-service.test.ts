@@ -116,7 +116,10 @@ describe("abort an incremental DMA upgrade, then return to service", () => {
     expect(s.abort?.returned).toEqual([]);
     expect(s.abort?.leftOutOfService).toHaveLength(1);
     expect(s.abort?.leftOutOfService[0]).toMatchObject({ cluster: "dma-nyc", rule: "D6" });
-    expect(s.abort?.leftOutOfService[0]?.reason).toContain("rollgate fleet sync --write");
+    // what to do, pasteable: the run's fleet file and target
+    expect(s.abort?.leftOutOfService[0]?.reason).toContain(
+      `finish its upgrade: \`rollgate fleet sync ${r.fleet} --write\` then \`rollgate apply ${r.fleet} --to 10.1.0\``,
+    );
     const text = await runCli(["status", r.fleet], { timeoutMs: 60_000 });
     expect(text.stdout).toMatch(/left out of service: dma-nyc \[D6\]/);
   }, 600_000);

@@ -90,7 +90,10 @@ describe("a Matrix server's return to service after an abort", () => {
       o("srv3", "installing", "3.5.0", { lastInstall: { release: "3.5.1", result: "running" } }),
     ]);
     expect(v).toMatchObject({ ok: false, left: { server: "srv3", rule: "M9" } });
-    if (v && !v.ok) expect(v.left.reason).toMatch(/install of 3\.5\.1.*rollgate fleet sync --write/);
+    if (v && !v.ok)
+      expect(v.left.reason).toMatch(
+        /install of 3\.5\.1.*rollgate fleet sync FLEET --write` then `rollgate apply FLEET --to VERSION`/,
+      );
   });
 
   it("keeps an old-release server stopped whose filesystem is mounted only on newer servers (M5)", () => {

@@ -25,7 +25,7 @@ afterEach(async () => {
 const TO = ["--to", "polycom-dma=10.1.0", "--to", "polyserve-matrix=3.5.1"];
 
 describe("preflight", () => {
-  it("after a completed run, apply again does nothing: the run has completed (or, with another state file, nothing to do)", async () => {
+  it("after a completed run, apply again does nothing: the run has completed (or, with another state file, the file is behind: sync it, then plan again)", async () => {
     const t = await labOf("demo", 6000);
     lab = t.lab;
     const first = await runCli(["apply", t.fleet, ...TO, "--yes", "--confirm-finalize", "--json"], {
@@ -44,7 +44,14 @@ describe("preflight", () => {
     const elsewhere = join(t.dir, "other", "state.db");
     const other = await runCli(["apply", t.fleet, ...TO, "--yes", "--state", elsewhere]);
     expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/every server already runs its target.*\[ROLLGATE_E_PREFLIGHT_MISMATCH\]/);
+    expect(other.stderr).toMatch(/every server already runs its target.*\[ROLLGATE_E_PREFLIGHT_MISMATCH\]/s);
+    // the file is behind the servers: not "nothing to do", but the commands to bring it up to date
+    expect(other.stderr).not.toContain("nothing to do");
+    expect(other.stderr).toContain("the fleet file is behind the fleet");
+    expect(other.stderr).toContain(`\`rollgate fleet sync ${t.fleet} --write\`, then plan again`);
+    expect(other.stderr).toContain(
+      `\`rollgate plan ${t.fleet} --to polycom-dma=10.1.0 --to polyserve-matrix=3.5.1\``,
+    );
     expect(existsSync(elsewhere)).toBe(false);
 
     const store = new SqliteStore(defaultStatePath(t.fleet));

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
+import { shellWord } from "../../run/return-to-service.ts";
 
 /**
  * `rollgate fleet sync FLEET [--write] [--json]`: the fleet file brought up to what its servers
@@ -31,7 +32,7 @@ export function registerFleet(program: Command, ctx: CliContext): void {
         const paint = painter(ctx.output.color);
         const summary = r.upToDate
           ? `${paint("green", "up to date")} ${file}: it says what the servers report`
-          : `${r.written ? paint("green", "wrote") : paint("yellow", "out of date")} ${file}: ${r.changes.length} change(s)${r.written ? "" : " (rollgate fleet sync --write writes them)"}`;
+          : `${r.written ? paint("green", "wrote") : paint("yellow", "out of date")} ${file}: ${r.changes.length} change(s)${r.written ? "" : ` (rollgate fleet sync ${shellWord(file)} --write writes them)`}`;
         for (const n of r.notes) ctx.output.err(`note: ${n.path}: ${n.detail}`);
         if (opts.write) {
           ctx.output.out(summary);
