@@ -30,6 +30,10 @@ export const ERROR_CATALOG = {
     title: "A supercluster or territory names a cluster that does not exist",
     exit: 2,
   },
+  ROLLGATE_E_FLEET_UNKNOWN_SUPERCLUSTER: {
+    title: "A cluster's leftSupercluster names no supercluster of the fleet file",
+    exit: 2,
+  },
   ROLLGATE_E_FLEET_NOT_MEMBER: { title: "A territory names a cluster outside its supercluster", exit: 2 },
   ROLLGATE_E_FLEET_CLUSTER_SHARED: { title: "A cluster belongs to more than one supercluster", exit: 2 },
   ROLLGATE_E_FLEET_SUPERCLUSTER_SIZE: { title: "A supercluster has more than five clusters (D1)", exit: 2 },

@@ -621,6 +621,27 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
     lineagesOf.set(cn, new Set([...(lineagesOf.get(cn) ?? []), superclusterLineage(sc)]));
   for (const sc of f.superclusters ?? []) for (const cn of sc.clusters) addLineage(cn, sc.name);
   for (const c of f.clusters) if (c.leftSupercluster) addLineage(c.name, c.leftSupercluster);
+  // leftSupercluster names a supercluster of the file's lineages, on a DMA cluster (D6)
+  const fileLineages = new Set((f.superclusters ?? []).map((sc) => superclusterLineage(sc.name)));
+  f.clusters.forEach((c, ci) => {
+    if (c.leftSupercluster === undefined) return;
+    if (c.pack !== "polycom-dma")
+      rep.add(
+        "ROLLGATE_E_FLEET_UNKNOWN_SUPERCLUSTER",
+        ["clusters", ci, "leftSupercluster"],
+        `leftSupercluster is for a DMA cluster; ${c.name} uses pack ${c.pack}`,
+        "no leftSupercluster",
+      );
+    else if (!fileLineages.has(superclusterLineage(c.leftSupercluster)))
+      rep.add(
+        "ROLLGATE_E_FLEET_UNKNOWN_SUPERCLUSTER",
+        ["clusters", ci, "leftSupercluster"],
+        `${c.name} says it left supercluster "${c.leftSupercluster}", which is of no lineage of this file`,
+        (f.superclusters ?? []).length > 0
+          ? `one of ${(f.superclusters ?? []).map((s) => s.name).join(", ")}`
+          : "a supercluster of the file",
+      );
+  });
   f.superclusters?.forEach((sc, si) => {
     const at = ["superclusters", si] as const;
     if (scNames.has(sc.name))
@@ -723,6 +744,16 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
       for (const role of ["primary", "backup"] as const) {
         const cn = t.assigned?.[role];
         if (cn === undefined || current.includes(cn)) continue;
+        if (!clusterIndex.has(cn)) {
+          rep.missing(
+            "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER",
+            [...tat, "assigned", role],
+            { kind: "cluster", name: cn },
+            `unknown cluster "${cn}"`,
+            current.length > 0 ? `a member of ${sc.name}: ${current.join(", ")}` : `a member of ${sc.name}`,
+          );
+          continue;
+        }
         rep.add(
           "ROLLGATE_E_FLEET_NOT_MEMBER",
           [...tat, "assigned", role],

@@ -1,4 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO } from "../helpers/cli.ts";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -415,5 +417,32 @@ superclusters:
       }),
       { numRuns: 1500 },
     );
+  });
+});
+
+describe("leftSupercluster and a territory's assigned, written by hand", () => {
+  const base = readFileSync(join(REPO, "examples", "dma-supercluster.yaml"), "utf8");
+  const codes = (text: string) => {
+    const r = parseFleetText(text);
+    return r.ok ? [] : r.diagnostics.map((d) => `${d.code} ${d.path}`);
+  };
+  it("a leftSupercluster of no lineage of the file is refused where it is written (ROLLGATE_E_FLEET_UNKNOWN_SUPERCLUSTER)", () => {
+    const bad = base.replace(
+      "    estimates: { install: 40m }\n",
+      "    estimates: { install: 40m }\n    leftSupercluster: sc-west\n",
+    );
+    expect(bad).toContain("leftSupercluster: sc-west");
+    expect(codes(bad)).toEqual(["ROLLGATE_E_FLEET_UNKNOWN_SUPERCLUSTER clusters[0].leftSupercluster"]);
+    // one of the file's lineage is fine (the new supercluster of an upgrade)
+    expect(codes(bad.replace("sc-west", "sc-east@10.1.0"))).toEqual([]);
+  });
+  it("an assigned cluster that does not exist is an unknown cluster, not a non-member", () => {
+    const bad = base.replace(
+      "{ name: us-east, primary: dma-nyc, backup: dma-bos }",
+      "{ name: us-east, primary: dma-nyc, backup: dma-bos, assigned: { primary: dma-xyz } }",
+    );
+    expect(codes(bad)).toEqual([
+      "ROLLGATE_E_FLEET_UNKNOWN_CLUSTER superclusters[0].territories[0].assigned.primary",
+    ]);
   });
 });

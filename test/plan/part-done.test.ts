@@ -138,6 +138,10 @@ describe("a supercluster's name round-trips through the fleet file, and a part-d
       .sort();
     expect(restored).toEqual(["us-capital", "us-east", "us-mid", "us-north", "us-south"]);
     expect(plan.steps.filter((s) => s.action === "return-to-service")).toHaveLength(5);
+    // the operator's own command line, repeated, is not refused: it is the rest of that window
+    expect(plan.strategy).toBe("maintenance-window");
+    const again = planUpgrade(fleet, { to: "10.1.0", strategy: "maintenance-window" });
+    expect(again.steps.map((s) => s.id)).toEqual(plan.steps.map((s) => s.id));
   });
 
   it("a maintenance window aborted once every install had ended (all five on 10.1.0, all out of sc-east): the target is not refused as not newer; dma-nyc founds sc-east@10.1.0, the others join, territories restored, no install (D5, D10, G5)", () => {
