@@ -16,6 +16,22 @@ export interface ControlResult {
   message: string;
 }
 
+/** Moves the run from one of `from` to `to`, or refuses: another process changed it meanwhile. */
+function setStateOrRefuse(
+  store: Store,
+  run: RunRecord,
+  what: string,
+  from: Parameters<Store["setStateIf"]>[1],
+  to: RunRecord["state"],
+  why: string,
+): void {
+  if (!store.setStateIf(run.id, from, to, why))
+    throw new RollgateError(
+      "ROLLGATE_E_RUN_STATE",
+      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was ${what}`,
+    );
+}
+
 function unfinished(run: RunRecord, verb: string): void {
   if (FINISHED_STATES.includes(run.state)) {
     throw new RollgateError(
@@ -39,14 +55,14 @@ export function pauseRun(store: Store, run: RunRecord, by: string): ControlResul
       `run ${run.id} is ${run.state}; only a running run can be paused`,
     );
   }
-  if (
-    !store.setStateIf(run.id, ["running", "awaiting-confirmation", "pending"], "paused", `paused by ${by}`)
-  ) {
-    throw new RollgateError(
-      "ROLLGATE_E_RUN_STATE",
-      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was paused`,
-    );
-  }
+  setStateOrRefuse(
+    store,
+    run,
+    "paused",
+    ["running", "awaiting-confirmation", "pending"],
+    "paused",
+    `paused by ${by}`,
+  );
   return result(`paused run ${run.id}: running steps finish, no new step starts (resume continues)`);
 }
 
@@ -90,11 +106,14 @@ export function abortRun(
   // that return only; the engine starts no step of the plan (engine.ts), and the run ends aborted.
   if (run.state === "aborted" && rts && !engine) {
     store.append(run.id, { type: "abort.requested", by, returnToService: true });
-    if (!store.setStateIf(run.id, ["aborted"], "aborting", `return to service after the abort, by ${by}`))
-      throw new RollgateError(
-        "ROLLGATE_E_RUN_STATE",
-        `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was done`,
-      );
+    setStateOrRefuse(
+      store,
+      run,
+      "done",
+      ["aborted"],
+      "aborting",
+      `return to service after the abort, by ${by}`,
+    );
     return {
       run: run.id,
       state: "aborting",
@@ -119,19 +138,14 @@ export function abortRun(
   const from = ["running", "awaiting-confirmation", "pending", "paused", "escalated"] as const;
   // the choice is journaled before the state changes: an engine that sees "aborting" reads it
   store.append(run.id, { type: "abort.requested", by, returnToService: rts });
-  if (
-    !store.setStateIf(
-      run.id,
-      from,
-      state,
-      `aborted by ${by}${rts ? ", returning to service what the run took out" : ""}`,
-    )
-  ) {
-    throw new RollgateError(
-      "ROLLGATE_E_RUN_STATE",
-      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was aborted`,
-    );
-  }
+  setStateOrRefuse(
+    store,
+    run,
+    "aborted",
+    from,
+    state,
+    `aborted by ${by}${rts ? ", returning to service what the run took out" : ""}`,
+  );
   return {
     run: run.id,
     state,
@@ -191,14 +205,14 @@ export function resumeLiveRun(store: Store, run: RunRecord, by: string): Control
   if (!engine) return undefined;
   if (run.state === "running")
     return { run: run.id, state: "running", engine, message: `run ${run.id} is already running` };
-  if (
-    !store.setStateIf(run.id, ["paused", "awaiting-confirmation", "escalated"], "running", `resumed by ${by}`)
-  ) {
-    throw new RollgateError(
-      "ROLLGATE_E_RUN_STATE",
-      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was resumed`,
-    );
-  }
+  setStateOrRefuse(
+    store,
+    run,
+    "resumed",
+    ["paused", "awaiting-confirmation", "escalated"],
+    "running",
+    `resumed by ${by}`,
+  );
   return {
     run: run.id,
     state: "running",

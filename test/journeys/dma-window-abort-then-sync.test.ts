@@ -19,21 +19,25 @@ e2eTimeouts(300_000);
  */
 afterEach(stopLabs);
 
+/** The operator's maintenance window to 10.1.0, in the background (the engine the abort stops). */
+const startWindow = (fleet: string) =>
+  startEngine([
+    "apply",
+    fleet,
+    "--to",
+    "10.1.0",
+    "--strategy",
+    "maintenance-window",
+    "--yes",
+    "--confirm-finalize",
+    "--json",
+  ]);
+
 describe("abort a maintenance window, sync the fleet file, then carry on", () => {
   it("an operator aborts a maintenance window while its installs run, runs fleet sync --write (the supercluster and its territories stay in the file), then apply carries the window on to the end: one new supercluster of all five, territories restored", async () => {
     const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
     const r = await rehearse("dma-supercluster", 40, () => fixture);
-    const engine = startEngine([
-      "apply",
-      r.fleet,
-      "--to",
-      "10.1.0",
-      "--strategy",
-      "maintenance-window",
-      "--yes",
-      "--confirm-finalize",
-      "--json",
-    ]);
+    const engine = startWindow(r.fleet);
     await waitFor(() => stateChanges(r.lab).some((d) => /installing 10\.1\.0/.test(d)), {
       timeoutMs: 120_000,
       what: "the first install to begin",
@@ -100,17 +104,7 @@ describe("abort a maintenance window, sync the fleet file, then carry on", () =>
     const design = parseFleetText(fixture);
     if (!design.ok) throw new Error("fixture invalid");
     const r = await rehearse("dma-supercluster", 40, () => fixture);
-    const engine = startEngine([
-      "apply",
-      r.fleet,
-      "--to",
-      "10.1.0",
-      "--strategy",
-      "maintenance-window",
-      "--yes",
-      "--confirm-finalize",
-      "--json",
-    ]);
+    const engine = startWindow(r.fleet);
     await waitFor(() => stateChanges(r.lab).some((d) => /joined sc-east@10\.1\.0/.test(d)), {
       timeoutMs: 180_000,
       what: "the first join",
