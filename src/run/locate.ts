@@ -167,6 +167,11 @@ export function locateRun(options: {
     }
   }
   const present = paths.filter((p) => existsSync(p));
+  if (!present.length && options.fleet && !existsSync(options.fleet))
+    throw new RollgateError(
+      "ROLLGATE_E_FLEET_NOT_FOUND",
+      `no fleet file at ${resolve(options.fleet)} (and no state file beside it): check the path`,
+    );
   if (!present.length) {
     throw new RollgateError(
       "ROLLGATE_E_RUN_NOT_FOUND",

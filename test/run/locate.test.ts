@@ -246,3 +246,17 @@ describe("status suggests a resume that reaches the run", () => {
     expect(r.stdout).toContain(`(G4): rollgate resume ${matrix} --confirm-finalize`);
   }, 90_000);
 });
+
+describe("locateRun with a fleet file that is not there", () => {
+  it("a mistyped fleet path with no state beside it is a missing fleet file (exit 2), not a missing state file", async () => {
+    const dir = tempDir("rollgate-locate-missing-");
+    const missing = join(dir, "no-such-fleet.yaml");
+    expect(() => locateRun({ fleet: missing })).toThrow(
+      expect.objectContaining({ code: "ROLLGATE_E_FLEET_NOT_FOUND" }),
+    );
+    const r = await runCli(["abort", missing], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("ROLLGATE_E_FLEET_NOT_FOUND");
+    expect(r.stderr).toContain(missing);
+  });
+});
