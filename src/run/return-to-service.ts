@@ -1,3 +1,4 @@
+import { shellWord } from "../model/shell.ts";
 import type { ServerObservation } from "../drivers/driver.ts";
 import type { AbortLeftOut, AbortReturned } from "../events/types.ts";
 import { compareAddresses } from "../model/address.ts";
@@ -17,10 +18,7 @@ import type { Step, TerritoryAssignment } from "../plan/types.ts";
  * --to VERSION`: finishCommands, with the run's fleet file and target).
  */
 
-/** A path or argument as typed in a POSIX shell: as it is when it is plain, else single-quoted. */
-export function shellWord(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`;
-}
+export { shellWord } from "../model/shell.ts";
 
 /**
  * What to run to finish an upgrade after an abort, pasteable: bring the fleet file up to what

@@ -78,6 +78,8 @@ describe("journey: questions at the terminal", () => {
     const screen = tty.screen();
     expect(screen).not.toMatch(/ROLLGATE_E_INTERNAL/);
     expect(screen).toMatch(/run run-\S+ completed: every step done, fleet on 10\.1\.0/);
+    // and what brings the fleet file up to date for the next upgrade, with its path
+    expect(screen.replace(/\s+/g, " ")).toContain("rollgate fleet sync");
     // every step confirmed was asked about, by name, once
     expect(new Set(asked).size).toBe(points);
     expect(asked.every((s) => /leave-supercluster/.test(s))).toBe(true);

@@ -1,3 +1,4 @@
+import { shellWord } from "../../model/shell.ts";
 import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import { formatDuration } from "../../model/duration.ts";
@@ -194,6 +195,8 @@ export function reportResult(
   r: DriveResult,
   json: boolean,
   resumeCommand = "rollgate resume",
+  /** The fleet file the run was started from: once done, what brings it up to date is named. */
+  fleetFile?: string,
 ): number {
   const paint = painter(ctx.output.color);
   if (json) {
@@ -211,6 +214,11 @@ export function reportResult(
       if (!json)
         ctx.output.out(
           paint("green", `run ${r.runId} completed: every step done, fleet on ${r.plan.target}`),
+        );
+      // the file still says the releases (and superclusters) from before: the next plan starts from it
+      if (!json && fleetFile)
+        ctx.output.err(
+          `the fleet file still describes the fleet before this run: \`rollgate fleet sync ${shellWord(fleetFile)} --write\` brings it up to date before the next upgrade`,
         );
       return 0;
     case "escalated": {
@@ -365,7 +373,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
               : {}),
           });
           await live.suspend();
-          const code = reportResult(ctx, result, Boolean(opts.json), resumeCommand);
+          const code = reportResult(ctx, result, Boolean(opts.json), resumeCommand, fleetFile);
           if (dashboard)
             await (await import("../../server/dashboard.ts")).lingerThenClose(
               dashboard,
@@ -458,7 +466,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
             onInterrupt: (i) => live.interrupted(i, resumeCommand),
           });
           await live.suspend();
-          return reportResult(ctx, result, Boolean(opts.json), resumeCommand);
+          return reportResult(ctx, result, Boolean(opts.json), resumeCommand, located.fleetFile ?? fleet);
         },
       ),
     );

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { action, type CliContext } from "../main.ts";
 import { painter } from "../output.ts";
-import { shellWord } from "../../run/return-to-service.ts";
+import { shellWord } from "../../model/shell.ts";
 
 /**
  * `rollgate fleet sync FLEET [--write] [--json]`: the fleet file brought up to what its servers
