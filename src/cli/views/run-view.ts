@@ -34,10 +34,16 @@ export function createRunView(
 
 class LineView implements RunView {
   private readonly paint;
+  /** The run state last printed: the engine records an escalated run's state again once it knows what stays out of service. */
+  private lastState: string | undefined;
   constructor(private readonly o: Output) {
     this.paint = painter(o.color);
   }
   onEvent(e: RunEvent): void {
+    if (e.type === "run.state") {
+      if (e.state === this.lastState) return;
+      this.lastState = e.state;
+    }
     const line = describeEvent(e);
     if (!line) return;
     const time = e.at.slice(11, 19);
