@@ -826,6 +826,26 @@ export class Engine {
         leftOutOfService.push(no);
         continue;
       }
+      // installed, not verified yet (an abort during a patch install, D7): the plan's own verify
+      // first (D8), so that the cluster returns checked rather than staying out for want of it
+      const verify = this.o.plan.steps.find((s) => s.cluster === c.name && s.action === "verify");
+      const install = this.o.plan.steps.find((s) => s.cluster === c.name && s.action === "install");
+      if (
+        verify &&
+        install &&
+        this.standing.get(install.id)?.status === "done" &&
+        this.standing.get(verify.id)?.status !== "done"
+      ) {
+        const failedVerify = await attempt(verify);
+        if (failedVerify) {
+          leftOutOfService.push({
+            cluster: c.name,
+            rule: failedVerify.rule,
+            reason: `${c.name} did not pass its checks after the install (${failedVerify.detail}): it stays out of service; ${this.finishHint()}`,
+          });
+          continue;
+        }
+      }
       const back =
         this.o.plan.steps.find((s) => s.cluster === c.name && s.action === "return-to-service") ??
         returnStep(c);

@@ -123,4 +123,34 @@ describe("abort an incremental DMA upgrade, then return to service", () => {
     const text = await runCli(["status", r.fleet], { timeoutMs: 60_000 });
     expect(text.stdout).toMatch(/left out of service: dma-nyc \[D6\]/);
   }, 600_000);
+
+  it("an operator aborts a patch upgrade with --return-to-service while dma-nyc installs: the install finishes, dma-nyc is verified (D8) and returned in sc-east; the others are not touched", async () => {
+    const r = await rehearse("dma-supercluster", 300);
+    // dma-nyc's install lasts 1.6 × its estimate (under the 2× that escalates, M9): the abort lands during it
+    for (const s of ["nyc-1", "nyc-2"]) r.lab.fault(s, "slow-install", { factor: 1.6, once: true });
+    const engine = startEngine(["apply", r.fleet, "--to", "10.0.3", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(() => stateChanges(r.lab).some((d) => /installing 10\.0\.3/.test(d)), {
+      timeoutMs: 120_000,
+      what: "dma-nyc's install to begin",
+    });
+    const at = lastSeq(r.lab);
+    const abort = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 240_000 });
+    expect(abort.code, abort.stderr).toBe(0);
+    await engine.exited;
+    const report = JSON.parse(abort.stdout.trim().split("\n").at(-1)!);
+    expect(report.state).toBe("aborted");
+    expect(report.abort.returned).toEqual(["dma-nyc"]);
+    expect(report.abort.leftOutOfService).toEqual([]);
+    // what the lab saw: dma-nyc on 10.0.3, checked after its install, back in sc-east; the others untouched
+    const after = actionsSince(r.lab, at);
+    expect(after.some((e) => e.cluster === "dma-nyc" && e.action === "return-to-service")).toBe(true);
+    expect(after.some((e) => e.cluster !== "dma-nyc" && e.action === "busy-out")).toBe(false);
+    for (const [c, s] of Object.entries(service(r.lab)))
+      expect(s, c).toEqual({ inService: true, busiedOut: false, supercluster: "sc-east" });
+    const releases = Object.fromEntries(
+      [...r.lab.world.clusters.values()].map((c) => [c.name, [...new Set(c.servers.map((x) => x.release))]]),
+    );
+    expect(releases).toEqual({ "dma-nyc": ["10.0.3"], "dma-bos": ["10.0.1"], "dma-phl": ["10.0.1"] });
+    expect(r.lab.status().violations).toEqual([]);
+  }, 600_000);
 });
