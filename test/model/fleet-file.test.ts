@@ -1,6 +1,4 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { REPO } from "../helpers/cli.ts";
 import fc from "fast-check";
 import { stringify } from "yaml";
 import { describe, expect, it } from "vitest";
@@ -421,7 +419,7 @@ superclusters:
 });
 
 describe("leftSupercluster and a territory's assigned, written by hand", () => {
-  const base = readFileSync(join(REPO, "examples", "dma-supercluster.yaml"), "utf8");
+  const base = readFileSync(new URL("dma-supercluster.yaml", examples), "utf8");
   const codes = (text: string) => {
     const r = parseFleetText(text);
     return r.ok ? [] : r.diagnostics.map((d) => `${d.code} ${d.path}`);
