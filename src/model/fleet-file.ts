@@ -636,7 +636,7 @@ function checkMeaning(rep: Reporter, f: FleetFile): void {
       rep.add(
         "ROLLGATE_E_FLEET_UNKNOWN_SUPERCLUSTER",
         ["clusters", ci, "leftSupercluster"],
-        `${c.name} says it left supercluster "${c.leftSupercluster}", which is of no lineage of this file`,
+        `${c.name} says it left supercluster "${c.leftSupercluster}", which is of no lineage of this file (D6: a cluster between superclusters stays of the lineage it left)`,
         (f.superclusters ?? []).length > 0
           ? `one of ${(f.superclusters ?? []).map((s) => s.name).join(", ")}`
           : "a supercluster of the file",

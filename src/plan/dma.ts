@@ -838,6 +838,11 @@ function dropDone(steps: Step[], drop: ReadonlySet<string>, fromHere: ReadonlySe
   return kept;
 }
 
+/** Every cluster of a lineage out of every supercluster: what remains of a maintenance window (D5). */
+export function isWindowRest(clusters: readonly Cluster[]): boolean {
+  return clusters.every((c) => c.supercluster === undefined);
+}
+
 /**
  * A maintenance window (D5) aborted after its clusters left the supercluster, before the new one
  * was founded: every cluster of the lineage is out of service in no supercluster, some already on
@@ -927,7 +932,7 @@ export function planPartDoneSupercluster(
   const between = clusters.filter((c) => c.supercluster === undefined && !onTarget(c));
   const old = clusters.filter((c) => !members.includes(c) && !loose.includes(c) && !between.includes(c));
   const oldScs = superclusters.filter((s) => s.name !== newSc);
-  if (members.length === 0 && old.length === 0 && oldScs.length > 0)
+  if (isWindowRest(clusters) && oldScs.length > 0)
     return planAbortedWindow(fleet, lineage, oldScs, [...loose, ...between], target);
   // the old supercluster's territories are the ones moved while its clusters leave; the new
   // supercluster keeps its own (nobody leaves it)

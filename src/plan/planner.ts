@@ -4,6 +4,7 @@ import { type Cluster, type Fleet, type Supercluster, superclusterLineage } from
 import { dmaLineages } from "../rules/context.ts";
 import { explainStep } from "./explain.ts";
 import {
+  isWindowRest,
   planMaintenanceWindow,
   planPartDoneSupercluster,
   planStandaloneDma,
@@ -118,10 +119,7 @@ function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
   if (u.incompatible.length > 0) u.applicable = ["incremental", "maintenance-window"];
   // the rest of a maintenance window (every cluster of each lineage out of every supercluster, D5)
   // is what either strategy carries on with: the operator's own --strategy is not refused
-  else if (
-    u.partDone.length > 0 &&
-    u.partDone.every((p) => p.clusters.every((c) => c.supercluster === undefined))
-  )
+  else if (u.partDone.length > 0 && u.partDone.every((p) => isWindowRest(p.clusters)))
     u.applicable = ["maintenance-window", "incremental"];
   else if (u.partDone.length > 0) u.applicable = ["incremental"];
   else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];

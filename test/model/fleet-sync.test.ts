@@ -32,6 +32,20 @@ const dma = (
   territories,
 });
 
+/** dma-nyc's territories handed to dma-bos and dma-phl before it left sc-east (D4). */
+const MOVED = [
+  { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
+  { name: "us-mid", primary: "dma-phl", backup: "dma-bos" },
+  { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
+];
+
+/** What the servers report after an abort once dma-nyc founded sc-east@10.1.0 (D6, part way). */
+const partWay = () => [
+  dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
+  dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], MOVED),
+  dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], MOVED),
+];
+
 describe("fleet sync: the fleet file brought up to what the servers report", () => {
   it("after an incremental upgrade: versions, the supercluster renamed in place (sc-east@10.1.0), comments and flow style kept, valid", () => {
     const terr = [
@@ -63,16 +77,7 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
   });
 
   it("part way (an abort after the first cluster founded the new supercluster): the old one keeps the others, the new one is added with its founder", () => {
-    const old = [
-      { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
-      { name: "us-mid", primary: "dma-phl", backup: "dma-bos" },
-      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
-    ];
-    const r = syncFleetText(text, fleet(), [
-      dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
-      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
-      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
-    ]);
+    const r = syncFleetText(text, fleet(), partWay());
     const parsed = parseFleetText(r.text);
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
@@ -99,11 +104,7 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
     ]);
     expect(parsed.fleet.clusters.map((c) => c.version)).toEqual(["10.1.0", "10.0.1", "10.0.1"]);
     // synced again, the servers unchanged: nothing to change
-    const again = syncFleetText(r.text, parsed.fleet, [
-      dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
-      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
-      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
-    ]);
+    const again = syncFleetText(r.text, parsed.fleet, partWay());
     expect(again.changes).toEqual([]);
     // and once the design is back on the servers, `assigned` goes
     const back = syncFleetText(r.text, parsed.fleet, [
@@ -133,22 +134,13 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
   });
 
   it("an upgrade aborted part way, synced, then finished: the last sync removes the emptied old supercluster and its territories' design goes to the new one (D6), not lost", () => {
-    const old = [
-      { name: "us-east", primary: "dma-bos", backup: "dma-phl" },
-      { name: "us-mid", primary: "dma-phl", backup: "dma-bos" },
-      { name: "us-north", primary: "dma-bos", backup: "dma-phl" },
-    ];
-    const partWay = syncFleetText(text, fleet(), [
-      dma("dma-nyc", "10.1.0", "sc-east@10.1.0", ["dma-nyc"]),
-      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
-      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], old),
-    ]);
-    const mid = parseFleetText(partWay.text);
+    const synced = syncFleetText(text, fleet(), partWay());
+    const mid = parseFleetText(synced.text);
     if (!mid.ok) throw new Error(JSON.stringify(mid.diagnostics));
     const design = fleet().superclusters[0]!.territories;
     const all = ["dma-nyc", "dma-bos", "dma-phl"];
     const done = syncFleetText(
-      partWay.text,
+      synced.text,
       mid.fleet,
       all.map((c) => dma(c, "10.1.0", "sc-east@10.1.0", all, design)),
     );
