@@ -753,21 +753,22 @@ export class Engine {
     return out;
   }
 
-  /**
-   * An abort with return to service, once running steps have finished: every DMA cluster this run
-   * busied out (its busy-out begun or done) and that its servers report out of service is returned
-   * to service if the rules let it (return-to-service.ts: a member of a supercluster, on one
-   * release, D6/D3; then the rule gate), through the plan's own return-to-service step and the
-   * normal executor (intent journaled before acting, the effect observed), then its territories
-   * are restored as the fleet file had them (the manual's order: restore after the return). The
-   * others are named with the rule that keeps them out and what to do. Then the Matrix servers
-   * the run stopped (returnMatrixServers: M9, M4, M3, M5).
-   */
   /** What to run to finish the upgrade after the abort: with this run's fleet file and target. */
   private finishHint(): string {
     return finishCommands(this.o.store.getRun(this.o.runId)?.fleetFile, this.o.plan.target);
   }
 
+  /**
+   * An abort with return to service, once running steps have finished: every DMA cluster this run
+   * busied out (its busy-out begun or done) and that its servers report out of service is returned
+   * to service if the rules let it (return-to-service.ts: a member of a supercluster, on one
+   * release, D6/D3; one installed but not verified is verified first, D8; then the rule gate),
+   * through the plan's own return-to-service step and the
+   * normal executor (intent journaled before acting, the effect observed), then its territories
+   * are restored as the fleet file had them (the manual's order: restore after the return). The
+   * others are named with the rule that keeps them out and what to do. Then the Matrix servers
+   * the run stopped (returnMatrixServers: M9, M4, M3, M5).
+   */
   private async returnToService(): Promise<{
     returned: string[];
     leftOutOfService: AbortLeftOut[];
