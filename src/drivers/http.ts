@@ -1,5 +1,5 @@
 import type { Cluster, Server } from "../model/fleet.ts";
-import { allEstimates } from "../rules/estimates.ts";
+import { allEstimates } from "../model/estimates.ts";
 import type {
   ActionArgs,
   ActionOutcome,

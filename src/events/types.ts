@@ -1,4 +1,5 @@
-import type { Plan, RuleId } from "../plan/types.ts";
+import type { RuleId } from "../model/step.ts";
+import type { Plan } from "../plan/types.ts";
 
 /**
  * The one typed event stream. The engine emits; the journal stores; the terminal view, the JSON

@@ -1,4 +1,4 @@
-import { isIPv4 } from "../model/address.ts";
+import { isDottedQuad } from "./judge.ts";
 
 /**
  * Where each simulated appliance listens. A fleet address a.b.c.d becomes 127.b.c.d, so a person
@@ -29,11 +29,11 @@ export interface AddressInput {
 
 /** True for an IPv4 address inside 127.0.0.0/8: the only addresses the lab binds or contacts. */
 export function isLoopbackV4(address: string): boolean {
-  return isIPv4(address) && address.startsWith("127.");
+  return isDottedQuad(address) && address.startsWith("127.");
 }
 
 function direct(address: string): { loopback?: string; why?: string } {
-  if (!isIPv4(address)) return { why: "IPv6 address" };
+  if (!isDottedQuad(address)) return { why: "IPv6 address" };
   const [, b, c, d] = address.split(".").map(Number) as [number, number, number, number];
   const loopback = `127.${b}.${c}.${d}`;
   if (loopback === CONTROL_ADDRESS) return { why: `${loopback} is the lab's control address` };

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { TerritoryAssignment } from "../plan/types.ts";
+import type { TerritoryAssignment } from "../model/step.ts";
 import { isLoopbackV4 } from "./address-map.ts";
 import { badRequest, notFound, readJson, sendJson, waitFlag } from "./http-util.ts";
 import type { ActionReply, ActionRequest } from "./types.ts";

@@ -4,7 +4,7 @@ import { RollgateError } from "../model/errors.ts";
 import { parseFleetText } from "../model/fleet-file.ts";
 import type { Cluster, Fleet, OrderSpec } from "../model/fleet.ts";
 import { ESTIMATE_KEYS } from "../model/fleet-schema.ts";
-import { allEstimates } from "../rules/estimates.ts";
+import { allEstimates } from "../model/estimates.ts";
 import { MAX_SPEED, MIN_SPEED } from "./speed-bounds.ts";
 
 export { MAX_SPEED, MIN_SPEED };

@@ -1,6 +1,5 @@
-import { isCompatible } from "../model/compatibility.ts";
-import { isVersionString } from "../model/version.ts";
-import type { TerritoryAssignment } from "../plan/types.ts";
+import { isRelease, releasesMayMeet } from "./judge.ts";
+import type { TerritoryAssignment } from "../model/step.ts";
 import { installEffect } from "./faults.ts";
 import { performServerAction } from "./server-procedure.ts";
 import type {
@@ -50,7 +49,7 @@ function releasesOf(c: SimCluster): string[] {
 }
 
 function compatible(a: SimCluster, b: SimCluster): boolean {
-  return releasesOf(a).every((x) => releasesOf(b).every((y) => isCompatible(x, y, a.policy)));
+  return releasesOf(a).every((x) => releasesOf(b).every((y) => releasesMayMeet(x, y, a.policy)));
 }
 
 export function performDmaAction(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
@@ -372,12 +371,12 @@ function uniqueName(w: LabWorld, base: string): string {
 function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   const c = s.cluster;
   const release = req.release;
-  if (!release || !isVersionString(release))
+  if (!release || !isRelease(release))
     return w.refuse(s, "install", 400, "bad-request", "install needs a release such as 10.1.0");
   if (c.servers.every((x) => x.release === release))
     return w.done(s, "install", `${c.name} already runs ${release}`, true);
   if (c.supercluster) {
-    const incompatible = releasesOf(c).filter((r) => !isCompatible(r, release, c.policy));
+    const incompatible = releasesOf(c).filter((r) => !releasesMayMeet(r, release, c.policy));
     if (incompatible.length)
       return w.refuse(
         s,

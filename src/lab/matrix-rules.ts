@@ -1,5 +1,4 @@
-import { compareAddresses } from "../model/address.ts";
-import { compareVersions } from "../model/version.ts";
+import { compareReleases, compareServerAddresses } from "./judge.ts";
 
 /**
  * How a PolyServe matrix behaves (Matrix Server 3.5.1 Upgrade Guide, rules.md M3–M10), written
@@ -14,14 +13,14 @@ export interface MatrixMember {
 
 export function lowestRelease(ms: readonly MatrixMember[]): string | undefined {
   return ms.reduce<string | undefined>(
-    (lo, m) => (lo === undefined || compareVersions(m.release, lo) < 0 ? m.release : lo),
+    (lo, m) => (lo === undefined || compareReleases(m.release, lo) < 0 ? m.release : lo),
     undefined,
   );
 }
 
 export function highestRelease(ms: readonly MatrixMember[]): string | undefined {
   return ms.reduce<string | undefined>(
-    (hi, m) => (hi === undefined || compareVersions(m.release, hi) > 0 ? m.release : hi),
+    (hi, m) => (hi === undefined || compareReleases(m.release, hi) > 0 ? m.release : hi),
     undefined,
   );
 }
@@ -29,7 +28,7 @@ export function highestRelease(ms: readonly MatrixMember[]): string | undefined 
 export function isMixed(running: readonly MatrixMember[]): boolean {
   const lo = lowestRelease(running);
   const hi = highestRelease(running);
-  return lo !== undefined && hi !== undefined && compareVersions(lo, hi) !== 0;
+  return lo !== undefined && hi !== undefined && compareReleases(lo, hi) !== 0;
 }
 
 /**
@@ -41,7 +40,7 @@ export function outOfOrder(
 ): { offender: MatrixMember; higher: MatrixMember[] } | undefined {
   for (const n of running) {
     const higher = running.filter(
-      (o) => compareVersions(n.release, o.release) > 0 && compareAddresses(o.address, n.address) > 0,
+      (o) => compareReleases(n.release, o.release) > 0 && compareServerAddresses(o.address, n.address) > 0,
     );
     if (higher.length > 0) return { offender: n, higher };
   }
@@ -61,7 +60,7 @@ export function joinRefusal(args: {
   outSince: number | null;
 }): { rule: string; message: string } | undefined {
   const { joiner, others, floor } = args;
-  if (compareVersions(joiner.release, floor) < 0) {
+  if (compareReleases(joiner.release, floor) < 0) {
     return {
       rule: "M4",
       message: `${joiner.name} runs ${joiner.release}, but the last server on an older release than ${floor} has left the matrix: only servers on ${floor} or later may join`,
@@ -70,7 +69,7 @@ export function joinRefusal(args: {
   const hi = highestRelease(others);
   if (
     hi !== undefined &&
-    compareVersions(joiner.release, hi) < 0 &&
+    compareReleases(joiner.release, hi) < 0 &&
     args.mixedSince !== null &&
     args.outSince !== null &&
     args.outSince < args.mixedSince
@@ -93,7 +92,7 @@ export function mountRefusal(
   mounters: readonly MatrixMember[],
 ): { rule: string; message: string } | undefined {
   if (mounters.length === 0) return undefined;
-  if (mounters.some((m) => compareVersions(m.release, target.release) <= 0)) return undefined;
+  if (mounters.some((m) => compareReleases(m.release, target.release) <= 0)) return undefined;
   const names = mounters.map((m) => m.name).join(", ");
   return {
     rule: "M5",
@@ -108,8 +107,8 @@ export function managementRefusal(
 ): { rule: string; message: string } | undefined {
   if (!isMixed(running)) return undefined;
   const lo = lowestRelease(running)!;
-  if (compareVersions(receiver.release, lo) <= 0) return undefined;
-  const old = running.filter((m) => compareVersions(m.release, lo) === 0).map((m) => m.name);
+  if (compareReleases(receiver.release, lo) <= 0) return undefined;
+  const old = running.filter((m) => compareReleases(m.release, lo) === 0).map((m) => m.name);
   return {
     rule: "M7",
     message: `the matrix is mixed (${lo} and ${highestRelease(running)}): send management operations to a server running ${lo} (${old.join(", ")}), not to ${receiver.name}`,

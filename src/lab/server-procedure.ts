@@ -1,4 +1,4 @@
-import { isVersionString } from "../model/version.ts";
+import { isRelease } from "./judge.ts";
 import { installEffect } from "./faults.ts";
 import { joinRefusal, managementRefusal, mountRefusal } from "./matrix-rules.ts";
 import type { ActionReply, ActionRequest, SimServer } from "./types.ts";
@@ -92,7 +92,7 @@ export function performServerAction(w: LabWorld, s: SimServer, req: ActionReques
 function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
   const c = s.cluster;
   const release = req.release;
-  if (!release || !isVersionString(release))
+  if (!release || !isRelease(release))
     return w.refuse(s, "install", 400, "bad-request", "install needs a release such as 3.5.1");
   if (release === s.release) return w.done(s, "install", `${s.name} already runs ${release}`, true);
   if (s.software === "running")

@@ -1,7 +1,9 @@
 import type { CompatibilityPolicy } from "../model/compatibility.ts";
 import type { Cluster, PackName } from "../model/fleet.ts";
-import type { ServerObservation, ServerState } from "../drivers/driver.ts";
-import type { TerritoryAssignment } from "../plan/types.ts";
+import type { ActionOk, ActionRefusal, ServerObservation, ServerState } from "../model/appliance.ts";
+import type { TerritoryAssignment } from "../model/step.ts";
+
+export type { ActionOk, ActionRefusal, ActionRequest } from "../model/appliance.ts";
 import type { ActiveFault, FaultKind } from "./faults.ts";
 import type { LabViolation } from "./journal.ts";
 
@@ -95,39 +97,6 @@ export interface SimSupercluster {
   members: string[];
   founder: string;
   territories: TerritoryAssignment[];
-}
-
-/** A request to an appliance: POST /v1/actions/<action> with this body. */
-export interface ActionRequest {
-  action: string;
-  release?: string;
-  joins?: string;
-  supercluster?: string;
-  territories?: TerritoryAssignment[];
-  /** reassign-territories: territories recorded and taken off the supercluster (D5's window). */
-  unassigned?: string[];
-  filesystem?: string;
-  /** Management operations (disable, enable, mount, unmount): the server acted on, default the receiver. */
-  server?: string;
-}
-
-export interface ActionOk {
-  ok: true;
-  action: string;
-  server: string;
-  /** The effect was already present (G5): nothing was done. */
-  already?: boolean;
-  message?: string;
-  /** 202: the action continues; when it ends (ISO), null if it never will by itself. */
-  endsAt?: string | null;
-  accepted?: boolean;
-}
-
-export interface ActionRefusal {
-  ok: false;
-  code: string;
-  rule?: string;
-  message: string;
 }
 
 export type ActionReply =

@@ -1,9 +1,9 @@
-import type { ServerState } from "../drivers/driver.ts";
+import type { ServerState } from "../model/appliance.ts";
 import type { CompatibilityPolicy } from "../model/compatibility.ts";
 import type { Fleet } from "../model/fleet.ts";
-import type { TerritoryAssignment } from "../plan/types.ts";
-import { compareVersions } from "../model/version.ts";
-import { estimateFor } from "../rules/estimates.ts";
+import type { TerritoryAssignment } from "../model/step.ts";
+import { estimateFor } from "../model/estimates.ts";
+import { compareReleases } from "./judge.ts";
 import type { AddressMapping } from "./address-map.ts";
 import type { Scheduler } from "./clock.ts";
 import { performDmaAction, dmaObservation } from "./dma.ts";
@@ -396,7 +396,7 @@ export class LabWorld {
   reevaluateMatrix(c: SimCluster): void {
     const running = this.running(c);
     const lo = lowestRelease(running);
-    if (lo !== undefined && compareVersions(lo, c.floor) > 0) {
+    if (lo !== undefined && compareReleases(lo, c.floor) > 0) {
       c.floor = lo;
       this.journal.add({
         kind: "state",
@@ -406,7 +406,7 @@ export class LabWorld {
     }
     const hiAll = highestRelease(c.servers);
     if (isMixed(running)) c.mixedSince ??= this.now();
-    else if (lo === undefined || (hiAll !== undefined && compareVersions(lo, hiAll) === 0))
+    else if (lo === undefined || (hiAll !== undefined && compareReleases(lo, hiAll) === 0))
       c.mixedSince = null;
 
     const ooo = outOfOrder(running);
@@ -416,7 +416,7 @@ export class LabWorld {
         .map((h) => `${h.name} (${h.release}, ${h.address})`)
         .join(", ")} with a higher address still run${ooo.higher.length === 1 ? "s" : ""} the old release`;
       for (const s of running) {
-        if (compareVersions(s.release, newest) < 0 && !s.isolated) {
+        if (compareReleases(s.release, newest) < 0 && !s.isolated) {
           s.isolated = true;
           s.isolatedReason = `${reason}: ${s.name} believes it must leave the matrix and sends no updates (M3)`;
         }

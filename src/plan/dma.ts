@@ -5,7 +5,7 @@ import type { DomainPlan } from "./rolling.ts";
 import { fmtPct } from "./rolling.ts";
 import { estimateMs, msToSeconds } from "./time.ts";
 import { verifyPlan } from "./verify.ts";
-import { DMA_ACTIONS, type Step, type StepAction, type TerritoryAssignment } from "./types.ts";
+import { DMA_ACTIONS, type Step, type StepAction, type TerritoryAssignment } from "../model/step.ts";
 
 export type DmaStrategy = "patch" | "incremental" | "maintenance-window";
 

@@ -1,7 +1,8 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Fleet } from "../model/fleet.ts";
 import type { DriverCommandName } from "../model/fleet-schema.ts";
-import { DMA_ACTIONS, MATRIX_ACTIONS, type Plan } from "./types.ts";
+import { DMA_ACTIONS, MATRIX_ACTIONS } from "../model/step.ts";
+import type { Plan } from "./types.ts";
 
 // every action a plan may hold has a command name (checked by the compiler)
 const _actionsHaveCommands: readonly DriverCommandName[] = [...MATRIX_ACTIONS, ...DMA_ACTIONS];

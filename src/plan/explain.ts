@@ -1,6 +1,6 @@
 import type { Fleet } from "../model/fleet.ts";
 import { describeRule } from "../rules/packs.ts";
-import type { Step } from "./types.ts";
+import type { Step } from "../model/step.ts";
 
 const INDEX = new WeakMap<Fleet, Map<string, Fleet["clusters"][number]>>();
 

@@ -13,7 +13,8 @@ import {
 import { type DomainPlan, planRollingCluster } from "./rolling.ts";
 import { resolveTargets } from "./targets.ts";
 import { msToSeconds } from "./time.ts";
-import { type Plan, STRATEGIES, type Step, type Strategy } from "./types.ts";
+import { STRATEGIES, type Step, type Strategy } from "../model/step.ts";
+import type { Plan } from "./types.ts";
 import { cmpVersions, compatible } from "./versions.ts";
 import { verifyPlan } from "./verify.ts";
 

@@ -5,7 +5,7 @@ import { describeSupportedPaths, isSupportedMatrixPath } from "../rules/supporte
 import { describePolicy } from "../model/compatibility.ts";
 import { estimateMs } from "./time.ts";
 import { cmpVersions, compatible } from "./versions.ts";
-import type { Step } from "./types.ts";
+import type { Step } from "../model/step.ts";
 
 /** A piece of a plan for one capacity domain; every time in integer ms from 0 (plan/time.ts). */
 export interface DomainPlan {

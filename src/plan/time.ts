@@ -1,5 +1,5 @@
 import type { Cluster } from "../model/fleet.ts";
-import { estimateFor } from "../rules/estimates.ts";
+import { estimateFor } from "../model/estimates.ts";
 
 /**
  * Planner time (docs/planning.md, "Time"): the planner and the verifier compute in integer

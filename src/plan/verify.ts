@@ -9,7 +9,8 @@ import {
 import { type RuleContext, ruleContext } from "../rules/context.ts";
 import { type FleetState, finishStep, initialState, PARTIAL_EFFECT, startStep } from "../rules/state.ts";
 import { isWholeMs, msToSeconds, secondsToMs } from "./time.ts";
-import type { Step, Verification, Violation } from "./types.ts";
+import type { Step } from "../model/step.ts";
+import type { Verification, Violation } from "./types.ts";
 
 /**
  * The verifier: replays a plan over the abstract fleet (rules/state.ts) in time order and checks

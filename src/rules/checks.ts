@@ -1,5 +1,5 @@
 import { type CompatibilityPolicy, isCompatible as isCompatibleUncached } from "../model/compatibility.ts";
-import type { RuleId, Step } from "../plan/types.ts";
+import type { RuleId, Step } from "../model/step.ts";
 import { maxUnavailable, policyFor, type RuleContext } from "./context.ts";
 import { type ClusterRecord, type FleetState, onOldRelease, type ServerRecord, startStep } from "./state.ts";
 

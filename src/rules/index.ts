@@ -50,7 +50,7 @@ export {
   type RuleViolation,
   serverServes,
 } from "./checks.ts";
-export { allEstimates, DEFAULT_ESTIMATES, estimateFor } from "./estimates.ts";
+export { allEstimates, DEFAULT_ESTIMATES, estimateFor } from "../model/estimates.ts";
 export {
   describeRule,
   ENFORCERS,

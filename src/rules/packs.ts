@@ -1,5 +1,5 @@
 import type { PackName } from "../model/fleet.ts";
-import type { RuleId } from "../plan/types.ts";
+import type { RuleId } from "../model/step.ts";
 import { REGISTRY, type RuleEntry } from "./registry.ts";
 
 export {

@@ -1,5 +1,5 @@
 import type { PackName } from "../model/fleet.ts";
-import type { RuleId } from "../plan/types.ts";
+import type { RuleId } from "../model/step.ts";
 
 /**
  * The rule registry: every rule of the catalog (docs: /design/rules.md; M1–M12, D1–D10 with D8a–c,

@@ -1,6 +1,6 @@
 import { type Fleet, superclusterLineage } from "../model/fleet.ts";
 import { dmaLineages } from "./context.ts";
-import type { Step } from "../plan/types.ts";
+import type { Step } from "../model/step.ts";
 
 /**
  * The abstract fleet the rules judge: what each server, cluster, supercluster and territory is

@@ -2,7 +2,7 @@ import type { ServerObservation } from "../drivers/driver.ts";
 import { compareAddresses } from "../model/address.ts";
 import type { Cluster } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
-import type { RuleId, Step, TerritoryAssignment } from "../plan/types.ts";
+import type { RuleId, Step, TerritoryAssignment } from "../model/step.ts";
 
 /**
  * What each step's effect looks like in observations (rule G5), and what has gone wrong when it

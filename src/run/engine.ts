@@ -9,7 +9,8 @@ import type {
 } from "../events/types.ts";
 import { compareAddresses } from "../model/address.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
-import type { Plan, Step } from "../plan/types.ts";
+import type { Step } from "../model/step.ts";
+import type { Plan } from "../plan/types.ts";
 import { formatDuration } from "../model/duration.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Store } from "../store/types.ts";

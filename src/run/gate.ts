@@ -1,4 +1,4 @@
-import type { RuleId, Step } from "../plan/types.ts";
+import type { RuleId, Step } from "../model/step.ts";
 
 /**
  * The rule check the engine makes before starting a step: allow, or deny naming the rule

@@ -1,4 +1,4 @@
-import type { RuleId } from "../plan/types.ts";
+import type { RuleId } from "../model/step.ts";
 
 /**
  * The manuals' own words, quoted in escalations so the person called sees what the vendor says.

@@ -2,7 +2,7 @@ import type { ServerObservation } from "../drivers/driver.ts";
 import { compareAddresses } from "../model/address.ts";
 import type { Cluster } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
-import type { Step } from "../plan/types.ts";
+import type { Step } from "../model/step.ts";
 import type { Problem } from "./effects.ts";
 
 /**

@@ -4,7 +4,7 @@ import type { AbortLeftOut, AbortReturned } from "../events/types.ts";
 import { compareAddresses } from "../model/address.ts";
 import { type Cluster, type Fleet, type Server, superclusterLineage } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
-import type { Step, TerritoryAssignment } from "../plan/types.ts";
+import type { Step, TerritoryAssignment } from "../model/step.ts";
 
 /**
  * An abort with return to service (`rollgate abort FLEET --return-to-service`): which DMA clusters

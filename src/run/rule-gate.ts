@@ -1,5 +1,6 @@
 import type { Fleet } from "../model/fleet.ts";
-import type { Plan, Step } from "../plan/types.ts";
+import type { Step } from "../model/step.ts";
+import type { Plan } from "../plan/types.ts";
 import {
   canStart,
   checkDomain,

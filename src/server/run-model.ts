@@ -1,6 +1,7 @@
 import type { Escalation, RunEvent } from "../events/types.ts";
 import type { Fleet } from "../model/fleet.ts";
-import type { Plan, Step } from "../plan/types.ts";
+import type { Step } from "../model/step.ts";
+import type { Plan } from "../plan/types.ts";
 import {
   domainCapacity,
   type FleetState,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Fleet } from "../../src/model/fleet.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
-import type { Plan, Step } from "../../src/plan/types.ts";
+import type { Step } from "../../src/model/step.ts";
+import type { Plan } from "../../src/plan/types.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
 import { loadExample } from "./fleets.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Step } from "../../src/plan/types.ts";
+import type { Step } from "../../src/model/step.ts";
 import {
   applyStep,
   canStart,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ServerObservation } from "../../src/drivers/driver.ts";
 import type { Cluster } from "../../src/model/fleet.ts";
-import type { Step } from "../../src/plan/types.ts";
+import type { Step } from "../../src/model/step.ts";
 import { preconditionProblems } from "../../src/run/preconditions.ts";
 
 /** The rules a step relies on, judged on fresh observations (src/run/preconditions.ts). */

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { driverFor } from "../../src/drivers/index.ts";
 import { loadFleetFile } from "../../src/io/fleet-loader.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
-import type { Step } from "../../src/plan/types.ts";
+import type { Step } from "../../src/model/step.ts";
 import { Engine } from "../../src/run/engine.ts";
 import { ruleGate } from "../../src/run/rule-gate.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";

@@ -1,4 +1,4 @@
-import type { Cluster, PackName } from "../model/fleet.ts";
+import type { Cluster, PackName } from "./fleet.ts";
 
 /**
  * Default duration of each action, in seconds, per rule pack. A cluster's `estimates` in the fleet
