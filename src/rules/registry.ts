@@ -415,3 +415,11 @@ export const RULE_PACK_NAMES: readonly RulePackName[] = [MATRIX, DMA, GENERAL];
 export function rulesOfPack(pack: RulePackName): RuleEntry[] {
   return REGISTRY.filter((r) => r.pack === pack);
 }
+
+/**
+ * Where a rule is documented: its section of docs/rules.md, whose heading is the id itself (GitHub
+ * lowercases a heading into its anchor: `### D8b` → `#d8b`). "docs/rules.md#m3"
+ */
+export function ruleDocLink(id: RuleId): string {
+  return `docs/rules.md#${id.toLowerCase()}`;
+}

@@ -16,6 +16,34 @@ describe("rollgate rules", () => {
     expect(r.stdout).toMatch(/30 rules, 3 not built: M11, M12, D9/);
   });
 
+  it("links every rule to its section of docs/rules.md: in the table, and as doc in --json", async () => {
+    const table = await runCli(["rules"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(
+      /^M2\s.*numerically highest matrix-known address first, lowest last \(docs\/rules\.md#m2\)$/m,
+    );
+    expect(table.stdout).toMatch(/^D8b\s.*\(docs\/rules\.md#d8b\)$/m);
+    const rows = table.stdout.split("\n").filter((l) => /^[MDG]\d+[a-c]?\s/.test(l));
+    expect(rows).toHaveLength(30);
+    for (const row of rows) expect(row).toContain(`(docs/rules.md#${row.split(/\s/)[0]!.toLowerCase()})`);
+
+    const json = await runCli(["rules", "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    const listed = JSON.parse(json.stdout) as {
+      id: string;
+      statement: string;
+      status: string;
+      doc: string;
+    }[];
+    expect(listed).toHaveLength(30);
+    for (const r of listed) expect(r.doc, r.id).toBe(`docs/rules.md#${r.id.toLowerCase()}`);
+    expect(listed.find((r) => r.id === "M3")).toMatchObject({
+      doc: "docs/rules.md#m3",
+      statement: "new-release servers form a top segment of the address order",
+      status: "built",
+    });
+  });
+
   it("--pack takes a fleet file's pack name, or general for the G rules", async () => {
     const dma = await runCli(["rules", "--pack", "polycom-dma", "--json"]);
     expect(dma.code, dma.stderr).toBe(0);

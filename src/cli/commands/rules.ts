@@ -11,10 +11,14 @@ export function registerRules(program: Command, ctx: CliContext): void {
       "--pack <pack>",
       "only one pack's rules: polyserve-matrix, polycom-dma, generic, or general (the G rules)",
     )
-    .option("--json", "print the rules as JSON on stdout (an array of registry entries)")
+    .option(
+      "--json",
+      "print the rules as JSON on stdout (an array of registry entries, each with its doc link)",
+    )
     .action(
       action(ctx, async (opts: { pack?: string; json?: boolean }) => {
         const { REGISTRY, RULE_PACKS } = await import("../../rules/packs.ts");
+        const { ruleDocLink } = await import("../../rules/registry.ts");
         const { PACK_NAMES } = await import("../../model/fleet.ts");
         let rules: readonly RuleEntry[] = REGISTRY;
         if (opts.pack !== undefined) {
@@ -30,7 +34,7 @@ export function registerRules(program: Command, ctx: CliContext): void {
           rules = pack === "general" ? REGISTRY.filter((r) => r.pack === "general") : RULE_PACKS[pack].rules;
         }
         if (opts.json) {
-          ctx.output.json(rules);
+          ctx.output.json(rules.map((r) => ({ ...r, doc: ruleDocLink(r.id) })));
           return 0;
         }
         const paint = painter(ctx.output.color);
@@ -39,7 +43,7 @@ export function registerRules(program: Command, ctx: CliContext): void {
           r.kind,
           r.status,
           r.enforcedBy.length ? r.enforcedBy.join(", ") : "-",
-          r.statement,
+          `${r.statement} (${ruleDocLink(r.id)})`,
         ]);
         const head = ["ID", "KIND", "STATUS", "ENFORCED BY", "STATEMENT"];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
