@@ -170,6 +170,8 @@ export async function build(root = ROOT) {
     format: "esm",
     platform: "node",
     target: "node20",
+    // the rule registry names the functions that decide each rule (rules/functions.ts): keep them
+    keepNames: true,
     logLevel: "warning",
     metafile: true,
     plugins: [withoutZodLocales],

@@ -21,8 +21,11 @@ export const FINISHED_STATES: readonly RunState[] = ["aborted", "completed"];
 export interface Escalation {
   /** Catalog code, e.g. ROLLGATE_E_ESCALATED. */
   code: string;
-  /** The rule that called for a person: D8a, D8b, D8c, M3, … */
-  rule: RuleId;
+  /**
+   * The rule that called for a person: D8a, D8b, D8c, M3, …; none when no rule did (an internal
+   * error: `code` then says what it was, e.g. ROLLGATE_E_INTERNAL).
+   */
+  rule?: RuleId;
   step?: string;
   cluster?: string;
   server?: string;
@@ -34,13 +37,20 @@ export interface Escalation {
    * Where the run ended (the engine's final escalation): the clusters the halted work leaves out of
    * service, each with the rule that holds it there and why.
    */
-  outOfService?: { cluster: string; rule: RuleId; reason: string }[];
+  outOfService?: { cluster: string; rule?: RuleId; code?: string; reason: string }[];
 }
 
 export type RunEventBody =
   | { type: "run.created"; fleet: string; target: string; strategy: string; steps: number; plan?: Plan }
   | { type: "run.state"; state: RunState; reason?: string }
-  | { type: "step.waiting"; step: string; rule: RuleId; reason: string }
+  | {
+      type: "step.waiting";
+      step: string;
+      rule: RuleId;
+      reason: string;
+      /** Every rule that holds the step back (rules/checks.ts canStart), when more than one. */
+      blockers?: Array<{ rule: RuleId; reason: string }>;
+    }
   | {
       type: "step.intent";
       step: string;
@@ -79,7 +89,9 @@ export interface AbortLeftOut {
   cluster: string;
   /** A Matrix server (an abort returns Matrix servers one by one: M1–M5). */
   server?: string;
-  rule: RuleId;
+  /** The rule that holds it; none when an error no rule names does (`code` then says which). */
+  rule?: RuleId;
+  code?: string;
   reason: string;
 }
 

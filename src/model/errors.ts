@@ -85,6 +85,10 @@ export const ERROR_CATALOG = {
     title: "The planner produced a plan the verifier rejects (a bug: please report it)",
     exit: 3,
   },
+  ROLLGATE_E_PLAN_FOREIGN_STEP: {
+    title: "A step of the plan names a cluster, server or action the fleet does not have",
+    exit: 3,
+  },
 
   // ── lab (lab/) ─────────────────────────────────────────────────────────────────────
   ROLLGATE_E_LAB_RUNNING: { title: "A lab is already running for this fleet file", exit: 2 },

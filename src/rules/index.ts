@@ -50,6 +50,8 @@ export {
   type RuleViolation,
   serverServes,
 } from "./checks.ts";
+export { type M3Member, m3OutOfOrder } from "./predicates.ts";
+export { functionsOf, type RuleFunctions, rulesWithFunctions } from "./functions.ts";
 export { allEstimates, DEFAULT_ESTIMATES, estimateFor } from "../model/estimates.ts";
 export {
   describeRule,

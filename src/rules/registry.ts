@@ -2,7 +2,7 @@ import type { PackName } from "../model/fleet.ts";
 import type { RuleId } from "../model/step.ts";
 
 /**
- * The rule registry: every rule of the catalog (docs: /design/rules.md; M1–M12, D1–D10 with D8a–c,
+ * The rule registry: every rule of the catalog (docs/rules.md; M1–M12, D1–D10 with D8a–c,
  * G1–G5) as one named value, with what it says, why the manuals ask for it, and where rollgate
  * enforces it. `rollgate rules` prints it; test/rules/traceability.test.ts keeps it honest (a
  * `built` rule names at least one enforcer and is named by a test; the rest say `not built`).

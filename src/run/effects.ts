@@ -1,8 +1,8 @@
 import type { ServerObservation } from "../drivers/driver.ts";
-import { compareAddresses } from "../model/address.ts";
 import type { Cluster } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { RuleId, Step, TerritoryAssignment } from "../model/step.ts";
+import { type M3Member, m3OutOfOrder } from "../rules/index.ts";
 
 /**
  * What each step's effect looks like in observations (rule G5), and what has gone wrong when it
@@ -221,32 +221,20 @@ export function isolatedServers(obs: ServerObservation[]): string[] {
 }
 
 /**
- * M3's interpretation (rules.md): servers on the new release must be a top segment of the address
- * order. Returns the running new-release servers that have a running old-release server with a
- * higher address: the ones upgraded out of order.
+ * M3's interpretation (docs/rules.md): servers on the new release must be a top segment of the
+ * address order. Returns the running new-release servers that have a running old-release server
+ * with a higher address: the ones upgraded out of order. The rule's own function decides
+ * (rules/predicates.ts m3OutOfOrder).
  */
 export function outOfOrder(cluster: Cluster, obs: ServerObservation[], target: string): string[] {
-  const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
-  const running = obs.filter((o) => o.state === "running" || o.state === "isolated");
-  const oldOnes = running.filter((o) => !onTarget(o, target));
-  return running
-    .filter((o) => onTarget(o, target) && o.state === "running")
-    .filter((o) =>
-      oldOnes.some((old) => compareAddresses(address.get(old.server)!, address.get(o.server)!) > 0),
-    )
-    .map((o) => o.server);
+  return m3OutOfOrder(cluster, members(obs, target), "running");
 }
 
 /** Stopped servers on the new release with a running old-release server of higher address: an M3 correction under way. */
 export function stoppedOutOfOrder(cluster: Cluster, obs: ServerObservation[], target: string): string[] {
-  const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
-  const oldOnes = obs.filter(
-    (o) => (o.state === "running" || o.state === "isolated") && !onTarget(o, target),
-  );
-  return obs
-    .filter((o) => o.state === "stopped" && onTarget(o, target))
-    .filter((o) =>
-      oldOnes.some((old) => compareAddresses(address.get(old.server)!, address.get(o.server)!) > 0),
-    )
-    .map((o) => o.server);
+  return m3OutOfOrder(cluster, members(obs, target), "stopped");
+}
+
+function members(obs: ServerObservation[], target: string): M3Member[] {
+  return obs.map((o) => ({ server: o.server, onTarget: onTarget(o, target), state: o.state }));
 }

@@ -8,6 +8,7 @@ import type {
   RunState,
 } from "../events/types.ts";
 import { compareAddresses } from "../model/address.ts";
+import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet, Server } from "../model/fleet.ts";
 import type { Step } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
@@ -111,9 +112,22 @@ function ruleOfAction(step: Step, cluster: Cluster): string {
     case "restore-territories":
       // the strategy's own territory rule: D5's window, D3's patch, else D6
       return step.rules.includes("D5") ? "D5" : step.rules.includes("D3") ? "D3" : "D6";
-    default:
+    case "busy-out":
+    case "leave-supercluster":
+      // D4: before leaving, the cluster is busied out; then it leaves
       return "D4";
+    case "return-to-service":
+      // D6: a cluster serves again as a member of its (new) supercluster
+      return "D6";
+    default:
+      // a server-level action sent to a DMA server (stop, start, backup): the basic procedure
+      return "D7";
   }
+}
+
+/** What holds a cluster out of service after an escalation: its rule, else its catalog code. */
+function heldBy(e: Escalation): { rule: string } | { code: string } {
+  return e.rule ? { rule: e.rule } : { code: e.code };
 }
 
 class Halt extends Error {
@@ -507,7 +521,15 @@ export class Engine {
             const sig = `${verdict.rule}:${verdict.reason}`;
             if (this.waitingLogged.get(step.id) !== sig) {
               this.waitingLogged.set(step.id, sig);
-              this.emit({ type: "step.waiting", step: step.id, rule: verdict.rule, reason: verdict.reason });
+              this.emit({
+                type: "step.waiting",
+                step: step.id,
+                rule: verdict.rule,
+                reason: verdict.reason,
+                ...(verdict.blockers && verdict.blockers.length > 1
+                  ? { blockers: [...verdict.blockers] }
+                  : {}),
+              });
             }
             continue;
           }
@@ -528,7 +550,7 @@ export class Engine {
               leftOutOfService,
               ...(returnedWhy.length ? { returnedWhy } : {}),
             });
-            const said = `aborted by an operator; running steps finished, no new step started; returned to service: ${returned.length ? returned.join(", ") : "none"}${leftOutOfService.length ? `; left out of service: ${leftOutOfService.map((o) => `${o.server ?? o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`;
+            const said = `aborted by an operator; running steps finished, no new step started; returned to service: ${returned.length ? returned.join(", ") : "none"}${leftOutOfService.length ? `; left out of service: ${leftOutOfService.map((o) => `${o.server ?? o.cluster} (${o.rule ?? o.code}: ${o.reason})`).join("; ")}` : ""}`;
             this.setState("aborted", said);
             return { state: "aborted" };
           }
@@ -540,7 +562,7 @@ export class Engine {
           const escalation: Escalation = outOfService.length
             ? { ...this.escalation, outOfService }
             : this.escalation;
-          const said = `${this.escalation.rule}: ${this.escalation.detail}${outOfService.length ? `; left out of service: ${outOfService.map((o) => `${o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`;
+          const said = `${this.escalation.rule ?? this.escalation.code}: ${this.escalation.detail}${outOfService.length ? `; left out of service: ${outOfService.map((o) => `${o.cluster} (${o.rule ?? o.code}: ${o.reason})`).join("; ")}` : ""}`;
           if (outOfService.length) this.emit({ type: "escalation", escalation });
           if (now.state !== "escalated" || outOfService.length) this.setState("escalated", said);
           return { state: "escalated", escalation };
@@ -661,7 +683,7 @@ export class Engine {
     this.emit({ type: "escalation", escalation });
     // an operator's abort already under way stays the run's state: the engine ends it aborted
     if (this.o.store.getRun(this.o.runId)!.state !== "aborting")
-      this.setState("escalated", `${escalation.rule}: ${escalation.detail}`);
+      this.setState("escalated", `${escalation.rule ?? escalation.code}: ${escalation.detail}`);
   }
 
   /**
@@ -669,8 +691,8 @@ export class Engine {
    * now), each with the rule that holds it there: its own escalation, the failed step its remaining
    * work waits on, or the gate's rule.
    */
-  private async outOfService(): Promise<{ cluster: string; rule: string; reason: string }[]> {
-    const out: { cluster: string; rule: string; reason: string }[] = [];
+  private async outOfService(): Promise<NonNullable<Escalation["outOfService"]>[number][]> {
+    const out: NonNullable<Escalation["outOfService"]>[number][] = [];
     const clusters = this.o.fleet.clusters.filter((c) => this.o.plan.steps.some((s) => s.cluster === c.name));
     const failedIds = new Set(this.failedSteps.map((s) => s.id));
     const waitsOn = (step: Step, seen = new Set<string>()): Step | undefined => {
@@ -704,7 +726,7 @@ export class Engine {
       if (own) {
         out.push({
           cluster: c.name,
-          rule: own.rule,
+          ...heldBy(own),
           reason: `${what} escalated at ${own.step ?? "the end"}: a person looks first`,
         });
         continue;
@@ -722,7 +744,7 @@ export class Engine {
         const e = escalationOf(failed);
         out.push({
           cluster: c.name,
-          rule: e.rule,
+          ...heldBy(e),
           reason: `${what}: ${pending.id} waits on ${failed.id}, which escalated`,
         });
         continue;
@@ -747,7 +769,7 @@ export class Engine {
       const first = this.escalation!;
       out.push({
         cluster: c.name,
-        rule: first.rule,
+        ...heldBy(first),
         reason: `${what}: ${pending.id} was not started (the run halted)`,
       });
     }
@@ -842,7 +864,7 @@ export class Engine {
         if (failedVerify) {
           leftOutOfService.push({
             cluster: c.name,
-            rule: failedVerify.rule,
+            ...heldBy(failedVerify),
             reason: `${c.name} did not pass its checks after the install (${failedVerify.detail}): it stays out of service; ${this.finishHint()}`,
           });
           continue;
@@ -864,7 +886,7 @@ export class Engine {
       if (failed) {
         leftOutOfService.push({
           cluster: c.name,
-          rule: failed.rule,
+          ...heldBy(failed),
           reason: `returning ${c.name} to service failed: ${failed.detail}`,
         });
         continue;
@@ -897,7 +919,7 @@ export class Engine {
         this.emit({
           type: "log",
           level: "warn",
-          message: `${name} is back in service; restoring its territories failed (${failed.rule}: ${failed.detail})`,
+          message: `${name} is back in service; restoring its territories failed (${failed.rule ?? failed.code}: ${failed.detail})`,
         });
     }
     await this.returnMatrixServers(attempt, returned, leftOutOfService, returnedWhy);
@@ -972,7 +994,7 @@ export class Engine {
           leftOutOfService.push({
             cluster: c.name,
             server: s.name,
-            rule: failed.rule,
+            ...heldBy(failed),
             reason: `starting ${s.name} again failed: ${failed.detail}`,
           });
           continue;
@@ -989,11 +1011,12 @@ export class Engine {
       e instanceof Halt
         ? e.escalation
         : {
-            code: "ROLLGATE_E_ESCALATED",
-            rule: "G5",
+            // no rule called for this: a catalog error (a plan foreign to the fleet, a driver
+            // missing) keeps its code, anything else is an internal error (a bug in rollgate)
+            code: e instanceof RollgateError ? e.code : "ROLLGATE_E_INTERNAL",
             step: step.id,
             cluster: step.cluster,
-            detail: `internal error while running ${step.id}: ${(e as Error).message}`,
+            detail: `${e instanceof RollgateError ? "" : "internal error "}while running ${step.id}: ${(e as Error).message}`,
             manual: "",
           };
     this.standing.get(step.id)!.status = "failed";
@@ -1001,7 +1024,7 @@ export class Engine {
       type: "step.failed",
       step: step.id,
       code: escalation.code,
-      rule: escalation.rule,
+      ...(escalation.rule ? { rule: escalation.rule } : {}),
       message: escalation.detail,
     });
     return escalation;

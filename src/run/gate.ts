@@ -5,7 +5,15 @@ import type { RuleId, Step } from "../model/step.ts";
  * ("blocked by M4: …"). The gate keeps its own picture of the fleet in step with the engine:
  * `started` when a step begins, `finished` when it is done.
  */
-export type GateVerdict = { ok: true } | { ok: false; rule: RuleId; reason: string };
+export type GateVerdict =
+  | { ok: true }
+  | {
+      ok: false;
+      rule: RuleId;
+      reason: string;
+      /** Every rule that holds the step back, the first (rule, reason) included, when known. */
+      blockers?: ReadonlyArray<{ rule: RuleId; reason: string }>;
+    };
 
 export interface Gate {
   check(step: Step): GateVerdict;

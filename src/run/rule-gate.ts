@@ -79,34 +79,30 @@ export function ruleGate(fleet: Fleet, plan: Plan): Gate {
       const branch = cloneState(state);
       finishStep(branch, f);
       const v = canStart(branch, step, ctx);
-      if (!v.ok)
+      if (!v.ok) {
+        const why = ` (should ${f.id} have taken effect although it failed)`;
         return {
           ok: false,
           rule: v.rule,
-          reason: `${v.reason} (should ${f.id} have taken effect although it failed)`,
+          reason: `${v.reason}${why}`,
+          blockers: (v.blockers ?? []).map((b) => ({ rule: b.rule, reason: `${b.reason}${why}` })),
         };
+      }
     }
     return { ok: true };
   };
 
-  // a capacity denial names every capacity rule the step would break (M1 and G3 often both)
+  // every rule that holds the step back is in `blockers`; a capacity denial's reason names every
+  // capacity rule the step would break (M1 and G3 often both)
   const judge = (step: Step): GateVerdict => {
     const v = canStart(state, step, ctx);
     if (v.ok || (v.rule !== "M1" && v.rule !== "G3")) return v;
-    const undo = startStep(state, step);
-    try {
-      const all = checkDomain(state, ctx, ctx.domainOf.get(step.cluster) ?? step.cluster).filter(
-        (x) => x.rule === "M1" || x.rule === "G3",
-      );
-      if (all.length < 2) return v;
-      return {
-        ok: false,
-        rule: v.rule,
-        reason: all.map((x, i) => (i === 0 ? x.detail : `${x.rule}: ${x.detail}`)).join("; "),
-      };
-    } finally {
-      undo();
-    }
+    const capacity = (v.blockers ?? []).filter((x) => x.rule === "M1" || x.rule === "G3");
+    if (capacity.length < 2) return v;
+    return {
+      ...v,
+      reason: capacity.map((x, i) => (i === 0 ? x.reason : `${x.rule}: ${x.reason}`)).join("; "),
+    };
   };
 
   return {

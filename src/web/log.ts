@@ -62,7 +62,7 @@ export function describe(e: RunEvent): {
       };
     case "abort.returned":
       return {
-        text: `abort: returned to service ${e.returned.length ? e.returned.join(", ") : "none"}${e.leftOutOfService.length ? `; left out of service: ${e.leftOutOfService.map((o) => `${o.server ?? o.cluster} (${o.rule}: ${o.reason})`).join("; ")}` : ""}`,
+        text: `abort: returned to service ${e.returned.length ? e.returned.join(", ") : "none"}${e.leftOutOfService.length ? `; left out of service: ${e.leftOutOfService.map((o) => `${o.server ?? o.cluster} (${o.rule ?? o.code}: ${o.reason})`).join("; ")}` : ""}`,
         ...(e.leftOutOfService[0] ? { rule: e.leftOutOfService[0].rule } : {}),
         level: e.leftOutOfService.length ? "bad" : "good",
       };

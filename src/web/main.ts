@@ -227,7 +227,7 @@ function renderAlerts(api: Api, id: string, d: RunDetail, role: string): void {
   for (const e of escalations) {
     const box = el("div", "alert bad escalation");
     const head = el("div", "alert-head");
-    head.append(el("b", "rule", e.rule), el("span", "", `Escalated: ${e.detail}`));
+    head.append(el("b", "rule", e.rule ?? e.code), el("span", "", `Escalated: ${e.detail}`));
     box.append(head);
     if (e.manual) box.append(el("blockquote", "manual", `“${e.manual}”`));
     box.append(el("div", "hint", "Fix the cause, then resume (rollgate resume)."));

@@ -47,6 +47,31 @@ describe("rules as named predicates (the engine's API)", () => {
     if (!d.ok) expect(d.reason).toMatch(/srv3 \(10\.10\.1\.3\).*still on 3\.5\.0/);
   });
 
+  it("names every rule that holds a step back, the first one first (M2, M1, M9)", () => {
+    // srv3 is being upgraded (disabled); srv1 may not leave: srv2 is higher and still old (M2),
+    // srv3 is out (M1), and taking srv1 out too would break M1 and the seed's floor (G3) while it runs
+    const s = run(initialState(seed, ctx.targets), "srv3", ["disable"]);
+    const d = canStart(s, step("srv1", "disable"), ctx);
+    expect(d).toMatchObject({ ok: false, rule: "M2" });
+    if (d.ok) return;
+    expect(d.blockers?.map((b) => b.rule)).toEqual(["M2", "M1", "M1", "G3"]);
+    expect(d.blockers?.[1]?.reason).toMatch(/srv3 of matrix-a is still being upgraded/);
+    expect(d.blockers?.[2]?.reason).toMatch(/2 servers of matrix-a are out of service at once/);
+    // a stop before the backup: M9 alone
+    const stop = canStart(s, step("srv3", "stop"), ctx);
+    expect(stop.ok ? [] : stop.blockers?.map((b) => b.rule)).toEqual(["M9"]);
+  });
+
+  it("refuses a step the fleet cannot have with a catalog error, not a rule id", () => {
+    const s = initialState(seed, ctx.targets);
+    expect(() => canStart(s, { ...step("srv9", "disable") }, ctx)).toThrow(
+      /ROLLGATE_E_PLAN_FOREIGN_STEP|no server srv9/,
+    );
+    expect(() => canStart(s, { ...step("srv1", "busy-out") }, ctx)).toThrow(
+      /not a step of the per-server procedure/,
+    );
+  });
+
   it("one at a time (M1), the procedure in order (M9)", () => {
     const s = run(initialState(seed, ctx.targets), "srv3", ["disable"]);
     expect(canStart(s, step("srv3", "stop"), ctx)).toMatchObject({ ok: false, rule: "M9" });

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { functionsOf, rulesWithFunctions } from "../../src/rules/functions.ts";
 import { ENFORCERS, REGISTRY, type RuleEntry } from "../../src/rules/registry.ts";
 import { REPO, runCli } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
@@ -59,6 +60,21 @@ describe("rule traceability (issue 9: a rule list claims only what is built)", (
     expect(REGISTRY.filter((r) => r.status === "not built").map((r) => r.id)).toEqual(NOT_BUILT);
   });
 
+  it("every built state predicate and step precondition has the function that decides it; no function decides an unbuilt rule", () => {
+    const missing = REGISTRY.filter((r) => r.status === "built").flatMap((r) => {
+      const f = functionsOf(r.id);
+      if (r.kind === "state predicate" && f.predicates.length === 0) return [`${r.id}: no state predicate`];
+      if (r.kind === "step precondition" && f.preconditions.length === 0) return [`${r.id}: no precondition`];
+      return [];
+    });
+    expect(missing).toEqual([]);
+    const status = new Map(REGISTRY.map((r) => [r.id, r.status]));
+    expect(rulesWithFunctions().filter((id) => status.get(id) !== "built")).toEqual([]);
+    // the functions are the ones the checks ask: their names as exported
+    expect(functionsOf("M2")).toEqual({ preconditions: ["m2AddressOrder"], predicates: [] });
+    expect(functionsOf("M3").predicates).toEqual(["m3TopSegment", "m3OutOfOrder"]);
+  });
+
   it("every built rule is named by a test, in a test's title or an assertion", () => {
     const untested = REGISTRY.filter((r) => r.status === "built" && testsNaming(r).length === 0).map(
       (r) => r.id,
@@ -75,5 +91,8 @@ describe("rule traceability (issue 9: a rule list claims only what is built)", (
     for (const id of NOT_BUILT) expect(status[id], id).toBe("not built");
     for (const id of CATALOG.filter((i) => !NOT_BUILT.includes(i))) expect(status[id], id).toBe("built");
     expect(listed.find((x) => x.id === "M8")).toMatchObject({ enforcedBy: ["planner"] });
+    expect(listed.find((x) => x.id === "D10")).toMatchObject({
+      functions: { preconditions: ["d10JoinTheFounder"], predicates: [] },
+    });
   });
 });

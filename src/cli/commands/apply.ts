@@ -224,10 +224,12 @@ export function reportResult(
       return 0;
     case "escalated": {
       const e = r.escalation!;
-      ctx.output.err(paint("red", `run ${r.runId} ESCALATED [${e.rule}] ${e.detail} [ROLLGATE_E_ESCALATED]`));
+      ctx.output.err(
+        paint("red", `run ${r.runId} ESCALATED [${e.rule ?? e.code}] ${e.detail} [ROLLGATE_E_ESCALATED]`),
+      );
       if (e.manual) ctx.output.err(`  manual: "${e.manual}"`);
       for (const o of e.outOfService ?? [])
-        ctx.output.err(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
+        ctx.output.err(paint("red", `  left out of service: ${o.cluster} [${o.rule ?? o.code}] ${o.reason}`));
       ctx.output.err(
         `  nothing more was started through the escalated cluster(s) nor after them; fix the cause, then: ${resumeCommand}`,
       );

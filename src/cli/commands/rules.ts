@@ -13,12 +13,13 @@ export function registerRules(program: Command, ctx: CliContext): void {
     )
     .option(
       "--json",
-      "print the rules as JSON on stdout (an array of registry entries, each with its doc link)",
+      "print the rules as JSON on stdout (an array of registry entries, each with its doc link and the functions that decide it)",
     )
     .action(
       action(ctx, async (opts: { pack?: string; json?: boolean }) => {
         const { REGISTRY, RULE_PACKS } = await import("../../rules/packs.ts");
         const { ruleDocLink } = await import("../../rules/registry.ts");
+        const { functionsOf } = await import("../../rules/index.ts");
         const { PACK_NAMES } = await import("../../model/fleet.ts");
         let rules: readonly RuleEntry[] = REGISTRY;
         if (opts.pack !== undefined) {
@@ -34,7 +35,7 @@ export function registerRules(program: Command, ctx: CliContext): void {
           rules = pack === "general" ? REGISTRY.filter((r) => r.pack === "general") : RULE_PACKS[pack].rules;
         }
         if (opts.json) {
-          ctx.output.json(rules.map((r) => ({ ...r, doc: ruleDocLink(r.id) })));
+          ctx.output.json(rules.map((r) => ({ ...r, doc: ruleDocLink(r.id), functions: functionsOf(r.id) })));
           return 0;
         }
         const paint = painter(ctx.output.color);

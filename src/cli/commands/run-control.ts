@@ -93,7 +93,9 @@ function abortLines(abort: NonNullable<RunSummary["abort"]>, color: boolean): st
   for (const r of abort.returnedWhy ?? [])
     lines.push(`  returned: ${r.server ?? r.cluster} [${r.rules.join(", ")}] ${r.reason}`);
   for (const o of abort.leftOutOfService)
-    lines.push(paint("red", `  left out of service: ${o.server ?? o.cluster} [${o.rule}] ${o.reason}`));
+    lines.push(
+      paint("red", `  left out of service: ${o.server ?? o.cluster} [${o.rule ?? o.code}] ${o.reason}`),
+    );
   return lines;
 }
 
@@ -143,10 +145,10 @@ export function renderSummary(
     lines.push(...abortLines(s.abort, color));
   }
   if (s.escalation) {
-    lines.push(paint("red", `ESCALATION [${s.escalation.rule}] ${s.escalation.detail}`));
+    lines.push(paint("red", `ESCALATION [${s.escalation.rule ?? s.escalation.code}] ${s.escalation.detail}`));
     if (s.escalation.manual) lines.push(`  manual: "${s.escalation.manual}"`);
     for (const o of s.escalation.outOfService ?? [])
-      lines.push(paint("red", `  left out of service: ${o.cluster} [${o.rule}] ${o.reason}`));
+      lines.push(paint("red", `  left out of service: ${o.cluster} [${o.rule ?? o.code}] ${o.reason}`));
     lines.push(`  fix the cause, then: ${resumeCommand}`);
   }
   return lines;

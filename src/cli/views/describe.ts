@@ -22,7 +22,7 @@ export function describeEvent(e: RunEvent): string | undefined {
     case "step.waiting":
       return `${e.step}: waiting, blocked by ${e.rule}: ${e.reason}`;
     case "escalation":
-      return `ESCALATION [${e.escalation.rule}] ${e.escalation.detail}${e.escalation.manual ? `\n  manual: "${e.escalation.manual}"` : ""}`;
+      return `ESCALATION [${e.escalation.rule ?? e.escalation.code}] ${e.escalation.detail}${e.escalation.manual ? `\n  manual: "${e.escalation.manual}"` : ""}`;
     case "confirmation.needed":
       return `confirmation needed [${e.rule}]: ${e.reason}`;
     case "confirmation.given":

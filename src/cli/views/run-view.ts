@@ -127,7 +127,12 @@ class TreeView implements RunView {
       const t = c ? this.tasks.get(c) : undefined;
       t?.reject(
         new Error(
-          terminalText(this.paint("red", `ESCALATION [${e.escalation.rule}] ${e.escalation.detail}`)),
+          terminalText(
+            this.paint(
+              "red",
+              `ESCALATION [${e.escalation.rule ?? e.escalation.code}] ${e.escalation.detail}`,
+            ),
+          ),
         ),
       );
       return;

@@ -1,0 +1,323 @@
+import { RollgateError } from "../model/errors.ts";
+import type { RuleId, Step } from "../model/step.ts";
+import { isCompatible } from "./compatible.ts";
+import { policyFor, type RuleContext } from "./context.ts";
+import { serverServes } from "./predicates.ts";
+import { type ClusterRecord, type FleetState, onOldRelease, type ServerRecord } from "./state.ts";
+
+/**
+ * The step preconditions, one named function per rule: what must hold before a step may start.
+ * Each returns the reason the step is held back, or undefined when its rule lets it start.
+ * `preconditions` asks them in catalog order and stops at the first (the verifier replays
+ * millions of steps); `blockers` asks every one of them (the engine says all that holds a step
+ * back). The registry (rules/functions.ts) names each function beside its rule.
+ */
+
+export type Decision =
+  | { ok: true }
+  | {
+      ok: false;
+      rule: RuleId;
+      reason: string;
+      /** Every rule that holds the step back, the first one included (canStart fills it). */
+      blockers?: Blocker[];
+    };
+
+export interface Blocker {
+  rule: RuleId;
+  reason: string;
+}
+
+/** A server step's precondition: the step, the server it acts on, and whether it is a matrix server. */
+export type ServerPrecondition = (
+  state: FleetState,
+  ctx: RuleContext,
+  step: Step,
+  server: ServerRecord,
+  matrix: boolean,
+) => string | undefined;
+
+/** A DMA cluster step's precondition. */
+export type ClusterPrecondition = (
+  state: FleetState,
+  ctx: RuleContext,
+  step: Step,
+  cluster: ClusterRecord,
+) => string | undefined;
+
+export const SERVER_ACTIONS = ["disable", "backup", "stop", "install", "start", "verify"] as const;
+
+/** The server of `r`'s cluster highest in the upgrade order still on the old release, ranked above `r`. */
+function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): ServerRecord | undefined {
+  let best: ServerRecord | undefined;
+  let bestRank = ctx.rank.get(r.name)!;
+  for (const o of state.serversOf.get(r.cluster) ?? []) {
+    const k = ctx.rank.get(o.name)!;
+    if (k < bestRank && onOldRelease(state, o)) {
+      best = o;
+      bestRank = k;
+    }
+  }
+  return best;
+}
+
+// ── the matrix and generic per-server procedure ─────────────────────────────────────────────
+
+/** M2: a matrix is upgraded from its highest address down; a server waits for every higher one. */
+export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) => {
+  if (!matrix || (step.action !== "disable" && step.action !== "install")) return undefined;
+  const h = higherStillOld(state, ctx, r);
+  if (!h) return undefined;
+  return step.action === "disable"
+    ? `${h.name} (${h.address}) is higher in the matrix's address order and still on ${h.release}: it is upgraded before ${r.name} (${r.address})`
+    : `${h.name} (${h.address}) is higher in the address order and still on ${h.release}: ${r.name} must wait`;
+};
+
+/** M1: one matrix server at a time: no server leaves while another is being upgraded. */
+export const m1OneAtATime: ServerPrecondition = (state, _ctx, step, r, matrix) => {
+  if (!matrix || step.action !== "disable") return undefined;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (o !== r && !serverServes(o))
+      return `${o.name} of ${r.cluster} is still being upgraded: one server at a time`;
+  return undefined;
+};
+
+/** G2: a generic cluster upgrades in its declared order. */
+export const g2DeclaredOrder: ServerPrecondition = (state, ctx, step, r, matrix) => {
+  if (matrix || step.action !== "disable") return undefined;
+  const rank = ctx.rank.get(r.name)!;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (ctx.rank.get(o.name)! < rank && onOldRelease(state, o) && serverServes(o))
+      return `${o.name} comes before ${r.name} in the declared order and has not started`;
+  return undefined;
+};
+
+/** M9: the per-server procedure, in its order: disable, back up, stop, install, start, verify. */
+export const m9Procedure: ServerPrecondition = (_state, _ctx, step, r) => {
+  switch (step.action) {
+    case "disable":
+      return undefined;
+    case "backup":
+      return r.disabled ? undefined : `${r.name} is not disabled yet: disable, then back up`;
+    case "stop":
+      if (!r.disabled) return `${r.name} is not disabled yet: its virtual services must move away first`;
+      return r.backedUp ? undefined : `${r.name}'s configuration is not backed up yet`;
+    case "install":
+      return r.running ? `${r.name} still runs: stop it before installing` : undefined;
+    case "start":
+      return r.installing !== undefined ? `${r.name}'s install has not completed` : undefined;
+    case "verify":
+      return r.running ? undefined : `${r.name} is not running: start it before verifying`;
+    default:
+      return undefined;
+  }
+};
+
+/** M10: a server returns to the matrix only on the new release. */
+export const m10ReturnUpgraded: ServerPrecondition = (_state, ctx, step, r) => {
+  if (step.action !== "start") return undefined;
+  const target = ctx.targets.get(r.cluster);
+  return target !== undefined && r.release !== target
+    ? `${r.name} is still on ${r.release}: it is upgraded before it returns`
+    : undefined;
+};
+
+/** M3: a new-release server starts only when no higher-addressed old-release server runs. */
+export const m3NoIsolation: ServerPrecondition = (state, ctx, step, r, matrix) => {
+  if (!matrix || step.action !== "start") return undefined;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (o.running && onOldRelease(state, o) && ctx.rank.get(o.name)! < ctx.rank.get(r.name)!)
+      return `${o.name} (${o.address}) still runs ${o.release} and is higher in the address order: starting ${r.name} on ${r.release} would isolate the old servers`;
+  return undefined;
+};
+
+/** Server-step preconditions in the order they are asked (the first that holds a step back is its rule). */
+export const SERVER_PRECONDITIONS: ReadonlyArray<{ rule: RuleId; check: ServerPrecondition }> = [
+  { rule: "M2", check: m2AddressOrder },
+  { rule: "M1", check: m1OneAtATime },
+  { rule: "G2", check: g2DeclaredOrder },
+  { rule: "M9", check: m9Procedure },
+  { rule: "M10", check: m10ReturnUpgraded },
+  { rule: "M3", check: m3NoIsolation },
+];
+
+// ── the DMA cluster procedure ───────────────────────────────────────────────────────────────
+
+/** D8: a cluster is verified after its install, and only a verified cluster joins or serves. */
+export const d8Verified: ClusterPrecondition = (_state, _ctx, step, c) => {
+  if (step.action === "verify")
+    return c.installing === undefined ? undefined : `${c.name}'s install has not completed`;
+  if (step.action === "join-supercluster" || step.action === "return-to-service")
+    return c.verified ? undefined : `${c.name} has not passed its checks after the install`;
+  return undefined;
+};
+
+/** D7: the install runs on a cluster taken out of service. */
+export const d7BusiedOutForInstall: ClusterPrecondition = (_state, _ctx, step, c) =>
+  step.action === "install" && c.inService
+    ? `${c.name} is in service: busy it out before the install`
+    : undefined;
+
+/**
+ * D4: territories go only to members of the supercluster they are reassigned in; a cluster leaves
+ * only with no territory, busied out, every server online; an incompatible install happens outside
+ * the supercluster.
+ */
+export const d4BeforeLeaving: ClusterPrecondition = (state, ctx, step, c) => {
+  switch (step.action) {
+    case "reassign-territories":
+    case "restore-territories": {
+      // a reassignment acts in the supercluster of the cluster it is sent to: its members take
+      // the territories (D4, D6: territories are reassigned within a supercluster)
+      const sc = c.supercluster === undefined ? undefined : state.superclusters.get(c.supercluster);
+      for (const a of step.territories ?? [])
+        for (const n of [a.primary, a.backup]) {
+          if (n === undefined) continue;
+          const o = state.clusters.get(n);
+          if (!o || o.lineage !== c.lineage)
+            return `territory ${a.name} cannot go to ${n}: it is not a cluster of ${c.lineage}`;
+          if (!sc?.members.has(n))
+            return `territory ${a.name} cannot go to ${n} through ${c.name}: ${n} is not a member of ${c.supercluster ?? `a supercluster with ${c.name}`}`;
+        }
+      return undefined;
+    }
+    case "leave-supercluster": {
+      if (c.supercluster === undefined) return `${c.name} is not a member of a supercluster`;
+      for (const t of state.territoriesOf.get(c.lineage ?? "") ?? [])
+        if (t.primary === c.name || t.backup === c.name)
+          return `${c.name} is still ${t.primary === c.name ? "primary" : "backup"} of territory ${t.name}: reassign it first`;
+      if (c.inService) return `${c.name} is still in service: busy it out before it leaves`;
+      for (const r of state.serversOf.get(c.name) ?? [])
+        if (!r.running) return `${r.name} is offline: all servers must be online when ${c.name} leaves`;
+      return undefined;
+    }
+    case "install": {
+      if (c.supercluster === undefined || !step.release) return undefined;
+      const policy = policyFor(ctx.fleet, ctx.clusters.get(c.name)!);
+      for (const m of state.superclusters.get(c.supercluster)?.members ?? []) {
+        const o = state.clusters.get(m)!;
+        if (!isCompatible(o.release, step.release, policy))
+          return `${c.name} is a member of ${c.supercluster} where ${m} runs ${o.release}: ${step.release} is incompatible, so it must leave first`;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+};
+
+/** D10: an upgraded cluster joins the founder of the new supercluster, never the other way. */
+export const d10JoinTheFounder: ClusterPrecondition = (state, _ctx, step, c) => {
+  if (step.action !== "join-supercluster") return undefined;
+  if (c.supercluster !== undefined) return `${c.name} is already a member of ${c.supercluster}`;
+  const host = step.joins ? state.clusters.get(step.joins) : undefined;
+  const sc = host?.supercluster ? state.superclusters.get(host.supercluster) : undefined;
+  if (!host || !sc || sc.founder !== host.name || sc.lineage !== c.lineage)
+    return `${c.name} must join the founder of the new supercluster, and ${step.joins ?? "nothing"} is not it: its data store would replace the upgraded one`;
+  return undefined;
+};
+
+/** D2: a cluster joins only a supercluster whose release is compatible with its own. */
+export const d2CompatibleJoin: ClusterPrecondition = (state, ctx, step, c) => {
+  if (step.action !== "join-supercluster") return undefined;
+  const host = step.joins ? state.clusters.get(step.joins) : undefined;
+  if (!host) return undefined; // D10 holds such a join back
+  return isCompatible(c.release, host.release, policyFor(ctx.fleet, ctx.clusters.get(c.name)!))
+    ? undefined
+    : `${c.name} runs ${c.release}, incompatible with ${host.name}'s ${host.release}`;
+};
+
+/** D6: a cluster of a supercluster returns to service only as a member of one. */
+export const d6ServeAsMember: ClusterPrecondition = (_state, _ctx, step, c) =>
+  step.action === "return-to-service" && c.lineage !== undefined && c.supercluster === undefined
+    ? `${c.name} is in no supercluster: it joins the new one before it returns`
+    : undefined;
+
+/** DMA-step preconditions in the order they are asked. */
+export const CLUSTER_PRECONDITIONS: ReadonlyArray<{ rule: RuleId; check: ClusterPrecondition }> = [
+  { rule: "D8", check: d8Verified },
+  { rule: "D7", check: d7BusiedOutForInstall },
+  { rule: "D4", check: d4BeforeLeaving },
+  { rule: "D10", check: d10JoinTheFounder },
+  { rule: "D2", check: d2CompatibleJoin },
+  { rule: "D6", check: d6ServeAsMember },
+];
+
+export const CLUSTER_ACTIONS = [
+  "reassign-territories",
+  "busy-out",
+  "leave-supercluster",
+  "install",
+  "verify",
+  "join-supercluster",
+  "restore-territories",
+  "return-to-service",
+] as const;
+
+// ── asking them ─────────────────────────────────────────────────────────────────────────────
+
+/** A step this fleet cannot have: the plan was made for another fleet. No rule: a catalog error. */
+function foreignStep(step: Step, why: string): RollgateError {
+  return new RollgateError(
+    "ROLLGATE_E_PLAN_FOREIGN_STEP",
+    `step ${step.id}: ${why}: the plan does not belong to this fleet`,
+  );
+}
+
+type Subject =
+  | { kind: "server"; server: ServerRecord; matrix: boolean }
+  | { kind: "cluster"; cluster: ClusterRecord };
+
+function subjectOf(state: FleetState, step: Step): Subject {
+  const c = state.clusters.get(step.cluster);
+  if (!c) throw foreignStep(step, `no cluster ${step.cluster}`);
+  if (step.server !== undefined) {
+    const r = state.servers.get(step.server);
+    if (!r || r.cluster !== c.name) throw foreignStep(step, `no server ${step.server} in ${step.cluster}`);
+    if (!(SERVER_ACTIONS as readonly string[]).includes(step.action))
+      throw foreignStep(step, `${step.action} is not a step of the per-server procedure`);
+    return { kind: "server", server: r, matrix: c.pack === "polyserve-matrix" };
+  }
+  if (c.pack !== "polycom-dma") throw foreignStep(step, `${step.action} on ${c.name} names no server`);
+  if (!(CLUSTER_ACTIONS as readonly string[]).includes(step.action))
+    throw foreignStep(step, `${step.action} is not a DMA cluster step`);
+  return { kind: "cluster", cluster: c };
+}
+
+function ask(state: FleetState, ctx: RuleContext, step: Step, all: boolean): Blocker[] {
+  const subject = subjectOf(state, step);
+  const out: Blocker[] = [];
+  if (subject.kind === "server") {
+    for (const p of SERVER_PRECONDITIONS) {
+      const reason = p.check(state, ctx, step, subject.server, subject.matrix);
+      if (reason === undefined) continue;
+      out.push({ rule: p.rule, reason });
+      if (!all) break;
+    }
+  } else {
+    for (const p of CLUSTER_PRECONDITIONS) {
+      const reason = p.check(state, ctx, step, subject.cluster);
+      if (reason === undefined) continue;
+      out.push({ rule: p.rule, reason });
+      if (!all) break;
+    }
+  }
+  return out;
+}
+
+const OK: Decision = { ok: true };
+
+/**
+ * The preconditions of a step in this state (order, procedure, join gates), without the state
+ * predicates of what the step's start would lead to: the first rule that holds it back. Throws
+ * ROLLGATE_E_PLAN_FOREIGN_STEP for a step whose cluster, server or action the fleet lacks.
+ */
+export function preconditions(state: FleetState, ctx: RuleContext, step: Step): Decision {
+  const [first] = ask(state, ctx, step, false);
+  return first ? { ok: false, rule: first.rule, reason: first.reason } : OK;
+}
+
+/** Every precondition rule that holds `step` back now, each with its reason (empty: none). */
+export function preconditionBlockers(state: FleetState, ctx: RuleContext, step: Step): Blocker[] {
+  return ask(state, ctx, step, true);
+}
