@@ -6,16 +6,20 @@ import type { Plan } from "../plan/types.ts";
  * lines output, SSE, metrics and the dashboard only read. `seq` is the journal's sequence number
  * (the SSE event id), `at` an ISO time.
  */
-export type RunState =
-  | "pending"
-  | "running"
-  | "paused"
-  | "awaiting-confirmation"
-  | "escalated"
-  | "aborting"
-  | "aborted"
-  | "completed";
+export const RUN_STATES = [
+  "pending",
+  "running",
+  "paused",
+  "awaiting-confirmation",
+  "escalated",
+  "aborting",
+  "aborted",
+  "completed",
+] as const;
 
+export type RunState = (typeof RUN_STATES)[number];
+
+/** The states a run ends in: the one list of them (store, engine, status, API, metrics, page). */
 export const FINISHED_STATES: readonly RunState[] = ["aborted", "completed"];
 
 export interface Escalation {

@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { driverFor as defaultDriverFor } from "../drivers/index.ts";
 import type { Driver, ServerObservation } from "../drivers/driver.ts";
-import type { Escalation, RunEvent, RunState } from "../events/types.ts";
+import { type Escalation, FINISHED_STATES, type RunEvent, type RunState } from "../events/types.ts";
 import { loadFleetFile } from "../io/fleet-loader.ts";
 import { readRecord } from "../lab/record.ts";
 import { RollgateError } from "../model/errors.ts";
@@ -508,7 +508,7 @@ async function resumeHolding(
     // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
     const run = input.runId ? store.getRun(input.runId) : pickRun(store, { unfinishedOnly: true });
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
-    if (run.state === "completed" || run.state === "aborted")
+    if (FINISHED_STATES.includes(run.state))
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
     const fleetFile = input.fleetFile ?? run.fleetFile;
     const fleet = held?.fleet ?? loadFleetFile(fleetFile);
@@ -526,10 +526,7 @@ async function resumeHolding(
     try {
       store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
       try {
-        const journal = readJournal(
-          store.events(run.id),
-          plan.steps.map((s) => s.id),
-        );
+        const journal = readJournal(store.events(run.id), plan);
         const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
         input.onPlan?.(plan, { resumed: true, runId: run.id, done });
         const aborting = run.state === "aborting";

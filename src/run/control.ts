@@ -165,10 +165,7 @@ export function abortRun(
 export function confirmRun(store: Store, run: RunRecord, by: string, step?: string): string[] {
   unfinished(run, "confirm");
   const plan = store.getPlan(run.id);
-  const journal = readJournal(
-    store.events(run.id),
-    plan.steps.map((s) => s.id),
-  );
+  const journal = readJournal(store.events(run.id), plan);
   const done = (id: string) => journal.steps.get(id)?.status === "done";
   if (step !== undefined) {
     const s = plan.steps.find((x) => x.id === step);

@@ -174,7 +174,7 @@ export class Engine {
     this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
     this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
     this.targets = targetsOf(options.plan);
-    const journal = readJournal(options.store.events(options.runId), [...this.steps.keys()]);
+    const journal = readJournal(options.store.events(options.runId), options.plan);
     this.standing = journal.steps;
     // The gate's picture of the fleet starts with what the journal says: steps done, and steps
     // begun (an intent journaled, no outcome, or a failure) whose effect may be under way or

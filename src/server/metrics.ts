@@ -1,17 +1,6 @@
-import { FINISHED_STATES, type RunState } from "../events/types.ts";
+import { FINISHED_STATES, RUN_STATES } from "../events/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import type { ServerContext } from "./context.ts";
-
-const STATES: readonly RunState[] = [
-  "pending",
-  "running",
-  "paused",
-  "awaiting-confirmation",
-  "escalated",
-  "aborting",
-  "aborted",
-  "completed",
-];
 
 /** A label value, escaped as the Prometheus text format asks (backslash, quote, newline). */
 function label(v: string): string {
@@ -66,7 +55,9 @@ export function renderMetrics(ctx: ServerContext, now = Date.now(), onlyRun?: st
     "gauge",
     "1 for the run's present state, 0 for the others.",
     runs.flatMap(({ run }) =>
-      STATES.map((s) => `rollgate_run_state${labels({ ...base(run), state: s })} ${run.state === s ? 1 : 0}`),
+      RUN_STATES.map(
+        (s) => `rollgate_run_state${labels({ ...base(run), state: s })} ${run.state === s ? 1 : 0}`,
+      ),
     ),
   );
   family(

@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { authenticate, inScope, type Principal } from "./auth.ts";
+import type { RunDetail } from "../events/fold.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { summarizeRun } from "../run/summary.ts";
+import type { RunRecord } from "../store/types.ts";
 import { ApiError } from "./api-error.ts";
 import type { ServerContext } from "./context.ts";
 import { plannedCapacity } from "./run-model.ts";
@@ -53,7 +55,7 @@ export function registerRunRoutes(
     };
   });
 
-  app.get("/api/runs/:id", async (req: RunParams) => {
+  app.get("/api/runs/:id", async (req: RunParams): Promise<RunDetail<RunRecord>> => {
     const run = ctx.run(req.params.id);
     const m = ctx.model(run);
     const summary = summarizeRun(ctx.store, run);

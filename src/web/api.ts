@@ -1,5 +1,9 @@
-import type { Escalation, RunEvent, RunState } from "../events/types.ts";
+import type { RunDetail } from "../events/fold.ts";
+import type { RunEvent, RunState } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
+
+/** The run's summary and step views: the shapes the server folds them into (events/fold.ts), declared once. */
+export type { RunDetail, StepStatus } from "../events/fold.ts";
 
 /** The API as the page sees it (docs/dashboard.md). The token travels in a header, never a URL. */
 export interface ApiErrorBody {
@@ -24,31 +28,6 @@ export interface RunListItem {
   state: RunState;
   createdAt: string;
   progress: { done: number; total: number };
-}
-
-export type StepStatus = "pending" | "running" | "done" | "failed" | "waiting" | "confirm";
-
-export interface RunDetail {
-  run: { id: string; fleet: string; state: RunState; target: string; strategy: string; confirmed: string[] };
-  progress: { done: number; total: number };
-  running: string[];
-  waiting: { step: string; rule: string; reason: string }[];
-  awaitingConfirmation: string[];
-  escalation: Escalation | null;
-  engine: { pid: number; host: string; since: string } | null;
-  secondsLeft: number;
-  lastSeq: number;
-  startedAt: string | null;
-  steps: Record<string, { status: StepStatus; rule?: string; reason?: string }>;
-  escalations: Array<Escalation & { seq: number; at: string }>;
-  capacity: {
-    floor: number;
-    now: number;
-    domains: Record<string, number>;
-    actual: { at: string; seq: number; fraction: number }[];
-    planned: { t: number; fraction: number }[];
-  };
-  mixedSeconds: Record<string, number>;
 }
 
 export interface FleetServer {

@@ -1,5 +1,6 @@
 import "./style.css";
-import type { RunEvent, RunState } from "../events/types.ts";
+import { nextStepView } from "../events/fold.ts";
+import { FINISHED_STATES, type RunEvent } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
 import { Api, ApiFailure, type RunDetail } from "./api.ts";
 import { drawCapacity, drawTimeline, formatSeconds, frameOf } from "./charts.ts";
@@ -9,12 +10,12 @@ import { EventLog } from "./log.ts";
 /**
  * The dashboard. Token: from a `#token=` fragment (then wiped from the address bar) or the
  * sign-in form, kept in sessionStorage, sent only in the Authorization header.
- * Data: GET the run, its plan and the fleet once; then live from the event stream, with the
- * run's summary and the fleet refetched (debounced) when steps end or the state changes.
+ * Data: GET the run, its plan and the fleet once; then live from the event stream (each step's
+ * status moved on by the server's own fold, events/fold.ts), with the run's summary and the
+ * fleet refetched (debounced) when steps end or the state changes.
  */
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const KEY = "rollgate.token";
-const FINISHED: RunState[] = ["completed", "aborted"];
 
 function takeToken(): string | null {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
@@ -88,7 +89,7 @@ async function start(token: string): Promise<void> {
   let lastAt = Date.now();
 
   const paintCharts = () => {
-    const frame = frameOf(plan, detail.startedAt, FINISHED.includes(detail.run.state), lastAt);
+    const frame = frameOf(plan, detail.startedAt, FINISHED_STATES.includes(detail.run.state), lastAt);
     drawTimeline($<HTMLCanvasElement>("timeline"), plan, status, frame);
     drawCapacity($("capacity") as unknown as SVGSVGElement, detail, frame);
   };
@@ -140,18 +141,16 @@ async function start(token: string): Promise<void> {
     (e) => {
       log.add(e);
       lastAt = Date.parse(e.at);
+      const step = "step" in e && typeof e.step === "string" ? e.step : undefined;
+      const next = step === undefined ? undefined : nextStepView(status[step], e);
+      if (step !== undefined && next !== undefined) status[step] = next;
       switch (e.type) {
         case "observation":
           fleetPanel.observe(e.cluster, e.server, e.release, e.state);
           break;
         case "step.intent":
         case "step.started":
-          if (status[e.step]?.status !== "done") status[e.step] = { status: "running" };
-          scheduleCharts();
-          refresh(true);
-          break;
         case "step.done":
-          status[e.step] = { status: "done" };
           scheduleCharts();
           refresh(true);
           break;
@@ -174,7 +173,7 @@ async function start(token: string): Promise<void> {
   );
   // the now-line moves with the clock
   setInterval(() => {
-    if (!FINISHED.includes(detail.run.state)) scheduleCharts();
+    if (!FINISHED_STATES.includes(detail.run.state)) scheduleCharts();
   }, 1000);
   window.addEventListener("resize", scheduleCharts);
 }
@@ -210,7 +209,7 @@ function renderHeader(plan: Plan, d: RunDetail, role: string): void {
   };
   set("btn-pause", s === "running" || s === "awaiting-confirmation" || s === "pending");
   set("btn-resume", s === "paused" || s === "awaiting-confirmation" || s === "escalated");
-  set("btn-abort", !FINISHED.includes(s) && s !== "aborting");
+  set("btn-abort", !FINISHED_STATES.includes(s) && s !== "aborting");
   document.title = `${s} · ${d.progress.done}/${d.progress.total} · rollgate`;
 }
 

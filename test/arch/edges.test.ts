@@ -30,7 +30,7 @@ const ENTRIES: Record<string, readonly string[] | "every module"> = {
   model: "every module",
   rules: ["index.ts", "packs.ts", "registry.ts", "state.ts", "context.ts", "checks.ts", "supported-paths.ts"],
   plan: ["types.ts", "planner.ts", "driver-commands.ts"],
-  events: ["types.ts"],
+  events: ["types.ts", "fold.ts"],
   io: ["fleet-loader.ts"],
   drivers: ["index.ts", "driver.ts", "http.ts"],
   store: ["open.ts", "types.ts", "sqlite.ts", "state-file-error.ts", "host-lock.ts"],
