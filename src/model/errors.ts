@@ -140,6 +140,11 @@ export const ERROR_CATALOG = {
     exit: 2,
     status: 422,
   },
+  ROLLGATE_E_PLAN_NO_TERRITORY_ROOM: {
+    title: "No plan leaves room to reassign a supercluster's territories (D4) within the capacity floor (G3)",
+    exit: 2,
+    status: 422,
+  },
   ROLLGATE_E_PLAN_FLEET_BREAKS_RULES: {
     title: "The fleet as the file describes it already breaks a rule (e.g. an out-of-order upgrade, M3)",
     exit: 2,
@@ -230,6 +235,12 @@ export const ERROR_CATALOG = {
   },
   ROLLGATE_E_SSH_DRIVER: {
     title: "The ssh driver could not connect, or its command failed or printed no valid status",
+    exit: 1,
+    status: 502,
+  },
+
+  ROLLGATE_E_HTTP_DRIVER: {
+    title: "The http driver could not deliver an action to the server, or had no answer",
     exit: 1,
     status: 502,
   },
