@@ -131,6 +131,7 @@ export class ExecDriver implements Driver {
     try {
       answer = JSON.parse(r.stdout);
     } catch {
+      // JSON.parse throws only a SyntaxError: the command printed no JSON
       return {
         ...unreachable,
         error: `${field} printed no JSON status${r.stdout.trim() ? ` (it printed "${r.stdout.trim().slice(0, 60)}")` : " (nothing)"}`,

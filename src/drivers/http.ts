@@ -1,3 +1,4 @@
+import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Server } from "../model/fleet.ts";
 import { allEstimates } from "../model/estimates.ts";
 import type {
@@ -25,6 +26,8 @@ export function resolveServerUrl(
   server: Pick<Server, "name" | "address">,
 ): string {
   const template = cluster.driver?.http?.url;
+  // an invariant, not a user's error: the http driver is chosen only for a driver.http, whose url
+  // the fleet schema requires
   if (!template) throw new Error(`cluster ${cluster.name} has no driver.http.url`);
   const host = server.address.includes(":") ? `[${server.address}]` : server.address;
   return template
@@ -52,6 +55,7 @@ export class HttpDriver implements Driver {
       });
       const body = (await res.json()) as unknown;
       if (!res.ok || !body || typeof (body as { state?: unknown }).state !== "string")
+        // caught below: the server counts as unreachable, with this reason (G5)
         throw new Error(`HTTP ${res.status}`);
       return readObservation(body, target, "the status answer (GET /v1/status)");
     } catch (e) {
@@ -89,7 +93,11 @@ export class HttpDriver implements Driver {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (e) {
-      throw new Error(`${server.name}: ${action} not delivered: ${describeError(e)}`, { cause: e });
+      throw new RollgateError(
+        "ROLLGATE_E_HTTP_DRIVER",
+        `${server.name}: ${action} not delivered: ${describeError(e)}`,
+        { cause: e },
+      );
     }
     let body: { ok?: boolean; code?: string; message?: string; rule?: string } = {};
     try {
@@ -97,7 +105,13 @@ export class HttpDriver implements Driver {
     } catch (e) {
       if (res.ok) return { ok: true };
       if ((e as Error).name === "TimeoutError" || (e as Error).name === "AbortError")
-        throw new Error(`${server.name}: ${action}: no answer: ${describeError(e)}`, { cause: e });
+        throw new RollgateError(
+          "ROLLGATE_E_HTTP_DRIVER",
+          `${server.name}: ${action}: no answer: ${describeError(e)}`,
+          {
+            cause: e,
+          },
+        );
       return { ok: false, code: `http-${res.status}`, message: `HTTP ${res.status} without a JSON body` };
     }
     if (res.ok && body.ok !== false) return { ok: true, ...(body.message ? { message: body.message } : {}) };

@@ -1,3 +1,4 @@
+import { RollgateError } from "../model/errors.ts";
 import { isDottedQuad } from "./judge.ts";
 
 /**
@@ -62,7 +63,11 @@ export function mapAddresses(servers: readonly AddressInput[]): AddressMapping[]
   for (const p of pending) {
     let candidate: string;
     do {
-      if (next >= 256 * 254) throw new Error("the lab's address pool 127.255.0.0/16 is exhausted");
+      if (next >= 256 * 254)
+        throw new RollgateError(
+          "ROLLGATE_E_LAB_START_FAILED",
+          `the lab's address pool 127.255.0.0/16 is exhausted: ${pending.length} servers need an address of it, it has ${256 * 254}`,
+        );
       candidate = `127.255.${Math.floor(next / 254)}.${(next % 254) + 1}`;
       next++;
     } while (taken.has(candidate));

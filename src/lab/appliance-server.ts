@@ -47,6 +47,7 @@ export class ApplianceServers {
 
   private bind(name: string): Promise<void> {
     const s = this.world.servers.get(name)!;
+    // an invariant (mapAddresses gives every server a loopback address): a guard, not a user's error
     if (!isLoopbackV4(s.loopback))
       return Promise.reject(new Error(`refusing to bind ${s.loopback}: not loopback`));
     const srv = this.server(name);

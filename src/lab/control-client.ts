@@ -65,6 +65,7 @@ export async function labAnswers(record: Pick<LabRecord, "controlUrl">, timeoutM
     const r = await controlRequest(record, "GET", "/lab/health", undefined, timeoutMs);
     return r.status === 200;
   } catch {
+    // refused, timed out, reset: every failure to answer is the "no" this function reports
     return false;
   }
 }

@@ -20,7 +20,10 @@ export function sendJson(
   res.end(text);
 }
 
-/** Reads a JSON object body; {} when empty. Rejects with a message for malformed bodies. */
+/**
+ * Reads a JSON object body; {} when empty. Rejects with a message for malformed bodies: plain
+ * Errors, as every caller answers them at once as the lab's own 400 (badRequest), never further.
+ */
 export function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     let size = 0;
@@ -42,6 +45,7 @@ export function readJson(req: IncomingMessage): Promise<Record<string, unknown>>
           reject(new Error("the body must be a JSON object"));
         else resolve(v as Record<string, unknown>);
       } catch {
+        // JSON.parse throws only a SyntaxError: the body is not JSON
         reject(new Error("the body is not valid JSON"));
       }
     });

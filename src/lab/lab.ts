@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadFleetFile } from "../io/fleet-loader.ts";
+import { RollgateError } from "../model/errors.ts";
 import type { Fleet } from "../model/fleet.ts";
 import { CONTROL_ADDRESS, type AddressMapping, mapAddresses } from "./address-map.ts";
 import { ApplianceServers } from "./appliance-server.ts";
@@ -191,7 +192,11 @@ export async function startLab(fleetOrPath: string | Fleet, options: LabOptions 
   }
   if (!control || !appliances) {
     await journal.close();
-    throw new Error(`the lab could not bind its addresses: ${(lastError as Error)?.message ?? lastError}`);
+    throw new RollgateError(
+      "ROLLGATE_E_LAB_START_FAILED",
+      `the lab could not bind its addresses: ${(lastError as Error)?.message ?? lastError}`,
+      { cause: lastError },
+    );
   }
 
   const controlUrl = `http://${CONTROL_ADDRESS}:${port}`;
@@ -233,7 +238,11 @@ export async function startLab(fleetOrPath: string | Fleet, options: LabOptions 
     status,
     fault: (server, kind, o = {}) => {
       const r = world.fault(server, { kind, ...o });
-      if (!r.ok) throw new Error(r.message);
+      if (!r.ok)
+        throw new RollgateError(
+          r.code === "unknown-server" ? "ROLLGATE_E_LAB_UNKNOWN_SERVER" : "ROLLGATE_E_USAGE",
+          r.message,
+        );
     },
     act: async (server, request, o = {}) => {
       const reply = world.perform(server, request, "console");

@@ -64,6 +64,7 @@ export async function stopLabProcess(
     const r = await controlRequest(record, "POST", "/lab/down", {}, 5000);
     asked = r.status < 300;
   } catch {
+    // no answer (gone, stuck, refused): the lab is stopped by a signal below instead
     asked = false;
   }
   const ownProcess = record.mode !== "in-process";

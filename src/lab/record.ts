@@ -68,6 +68,7 @@ export function readRecord(path: string): LabRecord | undefined {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as LabRecord;
   } catch {
+    // removed meanwhile, unreadable or not JSON (a crash mid-write): no record, as the callers treat it
     return undefined;
   }
 }

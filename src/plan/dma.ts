@@ -158,8 +158,9 @@ export function planSuperclusterRolling(
     try {
       const p = planInOrder(fleet, sc, order, target, strategy);
       if (p.ms < best.ms) best = { ...p, lowerBoundMs };
-    } catch {
-      // this order cannot keep the floor; others may
+    } catch (e) {
+      // this order cannot keep the floor, or has no room for its reassignments; others may
+      if (!isOrderRefusal(e)) throw e;
     }
   }
   if (best.ms <= 1.05 * lowerBoundMs || strategy !== "patch" || sc.territories.length === 0) return best;
@@ -173,11 +174,26 @@ export function planSuperclusterRolling(
       if (p.ms >= best.ms) continue;
       const inSeconds = p.steps.map((x) => ({ ...x, start: msToSeconds(x.start), end: msToSeconds(x.end) }));
       if (verifyPlan(sub, inSeconds, targets).ok) best = { ...p, lowerBoundMs };
-    } catch {
+    } catch (e) {
       // no room for this order's reassignments; others may have it
+      if (!isOrderRefusal(e)) throw e;
     }
   }
   return best;
+}
+
+/** A refusal of one order of the clusters (the permutation search tries the next); anything else is a bug. */
+const isOrderRefusal = (e: unknown): boolean =>
+  e instanceof RollgateError &&
+  (e.code === "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE" || e.code === "ROLLGATE_E_PLAN_NO_TERRITORY_ROOM");
+
+/** D4: every territory stays served, so a cluster leaves only once its territories are reassigned. */
+function noTerritoryRoom(sc: Supercluster, floor: number): RollgateError {
+  return new RollgateError(
+    "ROLLGATE_E_PLAN_NO_TERRITORY_ROOM",
+    `supercluster ${sc.name}: no room for the territory reassignments: no schedule of its clusters leaves room to reassign a cluster's territories before it goes out, so that every territory stays served (D4), while keeping the capacity floor ${fmtPct(floor)} (G3)`,
+    { details: { supercluster: sc.name, floor } },
+  );
 }
 
 function permutations<T>(xs: T[]): T[][] {
@@ -273,8 +289,7 @@ function planInOrder(
       if (m === "delay") break;
       modes.set(failed.cluster, m === "early" ? "delay" : "early");
     }
-    if (extra === undefined)
-      throw new Error(`planner: supercluster ${sc.name}: no room for the territory reassignments`);
+    if (extra === undefined) throw noTerritoryRoom(sc, floor);
     scheds = scheds!;
   } else {
     scheds = schedule(strategy === "patch" || !hasTerritories ? 0 : ra);
@@ -287,8 +302,7 @@ function planInOrder(
     const rs = Math.max(...clusters.map((c) => dur(c, "restore-territories")));
     scheds = schedule(Math.max(ra, rs));
     extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
-    if (extra === undefined)
-      throw new Error(`planner: supercluster ${sc.name}: no room for the territory reassignments`);
+    if (extra === undefined) throw noTerritoryRoom(sc, floor);
   }
   const steps: Step[] = [];
   for (const s of scheds) steps.push(...s.steps);

@@ -266,8 +266,11 @@ function mismatchUpdate(
       changes: u.changes,
       diff: u.diff,
     };
-  } catch {
-    return undefined; // the message above still names every difference
+  } catch (e) {
+    // the file cannot be read or rewritten (a catalog error): the message above still names every
+    // difference; anything else is a bug
+    if (!(e instanceof RollgateError)) throw e;
+    return undefined;
   }
 }
 
@@ -313,6 +316,7 @@ async function staleFileInstead(
       { details: { changes: update.changes, diff: update.diff, planError: e.code } },
     );
   } catch {
+    // best effort: the planner's refusal stands on its own; this only adds the servers' view to it
     return e;
   }
 }

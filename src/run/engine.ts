@@ -200,6 +200,8 @@ export class Engine {
 
   private cluster(step: Step): Cluster {
     const c = this.o.fleet.clusters.find((x) => x.name === step.cluster);
+    // an invariant: the plan was made from this fleet (a resume with a fleet file of other servers
+    // is refused before the engine starts, ROLLGATE_E_PREFLIGHT_MISMATCH)
     if (!c) throw new Error(`plan names unknown cluster ${step.cluster}`);
     return c;
   }
@@ -711,6 +713,8 @@ export class Engine {
       try {
         obs = await this.observe(c, c.servers);
       } catch {
+        // a driver answers "unreachable" rather than throw: a cluster that cannot be observed at
+        // all only adds nothing to the escalation's picture of what is down
         continue;
       }
       const down =
@@ -824,6 +828,8 @@ export class Engine {
         });
         return obs;
       } catch {
+        // a driver answers "unreachable" rather than throw: a cluster that cannot be observed at all
+        // is undefined, "not known", to the caller
         return undefined;
       }
     };
@@ -957,6 +963,7 @@ export class Engine {
         try {
           obs = await this.observe(c, c.servers);
         } catch {
+          // not observable: reported as left out of service (G5), which is what the operator must check
           leftOutOfService.push({
             cluster: c.name,
             server: s.name,

@@ -152,6 +152,7 @@ function assertWritable(file: string, real: string): void {
   try {
     accessSync(real, constants.W_OK);
   } catch {
+    // realpath found the file: access(W_OK) fails only for no write access (EACCES, EROFS, EPERM)
     ok = false;
   }
   // root may write anything: a file with no write bit at all is still the operator's "read-only"

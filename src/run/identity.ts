@@ -55,6 +55,7 @@ function program(path: string | undefined): string {
   try {
     return realpathSync(path);
   } catch {
+    // not there or not reachable (ENOENT, EACCES, ELOOP): the path as written is the best key there is
     return resolve(path);
   }
 }

@@ -33,7 +33,8 @@ export function fleetRefOf(fleetFile: string): FleetRef {
   try {
     const fleet = loadFleetFile(fleetFile);
     return { name: fleet.name, id: fleetIdentity(fleet), file };
-  } catch {
+  } catch (e) {
+    if (!(e instanceof RollgateError)) throw e; // unreadable or invalid only; a bug is not hidden
     return { file };
   }
 }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Store, StoredToken } from "../store/types.ts";
-import { ApiError } from "./api-error.ts";
+import { RollgateError } from "../model/errors.ts";
 
 export type Role = StoredToken["role"];
 export const ROLES: readonly Role[] = ["viewer", "operator"];
@@ -63,7 +63,7 @@ export interface Principal {
 export function authenticate(store: Store, header: string | undefined, now = new Date()): Principal {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   if (!m) {
-    throw new ApiError(
+    throw new RollgateError(
       "ROLLGATE_E_API_UNAUTHORIZED",
       "missing token: send Authorization: Bearer TOKEN (rollgate token create --role viewer|operator)",
     );
@@ -75,12 +75,15 @@ export function authenticate(store: Store, header: string | undefined, now = new
     // Every stored hash is compared, matched or not, so timing tells nothing.
     if (stored.length === presented.length && timingSafeEqual(stored, presented)) found = t;
   }
-  if (!found) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "unknown token");
+  if (!found) throw new RollgateError("ROLLGATE_E_API_UNAUTHORIZED", "unknown token");
   const state = tokenState(found, now);
   if (state === "revoked")
-    throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} was revoked at ${found.revokedAt}`);
+    throw new RollgateError(
+      "ROLLGATE_E_API_UNAUTHORIZED",
+      `token ${found.id} was revoked at ${found.revokedAt}`,
+    );
   if (state === "expired")
-    throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} expired at ${found.expiresAt}`);
+    throw new RollgateError("ROLLGATE_E_API_UNAUTHORIZED", `token ${found.id} expired at ${found.expiresAt}`);
   return { id: found.id, role: found.role, ...(found.run ? { run: found.run } : {}) };
 }
 
@@ -99,7 +102,7 @@ export function accessOf(config: unknown): Access {
 
 export function requireOperator(p: Principal): void {
   if (p.role !== "operator") {
-    throw new ApiError(
+    throw new RollgateError(
       "ROLLGATE_E_API_FORBIDDEN",
       `token ${p.id} is a ${p.role}: only an operator token may steer a run`,
     );
@@ -116,7 +119,7 @@ export const inScope = (p: Principal, runId: string): boolean => p.run === undef
  */
 export function requireScope(p: Principal, runId: string): void {
   if (!inScope(p, runId)) {
-    throw new ApiError(
+    throw new RollgateError(
       "ROLLGATE_E_API_OUT_OF_SCOPE",
       `token ${p.id} is scoped to run ${p.run}: it may not read or steer run ${runId}`,
     );

@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { loadFleetFile } from "../io/fleet-loader.ts";
 import type { Fleet } from "../model/fleet.ts";
 import type { Store, RunRecord } from "../store/types.ts";
-import { ApiError } from "./api-error.ts";
+import { RollgateError } from "../model/errors.ts";
 import { FINISHED_STATES, type RunEvent } from "../events/types.ts";
 import { type FleetRef, fleetRefOf, runOfFleet } from "../run/locate.ts";
 import { RunModel } from "./run-model.ts";
@@ -27,7 +27,7 @@ export class ServerContext {
 
   run(id: string): RunRecord {
     const run = this.store.getRun(id);
-    if (!run) throw new ApiError("ROLLGATE_E_API_NOT_FOUND", `no run ${id} in the state file`);
+    if (!run) throw new RollgateError("ROLLGATE_E_API_NOT_FOUND", `no run ${id} in the state file`);
     return run;
   }
 
@@ -51,6 +51,7 @@ export class ServerContext {
     try {
       mtimeMs = statSync(path).mtimeMs;
     } catch {
+      // gone (a finished demo's temp dir) or unreadable: the fleet last read, if any, is all there is
       return this.fleets.get(path)?.fleet;
     }
     const cached = this.fleets.get(path);
@@ -58,7 +59,9 @@ export class ServerContext {
     let fleet: Fleet | undefined;
     try {
       fleet = loadFleetFile(path);
-    } catch {
+    } catch (e) {
+      // a file mid-edit (unreadable, invalid: a catalog error) shows the fleet last read; a bug throws
+      if (!(e instanceof RollgateError)) throw e;
       fleet = cached?.fleet;
     }
     this.fleets.set(path, { mtimeMs, fleet });

@@ -71,7 +71,9 @@ export async function startDashboard(
         } finally {
           s.close();
         }
-      } catch {}
+      } catch {
+        // best effort: a state file gone or unusable took (or keeps unusable) the token with it
+      }
     },
   };
 }

@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { RollgateError } from "../model/errors.ts";
 import { openExistingStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
-import { ApiError, sendError } from "./api-error.ts";
+import { sendError } from "./send-error.ts";
 import {
   type Access,
   accessOf,
@@ -79,10 +79,13 @@ function poisonedField(body: unknown): string | undefined {
   return undefined;
 }
 
-function internalError(reply: FastifyReply, err: unknown): FastifyReply {
-  return reply.code(500).send({
-    error: { code: "ROLLGATE_E_INTERNAL", message: `internal error: ${(err as Error).message}` },
-  });
+/** An exception that is no catalog error: a bug, answered without its message or stack. */
+function internalError(reply: FastifyReply): FastifyReply {
+  return sendError(
+    reply,
+    "ROLLGATE_E_INTERNAL",
+    "internal error: the server hit a condition it did not expect (a bug: please report it)",
+  );
 }
 
 export async function createServer(options: ServerOptions): Promise<RunningServer> {
@@ -126,7 +129,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
         );
       if (err.code === "FST_ERR_MAX_PARAM_LENGTH")
         return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", "the path is not valid: a segment is too long");
-      return internalError(reply, err);
+      return internalError(reply);
     },
   });
   // JSON bodies: parsed by JSON.parse, refused with a message that says what is wrong; a field
@@ -136,7 +139,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     if (body === "") {
       done(
-        new ApiError(
+        new RollgateError(
           "ROLLGATE_E_API_BAD_REQUEST",
           "the body is empty, yet its content-type is application/json: send no content-type, or a JSON body",
         ),
@@ -148,13 +151,14 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     try {
       value = JSON.parse(body as string);
     } catch {
-      done(new ApiError("ROLLGATE_E_API_BAD_REQUEST", "the body is not valid JSON"), undefined);
+      // JSON.parse of a string throws only a SyntaxError: the body is not JSON
+      done(new RollgateError("ROLLGATE_E_API_BAD_REQUEST", "the body is not valid JSON"), undefined);
       return;
     }
     const poisoned = poisonedField(value);
     if (poisoned)
       done(
-        new ApiError(
+        new RollgateError(
           "ROLLGATE_E_API_BAD_REQUEST",
           `unknown field ${poisoned}: no request of the API takes it`,
         ),
@@ -166,7 +170,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const principals = new WeakMap<FastifyRequest, Principal>();
   const principalOf = (req: FastifyRequest) => {
     const p = principals.get(req);
-    if (!p) throw new ApiError("ROLLGATE_E_API_UNAUTHORIZED", "missing token");
+    if (!p) throw new RollgateError("ROLLGATE_E_API_UNAUTHORIZED", "missing token");
     return p;
   };
   // Deny by default, on the route fastify matched (after it decoded the path), never on the
@@ -200,17 +204,16 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     principals.set(req, p);
   });
 
+  // One error model: a RollgateError (a route's refusal, or a refusal of the code it calls) is
+  // answered with its own code and the catalog's HTTP status; fastify's own 4xx (a body too large,
+  // a content-type no parser takes) is a bad request; anything else is a bug: a 500 that says so
+  // and nothing more (no message, no stack).
   app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof ApiError) return sendError(reply, err.code, err.message);
-    if (err instanceof RollgateError) {
-      if (err.code === "ROLLGATE_E_RUN_NOT_FOUND")
-        return sendError(reply, "ROLLGATE_E_API_NOT_FOUND", err.message);
-      if (err.exitCode === 2) return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", err.message);
-    }
+    if (err instanceof RollgateError) return sendError(reply, err.code, err.message);
     const status = (err as { statusCode?: number }).statusCode;
     if (status !== undefined && status >= 400 && status < 500)
       return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", (err as Error).message);
-    return internalError(reply, err);
+    return internalError(reply);
   });
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, "ROLLGATE_E_API_NOT_FOUND", `no such endpoint: ${req.method} ${req.url.split("?")[0]}`),

@@ -4,7 +4,6 @@ import { RollgateError } from "../model/errors.ts";
 import { abortRun, confirmRun, pauseRun, resumeLiveRun } from "../run/control.ts";
 import { defaultStatePath } from "../run/state-path.ts";
 import type { RunRecord } from "../store/types.ts";
-import { ApiError } from "./api-error.ts";
 import { OPERATOR, type Principal, requireOperator } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -21,9 +20,9 @@ function control<T>(fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof RollgateError) {
-      if (e.code === "ROLLGATE_E_USAGE") throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", e.message);
+      if (e.code === "ROLLGATE_E_USAGE") throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", e.message);
       if (e.code === "ROLLGATE_E_RUN_FINISHED" || e.code === "ROLLGATE_E_RUN_STATE")
-        throw new ApiError("ROLLGATE_E_API_CONFLICT", e.message);
+        throw new RollgateError("ROLLGATE_E_API_CONFLICT", e.message);
     }
     throw e;
   }
@@ -34,13 +33,13 @@ function abortBody(body: unknown): boolean {
   if (body === undefined) return false;
   const shape = 'the body must be a JSON object: { "returnToService": true } (or none)';
   if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", shape);
+    throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", shape);
   const unknown = Object.keys(body).filter((k) => k !== "returnToService");
   if (unknown.length)
-    throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", `unknown field ${unknown.join(", ")}: ${shape}`);
+    throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", `unknown field ${unknown.join(", ")}: ${shape}`);
   const { returnToService } = body as { returnToService?: unknown };
   if (returnToService !== undefined && typeof returnToService !== "boolean")
-    throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", "returnToService must be true or false");
+    throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", "returnToService must be true or false");
   return returnToService === true;
 }
 
@@ -86,7 +85,7 @@ export function registerActionRoutes(
     const p = operator(req);
     const run = ctx.run(req.params.id);
     if (!control(() => resumeLiveRun(ctx.writer(), run, by(p)))) {
-      throw new ApiError(
+      throw new RollgateError(
         "ROLLGATE_E_API_NO_ENGINE",
         `no engine is driving run ${run.id} (${run.state}); the server does not run engines: run \`rollgate resume --state <state file> --run ${run.id}\` on the machine that drives ${run.fleet}`,
       );
@@ -113,13 +112,13 @@ export function registerActionRoutes(
     const run = ctx.run(req.params.id);
     const body = req.body === undefined ? {} : req.body;
     if (typeof body !== "object" || body === null || Array.isArray(body))
-      throw new ApiError(
+      throw new RollgateError(
         "ROLLGATE_E_API_BAD_REQUEST",
         'the body must be a JSON object: { "step": "<step id>" }',
       );
     const { step } = body as { step?: unknown };
     if (step !== undefined && typeof step !== "string")
-      throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", "step must be a step id (a string)");
+      throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", "step must be a step id (a string)");
     const chosen = control(() => confirmRun(ctx.writer(), run, `dashboard:${p.id}`, step));
     return answer(run, { confirmed: chosen });
   });

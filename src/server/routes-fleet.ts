@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Fleet } from "../model/fleet.ts";
 import { clusterServes, serverServes } from "../rules/index.ts";
 import type { RunRecord } from "../store/types.ts";
-import { ApiError } from "./api-error.ts";
+import { RollgateError } from "../model/errors.ts";
 import type { Principal } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -79,7 +79,7 @@ export function registerFleetRoutes(
         : ctx.defaultRun();
     const fleet = run ? ctx.fleetOf(run) : ctx.fleet(ctx.fleetFile);
     if (!fleet) {
-      throw new ApiError(
+      throw new RollgateError(
         "ROLLGATE_E_API_NOT_FOUND",
         run
           ? `the fleet file of run ${run.id} (${run.fleetFile}) cannot be read; pass the fleet file to rollgate serve (rollgate serve FLEET)`

@@ -3,8 +3,8 @@ import { authenticate, inScope, type Principal } from "./auth.ts";
 import type { RunDetail } from "../events/fold.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { summarizeRun } from "../run/summary.ts";
+import { RollgateError } from "../model/errors.ts";
 import type { RunRecord } from "../store/types.ts";
-import { ApiError } from "./api-error.ts";
 import type { ServerContext } from "./context.ts";
 import { plannedCapacity } from "./run-model.ts";
 import type { EventHub } from "./sse.ts";
@@ -14,7 +14,7 @@ export function parseSeq(value: unknown, name: string): number | undefined {
   if (value === undefined || value === "") return undefined;
   const text = String(value).trim();
   if (!/^\d{1,15}$/.test(text))
-    throw new ApiError(
+    throw new RollgateError(
       "ROLLGATE_E_API_BAD_REQUEST",
       `${name} must be an event sequence number, got "${text}"`,
     );
@@ -101,7 +101,7 @@ export function registerRunRoutes(
       }
       const limit = parseSeq(req.query.limit, "limit") ?? 1000;
       if (limit < 1 || limit > 10_000)
-        throw new ApiError("ROLLGATE_E_API_BAD_REQUEST", `limit must be 1–10000, got ${limit}`);
+        throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", `limit must be 1–10000, got ${limit}`);
       const events = ctx.store.events(run.id, after, limit);
       return { run: run.id, events, lastSeq: events.at(-1)?.seq ?? after, more: events.length === limit };
     },

@@ -76,6 +76,7 @@ export class EventHub {
     try {
       ok = sub.valid();
     } catch {
+      // a token revoked or expired meanwhile, or a store closing: either way the stream ends
       ok = false;
     }
     if (!ok) {

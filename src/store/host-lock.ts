@@ -104,6 +104,7 @@ function holderOf(name: string, timeoutMs: number): Promise<Holder | undefined> 
         const h = (JSON.parse(Buffer.concat(chunks).toString("utf8")) as { holder?: Holder }).holder;
         done(h && typeof h.pid === "number" ? h : undefined);
       } catch {
+        // JSON.parse throws only a SyntaxError: a holder that answers no JSON names no holder
         done(undefined);
       }
     });

@@ -159,6 +159,7 @@ function writable(path: string): void {
     try {
       accessSync(p, constants.W_OK);
     } catch {
+      // the file (it has a header) and its directory exist: access(W_OK) fails only for no write access
       throw refuse(
         path,
         p === path

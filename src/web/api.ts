@@ -126,6 +126,7 @@ export class Api {
             signal: controller.signal,
             cache: "no-store",
           });
+          // caught below: the stream reconnects, with a backoff
           if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
           onStatus(true);
           delay = 500;

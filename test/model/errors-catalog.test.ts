@@ -16,11 +16,27 @@ describe("error catalog and docs/errors.md", () => {
     expect(new Set(documented).size).toBe(documented.length);
   });
 
+  const sectionOf = (code: string) => (doc.split(`### ${code}\n`)[1]?.split(/\n#{2,3} /)[0] ?? "").trim();
+
   it("states each code's exit code in its section", () => {
-    for (const [code, spec] of Object.entries(ERROR_CATALOG)) {
-      const section = (doc.split(`### ${code}\n`)[1]?.split(/\n#{2,3} /)[0] ?? "").trim();
-      expect(section, code).toMatch(new RegExp(`^Exit ${spec.exit}\\.`));
-    }
+    for (const [code, spec] of Object.entries(ERROR_CATALOG))
+      expect(sectionOf(code), code).toMatch(new RegExp(`^Exit ${spec.exit}\\.`));
+  });
+
+  it("states each code's HTTP status in its section, as the catalog gives it", () => {
+    const disagree = Object.entries(ERROR_CATALOG).flatMap(([code, spec]) => {
+      const stated = /^Exit [0-3]\. HTTP (\d{3})\.$/m.exec(sectionOf(code).split("\n")[0] ?? "")?.[1];
+      return stated === String(spec.status)
+        ? []
+        : [`${code}: doc ${stated ?? "none"}, catalog ${spec.status}`];
+    });
+    expect(disagree).toEqual([]);
+  });
+
+  it("gives an error the HTTP status of its code", () => {
+    expect(new RollgateError("ROLLGATE_E_API_OUT_OF_SCOPE", "x").httpStatus).toBe(403);
+    expect(new RollgateError("ROLLGATE_E_RUN_LOCKED", "x").httpStatus).toBe(409);
+    expect(new RollgateError("ROLLGATE_E_INTERNAL", "x").httpStatus).toBe(500);
   });
 
   it("links each error to its anchor and serializes without a stack", () => {

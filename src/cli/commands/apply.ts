@@ -369,7 +369,9 @@ export function registerApply(program: Command, ctx: CliContext): void {
                         } finally {
                           s.close();
                         }
-                      } catch {}
+                      } catch {
+                        // best effort on the way out: a state file gone or unusable took the token with it
+                      }
                     };
                   },
                 }

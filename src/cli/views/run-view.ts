@@ -125,6 +125,8 @@ class TreeView implements RunView {
     if (e.type === "escalation") {
       const c = e.escalation.cluster;
       const t = c ? this.tasks.get(c) : undefined;
+      // not a thrown error: it ends the cluster's task in the view, in red (the run's escalation
+      // itself is ROLLGATE_E_ESCALATED)
       t?.reject(
         new Error(
           terminalText(
