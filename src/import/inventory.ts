@@ -185,15 +185,16 @@ export function expandHostPattern(pattern: string): { hosts: string[] } | { erro
 }
 
 /**
- * A host pattern without its port (`jumper:2222`, `[fd00::1]:22`, Ansible's parse_address), or
- * undefined for no port. The port is not used by rollgate (the drivers say how to reach a server).
+ * A host pattern and its port (`jumper:2222`, `[fd00::1]:22`, as Ansible's parse_address splits
+ * them). The port is not used by rollgate (a cluster's driver says how to reach a server).
  */
 export function splitPort(pattern: string): { host: string; port?: string } {
   const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(pattern);
   if (bracketed) return bracketed[2] ? { host: bracketed[1]!, port: bracketed[2] } : { host: bracketed[1]! };
   // an IPv6 address (more than one colon) has no port unless bracketed
   if ((pattern.match(/:/g) ?? []).length > 1 && !hasRange(pattern)) return { host: pattern };
+  // `name:22`, also after a range (`db[01:12].example.com:2222`); not the end of a range (`db[1:22]`)
   const m = /^(.*[^:]):(\d+)$/.exec(pattern);
-  if (m && !hasRange(`${m[1]}`) === !hasRange(pattern)) return { host: m[1]!, port: m[2]! };
+  if (m && hasRange(m[1]!) === hasRange(pattern)) return { host: m[1]!, port: m[2]! };
   return { host: pattern };
 }

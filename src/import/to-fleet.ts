@@ -130,12 +130,18 @@ export function inventoryToFleet(inv: Inventory, opts: ImportOptions): ImportRes
   for (const g of inv.groups.values())
     for (const h of g.hosts) groupsOfHost.set(h.value, [...(groupsOfHost.get(h.value) ?? []), g.name]);
 
-  /** A host's variables as Ansible merges them: `all`, then groups by depth then name, then the host's own. */
+  /**
+   * A host's variables as Ansible merges them: `all`, then groups by depth then name, then the
+   * host's own. `through` a group: only that group's branch (it, its ancestors, `all`), as the
+   * host's pack is read for that group (a pack the host has through another group does not make
+   * this one a cluster).
+   */
   const resolvedVars = new Map<string, Map<string, Resolved>>();
-  const varsOf = (host: InventoryHost): Map<string, Resolved> => {
-    const cached = resolvedVars.get(host.name);
+  const varsOf = (host: InventoryHost, through?: string): Map<string, Resolved> => {
+    const cacheKey = `${through ?? ""}\u0000${host.name}`;
+    const cached = resolvedVars.get(cacheKey);
     if (cached) return cached;
-    const direct = groupsOfHost.get(host.name) ?? [];
+    const direct = through !== undefined ? [through] : (groupsOfHost.get(host.name) ?? []);
     const all = new Set<string>(["all"]);
     for (const g of direct) {
       all.add(g);
@@ -150,15 +156,15 @@ export function inventoryToFleet(inv: Inventory, opts: ImportOptions): ImportRes
     };
     for (const gn of ordered) put(inv.groups.get(gn)!.vars, (k) => `groups.${gn}.vars.${k}`);
     put(host.vars, (k) => `hosts["${host.name}"].${k}`);
-    resolvedVars.set(host.name, out);
+    resolvedVars.set(cacheKey, out);
     return out;
   };
   const text = (v: unknown): string | undefined =>
     typeof v === "string" ? v.trim() : typeof v === "number" ? String(v) : undefined;
 
   /** The pack of a host, undefined for none; an unknown pack is reported at the line naming it. */
-  const packOf = (host: InventoryHost): PackName | undefined | "bad" => {
-    const v = varsOf(host).get(VARS.pack);
+  const packOf = (host: InventoryHost, through?: string): PackName | undefined | "bad" => {
+    const v = varsOf(host, through).get(VARS.pack);
     if (!v) return opts.pack;
     const p = text(v.value);
     const known = PACK_NAMES.find((k) => k === p);
@@ -190,7 +196,7 @@ export function inventoryToFleet(inv: Inventory, opts: ImportOptions): ImportRes
   const planned: Planned[] = [];
   const clusterOfHost = new Map<string, { group: string; line: number }>();
   for (const g of leaves) {
-    const packs = g.hosts.map((h) => ({ h, pack: packOf(inv.hosts.get(h.value)!) }));
+    const packs = g.hosts.map((h) => ({ h, pack: packOf(inv.hosts.get(h.value)!, g.name) }));
     const named = packs.filter((p) => p.pack !== undefined);
     if (named.length === 0) {
       notes.push(

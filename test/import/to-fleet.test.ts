@@ -172,6 +172,43 @@ rollgate_pack=polyserve-matrix
     expect(r.text).toContain("# inv.yml:11");
   });
 
+  it("a pack a host has through another group does not make a group a cluster (the guide's east, west)", () => {
+    const r = ok(
+      `all:
+  children:
+    dbservers:
+      vars: { rollgate_pack: generic, rollgate_version: 2.4.1 }
+      hosts:
+        one.example.com: { ansible_host: 192.0.2.31 }
+        two.example.com: { ansible_host: 192.0.2.32 }
+    east:
+      hosts:
+        one.example.com:
+        two.example.com:
+    prod:
+      children:
+        east:
+`,
+      "hosts.yml",
+    );
+    expect(r.fleet.clusters.map((c) => c.name)).toEqual(["dbservers"]);
+    expect(r.notes).toEqual([
+      "group east (hosts.yml:8) left out: its hosts have no rollgate_pack and no --pack was given",
+    ]);
+  });
+
+  it("a group's line is its own section, not an earlier mention as a child; IPv6 hosts, a bracketed one with a port", () => {
+    const r = ok(
+      "[sc:children]\nlab\n\n[lab]\nfd00:20::4:1\n[fd00:20::4:2]:22\n\n[lab:vars]\nrollgate_pack=polycom-dma\nrollgate_version=10.0.1\n",
+      "hosts",
+    );
+    expect(r.fleet.clusters[0]!.servers).toEqual([
+      { name: "fd00-20--4-1", address: "fd00:20::4:1" },
+      { name: "fd00-20--4-2", address: "fd00:20::4:2" },
+    ]);
+    expect(r.text).toContain("# group lab, hosts:4\n");
+  });
+
   it("the JSON of ansible-inventory --list (group variables merged into _meta.hostvars)", () => {
     const r = ok(
       `{
