@@ -251,12 +251,12 @@ export function inventoryToFleet(inv: Inventory, opts: ImportOptions): ImportRes
     if (clusterOfHost.has(host.name)) continue;
     const pack = packOf(host);
     if (pack === undefined || pack === "bad") continue;
-    const listed = groupsOfHost.get(host.name) ?? [];
+    const listed = (groupsOfHost.get(host.name) ?? []).filter((g) => inv.groups.get(g)!.children.length > 0);
     report(
       "ROLLGATE_E_IMPORT_UNMAPPED",
       host.line,
       `hosts["${host.name}"]`,
-      `host ${host.name} has pack ${pack} but is in no group that becomes a cluster (${listed.length === 0 || listed.every((g) => g === "ungrouped") ? "it is in no group" : `it is listed only in ${listed.filter((g) => g !== "ungrouped").join(", ")}, a group with children`})`,
+      `host ${host.name} has pack ${pack} but is in no group that becomes a cluster (${listed.length === 0 ? "it is in no group" : `it is listed only in ${listed.join(", ")}, ${listed.length === 1 ? "a group" : "groups"} with children`})`,
       "the host in a group without children",
     );
   }
