@@ -21,6 +21,9 @@ export function buildProgram(ctx: CliContext): Command {
     .name("rollgate")
     .description("Plan, rehearse and apply rule-checked rolling upgrades of clustered server software.")
     .version(ROLLGATE_VERSION, "-V, --version", "print the version of rollgate")
+    // the program's options only before the command: a command's own --version (import ansible
+    // --version 10.0.1, a release) is the command's, not rollgate's
+    .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({

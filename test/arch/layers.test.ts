@@ -17,7 +17,7 @@ function imports(file: string): string[] {
 }
 
 const PURE = ["model", "rules", "plan"];
-const SHELL = ["cli", "server", "web", "run", "drivers", "store", "lab", "events", "io"];
+const SHELL = ["cli", "server", "web", "run", "drivers", "store", "lab", "events", "io", "import"];
 const ALLOWED_PACKAGES = new Set(["yaml", "zod"]);
 
 describe("functional core, imperative shell", () => {

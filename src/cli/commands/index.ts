@@ -3,6 +3,7 @@ import type { CliContext } from "../main.ts";
 import { registerApply } from "./apply.ts";
 import { registerDemo } from "./demo.ts";
 import { registerFleet } from "./fleet.ts";
+import { registerImport } from "./import.ts";
 import { registerLab } from "./lab.ts";
 import { registerPlan } from "./plan.ts";
 import { registerRules } from "./rules.ts";
@@ -21,6 +22,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerApply(program, ctx);
   registerRunControl(program, ctx);
   registerFleet(program, ctx);
+  registerImport(program, ctx);
   registerLab(program, ctx);
   registerDemo(program, ctx);
   registerServe(program, ctx);
