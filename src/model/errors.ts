@@ -110,41 +110,53 @@ export const ERROR_CATALOG = {
   ROLLGATE_E_FLEET_VERSION: { title: "A version is not a dotted number such as 3.5.1", exit: 2, status: 400 },
 
   // ── import (import/: rollgate import ansible) ──────────────────────────────────────
-  ROLLGATE_E_IMPORT_NOT_FOUND: { title: "The inventory file cannot be read", exit: 2 },
+  ROLLGATE_E_IMPORT_NOT_FOUND: { title: "The inventory file cannot be read", exit: 2, status: 400 },
   ROLLGATE_E_IMPORT_SYNTAX: {
     title: "A line of the inventory is malformed (INI, YAML or ansible-inventory JSON)",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_SHARED: {
     title: "A host is in two groups that become clusters (or a cluster in two superclusters)",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_NO_ADDRESS: {
     title: "A host has no IP address (no ansible_host, and its name is not an IP address)",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_NO_PACK: {
     title: "A host of a cluster has no rule pack (rollgate_pack or --pack)",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_PACK: {
     title: "A pack is not one rollgate has, or cannot be used where it stands",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_NO_VERSION: {
     title: "A cluster's hosts have no release (rollgate_version or --version)",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_BAD_VALUE: {
     title: "A rollgate_ variable has a value of the wrong form (a version, a capacity, a name)",
     exit: 2,
+    status: 400,
   },
   ROLLGATE_E_IMPORT_UNMAPPED: {
     title: "A host or group cannot be mapped to a cluster or supercluster of the fleet",
     exit: 2,
+    status: 400,
   },
-  ROLLGATE_E_IMPORT_EMPTY: { title: "No group of the inventory becomes a cluster", exit: 2 },
-  ROLLGATE_E_IMPORT_NOT_WRITABLE: { title: "The output fleet file (-o) cannot be written", exit: 2 },
+  ROLLGATE_E_IMPORT_EMPTY: { title: "No group of the inventory becomes a cluster", exit: 2, status: 400 },
+  ROLLGATE_E_IMPORT_NOT_WRITABLE: {
+    title: "The output fleet file (-o) cannot be written",
+    exit: 2,
+    status: 400,
+  },
 
   // ── plan (rules/, plan/) ───────────────────────────────────────────────────────────
   ROLLGATE_E_PLAN_BAD_TARGET: {

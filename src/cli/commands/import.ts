@@ -58,9 +58,9 @@ export function registerImport(program: Command, ctx: CliContext): void {
             throw usageError(
               `rollgate import ansible: --fleet "${opts.fleet}": expected a name of letters, digits, '.', '_' and '-'`,
             );
-          const { readInventory, writeFleetAtomically } = await import("../../import/files.ts");
-          const { parseInventory } = await import("../../import/ansible.ts");
-          const { inventoryToFleet } = await import("../../import/to-fleet.ts");
+          const { inventoryToFleet, parseInventory, readInventory, writeFleetAtomically } = await import(
+            "../../import/index.ts"
+          );
           const { RollgateError } = await import("../../model/errors.ts");
           const text = readInventory(file);
           const parsed = parseInventory(text, file);
