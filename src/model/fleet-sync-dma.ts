@@ -3,13 +3,8 @@ import type { Cluster, Fleet, Territory } from "./fleet.ts";
 import { plainTerritory, superclusterLineage } from "./fleet.ts";
 import type { FleetChange, ObservedCluster } from "./fleet-sync.ts";
 import { deleteKey, deref, pathText, scalarText, seqLike, setKey } from "./fleet-yaml-edit.ts";
+import { type Observed, reviewTerritories, type Seen } from "./fleet-sync-territories.ts";
 import { compareVersions } from "./version.ts";
-
-/** A supercluster as its clusters report it: members (the founder first) and territories. */
-interface Seen {
-  members: string[];
-  territories: Territory[];
-}
 
 /**
  * The DMA superclusters of the file brought up to what the clusters report (D6, D10): renamed,
@@ -92,6 +87,8 @@ class SuperclusterSync {
   private readonly designedLineages = new Set<string>();
   /** The names of the file's superclusters. */
   private readonly fileNames: Set<string>;
+  /** What the territories are reviewed against. */
+  private readonly observed: Observed;
 
   constructor(
     private readonly doc: Document,
@@ -104,6 +101,7 @@ class SuperclusterSync {
     /** The DMA clusters observed. */
     private readonly dmaNames: ReadonlySet<string>,
   ) {
+    this.observed = { fleet, byName, seen, notes };
     for (const it of this.seq.items) {
       const n = entryName(it);
       const m = deref(it);
@@ -177,7 +175,7 @@ class SuperclusterSync {
         path: pathText(["superclusters", i]),
         detail: `supercluster ${name}: every member (${members.join(", ")}) left it and none is in another supercluster yet (an abort between leave and found, D5/D6): kept as the file has it, each cluster marked leftSupercluster: ${name}. ${this.howToCarryOn(name, members)}`,
       });
-      this.reviewTerritories(i, name, this.fileTerritories(node), members);
+      reviewTerritories(this.observed, i, name, this.fileTerritories(node), members);
       return;
     }
     this.seq.items.splice(i, 1);
@@ -235,75 +233,6 @@ class SuperclusterSync {
     }
   }
 
-  /** The clusters of a lineage: members (in the file or as observed) or clusters that left one of it. */
-  private lineageClusters(lineage: string): Set<string> {
-    const out = new Set<string>();
-    for (const c of this.fleet.clusters) {
-      const o = this.byName.get(c.name);
-      const scs = [c.supercluster, c.leftSupercluster, o?.supercluster ?? undefined];
-      if (scs.some((s) => s !== undefined && superclusterLineage(s) === lineage)) out.add(c.name);
-    }
-    return out;
-  }
-
-  // The file's territories are the operator's design (primary/backup per territory): kept as the
-  // file has them; what the servers assign now is only reported (a temporary reassignment).
-  private reviewTerritories(
-    index: number,
-    name: string,
-    fileTerr: Territory[],
-    members: readonly string[],
-  ): Territory[] {
-    const lineage = superclusterLineage(name);
-    const inLineage = this.lineageClusters(lineage);
-    const now = new Map<string, Territory>();
-    for (const [n, e] of this.seen)
-      if (superclusterLineage(n) === lineage)
-        for (const t of e.territories) if (!now.has(t.name)) now.set(t.name, t);
-    const keep: Territory[] = [];
-    for (const t0 of fileTerr) {
-      const s = now.get(t0.name);
-      // the design (primary/backup) stays; `assigned` says where the servers have it meanwhile
-      const { assigned: _was, ...t } = t0;
-      const named = [t.primary, t.backup].filter((c): c is string => c !== undefined);
-      const sValid =
-        s !== undefined && [s.primary, s.backup].every((c) => c === undefined || members.includes(c));
-      const sameAsDesign =
-        s !== undefined && s.primary === t.primary && (s.backup ?? "") === (t.backup ?? "");
-      if (named.every((c) => inLineage.has(c)) && !named.every((c) => members.includes(c))) {
-        // a named cluster is in a sibling supercluster of the lineage mid-upgrade: the design
-        // is kept, with where the servers assign it now (D4/D6; apply restores the design)
-        if (sValid)
-          keep.push({
-            ...t,
-            assigned: { primary: s.primary, ...(s.backup ? { backup: s.backup } : {}) },
-          });
-        this.notes.push({
-          path: pathText(["superclusters", index, "territories"]),
-          detail: `${name}: territory ${t.name} is designed ${t.primary}${t.backup ? `/${t.backup}` : ""}, but ${named.filter((c) => !members.includes(c)).join(", ")} is in another supercluster of ${lineage} for now: ${sValid ? `the design kept, with assigned: ${s.primary}${s.backup ? `/${s.backup}` : ""} (where the servers have it now; apply restores the design)` : "written out (the servers assign it to none of its members); put the design back once the upgrade is done"}`,
-        });
-        continue;
-      }
-      keep.push(
-        sValid && !sameAsDesign
-          ? { ...t, assigned: { primary: s.primary, ...(s.backup ? { backup: s.backup } : {}) } }
-          : t,
-      );
-      const gone = [t.primary, t.backup].filter((c): c is string => c !== undefined && !inLineage.has(c));
-      if (gone.length)
-        this.notes.push({
-          path: pathText(["superclusters", index, "territories"]),
-          detail: `${name}: territory ${t.name} names ${gone.join(", ")}, no longer a cluster of ${lineage}: edit its primary/backup in the file (not changed)`,
-        });
-      if (!sameAsDesign)
-        this.notes.push({
-          path: pathText(["superclusters", index, "territories"]),
-          detail: `${name}: territory ${t.name} is ${s ? `assigned to ${s.primary}${s.backup ? `/${s.backup}` : ""}` : "unassigned"} on the servers now; the file's design ${t.primary}${t.backup ? `/${t.backup}` : ""} kept (an upgrade's apply restores it; after an abort with nothing left to upgrade, \`rollgate abort FLEET --return-to-service\` does)${sValid ? ", with assigned: where the servers have it" : ""}`,
-        });
-    }
-    return keep;
-  }
-
   private writeTerritories(node: YAMLMap, index: number, name: string, ts: Territory[]): void {
     const terrWas = deref(node.get("territories", true));
     if (ts.length === 0) deleteKey(this.doc, node, "territories");
@@ -341,7 +270,7 @@ class SuperclusterSync {
       // the design of a supercluster of its lineage that is gone comes with it (D6: the old
       // supercluster emptied into this one)
       const design = was.length ? was : (this.inherited.get(name) ?? []);
-      const keep = this.reviewTerritories(index, name, design, want.members);
+      const keep = reviewTerritories(this.observed, index, name, design, want.members);
       if (terrKey(keep) !== terrKey(was)) this.writeTerritories(node, index, name, keep);
       return;
     }
