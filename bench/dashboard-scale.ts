@@ -56,7 +56,7 @@ export async function dashboardAtScale(
   const server = await createServer({ statePath: store.path, port: 0, pollMs: 100 });
   const browser = await launchChromium();
   try {
-    const token = createToken(store, "viewer").token;
+    const token = (await createToken(store, "viewer")).token;
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     await page.goto(`${server.url}/#token=${token}`);
     await page.waitForFunction(() => document.querySelectorAll("#fleet .srv").length === 1000, undefined, {

@@ -33,8 +33,8 @@ const demo = runDemo({
       c.seconds === undefined ? undefined : { strategy: c.strategy, seconds: c.seconds },
     ),
   onStore: async (store, run) => {
-    server = await createServer({ statePath: store.path, port: 0 });
-    token = createToken(store, "operator").token;
+    server = await createServer({ statePath: store.location, port: 0 });
+    token = (await createToken(store, "operator")).token;
     runId = run.id;
     ready();
   },

@@ -13,7 +13,7 @@ import type { Step, StrategyChoice } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
 import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
 import { openStore } from "../store/open.ts";
-import type { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import { Engine, type EngineResult } from "./engine.ts";
 import { fleetFileUpdate } from "./fleet-sync.ts";
@@ -45,7 +45,7 @@ export interface DriveHooks {
   /** Apply the manual's M3 correction instead of escalating (docs/engine.md). */
   correctOutOfOrder?: boolean;
   /** Called once the store is open and the run known (the dashboard attaches here). */
-  onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
+  onStore?: (store: Store, run: RunRecord) => void | Promise<void>;
   /**
    * Called on every SIGINT or SIGTERM (or Ctrl-C at the point-of-no-return question) while the
    * engine drives the run, after the first one has paused it (see drive()). The shell says what
@@ -417,11 +417,9 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
     let lastCompleted: string | undefined;
     if (existsSync(statePath)) {
       const peek = openStore(statePath, { readonly: true });
-      const existing = peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
-      lastCompleted = peek
-        .listRuns()
-        .find((r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed")?.id;
-      peek.close();
+      const existing = await peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
+      lastCompleted = (await peek.listRuns()).find((r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed")?.id;
+      await peek.close();
       if (existing)
         return await resumeHolding({ ...input, statePath, runId: existing.id }, early, { fleet, lock });
     }
@@ -466,19 +464,19 @@ async function startRun(
   early.check();
   const store = openStore(statePath);
   try {
-    store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
-    const run = store.createRun({
+    await store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
+    const run = await store.createRun({
       fleet: fleet.name,
       fleetFile: resolve(input.fleetFile),
       target: plan.target,
       plan,
       fleetId: fleetIdentity(fleet),
     });
-    for (const e of store.events(run.id)) input.onEvent?.(e);
+    for (const e of await store.events(run.id)) input.onEvent?.(e);
     return await drive(store, run, fleet, plan, statePath, input, early);
   } finally {
-    store.releaseEngineLock(fleet.name, process.pid);
-    store.close();
+    await store.releaseEngineLock(fleet.name, process.pid);
+    await store.close();
   }
 }
 
@@ -510,7 +508,7 @@ async function resumeHolding(
   const store = openStore(input.statePath);
   try {
     // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
-    const run = input.runId ? store.getRun(input.runId) : pickRun(store, { unfinishedOnly: true });
+    const run = input.runId ? await store.getRun(input.runId) : await pickRun(store, { unfinishedOnly: true });
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
     if (FINISHED_STATES.includes(run.state))
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
@@ -521,21 +519,21 @@ async function resumeHolding(
         "ROLLGATE_E_PREFLIGHT_MISMATCH",
         `${fleetFile} describes other servers (or other addresses) than the fleet run ${run.id} was started on (${run.fleetFile}); a run is resumed only on its own fleet; nothing was done`,
       );
-    const plan = store.getPlan(run.id);
+    const plan = await store.getPlan(run.id);
     const lock = held
       ? undefined
       : await early.raced(
           (async () => acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile)))(),
         );
     try {
-      store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
+      await store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
       try {
-        const journal = readJournal(store.events(run.id), plan);
+        const journal = readJournal(await store.events(run.id), plan);
         const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
         input.onPlan?.(plan, { resumed: true, runId: run.id, done });
         const aborting = run.state === "aborting";
-        if (aborting && !returnToServiceRequested(store, run.id)) {
-          store.setState(run.id, "aborted", "aborted while no engine was running");
+        if (aborting && !await returnToServiceRequested(store, run.id)) {
+          await store.setState(run.id, "aborted", "aborted while no engine was running");
           return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
         }
         // an abort with return to service: the engine starts no step of the plan, observes every
@@ -546,8 +544,8 @@ async function resumeHolding(
           resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor),
         );
         if (disagreement) {
-          input.onEvent?.(store.append(run.id, { type: "escalation", escalation: disagreement }));
-          input.onEvent?.(store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
+          input.onEvent?.(await store.append(run.id, { type: "escalation", escalation: disagreement }));
+          input.onEvent?.(await store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
           return {
             state: "escalated",
             escalation: disagreement,
@@ -557,16 +555,16 @@ async function resumeHolding(
           };
         }
         if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
-          store.setState(run.id, "running", "resumed by an operator");
-        return await drive(store, store.getRun(run.id)!, fleet, plan, input.statePath, input, early);
+          await store.setState(run.id, "running", "resumed by an operator");
+        return await drive(store, (await store.getRun(run.id))!, fleet, plan, input.statePath, input, early);
       } finally {
-        store.releaseEngineLock(run.fleet, process.pid);
+        await store.releaseEngineLock(run.fleet, process.pid);
       }
     } finally {
       lock?.release();
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -638,7 +636,7 @@ async function resumePreflight(
 }
 
 async function drive(
-  store: SqliteStore,
+  store: Store,
   run: RunRecord,
   fleet: Fleet,
   plan: Plan,
@@ -649,7 +647,7 @@ async function drive(
   if (input.confirmFinalize) {
     for (const s of plan.steps)
       if (s.pointOfNoReturn && !run.confirmed.includes(s.id))
-        input.onEvent?.(store.confirm(run.id, s.id, "--confirm-finalize"));
+        input.onEvent?.(await store.confirm(run.id, s.id, "--confirm-finalize"));
   }
   await input.onStore?.(store, run);
   // A question still open (or waiting its turn) is withdrawn when the engine ends, at the first
@@ -666,7 +664,7 @@ async function drive(
         );
       } catch (e) {
         // Ctrl-C at the question (the terminal is in raw mode, so no SIGINT): a Ctrl-C as any other
-        if ((e as Error)?.name === "AbortError" && !questions.signal.aborted) interrupt("SIGINT");
+        if ((e as Error)?.name === "AbortError" && !questions.signal.aborted) void interrupt("SIGINT");
         throw e;
       }
       if (yes) return "yes";
@@ -695,22 +693,22 @@ async function drive(
   // to the shell (onInterrupt), which may exit at once; the run is then left as after a crash,
   // paused, and resume observes the steps that were under way again.
   let interrupts = 0;
-  const interrupt = (signal: "SIGINT" | "SIGTERM") => {
+  const interrupt = async (signal: "SIGINT" | "SIGTERM") => {
     interrupts += 1;
     if (interrupts === 1) {
-      const before = store.lastSeq();
+      const before = await store.lastSeq();
       try {
-        pauseRun(store, store.getRun(run.id)!, `an operator (${signal === "SIGINT" ? "Ctrl-C" : signal})`);
+        await pauseRun(store, (await store.getRun(run.id))!, `an operator (${signal === "SIGINT" ? "Ctrl-C" : signal})`);
       } catch {
         // escalated, being aborted, or the store unusable: the engine still stops starting steps
       }
-      for (const e of store.events(run.id, before)) input.onEvent?.(e);
+      for (const e of await store.events(run.id, before)) input.onEvent?.(e);
       engine.requestStop(`${signal}: running steps finished, no new step started`);
       // an open question is withdrawn at once: its answer could no longer confirm anything
       questions.abort();
     }
     if (input.onInterrupt)
-      input.onInterrupt({ signal, count: interrupts, runId: run.id, state: store.getRun(run.id)!.state });
+      input.onInterrupt({ signal, count: interrupts, runId: run.id, state: (await store.getRun(run.id))!.state });
     else if (interrupts > 1) {
       // no shell to decide: the second signal does what it does to any program that does not catch it
       process.off("SIGINT", onSigint);
@@ -718,13 +716,13 @@ async function drive(
       process.kill(process.pid, signal);
     }
   };
-  const onSigint = () => interrupt("SIGINT");
-  const onSigterm = () => interrupt("SIGTERM");
+  const onSigint = () => void interrupt("SIGINT");
+  const onSigterm = () => void interrupt("SIGTERM");
   // from here a signal pauses the run; one that came while the run was being created does too
   const came = early.engineStarts();
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
-  if (came) interrupt(came);
+  if (came) void interrupt(came);
   try {
     const result = await engine.run().finally(() => questions.abort());
     return {

@@ -17,18 +17,18 @@ export interface ControlResult {
 }
 
 /** Moves the run from one of `from` to `to`, or refuses: another process changed it meanwhile. */
-function setStateOrRefuse(
+async function setStateOrRefuse(
   store: Store,
   run: RunRecord,
   what: string,
   from: Parameters<Store["setStateIf"]>[1],
   to: RunRecord["state"],
   why: string,
-): void {
-  if (!store.setStateIf(run.id, from, to, why))
+): Promise<void> {
+  if (!await store.setStateIf(run.id, from, to, why))
     throw new RollgateError(
       "ROLLGATE_E_RUN_STATE",
-      `run ${run.id} changed state meanwhile (${store.getRun(run.id)!.state}); nothing was ${what}`,
+      `run ${run.id} changed state meanwhile (${(await store.getRun(run.id))!.state}); nothing was ${what}`,
     );
 }
 
@@ -41,12 +41,12 @@ function unfinished(run: RunRecord, verb: string): void {
   }
 }
 
-const engineOf = (store: Store, run: RunRecord) => store.engineHolder(run.fleet) ?? null;
+const engineOf = async (store: Store, run: RunRecord) => (await store.engineHolder(run.fleet)) ?? null;
 
 /** No new step starts; running steps finish; the engine waits for resume. */
-export function pauseRun(store: Store, run: RunRecord, by: string): ControlResult {
+export async function pauseRun(store: Store, run: RunRecord, by: string): Promise<ControlResult> {
   unfinished(run, "pause");
-  const engine = engineOf(store, run);
+  const engine = await engineOf(store, run);
   const result = (message: string): ControlResult => ({ run: run.id, state: "paused", engine, message });
   if (run.state === "paused") return result(`run ${run.id} is already paused`);
   if (run.state !== "running" && run.state !== "awaiting-confirmation" && run.state !== "pending") {
@@ -55,7 +55,7 @@ export function pauseRun(store: Store, run: RunRecord, by: string): ControlResul
       `run ${run.id} is ${run.state}; only a running run can be paused`,
     );
   }
-  setStateOrRefuse(
+  await setStateOrRefuse(
     store,
     run,
     "paused",
@@ -67,9 +67,9 @@ export function pauseRun(store: Store, run: RunRecord, by: string): ControlResul
 }
 
 /** Does the run's abort ask the engine to return to service what the run took out? (its last `abort.requested`) */
-export function returnToServiceRequested(store: Store, runId: string): boolean {
+export async function returnToServiceRequested(store: Store, runId: string): Promise<boolean> {
   let asked = false;
-  for (const e of store.events(runId)) if (e.type === "abort.requested") asked = e.returnToService;
+  for (const e of await store.events(runId)) if (e.type === "abort.requested") asked = e.returnToService;
   return asked;
 }
 
@@ -93,20 +93,20 @@ export interface AbortOptions {
  * then brings back what the run took out of service (engine.ts). Without an engine alive, the run
  * is left "aborting" for `rollgate resume` to do that return (a plain abort ends it at once).
  */
-export function abortRun(
+export async function abortRun(
   store: Store,
   run: RunRecord,
   by: string,
   options: AbortOptions = {},
-): ControlResult {
-  const engine = engineOf(store, run);
+): Promise<ControlResult> {
+  const engine = await engineOf(store, run);
   const rts = options.returnToService === true;
   // An aborted run can still return to service what it took out (say an abort that left a
   // maintenance window's clusters busied out in their new supercluster, D5): it is reopened for
   // that return only; the engine starts no step of the plan (engine.ts), and the run ends aborted.
   if (run.state === "aborted" && rts && !engine) {
-    store.append(run.id, { type: "abort.requested", by, returnToService: true });
-    setStateOrRefuse(
+    await store.append(run.id, { type: "abort.requested", by, returnToService: true });
+    await setStateOrRefuse(
       store,
       run,
       "done",
@@ -123,8 +123,8 @@ export function abortRun(
   }
   unfinished(run, "abort");
   if (run.state === "aborting") {
-    if (rts && !returnToServiceRequested(store, run.id)) {
-      store.append(run.id, { type: "abort.requested", by, returnToService: true });
+    if (rts && !await returnToServiceRequested(store, run.id)) {
+      await store.append(run.id, { type: "abort.requested", by, returnToService: true });
       return {
         run: run.id,
         state: "aborting",
@@ -137,8 +137,8 @@ export function abortRun(
   const state = engine || rts ? "aborting" : "aborted";
   const from = ["running", "awaiting-confirmation", "pending", "paused", "escalated"] as const;
   // the choice is journaled before the state changes: an engine that sees "aborting" reads it
-  store.append(run.id, { type: "abort.requested", by, returnToService: rts });
-  setStateOrRefuse(
+  await store.append(run.id, { type: "abort.requested", by, returnToService: rts });
+  await setStateOrRefuse(
     store,
     run,
     "aborted",
@@ -162,10 +162,10 @@ export function abortRun(
  * Confirms points of no return (G4): the one named, or every one not yet confirmed and not done.
  * Returns the steps newly confirmed.
  */
-export function confirmRun(store: Store, run: RunRecord, by: string, step?: string): string[] {
+export async function confirmRun(store: Store, run: RunRecord, by: string, step?: string): Promise<string[]> {
   unfinished(run, "confirm");
-  const plan = store.getPlan(run.id);
-  const journal = readJournal(store.events(run.id), plan);
+  const plan = await store.getPlan(run.id);
+  const journal = readJournal(await store.events(run.id), plan);
   const done = (id: string) => journal.steps.get(id)?.status === "done";
   if (step !== undefined) {
     const s = plan.steps.find((x) => x.id === step);
@@ -186,7 +186,7 @@ export function confirmRun(store: Store, run: RunRecord, by: string, step?: stri
         !done(s.id),
     )
     .map((s) => s.id);
-  for (const id of todo) store.confirm(run.id, id, by);
+  for (const id of todo) await store.confirm(run.id, id, by);
   return todo;
 }
 
@@ -194,15 +194,15 @@ export function confirmRun(store: Store, run: RunRecord, by: string, step?: stri
  * Resumes a run whose engine is alive (paused, or waiting for a confirmation): hands it the word.
  * Returns undefined when no engine is alive: the caller must run one (`rollgate resume` does).
  */
-export function resumeLiveRun(store: Store, run: RunRecord, by: string): ControlResult | undefined {
+export async function resumeLiveRun(store: Store, run: RunRecord, by: string): Promise<ControlResult | undefined> {
   unfinished(run, "resume");
   if (run.state === "aborting")
     throw new RollgateError("ROLLGATE_E_RUN_STATE", `run ${run.id} is being aborted; it cannot be resumed`);
-  const engine = store.engineHolder(run.fleet);
+  const engine = await store.engineHolder(run.fleet);
   if (!engine) return undefined;
   if (run.state === "running")
     return { run: run.id, state: "running", engine, message: `run ${run.id} is already running` };
-  setStateOrRefuse(
+  await setStateOrRefuse(
     store,
     run,
     "resumed",

@@ -9,7 +9,7 @@ import type { Fleet } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { StrategyChoice } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
-import type { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import { apply, type DriveHooks, type DriveResult } from "./apply.ts";
 import { DEMO_SPEED } from "./demo-speed.ts";
@@ -68,7 +68,7 @@ export interface DemoOptions {
   compare: (fleet: Fleet, targets: string[]) => Array<{ strategy: string; seconds: number } | undefined>;
   onPlan?: (plan: Plan) => void;
   onEvent?: (e: RunEvent) => void;
-  onStore?: (store: SqliteStore, run: RunRecord) => void | Promise<void>;
+  onStore?: (store: Store, run: RunRecord) => void | Promise<void>;
   /** Ctrl-C or SIGTERM while the engine runs (apply.ts's DriveHooks.onInterrupt). */
   onInterrupt?: DriveHooks["onInterrupt"];
   /** Where the demo keeps its files (default a new temp dir, removed when the demo ends). */

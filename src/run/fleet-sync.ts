@@ -129,7 +129,7 @@ export async function syncFleetFile(
     // that stopped part way and will be resumed)
     const lock = await acquireHostLock(real, await fleetClaims(fleet, file));
     try {
-      refuseUnfinishedRun(file, fleet, options.statePath);
+      await refuseUnfinishedRun(file, fleet, options.statePath);
       writeAtomically(real, text);
     } finally {
       lock.release();
@@ -164,12 +164,12 @@ function assertWritable(file: string, real: string): void {
     );
 }
 
-function refuseUnfinishedRun(file: string, fleet: Fleet, statePath?: string): void {
+async function refuseUnfinishedRun(file: string, fleet: Fleet, statePath?: string): Promise<void> {
   const path = statePath ?? defaultStatePath(file);
   if (!existsSync(path)) return;
   const store = openStore(path, { readonly: true });
   try {
-    const run = store.findUnfinishedRun(undefined, undefined, fleetIdentity(fleet));
+    const run = await store.findUnfinishedRun(undefined, undefined, fleetIdentity(fleet));
     if (run)
       throw new RollgateError(
         "ROLLGATE_E_RUN_LOCKED",
@@ -177,7 +177,7 @@ function refuseUnfinishedRun(file: string, fleet: Fleet, statePath?: string): vo
         { details: { runId: run.id, state: run.state } },
       );
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -4,7 +4,7 @@ import { loadFleetFile } from "../io/fleet-loader.ts";
 import { labPaths } from "../lab/record.ts";
 import { RollgateError } from "../model/errors.ts";
 import { openStore } from "../store/open.ts";
-import type { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { fleetIdentity } from "./identity.ts";
@@ -67,8 +67,8 @@ export interface PickOptions {
  * guesses which run to steer. One state file may hold the runs of several fleets (every
  * lab-derived fleet file of a folder shares `.rollgate/lab/.rollgate/state.db`).
  */
-export function pickRun(store: SqliteStore, options: PickOptions): RunRecord {
-  return pickFrom([{ statePath: store.path, runs: store.listRuns() }], options).run;
+export async function pickRun(store: Store, options: PickOptions): Promise<RunRecord> {
+  return pickFrom([{ statePath: store.location, runs: await store.listRuns() }], options).run;
 }
 
 interface Candidates {
@@ -149,12 +149,12 @@ export interface LocatedRun {
  *   fleet (by its servers, fleetIdentity) count.
  * - Neither: `.rollgate/state.db` here, every run in it.
  */
-export function locateRun(options: {
+export async function locateRun(options: {
   fleet?: string;
   state?: string;
   run?: string;
   unfinishedOnly?: boolean;
-}): LocatedRun {
+}): Promise<LocatedRun> {
   const fleet = options.fleet ? fleetRefOf(options.fleet) : undefined;
   const own = statePathFrom(options);
   const paths = [own];
@@ -179,15 +179,15 @@ export function locateRun(options: {
       `no state file at ${paths.join(" or ")}: no run has been started for this fleet (use --state PATH to point at one)`,
     );
   }
-  const sources = present.map((statePath) => {
+  const sources = present.map(async (statePath) => {
     const store = openStore(statePath, { readonly: true });
     try {
-      return { statePath, runs: store.listRuns() };
+      return { statePath, runs: await store.listRuns() };
     } finally {
-      store.close();
+      await store.close();
     }
   });
-  const picked = pickFrom(sources, {
+  const picked = pickFrom(await Promise.all(sources), {
     ...(options.run ? { run: options.run } : {}),
     ...(options.unfinishedOnly ? { unfinishedOnly: true } : {}),
     ...(fleet ? { fleet } : {}),

@@ -4,8 +4,8 @@ import type { RunRecord, Store } from "../store/types.ts";
 /** What `rollgate status` (and GET /api/runs/:id) tells about a run, read from the journal alone (events/fold.ts). */
 export type RunSummary = Summary<RunRecord>;
 
-export function summarizeRun(store: Store, run: RunRecord): RunSummary {
-  const s = summaryOf(foldJournal(store.getPlan(run.id), store.events(run.id)), run);
+export async function summarizeRun(store: Store, run: RunRecord): Promise<RunSummary> {
+  const s = summaryOf(foldJournal(await store.getPlan(run.id), await store.events(run.id)), run);
   // the fields in the order `status --json` has always printed them
   return {
     run,
@@ -17,7 +17,7 @@ export function summarizeRun(store: Store, run: RunRecord): RunSummary {
     awaitingConfirmation: s.awaitingConfirmation,
     escalation: s.escalation,
     alerts: s.alerts,
-    engine: store.engineHolder(run.fleet) ?? null,
+    engine: await store.engineHolder(run.fleet) ?? null,
     secondsLeft: s.secondsLeft,
     estimate: s.estimate,
     lastSeq: s.lastSeq,

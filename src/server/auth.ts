@@ -15,11 +15,11 @@ export function hashToken(token: string): string {
  * Format: `rg_<id>_<secret>`; the id is not secret and names the token in the journal. With a
  * ttl (seconds) it is refused from `now + ttl` on; without one it lasts until revoked.
  */
-export function createToken(
+export async function createToken(
   store: Store,
   role: Role,
   options: { ttlSeconds?: number; now?: Date; run?: string } = {},
-): { id: string; role: Role; token: string; expiresAt?: string; run?: string } {
+): Promise<{ id: string; role: Role; token: string; expiresAt?: string; run?: string }> {
   const now = options.now ?? new Date();
   const id = randomBytes(4).toString("hex");
   const token = `rg_${id}_${randomBytes(32).toString("base64url")}`;
@@ -27,7 +27,7 @@ export function createToken(
     options.ttlSeconds === undefined
       ? undefined
       : new Date(now.getTime() + options.ttlSeconds * 1000).toISOString();
-  store.addToken({
+  await store.addToken({
     id,
     role,
     hash: hashToken(token),
@@ -60,7 +60,7 @@ export interface Principal {
 }
 
 /** Finds the token a request presents (Authorization: Bearer …), comparing hashes in constant time. */
-export function authenticate(store: Store, header: string | undefined, now = new Date()): Principal {
+export async function authenticate(store: Store, header: string | undefined, now = new Date()): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   if (!m) {
     throw new RollgateError(
@@ -70,7 +70,7 @@ export function authenticate(store: Store, header: string | undefined, now = new
   }
   const presented = Buffer.from(hashToken(m[1]!), "hex");
   let found: StoredToken | undefined;
-  for (const t of store.tokens()) {
+  for (const t of await store.tokens()) {
     const stored = Buffer.from(t.hash, "hex");
     // Every stored hash is compared, matched or not, so timing tells nothing.
     if (stored.length === presented.length && timingSafeEqual(stored, presented)) found = t;

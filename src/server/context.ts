@@ -25,8 +25,8 @@ export class ServerContext {
     readonly statePath?: string,
   ) {}
 
-  run(id: string): RunRecord {
-    const run = this.store.getRun(id);
+  async run(id: string): Promise<RunRecord> {
+    const run = await this.store.getRun(id);
     if (!run) throw new RollgateError("ROLLGATE_E_API_NOT_FOUND", `no run ${id} in the state file`);
     return run;
   }
@@ -35,8 +35,8 @@ export class ServerContext {
    * The run a page shows by default: the newest unfinished one, else the newest; of the fleet
    * `serve FLEET` names when it names one (a state file may hold other fleets' runs).
    */
-  defaultRun(): RunRecord | undefined {
-    const runs = this.store.listRuns();
+  async defaultRun(): Promise<RunRecord | undefined> {
+    const runs = await this.store.listRuns();
     this.fleetRef ??= this.fleetFile ? fleetRefOf(this.fleetFile) : undefined;
     const ref = this.fleetRef;
     const ours = ref ? runs.filter((r) => runOfFleet(r, ref)) : runs;
@@ -75,13 +75,13 @@ export class ServerContext {
     return this.fleet(run.fleetFile);
   }
 
-  model(run: RunRecord): RunModel {
+  async model(run: RunRecord): Promise<RunModel> {
     let m = this.models.get(run.id);
     if (!m) {
-      m = new RunModel(this.store.getPlan(run.id), this.fleetOf(run));
+      m = new RunModel(await this.store.getPlan(run.id), this.fleetOf(run));
       this.models.set(run.id, m);
     }
-    const fresh: RunEvent[] = this.store.events(run.id, m.lastSeq);
+    const fresh: RunEvent[] = await this.store.events(run.id, m.lastSeq);
     m.apply(fresh);
     return m;
   }

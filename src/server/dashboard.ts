@@ -1,4 +1,4 @@
-import type { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/types.ts";
 import { openExistingStore } from "../store/open.ts";
 import { createToken } from "./auth.ts";
 import { createServer, DEFAULT_PORT, type RunningServer } from "./index.ts";
@@ -28,7 +28,7 @@ export interface Dashboard {
  * print the link (only to a terminal) or write it to a file.
  */
 export async function startDashboard(
-  store: SqliteStore,
+  store: Store,
   options: {
     port?: number | true;
     host?: string;
@@ -39,14 +39,14 @@ export async function startDashboard(
   },
 ): Promise<Dashboard> {
   const server = await createServer({
-    statePath: store.path,
+    statePath: store.location,
     port: options.port === true || options.port === undefined ? DEFAULT_PORT : options.port,
     host: options.host ?? "127.0.0.1",
     ...(options.fleetFile ? { fleetFile: options.fleetFile } : {}),
   });
   // scoped to its run: the link reads and steers that run only, never another fleet's run in a
   // shared state file (G4 is confirmed on the page of the run it guards, and nowhere else)
-  const t = createToken(store, "operator", {
+  const t = await createToken(store, "operator", {
     ttlSeconds: options.ttlSeconds ?? DASHBOARD_TOKEN_TTL_SECONDS,
     ...(options.runId ? { run: options.runId } : {}),
   });
@@ -65,11 +65,11 @@ export async function startDashboard(
       // the engine's connection may be closed by now: a connection of its own. A state file
       // that is gone (a finished demo's temporary one) took the token with it.
       try {
-        const s = openExistingStore(store.path);
+        const s = openExistingStore(store.location);
         try {
-          s.revokeToken(t.id);
+          await s.revokeToken(t.id);
         } finally {
-          s.close();
+          await s.close();
         }
       } catch {
         // best effort: a state file gone or unusable took (or keeps unusable) the token with it

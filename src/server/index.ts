@@ -105,9 +105,9 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     },
     options.store ? options.statePath : statePath,
   );
-  const closeStores = () => {
-    owned?.close();
-    if (writer !== options.store) writer?.close();
+  const closeStores = async () => {
+    await owned?.close();
+    if (writer !== options.store) await writer?.close();
   };
   const hub = new EventHub(store, {
     pollMs: options.pollMs ?? 250,
@@ -191,7 +191,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   app.addHook("onRequest", async (req) => {
     const access = req.is404 ? "token" : accessOf(req.routeOptions.config);
     if (access === "public") return;
-    const p = authenticate(store, req.headers.authorization);
+    const p = await authenticate(store, req.headers.authorization);
     if (access === "operator") requireOperator(p);
     // A token scoped to one run: every route naming a run (its id in the path, or ?run=) must name
     // that one, reading as well as steering; the lists show only it (routes-runs, metrics).
@@ -227,7 +227,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   app.get("/metrics", async (req, reply) =>
     reply
       .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-      .send(renderMetrics(ctx, Date.now(), principalOf(req).run)),
+      .send(await renderMetrics(ctx, Date.now(), principalOf(req).run)),
   );
   await registerStatic(app, options.webRoot);
 
@@ -237,7 +237,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     await app.listen({ host, port: options.port ?? DEFAULT_PORT });
   } catch (e) {
     hub.close();
-    closeStores();
+    await closeStores();
     throw new RollgateError(
       "ROLLGATE_E_SERVE_LISTEN",
       `cannot listen on ${host}:${options.port ?? DEFAULT_PORT}: ${(e as Error).message}`,
@@ -257,7 +257,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
       if (closed) return;
       closed = true;
       await app.close();
-      closeStores();
+      await closeStores();
     },
   };
 }

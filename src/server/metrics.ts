@@ -14,10 +14,10 @@ function labels(l: Record<string, string>): string {
 }
 
 /** The newest run of each fleet: what a scraper watches (a token scoped to one run: that run). */
-function watchedRuns(ctx: ServerContext, onlyRun?: string): RunRecord[] {
+async function watchedRuns(ctx: ServerContext, onlyRun?: string): Promise<RunRecord[]> {
   const seen = new Set<string>();
-  if (onlyRun !== undefined) return ctx.store.listRuns().filter((r) => r.id === onlyRun);
-  return ctx.store.listRuns().filter((r) => {
+  if (onlyRun !== undefined) return (await ctx.store.listRuns()).filter((r) => r.id === onlyRun);
+  return (await ctx.store.listRuns()).filter((r) => {
     if (seen.has(r.fleet)) return false;
     seen.add(r.fleet);
     return true;
@@ -25,8 +25,10 @@ function watchedRuns(ctx: ServerContext, onlyRun?: string): RunRecord[] {
 }
 
 /** GET /metrics: Prometheus text format 0.0.4, one series set per fleet's newest run. */
-export function renderMetrics(ctx: ServerContext, now = Date.now(), onlyRun?: string): string {
-  const runs = watchedRuns(ctx, onlyRun).map((run) => ({ run, m: ctx.model(run) }));
+export async function renderMetrics(ctx: ServerContext, now = Date.now(), onlyRun?: string): Promise<string> {
+  const runs = await Promise.all(
+    (await watchedRuns(ctx, onlyRun)).map(async (run) => ({ run, m: await ctx.model(run) })),
+  );
   const out: string[] = [];
   const family = (name: string, type: "counter" | "gauge", help: string, rows: string[]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...rows);

@@ -15,9 +15,9 @@ import type { ServerContext } from "./context.ts";
 type ActionRequest = FastifyRequest<{ Params: { id: string }; Body: unknown }>;
 
 /** Runs a control of run/control.ts, answering its refusals with the API's codes. */
-function control<T>(fn: () => T): T {
+async function control<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof RollgateError) {
       if (e.code === "ROLLGATE_E_USAGE") throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", e.message);
@@ -62,13 +62,13 @@ export function registerActionRoutes(
     requireOperator(p);
     return p;
   };
-  const answer = (run: RunRecord, extra: Record<string, unknown> = {}) => {
-    const now = ctx.store.getRun(run.id)!;
+  const answer = async (run: RunRecord, extra: Record<string, unknown> = {}) => {
+    const now = (await ctx.store.getRun(run.id))!;
     return {
       ok: true,
       run: run.id,
       state: now.state,
-      engine: ctx.store.engineHolder(run.fleet) ?? null,
+      engine: await ctx.store.engineHolder(run.fleet) ?? null,
       ...extra,
     };
   };
@@ -76,15 +76,15 @@ export function registerActionRoutes(
 
   app.post("/api/runs/:id/pause", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
-    const run = ctx.run(req.params.id);
-    control(() => pauseRun(ctx.writer(), run, by(p)));
+    const run = await ctx.run(req.params.id);
+    await control(async () => await pauseRun(ctx.writer(), run, by(p)));
     return answer(run);
   });
 
   app.post("/api/runs/:id/resume", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
-    const run = ctx.run(req.params.id);
-    if (!control(() => resumeLiveRun(ctx.writer(), run, by(p)))) {
+    const run = await ctx.run(req.params.id);
+    if (!(await control(async () => await resumeLiveRun(ctx.writer(), run, by(p))))) {
       throw new RollgateError(
         "ROLLGATE_E_API_NO_ENGINE",
         `no engine is driving run ${run.id} (${run.state}); the server does not run engines: run \`rollgate resume --state <state file> --run ${run.id}\` on the machine that drives ${run.fleet}`,
@@ -99,17 +99,17 @@ export function registerActionRoutes(
   // no engine: with none alive the run stays "aborting" until one drives the return.
   app.post("/api/runs/:id/abort", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
-    const run = ctx.run(req.params.id);
+    const run = await ctx.run(req.params.id);
     const returnToService = abortBody(req.body);
-    const r = control(() =>
-      abortRun(ctx.writer(), run, by(p), { returnToService, noEngine: noEngineHint(ctx, run) }),
+    const r = await control(async () =>
+      await abortRun(ctx.writer(), run, by(p), { returnToService, noEngine: noEngineHint(ctx, run) }),
     );
     return answer(run, { returnToService, message: r.message });
   });
 
   app.post("/api/runs/:id/confirm", { config: OPERATOR }, async (req: ActionRequest) => {
     const p = operator(req);
-    const run = ctx.run(req.params.id);
+    const run = await ctx.run(req.params.id);
     const body = req.body === undefined ? {} : req.body;
     if (typeof body !== "object" || body === null || Array.isArray(body))
       throw new RollgateError(
@@ -119,7 +119,7 @@ export function registerActionRoutes(
     const { step } = body as { step?: unknown };
     if (step !== undefined && typeof step !== "string")
       throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", "step must be a step id (a string)");
-    const chosen = control(() => confirmRun(ctx.writer(), run, `dashboard:${p.id}`, step));
+    const chosen = await control(async () => await confirmRun(ctx.writer(), run, `dashboard:${p.id}`, step));
     return answer(run, { confirmed: chosen });
   });
 }

@@ -11,8 +11,8 @@ import type { ServerContext } from "./context.ts";
  * upgrade a lineage has two superclusters (the old one and the one the first upgraded cluster
  * founded, "sc-east@10.1.0"); clusters between them (left, being installed) have none.
  */
-export function fleetView(ctx: ServerContext, fleet: Fleet, run: RunRecord | undefined) {
-  const m = run ? ctx.model(run) : undefined;
+export async function fleetView(ctx: ServerContext, fleet: Fleet, run: RunRecord | undefined) {
+  const m = run ? await ctx.model(run) : undefined;
   const state = m?.state;
   const superclusters = state
     ? [...state.superclusters.values()].map((s) => ({
@@ -73,10 +73,10 @@ export function registerFleetRoutes(
     // a token scoped to one run (index.ts refused a ?run= of another): that run's fleet
     const scoped = principalOf(req).run;
     const run = req.query.run
-      ? ctx.run(req.query.run)
+      ? await ctx.run(req.query.run)
       : scoped !== undefined
-        ? ctx.run(scoped)
-        : ctx.defaultRun();
+        ? await ctx.run(scoped)
+        : await ctx.defaultRun();
     const fleet = run ? ctx.fleetOf(run) : ctx.fleet(ctx.fleetFile);
     if (!fleet) {
       throw new RollgateError(

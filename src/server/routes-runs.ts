@@ -34,13 +34,13 @@ export function registerRunRoutes(
     return {
       /** The run the page opens on when its address names none (`serve FLEET`: that fleet's); a scoped token's: its run. */
       defaultRun:
-        p.run !== undefined ? (ctx.store.getRun(p.run)?.id ?? null) : (ctx.defaultRun()?.id ?? null),
+        p.run !== undefined ? ((await ctx.store.getRun(p.run))?.id ?? null) : ((await ctx.defaultRun())?.id ?? null),
       /** A token scoped to one run sees only that run. */
-      runs: ctx.store
-        .listRuns()
-        .filter((run) => inScope(p, run.id))
-        .map((run) => {
-          const m = ctx.model(run);
+      runs: await Promise.all(
+        (await ctx.store.listRuns())
+          .filter((run) => inScope(p, run.id))
+          .map(async (run) => {
+          const m = await ctx.model(run);
           return {
             id: run.id,
             fleet: run.fleet,
@@ -51,14 +51,15 @@ export function registerRunRoutes(
             updatedAt: run.updatedAt,
             progress: { done: m.stepsDone, total: m.plan.steps.length },
           };
-        }),
+          }),
+      ),
     };
   });
 
   app.get("/api/runs/:id", async (req: RunParams): Promise<RunDetail<RunRecord>> => {
-    const run = ctx.run(req.params.id);
-    const m = ctx.model(run);
-    const summary = summarizeRun(ctx.store, run);
+    const run = await ctx.run(req.params.id);
+    const m = await ctx.model(run);
+    const summary = await summarizeRun(ctx.store, run);
     const open = !FINISHED_STATES.includes(run.state);
     const fleet = ctx.fleetOf(run);
     return {
@@ -78,8 +79,8 @@ export function registerRunRoutes(
   });
 
   app.get("/api/runs/:id/plan", async (req: RunParams) => {
-    const run = ctx.run(req.params.id);
-    return { run: run.id, plan: ctx.store.getPlan(run.id) };
+    const run = await ctx.run(req.params.id);
+    return { run: run.id, plan: await ctx.store.getPlan(run.id) };
   });
 
   app.get(
@@ -88,7 +89,7 @@ export function registerRunRoutes(
       req: FastifyRequest<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>,
       reply,
     ) => {
-      const run = ctx.run(req.params.id);
+      const run = await ctx.run(req.params.id);
       const fromHeader = parseSeq(req.headers["last-event-id"], "Last-Event-ID");
       const fromQuery = parseSeq(req.query.after, "after");
       const after = fromHeader ?? fromQuery ?? 0;
@@ -96,13 +97,13 @@ export function registerRunRoutes(
         reply.hijack();
         // the token is checked again while the stream is open: revoking it (or its expiry) ends it
         const header = req.headers.authorization;
-        hub.subscribe(run.id, after, reply.raw, () => inScope(authenticate(ctx.store, header), run.id));
+        hub.subscribe(run.id, after, reply.raw, async () => inScope(await authenticate(ctx.store, header), run.id));
         return reply;
       }
       const limit = parseSeq(req.query.limit, "limit") ?? 1000;
       if (limit < 1 || limit > 10_000)
         throw new RollgateError("ROLLGATE_E_API_BAD_REQUEST", `limit must be 1–10000, got ${limit}`);
-      const events = ctx.store.events(run.id, after, limit);
+      const events = await ctx.store.events(run.id, after, limit);
       return { run: run.id, events, lastSeq: events.at(-1)?.seq ?? after, more: events.length === limit };
     },
   );

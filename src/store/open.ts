@@ -1,24 +1,42 @@
 import { existsSync } from "node:fs";
 import { RollgateError } from "../model/errors.ts";
 import { SqliteStore } from "./sqlite.ts";
+import type { Store } from "./types.ts";
 
 /**
- * How every command opens its state file. Reading commands (status, serve, token list) open it
- * read-only: they write nothing, create nothing, and refuse a file that is not a rollgate store.
- * Writing commands (apply, resume, pause, abort, token create/revoke) open it read-write, which
- * creates a missing store but refuses an existing file that is not one (store/state-file.ts).
+ * How every command opens its store: from a location. A path is a SQLite state file (the embedded
+ * default); a URL names a networked store, and none is built yet (a PostgreSQL store is issue 10's:
+ * `postgres://…` is refused with a clear message, never taken for a file name).
+ *
+ * Reading commands (status, serve, token list) open it read-only: they write nothing, create
+ * nothing, and refuse a file that is not a rollgate store. Writing commands (apply, resume, pause,
+ * abort, token create/revoke) open it read-write, which creates a missing store but refuses an
+ * existing file that is not one (store/state-file.ts).
  */
-export function openStore(path: string, options: { readonly?: boolean; now?: () => Date } = {}): SqliteStore {
-  return new SqliteStore(path, options);
+export function openStore(location: string, options: { readonly?: boolean; now?: () => Date } = {}): Store {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
+  if (scheme !== undefined)
+    throw new RollgateError(
+      "ROLLGATE_E_STATE_OPEN",
+      scheme === "postgres" || scheme === "postgresql"
+        ? `cannot open ${redact(location)}: a PostgreSQL store is not built yet; use a state file path (--state PATH)`
+        : `cannot open ${redact(location)}: no store of kind ${scheme}://; use a state file path (--state PATH)`,
+    );
+  return new SqliteStore(location, options);
 }
 
-/** Opens a state file that must exist already (never creates one). */
-export function openExistingStore(path: string, options: { readonly?: boolean } = {}): SqliteStore {
-  if (!existsSync(path)) {
+/** Opens a store that must exist already (never creates one). */
+export function openExistingStore(location: string, options: { readonly?: boolean } = {}): Store {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !existsSync(location)) {
     throw new RollgateError(
       "ROLLGATE_E_RUN_NOT_FOUND",
-      `no state file at ${path}: no run has been started for this fleet (use --state PATH to point at one)`,
+      `no state file at ${location}: no run has been started for this fleet (use --state PATH to point at one)`,
     );
   }
-  return openStore(path, options);
+  return openStore(location, options);
+}
+
+/** A location as it may be printed: a URL's password is never shown. */
+function redact(location: string): string {
+  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
 }

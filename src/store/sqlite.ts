@@ -46,10 +46,11 @@ export function pidAlive(pid: number): boolean {
 }
 
 /**
- * The SQLite store: one file, WAL, synchronous=FULL, so that an event appended is on disk before
- * the driver is called (the journal's promise to a restarted engine).
+ * The SQLite state file, synchronously: one file, WAL, synchronous=FULL, so that an event appended
+ * is on disk before the driver is called (the journal's promise to a restarted engine). Used
+ * through SqliteStore (below), the asynchronous Store every other folder sees.
  */
-export class SqliteStore implements Store {
+export class SqliteFile {
   private readonly db: Database.Database;
   private readonly now: () => Date;
   /** The state file's path (":memory:" for a store in memory). */
@@ -288,5 +289,90 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+type Async<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : T[K];
+};
+
+/**
+ * The SQLite store behind the asynchronous Store interface (store/open.ts opens it). Each call
+ * runs on the state file at once and resolves with its result: an append has reached the disk
+ * when its promise resolves.
+ */
+export class SqliteStore implements Store, Async<Omit<SqliteFile, "path" | "readonly">> {
+  private readonly file: SqliteFile;
+  constructor(path: string, options: { now?: () => Date; readonly?: boolean } = {}) {
+    this.file = new SqliteFile(path, options);
+  }
+  get location(): string {
+    return this.file.path;
+  }
+  /** The state file's path (":memory:" for a store in memory). */
+  get path(): string {
+    return this.file.path;
+  }
+  get readonly(): boolean {
+    return this.file.readonly;
+  }
+  async createRun(input: Parameters<SqliteFile["createRun"]>[0]): Promise<RunRecord> {
+    return this.file.createRun(input);
+  }
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    return this.file.getRun(id);
+  }
+  async findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): Promise<RunRecord | undefined> {
+    return this.file.findUnfinishedRun(fleet, target, fleetId);
+  }
+  async listRuns(): Promise<RunRecord[]> {
+    return this.file.listRuns();
+  }
+  async getPlan(id: string): Promise<Plan> {
+    return this.file.getPlan(id);
+  }
+  async setState(id: string, state: RunState, reason?: string): Promise<RunEvent> {
+    return this.file.setState(id, state, reason);
+  }
+  async setStateIf(
+    id: string,
+    from: readonly RunState[],
+    state: RunState,
+    reason?: string,
+  ): Promise<RunEvent | undefined> {
+    return this.file.setStateIf(id, from, state, reason);
+  }
+  async confirm(id: string, step: string, by: string): Promise<RunEvent> {
+    return this.file.confirm(id, step, by);
+  }
+  async append(runId: string, body: RunEventBody): Promise<RunEvent> {
+    return this.file.append(runId, body);
+  }
+  async events(runId: string, afterSeq?: number, limit?: number): Promise<RunEvent[]> {
+    return this.file.events(runId, afterSeq, limit);
+  }
+  async lastSeq(): Promise<number> {
+    return this.file.lastSeq();
+  }
+  async acquireEngineLock(fleet: string, owner: { pid: number; host: string }): Promise<void> {
+    this.file.acquireEngineLock(fleet, owner);
+  }
+  async releaseEngineLock(fleet: string, pid: number): Promise<void> {
+    this.file.releaseEngineLock(fleet, pid);
+  }
+  async engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined> {
+    return this.file.engineHolder(fleet);
+  }
+  async addToken(token: StoredToken): Promise<void> {
+    this.file.addToken(token);
+  }
+  async tokens(): Promise<StoredToken[]> {
+    return this.file.tokens();
+  }
+  async revokeToken(id: string): Promise<StoredToken | undefined> {
+    return this.file.revokeToken(id);
+  }
+  async close(): Promise<void> {
+    this.file.close();
   }
 }

@@ -3,7 +3,9 @@ import type { Plan } from "../plan/types.ts";
 
 /**
  * Durable run state: the run, its plan, and an append-only journal of events (intent before each
- * driver call, outcome after). One interface; SQLite (store/sqlite.ts) is the default.
+ * driver call, outcome after). One interface, asynchronous so that a networked store (PostgreSQL)
+ * fits it as well as the embedded default (SQLite, store/sqlite.ts); store/open.ts opens one from
+ * a location. An append resolves once the event is durable.
  */
 export interface RunRecord {
   id: string;
@@ -36,38 +38,40 @@ export interface StoredToken {
 }
 
 export interface Store {
+  /** Where the store lives: a state file's path (a URL such as postgres://… for a networked store). */
+  readonly location: string;
   createRun(input: {
     fleet: string;
     fleetFile: string;
     target: string;
     plan: Plan;
     fleetId?: string;
-  }): RunRecord;
-  getRun(id: string): RunRecord | undefined;
+  }): Promise<RunRecord>;
+  getRun(id: string): Promise<RunRecord | undefined>;
   /** The newest run that has not finished (for resume), optionally for one fleet (name, identity) and target. */
-  findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): RunRecord | undefined;
-  listRuns(): RunRecord[];
-  getPlan(id: string): Plan;
-  setState(id: string, state: RunState, reason?: string): RunEvent;
+  findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): Promise<RunRecord | undefined>;
+  listRuns(): Promise<RunRecord[]>;
+  getPlan(id: string): Promise<Plan>;
+  setState(id: string, state: RunState, reason?: string): Promise<RunEvent>;
   /**
    * Sets the state only if the run is still in one of `from` (atomically): an operator's pause or
    * abort never overwrites a state the engine wrote meanwhile. Undefined when the state had moved.
    */
-  setStateIf(id: string, from: readonly RunState[], state: RunState, reason?: string): RunEvent | undefined;
-  confirm(id: string, step: string, by: string): RunEvent;
-  /** Appends one event to the journal (durably, before returning) and returns it with its seq. */
-  append(runId: string, body: RunEventBody): RunEvent;
-  events(runId: string, afterSeq?: number, limit?: number): RunEvent[];
+  setStateIf(id: string, from: readonly RunState[], state: RunState, reason?: string): Promise<RunEvent | undefined>;
+  confirm(id: string, step: string, by: string): Promise<RunEvent>;
+  /** Appends one event to the journal (durably, before it resolves) and returns it with its seq. */
+  append(runId: string, body: RunEventBody): Promise<RunEvent>;
+  events(runId: string, afterSeq?: number, limit?: number): Promise<RunEvent[]>;
   /** Highest seq of any event (any run), for change detection. */
-  lastSeq(): number;
+  lastSeq(): Promise<number>;
   /** One engine per fleet: takes the lock or throws ROLLGATE_E_RUN_LOCKED naming the holder. */
-  acquireEngineLock(fleet: string, owner: { pid: number; host: string }): void;
-  releaseEngineLock(fleet: string, pid: number): void;
+  acquireEngineLock(fleet: string, owner: { pid: number; host: string }): Promise<void>;
+  releaseEngineLock(fleet: string, pid: number): Promise<void>;
   /** The engine driving a fleet now, if its process is alive. */
-  engineHolder(fleet: string): { pid: number; host: string; since: string } | undefined;
-  addToken(token: StoredToken): void;
-  tokens(): StoredToken[];
+  engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined>;
+  addToken(token: StoredToken): Promise<void>;
+  tokens(): Promise<StoredToken[]>;
   /** Marks a token revoked (once; the first instant stays) and returns it; undefined if unknown. */
-  revokeToken(id: string): StoredToken | undefined;
-  close(): void;
+  revokeToken(id: string): Promise<StoredToken | undefined>;
+  close(): Promise<void>;
 }

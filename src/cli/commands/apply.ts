@@ -355,7 +355,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
                     });
                     forget = announceDashboard(ctx, dashboard, {
                       ...(opts.dashboardTokenFile ? { tokenFile: opts.dashboardTokenFile } : {}),
-                      statePath: store.path,
+                      statePath: store.location,
                       ttlSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
                     });
                     // a second Ctrl-C exits at once: the token still goes with the command
@@ -363,7 +363,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
                     revokeNow = () => {
                       forget();
                       try {
-                        const s = openExistingStore(store.path);
+                        const s = openExistingStore(store.location);
                         try {
                           s.revokeToken(tokenId);
                         } finally {
@@ -431,18 +431,18 @@ export function registerApply(program: Command, ctx: CliContext): void {
           const { confirmRun, resumeLiveRun } = await import("../../run/control.ts");
           const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
           // The fleet's own run (in its state or its lab's, run/locate.ts), never another fleet's.
-          const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}), unfinishedOnly: true });
+          const located = await locateRun({ ...opts, ...(fleet ? { fleet } : {}), unfinishedOnly: true });
           const { statePath } = located;
           const note = locatedNote(located);
           if (note && !opts.json) ctx.output.err(note);
           const store = openExistingStore(statePath);
           try {
-            const run = store.getRun(located.run.id) ?? located.run;
+            const run = await store.getRun(located.run.id) ?? located.run;
             // An engine is alive (paused, or waiting for a confirmation): hand it the word.
             // Otherwise nothing is written here: resume() checks its input first.
-            if (store.engineHolder(run.fleet)) {
-              if (opts.confirmFinalize) confirmRun(store, run, "--confirm-finalize");
-              const handed = resumeLiveRun(store, run, "an operator (rollgate resume)");
+            if (await store.engineHolder(run.fleet)) {
+              if (opts.confirmFinalize) await confirmRun(store, run, "--confirm-finalize");
+              const handed = await resumeLiveRun(store, run, "an operator (rollgate resume)");
               if (handed) {
                 if (opts.json) ctx.output.json({ ok: true, ...handed });
                 else ctx.output.out(handed.message);
@@ -450,7 +450,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
               }
             }
           } finally {
-            store.close();
+            await store.close();
           }
           const live = new LiveView(ctx, Boolean(opts.json));
           const ask = terminalAsk(ctx, live);

@@ -112,7 +112,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
                     });
                     forget = announceDashboard(ctx, dashboard, {
                       ...(opts.dashboardTokenFile ? { tokenFile: opts.dashboardTokenFile } : {}),
-                      statePath: store.path,
+                      statePath: store.location,
                       ttlSeconds: DASHBOARD_TOKEN_TTL_SECONDS,
                     });
                   },

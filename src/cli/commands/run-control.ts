@@ -5,7 +5,7 @@ import { FINISHED_STATES } from "../../events/types.ts";
 import type { pauseRun } from "../../run/control.ts";
 import type { LocatedRun } from "../../run/locate.ts";
 import { defaultStatePath } from "../../run/state-path.ts";
-import type { SqliteStore } from "../../store/sqlite.ts";
+import type { Store } from "../../store/types.ts";
 import type { RunRecord } from "../../store/types.ts";
 import type { RunSummary } from "../../run/summary.ts";
 import { action, type CliContext } from "../main.ts";
@@ -36,18 +36,18 @@ async function withRun<T>(
   fleet: string | undefined,
   opts: StateOpts & { unfinishedOnly?: boolean },
   access: { readonly: boolean },
-  fn: (store: SqliteStore, run: RunRecord, located: LocatedRun) => T,
+  fn: (store: Store, run: RunRecord, located: LocatedRun) => T | Promise<T>,
 ): Promise<T> {
   // loaded here, not to register the commands: the store (SQLite) and the fleet file's code
   const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
-  const located = locateRun({ ...opts, ...(fleet ? { fleet } : {}) });
+  const located = await locateRun({ ...opts, ...(fleet ? { fleet } : {}) });
   const note = locatedNote(located);
   if (note && !opts.json) ctx.output.err(note);
   const store = openExistingStore(located.statePath, access);
   try {
-    return fn(store, store.getRun(located.run.id) ?? located.run, located);
+    return await fn(store, (await store.getRun(located.run.id)) ?? located.run, located);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -163,8 +163,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
     action(ctx, async (fleet: string | undefined, opts: StateOpts) => {
       const { summarizeRun } = await import("../../run/summary.ts");
       const { returnToServiceRequested } = await import("../../run/control.ts");
-      return withRun(ctx, fleet, opts, { readonly: true }, (store, run, located) => {
-        const s = summarizeRun(store, run);
+      return withRun(ctx, fleet, opts, { readonly: true }, async (store, run, located) => {
+        const s = await summarizeRun(store, run);
         if (opts.json)
           ctx.output.json({
             ...s,
@@ -176,7 +176,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
             s,
             ctx.output.color,
             resumeCommandOf(located, run, opts.run),
-            run.state === "aborting" && returnToServiceRequested(store, run.id)
+            run.state === "aborting" && await returnToServiceRequested(store, run.id)
               ? abortReturnCommandOf(located, run, opts.run)
               : undefined,
           ))
@@ -195,8 +195,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
           fleet,
           { ...opts, unfinishedOnly: true },
           { readonly: false },
-          (store, record) => {
-            const r = run(store, record, `an operator (rollgate ${name})`);
+          async (store, record) => {
+            const r = await run(store, record, `an operator (rollgate ${name})`);
             if (opts.json) ctx.output.json({ ok: true, ...r });
             else ctx.output.out(r.message);
             return 0;
@@ -229,8 +229,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         // with a return to service, an aborted run too (its return may be asked again, control.ts)
         { ...opts, unfinishedOnly: !rts },
         { readonly: false },
-        (store, run, located) => ({
-          r: abortRun(store, run, "an operator (rollgate abort)", {
+        async (store, run, located) => ({
+          r: await abortRun(store, run, "an operator (rollgate abort)", {
             returnToService: rts,
             noEngine: "this command drives the return itself now, as `rollgate resume` would",
           }),
@@ -259,8 +259,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         });
       }
       const { summarizeRun } = await import("../../run/summary.ts");
-      const summary = await withRun(ctx, fleet, { ...opts, run: r.run }, { readonly: true }, (store, run) =>
-        summarizeRun(store, run),
+      const summary = await withRun(ctx, fleet, { ...opts, run: r.run }, { readonly: true }, async (store, run) =>
+        await summarizeRun(store, run),
       );
       if (opts.json)
         ctx.output.json({
@@ -285,10 +285,10 @@ async function finished(statePath: string, runId: string): Promise<boolean> {
   const { openExistingStore } = await import("../../run/locate.ts");
   const store = openExistingStore(statePath, { readonly: true });
   try {
-    const run = store.getRun(runId);
+    const run = await store.getRun(runId);
     return !run || FINISHED_STATES.includes(run.state);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -298,10 +298,10 @@ async function waitUntilFinished(statePath: string, runId: string): Promise<void
   for (;;) {
     const store = openExistingStore(statePath, { readonly: true });
     try {
-      const run = store.getRun(runId);
-      if (!run || FINISHED_STATES.includes(run.state) || !store.engineHolder(run.fleet)) return;
+      const run = await store.getRun(runId);
+      if (!run || FINISHED_STATES.includes(run.state) || !await store.engineHolder(run.fleet)) return;
     } finally {
-      store.close();
+      await store.close();
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

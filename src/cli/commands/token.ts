@@ -53,12 +53,12 @@ export function registerToken(program: Command, ctx: CliContext): void {
           const path = pathOf(fleet, opts);
           const store = (await stores()).openStore(path);
           try {
-            if (opts.run !== undefined && !store.getRun(opts.run))
+            if (opts.run !== undefined && !await store.getRun(opts.run))
               throw new RollgateError(
                 "ROLLGATE_E_RUN_NOT_FOUND",
                 `no run ${opts.run} in ${path}: --run scopes the token to a run of this state file`,
               );
-            const t = createToken(store, opts.role, {
+            const t = await createToken(store, opts.role, {
               ...(opts.ttl === undefined ? {} : { ttlSeconds: opts.ttl }),
               ...(opts.run !== undefined ? { run: opts.run } : {}),
             });
@@ -77,7 +77,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
             else ctx.output.out(t.token);
             return 0;
           } finally {
-            store.close();
+            await store.close();
           }
         },
       ),
@@ -94,7 +94,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
         const store = (await stores()).openExistingStore(pathOf(fleet, opts), { readonly: true });
         try {
           const now = new Date();
-          const tokens = store.tokens().map((t) => ({
+          const tokens = (await store.tokens()).map((t) => ({
             id: t.id,
             role: t.role,
             createdAt: t.createdAt,
@@ -132,7 +132,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
             );
           return 0;
         } finally {
-          store.close();
+          await store.close();
         }
       }),
     );
@@ -150,12 +150,12 @@ export function registerToken(program: Command, ctx: CliContext): void {
         try {
           // a whole token pasted instead of its id names the same token
           const wanted = /^rg_([0-9a-f]{8})_/.exec(id)?.[1] ?? id;
-          const already = store.tokens().find((t) => t.id === wanted)?.revokedAt;
-          const t = store.revokeToken(wanted);
+          const already = (await store.tokens()).find((t) => t.id === wanted)?.revokedAt;
+          const t = await store.revokeToken(wanted);
           if (!t)
             throw new RollgateError(
               "ROLLGATE_E_TOKEN_NOT_FOUND",
-              `no token ${wanted} in ${store.path} (rollgate token list --state ${store.path})`,
+              `no token ${wanted} in ${store.location} (rollgate token list --state ${store.location})`,
             );
           if (opts.json) ctx.output.json({ ok: true, id: t.id, revokedAt: t.revokedAt });
           else
@@ -166,7 +166,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
             );
           return 0;
         } finally {
-          store.close();
+          await store.close();
         }
       }),
     );
