@@ -90,7 +90,11 @@ export class EngineContext {
     return this.o.store.getRun(this.o.runId)?.fleetFile;
   }
 
-  /** Records an operator's confirmation of a point of no return (G4). */
+  /**
+   * Records an operator's confirmation of a point of no return (G4). As before the split, the
+   * store is called only when there is an `onEvent` (an optional call evaluates no argument
+   * without it): every caller that asks (the terminal, the dashboard) passes one.
+   */
   confirm(step: string): void {
     this.o.onEvent?.(this.o.store.confirm(this.o.runId, step, "operator"));
   }
