@@ -537,7 +537,7 @@ async function resumeHolding(
           return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
         }
         // an abort with return to service: the engine starts no step of the plan, observes every
-        // cluster and returns to service what the run took out (engine.ts), then ends aborted
+        // cluster and returns to service what the run took out (engine/abort-return.ts), then ends aborted
         if (aborting) return await drive(store, run, fleet, plan, input.statePath, input, early);
         // G5: the fleet is observed before the engine acts on its journal's picture of it.
         const disagreement = await early.raced(

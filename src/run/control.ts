@@ -78,7 +78,7 @@ export interface AbortOptions {
    * Once running steps finish, the engine returns to service every DMA cluster the run took out of
    * service that the rules let return (D6, D3), restoring its territories, and starts again every
    * Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); it names the
-   * others. Also of an escalated run (engine.ts: the abort comes before the escalation's end).
+   * others. Also of an escalated run (engine/loop.ts: the abort comes before the escalation's end).
    */
   returnToService?: boolean;
   /**
@@ -90,7 +90,7 @@ export interface AbortOptions {
 
 /**
  * Running steps finish, no new step starts, the run ends aborted. With returnToService, the engine
- * then brings back what the run took out of service (engine.ts). Without an engine alive, the run
+ * then brings back what the run took out of service (engine/abort-return.ts). Without an engine alive, the run
  * is left "aborting" for `rollgate resume` to do that return (a plain abort ends it at once).
  */
 export async function abortRun(
@@ -103,7 +103,7 @@ export async function abortRun(
   const rts = options.returnToService === true;
   // An aborted run can still return to service what it took out (say an abort that left a
   // maintenance window's clusters busied out in their new supercluster, D5): it is reopened for
-  // that return only; the engine starts no step of the plan (engine.ts), and the run ends aborted.
+  // that return only; the engine starts no step of the plan (engine/loop.ts), and the run ends aborted.
   if (run.state === "aborted" && rts && !engine) {
     await store.append(run.id, { type: "abort.requested", by, returnToService: true });
     await setStateOrRefuse(

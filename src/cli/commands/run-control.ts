@@ -246,7 +246,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       if (!opts.json) ctx.output.out(r.message);
       // With --return-to-service the command waits for the outcome and reports it, server by
       // server with rule ids: no engine alive (an escalated run that ended, a crash), it drives
-      // the return itself (the engine starts no step of the plan, only the return: engine.ts);
+      // the return itself (the engine starts no step of the plan, only the return: run/engine/abort-return.ts);
       // otherwise the live engine does it once its running steps have finished.
       if (r.engine) await waitUntilFinished(located.statePath, r.run);
       if (!(await finished(located.statePath, r.run))) {

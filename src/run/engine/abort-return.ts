@@ -1,0 +1,268 @@
+import type { ServerObservation } from "../../drivers/driver.ts";
+import type { AbortLeftOut, AbortReturned, Escalation } from "../../events/types.ts";
+import { compareAddresses } from "../../model/address.ts";
+import type { Cluster, Server } from "../../model/fleet.ts";
+import type { Step } from "../../model/step.ts";
+import {
+  finishCommands,
+  matrixServerReturn,
+  matrixStartStep,
+  mayNotReturn,
+  outOfServiceNow,
+  restoreStep,
+  returnStep,
+  territoriesToRestore,
+} from "../return-to-service.ts";
+import type { EngineContext } from "./context.ts";
+import { failed, heldBy } from "./escalation.ts";
+import { executeNow } from "./executor.ts";
+import { observe } from "./observe.ts";
+
+export interface ReturnToServiceResult {
+  returned: string[];
+  leftOutOfService: AbortLeftOut[];
+  returnedWhy: AbortReturned[];
+}
+
+/** One return to service under way: what came back, what stays out, and what each DMA cluster serves as. */
+interface Returning extends ReturnToServiceResult {
+  serving: Map<string, { inService: boolean; supercluster: string | null }>;
+}
+
+/**
+ * An abort with return to service, once running steps have finished: every DMA cluster this run
+ * busied out (its busy-out begun or done) and that its servers report out of service is returned
+ * to service if the rules let it (return-to-service.ts: a member of a supercluster, on one
+ * release, D6/D3; one installed but not verified is verified first, D8; then the rule gate),
+ * through the plan's own return-to-service step and the
+ * normal executor (intent journaled before acting, the effect observed), then its territories
+ * are restored as the fleet file had them (the manual's order: restore after the return). The
+ * others are named with the rule that keeps them out and what to do. Then the Matrix servers
+ * the run stopped (returnMatrixServers: M9, M4, M3, M5).
+ */
+export async function returnToService(ctx: EngineContext): Promise<ReturnToServiceResult> {
+  const r: Returning = { returned: [], leftOutOfService: [], returnedWhy: [], serving: new Map() };
+  const dma = ctx.o.fleet.clusters.filter((c) => c.pack === "polycom-dma");
+  const tookOut = dma.filter((c) => {
+    const busy = ctx.o.plan.steps.find((s) => s.cluster === c.name && s.action === "busy-out");
+    const st = busy && ctx.standing.get(busy.id);
+    return st !== undefined && (st.status === "done" || st.attempts > 0);
+  });
+  for (const c of dma) await look(ctx, r, c);
+  for (const c of tookOut) await returnCluster(ctx, r, c);
+  // territories back where the fleet file had them, in the supercluster each returned cluster serves in
+  for (const name of r.returned) await restoreTerritories(ctx, r, dma.find((x) => x.name === name)!);
+  await returnMatrixServers(ctx, r);
+  return { returned: r.returned, leftOutOfService: r.leftOutOfService, returnedWhy: r.returnedWhy };
+}
+
+/** What to run to finish the upgrade after the abort: with this run's fleet file and target. */
+function finishHint(ctx: EngineContext): string {
+  return finishCommands(ctx.fleetFile(), ctx.o.plan.target);
+}
+
+/** Runs a step through the normal executor; its escalation if it failed. */
+async function attempt(ctx: EngineContext, step: Step): Promise<Escalation | undefined> {
+  if (!ctx.standing.has(step.id))
+    ctx.standing.set(step.id, { status: "pending", attempts: 0, accepted: false });
+  try {
+    await executeNow(ctx, step);
+    return undefined;
+  } catch (e) {
+    return failed(ctx, step, e);
+  }
+}
+
+/** Observes a DMA cluster and notes whether it serves; undefined when it cannot be observed. */
+async function look(ctx: EngineContext, r: Returning, c: Cluster): Promise<ServerObservation[] | undefined> {
+  try {
+    const obs = await observe(ctx, c, c.servers);
+    r.serving.set(c.name, {
+      inService: !outOfServiceNow(obs) && obs.every((o) => o.state !== "unreachable"),
+      supercluster: obs[0]?.supercluster ?? null,
+    });
+    return obs;
+  } catch {
+    // a driver answers "unreachable" rather than throw: a cluster that cannot be observed at all
+    // is undefined, "not known", to the caller
+    return undefined;
+  }
+}
+
+/** One DMA cluster the run took out of service: returned if the rules let it, else named with why. */
+async function returnCluster(ctx: EngineContext, r: Returning, c: Cluster): Promise<void> {
+  const obs = await look(ctx, r, c);
+  if (!obs) {
+    r.leftOutOfService.push({
+      cluster: c.name,
+      rule: "G5",
+      reason: `${c.name} could not be observed: it is not returned to service unseen`,
+    });
+    return;
+  }
+  if (!outOfServiceNow(obs)) return;
+  const no = mayNotReturn(c, obs, finishHint(ctx));
+  if (no) {
+    r.leftOutOfService.push(no);
+    return;
+  }
+  if (!(await verifiedIfInstalled(ctx, r, c))) return;
+  const back =
+    ctx.o.plan.steps.find((s) => s.cluster === c.name && s.action === "return-to-service") ?? returnStep(c);
+  const verdict = ctx.o.gate?.check(back);
+  if (verdict && !verdict.ok) {
+    r.leftOutOfService.push({
+      cluster: c.name,
+      rule: verdict.rule,
+      reason: `${c.name} stays out of service: ${verdict.reason}; finish its upgrade: ${finishHint(ctx)}`,
+    });
+    return;
+  }
+  const failedBack = await attempt(ctx, back);
+  if (failedBack) {
+    r.leftOutOfService.push({
+      cluster: c.name,
+      ...heldBy(failedBack),
+      reason: `returning ${c.name} to service failed: ${failedBack.detail}`,
+    });
+    return;
+  }
+  r.returned.push(c.name);
+  r.serving.set(c.name, { inService: true, supercluster: obs[0]!.supercluster ?? null });
+}
+
+/**
+ * Installed, not verified yet (an abort during a patch install, D7): the plan's own verify first
+ * (D8), so that the cluster returns checked rather than staying out for want of it. False when
+ * the verify failed (the cluster is then named as left out).
+ */
+async function verifiedIfInstalled(ctx: EngineContext, r: Returning, c: Cluster): Promise<boolean> {
+  const verify = ctx.o.plan.steps.find((s) => s.cluster === c.name && s.action === "verify");
+  const install = ctx.o.plan.steps.find((s) => s.cluster === c.name && s.action === "install");
+  if (
+    !verify ||
+    !install ||
+    ctx.standing.get(install.id)?.status !== "done" ||
+    ctx.standing.get(verify.id)?.status === "done"
+  )
+    return true;
+  const failedVerify = await attempt(ctx, verify);
+  if (!failedVerify) return true;
+  r.leftOutOfService.push({
+    cluster: c.name,
+    ...heldBy(failedVerify),
+    reason: `${c.name} did not pass its checks after the install (${failedVerify.detail}): it stays out of service; ${finishHint(ctx)}`,
+  });
+  return false;
+}
+
+/** A returned DMA cluster's territories, back where the fleet file had them (the manual's order). */
+async function restoreTerritories(ctx: EngineContext, r: Returning, c: Cluster): Promise<void> {
+  const name = c.name;
+  const sc = r.serving.get(name)?.supercluster;
+  if (!sc) return;
+  const territories = territoriesToRestore(ctx.o.fleet, c, sc, (n) => {
+    const s = r.serving.get(n);
+    return s?.inService === true && s.supercluster === sc;
+  });
+  if (!territories.length) return;
+  const restore = restoreStep(c, sc, territories);
+  const verdict = ctx.o.gate?.check(restore);
+  if (verdict && !verdict.ok) {
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message: `${name} is back in service; its territories are not restored (${verdict.rule}: ${verdict.reason})`,
+    });
+    return;
+  }
+  const failedRestore = await attempt(ctx, restore);
+  if (failedRestore)
+    ctx.emit({
+      type: "log",
+      level: "warn",
+      message: `${name} is back in service; restoring its territories failed (${failedRestore.rule ?? failedRestore.code}: ${failedRestore.detail})`,
+    });
+}
+
+/**
+ * The Matrix part of an abort with return to service: every server the run stopped (its stop
+ * begun or done) and did not start again is started if the rules let it, judged on what every
+ * server of its matrix says just now (return-to-service.ts: G5, M9, M4, M3, M5), highest address
+ * first (M2's order), one at a time (M1), each start observed to its effect and verified (M9:
+ * it rejoined). A server the run only disabled is named: rollgate does not enable servers.
+ */
+async function returnMatrixServers(ctx: EngineContext, r: Returning): Promise<void> {
+  for (const c of ctx.o.fleet.clusters.filter((x) => x.pack === "polyserve-matrix")) {
+    const stepOf = (server: string, action: Step["action"]) =>
+      ctx.o.plan.steps.find((x) => x.cluster === c.name && x.server === server && x.action === action);
+    const begun = (step: Step | undefined) => {
+      const st = step && ctx.standing.get(step.id);
+      return st !== undefined && (st.status === "done" || st.attempts > 0);
+    };
+    const started = (server: string) => ctx.done(stepOf(server, "start")?.id ?? "");
+    const tookDown = c.servers
+      .filter((s) => !started(s.name) && (begun(stepOf(s.name, "stop")) || begun(stepOf(s.name, "disable"))))
+      .sort((a, b) => compareAddresses(b.address, a.address));
+    for (const s of tookDown) await returnMatrixServer(ctx, r, c, s, begun(stepOf(s.name, "stop")));
+  }
+}
+
+/** One Matrix server the run took down: started and verified if the rules let it, else named with why. */
+async function returnMatrixServer(
+  ctx: EngineContext,
+  r: Returning,
+  c: Cluster,
+  s: Server,
+  stopBegun: boolean,
+): Promise<void> {
+  let obs: ServerObservation[];
+  try {
+    obs = await observe(ctx, c, c.servers);
+  } catch {
+    // not observable: reported as left out of service (G5), which is what the operator must check
+    r.leftOutOfService.push({
+      cluster: c.name,
+      server: s.name,
+      rule: "G5",
+      reason: `${c.name} could not be observed: ${s.name} is not started unseen`,
+    });
+    return;
+  }
+  const me = obs.find((o) => o.server === s.name);
+  if (!stopBegun && me?.state === "running") {
+    if (me.disabled === true)
+      r.leftOutOfService.push({
+        cluster: c.name,
+        server: s.name,
+        rule: "M9",
+        reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: ${finishHint(ctx)}`,
+      });
+    return;
+  }
+  const verdict = matrixServerReturn(c, s, obs, finishHint(ctx));
+  if (!verdict) return;
+  if (!verdict.ok) {
+    r.leftOutOfService.push(verdict.left);
+    return;
+  }
+  // Judged on what the servers say now (G5), not by the gate: its picture is the plan replayed,
+  // which after a failed or cut-short step is not the servers' (a failed install left srv3 on
+  // its old release, stopped). A start takes no server down (M1, G3 hold); M10 (a server out
+  // when mixed operation began) never holds for a server the run itself stopped one at a time.
+  const back = matrixStartStep(c, s.name, me!.release);
+  const failedStart =
+    (await attempt(ctx, back)) ??
+    (await attempt(ctx, { ...back, id: `${c.name}/${s.name}/verify-on-abort`, action: "verify" }));
+  if (failedStart) {
+    r.leftOutOfService.push({
+      cluster: c.name,
+      server: s.name,
+      ...heldBy(failedStart),
+      reason: `starting ${s.name} again failed: ${failedStart.detail}`,
+    });
+    return;
+  }
+  r.returned.push(s.name);
+  r.returnedWhy.push(verdict.returned);
+}

@@ -1,0 +1,161 @@
+import type { Escalation, RunEvent, RunEventBody, RunState } from "../../events/types.ts";
+import type { Cluster, Server } from "../../model/fleet.ts";
+import type { Step } from "../../model/step.ts";
+import type { RunRecord } from "../../store/types.ts";
+import { returnToServiceRequested } from "../control.ts";
+import type { StepStanding } from "../journal.ts";
+import { targetsOf } from "../rule-gate.ts";
+import { replayJournal } from "./replay.ts";
+import type { EngineOptions } from "./types.ts";
+
+export type ResolvedOptions = Required<Pick<EngineOptions, "escalateFactor" | "tickMs" | "now">> &
+  EngineOptions;
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * What one engine knows while it runs: its options, the plan's steps and their standing, and what
+ * it has seen and decided so far. Every module of the engine takes it. Every use of the store goes
+ * through the few methods below (emit, setState, runState, …), so that the store is reached in
+ * one place.
+ */
+export class EngineContext {
+  readonly o: ResolvedOptions;
+  readonly steps: Map<string, Step>;
+  readonly targets: Map<string, string>;
+  readonly standing: Map<string, StepStanding>;
+  readonly running = new Map<string, Promise<void>>();
+  readonly lastSeen = new Map<string, string>();
+  /** The release each server was last seen running (`cluster/server`). */
+  readonly lastRelease = new Map<string, string>();
+  readonly waitingLogged = new Map<string, string>();
+  /** The run's first escalation: what `run()` reports. */
+  escalation: Escalation | undefined;
+  /** Every escalation raised (independent work may escalate too). */
+  readonly escalations: Escalation[] = [];
+  /** Steps that escalated: their failure branch stays in the gate's picture (they may be partly in place). */
+  readonly failedSteps: Step[] = [];
+  /** Clusters an escalation names: a person looks at them; nothing more starts through them. */
+  readonly haltedClusters = new Set<string>();
+  /** An escalation that names no step (nothing can move, the end state): nothing more starts anywhere. */
+  globalHalt = false;
+  stopRequested: string | undefined;
+  /** The point of no return an operator answered no to: nothing more starts nor is asked. */
+  declined: string | undefined;
+  /** Matrix clusters where the M3 correction was applied (isolation is then expected to clear as servers are upgraded). */
+  readonly corrected = new Set<string>();
+  /** Per matrix, the servers the M3 correction stopped: started last. */
+  readonly offenders = new Map<string, Set<string>>();
+  /** Per DMA cluster, the tail of the cluster-wide steps acting through it. */
+  readonly clusterQueue = new Map<string, Promise<unknown>>();
+  wake: (() => void) | undefined;
+  /** M6: per matrix (or generic cluster), since when (engine clock) its servers run different releases. */
+  readonly mixedSince = new Map<string, number>();
+  readonly mixedAlerted = new Set<string>();
+  /** Per step, the steps that wait on it (its direct successors). */
+  successorsOf: Map<string, Step[]> | undefined;
+  /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */
+  readonly halted = new Set<string>();
+  /** Points of no return whose question is open (terminal or dashboard). */
+  readonly awaitingAnswer = new Set<string>();
+  readonly confirmationAsked = new Set<string>();
+
+  constructor(options: EngineOptions) {
+    this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
+    this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
+    this.targets = targetsOf(options.plan);
+    this.standing = replayJournal(this.journal(), options.plan, options.gate);
+  }
+
+  // --- the store, reached only here ---
+
+  emit(body: RunEventBody): RunEvent {
+    const e = this.o.store.append(this.o.runId, body);
+    this.o.onEvent?.(e);
+    return e;
+  }
+
+  setState(state: RunState, reason?: string): void {
+    const e = this.o.store.setState(this.o.runId, state, reason);
+    this.o.onEvent?.(e);
+  }
+
+  /** The run as the store has it now (pause, resume, abort, confirmations arrive through it). */
+  runState(): RunRecord {
+    return this.o.store.getRun(this.o.runId)!;
+  }
+
+  /** The run's fleet file, as recorded with the run. */
+  fleetFile(): string | undefined {
+    return this.o.store.getRun(this.o.runId)?.fleetFile;
+  }
+
+  /**
+   * Records an operator's confirmation of a point of no return (G4). As before the split, the
+   * store is called only when there is an `onEvent` (an optional call evaluates no argument
+   * without it): every caller that asks (the terminal, the dashboard) passes one.
+   */
+  confirm(step: string): void {
+    this.o.onEvent?.(this.o.store.confirm(this.o.runId, step, "operator"));
+  }
+
+  journal(): RunEvent[] {
+    return this.o.store.events(this.o.runId);
+  }
+
+  /** Whether the abort under way asked for a return to service. */
+  returnToServiceRequested(): boolean {
+    return returnToServiceRequested(this.o.store, this.o.runId);
+  }
+
+  // --- the plan and the fleet ---
+
+  cluster(step: Step): Cluster {
+    const c = this.o.fleet.clusters.find((x) => x.name === step.cluster);
+    // an invariant: the plan was made from this fleet (a resume with a fleet file of other servers
+    // is refused before the engine starts, ROLLGATE_E_PREFLIGHT_MISMATCH)
+    if (!c) throw new Error(`plan names unknown cluster ${step.cluster}`);
+    return c;
+  }
+
+  /**
+   * The cluster a step acts through. A territory step is performed in the supercluster that will
+   * serve the territories, so it goes to the first cluster its assignment names (during an
+   * incremental upgrade that may be a cluster of the new supercluster, D6); every other step acts
+   * on its own cluster.
+   */
+  actingCluster(step: Step): Cluster {
+    if (
+      (step.action === "reassign-territories" || step.action === "restore-territories") &&
+      step.territories?.length
+    ) {
+      const named = this.o.fleet.clusters.find((c) => c.name === step.territories![0]!.primary);
+      if (named) return named;
+    }
+    return this.cluster(step);
+  }
+
+  serversOf(step: Step): Server[] {
+    const c = this.actingCluster(step);
+    return step.server ? c.servers.filter((s) => s.name === step.server) : c.servers;
+  }
+
+  /** The clusters the plan has steps in. */
+  planClusters(): Cluster[] {
+    return this.o.fleet.clusters.filter((c) => this.o.plan.steps.some((s) => s.cluster === c.name));
+  }
+
+  /** The release this step's cluster is upgraded to. */
+  target(step: Step): string {
+    return step.release ?? this.targets.get(step.cluster) ?? this.o.plan.target;
+  }
+
+  done(id: string): boolean {
+    return this.standing.get(id)?.status === "done";
+  }
+
+  /** Seconds the plan allows the step. */
+  estimate(step: Step): number {
+    return Math.max(0, step.end - step.start);
+  }
+}

@@ -1,0 +1,104 @@
+import type { ServerObservation } from "../../drivers/driver.ts";
+import type { Cluster, Server } from "../../model/fleet.ts";
+import type { Step } from "../../model/step.ts";
+import { compareVersions } from "../../model/version.ts";
+import { isolatedServers, outOfOrder, stoppedOutOfOrder } from "../effects.ts";
+import type { EngineContext } from "./context.ts";
+import { halt } from "./escalation.ts";
+import { observe } from "./observe.ts";
+import { setAside } from "./offenders.ts";
+
+/**
+ * M3: the matrix must not report old-release servers isolated. Checked before every matrix step
+ * and after each start and verify. Without `correctOutOfOrder` an isolated server escalates.
+ * With it, the manual's correction is applied: the server upgraded out of order is stopped, and
+ * the plan goes on in order; its own steps then find their effect present (G5) up to its start,
+ * which comes last. Old-release servers stay isolated until each is upgraded in turn (the
+ * manual: "continue upgrading the other nodes"), so isolation is tolerated while a correction
+ * holds in that cluster.
+ */
+export async function watchMatrix(
+  ctx: EngineContext,
+  step: Step,
+  cluster: Cluster,
+): Promise<ServerObservation[] | undefined> {
+  if (cluster.pack !== "polyserve-matrix") return undefined;
+  const all = await observe(ctx, cluster, cluster.servers);
+  const isolated = isolatedServers(all);
+  if (!isolated.length) return all;
+  const target = ctx.target(step);
+  const offenders = outOfOrder(cluster, all, target);
+  // A correction already applied (perhaps by an engine before a restart) shows as a stopped
+  // server on the new release below servers still on the old one.
+  const correcting = ctx.corrected.has(cluster.name) || stoppedOutOfOrder(cluster, all, target).length > 0;
+  if (ctx.o.correctOutOfOrder && (offenders.length > 0 || correcting)) {
+    for (const name of offenders) await correct(ctx, step, cluster, name, target);
+    return all;
+  }
+  throw halt(
+    step,
+    "M3",
+    `the matrix reports ${isolated.join(", ")} isolated: ${offenders.length ? `${offenders.join(", ")} runs ${target} out of order` : "a server was upgraded out of order"} (old-release servers stopped sending configuration and status updates)${ctx.o.correctOutOfOrder ? "" : "; rerun with --correct-out-of-order to apply the manual's correction"}`,
+    isolated[0],
+  );
+}
+
+/** The manual's M3 correction for one server upgraded out of order: stopped, then set aside. */
+async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: string, target: string) {
+  const server = cluster.servers.find((s) => s.name === name)!;
+  ctx.emit({
+    type: "log",
+    level: "warn",
+    message: `M3 correction on ${cluster.name}: ${name} runs ${target} while higher-addressed servers still run the old release; stopping it, upgrading the others in order, starting it last`,
+  });
+  const outcome = await ctx.o.driverFor(cluster).perform({ cluster, server }, "stop", {});
+  if (!outcome.ok)
+    throw halt(
+      step,
+      "M3",
+      `the M3 correction could not stop ${name}: ${outcome.message ?? outcome.code}`,
+      name,
+    );
+  setAside(ctx, cluster, name);
+}
+
+/**
+ * Which server receives the request. A cluster-wide DMA step goes to a reachable server of the
+ * cluster. A matrix management operation (disable) goes, while the matrix is mixed, to a running
+ * server on the oldest release (M7), naming the server it acts on.
+ */
+export async function receiver(
+  ctx: EngineContext,
+  step: Step,
+  cluster: Cluster,
+  servers: Server[],
+  obs: ServerObservation[],
+): Promise<Server> {
+  if (step.server && step.action === "disable" && cluster.pack === "polyserve-matrix") {
+    const server = await oldestRunning(ctx, step, cluster);
+    if (server) return server;
+  }
+  const reachable = obs.find((o) => o.state !== "unreachable");
+  return servers.find((sv) => sv.name === reachable?.server) ?? servers[0]!;
+}
+
+/** M7: a running server of the matrix on its oldest release, the step's own server if it is one. */
+async function oldestRunning(ctx: EngineContext, step: Step, cluster: Cluster): Promise<Server | undefined> {
+  const everyone = await observe(ctx, cluster, cluster.servers);
+  const unreachable = everyone.filter((o) => o.state === "unreachable");
+  if (unreachable.length) {
+    throw halt(
+      step,
+      "G5",
+      `cannot choose where to send ${step.action} (M7: to a server on the old release while the matrix is mixed): ${unreachable.map((o) => o.server).join(", ")} unreachable`,
+      unreachable[0]!.server,
+    );
+  }
+  const running = everyone.filter((o) => o.state === "running" || o.state === "isolated");
+  const oldest = running.map((o) => o.release).sort(compareVersions)[0];
+  if (oldest === undefined) return undefined;
+  const pick =
+    running.find((o) => o.server === step.server && compareVersions(o.release, oldest) === 0) ??
+    running.find((o) => compareVersions(o.release, oldest) === 0);
+  return cluster.servers.find((sv) => sv.name === pick?.server);
+}

@@ -1,0 +1,96 @@
+import type { Step } from "../../model/step.ts";
+import type { GateVerdict } from "../gate.ts";
+import type { EngineContext } from "./context.ts";
+import { depsDone } from "./offenders.ts";
+
+/** The steps not done, not running, whose dependencies are done. */
+export function ready(ctx: EngineContext): Step[] {
+  return ctx.o.plan.steps.filter((s) => {
+    const st = ctx.standing.get(s.id)!;
+    return st.status !== "done" && !ctx.running.has(s.id) && depsDone(ctx, s);
+  });
+}
+
+/**
+ * False once nothing new may start: a stop request, a run no longer active (paused, aborting),
+ * or an escalation that names no step. After an escalation of a step, the run stays escalated,
+ * yet independent work may still start (`mayStartStep`).
+ */
+export function mayStart(ctx: EngineContext): boolean {
+  if (ctx.stopRequested !== undefined || ctx.globalHalt) return false;
+  const state = ctx.runState().state;
+  if (state === "escalated") return ctx.escalation !== undefined;
+  return state === "running" || state === "awaiting-confirmation";
+}
+
+/**
+ * May this step start now? After an escalation only independent work goes on: a step that acts
+ * through no escalated cluster and is no point of no return (a person is being called; G4 waits
+ * for them). Its dependencies are done, so it depends on no failed step; the gate then checks it
+ * beside every failed step's failure branch (`checkBeside`).
+ */
+export function mayStartStep(ctx: EngineContext, step: Step): boolean {
+  if (!mayStart(ctx) || ctx.declined !== undefined) return false;
+  if (ctx.escalation === undefined) return true;
+  if (step.pointOfNoReturn) return false;
+  if (ctx.haltedClusters.has(step.cluster) || ctx.haltedClusters.has(ctx.actingCluster(step).name))
+    return false;
+  const barrier = unreachableBarrier(ctx, step);
+  if (barrier) {
+    const reason = `${step.id} begins a chain it cannot complete: ${barrier.id} (before ${barrier.cluster} returns to service) is a point of no return, not started after an escalation; ${step.id} is not started, so that no serving cluster is taken out of service for it`;
+    if (ctx.waitingLogged.get(step.id) !== `G4:${reason}`) {
+      ctx.waitingLogged.set(step.id, `G4:${reason}`);
+      ctx.emit({ type: "step.waiting", step: step.id, rule: "G4", reason });
+    }
+    return false;
+  }
+  return true;
+}
+
+/**
+ * After an escalation, the point of no return (G4) the chain `step` begins would have to pass,
+ * if any: walked through the step's successors up to each cluster's return to service (a
+ * return-to-service ends a chain), a point of no return not yet begun, which no step passes
+ * after an escalation. Starting `step` would then take a cluster out of service (or move
+ * territories for it) for a chain that stops halfway. A point of no return already begun or done
+ * (its cluster committed past it) is no barrier.
+ */
+function unreachableBarrier(ctx: EngineContext, step: Step): Step | undefined {
+  const successorsOf = successors(ctx);
+  const seen = new Set<string>([step.id]);
+  const queue: Step[] = step.action === "return-to-service" ? [] : [step];
+  while (queue.length) {
+    const s = queue.shift()!;
+    for (const next of successorsOf.get(s.id) ?? []) {
+      if (seen.has(next.id)) continue;
+      seen.add(next.id);
+      const st = ctx.standing.get(next.id);
+      if (next.pointOfNoReturn && st?.status !== "done" && !((st?.attempts ?? 0) > 0)) return next;
+      if (next.action !== "return-to-service") queue.push(next);
+    }
+  }
+  return undefined;
+}
+
+/** Per step, the steps that wait on it (its direct successors), computed once. */
+function successors(ctx: EngineContext): Map<string, Step[]> {
+  if (!ctx.successorsOf) {
+    ctx.successorsOf = new Map();
+    for (const s of ctx.o.plan.steps)
+      for (const d of s.after) {
+        const list = ctx.successorsOf.get(d) ?? [];
+        list.push(s);
+        ctx.successorsOf.set(d, list);
+      }
+  }
+  return ctx.successorsOf;
+}
+
+/** The gate's verdict; after an escalation, beside the failure branch of every failed step. */
+export function check(ctx: EngineContext, step: Step): GateVerdict | undefined {
+  const gate = ctx.o.gate;
+  if (!gate) return undefined;
+  return ctx.failedSteps.length && gate.checkBeside
+    ? gate.checkBeside(step, ctx.failedSteps)
+    : gate.check(step);
+}
