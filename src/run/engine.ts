@@ -29,6 +29,7 @@ export class Engine {
   /** Runs until the plan is done, or the run is escalated, aborted, or halted for a confirmation. */
   async run(): Promise<EngineResult> {
     try {
+      await this.ctx.load();
       return await loop(this.ctx);
     } finally {
       // Never hand the store back while a step still runs: its outcome must reach the journal.

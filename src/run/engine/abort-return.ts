@@ -57,8 +57,8 @@ export async function returnToService(ctx: EngineContext): Promise<ReturnToServi
 }
 
 /** What to run to finish the upgrade after the abort: with this run's fleet file and target. */
-function finishHint(ctx: EngineContext): string {
-  return finishCommands(ctx.fleetFile(), ctx.o.plan.target);
+async function finishHint(ctx: EngineContext): Promise<string> {
+  return finishCommands(await ctx.fleetFile(), ctx.o.plan.target);
 }
 
 /** Runs a step through the normal executor; its escalation if it failed. */
@@ -69,7 +69,7 @@ async function attempt(ctx: EngineContext, step: Step): Promise<Escalation | und
     await executeNow(ctx, step);
     return undefined;
   } catch (e) {
-    return failed(ctx, step, e);
+    return await failed(ctx, step, e);
   }
 }
 
@@ -101,7 +101,7 @@ async function returnCluster(ctx: EngineContext, r: Returning, c: Cluster): Prom
     return;
   }
   if (!outOfServiceNow(obs)) return;
-  const no = mayNotReturn(c, obs, finishHint(ctx));
+  const no = mayNotReturn(c, obs, await finishHint(ctx));
   if (no) {
     r.leftOutOfService.push(no);
     return;
@@ -114,7 +114,7 @@ async function returnCluster(ctx: EngineContext, r: Returning, c: Cluster): Prom
     r.leftOutOfService.push({
       cluster: c.name,
       rule: verdict.rule,
-      reason: `${c.name} stays out of service: ${verdict.reason}; finish its upgrade: ${finishHint(ctx)}`,
+      reason: `${c.name} stays out of service: ${verdict.reason}; finish its upgrade: ${await finishHint(ctx)}`,
     });
     return;
   }
@@ -151,7 +151,7 @@ async function verifiedIfInstalled(ctx: EngineContext, r: Returning, c: Cluster)
   r.leftOutOfService.push({
     cluster: c.name,
     ...heldBy(failedVerify),
-    reason: `${c.name} did not pass its checks after the install (${failedVerify.detail}): it stays out of service; ${finishHint(ctx)}`,
+    reason: `${c.name} did not pass its checks after the install (${failedVerify.detail}): it stays out of service; ${await finishHint(ctx)}`,
   });
   return false;
 }
@@ -169,7 +169,7 @@ async function restoreTerritories(ctx: EngineContext, r: Returning, c: Cluster):
   const restore = restoreStep(c, sc, territories);
   const verdict = ctx.o.gate?.check(restore);
   if (verdict && !verdict.ok) {
-    ctx.emit({
+    await ctx.emit({
       type: "log",
       level: "warn",
       message: `${name} is back in service; its territories are not restored (${verdict.rule}: ${verdict.reason})`,
@@ -178,7 +178,7 @@ async function restoreTerritories(ctx: EngineContext, r: Returning, c: Cluster):
   }
   const failedRestore = await attempt(ctx, restore);
   if (failedRestore)
-    ctx.emit({
+    await ctx.emit({
       type: "log",
       level: "warn",
       message: `${name} is back in service; restoring its territories failed (${failedRestore.rule ?? failedRestore.code}: ${failedRestore.detail})`,
@@ -236,11 +236,11 @@ async function returnMatrixServer(
         cluster: c.name,
         server: s.name,
         rule: "M9",
-        reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: ${finishHint(ctx)}`,
+        reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: ${await finishHint(ctx)}`,
       });
     return;
   }
-  const verdict = matrixServerReturn(c, s, obs, finishHint(ctx));
+  const verdict = matrixServerReturn(c, s, obs, await finishHint(ctx));
   if (!verdict) return;
   if (!verdict.ok) {
     r.leftOutOfService.push(verdict.left);

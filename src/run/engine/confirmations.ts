@@ -7,17 +7,17 @@ import { mayStart } from "./schedule.ts";
  * "yes" confirms it in the store; "wait" leaves it to a confirmation through the store
  * (dashboard); "halt", or no way to ask, halts the run before it once nothing else can run.
  */
-export function requestConfirmation(ctx: EngineContext, step: Step): void {
+export async function requestConfirmation(ctx: EngineContext, step: Step): Promise<void> {
   if (ctx.confirmationAsked.has(step.id)) return;
   ctx.confirmationAsked.add(step.id);
   const rules = step.rules.filter((r) => r !== "G4").join(", ");
-  ctx.emit({
+  await ctx.emit({
     type: "confirmation.needed",
     step: step.id,
     rule: "G4",
     reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it the old release cannot come back`,
   });
-  if (ctx.runState().state === "running") ctx.setState("awaiting-confirmation", `G4: ${step.id}`);
+  if ((await ctx.runState()).state === "running") await ctx.setState("awaiting-confirmation", `G4: ${step.id}`);
   if (!ctx.o.confirm) {
     ctx.halted.add(step.id);
     return;
@@ -25,8 +25,8 @@ export function requestConfirmation(ctx: EngineContext, step: Step): void {
   ctx.awaitingAnswer.add(step.id);
   ctx.o
     .confirm(step)
-    .then((answer) => {
-      if (answer === "yes" && mayStart(ctx) && !ctx.escalation) ctx.confirm(step.id);
+    .then(async (answer) => {
+      if (answer === "yes" && await mayStart(ctx) && !ctx.escalation) await ctx.confirm(step.id);
       else if (answer === "halt") ctx.halted.add(step.id);
       else if (answer === "no") {
         ctx.halted.add(step.id);

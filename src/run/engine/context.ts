@@ -23,7 +23,7 @@ export class EngineContext {
   readonly o: ResolvedOptions;
   readonly steps: Map<string, Step>;
   readonly targets: Map<string, string>;
-  readonly standing: Map<string, StepStanding>;
+  standing: Map<string, StepStanding> = new Map();
   readonly running = new Map<string, Promise<void>>();
   readonly lastSeen = new Map<string, string>();
   /** The release each server was last seen running (`cluster/server`). */
@@ -64,47 +64,52 @@ export class EngineContext {
     this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
     this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
     this.targets = targetsOf(options.plan);
-    this.standing = replayJournal(this.journal(), options.plan, options.gate);
+  }
+
+  /** Reads the journal once, before the loop starts: where each step stands (replay.ts). */
+  async load(): Promise<void> {
+    this.standing = replayJournal(await this.journal(), this.o.plan, this.o.gate);
   }
 
   // --- the store, reached only here ---
 
-  emit(body: RunEventBody): RunEvent {
-    const e = this.o.store.append(this.o.runId, body);
+  /** Journals one event; it is durable when the promise resolves (before any driver call that follows). */
+  async emit(body: RunEventBody): Promise<RunEvent> {
+    const e = await this.o.store.append(this.o.runId, body);
     this.o.onEvent?.(e);
     return e;
   }
 
-  setState(state: RunState, reason?: string): void {
-    const e = this.o.store.setState(this.o.runId, state, reason);
+  async setState(state: RunState, reason?: string): Promise<void> {
+    const e = await this.o.store.setState(this.o.runId, state, reason);
     this.o.onEvent?.(e);
   }
 
   /** The run as the store has it now (pause, resume, abort, confirmations arrive through it). */
-  runState(): RunRecord {
-    return this.o.store.getRun(this.o.runId)!;
+  async runState(): Promise<RunRecord> {
+    return (await this.o.store.getRun(this.o.runId))!;
   }
 
   /** The run's fleet file, as recorded with the run. */
-  fleetFile(): string | undefined {
-    return this.o.store.getRun(this.o.runId)?.fleetFile;
+  async fleetFile(): Promise<string | undefined> {
+    return (await this.o.store.getRun(this.o.runId))?.fleetFile;
   }
 
   /**
-   * Records an operator's confirmation of a point of no return (G4). As before the split, the
-   * store is called only when there is an `onEvent` (an optional call evaluates no argument
-   * without it): every caller that asks (the terminal, the dashboard) passes one.
+   * Records an operator's confirmation of a point of no return (G4), with or without an `onEvent`
+   * listener (before, `onEvent?.(store.confirm(…))` skipped the record when there was none).
    */
-  confirm(step: string): void {
-    this.o.onEvent?.(this.o.store.confirm(this.o.runId, step, "operator"));
+  async confirm(step: string): Promise<void> {
+    const e = await this.o.store.confirm(this.o.runId, step, "operator");
+    this.o.onEvent?.(e);
   }
 
-  journal(): RunEvent[] {
+  async journal(): Promise<RunEvent[]> {
     return this.o.store.events(this.o.runId);
   }
 
   /** Whether the abort under way asked for a return to service. */
-  returnToServiceRequested(): boolean {
+  async returnToServiceRequested(): Promise<boolean> {
     return returnToServiceRequested(this.o.store, this.o.runId);
   }
 

@@ -57,7 +57,7 @@ export function heldBy(e: Escalation): { rule: string } | { code: string } {
 }
 
 /** A step that threw: marked failed and journaled; its escalation (a Halt's, else G5 for the unexpected). */
-export function failed(ctx: EngineContext, step: Step, e: unknown): Escalation {
+export async function failed(ctx: EngineContext, step: Step, e: unknown): Promise<Escalation> {
   const escalation: Escalation =
     e instanceof Halt
       ? e.escalation
@@ -71,7 +71,7 @@ export function failed(ctx: EngineContext, step: Step, e: unknown): Escalation {
           manual: "",
         };
   ctx.standing.get(step.id)!.status = "failed";
-  ctx.emit({
+  await ctx.emit({
     type: "step.failed",
     step: step.id,
     code: escalation.code,
@@ -82,7 +82,7 @@ export function failed(ctx: EngineContext, step: Step, e: unknown): Escalation {
 }
 
 /** Records an escalation at once (state and event), so status shows it while running steps end. */
-export function raise(ctx: EngineContext, escalation: Escalation, step?: Step): void {
+export async function raise(ctx: EngineContext, escalation: Escalation, step?: Step): Promise<void> {
   if (step) {
     ctx.failedSteps.push(step);
     ctx.haltedClusters.add(step.cluster);
@@ -93,12 +93,12 @@ export function raise(ctx: EngineContext, escalation: Escalation, step?: Step): 
   ctx.wake?.();
   if (ctx.escalation) {
     // a second escalation (independent work went on after the first): recorded, the run stays escalated
-    ctx.emit({ type: "escalation", escalation });
+    await ctx.emit({ type: "escalation", escalation });
     return;
   }
   ctx.escalation = escalation;
-  ctx.emit({ type: "escalation", escalation });
+  await ctx.emit({ type: "escalation", escalation });
   // an operator's abort already under way stays the run's state: the engine ends it aborted
-  if (ctx.runState().state !== "aborting")
-    ctx.setState("escalated", `${escalation.rule ?? escalation.code}: ${escalation.detail}`);
+  if ((await ctx.runState()).state !== "aborting")
+    await ctx.setState("escalated", `${escalation.rule ?? escalation.code}: ${escalation.detail}`);
 }

@@ -14,9 +14,9 @@ import { installFailure, secondsSince, timeoutHalt, waitBounds } from "./timeout
 /** Starts a step beside the loop; a step that throws escalates (its cluster halts, independent work goes on). */
 export function start(ctx: EngineContext, step: Step): void {
   const p = execute(ctx, step)
-    .catch((e: unknown) => {
-      const escalation = failed(ctx, step, e);
-      raise(ctx, escalation, step);
+    .catch(async (e: unknown) => {
+      const escalation = await failed(ctx, step, e);
+      await raise(ctx, escalation, step);
     })
     .finally(() => {
       ctx.running.delete(step.id);
@@ -36,7 +36,7 @@ function execute(ctx: EngineContext, step: Step): Promise<void> {
   // A step queued behind another starts only if nothing has stopped the run meanwhile.
   const mine = previous
     .catch(() => undefined)
-    .then(() => (mayStartStep(ctx, step) ? executeNow(ctx, step) : undefined));
+    .then(async () => (await mayStartStep(ctx, step) ? executeNow(ctx, step) : undefined));
   ctx.clusterQueue.set(
     cluster.name,
     mine.catch(() => undefined),
@@ -92,7 +92,7 @@ export async function executeNow(ctx: EngineContext, step: Step): Promise<void> 
   };
   const startedAt = ctx.o.now();
   ctx.o.gate?.started(step);
-  ctx.emit({
+  await ctx.emit({
     type: "step.started",
     step: step.id,
     action: step.action,
@@ -114,7 +114,7 @@ export async function executeNow(ctx: EngineContext, step: Step): Promise<void> 
 
   const matrix = await watchMatrix(ctx, step, r.cluster);
   if (effectPresent(effectContext(r), ctx.target(step))) {
-    finish(ctx, step, true, startedAt);
+    await finish(ctx, step, true, startedAt);
     return;
   }
   if (step.action === "install" && r.standing.accepted && r.standing.status === "pending") {
@@ -126,7 +126,7 @@ export async function executeNow(ctx: EngineContext, step: Step): Promise<void> 
   if (!inProgress(effectContext(r), ctx.target(step))) await act(ctx, r, matrix);
   await waitForEffect(ctx, r);
   await watchMatrix(ctx, step, r.cluster);
-  finish(ctx, step, false, startedAt);
+  await finish(ctx, step, false, startedAt);
 }
 
 /**
@@ -150,7 +150,7 @@ async function act(ctx: EngineContext, r: StepRun, matrix: ServerObservation[] |
   const backupsBefore = step.action === "backup" ? Math.max(...obs.map((o) => o.backups ?? 0)) : undefined;
   standing.attempts += 1;
   if (backupsBefore !== undefined) standing.backupsBefore = backupsBefore;
-  ctx.emit({
+  await ctx.emit({
     type: "step.intent",
     step: step.id,
     action: step.action,
@@ -162,7 +162,7 @@ async function act(ctx: EngineContext, r: StepRun, matrix: ServerObservation[] |
   const target = { cluster, server: await receiver(ctx, step, cluster, r.servers, obs) };
   await perform(ctx, step, target);
   standing.accepted = true;
-  ctx.emit({ type: "step.accepted", step: step.id });
+  await ctx.emit({ type: "step.accepted", step: step.id });
 }
 
 /** Calls the driver; an error or a refusal escalates. */
@@ -227,11 +227,11 @@ async function waitForEffect(ctx: EngineContext, r: StepRun): Promise<void> {
   }
 }
 
-function finish(ctx: EngineContext, step: Step, observed: boolean, startedAt: number): void {
+async function finish(ctx: EngineContext, step: Step, observed: boolean, startedAt: number): Promise<void> {
   const st = ctx.standing.get(step.id)!;
   st.status = "done";
   ctx.o.gate?.finished(step);
-  ctx.emit({
+  await ctx.emit({
     type: "step.done",
     step: step.id,
     observed,

@@ -19,22 +19,22 @@ type Blocked = { rule: string; reason: string };
  * paused, awaiting a confirmation), or escalates when nothing can move.
  */
 export async function loop(ctx: EngineContext): Promise<EngineResult> {
-  const initial = ctx.runState().state;
+  const initial = (await ctx.runState()).state;
   if (initial === "pending" || initial === "escalated" || initial === "awaiting-confirmation")
-    ctx.setState("running");
+    await ctx.setState("running");
   // G5: every server of the plan is read once before the first step, so that the gate counts a
   // server already down (stopped by an operator, crashed) out of service (G3) from the start
   await observeEverything(ctx);
   for (;;) {
-    const run = ctx.runState();
+    const run = await ctx.runState();
     if (ctx.o.plan.steps.every((s) => ctx.done(s.id)) && ctx.running.size === 0 && !ctx.escalation) {
       // Every step done is not yet success: the fleet must look upgraded to its servers too.
       const problems = await endStateProblems(ctx);
       if (problems.length === 0) {
-        ctx.setState("completed");
+        await ctx.setState("completed");
         return { state: "completed" };
       }
-      raise(ctx, {
+      await raise(ctx, {
         code: "ROLLGATE_E_ESCALATED",
         rule: problems[0]!.rule,
         detail: `every step is done, yet the fleet does not look upgraded: ${problems.map((p) => `${p.rule}: ${p.detail}`).join("; ")}`,
@@ -42,9 +42,9 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
       });
       continue;
     }
-    for (const c of ctx.mixedSince.keys()) alertMixed(ctx, c, ctx.o.now());
-    const { blocked, started } = mayStart(ctx)
-      ? startReady(ctx, run)
+    for (const c of ctx.mixedSince.keys()) await alertMixed(ctx, c, ctx.o.now());
+    const { blocked, started } = await mayStart(ctx)
+      ? await startReady(ctx, run)
       : { blocked: undefined, started: false };
     if (ctx.running.size === 0 && !started) {
       const ended = await settle(ctx, blocked);
@@ -59,25 +59,25 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
  * Starts every ready step that may start: points of no return (G4) wait for their confirmation,
  * independent steps go on meanwhile; a step the gate denies waits, its rule journaled once.
  */
-function startReady(ctx: EngineContext, run: RunRecord): { blocked: Blocked | undefined; started: boolean } {
+async function startReady(ctx: EngineContext, run: RunRecord): Promise<{ blocked: Blocked | undefined; started: boolean }> {
   let blocked: Blocked | undefined;
   let started = false;
   const steps = ready(ctx);
   const unconfirmed = steps.filter((s) => s.pointOfNoReturn && !run.confirmed.includes(s.id));
   if (!ctx.escalation && ctx.declined === undefined) {
-    for (const step of unconfirmed) requestConfirmation(ctx, step);
-    if (run.state === "awaiting-confirmation" && unconfirmed.length === 0) ctx.setState("running");
+    for (const step of unconfirmed) await requestConfirmation(ctx, step);
+    if (run.state === "awaiting-confirmation" && unconfirmed.length === 0) await ctx.setState("running");
   }
   for (const step of steps) {
     if (unconfirmed.includes(step)) continue;
-    if (!mayStartStep(ctx, step)) continue;
-    const verdict = check(ctx, step);
+    if (!await mayStartStep(ctx, step)) continue;
+    const verdict = await check(ctx, step);
     if (verdict && !verdict.ok) {
       blocked ??= verdict;
       const sig = `${verdict.rule}:${verdict.reason}`;
       if (ctx.waitingLogged.get(step.id) !== sig) {
         ctx.waitingLogged.set(step.id, sig);
-        ctx.emit({
+        await ctx.emit({
           type: "step.waiting",
           step: step.id,
           rule: verdict.rule,
@@ -101,27 +101,27 @@ async function settle(
   ctx: EngineContext,
   blocked: Blocked | undefined,
 ): Promise<EngineResult | "again" | undefined> {
-  const now = ctx.runState();
+  const now = await ctx.runState();
   // An abort comes first, also of an escalated run (a person was called and chose to abort):
   // the escalation is on record; the run ends aborted, returning what the rules let return.
   if (now.state === "aborting") return endAborted(ctx);
   if (ctx.escalation) return endEscalated(ctx, ctx.escalation, now);
   if (ctx.stopRequested) {
     // Ctrl-C has usually paused the run in the store already (src/run/apply.ts)
-    if (now.state !== "paused") ctx.setState("paused", ctx.stopRequested);
+    if (now.state !== "paused") await ctx.setState("paused", ctx.stopRequested);
     return { state: "paused" };
   }
   const halted =
     ctx.declined !== undefined && !now.confirmed.includes(ctx.declined)
       ? ctx.declined
       : [...ctx.halted].find((id) => !now.confirmed.includes(id));
-  if (halted && mayStart(ctx)) {
-    ctx.setState("awaiting-confirmation", `G4: ${halted} is a point of no return`);
+  if (halted && await mayStart(ctx)) {
+    await ctx.setState("awaiting-confirmation", `G4: ${halted} is a point of no return`);
     return { state: "awaiting-confirmation", needsConfirmation: halted };
   }
-  if (blocked && mayStart(ctx) && ctx.awaitingAnswer.size === 0) {
+  if (blocked && await mayStart(ctx) && ctx.awaitingAnswer.size === 0) {
     // Nothing runs and the rules hold every ready step back: nothing will change by waiting.
-    raise(ctx, {
+    await raise(ctx, {
       code: "ROLLGATE_E_ESCALATED",
       rule: blocked.rule,
       detail: `no step can start: blocked by ${blocked.rule}: ${blocked.reason}`,
@@ -134,19 +134,19 @@ async function settle(
 
 /** An operator's abort, once running steps have finished: with return to service if it asked for it. */
 async function endAborted(ctx: EngineContext): Promise<EngineResult> {
-  if (ctx.returnToServiceRequested()) {
+  if (await ctx.returnToServiceRequested()) {
     const { returned, leftOutOfService, returnedWhy } = await returnToService(ctx);
-    ctx.emit({
+    await ctx.emit({
       type: "abort.returned",
       returned,
       leftOutOfService,
       ...(returnedWhy.length ? { returnedWhy } : {}),
     });
     const said = `aborted by an operator; running steps finished, no new step started; returned to service: ${returned.length ? returned.join(", ") : "none"}${leftOutOfService.length ? `; left out of service: ${leftOutOfService.map((o) => `${o.server ?? o.cluster} (${o.rule ?? o.code}: ${o.reason})`).join("; ")}` : ""}`;
-    ctx.setState("aborted", said);
+    await ctx.setState("aborted", said);
     return { state: "aborted" };
   }
-  ctx.setState("aborted", "aborted by an operator; running steps finished, no new step started");
+  await ctx.setState("aborted", "aborted by an operator; running steps finished, no new step started");
   return { state: "aborted" };
 }
 
@@ -155,7 +155,7 @@ async function endEscalated(ctx: EngineContext, first: Escalation, now: RunRecor
   const out = await outOfService(ctx);
   const escalation: Escalation = out.length ? { ...first, outOfService: out } : first;
   const said = `${first.rule ?? first.code}: ${first.detail}${out.length ? `; left out of service: ${out.map((o) => `${o.cluster} (${o.rule ?? o.code}: ${o.reason})`).join("; ")}` : ""}`;
-  if (out.length) ctx.emit({ type: "escalation", escalation });
-  if (now.state !== "escalated" || out.length) ctx.setState("escalated", said);
+  if (out.length) await ctx.emit({ type: "escalation", escalation });
+  if (now.state !== "escalated" || out.length) await ctx.setState("escalated", said);
   return { state: "escalated", escalation };
 }

@@ -46,7 +46,7 @@ export async function watchMatrix(
 /** The manual's M3 correction for one server upgraded out of order: stopped, then set aside. */
 async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: string, target: string) {
   const server = cluster.servers.find((s) => s.name === name)!;
-  ctx.emit({
+  await ctx.emit({
     type: "log",
     level: "warn",
     message: `M3 correction on ${cluster.name}: ${name} runs ${target} while higher-addressed servers still run the old release; stopping it, upgrading the others in order, starting it last`,
@@ -59,7 +59,7 @@ async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: s
       `the M3 correction could not stop ${name}: ${outcome.message ?? outcome.code}`,
       name,
     );
-  setAside(ctx, cluster, name);
+  await setAside(ctx, cluster, name);
 }
 
 /**

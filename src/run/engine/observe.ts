@@ -26,7 +26,7 @@ export async function observe(
   ) {
     // a correction applied before a restart shows as a stopped new-release server below old ones
     for (const name of stoppedOutOfOrder(cluster, obs, ctx.targets.get(cluster.name) ?? ctx.o.plan.target))
-      setAside(ctx, cluster, name);
+      await setAside(ctx, cluster, name);
   }
   for (const ob of obs) {
     // what the servers say corrects the gate's picture of servers no step acts on (G3, G5)
@@ -37,7 +37,7 @@ export async function observe(
     if (ob.state !== "unreachable") ctx.lastRelease.set(key, ob.release);
     if (ctx.lastSeen.get(key) !== sig) {
       ctx.lastSeen.set(key, sig);
-      ctx.emit({
+      await ctx.emit({
         type: "observation",
         cluster: ob.cluster,
         server: ob.server,
@@ -46,7 +46,7 @@ export async function observe(
       });
     }
   }
-  watchMixed(ctx, cluster);
+  await watchMixed(ctx, cluster);
   return obs;
 }
 
@@ -73,7 +73,7 @@ export async function endStateProblems(ctx: EngineContext): Promise<Problem[]> {
  * Past the fleet's maxMixedWindow the engine raises an alert (journal, status) once per window:
  * a warning, not an escalation: the fastest way out of a mixed matrix is to go on.
  */
-function watchMixed(ctx: EngineContext, cluster: Cluster): void {
+async function watchMixed(ctx: EngineContext, cluster: Cluster): Promise<void> {
   if (cluster.pack === "polycom-dma") return;
   const releases = new Set(
     cluster.servers
@@ -87,17 +87,17 @@ function watchMixed(ctx: EngineContext, cluster: Cluster): void {
     return;
   }
   if (!ctx.mixedSince.has(cluster.name)) ctx.mixedSince.set(cluster.name, now);
-  alertMixed(ctx, cluster.name, now);
+  await alertMixed(ctx, cluster.name, now);
 }
 
-export function alertMixed(ctx: EngineContext, cluster: string, now: number): void {
+export async function alertMixed(ctx: EngineContext, cluster: string, now: number): Promise<void> {
   const since = ctx.mixedSince.get(cluster);
   const bound = ctx.o.fleet.defaults.maxMixedWindow;
   if (since === undefined || !(bound > 0) || ctx.mixedAlerted.has(cluster)) return;
   const seconds = (now - since) / 1000;
   if (seconds <= bound) return;
   ctx.mixedAlerted.add(cluster);
-  ctx.emit({
+  await ctx.emit({
     type: "alert",
     rule: "M6",
     cluster,

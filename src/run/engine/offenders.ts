@@ -7,7 +7,7 @@ import type { EngineContext } from "./context.ts";
  * sets it aside (the manual's correction takes it out of the matrix on purpose; the cluster then
  * runs one server short of what the plan counted on, G3, and the engine says so).
  */
-export function setAside(ctx: EngineContext, cluster: Cluster, name: string): void {
+export async function setAside(ctx: EngineContext, cluster: Cluster, name: string): Promise<void> {
   const set = ctx.offenders.get(cluster.name) ?? new Set<string>();
   ctx.offenders.set(cluster.name, set);
   if (set.has(name)) return;
@@ -20,13 +20,13 @@ export function setAside(ctx: EngineContext, cluster: Cluster, name: string): vo
   // the manual's correction takes a second server out while each other one is upgraded: said
   // aloud when that goes below the floor (G3), never silently
   if (n > 0 && (n - 2) / n + 1e-9 < floor)
-    ctx.emit({
+    await ctx.emit({
       type: "alert",
       rule: "G3",
       cluster: cluster.name,
       message: `${message}: ${Math.max(0, n - 2)} of ${n} servers serve while each is upgraded, below the capacity floor ${Math.round(floor * 100)}% (G3)`,
     });
-  else ctx.emit({ type: "log", level: "warn", message: `${message} (G3)` });
+  else await ctx.emit({ type: "log", level: "warn", message: `${message} (G3)` });
 }
 
 /**

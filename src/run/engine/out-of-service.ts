@@ -28,7 +28,7 @@ export async function outOfService(ctx: EngineContext): Promise<OutOfService[]> 
     const down = serversDown(c, obs);
     if (!down.length) continue;
     const what = c.pack === "polycom-dma" ? c.name : `${c.name} (${down.join(", ")})`;
-    out.push(whatHolds(ctx, c, what));
+    out.push(await whatHolds(ctx, c, what));
   }
   return out;
 }
@@ -43,7 +43,7 @@ function serversDown(c: Cluster, obs: ServerObservation[]): string[] {
 }
 
 /** The rule (or code) that holds a cluster found out of service, and why. */
-function whatHolds(ctx: EngineContext, c: Cluster, what: string): OutOfService {
+async function whatHolds(ctx: EngineContext, c: Cluster, what: string): Promise<OutOfService> {
   const own = ctx.escalations.find((e) => e.cluster === c.name);
   if (own)
     return {
@@ -69,7 +69,7 @@ function whatHolds(ctx: EngineContext, c: Cluster, what: string): OutOfService {
       rule: "G4",
       reason: `${what}: ${pending.id} is a point of no return, not started after an escalation`,
     };
-  const verdict = pending.after.every((d) => ctx.done(d)) ? check(ctx, pending) : undefined;
+  const verdict = pending.after.every((d) => ctx.done(d)) ? await check(ctx, pending) : undefined;
   if (verdict && !verdict.ok)
     return {
       cluster: c.name,

@@ -16,9 +16,9 @@ export function ready(ctx: EngineContext): Step[] {
  * or an escalation that names no step. After an escalation of a step, the run stays escalated,
  * yet independent work may still start (`mayStartStep`).
  */
-export function mayStart(ctx: EngineContext): boolean {
+export async function mayStart(ctx: EngineContext): Promise<boolean> {
   if (ctx.stopRequested !== undefined || ctx.globalHalt) return false;
-  const state = ctx.runState().state;
+  const state = (await ctx.runState()).state;
   if (state === "escalated") return ctx.escalation !== undefined;
   return state === "running" || state === "awaiting-confirmation";
 }
@@ -29,8 +29,8 @@ export function mayStart(ctx: EngineContext): boolean {
  * for them). Its dependencies are done, so it depends on no failed step; the gate then checks it
  * beside every failed step's failure branch (`checkBeside`).
  */
-export function mayStartStep(ctx: EngineContext, step: Step): boolean {
-  if (!mayStart(ctx) || ctx.declined !== undefined) return false;
+export async function mayStartStep(ctx: EngineContext, step: Step): Promise<boolean> {
+  if (!await mayStart(ctx) || ctx.declined !== undefined) return false;
   if (ctx.escalation === undefined) return true;
   if (step.pointOfNoReturn) return false;
   if (ctx.haltedClusters.has(step.cluster) || ctx.haltedClusters.has(ctx.actingCluster(step).name))
@@ -40,7 +40,7 @@ export function mayStartStep(ctx: EngineContext, step: Step): boolean {
     const reason = `${step.id} begins a chain it cannot complete: ${barrier.id} (before ${barrier.cluster} returns to service) is a point of no return, not started after an escalation; ${step.id} is not started, so that no serving cluster is taken out of service for it`;
     if (ctx.waitingLogged.get(step.id) !== `G4:${reason}`) {
       ctx.waitingLogged.set(step.id, `G4:${reason}`);
-      ctx.emit({ type: "step.waiting", step: step.id, rule: "G4", reason });
+      await ctx.emit({ type: "step.waiting", step: step.id, rule: "G4", reason });
     }
     return false;
   }
@@ -87,10 +87,10 @@ function successors(ctx: EngineContext): Map<string, Step[]> {
 }
 
 /** The gate's verdict; after an escalation, beside the failure branch of every failed step. */
-export function check(ctx: EngineContext, step: Step): GateVerdict | undefined {
+export async function check(ctx: EngineContext, step: Step): Promise<GateVerdict | undefined> {
   const gate = ctx.o.gate;
   if (!gate) return undefined;
   return ctx.failedSteps.length && gate.checkBeside
     ? gate.checkBeside(step, ctx.failedSteps)
-    : gate.check(step);
+    : await gate.check(step);
 }
