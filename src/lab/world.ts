@@ -1,15 +1,11 @@
 import type { ServerState } from "../model/appliance.ts";
-import type { CompatibilityPolicy } from "../model/compatibility.ts";
 import type { Fleet } from "../model/fleet.ts";
-import type { TerritoryAssignment } from "../model/step.ts";
 import { estimateFor } from "../model/estimates.ts";
-import { compareReleases } from "./judge.ts";
 import type { AddressMapping } from "./address-map.ts";
 import type { Scheduler } from "./clock.ts";
-import { performDmaAction, dmaObservation } from "./dma.ts";
-import { type FaultSpec, isFaultKind } from "./faults.ts";
+import { performDmaAction } from "./dma.ts";
+import type { FaultSpec } from "./faults.ts";
 import type { LabJournal } from "./journal.ts";
-import { highestRelease, isMixed, lowestRelease, outOfOrder } from "./matrix-rules.ts";
 import { performServerAction } from "./server-procedure.ts";
 import type {
   ActionReply,
@@ -20,14 +16,14 @@ import type {
   SimServer,
   SimSupercluster,
 } from "./types.ts";
+import { buildWorld, type Lineage } from "./world-build.ts";
+import { checkCapacity } from "./world-capacity.ts";
+import { type FaultReply, injectFault } from "./world-faults.ts";
+import { reevaluateMatrix } from "./world-matrix.ts";
+import { observeServer } from "./world-observe.ts";
 
 /** Durations of lab-only actions the estimates table does not list, in seconds. */
 const LAB_ESTIMATES: Record<string, number> = { mount: 5, unmount: 5, enable: 30 };
-
-/** A territory as the appliance holds it: its name, primary and backup, nothing else. */
-function assignment(name: string, t: { primary: string; backup?: string }): TerritoryAssignment {
-  return { name, primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) };
-}
 
 export type Reachability = "open" | "refuse" | "drop";
 
@@ -35,22 +31,18 @@ export type Reachability = "open" | "refuse" | "drop";
  * The simulated fleet: every server's and cluster's state, the actions that change it, and the
  * observation each appliance reports. No I/O: time comes from the Scheduler, events go to the
  * journal and to the reachability listener (the HTTP layer opens and closes listeners on it).
+ *
+ * This class holds the state and the activity machinery (begin, interrupt, the replies); its
+ * parts: world-build.ts (the fleet file made servers and clusters), world-capacity.ts (G3),
+ * world-matrix.ts (a matrix's floor, mixed window and order: M3, M4), world-faults.ts (faults,
+ * crash, reboot), world-observe.ts (what a server reports).
  */
 export class LabWorld {
-  readonly servers = new Map<string, SimServer>();
-  readonly clusters = new Map<string, SimCluster>();
-  readonly superclusters = new Map<string, SimSupercluster>();
-  /**
-   * The fleet file's superclusters, as the lab judges their upgrades (dma.ts judgeSuperclusters):
-   * their clusters and territories as the file has them, the release last judged, and whether all
-   * of them were out of service at once since (a maintenance window, D5).
-   */
-  readonly lineages: Array<{
-    clusters: string[];
-    territories: TerritoryAssignment[];
-    judged: string;
-    outage: boolean;
-  }> = [];
+  readonly servers: Map<string, SimServer>;
+  readonly clusters: Map<string, SimCluster>;
+  readonly superclusters: Map<string, SimSupercluster>;
+  /** The fleet file's superclusters, as the lab judges their upgrades (dma-judge.ts). */
+  readonly lineages: Lineage[];
   /** Problems already recorded as violations by the membership judge (each once). */
   readonly judged = new Set<string>();
   private reachListener: ((server: string, r: Reachability) => void) | undefined;
@@ -64,77 +56,11 @@ export class LabWorld {
     readonly journal: LabJournal,
     readonly speed = 1,
   ) {
-    const loopbackOf = new Map(mapping.map((m) => [m.server, m.loopback]));
-    for (const c of fleet.clusters) {
-      const policy: CompatibilityPolicy = c.compatibility ??
-        fleet.defaults.compatibility ?? { kind: "same-major-minor" };
-      const sc: SimCluster = {
-        name: c.name,
-        pack: c.pack,
-        spec: c,
-        servers: [],
-        policy,
-        filesystems: c.filesystems.map((f) => f.name),
-        floor: c.version,
-        mixedSince: null,
-        outOfOrder: false,
-        supercluster: c.supercluster ?? null,
-        busiedOut: false,
-        inService: true,
-        dataStore: { origin: c.name, lineage: [`created on ${c.name}`] },
-        upgradedAt: null,
-        leftSupercluster: null,
-        dashboardMissing: new Set(),
-      };
-      for (const s of c.servers) {
-        const mounts = new Set(c.filesystems.filter((f) => f.mountedOn.includes(s.name)).map((f) => f.name));
-        const server: SimServer = {
-          name: s.name,
-          address: s.address,
-          loopback: loopbackOf.get(s.name) ?? "",
-          cluster: sc,
-          release: s.version,
-          package: s.version,
-          software: "running",
-          down: false,
-          net: "ok",
-          autostart: false,
-          disabled: false,
-          backups: 0,
-          mounts,
-          wantMounts: new Set(mounts),
-          isolated: false,
-          outSince: null,
-          loginAt: 0,
-          installs: 0,
-          faults: new Map(),
-        };
-        sc.servers.push(server);
-        this.servers.set(s.name, server);
-      }
-      sc.floor = lowestRelease(sc.servers) ?? c.version;
-      this.clusters.set(c.name, sc);
-    }
-    for (const s of fleet.superclusters) {
-      this.superclusters.set(s.name, {
-        name: s.name,
-        members: [...s.clusters],
-        founder: s.clusters[0]!,
-        // Where each territory is assigned now (mid-upgrade, D4/D6), else its design: the
-        // appliance reports only { name, primary, backup }.
-        territories: s.territories.map((t) => assignment(t.name, t.assigned ?? t)),
-      });
-      const releases = new Set(
-        s.clusters.flatMap((n) => this.clusters.get(n)?.servers.map((x) => x.release) ?? []),
-      );
-      this.lineages.push({
-        clusters: [...s.clusters],
-        // The design: what a maintenance window restores (D5), whatever `assigned` says now.
-        territories: s.territories.map((t) => assignment(t.name, t)),
-        judged: releases.size === 1 ? [...releases][0]! : "",
-        outage: false,
-      });
-    }
+    const built = buildWorld(fleet, mapping);
+    this.servers = built.servers;
+    this.clusters = built.clusters;
+    this.superclusters = built.superclusters;
+    this.lineages = built.lineages;
     for (const c of this.clusters.values()) if (c.pack === "polyserve-matrix") this.reevaluateMatrix(c);
     for (const s of this.servers.values()) s.reported = { state: this.stateOf(s), release: s.release };
   }
@@ -194,62 +120,9 @@ export class LabWorld {
     this.checkCapacity();
   }
 
-  // ── capacity (G3) ─────────────────────────────────────────────────────────────────
-
-  /**
-   * G3 as the lab sees it: the share of each capacity domain in service, against the fleet file's
-   * `capacityFloor`, after every change. A domain is a supercluster of the fleet file (its clusters,
-   * wherever they are now), else a cluster. A matrix or generic server serves while it is up, its
-   * software runs and it is not disabled; a DMA cluster while it is in service, not busied out, has
-   * a server up, no install under way, and is a member of a supercluster if it was one. Going below
-   * the floor is recorded once per dip, as a violation of G3.
-   */
+  /** G3 after every change (world-capacity.ts). */
   checkCapacity(): void {
-    const floor = this.fleet.defaults.capacityFloor;
-    if (!(floor > 0)) return;
-    const domains = new Map<string, SimCluster[]>();
-    for (const sc of this.fleet.superclusters)
-      domains.set(
-        sc.name,
-        sc.clusters.map((n) => this.clusters.get(n)).filter((c): c is SimCluster => c !== undefined),
-      );
-    for (const c of this.clusters.values())
-      if (!this.fleet.superclusters.some((sc) => sc.clusters.includes(c.name))) domains.set(c.name, [c]);
-    for (const [domain, clusters] of domains) {
-      let total = 0;
-      let serving = 0;
-      const out: string[] = [];
-      for (const c of clusters) {
-        if (c.pack === "polycom-dma") {
-          total += c.spec.capacity;
-          const serves =
-            c.inService &&
-            !c.busiedOut &&
-            c.servers.some((s) => !s.down) &&
-            c.activity?.action !== "install" &&
-            (c.spec.supercluster === undefined || c.supercluster !== null);
-          if (serves) serving += c.spec.capacity;
-          else out.push(c.name);
-        } else {
-          for (const s of c.servers) {
-            const weight = c.spec.servers.find((x) => x.name === s.name)?.capacity ?? 1;
-            total += weight;
-            if (!s.down && s.software === "running" && !s.disabled) serving += weight;
-            else out.push(s.name);
-          }
-        }
-      }
-      const share = total === 0 ? 1 : serving / total;
-      if (share + 1e-9 < floor) {
-        if (this.belowFloor.has(domain)) continue;
-        this.belowFloor.add(domain);
-        this.journal.violation(
-          "G3",
-          `${domain} has ${Math.floor(share * 100 + 1e-9)}% of its capacity in service, below the floor ${Math.round(floor * 100)}% (out of service: ${out.join(", ")})`,
-          clusters.length === 1 ? { cluster: clusters[0]!.name } : {},
-        );
-      } else this.belowFloor.delete(domain);
-    }
+    checkCapacity(this, this.belowFloor);
   }
 
   // ── actions ───────────────────────────────────────────────────────────────────────
@@ -394,159 +267,19 @@ export class LabWorld {
 
   /** After any start, stop, crash or install in a matrix: floor (M4), mixed window, order (M3). */
   reevaluateMatrix(c: SimCluster): void {
-    const running = this.running(c);
-    const lo = lowestRelease(running);
-    if (lo !== undefined && compareReleases(lo, c.floor) > 0) {
-      c.floor = lo;
-      this.journal.add({
-        kind: "state",
-        cluster: c.name,
-        detail: `${c.name}: the last server on a release older than ${lo} has left; only ${lo} or later may join (M4)`,
-      });
-    }
-    const hiAll = highestRelease(c.servers);
-    if (isMixed(running)) c.mixedSince ??= this.now();
-    else if (lo === undefined || (hiAll !== undefined && compareReleases(lo, hiAll) === 0))
-      c.mixedSince = null;
-
-    const ooo = outOfOrder(running);
-    if (ooo) {
-      const newest = highestRelease(running)!;
-      const reason = `${ooo.offender.name} (${ooo.offender.release}, ${ooo.offender.address}) runs while ${ooo.higher
-        .map((h) => `${h.name} (${h.release}, ${h.address})`)
-        .join(", ")} with a higher address still run${ooo.higher.length === 1 ? "s" : ""} the old release`;
-      for (const s of running) {
-        if (compareReleases(s.release, newest) < 0 && !s.isolated) {
-          s.isolated = true;
-          s.isolatedReason = `${reason}: ${s.name} believes it must leave the matrix and sends no updates (M3)`;
-        }
-      }
-      if (!c.outOfOrder) this.journal.violation("M3", `out-of-order upgrade: ${reason}`, { cluster: c.name });
-      c.outOfOrder = true;
-    } else c.outOfOrder = false;
-    for (const s of c.servers) this.note(s);
+    reevaluateMatrix(this, c);
   }
 
   // ── faults ────────────────────────────────────────────────────────────────────────
 
-  fault(
-    serverName: string,
-    spec: FaultSpec,
-  ): { ok: true; server: string; kind: string } | { ok: false; code: string; message: string } {
-    const s = this.servers.get(serverName);
-    if (!s) return { ok: false, code: "unknown-server", message: `no server named ${serverName}` };
-    if (!isFaultKind(spec.kind))
-      return { ok: false, code: "unknown-fault", message: `no fault ${spec.kind}` };
-    this.journal.add({
-      kind: "fault",
-      server: s.name,
-      cluster: s.cluster.name,
-      detail: `fault ${spec.kind}${spec.factor ? ` ×${spec.factor}` : ""}${spec.once ? " (once)" : ""} on ${s.name}`,
-    });
-    switch (spec.kind) {
-      case "crash":
-        this.crash(s, spec.factor ?? 1);
-        break;
-      case "clear":
-        s.faults.clear();
-        s.net = "ok";
-        s.cluster.dashboardMissing.delete(s.name);
-        if (s.down) {
-          if (s.rebootHandle !== undefined) this.scheduler.cancel(s.rebootHandle);
-          this.reboot(s);
-        }
-        this.emitReach(s);
-        break;
-      case "unreachable-refuse":
-      case "unreachable-drop":
-        s.net = spec.kind === "unreachable-refuse" ? "refuse" : "drop";
-        s.faults.set(spec.kind, { kind: spec.kind, since: this.now() });
-        s.faults.delete(spec.kind === "unreachable-refuse" ? "unreachable-drop" : "unreachable-refuse");
-        this.emitReach(s);
-        break;
-      default:
-        s.faults.set(spec.kind, {
-          kind: spec.kind,
-          since: this.now(),
-          ...(spec.factor !== undefined ? { factor: spec.factor } : {}),
-          ...(spec.once ? { once: true } : {}),
-        });
-    }
-    this.note(s, `fault ${spec.kind}`);
-    return { ok: true, server: s.name, kind: spec.kind };
-  }
-
-  private crash(s: SimServer, factor: number): void {
-    if (s.down) return;
-    const c = s.cluster;
-    // An interrupted matrix install leaves the software stopped; a DMA appliance boots its services.
-    s.autostart = s.software === "running" || (c.pack === "polycom-dma" && s.software === "installing");
-    if (s.activity) this.interrupt(s, s, "the server crashed");
-    if (c.activity) this.interrupt(c, s, `${s.name} crashed`);
-    s.down = true;
-    s.software = "stopped";
-    s.mounts.clear();
-    s.isolated = false;
-    s.isolatedReason = undefined;
-    s.outSince = this.now();
-    this.emitReach(s);
-    this.note(s, "crashed");
-    if (c.pack === "polyserve-matrix") this.reevaluateMatrix(c);
-    const rebootMs = this.ms(c, "start", factor);
-    s.rebootHandle = this.scheduler.after(rebootMs, () => this.reboot(s));
-  }
-
-  private reboot(s: SimServer): void {
-    s.rebootHandle = undefined;
-    s.down = false;
-    this.emitReach(s);
-    this.note(s, "rebooted");
-    if (!s.autostart) return;
-    s.autostart = false;
-    // The software starts by itself, as after any reboot (M4: it may be refused).
-    this.perform(s.name, { action: "start" }, "console");
+  fault(serverName: string, spec: FaultSpec): FaultReply {
+    return injectFault(this, serverName, spec, (s) => this.emitReach(s));
   }
 
   // ── observation ───────────────────────────────────────────────────────────────────
 
   observe(serverName: string): ApplianceStatus | undefined {
-    const s = this.servers.get(serverName);
-    if (!s) return undefined;
-    const c = s.cluster;
-    const a = s.activity ?? c.activity;
-    const base: ApplianceStatus = {
-      server: s.name,
-      cluster: c.name,
-      address: s.address,
-      pack: c.pack,
-      state: this.stateOf(s),
-      release: s.release,
-      backups: s.backups,
-      activity: a
-        ? {
-            action: a.action,
-            ...(a.release ? { release: a.release } : {}),
-            startedAt: this.iso(a.startedAt),
-            endsAt: a.endsAt === null ? null : this.iso(a.endsAt),
-          }
-        : null,
-      ...(s.lastInstall ? { lastInstall: { ...s.lastInstall } } : {}),
-    };
-    if (c.pack === "polycom-dma") return { ...base, ...dmaObservation(this, s) };
-    const running = this.running(c);
-    const members =
-      s.software !== "running" || s.down
-        ? []
-        : s.isolated
-          ? [s.name]
-          : running.filter((m) => !m.isolated).map((m) => m.name);
-    return {
-      ...base,
-      disabled: s.disabled,
-      members,
-      mounts: [...s.mounts].sort(),
-      ...(s.isolatedReason && s.isolated ? { isolatedReason: s.isolatedReason } : {}),
-    };
+    return observeServer(this, serverName);
   }
 
   /** Cancels every pending timer (the lab stops). */

@@ -33,7 +33,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
           // A missing state file is made (empty: tokens and runs come later); an existing one is
           // only read, and refused unless it is a rollgate store.
           const fresh = !existsSync(statePath);
-          if (fresh) openStore(statePath).close();
+          if (fresh) await openStore(statePath).close();
           if (!isLoopback(opts.host))
             ctx.output.err(
               `warning: --host ${opts.host} can be reached from other machines. Every API route and /metrics ` +

@@ -1,0 +1,131 @@
+import { type Fleet, superclusterLineage } from "../model/fleet.ts";
+import { dmaLineages } from "./context.ts";
+import type { FilesystemRecord, FleetState, ServerRecord, TerritoryRecord } from "./state-types.ts";
+
+type FleetCluster = Fleet["clusters"][number];
+type FleetSupercluster = Fleet["superclusters"][number];
+
+/** The fleet as the fleet file describes it: everything running, in service, in its supercluster. */
+export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> = new Map()): FleetState {
+  const s: FleetState = {
+    targets,
+    servers: new Map(),
+    clusters: new Map(),
+    superclusters: new Map(),
+    territories: new Map(),
+    filesystems: new Map(),
+    finalized: new Set(),
+    serversOf: new Map(),
+    territoriesOf: new Map(),
+    filesystemsOf: new Map(),
+  };
+  const lineages = dmaLineages(fleet, targets);
+  for (const c of fleet.clusters) addCluster(s, c, lineages.get(c.name));
+  for (const sc of fleet.superclusters) addSupercluster(s, sc);
+  return s;
+}
+
+/** A cluster of the fleet file: its servers, itself, its filesystems. */
+function addCluster(s: FleetState, c: FleetCluster, lineage: string | undefined): void {
+  const list: ServerRecord[] = [];
+  for (const sv of c.servers) {
+    const rec: ServerRecord = {
+      name: sv.name,
+      cluster: c.name,
+      address: sv.address,
+      capacity: sv.capacity,
+      release: sv.version,
+      running: true,
+      disabled: false,
+      backedUp: false,
+    };
+    s.servers.set(sv.name, rec);
+    list.push(rec);
+  }
+  s.serversOf.set(c.name, list);
+  s.clusters.set(c.name, {
+    name: c.name,
+    pack: c.pack,
+    capacity: c.capacity,
+    release: c.servers[0]?.version ?? c.version,
+    supercluster: c.supercluster,
+    lineage: lineage ?? c.supercluster,
+    inService: true,
+    verified: true,
+  });
+  const fss: FilesystemRecord[] = c.filesystems.map((fs) => ({
+    key: `${c.name}/${fs.name}`,
+    cluster: c.name,
+    name: fs.name,
+    mountedOn: new Set(fs.mountedOn),
+    mountOn: new Set(fs.mountedOn),
+    newOnly: false,
+  }));
+  for (const fs of fss) s.filesystems.set(fs.key, fs);
+  s.filesystemsOf.set(c.name, fss);
+}
+
+/** A supercluster of the fleet file, and its territories (per lineage). */
+function addSupercluster(s: FleetState, sc: FleetSupercluster): void {
+  // superclusters of one lineage (sc-east, sc-east@10.1.0: an upgrade part way, D6) share it;
+  // a new supercluster's founder is its first cluster (D10: the others joined it)
+  const lineage = superclusterLineage(sc.name);
+  s.superclusters.set(sc.name, {
+    name: sc.name,
+    lineage,
+    ...(lineage !== sc.name && sc.clusters[0] !== undefined ? { founder: sc.clusters[0] } : {}),
+    members: new Set(sc.clusters),
+  });
+  // every listed member left it (a maintenance window aborted after its leaves, D5): its
+  // territories were recorded and taken off it (the window's record step); the file keeps them
+  // as the design to restore
+  const recorded = sc.clusters.length === 0 && (sc.formerMembers?.length ?? 0) > 0;
+  const ts: TerritoryRecord[] = sc.territories.map((t) => ({
+    key: `${sc.name}/${t.name}`,
+    name: t.name,
+    lineage,
+    // where it is now: as recorded (none), as assigned for a while mid-upgrade, or its design
+    ...(recorded
+      ? {}
+      : t.assigned
+        ? { primary: t.assigned.primary, backup: t.assigned.backup }
+        : { primary: t.primary, backup: t.backup }),
+    original: { primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) },
+  }));
+  for (const t of ts) s.territories.set(t.key, t);
+  s.territoriesOf.set(lineage, [...(s.territoriesOf.get(lineage) ?? []), ...ts]);
+}
+
+/** A deep copy (for callers that want `applyStep` without touching their state). */
+export function cloneState(state: FleetState): FleetState {
+  const s: FleetState = {
+    servers: new Map(),
+    clusters: new Map(),
+    superclusters: new Map(),
+    territories: new Map(),
+    filesystems: new Map(),
+    finalized: new Set(state.finalized),
+    serversOf: new Map(),
+    territoriesOf: new Map(),
+    filesystemsOf: new Map(),
+    targets: state.targets,
+  };
+  for (const [k, list] of state.serversOf) {
+    const copy = list.map((r) => ({ ...r }));
+    for (const r of copy) s.servers.set(r.name, r);
+    s.serversOf.set(k, copy);
+  }
+  for (const [k, c] of state.clusters) s.clusters.set(k, { ...c });
+  for (const [k, sc] of state.superclusters) s.superclusters.set(k, { ...sc, members: new Set(sc.members) });
+  for (const [k, list] of state.territoriesOf) {
+    const copy = list.map((t) => ({ ...t, original: { ...t.original } }));
+    for (const t of copy) s.territories.set(t.key, t);
+    s.territoriesOf.set(k, copy);
+  }
+  for (const [k, list] of state.filesystemsOf) {
+    const copy = list.map((f) => ({ ...f, mountedOn: new Set(f.mountedOn) }));
+    for (const f of copy) s.filesystems.set(f.key, f);
+    s.filesystemsOf.set(k, copy);
+  }
+  return s;
+}
