@@ -1,6 +1,6 @@
 import type { Cluster, Supercluster } from "../model/fleet.ts";
 import type { StepAction } from "../model/step.ts";
-import { dur } from "./dma-steps.ts";
+import { stepMs } from "./dma-steps.ts";
 
 /** Subsets of up to five clusters, as bit masks. */
 function* masks(n: number): Generator<number> {
@@ -52,7 +52,7 @@ export function superclusterLowerBound(
   const owns = (c: Cluster) => sc.territories.some((t) => t.primary === c.name || t.backup === c.name);
   let key = `${strategy} ${allowedOut} ${floor} ${exact}`;
   for (const c of clusters)
-    key += `|${c.capacity} ${owns(c)} ${BOUND_ACTIONS.map((a) => dur(c, a)).join(" ")}`;
+    key += `|${c.capacity} ${owns(c)} ${BOUND_ACTIONS.map((a) => stepMs(c, a)).join(" ")}`;
   let lb = BOUNDS.get(key);
   if (lb === undefined) {
     if (BOUNDS.size > 10_000) BOUNDS.clear();
@@ -72,15 +72,15 @@ function computeLowerBound(
 ): number {
   const n = clusters.length;
   const base = (c: Cluster) =>
-    dur(c, "busy-out") +
-    (strategy === "incremental" ? dur(c, "leave-supercluster") : 0) +
-    dur(c, "install") +
-    dur(c, "verify") +
-    dur(c, "return-to-service");
-  const join = (c: Cluster) => (strategy === "incremental" ? dur(c, "join-supercluster") : 0);
+    stepMs(c, "busy-out") +
+    (strategy === "incremental" ? stepMs(c, "leave-supercluster") : 0) +
+    stepMs(c, "install") +
+    stepMs(c, "verify") +
+    stepMs(c, "return-to-service");
+  const join = (c: Cluster) => (strategy === "incremental" ? stepMs(c, "join-supercluster") : 0);
   // a reassignment or a restore may be sent to any cluster of the supercluster: the shortest
-  const raMin = Math.min(...clusters.map((c) => dur(c, "reassign-territories")));
-  const rsMin = Math.min(...clusters.map((c) => dur(c, "restore-territories")));
+  const raMin = Math.min(...clusters.map((c) => stepMs(c, "reassign-territories")));
+  const rsMin = Math.min(...clusters.map((c) => stepMs(c, "restore-territories")));
   const pre = (c: Cluster) => (strategy === "incremental" && owns(c) ? raMin : 0);
   const post = (c: Cluster) => (strategy === "incremental" && owns(c) ? rsMin : 0);
   let lb = 0;
@@ -92,9 +92,9 @@ function computeLowerBound(
   };
   const feasible = [...masks(n)].filter(fits);
   const windows = clusters.map((c) => base(c) + join(c));
-  for (const S of masks(n)) {
+  for (const subset of masks(n)) {
     let m = 0;
-    for (const q of feasible) if ((q & S) === q) m = Math.max(m, popcount(q));
+    for (const q of feasible) if ((q & subset) === q) m = Math.max(m, popcount(q));
     if (m === 0) continue;
     let sum = 0;
     let minW = Number.POSITIVE_INFINITY;
@@ -102,7 +102,7 @@ function computeLowerBound(
     let minPre = Number.POSITIVE_INFINITY;
     let minPost = Number.POSITIVE_INFINITY;
     for (let i = 0; i < n; i++) {
-      if (!(S & (1 << i))) continue;
+      if (!(subset & (1 << i))) continue;
       const c = clusters[i]!;
       sum += base(c) + join(c);
       maxJoin = Math.max(maxJoin, join(c));
@@ -113,10 +113,10 @@ function computeLowerBound(
     // at most m at once means the windows fit on m "lanes" (an interval graph with cliques of at
     // most m is m-colourable), so some lane carries ⌈k/m⌉ windows: at least the ⌈k/m⌉ shortest;
     // one of them may be the founder's, which has no join
-    const k = popcount(S);
+    const k = popcount(subset);
     const q = Math.ceil(k / m);
     const lanes = windows
-      .filter((_, i) => S & (1 << i))
+      .filter((_, i) => subset & (1 << i))
       .sort((a, b) => a - b)
       .slice(0, q)
       .reduce((a, b) => a + b, 0);

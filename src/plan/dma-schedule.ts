@@ -4,7 +4,7 @@ import type { Step } from "../model/step.ts";
 import { newSuperclusterName } from "../rules/state.ts";
 import { superclusterLowerBound } from "./dma-bounds.ts";
 import { markLastLeaves, orderAcrossClusters } from "./dma-dependencies.ts";
-import { clusterChain, dur, EPS, type Sched } from "./dma-steps.ts";
+import { clusterChain, stepMs, EPS, type Sched } from "./dma-steps.ts";
 import { territorySteps } from "./dma-territories.ts";
 import type { DomainPlan } from "./rolling.ts";
 import { fmtPct } from "./rolling.ts";
@@ -30,7 +30,7 @@ export function planInOrder(
   const total = clusters.reduce((n, c) => n + c.capacity, 0);
   const allowedOut = (1 - floor) * total + EPS;
   const hasTerritories = sc.territories.length > 0;
-  const ra = Math.max(...clusters.map((c) => dur(c, "reassign-territories")));
+  const ra = Math.max(...clusters.map((c) => stepMs(c, "reassign-territories")));
   const founder = strategy === "incremental" ? clusters[0]! : undefined;
   const newSc = newSuperclusterName(sc.name, target);
   for (const c of clusters)
@@ -91,7 +91,7 @@ export function planInOrder(
   if (adaptive && strategy === "patch" && hasTerritories) {
     // room for a reassignment only for the clusters that need one, sent ahead of their slot
     // where it can be; a cluster that still lacks room gets the uniform lead
-    const rs = Math.max(...clusters.map((c) => dur(c, "restore-territories")));
+    const rs = Math.max(...clusters.map((c) => stepMs(c, "restore-territories")));
     const modes = new Map<string, "early" | "delay">();
     for (let i = 0; i <= 2 * clusters.length; i++) {
       const failed: { cluster?: string } = {};
@@ -112,7 +112,7 @@ export function planInOrder(
     // room before every window for a reassignment, and for a restore still landing on the
     // territories of the cluster about to go out (a slot starts when another cluster returns,
     // which is when that cluster's restores start)
-    const rs = Math.max(...clusters.map((c) => dur(c, "restore-territories")));
+    const rs = Math.max(...clusters.map((c) => stepMs(c, "restore-territories")));
     scheds = schedule(Math.max(ra, rs));
     extra = territorySteps(strategy, sc, scheds, ra, floor, newSc);
     if (extra === undefined) throw noTerritoryRoom(sc, floor);

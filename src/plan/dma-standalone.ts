@@ -1,7 +1,7 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import type { Step } from "../model/step.ts";
-import { mk } from "./dma-steps.ts";
+import { makeStep } from "./dma-steps.ts";
 import type { DomainPlan } from "./rolling.ts";
 import { fmtPct } from "./rolling.ts";
 
@@ -17,7 +17,7 @@ export function planStandaloneDma(fleet: Fleet, c: Cluster, target: string): Dom
   let prev: string[] = [];
   let t = 0;
   for (const a of ["busy-out", "install", "verify", "return-to-service"] as const) {
-    const st = mk("patch", c, a, t, prev);
+    const st = makeStep("patch", c, a, t, prev);
     st.rules = a === "install" ? ["D7"] : a === "verify" ? ["D8"] : ["D7", "G3"];
     if (a === "install") st.release = target;
     steps.push(st);

@@ -7,7 +7,7 @@ export type DmaStrategy = "patch" | "incremental" | "maintenance-window";
 export const EPS = 1e-9;
 
 /** A step's duration in integer ms (plan/time.ts); a DMA install lasts install + settle (D7). */
-export function dur(c: Cluster, action: StepAction): number {
+export function stepMs(c: Cluster, action: StepAction): number {
   return action === "install" ? estimateMs(c, "install") + estimateMs(c, "settle") : estimateMs(c, action);
 }
 
@@ -52,7 +52,7 @@ const RULES: Record<DmaStrategy, Partial<Record<StepAction, string[]>>> = {
   },
 };
 
-export function mk(
+export function makeStep(
   strategy: DmaStrategy,
   c: Cluster,
   action: StepAction,
@@ -66,7 +66,7 @@ export function mk(
     cluster: c.name,
     after,
     start,
-    end: start + dur(c, action),
+    end: start + stepMs(c, action),
     rules: RULES[strategy][action] ?? [],
     pointOfNoReturn: false,
   };
@@ -89,7 +89,7 @@ export function clusterChain(
   let t = s;
   let prev: string[] = [];
   const push = (action: StepAction, at = t): Step => {
-    const st = mk(strategy, c, action, at, prev);
+    const st = makeStep(strategy, c, action, at, prev);
     steps.push(st);
     prev = [st.id];
     t = st.end;

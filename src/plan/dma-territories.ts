@@ -1,7 +1,7 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Supercluster } from "../model/fleet.ts";
 import type { Step, TerritoryAssignment } from "../model/step.ts";
-import { mk, type Sched } from "./dma-steps.ts";
+import { makeStep, type Sched } from "./dma-steps.ts";
 
 /**
  * Builds the reassign-territories steps (just before each cluster's busy-out) and the
@@ -76,7 +76,7 @@ export function territorySteps(
           at = Math.max(at, w.end);
           if (!after.includes(w.id)) after.push(w.id);
         }
-        const st = mk(strategy, ev.s.cluster, "restore-territories", at, after);
+        const st = makeStep(strategy, ev.s.cluster, "restore-territories", at, after);
         st.territories = changed;
         st.supercluster = strategy === "incremental" ? newSc : sc.name;
         extra.push(st);
@@ -151,7 +151,7 @@ export function territorySteps(
     if (toNew.length > 0)
       parts.push({ actor: by.get(toNew[0]!.primary)!.cluster, list: toNew, unassigned: [], sc: newSc });
     for (const part of parts) {
-      const st = mk(strategy, part.actor, "reassign-territories", ev.time, []);
+      const st = makeStep(strategy, part.actor, "reassign-territories", ev.time, []);
       if (part.actor !== ev.s.cluster) st.id = `${part.actor.name}/reassign-territories-for-${c}`;
       st.territories = part.list;
       for (const a of part.list) lastWrite.set(a.name, st);

@@ -2,7 +2,7 @@ import type { Cluster, Fleet, Supercluster } from "../model/fleet.ts";
 import type { Step } from "../model/step.ts";
 import { newSuperclusterName } from "../rules/state.ts";
 import { markLastLeaves } from "./dma-dependencies.ts";
-import { type DmaStrategy, mk } from "./dma-steps.ts";
+import { type DmaStrategy, makeStep } from "./dma-steps.ts";
 import type { DomainPlan } from "./rolling.ts";
 
 /**
@@ -20,19 +20,19 @@ export function planMaintenanceWindow(
   target: string,
 ): DomainPlan {
   void fleet;
-  const S: DmaStrategy = "maintenance-window";
+  const strategy: DmaStrategy = "maintenance-window";
   const founder = clusters[0]!;
   const newSc = newSuperclusterName(sc.name, target);
   const steps: Step[] = [];
-  const busy = clusters.map((c) => mk(S, c, "busy-out", 0, []));
+  const busy = clusters.map((c) => makeStep(strategy, c, "busy-out", 0, []));
   steps.push(...busy);
   let t = busy.reduce((m, s) => Math.max(m, s.end), 0);
   let record: Step | undefined;
   if (sc.territories.length > 0) {
     // D5's "record every territory's primary and backup": sent once the whole supercluster is
     // out of service, so that no territory is ever unassigned while a cluster still serves
-    record = mk(
-      S,
+    record = makeStep(
+      strategy,
       founder,
       "reassign-territories",
       t,
@@ -49,11 +49,17 @@ export function planMaintenanceWindow(
   const tails: Step[] = [];
   for (const [k, c] of clusters.entries()) {
     const b = busy[k]!;
-    const l = mk(S, c, "leave-supercluster", record ? t : b.end, record ? [b.id, record.id] : [b.id]);
+    const l = makeStep(
+      strategy,
+      c,
+      "leave-supercluster",
+      record ? t : b.end,
+      record ? [b.id, record.id] : [b.id],
+    );
     l.supercluster = sc.name;
-    const i = mk(S, c, "install", l.end, [l.id]);
+    const i = makeStep(strategy, c, "install", l.end, [l.id]);
     i.release = target;
-    const v = mk(S, c, "verify", i.end, [i.id]);
+    const v = makeStep(strategy, c, "verify", i.end, [i.id]);
     if (c === founder) {
       v.founds = newSc;
       v.supercluster = newSc;
@@ -67,7 +73,10 @@ export function planMaintenanceWindow(
   const joined: Step[] = [tails[0]!];
   for (const v of tails.slice(1)) {
     const c = clusters.find((x) => x.name === v.cluster)!;
-    const j = mk(S, c, "join-supercluster", Math.max(v.end, fv), [v.id, `${founder.name}/verify`]);
+    const j = makeStep(strategy, c, "join-supercluster", Math.max(v.end, fv), [
+      v.id,
+      `${founder.name}/verify`,
+    ]);
     j.joins = founder.name;
     j.supercluster = newSc;
     steps.push(j);
@@ -77,7 +86,7 @@ export function planMaintenanceWindow(
   let before = joined.map((s) => s.id);
   let at = allJoined;
   if (sc.territories.length > 0) {
-    const r = mk(S, founder, "restore-territories", allJoined, before);
+    const r = makeStep(strategy, founder, "restore-territories", allJoined, before);
     r.territories = sc.territories.map((x) => ({
       name: x.name,
       primary: x.primary,
@@ -88,7 +97,7 @@ export function planMaintenanceWindow(
     before = [r.id];
     at = r.end;
   }
-  for (const c of clusters) steps.push(mk(S, c, "return-to-service", at, before));
+  for (const c of clusters) steps.push(makeStep(strategy, c, "return-to-service", at, before));
   markLastLeaves(steps, ["G4", "D9"]);
   steps.sort((a, b) => a.start - b.start);
   const ms = steps.reduce((m, s) => Math.max(m, s.end), 0);
