@@ -62,6 +62,21 @@ export function superclusterLowerBound(
   return lb;
 }
 
+/** A supercluster's clusters, as the bounds see them: each one's window and what surrounds it. */
+interface BoundParts {
+  clusters: Cluster[];
+  strategy: "patch" | "incremental";
+  /** a cluster's out-of-service chain, busy-out to return */
+  base: (c: Cluster) => number;
+  /** its join of the new supercluster (incremental), which the founder does not do */
+  join: (c: Cluster) => number;
+  /** the reassignment before its window, and the restore after it (incremental, when it owns territories) */
+  pre: (c: Cluster) => number;
+  post: (c: Cluster) => number;
+  /** the subsets of clusters that may be out at once, as bit masks */
+  feasible: number[];
+}
+
 function computeLowerBound(
   clusters: Cluster[],
   owns: (c: Cluster) => boolean,
@@ -90,8 +105,31 @@ function computeLowerBound(
     for (let i = 0; i < n; i++) if (m & (1 << i)) cap += clusters[i]!.capacity;
     return cap <= allowedOut && (popcount(m) < n || (floor <= 0 && strategy === "patch"));
   };
-  const feasible = [...masks(n)].filter(fits);
+  const parts: BoundParts = {
+    clusters,
+    strategy,
+    base,
+    join,
+    pre,
+    post,
+    feasible: [...masks(n)].filter(fits),
+  };
+  lb = Math.max(lb, subsetsBound(parts));
+  if (exact) lb = Math.max(lb, exactWindowsBound(parts));
+  // every plan time is a whole ms, so the next whole ms is still a lower bound
+  return Math.ceil(lb);
+}
+
+/**
+ * For every subset S of clusters, when at most m(S) of them can be out at once, their windows need
+ * at least max(Σw/m, ⌈|S|/m⌉·min w), plus the reassignment before the first and the restore after
+ * the last.
+ */
+function subsetsBound(parts: BoundParts): number {
+  const { clusters, base, join, pre, post, feasible } = parts;
+  const n = clusters.length;
   const windows = clusters.map((c) => base(c) + join(c));
+  let lb = 0;
   for (const subset of masks(n)) {
     let m = 0;
     for (const q of feasible) if ((q & subset) === q) m = Math.max(m, popcount(q));
@@ -123,30 +161,33 @@ function computeLowerBound(
     const span = Math.max((sum - maxJoin) / m, q * minW, lanes - maxJoin);
     lb = Math.max(lb, minPre + span + minPost);
   }
-  if (exact) {
-    // The windows' exact optimum: whoever founds, the windows placed so that the clusters out
-    // together always fit (floor, one cluster serving), with the reassignment before the first
-    // and the restore after the last.
-    const all = (1 << n) - 1;
-    let minPre = Number.POSITIVE_INFINITY;
-    let minPost = Number.POSITIVE_INFINITY;
-    for (const c of clusters) {
-      minPre = Math.min(minPre, pre(c));
-      minPost = Math.min(minPost, post(c));
-    }
-    const ok = new Uint8Array(all + 1);
-    for (const q of feasible) ok[q] = 1;
-    ok[0] = 1;
-    let best = Number.POSITIVE_INFINITY;
-    const founders = strategy === "incremental" ? clusters.map((_, i) => i) : [-1];
-    for (const f of founders) {
-      const w = clusters.map((c, i) => base(c) + (i === f ? 0 : join(c)));
-      best = Math.min(best, windowsOptimum(w, ok));
-    }
-    lb = Math.max(lb, minPre + best + minPost);
+  return lb;
+}
+
+/**
+ * The windows' exact optimum: whoever founds, the windows placed so that the clusters out
+ * together always fit (floor, one cluster serving), with the reassignment before the first
+ * and the restore after the last.
+ */
+function exactWindowsBound(parts: BoundParts): number {
+  const { clusters, strategy, base, join, pre, post, feasible } = parts;
+  const all = (1 << clusters.length) - 1;
+  let minPre = Number.POSITIVE_INFINITY;
+  let minPost = Number.POSITIVE_INFINITY;
+  for (const c of clusters) {
+    minPre = Math.min(minPre, pre(c));
+    minPost = Math.min(minPost, post(c));
   }
-  // every plan time is a whole ms, so the next whole ms is still a lower bound
-  return Math.ceil(lb);
+  const ok = new Uint8Array(all + 1);
+  for (const q of feasible) ok[q] = 1;
+  ok[0] = 1;
+  let best = Number.POSITIVE_INFINITY;
+  const founders = strategy === "incremental" ? clusters.map((_, i) => i) : [-1];
+  for (const founder of founders) {
+    const w = clusters.map((c, i) => base(c) + (i === founder ? 0 : join(c)));
+    best = Math.min(best, windowsOptimum(w, ok));
+  }
+  return minPre + best + minPost;
 }
 
 /**

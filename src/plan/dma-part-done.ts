@@ -61,6 +61,38 @@ export function planPartDoneSupercluster(
   for (const c of between)
     for (const a of ["reassign-territories", "leave-supercluster"]) drop.add(`${c.name}/${a}`);
   const kept = dropDone(p.steps, drop, new Set([...members, ...loose, ...between].map((c) => c.name)));
+  const notes = partDoneNotes({ lineage, target, newSc, oldScs, members, loose, between, old });
+  return {
+    domain: lineage,
+    steps: kept,
+    ms: kept.reduce((m, s) => Math.max(m, s.end), 0),
+    // what remains of the lineage's bound: the longest remaining chain of one cluster
+    lowerBoundMs: Math.max(
+      0,
+      ...clusters.map((c) => {
+        const own = kept.filter((s) => s.cluster === c.name);
+        return own.reduce((n, s) => n + (s.end - s.start), 0);
+      }),
+    ),
+    notes,
+  };
+}
+
+/** Where each cluster of a part-done lineage stands (see `planPartDoneSupercluster`). */
+interface PartDone {
+  lineage: string;
+  target: string;
+  newSc: string;
+  oldScs: Supercluster[];
+  members: Cluster[];
+  loose: Cluster[];
+  between: Cluster[];
+  old: Cluster[];
+}
+
+/** The plan's notes: where the lineage stands (G5), and what is planned for each group of clusters. */
+function partDoneNotes(where: PartDone): string[] {
+  const { lineage, target, newSc, oldScs, members, loose, between, old } = where;
   const founder = members[0] ?? loose[0] ?? between[0];
   const notes: string[] = [];
   const names = (cs: Cluster[]) => cs.map((c) => c.name).join(", ");
@@ -92,18 +124,5 @@ export function planPartDoneSupercluster(
     notes.push(
       `D4, D6, D10, G3: ${names(old)}: the incremental procedure, joining ${founder?.name ?? old[0]!.name} in ${newSc}, each once the clusters above are back in service`,
     );
-  return {
-    domain: lineage,
-    steps: kept,
-    ms: kept.reduce((m, s) => Math.max(m, s.end), 0),
-    // what remains of the lineage's bound: the longest remaining chain of one cluster
-    lowerBoundMs: Math.max(
-      0,
-      ...clusters.map((c) => {
-        const own = kept.filter((s) => s.cluster === c.name);
-        return own.reduce((n, s) => n + (s.end - s.start), 0);
-      }),
-    ),
-    notes,
-  };
+  return notes;
 }

@@ -27,21 +27,8 @@ export function planMaintenanceWindow(
   const busy = clusters.map((c) => makeStep(strategy, c, "busy-out", 0, []));
   steps.push(...busy);
   let t = busy.reduce((m, s) => Math.max(m, s.end), 0);
-  let record: Step | undefined;
-  if (sc.territories.length > 0) {
-    // D5's "record every territory's primary and backup": sent once the whole supercluster is
-    // out of service, so that no territory is ever unassigned while a cluster still serves
-    record = makeStep(
-      strategy,
-      founder,
-      "reassign-territories",
-      t,
-      busy.map((b) => b.id),
-    );
-    record.id = `${founder.name}/record-territories`;
-    record.territories = [];
-    record.unassigned = sc.territories.map((x) => x.name);
-    record.supercluster = sc.name;
+  const record = sc.territories.length > 0 ? recordTerritories(sc, founder, t, busy) : undefined;
+  if (record) {
     steps.push(record);
     t = record.end;
   }
@@ -103,4 +90,23 @@ export function planMaintenanceWindow(
   const ms = steps.reduce((m, s) => Math.max(m, s.end), 0);
   // D5 fixes the order of the phases, so the plan's critical path is its lower bound
   return { domain: sc.name, steps, ms, lowerBoundMs: ms };
+}
+
+/**
+ * D5's "record every territory's primary and backup": sent once the whole supercluster is out of
+ * service, so that no territory is ever unassigned while a cluster still serves.
+ */
+function recordTerritories(sc: Supercluster, founder: Cluster, at: number, busy: Step[]): Step {
+  const record = makeStep(
+    "maintenance-window",
+    founder,
+    "reassign-territories",
+    at,
+    busy.map((b) => b.id),
+  );
+  record.id = `${founder.name}/record-territories`;
+  record.territories = [];
+  record.unassigned = sc.territories.map((x) => x.name);
+  record.supercluster = sc.name;
+  return record;
 }
