@@ -25,60 +25,16 @@ export function replayDomain(
   idxs: number[],
   report: Report,
 ): { states: number; minCapacity: number; outages: Array<[number, number]> } {
-  // events: 2i = end of step idxs[i]'s step, 2i+1 = start; at one instant, ends before starts,
-  // then plan order. Instants in ms; violations report them in seconds
-  const n = idxs.length;
-  const ev = new Int32Array(2 * n);
-  const key = new Float64Array(2 * n);
-  for (let i = 0; i < n; i++) {
-    const k = idxs[i]!;
-    ev[2 * i] = 2 * i;
-    ev[2 * i + 1] = 2 * i + 1;
-    key[2 * i] = endMs[k]! * 2;
-    key[2 * i + 1] = startMs[k]! * 2 + 1;
-  }
-  ev.sort((a, b) => key[a]! - key[b]! || a - b);
+  const { ev, key } = sortedEvents(idxs, startMs, endMs);
   const time = (e: number) => (key[e]! - (e & 1)) / 2;
   let states = 1;
   for (const v of checkDomain(state, ctx, domain)) report(v, undefined, "after", 0);
   let minCapacity = domainCapacity(state, ctx, domain);
   const outages: Array<[number, number]> = [];
   let downSince: number | undefined;
-  // the old supercluster of the domain: the one the file puts its clusters in that no step founds
-  // (a supercluster part way through its upgrade also has the new one, sc-east@10.1.0, D6)
-  const founded = new Set<string | undefined>();
-  for (const i of idxs) {
-    const s = steps[i]!;
-    if (s.founds !== undefined) founded.add(s.founds);
-    if (s.action === "join-supercluster") founded.add(s.supercluster);
-  }
-  const lineage = (ctx.domainClusters.get(domain) ?? [])
-    .map((n) => ctx.clusters.get(n)?.supercluster)
-    .find((sc) => sc !== undefined && !founded.has(sc));
+  const lineage = oldSupercluster(ctx, domain, steps, idxs);
   const oldScEmpty = () => (lineage ? (state.superclusters.get(lineage)?.members.size ?? 0) === 0 : false);
-  const pnrGate = (s: Step, fin: number, empty: boolean, branch: Violation["branch"], at: number) => {
-    if (s.pointOfNoReturn) return;
-    if (state.finalized.size > fin)
-      report(
-        {
-          rule: "G4",
-          detail: `${s.id} takes the last old-release server of ${s.cluster} out of the matrix (M4) but is not marked as a point of no return`,
-        },
-        s,
-        branch,
-        at,
-      );
-    if (!empty && oldScEmpty())
-      report(
-        {
-          rule: "G4",
-          detail: `${s.id} empties supercluster ${lineage} but is not marked as a point of no return`,
-        },
-        s,
-        branch,
-        at,
-      );
-  };
+  const pnrGate = pointOfNoReturnGate(state, lineage, oldScEmpty, report);
   const found: RuleViolation[] = [];
   const started: Step[] = [];
   const observe = (t: number, cap: number) => {
@@ -144,4 +100,84 @@ export function replayDomain(
   }
   if (downSince !== undefined) outages.push([downSince, time(ev[ev.length - 1]!)]);
   return { states, minCapacity, outages };
+}
+
+/**
+ * The domain's steps' ends and starts in time order: event 2i is the end of step idxs[i], 2i+1 its
+ * start, and `key` their instants (doubled, starts odd), so that at one instant ends come before
+ * starts, then plan order. Instants in ms; violations report them in seconds.
+ */
+function sortedEvents(
+  idxs: number[],
+  startMs: Float64Array,
+  endMs: Float64Array,
+): { ev: Int32Array; key: Float64Array } {
+  const n = idxs.length;
+  const ev = new Int32Array(2 * n);
+  const key = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const k = idxs[i]!;
+    ev[2 * i] = 2 * i;
+    ev[2 * i + 1] = 2 * i + 1;
+    key[2 * i] = endMs[k]! * 2;
+    key[2 * i + 1] = startMs[k]! * 2 + 1;
+  }
+  ev.sort((a, b) => key[a]! - key[b]! || a - b);
+  return { ev, key };
+}
+
+/**
+ * The old supercluster of the domain: the one the file puts its clusters in that no step founds
+ * (a supercluster part way through its upgrade also has the new one, sc-east@10.1.0, D6).
+ */
+function oldSupercluster(
+  ctx: RuleContext,
+  domain: string,
+  steps: readonly Step[],
+  idxs: number[],
+): string | undefined {
+  const founded = new Set<string | undefined>();
+  for (const i of idxs) {
+    const s = steps[i]!;
+    if (s.founds !== undefined) founded.add(s.founds);
+    if (s.action === "join-supercluster") founded.add(s.supercluster);
+  }
+  return (ctx.domainClusters.get(domain) ?? [])
+    .map((n) => ctx.clusters.get(n)?.supercluster)
+    .find((sc) => sc !== undefined && !founded.has(sc));
+}
+
+/**
+ * G4: a step that takes the last old-release server out of a matrix (M4: `finalized` grew past
+ * `fin`), or empties the old supercluster, must be marked as a point of no return.
+ */
+function pointOfNoReturnGate(
+  state: FleetState,
+  lineage: string | undefined,
+  oldScEmpty: () => boolean,
+  report: Report,
+): (s: Step, fin: number, empty: boolean, branch: Violation["branch"], at: number) => void {
+  return (s, fin, empty, branch, at) => {
+    if (s.pointOfNoReturn) return;
+    if (state.finalized.size > fin)
+      report(
+        {
+          rule: "G4",
+          detail: `${s.id} takes the last old-release server of ${s.cluster} out of the matrix (M4) but is not marked as a point of no return`,
+        },
+        s,
+        branch,
+        at,
+      );
+    if (!empty && oldScEmpty())
+      report(
+        {
+          rule: "G4",
+          detail: `${s.id} empties supercluster ${lineage} but is not marked as a point of no return`,
+        },
+        s,
+        branch,
+        at,
+      );
+  };
 }
