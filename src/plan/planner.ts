@@ -1,22 +1,11 @@
 import { formatDuration } from "../model/duration.ts";
 import { RollgateError } from "../model/errors.ts";
-import { type Cluster, type Fleet, type Supercluster, superclusterLineage } from "../model/fleet.ts";
-import { dmaLineages } from "../rules/context.ts";
-import { explainStep } from "./explain.ts";
-import {
-  isWindowRest,
-  planMaintenanceWindow,
-  planPartDoneSupercluster,
-  planStandaloneDma,
-  planSuperclusterRolling,
-} from "./dma.ts";
-import { type DomainPlan, planRollingCluster } from "./rolling.ts";
-import { resolveTargets } from "./targets.ts";
-import { msToSeconds } from "./time.ts";
-import { STRATEGIES, type Step, type Strategy } from "../model/step.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import { STRATEGIES, type Strategy } from "../model/step.ts";
+import { assemble } from "./assemble.ts";
 import type { Plan } from "./types.ts";
-import { cmpVersions, compatible } from "./versions.ts";
-import { verifyPlan } from "./verify.ts";
+import { analyse, type Upgrade } from "./upgrade.ts";
+import { cmpVersions } from "./versions.ts";
 
 /**
  * The planner: fleet + target(s) + strategy → a verified Plan (docs/planning.md).
@@ -49,85 +38,6 @@ export interface StrategyComparison {
   statesChecked?: number;
 }
 
-interface Upgrade {
-  fleet: Fleet;
-  targets: Map<string, string>;
-  label: string;
-  /** DMA superclusters (with their clusters) whose upgrade is incompatible (D2), or compatible. */
-  incompatible: Array<{ name: string; clusters: Cluster[] }>;
-  compatible: Array<{ name: string; clusters: Cluster[] }>;
-  /**
-   * DMA superclusters part way through an incremental upgrade (G5, D6): the lineage's
-   * superclusters (old and new) and every cluster of it, in the new supercluster, in the old one
-   * or in none between them (rules/context.ts `dmaLineages`).
-   */
-  partDone: Array<{ lineage: string; superclusters: Supercluster[]; clusters: Cluster[] }>;
-  standaloneDma: Cluster[];
-  rolling: Cluster[];
-  applicable: Strategy[];
-}
-
-function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
-  const { byCluster, label } = resolveTargets(fleet, typeof to === "string" ? [to] : to);
-  const u: Upgrade = {
-    fleet,
-    targets: byCluster,
-    label,
-    incompatible: [],
-    compatible: [],
-    partDone: [],
-    standaloneDma: [],
-    rolling: [],
-    applicable: [],
-  };
-  const byName = new Map(fleet.clusters.map((c) => [c.name, c]));
-  const lineages = dmaLineages(fleet, byCluster);
-  const seen = new Set<string>();
-  for (const sc of fleet.superclusters) {
-    const clusters = sc.clusters.map((n) => byName.get(n)!);
-    // a lineage with two superclusters (sc-east and sc-east@10.1.0), or with clusters between
-    // them, is part way through its upgrade: planned from where it stands (G5); so is one that
-    // every member left (an aborted maintenance window, D5: none is a member now)
-    const lineage = superclusterLineage(sc.name);
-    const scs = fleet.superclusters.filter((x) => superclusterLineage(x.name) === lineage);
-    const between = fleet.clusters.filter(
-      (c) => c.supercluster === undefined && lineages.get(c.name) === lineage,
-    );
-    const first = clusters[0] ?? between[0];
-    const target = first && byCluster.get(first.name);
-    if (target === undefined) continue;
-    if (scs.length > 1 || between.length > 0) {
-      if (seen.has(lineage)) continue;
-      seen.add(lineage);
-      // the new supercluster's clusters first (its founder leads), then the old one's, then the rest
-      const newName = `${lineage}@${target}`;
-      const ordered = [...scs].sort((a, b) => Number(b.name === newName) - Number(a.name === newName));
-      u.partDone.push({
-        lineage,
-        superclusters: scs,
-        clusters: [...ordered.flatMap((x) => x.clusters.map((n) => byName.get(n)!)), ...between],
-      });
-      continue;
-    }
-    const patch = clusters.every((c) => c.servers.every((s) => compatible(fleet, c, s.version, target)));
-    (patch ? u.compatible : u.incompatible).push({ name: sc.name, clusters });
-  }
-  for (const c of fleet.clusters) {
-    if (!byCluster.has(c.name) || c.supercluster !== undefined || lineages.has(c.name)) continue;
-    if (c.pack === "polycom-dma") u.standaloneDma.push(c);
-    else u.rolling.push(c);
-  }
-  if (u.incompatible.length > 0) u.applicable = ["incremental", "maintenance-window"];
-  // the rest of a maintenance window (every cluster of each lineage out of every supercluster, D5)
-  // is what either strategy carries on with: the operator's own --strategy is not refused
-  else if (u.partDone.length > 0 && u.partDone.every((p) => isWindowRest(p.clusters)))
-    u.applicable = ["maintenance-window", "incremental"];
-  else if (u.partDone.length > 0) u.applicable = ["incremental"];
-  else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];
-  else u.applicable = ["rolling"];
-  return u;
-}
-
 /**
  * A plan starts from the fleet the file describes. If that fleet already breaks a rule (servers
  * upgraded out of order, M3; incompatible releases side by side, G1/D2; …), no plan can keep every
@@ -157,109 +67,6 @@ function refuseBrokenStart(plan: Plan): void {
 
 function withFloor(fleet: Fleet, capacityFloor: number): Fleet {
   return { ...fleet, defaults: { ...fleet.defaults, capacityFloor } };
-}
-
-/** Builds (without verifying) the plan of one strategy; every time in integer ms (plan/time.ts). */
-function build(
-  u: Upgrade,
-  strategy: Strategy,
-  fleet: Fleet,
-): { steps: Step[]; notes: string[]; ms: number; lowerBoundMs: number } {
-  const parts: DomainPlan[] = [];
-  for (const c of u.rolling) parts.push(planRollingCluster(fleet, c, u.targets.get(c.name)!));
-  for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
-  const scByName = new Map(fleet.superclusters.map((s) => [s.name, s]));
-  for (const { name, clusters } of u.compatible) {
-    const sc = scByName.get(name)!;
-    parts.push(planSuperclusterRolling(fleet, sc, clusters, u.targets.get(clusters[0]!.name)!, "patch"));
-  }
-  for (const { name, clusters } of u.incompatible) {
-    const sc = scByName.get(name)!;
-    const target = u.targets.get(clusters[0]!.name)!;
-    parts.push(
-      strategy === "maintenance-window"
-        ? planMaintenanceWindow(fleet, sc, clusters, target)
-        : planSuperclusterRolling(fleet, sc, clusters, target, "incremental"),
-    );
-  }
-  // a supercluster part way through its upgrade goes on with the incremental procedure it was
-  // under (D6), whatever the strategy of the others
-  for (const { lineage, superclusters, clusters } of u.partDone)
-    parts.push(
-      planPartDoneSupercluster(fleet, lineage, superclusters, clusters, u.targets.get(clusters[0]!.name)!),
-    );
-  let steps: Step[];
-  if (parts.length === 1) steps = parts[0]!.steps;
-  else {
-    // what a stable sort by start gives (domains keep their relative order), without sorting
-    // every step: steps grouped by start in plan order, the groups in ascending start (a large
-    // fleet has few distinct starts: its domains share their estimates)
-    const byStart = new Map<number, Step[]>();
-    for (const p of parts)
-      for (const s of p.steps) {
-        const g = byStart.get(s.start);
-        if (g === undefined) byStart.set(s.start, [s]);
-        else g.push(s);
-      }
-    steps = [];
-    for (const t of [...byStart.keys()].sort((a, b) => a - b)) for (const s of byStart.get(t)!) steps.push(s);
-  }
-  return {
-    steps,
-    notes: parts.flatMap((p) => p.notes ?? []),
-    ms: parts.reduce((m, p) => Math.max(m, p.ms), 0),
-    lowerBoundMs: parts.reduce((m, p) => Math.max(m, p.lowerBoundMs), 0),
-  };
-}
-
-/** M6/D6: the longest time (ms) a cluster (matrix, generic) or supercluster (DMA) runs mixed releases. */
-function mixedWindow(fleet: Fleet, steps: readonly Step[]): number {
-  const span = new Map<string, [number, number]>();
-  const scOf = new Map(
-    fleet.clusters.map((c) => [c.name, c.supercluster && superclusterLineage(c.supercluster)]),
-  );
-  for (const s of steps) {
-    if (s.action !== "install") continue;
-    const key = scOf.get(s.cluster) ?? s.cluster;
-    const cur = span.get(key);
-    if (!cur) span.set(key, [s.end, s.end]);
-    else {
-      if (s.end < cur[0]) cur[0] = s.end;
-      if (s.end > cur[1]) cur[1] = s.end;
-    }
-  }
-  let m = 0;
-  for (const [a, b] of span.values()) m = Math.max(m, b - a);
-  return m;
-}
-
-function assemble(u: Upgrade, strategy: Strategy, fleet: Fleet, explain: boolean, floor?: number): Plan {
-  const b = build(u, strategy, fleet);
-  const mixedMs = mixedWindow(fleet, b.steps);
-  // the Plan speaks seconds: ms / 1000, which the verifier reads back to the same ms
-  for (const s of b.steps) {
-    s.start = msToSeconds(s.start);
-    s.end = msToSeconds(s.end);
-  }
-  const v = verifyPlan(fleet, b.steps, u.targets, floor === undefined ? {} : { capacityFloor: floor });
-  if (explain) for (const s of b.steps) s.explain = explainStep(s, fleet);
-  return {
-    fleet: fleet.name,
-    target: u.label,
-    targets: Object.fromEntries(u.targets),
-    strategy,
-    capacityFloor: fleet.defaults.capacityFloor,
-    steps: b.steps,
-    estimate: {
-      seconds: msToSeconds(b.ms),
-      lowerBoundSeconds: msToSeconds(b.lowerBoundMs),
-      minCapacity: Math.floor(v.minCapacity * 100 + 1e-9) / 100,
-      outageSeconds: v.outageSeconds,
-      mixedWindowSeconds: msToSeconds(mixedMs),
-    },
-    verification: { ok: v.ok, statesChecked: v.statesChecked, violations: v.violations },
-    ...(b.notes.length > 0 ? { findings: b.notes } : {}),
-  };
 }
 
 function checkStrategyName(name: string): Strategy | "auto" {

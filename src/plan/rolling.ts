@@ -21,7 +21,7 @@ export interface DomainPlan {
 const MATRIX_CHAIN = ["disable", "backup", "stop", "install", "start", "verify"] as const;
 
 // Shared, frozen rule lists (one array per kind of step keeps 100k-server plans small).
-const R = {
+const RULE_LISTS = {
   disable: Object.freeze(["M1", "M2", "M9", "G3"]),
   backup: Object.freeze(["M9"]),
   stop: Object.freeze(["M9"]),
@@ -52,46 +52,16 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
     (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
     cluster.servers[0]!.version,
   );
-  if (matrix && !isSupportedMatrixPath(source, target))
-    throw new RollgateError(
-      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
-      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Upgrade in supported steps, one plan per step (say --to an intermediate release first); a full-stop upgrade (M12) is not built into rollgate: do it by hand as the manual says`,
-      { details: { cluster: cluster.name, from: source, to: target } },
-    );
-  if (!matrix && !compatible(fleet, cluster, source, target))
-    throw new RollgateError(
-      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
-      `cluster ${cluster.name}: ${source} and ${target} are incompatible under its policy (${describePolicy(policyFor(fleet, cluster))}, G1), so they cannot run side by side during a rolling upgrade`,
-      { details: { cluster: cluster.name, from: source, to: target } },
-    );
+  refuseUnsupportedPath(fleet, cluster, source, target);
   const order = upgradeOrder(cluster).filter((s) => cmpVersions(s.version, target) < 0);
-  const dur = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
-  const chain = dur.reduce((a, b) => a + b, 0);
+  const actionMs = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
+  const chain = actionMs.reduce((a, b) => a + b, 0);
   const floor = fleet.defaults.capacityFloor;
   const total = cluster.servers.reduce((n, s) => n + s.capacity, 0);
   const allowedOut = (1 - floor) * total + 1e-9;
   const limit = maxUnavailable(cluster);
 
-  // batches: matrix one server each (M1); generic as many as maxUnavailable and the floor allow
-  const batches: (typeof order)[] = [];
-  let cur: typeof order = [];
-  let curCap = 0;
-  for (const s of order) {
-    if (s.capacity > allowedOut || limit < 1)
-      throw new RollgateError(
-        "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
-        `cluster ${cluster.name}: taking ${s.name} out of service leaves ${fmtPct((total - s.capacity) / total)} of its capacity, below the floor ${fmtPct(floor)} (G3); a rolling upgrade is impossible. Lower defaults.capacityFloor or add servers`,
-        { details: { cluster: cluster.name, floor } },
-      );
-    if (cur.length > 0 && (matrix || cur.length >= limit || curCap + s.capacity > allowedOut)) {
-      batches.push(cur);
-      cur = [];
-      curCap = 0;
-    }
-    cur.push(s);
-    curCap += s.capacity;
-  }
-  if (cur.length > 0) batches.push(cur);
+  const batches = batchesOf(cluster, order, allowedOut, limit, total, floor);
 
   const hasFs = cluster.filesystems.length > 0;
   const steps: Step[] = [];
@@ -111,29 +81,7 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
         // M4: the stop of the last old-release server is the point of no return
         // (a lone server: its start, when the matrix comes back on the new release only)
         const pnr = matrix && idx === lastIndex && action === (cluster.servers.length > 1 ? "stop" : "start");
-        const rules = matrix
-          ? action === "stop"
-            ? pnr
-              ? hasFs
-                ? R.stopLastFs
-                : R.stopLast
-              : hasFs
-                ? R.stopFs
-                : R.stop
-            : action === "start"
-              ? pnr
-                ? R.startLast
-                : hasFs
-                  ? R.startFs
-                  : R.start
-              : R[action]
-          : action === "disable"
-            ? R.gDisable
-            : action === "install"
-              ? R.gInstall
-              : action === "start"
-                ? R.gStart
-                : R.gStep;
+        const rules = stepRules(matrix, action, pnr, hasFs);
         const step: Step = {
           id,
           action,
@@ -141,13 +89,13 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
           server: s.name,
           after: prevId === undefined ? prevEnds : [prevId],
           start: at,
-          end: at + dur[a]!,
+          end: at + actionMs[a]!,
           rules: rules as string[],
           pointOfNoReturn: pnr,
         };
         if (action === "install") step.release = target;
         steps.push(step);
-        at += dur[a]!;
+        at += actionMs[a]!;
         prevId = id;
       }
       ends.push(prevId!);
@@ -156,18 +104,108 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
     prevEnds = ends;
     t += chain;
   }
-  // Lower bound (docs/planning.md): at most k servers can be out at once, where k is the most
-  // servers (smallest capacities first) within maxUnavailable and the floor; each is out for a
-  // whole chain, and a server's chain is serial.
+  const lowerBound = rollingLowerBound(order, matrix ? 1 : limit, allowedOut, chain);
+  return { domain: cluster.name, steps, ms: t, lowerBoundMs: lowerBound };
+}
+
+/** M8 for a matrix, G1 for a generic cluster: the rolling upgrade from `source` to `target` is supported. */
+function refuseUnsupportedPath(fleet: Fleet, cluster: Cluster, source: string, target: string): void {
+  const matrix = cluster.pack === "polyserve-matrix";
+  if (matrix && !isSupportedMatrixPath(source, target))
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Upgrade in supported steps, one plan per step (say --to an intermediate release first); a full-stop upgrade (M12) is not built into rollgate: do it by hand as the manual says`,
+      { details: { cluster: cluster.name, from: source, to: target } },
+    );
+  if (!matrix && !compatible(fleet, cluster, source, target))
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+      `cluster ${cluster.name}: ${source} and ${target} are incompatible under its policy (${describePolicy(policyFor(fleet, cluster))}, G1), so they cannot run side by side during a rolling upgrade`,
+      { details: { cluster: cluster.name, from: source, to: target } },
+    );
+}
+
+type Server = Cluster["servers"][number];
+
+/** The batches of servers out at once: matrix one server each (M1); generic as many as maxUnavailable and the floor allow. */
+function batchesOf(
+  cluster: Cluster,
+  order: Server[],
+  allowedOut: number,
+  limit: number,
+  total: number,
+  floor: number,
+): Server[][] {
+  const matrix = cluster.pack === "polyserve-matrix";
+  const batches: Server[][] = [];
+  let cur: Server[] = [];
+  let curCap = 0;
+  for (const s of order) {
+    if (s.capacity > allowedOut || limit < 1)
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+        `cluster ${cluster.name}: taking ${s.name} out of service leaves ${fmtPct((total - s.capacity) / total)} of its capacity, below the floor ${fmtPct(floor)} (G3); a rolling upgrade is impossible. Lower defaults.capacityFloor or add servers`,
+        { details: { cluster: cluster.name, floor } },
+      );
+    if (cur.length > 0 && (matrix || cur.length >= limit || curCap + s.capacity > allowedOut)) {
+      batches.push(cur);
+      cur = [];
+      curCap = 0;
+    }
+    cur.push(s);
+    curCap += s.capacity;
+  }
+  if (cur.length > 0) batches.push(cur);
+
+  return batches;
+}
+
+/** The rules a step of the per-server procedure carries (M4/G4 on the point of no return, M5 with filesystems). */
+function stepRules(
+  matrix: boolean,
+  action: (typeof MATRIX_CHAIN)[number],
+  pnr: boolean,
+  hasFs: boolean,
+): readonly string[] {
+  return matrix
+    ? action === "stop"
+      ? pnr
+        ? hasFs
+          ? RULE_LISTS.stopLastFs
+          : RULE_LISTS.stopLast
+        : hasFs
+          ? RULE_LISTS.stopFs
+          : RULE_LISTS.stop
+      : action === "start"
+        ? pnr
+          ? RULE_LISTS.startLast
+          : hasFs
+            ? RULE_LISTS.startFs
+            : RULE_LISTS.start
+        : RULE_LISTS[action]
+    : action === "disable"
+      ? RULE_LISTS.gDisable
+      : action === "install"
+        ? RULE_LISTS.gInstall
+        : action === "start"
+          ? RULE_LISTS.gStart
+          : RULE_LISTS.gStep;
+}
+
+/**
+ * Lower bound (docs/planning.md): at most k servers can be out at once, where k is the most
+ * servers (smallest capacities first) within `limit` (1 for a matrix, else maxUnavailable) and the
+ * floor; each is out for a whole chain, and a server's chain is serial.
+ */
+function rollingLowerBound(order: Server[], limit: number, allowedOut: number, chain: number): number {
   let k = 0;
   let capOut = 0;
   for (const c of order.map((s) => s.capacity).sort((a, b) => a - b)) {
-    if (k >= (matrix ? 1 : limit) || capOut + c > allowedOut) break;
+    if (k >= limit || capOut + c > allowedOut) break;
     k++;
     capOut += c;
   }
-  const lowerBound = order.length === 0 ? 0 : Math.ceil(order.length / Math.max(1, k)) * chain;
-  return { domain: cluster.name, steps, ms: t, lowerBoundMs: lowerBound };
+  return order.length === 0 ? 0 : Math.ceil(order.length / Math.max(1, k)) * chain;
 }
 
 export function fmtPct(x: number): string {
