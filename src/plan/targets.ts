@@ -18,6 +18,16 @@ export interface ResolvedTargets {
 
 export function resolveTargets(fleet: Fleet, specs: readonly string[]): ResolvedTargets {
   if (specs.length === 0) throw new RollgateError("ROLLGATE_E_PLAN_BAD_TARGET", "--to VERSION is required");
+  const byCluster = mostSpecific(fleet, selectorLayers(fleet, specs));
+  const lineages = dmaLineages(fleet, byCluster);
+  refuseNotNewer(fleet, specs, byCluster, lineages);
+  refuseSplitLineages(fleet, byCluster, lineages);
+  const label = specs.length === 1 && !specs[0]!.includes("=") ? specs[0]!.trim() : specs.join(",");
+  return { byCluster, label };
+}
+
+/** Each selector's release per cluster, by layer: bare, pack, supercluster, cluster. */
+function selectorLayers(fleet: Fleet, specs: readonly string[]): Array<Map<string, string>> {
   const layers: Array<Map<string, string>> = [new Map(), new Map(), new Map(), new Map()]; // bare, pack, sc, cluster
   for (const spec of specs) {
     const eq = spec.indexOf("=");
@@ -28,34 +38,7 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
         "ROLLGATE_E_PLAN_BAD_TARGET",
         `--to ${spec}: "${release}" is not a release (expected a dotted number such as 3.5.1, or NAME=3.5.1)`,
       );
-    let clusters: string[];
-    let layer: number;
-    if (name === undefined) {
-      clusters = fleet.clusters.map((c) => c.name);
-      layer = 0;
-    } else if (fleet.clusters.some((c) => c.name === name)) {
-      clusters = [name];
-      layer = 3;
-    } else if (fleet.superclusters.some((s) => s.name === name)) {
-      // a supercluster stands for its lineage (D2: sc-east and sc-east@10.1.0 part way through
-      // an upgrade move together), with the clusters that left it in no supercluster yet
-      const lineage = superclusterLineage(name);
-      clusters = fleet.superclusters
-        .filter((s) => superclusterLineage(s.name) === lineage)
-        .flatMap((s) => s.clusters);
-      const provisional = new Map<string, string>(fleet.clusters.map((c) => [c.name, release]));
-      for (const [c, l] of dmaLineages(fleet, provisional))
-        if (l === lineage && !clusters.includes(c)) clusters.push(c);
-      layer = 2;
-    } else if ((PACK_NAMES as readonly string[]).includes(name)) {
-      clusters = fleet.clusters.filter((c) => c.pack === name).map((c) => c.name);
-      layer = 1;
-    } else {
-      throw new RollgateError(
-        "ROLLGATE_E_PLAN_BAD_TARGET",
-        `--to ${spec}: "${name}" is not a cluster, supercluster or rule pack of fleet ${fleet.name}`,
-      );
-    }
+    const { clusters, layer } = selectedClusters(fleet, spec, name, release);
     for (const c of clusters) {
       const prev = layers[layer]!.get(c);
       if (prev !== undefined && prev !== release)
@@ -66,6 +49,40 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
       layers[layer]!.set(c, release);
     }
   }
+  return layers;
+}
+
+/** The clusters one `--to` selector names, and its layer (0 bare, 1 pack, 2 supercluster, 3 cluster). */
+function selectedClusters(
+  fleet: Fleet,
+  spec: string,
+  name: string | undefined,
+  release: string,
+): { clusters: string[]; layer: number } {
+  if (name === undefined) return { clusters: fleet.clusters.map((c) => c.name), layer: 0 };
+  if (fleet.clusters.some((c) => c.name === name)) return { clusters: [name], layer: 3 };
+  if (fleet.superclusters.some((s) => s.name === name)) {
+    // a supercluster stands for its lineage (D2: sc-east and sc-east@10.1.0 part way through
+    // an upgrade move together), with the clusters that left it in no supercluster yet
+    const lineage = superclusterLineage(name);
+    const clusters = fleet.superclusters
+      .filter((s) => superclusterLineage(s.name) === lineage)
+      .flatMap((s) => s.clusters);
+    const provisional = new Map<string, string>(fleet.clusters.map((c) => [c.name, release]));
+    for (const [c, l] of dmaLineages(fleet, provisional))
+      if (l === lineage && !clusters.includes(c)) clusters.push(c);
+    return { clusters, layer: 2 };
+  }
+  if ((PACK_NAMES as readonly string[]).includes(name))
+    return { clusters: fleet.clusters.filter((c) => c.pack === name).map((c) => c.name), layer: 1 };
+  throw new RollgateError(
+    "ROLLGATE_E_PLAN_BAD_TARGET",
+    `--to ${spec}: "${name}" is not a cluster, supercluster or rule pack of fleet ${fleet.name}`,
+  );
+}
+
+/** The target of each cluster: its most specific selector's (cluster over supercluster over pack over bare). */
+function mostSpecific(fleet: Fleet, layers: Array<Map<string, string>>): Map<string, string> {
   const byCluster = new Map<string, string>();
   for (const c of fleet.clusters) {
     for (let l = 3; l >= 0; l--) {
@@ -76,11 +93,21 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
       }
     }
   }
-  // every server must be older than its target (an upgrade, not a downgrade or a no-op), except
-  // in a supercluster part way through its upgrade (G5: an abort, a cluster upgraded by hand): a
-  // DMA cluster of a lineage whose other clusters are still below the target is planned from
-  // where it stands (docs/planning.md, "A supercluster part way")
-  const lineages = dmaLineages(fleet, byCluster);
+  return byCluster;
+}
+
+/**
+ * Every server must be older than its target (an upgrade, not a downgrade or a no-op), except
+ * in a supercluster part way through its upgrade (G5: an abort, a cluster upgraded by hand): a
+ * DMA cluster of a lineage whose other clusters are still below the target is planned from
+ * where it stands (docs/planning.md, "A supercluster part way").
+ */
+function refuseNotNewer(
+  fleet: Fleet,
+  specs: readonly string[],
+  byCluster: Map<string, string>,
+  lineages: Map<string, string>,
+): void {
   const behind = new Set<string>();
   for (const c of fleet.clusters) {
     const t = byCluster.get(c.name);
@@ -115,8 +142,14 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
       );
     }
   }
-  // the clusters of a supercluster, and of its lineage (sc-east, sc-east@10.1.0, the clusters
-  // between them), move together (D2)
+}
+
+/** The clusters of a supercluster, and of its lineage (sc-east, sc-east@10.1.0, the clusters between them), move together (D2). */
+function refuseSplitLineages(
+  fleet: Fleet,
+  byCluster: Map<string, string>,
+  lineages: Map<string, string>,
+): void {
   const byLineage = new Map<string, string[]>();
   for (const [c, l] of lineages) byLineage.set(l, [...(byLineage.get(l) ?? []), c]);
   for (const [l, members] of byLineage) {
@@ -128,6 +161,4 @@ export function resolveTargets(fleet: Fleet, specs: readonly string[]): Resolved
         `the clusters of supercluster ${names.join(" and ")} get different targets (${[...ts].join(", ")}): they are upgraded together (D2)${names.length > 1 || members.length > names.length ? `; ${names.join(" and ")} are one supercluster part way through its upgrade: name ${names[0]} (--to ${names[0]}=RELEASE) or give a bare --to RELEASE` : ""}`,
       );
   }
-  const label = specs.length === 1 && !specs[0]!.includes("=") ? specs[0]!.trim() : specs.join(",");
-  return { byCluster, label };
 }

@@ -85,17 +85,7 @@ export function replayDomain(
       const cap = checkDomainInto(state, ctx, domain, found);
       for (const v of found) report(v, started[started.length - 1], "during", msToSeconds(t));
       observe(t, cap);
-      // failed branches whose effect may be in place
-      for (const s of started) {
-        if (!PARTIAL_EFFECT.has(s.action)) continue;
-        const fin = state.finalized.size;
-        const empty = oldScEmpty();
-        const undo = finishStep(state, s);
-        states++;
-        pnrGate(s, fin, empty, "failed", msToSeconds(t));
-        for (const v of checkDomain(state, ctx, domain)) report(v, s, "failed", msToSeconds(t));
-        undo();
-      }
+      states += checkFailedBranches(state, ctx, domain, started, msToSeconds(t), oldScEmpty, pnrGate, report);
     }
   }
   if (downSince !== undefined) outages.push([downSince, time(ev[ev.length - 1]!)]);
@@ -180,4 +170,34 @@ function pointOfNoReturnGate(
         at,
       );
   };
+}
+
+type PointOfNoReturnGate = ReturnType<typeof pointOfNoReturnGate>;
+
+/**
+ * The failed branches of the steps just started whose effect may be in place although they report
+ * failure: each built, checked ("failed") and undone. Returns the number of states checked.
+ */
+function checkFailedBranches(
+  state: FleetState,
+  ctx: RuleContext,
+  domain: string,
+  started: readonly Step[],
+  at: number,
+  oldScEmpty: () => boolean,
+  pnrGate: PointOfNoReturnGate,
+  report: Report,
+): number {
+  let states = 0;
+  for (const s of started) {
+    if (!PARTIAL_EFFECT.has(s.action)) continue;
+    const fin = state.finalized.size;
+    const empty = oldScEmpty();
+    const undo = finishStep(state, s);
+    states++;
+    pnrGate(s, fin, empty, "failed", at);
+    for (const v of checkDomain(state, ctx, domain)) report(v, s, "failed", at);
+    undo();
+  }
+  return states;
 }
