@@ -52,7 +52,7 @@ export async function dashboardAtScale(
   const fleet = loadFleetFile(fleetFile);
   const plan = planUpgrade(fleet, { to: ["3.5.1"] });
   const store = new SqliteStore(join(dir, "state.db"));
-  const run = store.createRun({ fleet: fleet.name, fleetFile, target: plan.target, plan });
+  const run = await store.createRun({ fleet: fleet.name, fleetFile, target: plan.target, plan });
   const server = await createServer({ statePath: store.path, port: 0, pollMs: 100 });
   const browser = await launchChromium();
   try {
@@ -70,7 +70,7 @@ export async function dashboardAtScale(
       }).observe({ type: "longtask", buffered: false });
     });
     for (let n = 0; n < 1000; n++) {
-      store.append(run.id, {
+      await store.append(run.id, {
         type: "observation",
         cluster: `mx-${Math.floor(n / 4)}`,
         server: `s${n}`,
@@ -92,6 +92,6 @@ export async function dashboardAtScale(
   } finally {
     await browser.close();
     await server.close();
-    store.close();
+    await store.close();
   }
 }

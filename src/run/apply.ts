@@ -418,7 +418,9 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
     if (existsSync(statePath)) {
       const peek = openStore(statePath, { readonly: true });
       const existing = await peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
-      lastCompleted = (await peek.listRuns()).find((r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed")?.id;
+      lastCompleted = (await peek.listRuns()).find(
+        (r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed",
+      )?.id;
       await peek.close();
       if (existing)
         return await resumeHolding({ ...input, statePath, runId: existing.id }, early, { fleet, lock });
@@ -508,7 +510,9 @@ async function resumeHolding(
   const store = openStore(input.statePath);
   try {
     // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
-    const run = input.runId ? await store.getRun(input.runId) : await pickRun(store, { unfinishedOnly: true });
+    const run = input.runId
+      ? await store.getRun(input.runId)
+      : await pickRun(store, { unfinishedOnly: true });
     if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
     if (FINISHED_STATES.includes(run.state))
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
@@ -532,7 +536,7 @@ async function resumeHolding(
         const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
         input.onPlan?.(plan, { resumed: true, runId: run.id, done });
         const aborting = run.state === "aborting";
-        if (aborting && !await returnToServiceRequested(store, run.id)) {
+        if (aborting && !(await returnToServiceRequested(store, run.id))) {
           await store.setState(run.id, "aborted", "aborted while no engine was running");
           return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
         }
@@ -698,7 +702,11 @@ async function drive(
     if (interrupts === 1) {
       const before = await store.lastSeq();
       try {
-        await pauseRun(store, (await store.getRun(run.id))!, `an operator (${signal === "SIGINT" ? "Ctrl-C" : signal})`);
+        await pauseRun(
+          store,
+          (await store.getRun(run.id))!,
+          `an operator (${signal === "SIGINT" ? "Ctrl-C" : signal})`,
+        );
       } catch {
         // escalated, being aborted, or the store unusable: the engine still stops starting steps
       }
@@ -708,7 +716,12 @@ async function drive(
       questions.abort();
     }
     if (input.onInterrupt)
-      input.onInterrupt({ signal, count: interrupts, runId: run.id, state: (await store.getRun(run.id))!.state });
+      input.onInterrupt({
+        signal,
+        count: interrupts,
+        runId: run.id,
+        state: (await store.getRun(run.id))!.state,
+      });
     else if (interrupts > 1) {
       // no shell to decide: the second signal does what it does to any program that does not catch it
       process.off("SIGINT", onSigint);

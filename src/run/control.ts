@@ -25,7 +25,7 @@ async function setStateOrRefuse(
   to: RunRecord["state"],
   why: string,
 ): Promise<void> {
-  if (!await store.setStateIf(run.id, from, to, why))
+  if (!(await store.setStateIf(run.id, from, to, why)))
     throw new RollgateError(
       "ROLLGATE_E_RUN_STATE",
       `run ${run.id} changed state meanwhile (${(await store.getRun(run.id))!.state}); nothing was ${what}`,
@@ -123,7 +123,7 @@ export async function abortRun(
   }
   unfinished(run, "abort");
   if (run.state === "aborting") {
-    if (rts && !await returnToServiceRequested(store, run.id)) {
+    if (rts && !(await returnToServiceRequested(store, run.id))) {
       await store.append(run.id, { type: "abort.requested", by, returnToService: true });
       return {
         run: run.id,
@@ -194,7 +194,11 @@ export async function confirmRun(store: Store, run: RunRecord, by: string, step?
  * Resumes a run whose engine is alive (paused, or waiting for a confirmation): hands it the word.
  * Returns undefined when no engine is alive: the caller must run one (`rollgate resume` does).
  */
-export async function resumeLiveRun(store: Store, run: RunRecord, by: string): Promise<ControlResult | undefined> {
+export async function resumeLiveRun(
+  store: Store,
+  run: RunRecord,
+  by: string,
+): Promise<ControlResult | undefined> {
   unfinished(run, "resume");
   if (run.state === "aborting")
     throw new RollgateError("ROLLGATE_E_RUN_STATE", `run ${run.id} is being aborted; it cannot be resumed`);

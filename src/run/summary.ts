@@ -17,7 +17,7 @@ export async function summarizeRun(store: Store, run: RunRecord): Promise<RunSum
     awaitingConfirmation: s.awaitingConfirmation,
     escalation: s.escalation,
     alerts: s.alerts,
-    engine: await store.engineHolder(run.fleet) ?? null,
+    engine: (await store.engineHolder(run.fleet)) ?? null,
     secondsLeft: s.secondsLeft,
     estimate: s.estimate,
     lastSeq: s.lastSeq,

@@ -60,7 +60,11 @@ export interface Principal {
 }
 
 /** Finds the token a request presents (Authorization: Bearer …), comparing hashes in constant time. */
-export async function authenticate(store: Store, header: string | undefined, now = new Date()): Promise<Principal> {
+export async function authenticate(
+  store: Store,
+  header: string | undefined,
+  now = new Date(),
+): Promise<Principal> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   if (!m) {
     throw new RollgateError(

@@ -68,7 +68,7 @@ export function registerActionRoutes(
       ok: true,
       run: run.id,
       state: now.state,
-      engine: await ctx.store.engineHolder(run.fleet) ?? null,
+      engine: (await ctx.store.engineHolder(run.fleet)) ?? null,
       ...extra,
     };
   };
@@ -101,8 +101,9 @@ export function registerActionRoutes(
     const p = operator(req);
     const run = await ctx.run(req.params.id);
     const returnToService = abortBody(req.body);
-    const r = await control(async () =>
-      await abortRun(ctx.writer(), run, by(p), { returnToService, noEngine: noEngineHint(ctx, run) }),
+    const r = await control(
+      async () =>
+        await abortRun(ctx.writer(), run, by(p), { returnToService, noEngine: noEngineHint(ctx, run) }),
     );
     return answer(run, { returnToService, message: r.message });
   });

@@ -34,23 +34,25 @@ export function registerRunRoutes(
     return {
       /** The run the page opens on when its address names none (`serve FLEET`: that fleet's); a scoped token's: its run. */
       defaultRun:
-        p.run !== undefined ? ((await ctx.store.getRun(p.run))?.id ?? null) : ((await ctx.defaultRun())?.id ?? null),
+        p.run !== undefined
+          ? ((await ctx.store.getRun(p.run))?.id ?? null)
+          : ((await ctx.defaultRun())?.id ?? null),
       /** A token scoped to one run sees only that run. */
       runs: await Promise.all(
         (await ctx.store.listRuns())
           .filter((run) => inScope(p, run.id))
           .map(async (run) => {
-          const m = await ctx.model(run);
-          return {
-            id: run.id,
-            fleet: run.fleet,
-            target: run.target,
-            strategy: run.strategy,
-            state: run.state,
-            createdAt: run.createdAt,
-            updatedAt: run.updatedAt,
-            progress: { done: m.stepsDone, total: m.plan.steps.length },
-          };
+            const m = await ctx.model(run);
+            return {
+              id: run.id,
+              fleet: run.fleet,
+              target: run.target,
+              strategy: run.strategy,
+              state: run.state,
+              createdAt: run.createdAt,
+              updatedAt: run.updatedAt,
+              progress: { done: m.stepsDone, total: m.plan.steps.length },
+            };
           }),
       ),
     };
@@ -97,7 +99,9 @@ export function registerRunRoutes(
         reply.hijack();
         // the token is checked again while the stream is open: revoking it (or its expiry) ends it
         const header = req.headers.authorization;
-        hub.subscribe(run.id, after, reply.raw, async () => inScope(await authenticate(ctx.store, header), run.id));
+        hub.subscribe(run.id, after, reply.raw, async () =>
+          inScope(await authenticate(ctx.store, header), run.id),
+        );
         return reply;
       }
       const limit = parseSeq(req.query.limit, "limit") ?? 1000;

@@ -57,7 +57,12 @@ export interface Store {
    * Sets the state only if the run is still in one of `from` (atomically): an operator's pause or
    * abort never overwrites a state the engine wrote meanwhile. Undefined when the state had moved.
    */
-  setStateIf(id: string, from: readonly RunState[], state: RunState, reason?: string): Promise<RunEvent | undefined>;
+  setStateIf(
+    id: string,
+    from: readonly RunState[],
+    state: RunState,
+    reason?: string,
+  ): Promise<RunEvent | undefined>;
   confirm(id: string, step: string, by: string): Promise<RunEvent>;
   /** Appends one event to the journal (durably, before it resolves) and returns it with its seq. */
   append(runId: string, body: RunEventBody): Promise<RunEvent>;

@@ -20,7 +20,7 @@ e2eTimeouts(90_000);
 describe("an abort with return to service that no engine drives", () => {
   it("status names the commands that drive it on: abort FLEET --return-to-service or resume FLEET, with the state file", async () => {
     const f = await fixture();
-    f.store.setState(f.run.id, "running", "test");
+    await f.store.setState(f.run.id, "running", "test");
     const res = await f.api(`/api/runs/${f.run.id}/abort`, {
       token: f.operator,
       method: "POST",
@@ -48,9 +48,9 @@ describe("an abort with return to service that no engine drives", () => {
     const store = new SqliteStore(statePath);
     const fleet = loadFleetFile(fleetFile);
     const plan = planUpgrade(fleet, { to: ["3.5.1"] });
-    const run = store.createRun({ fleet: fleet.name, fleetFile, target: plan.target, plan });
-    store.setState(run.id, "running", "test");
-    store.close();
+    const run = await store.createRun({ fleet: fleet.name, fleetFile, target: plan.target, plan });
+    await store.setState(run.id, "running", "test");
+    await store.close();
     // the seed has no driver: the return it then drives fails (exit 2), after the hint
     const r = await runCli(["abort", fleetFile, "--return-to-service"], { timeoutMs: 60_000 });
     const hint = r.stdout.split("\n")[0]!;

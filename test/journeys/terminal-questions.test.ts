@@ -140,10 +140,10 @@ describe("journey: questions at the terminal", () => {
     let seqAtNo: number;
     let runId: string;
     try {
-      runId = store.listRuns()[0]!.id;
-      seqAtNo = store.lastSeq();
+      runId = (await store.listRuns())[0]!.id;
+      seqAtNo = await store.lastSeq();
     } finally {
-      store.close();
+      await store.close();
     }
     const labSeqAtNo = lab.status().journalSeq;
     tty.keys("n", true);
@@ -169,11 +169,11 @@ describe("journey: questions at the terminal", () => {
     expect(status.running).toEqual([]);
     const after = openExistingStore(statePath, { readonly: true });
     try {
-      const events = after.events(runId, seqAtNo);
+      const events = await after.events(runId, seqAtNo);
       expect(events.filter((e) => e.type === "step.intent" || e.type === "step.started")).toEqual([]);
       expect(events.filter((e) => e.type === "confirmation.given")).toEqual([]);
     } finally {
-      after.close();
+      await after.close();
     }
     // the lab: the step declined was not done, and no rule was broken
     const cluster = step.split("/")[0]!;

@@ -96,8 +96,8 @@ describe("rollgate apply on a lab matrix (real CLI, real lab, real SQLite)", () 
 
     // the journal shows no step begun while the run was paused
     const store = new SqliteStore(defaultStatePath(t.fleet));
-    const journal = store.events(store.listRuns()[0]!.id);
-    store.close();
+    const journal = await store.events((await store.listRuns())[0]!.id);
+    await store.close();
     const pausedAt = journal.findIndex((e) => e.type === "run.state" && e.state === "paused");
     const resumedAt = journal.findIndex(
       (e, i) => i > pausedAt && e.type === "run.state" && e.state === "running",

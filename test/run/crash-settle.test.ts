@@ -45,8 +45,8 @@ describe("kill -9 while a DMA cluster settles after its install", () => {
     expect(lab.status().installs).toEqual({ "solo-1": 1, "solo-2": 1 });
     expect(lab.status().violations).toEqual([]);
     const store = new SqliteStore(defaultStatePath(fleet));
-    const events = store.events(store.listRuns()[0]!.id);
-    store.close();
+    const events = await store.events((await store.listRuns())[0]!.id);
+    await store.close();
     const intents = events.filter((e) => e.type === "step.intent" && e.step === "dma-solo/install");
     expect(intents).toHaveLength(1);
     // the resumed engine found the install under way and waited for login (not already settled:

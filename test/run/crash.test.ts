@@ -78,8 +78,8 @@ describe(`kill -9 of the engine at ${KILLS} seeded moments (${FLEET})`, () => {
       expect(again.code === 0 || finishedAlready, `kill after line ${k}: ${again.stderr}`).toBe(true);
 
       const store = new SqliteStore(defaultStatePath(t.fleet));
-      const status = summarizeRun(store, store.listRuns()[0]!);
-      store.close();
+      const status = await summarizeRun(store, (await store.listRuns())[0]!);
+      await store.close();
       expect(status.run.state, `kill after line ${k}`).toBe("completed");
       expect(status.progress.done).toBe(status.progress.total);
       const lab1 = t.lab.status();

@@ -109,22 +109,22 @@ describe("the new supercluster of an incremental upgrade", () => {
     const plan = planUpgrade(fleet, { to: "10.1.0", strategy: "incremental" });
     const store = new SqliteStore(join(dir, "state.db"));
     try {
-      const run = store.createRun({
+      const run = await store.createRun({
         fleet: fleet.name,
         fleetFile: lab.derivedFleetPath,
         target: "10.1.0",
         plan,
       });
       for (const s of plan.steps)
-        store.append(run.id, { type: "step.done", step: s.id, observed: true, seconds: 0 });
+        await store.append(run.id, { type: "step.done", step: s.id, observed: true, seconds: 0 });
       const result = await new Engine({ store, runId: run.id, fleet, plan, driverFor }).run();
       expect(result.state).toBe("escalated");
       expect(result.escalation?.detail).toMatch(/every step is done, yet the fleet does not look upgraded/);
       expect(result.escalation?.detail).toMatch(/nyc-1 runs 10\.0\.1/);
       expect(result.escalation?.detail).toMatch(/sees dma-nyc in supercluster sc-east, not sc-east@10\.1\.0/);
-      expect(store.getRun(run.id)?.state).toBe("escalated");
+      expect((await store.getRun(run.id))?.state).toBe("escalated");
     } finally {
-      store.close();
+      await store.close();
     }
   }, 60_000);
 });

@@ -96,8 +96,8 @@ describe("the fleet a run belongs to", () => {
     // prod's lab got nothing more, and prod's run is still there, unfinished, for prod's engine
     expect(seen(prod.lab, "action").length).toBe(prodActions);
     const store = new SqliteStore(state, { readonly: true });
-    const runs = store.listRuns();
-    store.close();
+    const runs = await store.listRuns();
+    await store.close();
     expect(runs.map((x) => x.state).sort()).toEqual(["completed", "running"]);
   }, 240_000);
 });

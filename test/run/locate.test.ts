@@ -26,9 +26,9 @@ function example(dir: string, name: string): string {
   return path;
 }
 
-function startRunOf(store: SqliteStore, file: string, to: string) {
+async function startRunOf(store: SqliteStore, file: string, to: string) {
   const fleet = loadFleetFile(file);
-  return store.createRun({
+  return await store.createRun({
     fleet: fleet.name,
     fleetFile: file,
     target: to,
@@ -37,9 +37,9 @@ function startRunOf(store: SqliteStore, file: string, to: string) {
   });
 }
 
-const codeOf = (f: () => unknown): string | undefined => {
+const codeOf = async (f: () => unknown): Promise<string | undefined> => {
   try {
-    f();
+    await f();
   } catch (e) {
     return (e as RollgateError).code;
   }
@@ -47,45 +47,45 @@ const codeOf = (f: () => unknown): string | undefined => {
 };
 
 describe("pickRun", () => {
-  it("picks the named fleet's run, not the newest run of another fleet sharing the state file", () => {
+  it("picks the named fleet's run, not the newest run of another fleet sharing the state file", async () => {
     const dir = tempDir();
     const matrix = example(dir, "matrix-seed");
     const dma = example(dir, "dma-supercluster");
     const store = new SqliteStore(join(dir, "state.db"));
-    const m = startRunOf(store, matrix, "3.5.1");
-    const d = startRunOf(store, dma, "10.1.0"); // newer
-    expect(pickRun(store, { fleet: fleetRefOf(matrix), unfinishedOnly: true }).id).toBe(m.id);
-    expect(pickRun(store, { fleet: fleetRefOf(dma), unfinishedOnly: true }).id).toBe(d.id);
+    const m = await startRunOf(store, matrix, "3.5.1");
+    const d = await startRunOf(store, dma, "10.1.0"); // newer
+    expect((await pickRun(store, { fleet: fleetRefOf(matrix), unfinishedOnly: true })).id).toBe(m.id);
+    expect((await pickRun(store, { fleet: fleetRefOf(dma), unfinishedOnly: true })).id).toBe(d.id);
     // no fleet named, two unfinished runs: refused (exit 2), each listed
-    expect(codeOf(() => pickRun(store, {}))).toBe("ROLLGATE_E_RUN_AMBIGUOUS");
+    expect(await codeOf(async () => await pickRun(store, {}))).toBe("ROLLGATE_E_RUN_AMBIGUOUS");
     try {
-      pickRun(store, {});
+      await pickRun(store, {});
     } catch (e) {
       expect((e as Error).message).toContain(m.id);
       expect((e as Error).message).toContain(d.id);
       expect((e as Error).message).toContain("--run ID");
     }
-    expect(pickRun(store, { run: m.id }).id).toBe(m.id);
+    expect((await pickRun(store, { run: m.id })).id).toBe(m.id);
     // a finished run of one fleet: that fleet's control commands say so, the other's still work
-    store.setState(m.id, "aborted", "test");
-    expect(codeOf(() => pickRun(store, { fleet: fleetRefOf(matrix), unfinishedOnly: true }))).toBe(
-      "ROLLGATE_E_RUN_FINISHED",
-    );
-    expect(pickRun(store, { fleet: fleetRefOf(matrix) }).id).toBe(m.id); // status shows it
-    expect(pickRun(store, {}).id).toBe(d.id); // the one unfinished run
-    store.close();
+    await store.setState(m.id, "aborted", "test");
+    expect(
+      await codeOf(async () => await pickRun(store, { fleet: fleetRefOf(matrix), unfinishedOnly: true })),
+    ).toBe("ROLLGATE_E_RUN_FINISHED");
+    expect((await pickRun(store, { fleet: fleetRefOf(matrix) })).id).toBe(m.id); // status shows it
+    expect((await pickRun(store, {})).id).toBe(d.id); // the one unfinished run
+    await store.close();
   });
 
-  it("a fleet with no run in the state file is told so, with the other fleets' runs listed", () => {
+  it("a fleet with no run in the state file is told so, with the other fleets' runs listed", async () => {
     const dir = tempDir();
     const matrix = example(dir, "matrix-seed");
     const dma = example(dir, "dma-supercluster");
     const store = new SqliteStore(join(dir, "state.db"));
-    const d = startRunOf(store, dma, "10.1.0");
-    expect(() => pickRun(store, { fleet: fleetRefOf(matrix) })).toThrow(
+    const d = await startRunOf(store, dma, "10.1.0");
+    await expect(pickRun(store, { fleet: fleetRefOf(matrix) })).rejects.toThrow(
       new RegExp(`no run of fleet seed-matrix .*runs of other fleets: ${d.id}`),
     );
-    store.close();
+    await store.close();
   });
 });
 
@@ -95,10 +95,10 @@ describe("pickRun with a fleet file that cannot be read now", () => {
     const matrix = example(dir, "matrix-seed");
     const dma = example(dir, "dma-supercluster");
     const store = new SqliteStore(defaultStatePath(matrix));
-    const m = startRunOf(store, matrix, "3.5.1");
-    store.setState(m.id, "running", "test");
-    startRunOf(store, dma, "10.1.0");
-    store.close();
+    const m = await startRunOf(store, matrix, "3.5.1");
+    await store.setState(m.id, "running", "test");
+    await startRunOf(store, dma, "10.1.0");
+    await store.close();
     writeFileSync(matrix, "apiVersion: rollgate/v1\nfleet: [half-edited\n");
     const r = await runCli(["pause", matrix], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -107,7 +107,7 @@ describe("pickRun with a fleet file that cannot be read now", () => {
 });
 
 describe("locateRun: the original fleet file finds its lab's run", () => {
-  it("reads the derived file's state when the fleet's own state holds none of its runs", () => {
+  it("reads the derived file's state when the fleet's own state holds none of its runs", async () => {
     const dir = tempDir();
     const matrix = example(dir, "matrix-seed");
     const derived = labPaths(matrix).derivedFleet;
@@ -120,15 +120,15 @@ describe("locateRun: the original fleet file finds its lab's run", () => {
       }),
     );
     const labStore = new SqliteStore(defaultStatePath(derived));
-    const run = startRunOf(labStore, derived, "3.5.1");
-    labStore.close();
-    const found = locateRun({ fleet: matrix, unfinishedOnly: true });
+    const run = await startRunOf(labStore, derived, "3.5.1");
+    await labStore.close();
+    const found = await locateRun({ fleet: matrix, unfinishedOnly: true });
     expect(found.run.id).toBe(run.id);
     expect(found.statePath).toBe(defaultStatePath(derived));
     expect(found.fleetFile).toBe(derived); // driven with the lab's drivers, not the original's
     expect(found.viaLab?.derivedFleet).toBe(derived);
     // the derived file finds it too, in its own state
-    const direct = locateRun({ fleet: derived });
+    const direct = await locateRun({ fleet: derived });
     expect(direct.run.id).toBe(run.id);
     expect(direct.viaLab).toBeUndefined();
   });
@@ -146,8 +146,8 @@ describe("locateRun: the original fleet file finds its lab's run", () => {
       }),
     );
     const labStore = new SqliteStore(defaultStatePath(derived));
-    const run = startRunOf(labStore, derived, "3.5.1");
-    labStore.close();
+    const run = await startRunOf(labStore, derived, "3.5.1");
+    await labStore.close();
     const r = await runCli(["status", matrix], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`run ${run.id} · seed-matrix`);
@@ -156,23 +156,25 @@ describe("locateRun: the original fleet file finds its lab's run", () => {
 });
 
 describe("a fleet file named with another fleet's run (--run)", () => {
-  it("pickRun refuses the other fleet's run, naming both fleets (ROLLGATE_E_RUN_OTHER_FLEET)", () => {
+  it("pickRun refuses the other fleet's run, naming both fleets (ROLLGATE_E_RUN_OTHER_FLEET)", async () => {
     const dir = tempDir();
     const matrix = example(dir, "matrix-seed");
     const dma = example(dir, "dma-supercluster");
     const store = new SqliteStore(join(dir, "state.db"));
-    const m = startRunOf(store, matrix, "3.5.1");
-    const d = startRunOf(store, dma, "10.1.0");
-    expect(codeOf(() => pickRun(store, { fleet: fleetRefOf(matrix), run: d.id, unfinishedOnly: true }))).toBe(
-      "ROLLGATE_E_RUN_OTHER_FLEET",
-    );
-    expect(() => pickRun(store, { fleet: fleetRefOf(matrix), run: d.id })).toThrow(
+    const m = await startRunOf(store, matrix, "3.5.1");
+    const d = await startRunOf(store, dma, "10.1.0");
+    expect(
+      await codeOf(
+        async () => await pickRun(store, { fleet: fleetRefOf(matrix), run: d.id, unfinishedOnly: true }),
+      ),
+    ).toBe("ROLLGATE_E_RUN_OTHER_FLEET");
+    await expect(pickRun(store, { fleet: fleetRefOf(matrix), run: d.id })).rejects.toThrow(
       new RegExp(`run ${d.id} is not a run of fleet seed-matrix .* a run of fleet ${d.fleet}`),
     );
     // the fleet's own run by id, and any run by id when no fleet is named, still work
-    expect(pickRun(store, { fleet: fleetRefOf(matrix), run: m.id }).id).toBe(m.id);
-    expect(pickRun(store, { run: d.id }).id).toBe(d.id);
-    store.close();
+    expect((await pickRun(store, { fleet: fleetRefOf(matrix), run: m.id })).id).toBe(m.id);
+    expect((await pickRun(store, { run: d.id })).id).toBe(d.id);
+    await store.close();
   });
 
   it("abort, pause and status of one fleet file with --run of another fleet's run exit 2 and leave that run alone", async () => {
@@ -181,10 +183,10 @@ describe("a fleet file named with another fleet's run (--run)", () => {
     const dma = example(dir, "dma-supercluster");
     const statePath = defaultStatePath(matrix); // shared: both files are in one folder
     const store = new SqliteStore(statePath);
-    const d = startRunOf(store, dma, "10.1.0");
-    store.setState(d.id, "running", "test");
-    startRunOf(store, matrix, "3.5.1");
-    store.close();
+    const d = await startRunOf(store, dma, "10.1.0");
+    await store.setState(d.id, "running", "test");
+    await startRunOf(store, matrix, "3.5.1");
+    await store.close();
     for (const cmd of ["abort", "pause", "status"]) {
       const r = await runCli([cmd, matrix, "--run", d.id], { timeoutMs: 60_000 });
       expect(r.code, `${cmd}: ${r.stdout}${r.stderr}`).toBe(2);
@@ -193,23 +195,23 @@ describe("a fleet file named with another fleet's run (--run)", () => {
       expect(r.stderr).toContain(d.fleet);
     }
     const after = new SqliteStore(statePath, { readonly: true });
-    expect(after.getRun(d.id)?.state).toBe("running"); // neither aborted nor paused
-    after.close();
+    expect((await after.getRun(d.id))?.state).toBe("running"); // neither aborted nor paused
+    await after.close();
     // the DMA fleet's own file steers it
     const ok = await runCli(["pause", dma, "--run", d.id], { timeoutMs: 60_000 });
     expect(ok.code, ok.stderr).toBe(0);
   }, 180_000);
 
-  it("no run of the fleet: the message says --run picks one of this fleet's runs", () => {
+  it("no run of the fleet: the message says --run picks one of this fleet's runs", async () => {
     const dir = tempDir();
     const matrix = example(dir, "matrix-seed");
     const dma = example(dir, "dma-supercluster");
     const store = new SqliteStore(join(dir, "state.db"));
-    startRunOf(store, dma, "10.1.0");
-    expect(() => pickRun(store, { fleet: fleetRefOf(matrix) })).toThrow(
+    await startRunOf(store, dma, "10.1.0");
+    await expect(pickRun(store, { fleet: fleetRefOf(matrix) })).rejects.toThrow(
       /--run ID picks one of this fleet's runs/,
     );
-    store.close();
+    await store.close();
   });
 });
 
@@ -221,11 +223,13 @@ describe("status suggests a resume that reaches the run", () => {
     const statePath = join(dir, "elsewhere", "state.db");
     mkdirSync(join(dir, "elsewhere"));
     const store = new SqliteStore(statePath);
-    startRunOf(store, dma, "10.1.0");
-    const m = startRunOf(store, matrix, "3.5.1");
-    const step = store.getPlan(m.id).steps.find((s) => s.pointOfNoReturn) ?? store.getPlan(m.id).steps[0]!;
-    store.append(m.id, { type: "confirmation.needed", step: step.id, rule: "G4", reason: "test" });
-    store.close();
+    await startRunOf(store, dma, "10.1.0");
+    const m = await startRunOf(store, matrix, "3.5.1");
+    const step =
+      (await store.getPlan(m.id)).steps.find((s) => s.pointOfNoReturn) ??
+      (await store.getPlan(m.id)).steps[0]!;
+    await store.append(m.id, { type: "confirmation.needed", step: step.id, rule: "G4", reason: "test" });
+    await store.close();
     const r = await runCli(["status", matrix, "--state", statePath], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
@@ -237,10 +241,10 @@ describe("status suggests a resume that reaches the run", () => {
     const dir = tempDir();
     const matrix = example(dir, "matrix-seed");
     const store = new SqliteStore(defaultStatePath(matrix));
-    const m = startRunOf(store, matrix, "3.5.1");
-    const step = store.getPlan(m.id).steps[0]!;
-    store.append(m.id, { type: "confirmation.needed", step: step.id, rule: "G4", reason: "test" });
-    store.close();
+    const m = await startRunOf(store, matrix, "3.5.1");
+    const step = (await store.getPlan(m.id)).steps[0]!;
+    await store.append(m.id, { type: "confirmation.needed", step: step.id, rule: "G4", reason: "test" });
+    await store.close();
     const r = await runCli(["status", matrix], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`(G4): rollgate resume ${matrix} --confirm-finalize`);
@@ -251,7 +255,7 @@ describe("locateRun with a fleet file that is not there", () => {
   it("a mistyped fleet path with no state beside it is a missing fleet file (exit 2), not a missing state file", async () => {
     const dir = tempDir("rollgate-locate-missing-");
     const missing = join(dir, "no-such-fleet.yaml");
-    expect(() => locateRun({ fleet: missing })).toThrow(
+    await expect(locateRun({ fleet: missing })).rejects.toThrow(
       expect.objectContaining({ code: "ROLLGATE_E_FLEET_NOT_FOUND" }),
     );
     const r = await runCli(["abort", missing], { timeoutMs: 60_000 });

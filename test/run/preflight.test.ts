@@ -56,7 +56,7 @@ describe("preflight", () => {
 
     const store = new SqliteStore(defaultStatePath(t.fleet));
     expect(store.listRuns()).toHaveLength(1);
-    store.close();
+    await store.close();
     const after = t.lab.status();
     expect(after.installs).toEqual(before.installs);
     expect(after.journalSeq).toBe(before.journalSeq); // the lab received no action

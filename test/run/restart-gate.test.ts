@@ -20,12 +20,12 @@ e2eTimeouts(60_000);
  * too (territory us-east would have neither its primary nor its backup: D4).
  */
 const open: SqliteStore[] = [];
-afterEach(() => {
-  while (open.length) open.pop()!.close();
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
 });
 
 describe("the gate after a restart", () => {
-  it("counts a journaled, unfinished step as started (a second busy-out is held back, D4)", () => {
+  it("counts a journaled, unfinished step as started (a second busy-out is held back, D4)", async () => {
     const fleet = loadFleetFile(join(REPO, "examples", "dma-supercluster.yaml"));
     const plan = planUpgrade(fleet, { to: "10.0.2", strategy: "patch" });
     const busyOuts = plan.steps.filter((s) => s.action === "busy-out");
@@ -33,7 +33,7 @@ describe("the gate after a restart", () => {
     const [first, second] = busyOuts as [Step, Step];
     const store = new SqliteStore(join(tempDir("rollgate-gate-"), "state.db"));
     open.push(store);
-    const run = store.createRun({
+    const run = await store.createRun({
       fleet: fleet.name,
       fleetFile: "dma-supercluster.yaml",
       target: "10.0.2",
@@ -49,8 +49,9 @@ describe("the gate after a restart", () => {
       }
     };
     markDependencies(first);
-    for (const id of ids) store.append(run.id, { type: "step.done", step: id, observed: false, seconds: 0 });
-    store.append(run.id, {
+    for (const id of ids)
+      await store.append(run.id, { type: "step.done", step: id, observed: false, seconds: 0 });
+    await store.append(run.id, {
       type: "step.intent",
       step: first.id,
       action: first.action,

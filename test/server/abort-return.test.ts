@@ -22,16 +22,15 @@ const json = (body: string, token: string) => ({
 });
 
 /** What the run's journal says the abort asked for. */
-const asked = () =>
-  f!.store
-    .events(f!.run.id)
+const asked = async () =>
+  (await f!.store.events(f!.run.id))
     .filter((e) => e.type === "abort.requested")
     .map((e) => (e.type === "abort.requested" ? e.returnToService : undefined));
 
 describe("the API's abort with return to service", () => {
   it("refuses a body that is not { returnToService: boolean } with 400 ROLLGATE_E_API_BAD_REQUEST, aborting nothing", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "running", "test");
+    await f.store.setState(f.run.id, "running", "test");
     const path = `/api/runs/${f.run.id}/abort`;
     for (const body of [
       "null",
@@ -46,13 +45,13 @@ describe("the API's abort with return to service", () => {
       expect(res.status, body).toBe(400);
       expect((await errorOf(res)).code, body).toBe("ROLLGATE_E_API_BAD_REQUEST");
     }
-    expect(f.store.getRun(f.run.id)!.state).toBe("running");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("running");
     expect(asked()).toEqual([]);
   });
 
   it("names what is wrong with a body: a field __proto__ is an unknown field, not JSON that does not parse", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "running", "test");
+    await f.store.setState(f.run.id, "running", "test");
     const path = `/api/runs/${f.run.id}/abort`;
     for (const body of [
       '{"__proto__":{"returnToService":true}}',
@@ -72,30 +71,30 @@ describe("the API's abort with return to service", () => {
     const empty = await f.api(path, json("", f.operator));
     expect(empty.status).toBe(400);
     expect((await errorOf(empty)).message).toMatch(/body is empty/);
-    expect(f.store.getRun(f.run.id)!.state).toBe("running");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("running");
     expect(asked()).toEqual([]);
   });
 
   it("a viewer is refused (403); a token scoped to another run is refused (403 ROLLGATE_E_API_OUT_OF_SCOPE)", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "running", "test");
+    await f.store.setState(f.run.id, "running", "test");
     const path = `/api/runs/${f.run.id}/abort`;
     const viewer = await f.api(path, json('{"returnToService":true}', f.viewer));
     expect(viewer.status).toBe(403);
     expect((await errorOf(viewer)).code).toBe("ROLLGATE_E_API_FORBIDDEN");
-    const scoped = createToken(f.store, "operator", { run: "run-another" }).token;
+    const scoped = (await createToken(f.store, "operator", { run: "run-another" })).token;
     const out = await f.api(path, json('{"returnToService":true}', scoped));
     expect(out.status).toBe(403);
     expect((await errorOf(out)).code).toBe("ROLLGATE_E_API_OUT_OF_SCOPE");
-    expect(f.store.getRun(f.run.id)!.state).toBe("running");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("running");
     expect(asked()).toEqual([]);
   });
 
   it("an operator (or the run's own scoped token) aborts with return to service: journaled for the engine, the run aborting", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "escalated", "test");
+    await f.store.setState(f.run.id, "escalated", "test");
     // no engine alive: the run stays aborting until one drives the return (the server runs none)
-    const scoped = createToken(f.store, "operator", { run: f.run.id }).token;
+    const scoped = (await createToken(f.store, "operator", { run: f.run.id })).token;
     const res = await f.api(`/api/runs/${f.run.id}/abort`, json('{"returnToService":true}', scoped));
     expect(res.status).toBe(200);
     const body = await res.json();
@@ -105,16 +104,16 @@ describe("the API's abort with return to service", () => {
       `\`rollgate abort ${f.run.fleetFile} --return-to-service --state ${f.statePath} --run ${f.run.id}\` or \`rollgate resume ${f.run.fleetFile} --state ${f.statePath} --run ${f.run.id}\``,
     );
     expect(asked()).toEqual([true]);
-    expect(f.store.getRun(f.run.id)!.state).toBe("aborting");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("aborting");
   });
 
   it("without a body (or with false) it is a plain abort, as before", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "running", "test");
-    f.store.acquireEngineLock("seed-matrix", { pid: process.pid, host: hostname() });
+    await f.store.setState(f.run.id, "running", "test");
+    await f.store.acquireEngineLock("seed-matrix", { pid: process.pid, host: hostname() });
     const res = await f.api(`/api/runs/${f.run.id}/abort`, json('{"returnToService":false}', f.operator));
     expect(await res.json()).toMatchObject({ ok: true, state: "aborting", returnToService: false });
     expect(asked()).toEqual([false]);
-    f.store.releaseEngineLock("seed-matrix", process.pid);
+    await f.store.releaseEngineLock("seed-matrix", process.pid);
   });
 });

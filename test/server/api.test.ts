@@ -125,7 +125,7 @@ describe("the API (fastify on loopback, a real state file)", () => {
     const longGet = await f.api(`/api/runs/${long}`);
     expect(longGet.status).toBe(404);
     expect(await errorOf(longGet)).toMatchObject({ code: "ROLLGATE_E_API_NOT_FOUND" });
-    expect(f.store.getRun(f.run.id)!.state).toBe("pending");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("pending");
   });
 
   it("refuses a null body: confirm's body must be an object too", async () => {
@@ -148,13 +148,13 @@ describe("the API (fastify on loopback, a real state file)", () => {
       expect(res.status, a).toBe(403);
       expect((await errorOf(res)).code).toBe("ROLLGATE_E_API_FORBIDDEN");
     }
-    expect(f.store.getRun(f.run.id)!.state).toBe("pending");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("pending");
     const op = { token: f.operator, method: "POST" };
-    f.store.setState(f.run.id, "running");
+    await f.store.setState(f.run.id, "running");
     const paused = await f.api(path("pause"), op);
     expect(paused.status).toBe(200);
     expect(await paused.json()).toMatchObject({ ok: true, state: "paused", engine: null });
-    expect(f.store.getRun(f.run.id)!.state).toBe("paused");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("paused");
     // no engine drives the run: the server does not run one, and says what to do
     const refused = await f.api(path("resume"), op);
     expect(refused.status).toBe(409);
@@ -162,7 +162,7 @@ describe("the API (fastify on loopback, a real state file)", () => {
     expect(err.code).toBe("ROLLGATE_E_API_NO_ENGINE");
     expect(err.message).toContain("rollgate resume");
     // with an engine alive (this process holds the lock), resume hands it the word
-    f.store.acquireEngineLock("seed-matrix", {
+    await f.store.acquireEngineLock("seed-matrix", {
       pid: process.pid,
       host: (await import("node:os")).hostname(),
     });
@@ -170,12 +170,12 @@ describe("the API (fastify on loopback, a real state file)", () => {
     expect(await resumed.json()).toMatchObject({ ok: true, state: "running", engine: { pid: process.pid } });
     const aborting = await f.api(path("abort"), op);
     expect(await aborting.json()).toMatchObject({ state: "aborting" });
-    f.store.releaseEngineLock("seed-matrix", process.pid);
-    f.store.setState(f.run.id, "aborted");
+    await f.store.releaseEngineLock("seed-matrix", process.pid);
+    await f.store.setState(f.run.id, "aborted");
     const late = await f.api(path("pause"), op);
     expect(late.status).toBe(409);
     expect((await errorOf(late)).code).toBe("ROLLGATE_E_API_CONFLICT");
-    const events = f.store.events(f.run.id).filter((e) => e.type === "run.state");
+    const events = (await f.store.events(f.run.id)).filter((e) => e.type === "run.state");
     expect(events.map((e) => (e.type === "run.state" ? e.reason : ""))).toContainEqual(
       expect.stringMatching(/paused by an operator \(dashboard, token [0-9a-f]{8}\)/),
     );
@@ -184,10 +184,7 @@ describe("the API (fastify on loopback, a real state file)", () => {
   it("confirms a point of no return by id, or every pending one by default, naming the token", async () => {
     f = await fixture();
     const op = { token: f.operator, method: "POST", headers: { "content-type": "application/json" } };
-    const points = f.store
-      .getPlan(f.run.id)
-      .steps.filter((s) => s.pointOfNoReturn)
-      .map((s) => s.id);
+    const points = (await f.store.getPlan(f.run.id)).steps.filter((s) => s.pointOfNoReturn).map((s) => s.id);
     expect(points.length).toBeGreaterThan(0);
     const one = await f.api(`/api/runs/${f.run.id}/confirm`, {
       ...op,
@@ -196,16 +193,16 @@ describe("the API (fastify on loopback, a real state file)", () => {
     expect(await one.json()).toMatchObject({ ok: true, confirmed: [points[0]] });
     const rest = await f.api(`/api/runs/${f.run.id}/confirm`, { ...op, body: "{}" });
     expect((await rest.json()).confirmed).toEqual(points.slice(1));
-    expect(f.store.getRun(f.run.id)!.confirmed.sort()).toEqual([...points].sort());
-    const given = f.store.events(f.run.id).find((e) => e.type === "confirmation.given");
+    expect((await f.store.getRun(f.run.id))!.confirmed.sort()).toEqual([...points].sort());
+    const given = (await f.store.events(f.run.id)).find((e) => e.type === "confirmation.given");
     expect(given).toMatchObject({ by: expect.stringMatching(/^dashboard:[0-9a-f]{8}$/) });
   });
 
   it("streams events as SSE, resuming after Last-Event-ID, and pushes new ones as they are written", async () => {
     f = await fixture();
     for (let i = 0; i < 5; i++)
-      f.store.append(f.run.id, { type: "log", level: "info", message: `line ${i}` });
-    const all = f.store.events(f.run.id);
+      await f.store.append(f.run.id, { type: "log", level: "info", message: `line ${i}` });
+    const all = await f.store.events(f.run.id);
     const cut = all[2]!.seq;
     const res = await f.api(`/api/runs/${f.run.id}/events`, {
       headers: { accept: "text/event-stream", "last-event-id": String(cut) },
@@ -216,7 +213,8 @@ describe("the API (fastify on loopback, a real state file)", () => {
     const { events, raw } = await readSse(res, (evs) => {
       if (evs.length === all.length - 3 && !written) {
         written = true;
-        f!.store.append(f!.run.id, { type: "log", level: "warn", message: "late" });
+        // the SQLite store writes within the call; the stream's next poll sends it
+        void f!.store.append(f!.run.id, { type: "log", level: "warn", message: "late" });
       }
       return evs.some((e) => e.data.type === "log" && e.data.message === "late");
     });
@@ -253,22 +251,22 @@ describe("the API (fastify on loopback, a real state file)", () => {
 
   it("exposes Prometheus metrics to a token holder", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "running");
-    f.store.append(f.run.id, {
+    await f.store.setState(f.run.id, "running");
+    await f.store.append(f.run.id, {
       type: "step.started",
       step: "matrix-a/srv3/disable",
       action: "disable",
       cluster: "matrix-a",
       server: "srv3",
     });
-    f.store.append(f.run.id, {
+    await f.store.append(f.run.id, {
       type: "step.done",
       step: "matrix-a/srv3/disable",
       observed: false,
       seconds: 1,
     });
-    f.store.append(f.run.id, { type: "step.failed", step: "matrix-a/srv3/backup", message: "boom" });
-    f.store.append(f.run.id, {
+    await f.store.append(f.run.id, { type: "step.failed", step: "matrix-a/srv3/backup", message: "boom" });
+    await f.store.append(f.run.id, {
       type: "observation",
       cluster: "matrix-a",
       server: "srv3",
@@ -297,7 +295,7 @@ describe("the API (fastify on loopback, a real state file)", () => {
 
   it("stores tokens hashed: no token appears in the state file", async () => {
     f = await fixture();
-    f.store.close();
+    await f.store.close();
     await f.server.close();
     const dir = dirname(f.statePath);
     const bytes = readdirSync(dir)
@@ -324,10 +322,10 @@ describe("serve FLEET over a state file that holds other fleets' runs", () => {
     const { REPO, tempDir } = await import("../helpers/cli.ts");
     const statePath = join(tempDir("rollgate-server-test-"), "state.db");
     const store = new SqliteStore(statePath);
-    const start = (file: string, to: string[]) => {
+    const start = async (file: string, to: string[]) => {
       const fleet = loadFleetFile(file);
       const plan = planUpgrade(fleet, { to });
-      return store.createRun({
+      return await store.createRun({
         fleet: fleet.name,
         fleetFile: file,
         target: plan.target,
@@ -336,9 +334,9 @@ describe("serve FLEET over a state file that holds other fleets' runs", () => {
       });
     };
     const matrixFile = join(REPO, "examples", "matrix-seed.yaml");
-    const matrix = start(matrixFile, ["3.5.1"]);
-    const dma = start(join(REPO, "examples", "dma-supercluster.yaml"), ["10.1.0"]); // newer
-    const token = createToken(store, "viewer").token;
+    const matrix = await start(matrixFile, ["3.5.1"]);
+    const dma = await start(join(REPO, "examples", "dma-supercluster.yaml"), ["10.1.0"]); // newer
+    const token = (await createToken(store, "viewer")).token;
     const get = async (url: string) =>
       (await (await fetch(`${url}/api/runs`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
         defaultRun: string | null;
@@ -351,7 +349,7 @@ describe("serve FLEET over a state file that holds other fleets' runs", () => {
     } finally {
       await named.close();
       await any.close();
-      store.close();
+      await store.close();
     }
   });
 });

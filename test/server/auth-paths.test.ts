@@ -129,7 +129,7 @@ describe("authentication on the matched route, deny by default (real HTTP on loo
 
   it("an action needs an operator even spelt otherwise; a viewer gets 403, nobody 401", async () => {
     f = await fixture();
-    f.store.setState(f.run.id, "running");
+    await f.store.setState(f.run.id, "running");
     for (const path of [`/api/runs/${f.run.id}/pause`, `/%61pi/runs/${f.run.id}/%70ause`]) {
       expect((await raw(f.server.url, path, { method: "POST" })).status, path).toBe(401);
       const viewer = await raw(f.server.url, path, {
@@ -138,7 +138,7 @@ describe("authentication on the matched route, deny by default (real HTTP on loo
       });
       expect(viewer.status, path).toBe(403);
     }
-    expect(f.store.getRun(f.run.id)!.state).toBe("running");
+    expect((await f.store.getRun(f.run.id))!.state).toBe("running");
   });
 
   it("only the health check and the page's files are public; every other route asks for a token", async () => {

@@ -60,8 +60,8 @@ describe("the token of apply|demo --dashboard never reaches a log", () => {
       expect(existsSync(file)).toBe(false);
       // revoked when the command ended, and it would have expired within 12 hours anyway
       const store = openStore(defaultStatePath(t.fleet), { readonly: true });
-      const stored = store.tokens().find((x) => x.id === id)!;
-      store.close();
+      const stored = (await store.tokens()).find((x) => x.id === id)!;
+      await store.close();
       expect(stored.revokedAt).toEqual(expect.any(String));
       expect(Date.parse(stored.expiresAt!) - Date.parse(stored.createdAt)).toBe(12 * 3600 * 1000);
     } finally {

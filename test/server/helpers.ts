@@ -41,9 +41,9 @@ export async function fixture(): Promise<{
   const store = new SqliteStore(statePath);
   const fleet = loadFleetFile(MATRIX_SEED);
   const plan = planUpgrade(fleet, { to: ["3.5.1"] });
-  const run = store.createRun({ fleet: fleet.name, fleetFile: MATRIX_SEED, target: plan.target, plan });
-  const viewer = createToken(store, "viewer").token;
-  const operator = createToken(store, "operator").token;
+  const run = await store.createRun({ fleet: fleet.name, fleetFile: MATRIX_SEED, target: plan.target, plan });
+  const viewer = (await createToken(store, "viewer")).token;
+  const operator = (await createToken(store, "operator")).token;
   const server = await createServer({ statePath, port: 0, pollMs: 50, heartbeatMs: 200 });
   const api = (path: string, init: RequestInit & { token?: string | null } = {}) => {
     const { token, ...rest } = init;
@@ -59,7 +59,7 @@ export async function fixture(): Promise<{
       closed = true;
       opened.delete(handle);
       await server.close();
-      store.close();
+      await store.close();
     },
   };
   opened.add(handle);

@@ -34,8 +34,8 @@ describe("the API beside a real engine (lab, in-process apply, as --dashboard do
         waitForConfirmation: true,
         planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
         onStore: async (store, run) => {
-          server = await createServer({ statePath: store.path, port: 0, pollMs: 50 });
-          operator = createToken(store, "operator").token;
+          server = await createServer({ statePath: store.location, port: 0, pollMs: 50 });
+          operator = (await createToken(store, "operator")).token;
           runId = run.id;
           resolve();
         },

@@ -33,7 +33,7 @@ async function twoFleets() {
   f = await fixture();
   const fleet = loadFleetFile(DMA);
   const plan = planUpgrade(fleet, { to: ["10.1.0"], strategy: "auto" });
-  const other = f.store.createRun({
+  const other = await f.store.createRun({
     fleet: fleet.name,
     fleetFile: DMA,
     target: plan.target,
@@ -42,9 +42,9 @@ async function twoFleets() {
   });
   const pnr = plan.steps.find((s) => s.pointOfNoReturn)!;
   expect(pnr).toBeDefined();
-  f.store.append(other.id, { type: "confirmation.needed", step: pnr.id, rule: "G4", reason: "test" });
-  f.store.setState(other.id, "awaiting-confirmation", "test");
-  f.store.setState(f.run.id, "running", "test");
+  await f.store.append(other.id, { type: "confirmation.needed", step: pnr.id, rule: "G4", reason: "test" });
+  await f.store.setState(other.id, "awaiting-confirmation", "test");
+  await f.store.setState(f.run.id, "running", "test");
   return { f, other, pnr: pnr.id };
 }
 
@@ -72,10 +72,10 @@ describe("a dashboard's token steers and reads its own run only", () => {
       expect(e.message).toContain(f.run.id);
       expect(e.message).toContain(other.id);
     }
-    const after = f.store.getRun(other.id) as RunRecord;
+    const after = (await f.store.getRun(other.id)) as RunRecord;
     expect(after.confirmed).toEqual([]); // G4 not bypassed
     expect(after.state).toBe("awaiting-confirmation");
-    expect(f.store.events(other.id).some((e) => e.type === "confirmation.given")).toBe(false);
+    expect((await f.store.events(other.id)).some((e) => e.type === "confirmation.given")).toBe(false);
     // reading the other run: refused too
     for (const path of [
       `/api/runs/${other.id}`,
@@ -100,7 +100,7 @@ describe("a dashboard's token steers and reads its own run only", () => {
     expect((await api(`/api/runs/${f.run.id}`)).status).toBe(200);
     const paused = await api(`/api/runs/${f.run.id}/pause`, { method: "POST", body: "{}" });
     expect(paused.status).toBe(200);
-    expect(f.store.getRun(f.run.id)?.state).toBe("paused");
+    expect((await f.store.getRun(f.run.id))?.state).toBe("paused");
     // an unscoped operator token still reaches every run of the state file
     const res = await fetch(`${dash.server.url}/api/runs/${other.id}/confirm`, {
       method: "POST",
@@ -108,12 +108,12 @@ describe("a dashboard's token steers and reads its own run only", () => {
       body: JSON.stringify({ step: pnr }),
     });
     expect(res.status).toBe(200);
-    expect(f.store.getRun(other.id)?.confirmed).toEqual([pnr]);
+    expect((await f.store.getRun(other.id))?.confirmed).toEqual([pnr]);
   });
 
   it("an event stream of a scoped token is refused for another run", async () => {
     const { f, other } = await twoFleets();
-    const t = createToken(f.store, "viewer", { run: f.run.id });
+    const t = await createToken(f.store, "viewer", { run: f.run.id });
     const res = await f.api(`/api/runs/${other.id}/events`, {
       token: t.token,
       headers: { accept: "text/event-stream" },
@@ -137,7 +137,7 @@ describe("a dashboard's token steers and reads its own run only", () => {
     expect(await who.json()).toEqual({ token: { id: t.id, role: "operator", run: f.run.id } });
     const refused = await f.api(`/api/runs/${other.id}/pause`, { method: "POST", token: t.token });
     expect(refused.status).toBe(403);
-    expect(f.store.getRun(other.id)?.state).toBe("awaiting-confirmation");
+    expect((await f.store.getRun(other.id))?.state).toBe("awaiting-confirmation");
     const listed = await runCli(["token", "list", "--state", f.statePath, "--json"], { timeoutMs: 30_000 });
     expect(JSON.parse(listed.stdout).tokens.find((x: { id: string }) => x.id === t.id)).toMatchObject({
       run: f.run.id,

@@ -11,7 +11,7 @@ let f: Awaited<ReturnType<typeof fixture>> | undefined;
 describe("tokens expire, are listed and revoked (real CLI, real server, one state file)", () => {
   it("a live event stream ends once its token is revoked (an open stream is no way round revocation)", async () => {
     f = await fixture();
-    const t = createToken(f.store, "viewer");
+    const t = await createToken(f.store, "viewer");
     const res = await f.api(`/api/runs/${f.run.id}/events`, {
       token: t.token,
       headers: { accept: "text/event-stream" },
@@ -94,11 +94,11 @@ describe("tokens expire, are listed and revoked (real CLI, real server, one stat
 
     // a token past its expiry is refused: one made two minutes ago for one minute, and one
     // made now for a second, refused once its second has passed
-    const old = createToken(f.store, "viewer", { ttlSeconds: 60, now: new Date(Date.now() - 120_000) });
+    const old = await createToken(f.store, "viewer", { ttlSeconds: 60, now: new Date(Date.now() - 120_000) });
     const stale = await f.api("/api/runs", { token: old.token });
     expect(stale.status).toBe(401);
     expect((await errorOf(stale)).message).toContain("expired");
-    const short = createToken(f.store, "viewer", { ttlSeconds: 1 });
+    const short = await createToken(f.store, "viewer", { ttlSeconds: 1 });
     expect((await f.api("/metrics", { token: short.token })).status).toBe(200);
     await waitFor(async () => (await f!.api("/metrics", { token: short.token })).status === 401, {
       timeoutMs: 10_000,

@@ -130,8 +130,13 @@ describe("opening a state file: a rollgate store or nothing (the real CLI, real 
     const truncated = join(d, "truncated.db");
     const s = openStore(truncated);
     for (let i = 0; i < 300; i++)
-      s.addToken({ id: `t${i}`, role: "viewer", hash: "ab".repeat(32), createdAt: new Date().toISOString() });
-    s.close();
+      await s.addToken({
+        id: `t${i}`,
+        role: "viewer",
+        hash: "ab".repeat(32),
+        createdAt: new Date().toISOString(),
+      });
+    await s.close();
     truncateSync(truncated, Math.floor(statSync(truncated).size / 2));
     await expectRefused(["status", "--state", truncated], /truncated/);
     await expectRefused(["token", "list", "--state", truncated], /truncated/);
@@ -161,13 +166,13 @@ describe("opening a state file: a rollgate store or nothing (the real CLI, real 
     chmodSync(d, 0o755);
     const state = join(d, "state.db");
     const s = openStore(state);
-    s.addToken({
+    await s.addToken({
       id: "0badc0de",
       role: "viewer",
       hash: "ab".repeat(32),
       createdAt: new Date().toISOString(),
     });
-    s.close();
+    await s.close();
     chmodSync(state, 0o444);
     // root may write any file: the commands run as nobody, who may not write this one
     const user = process.getuid?.() === 0 ? { user: { uid: 65534, gid: 65534 } } : {};
@@ -241,7 +246,7 @@ describe("opening a state file: a rollgate store or nothing (the real CLI, real 
 });
 
 describe("schema 3: a token may be scoped to one run", () => {
-  it("a store of schema 2 (tokens without a run) is read as it is, and a writer adds the run column", () => {
+  it("a store of schema 2 (tokens without a run) is read as it is, and a writer adds the run column", async () => {
     const d = tempDir("rollgate-schema2-");
     const state = join(d, "state.db");
     const old = new Database(state);
@@ -261,23 +266,23 @@ describe("schema 3: a token may be scoped to one run", () => {
     `);
     old.close();
     const reader = openStore(state, { readonly: true });
-    expect(reader.tokens()).toEqual([
+    expect(await reader.tokens()).toEqual([
       { id: "0ld70ken", role: "operator", hash: "cd".repeat(32), createdAt: "2026-01-01T00:00:00.000Z" },
     ]);
-    reader.close();
+    await reader.close();
     const writer = openStore(state);
-    writer.addToken({
+    await writer.addToken({
       id: "5c0bed00",
       role: "viewer",
       hash: "ab".repeat(32),
       createdAt: "2026-01-02T00:00:00.000Z",
       run: "run-1",
     });
-    expect(writer.tokens().map((t) => [t.id, t.run])).toEqual([
+    expect((await writer.tokens()).map((t) => [t.id, t.run])).toEqual([
       ["0ld70ken", undefined], // an older token: every run
       ["5c0bed00", "run-1"],
     ]);
-    writer.close();
+    await writer.close();
     const db = new Database(state, { readonly: true });
     expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: "3" });
     db.close();

@@ -38,8 +38,8 @@ function store(path: string) {
   open.push(s);
   return s;
 }
-afterEach(() => {
-  while (open.length) open.pop()!.close();
+afterEach(async () => {
+  while (open.length) await open.pop()!.close();
 });
 
 describe("SQLite store (real files)", () => {
@@ -49,17 +49,19 @@ describe("SQLite store (real files)", () => {
     expect(existsSync(path)).toBe(false);
     const s = store(path);
     expect(existsSync(path)).toBe(true);
-    const raw = (s as unknown as { db: { pragma(q: string, o: { simple: boolean }): unknown } }).db;
+    // the state file under the asynchronous Store: its SQLite connection
+    const raw = (s as unknown as { file: { db: { pragma(q: string, o: { simple: boolean }): unknown } } })
+      .file.db;
     expect(raw.pragma("journal_mode", { simple: true })).toBe("wal");
     expect(raw.pragma("synchronous", { simple: true })).toBe(2);
   });
 
-  it("keeps runs, plans and an ordered journal across reopen", () => {
+  it("keeps runs, plans and an ordered journal across reopen", async () => {
     const path = join(tempDir(), "state.db");
     const a = store(path);
-    const run = a.createRun({ fleet: "f", fleetFile: "/x/f.yaml", target: "3.5.1", plan });
-    a.setState(run.id, "running");
-    a.append(run.id, {
+    const run = await a.createRun({ fleet: "f", fleetFile: "/x/f.yaml", target: "3.5.1", plan });
+    await a.setState(run.id, "running");
+    await a.append(run.id, {
       type: "step.intent",
       step: "m/s1/install",
       action: "install",
@@ -67,39 +69,39 @@ describe("SQLite store (real files)", () => {
       server: "s1",
       attempt: 1,
     });
-    a.append(run.id, { type: "step.done", step: "m/s1/install", observed: false, seconds: 3 });
-    a.close();
+    await a.append(run.id, { type: "step.done", step: "m/s1/install", observed: false, seconds: 3 });
+    await a.close();
     const b = store(path);
-    expect(b.getRun(run.id)).toMatchObject({ state: "running", target: "3.5.1", fleet: "f" });
-    expect(b.getPlan(run.id)).toEqual(plan);
-    const events = b.events(run.id);
+    expect(await b.getRun(run.id)).toMatchObject({ state: "running", target: "3.5.1", fleet: "f" });
+    expect(await b.getPlan(run.id)).toEqual(plan);
+    const events = await b.events(run.id);
     expect(events.map((e) => e.type)).toEqual(["run.created", "run.state", "step.intent", "step.done"]);
     expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((x, y) => x - y));
-    expect(b.events(run.id, events[1]!.seq).map((e) => e.type)).toEqual(["step.intent", "step.done"]);
-    expect(b.findUnfinishedRun("f", "3.5.1")?.id).toBe(run.id);
-    b.setState(run.id, "completed");
-    expect(b.findUnfinishedRun("f", "3.5.1")).toBeUndefined();
+    expect((await b.events(run.id, events[1]!.seq)).map((e) => e.type)).toEqual(["step.intent", "step.done"]);
+    expect((await b.findUnfinishedRun("f", "3.5.1"))?.id).toBe(run.id);
+    await b.setState(run.id, "completed");
+    expect(await b.findUnfinishedRun("f", "3.5.1")).toBeUndefined();
   });
 
-  it("changes a state conditionally, so an operator's pause never overwrites what the engine wrote", () => {
+  it("changes a state conditionally, so an operator's pause never overwrites what the engine wrote", async () => {
     const s = store(join(tempDir(), "state.db"));
-    const run = s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
-    s.setState(run.id, "completed");
-    expect(s.setStateIf(run.id, ["running"], "paused")).toBeUndefined();
-    expect(s.getRun(run.id)!.state).toBe("completed");
-    s.setState(run.id, "running");
-    expect(s.setStateIf(run.id, ["running"], "paused", "by a test")).toMatchObject({
+    const run = await s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
+    await s.setState(run.id, "completed");
+    expect(await s.setStateIf(run.id, ["running"], "paused")).toBeUndefined();
+    expect((await s.getRun(run.id))!.state).toBe("completed");
+    await s.setState(run.id, "running");
+    expect(await s.setStateIf(run.id, ["running"], "paused", "by a test")).toMatchObject({
       type: "run.state",
       state: "paused",
     });
-    expect(s.getRun(run.id)!.state).toBe("paused");
+    expect((await s.getRun(run.id))!.state).toBe("paused");
   });
 
-  it("records confirmations of points of no return", () => {
+  it("records confirmations of points of no return", async () => {
     const s = store(join(tempDir(), "state.db"));
-    const run = s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
-    s.confirm(run.id, "m/s1/stop", "--confirm-finalize");
-    expect(s.getRun(run.id)!.confirmed).toEqual(["m/s1/stop"]);
+    const run = await s.createRun({ fleet: "f", fleetFile: "/x", target: "3.5.1", plan });
+    await s.confirm(run.id, "m/s1/stop", "--confirm-finalize");
+    expect((await s.getRun(run.id))!.confirmed).toEqual(["m/s1/stop"]);
   });
 
   it("lets one engine hold a fleet's lock; a live holder refuses a second; a dead one's lock is taken over", async () => {
@@ -108,14 +110,14 @@ describe("SQLite store (real files)", () => {
     // a real, live other process holds the lock
     const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
     await waitFor(() => child.pid);
-    s.acquireEngineLock("f", { pid: child.pid!, host: (await import("node:os")).hostname() });
-    expect(() => s.acquireEngineLock("f", { pid: process.pid, host: "h" })).toThrow(
+    await s.acquireEngineLock("f", { pid: child.pid!, host: (await import("node:os")).hostname() });
+    await expect(s.acquireEngineLock("f", { pid: process.pid, host: "h" })).rejects.toThrow(
       /another rollgate engine \(pid \d+/,
     );
     child.kill("SIGKILL");
     await waitFor(() => child.exitCode !== null || child.signalCode !== null);
-    s.acquireEngineLock("f", { pid: process.pid, host: "h" });
-    s.releaseEngineLock("f", process.pid);
-    s.acquireEngineLock("f", { pid: process.pid, host: "h" });
+    await s.acquireEngineLock("f", { pid: process.pid, host: "h" });
+    await s.releaseEngineLock("f", process.pid);
+    await s.acquireEngineLock("f", { pid: process.pid, host: "h" });
   });
 });

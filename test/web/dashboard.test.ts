@@ -7,7 +7,7 @@ import { runDemo } from "../../src/run/demo.ts";
 import { createToken } from "../../src/server/auth.ts";
 import { createServer, type RunningServer } from "../../src/server/index.ts";
 import { WEB_DIST } from "../../src/server/static.ts";
-import type { SqliteStore } from "../../src/store/sqlite.ts";
+import type { Store } from "../../src/store/types.ts";
 import { CHROMIUM, launchChromium } from "../helpers/chromium.ts";
 import { REPO, tempDir } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
@@ -23,7 +23,7 @@ const ARTIFACTS = join(REPO, "test-artifacts");
 
 let browser: Browser;
 let server: RunningServer;
-let store: SqliteStore;
+let store: Store;
 let runId = "";
 let viewer = "";
 let operator = "";
@@ -51,9 +51,9 @@ beforeAll(async () => {
       ),
     onStore: async (s, run) => {
       store = s;
-      server = await createServer({ statePath: s.path, port: 0, pollMs: 100 });
-      viewer = createToken(s, "viewer").token;
-      operator = createToken(s, "operator").token;
+      server = await createServer({ statePath: s.location, port: 0, pollMs: 100 });
+      viewer = (await createToken(s, "viewer")).token;
+      operator = (await createToken(s, "operator")).token;
       runId = run.id;
       ready();
     },
@@ -133,7 +133,7 @@ describe("the dashboard in Chromium, against a running demo", () => {
       [runId, viewer],
     );
     expect(status).toBe(403);
-    expect(store.getRun(runId)!.state).toBe("running");
+    expect((await store.getRun(runId))!.state).toBe("running");
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-viewer.png") });
     await page.close();
 
@@ -141,7 +141,7 @@ describe("the dashboard in Chromium, against a running demo", () => {
     await op.waitForSelector("#btn-pause:not([disabled])", { timeout: 10_000 });
     await op.click("#btn-pause");
     await op.waitForSelector("#run-state.state-paused", { timeout: 10_000 });
-    expect(store.getRun(runId)!.state).toBe("paused");
+    expect((await store.getRun(runId))!.state).toBe("paused");
     expect(await op.isEnabled("#btn-resume")).toBe(true);
     await op.screenshot({ path: join(ARTIFACTS, "dashboard-operator-paused.png"), fullPage: true });
     await op.close();

@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import { STRATEGIES, type StrategyChoice } from "../../model/step.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
+import { RUN_DEFAULTS } from "../../run/options.ts";
 import { LiveView } from "../views/live-view.ts";
 import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";
@@ -71,7 +72,12 @@ function applyOptions(cmd: Command): Command {
     .option("--state <path>", "the state file (default: .rollgate/state.db beside the fleet file)")
     .option("-y, --yes", "apply without asking")
     .option("--confirm-finalize", "confirm the points of no return (G4) in advance")
-    .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
+    .option(
+      "--escalate-after <k>",
+      "escalate past k × a step's estimate (D8a)",
+      parsePositiveNumber,
+      RUN_DEFAULTS.escalateFactor,
+    )
     .option(
       "--correct-out-of-order",
       "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
@@ -93,7 +99,12 @@ function resumeOptions(cmd: Command): Command {
     .option("--state <path>", "the state file")
     .option("--run <id>", "a run id (default: the fleet's one unfinished run)")
     .option("--confirm-finalize", "confirm the points of no return (G4)")
-    .option("--escalate-after <k>", "escalate past k × a step's estimate (D8a)", parsePositiveNumber, 2)
+    .option(
+      "--escalate-after <k>",
+      "escalate past k × a step's estimate (D8a)",
+      parsePositiveNumber,
+      RUN_DEFAULTS.escalateFactor,
+    )
     .option(
       "--correct-out-of-order",
       "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
@@ -132,7 +143,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
       ...(opts.state ? { statePath: opts.state } : {}),
       yes: Boolean(opts.yes),
       confirmFinalize: Boolean(opts.confirmFinalize),
-      escalateFactor: opts.escalateAfter ?? 2,
+      escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
       planner: (fleet, to, strategy) => {
         const plan = planUpgrade(fleet, { to, strategy });
@@ -174,7 +185,7 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
   if (note && !opts.json) ctx.output.err(note);
   const store = openExistingStore(statePath);
   try {
-    const run = await store.getRun(located.run.id) ?? located.run;
+    const run = (await store.getRun(located.run.id)) ?? located.run;
     // An engine is alive (paused, or waiting for a confirmation): hand it the word.
     // Otherwise nothing is written here: resume() checks its input first.
     if (await store.engineHolder(run.fleet)) {
@@ -197,7 +208,7 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
     runId: located.run.id,
     ...(located.fleetFile ? { fleetFile: located.fleetFile } : {}),
     confirmFinalize: Boolean(opts.confirmFinalize),
-    escalateFactor: opts.escalateAfter ?? 2,
+    escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
     ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
     ...(ask ? { ask } : {}),
     onPlan: (plan, info) => {

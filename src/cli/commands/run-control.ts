@@ -176,7 +176,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
             s,
             ctx.output.color,
             resumeCommandOf(located, run, opts.run),
-            run.state === "aborting" && await returnToServiceRequested(store, run.id)
+            run.state === "aborting" && (await returnToServiceRequested(store, run.id))
               ? abortReturnCommandOf(located, run, opts.run)
               : undefined,
           ))
@@ -259,8 +259,12 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         });
       }
       const { summarizeRun } = await import("../../run/summary.ts");
-      const summary = await withRun(ctx, fleet, { ...opts, run: r.run }, { readonly: true }, async (store, run) =>
-        await summarizeRun(store, run),
+      const summary = await withRun(
+        ctx,
+        fleet,
+        { ...opts, run: r.run },
+        { readonly: true },
+        async (store, run) => await summarizeRun(store, run),
       );
       if (opts.json)
         ctx.output.json({
@@ -299,7 +303,7 @@ async function waitUntilFinished(statePath: string, runId: string): Promise<void
     const store = openExistingStore(statePath, { readonly: true });
     try {
       const run = await store.getRun(runId);
-      if (!run || FINISHED_STATES.includes(run.state) || !await store.engineHolder(run.fleet)) return;
+      if (!run || FINISHED_STATES.includes(run.state) || !(await store.engineHolder(run.fleet))) return;
     } finally {
       await store.close();
     }

@@ -53,7 +53,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
           const path = pathOf(fleet, opts);
           const store = (await stores()).openStore(path);
           try {
-            if (opts.run !== undefined && !await store.getRun(opts.run))
+            if (opts.run !== undefined && !(await store.getRun(opts.run)))
               throw new RollgateError(
                 "ROLLGATE_E_RUN_NOT_FOUND",
                 `no run ${opts.run} in ${path}: --run scopes the token to a run of this state file`,

@@ -17,7 +17,8 @@ export async function requestConfirmation(ctx: EngineContext, step: Step): Promi
     rule: "G4",
     reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it the old release cannot come back`,
   });
-  if ((await ctx.runState()).state === "running") await ctx.setState("awaiting-confirmation", `G4: ${step.id}`);
+  if ((await ctx.runState()).state === "running")
+    await ctx.setState("awaiting-confirmation", `G4: ${step.id}`);
   if (!ctx.o.confirm) {
     ctx.halted.add(step.id);
     return;
@@ -26,7 +27,7 @@ export async function requestConfirmation(ctx: EngineContext, step: Step): Promi
   ctx.o
     .confirm(step)
     .then(async (answer) => {
-      if (answer === "yes" && await mayStart(ctx) && !ctx.escalation) await ctx.confirm(step.id);
+      if (answer === "yes" && (await mayStart(ctx)) && !ctx.escalation) await ctx.confirm(step.id);
       else if (answer === "halt") ctx.halted.add(step.id);
       else if (answer === "no") {
         ctx.halted.add(step.id);

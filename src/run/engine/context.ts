@@ -2,6 +2,7 @@ import type { Escalation, RunEvent, RunEventBody, RunState } from "../../events/
 import type { Cluster, Server } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
 import type { RunRecord } from "../../store/types.ts";
+import { withRunDefaults } from "../options.ts";
 import { returnToServiceRequested } from "../control.ts";
 import type { StepStanding } from "../journal.ts";
 import { targetsOf } from "../rule-gate.ts";
@@ -61,7 +62,7 @@ export class EngineContext {
   readonly confirmationAsked = new Set<string>();
 
   constructor(options: EngineOptions) {
-    this.o = { escalateFactor: 2, tickMs: 100, now: () => Date.now(), ...options };
+    this.o = withRunDefaults(options);
     this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
     this.targets = targetsOf(options.plan);
   }

@@ -36,7 +36,7 @@ function execute(ctx: EngineContext, step: Step): Promise<void> {
   // A step queued behind another starts only if nothing has stopped the run meanwhile.
   const mine = previous
     .catch(() => undefined)
-    .then(async () => (await mayStartStep(ctx, step) ? executeNow(ctx, step) : undefined));
+    .then(async () => ((await mayStartStep(ctx, step)) ? executeNow(ctx, step) : undefined));
   ctx.clusterQueue.set(
     cluster.name,
     mine.catch(() => undefined),

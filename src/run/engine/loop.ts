@@ -43,7 +43,7 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
       continue;
     }
     for (const c of ctx.mixedSince.keys()) await alertMixed(ctx, c, ctx.o.now());
-    const { blocked, started } = await mayStart(ctx)
+    const { blocked, started } = (await mayStart(ctx))
       ? await startReady(ctx, run)
       : { blocked: undefined, started: false };
     if (ctx.running.size === 0 && !started) {
@@ -59,7 +59,10 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
  * Starts every ready step that may start: points of no return (G4) wait for their confirmation,
  * independent steps go on meanwhile; a step the gate denies waits, its rule journaled once.
  */
-async function startReady(ctx: EngineContext, run: RunRecord): Promise<{ blocked: Blocked | undefined; started: boolean }> {
+async function startReady(
+  ctx: EngineContext,
+  run: RunRecord,
+): Promise<{ blocked: Blocked | undefined; started: boolean }> {
   let blocked: Blocked | undefined;
   let started = false;
   const steps = ready(ctx);
@@ -70,7 +73,7 @@ async function startReady(ctx: EngineContext, run: RunRecord): Promise<{ blocked
   }
   for (const step of steps) {
     if (unconfirmed.includes(step)) continue;
-    if (!await mayStartStep(ctx, step)) continue;
+    if (!(await mayStartStep(ctx, step))) continue;
     const verdict = await check(ctx, step);
     if (verdict && !verdict.ok) {
       blocked ??= verdict;
@@ -115,11 +118,11 @@ async function settle(
     ctx.declined !== undefined && !now.confirmed.includes(ctx.declined)
       ? ctx.declined
       : [...ctx.halted].find((id) => !now.confirmed.includes(id));
-  if (halted && await mayStart(ctx)) {
+  if (halted && (await mayStart(ctx))) {
     await ctx.setState("awaiting-confirmation", `G4: ${halted} is a point of no return`);
     return { state: "awaiting-confirmation", needsConfirmation: halted };
   }
-  if (blocked && await mayStart(ctx) && ctx.awaitingAnswer.size === 0) {
+  if (blocked && (await mayStart(ctx)) && ctx.awaitingAnswer.size === 0) {
     // Nothing runs and the rules hold every ready step back: nothing will change by waiting.
     await raise(ctx, {
       code: "ROLLGATE_E_ESCALATED",

@@ -30,7 +30,7 @@ export async function mayStart(ctx: EngineContext): Promise<boolean> {
  * beside every failed step's failure branch (`checkBeside`).
  */
 export async function mayStartStep(ctx: EngineContext, step: Step): Promise<boolean> {
-  if (!await mayStart(ctx) || ctx.declined !== undefined) return false;
+  if (!(await mayStart(ctx)) || ctx.declined !== undefined) return false;
   if (ctx.escalation === undefined) return true;
   if (step.pointOfNoReturn) return false;
   if (ctx.haltedClusters.has(step.cluster) || ctx.haltedClusters.has(ctx.actingCluster(step).name))
