@@ -38,7 +38,7 @@ export function compareReleases(a: string, b: string): number {
 /** "3.4.x" and "3.4" name every release under 3.4. */
 function under(release: number[], prefix: string): boolean {
   const p = releaseNumbers(prefix.replace(/\.[xX]$/, ""));
-  return p !== undefined && p.every((n, i) => (release[i] ?? 0) === n);
+  return p?.every((n, i) => (release[i] ?? 0) === n) ?? false;
 }
 
 /** G1/D2: may servers (or clusters) on releases a and b run together under the declared policy? */

@@ -26,10 +26,21 @@ export class Engine {
     requestStop(this.ctx, reason);
   }
 
+  private loaded: Promise<void> | undefined;
+
+  /**
+   * Reads the run's journal (where each step stands, replayed into the gate) before anything
+   * acts; run() does it first. Once per engine.
+   */
+  load(): Promise<void> {
+    this.loaded ??= this.ctx.load();
+    return this.loaded;
+  }
+
   /** Runs until the plan is done, or the run is escalated, aborted, or halted for a confirmation. */
   async run(): Promise<EngineResult> {
     try {
-      await this.ctx.load();
+      await this.load();
       return await loop(this.ctx);
     } finally {
       // Never hand the store back while a step still runs: its outcome must reach the journal.

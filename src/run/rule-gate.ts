@@ -3,7 +3,6 @@ import type { Step } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
 import {
   canStart,
-  checkDomain,
   cloneState,
   finishStep,
   initialState,

@@ -55,7 +55,7 @@ describe("preflight", () => {
     expect(existsSync(elsewhere)).toBe(false);
 
     const store = new SqliteStore(defaultStatePath(t.fleet));
-    expect(store.listRuns()).toHaveLength(1);
+    expect(await store.listRuns()).toHaveLength(1);
     await store.close();
     const after = t.lab.status();
     expect(after.installs).toEqual(before.installs);

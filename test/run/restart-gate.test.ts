@@ -63,7 +63,8 @@ describe("the gate after a restart", () => {
     expect(fresh.check(second).ok).toBe(true); // alone, the second busy-out keeps the floor
 
     const gate = ruleGate(fleet, plan);
-    new Engine({ store, runId: run.id, fleet, plan, gate, driverFor });
+    // the engine reads the journal before it acts (run() loads it first)
+    await new Engine({ store, runId: run.id, fleet, plan, gate, driverFor }).load();
     const verdict = gate.check(second);
     expect(verdict.ok).toBe(false);
     // us-east has dma-nyc as primary and dma-bos as backup: both out would leave it unserved

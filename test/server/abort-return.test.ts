@@ -46,7 +46,7 @@ describe("the API's abort with return to service", () => {
       expect((await errorOf(res)).code, body).toBe("ROLLGATE_E_API_BAD_REQUEST");
     }
     expect((await f.store.getRun(f.run.id))!.state).toBe("running");
-    expect(asked()).toEqual([]);
+    expect(await asked()).toEqual([]);
   });
 
   it("names what is wrong with a body: a field __proto__ is an unknown field, not JSON that does not parse", async () => {
@@ -72,7 +72,7 @@ describe("the API's abort with return to service", () => {
     expect(empty.status).toBe(400);
     expect((await errorOf(empty)).message).toMatch(/body is empty/);
     expect((await f.store.getRun(f.run.id))!.state).toBe("running");
-    expect(asked()).toEqual([]);
+    expect(await asked()).toEqual([]);
   });
 
   it("a viewer is refused (403); a token scoped to another run is refused (403 ROLLGATE_E_API_OUT_OF_SCOPE)", async () => {
@@ -87,7 +87,7 @@ describe("the API's abort with return to service", () => {
     expect(out.status).toBe(403);
     expect((await errorOf(out)).code).toBe("ROLLGATE_E_API_OUT_OF_SCOPE");
     expect((await f.store.getRun(f.run.id))!.state).toBe("running");
-    expect(asked()).toEqual([]);
+    expect(await asked()).toEqual([]);
   });
 
   it("an operator (or the run's own scoped token) aborts with return to service: journaled for the engine, the run aborting", async () => {
@@ -103,7 +103,7 @@ describe("the API's abort with return to service", () => {
     expect(body.message).toContain(
       `\`rollgate abort ${f.run.fleetFile} --return-to-service --state ${f.statePath} --run ${f.run.id}\` or \`rollgate resume ${f.run.fleetFile} --state ${f.statePath} --run ${f.run.id}\``,
     );
-    expect(asked()).toEqual([true]);
+    expect(await asked()).toEqual([true]);
     expect((await f.store.getRun(f.run.id))!.state).toBe("aborting");
   });
 
@@ -113,7 +113,7 @@ describe("the API's abort with return to service", () => {
     await f.store.acquireEngineLock("seed-matrix", { pid: process.pid, host: hostname() });
     const res = await f.api(`/api/runs/${f.run.id}/abort`, json('{"returnToService":false}', f.operator));
     expect(await res.json()).toMatchObject({ ok: true, state: "aborting", returnToService: false });
-    expect(asked()).toEqual([false]);
+    expect(await asked()).toEqual([false]);
     await f.store.releaseEngineLock("seed-matrix", process.pid);
   });
 });
