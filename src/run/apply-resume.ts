@@ -1,0 +1,170 @@
+import { realpathSync } from "node:fs";
+import { hostname } from "node:os";
+import { driverFor as defaultDriverFor } from "../drivers/index.ts";
+import type { Driver } from "../drivers/driver.ts";
+import { type Escalation, FINISHED_STATES } from "../events/types.ts";
+import { loadFleetFile } from "../io/fleet-loader.ts";
+import { RollgateError } from "../model/errors.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import type { Step } from "../model/step.ts";
+import type { Plan } from "../plan/types.ts";
+import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
+import { openStore } from "../store/open.ts";
+import { drive } from "./apply-drive.ts";
+import { observeAll } from "./apply-preflight.ts";
+import { EarlySignals } from "./apply-signals.ts";
+import type { DriveResult, ResumeInput } from "./apply-types.ts";
+import { returnToServiceRequested } from "./control.ts";
+import { fleetClaims, fleetIdentity } from "./identity.ts";
+import { type JournalView, readJournal } from "./journal.ts";
+import { pickRun } from "./locate.ts";
+import { manualFor } from "./manual.ts";
+
+/** Continues an unfinished run in this process (after an escalation, a crash, or a halt for confirmation). */
+export async function resume(input: ResumeInput): Promise<DriveResult> {
+  const early = new EarlySignals();
+  try {
+    return await resumeHolding(input, early);
+  } finally {
+    early.dispose();
+  }
+}
+
+/** `held`: the fleet and host lock `apply` already holds when it resumes a run it found. */
+export async function resumeHolding(
+  input: ResumeInput,
+  early: EarlySignals,
+  held?: { fleet: Fleet; lock: HostLock },
+): Promise<DriveResult> {
+  const store = openStore(input.statePath);
+  try {
+    // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
+    const run = input.runId
+      ? await store.getRun(input.runId)
+      : await pickRun(store, { unfinishedOnly: true });
+    if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
+    if (FINISHED_STATES.includes(run.state))
+      throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
+    const fleetFile = input.fleetFile ?? run.fleetFile;
+    const fleet = held?.fleet ?? loadFleetFile(fleetFile);
+    if (run.fleetId !== undefined && fleetIdentity(fleet) !== run.fleetId)
+      throw new RollgateError(
+        "ROLLGATE_E_PREFLIGHT_MISMATCH",
+        `${fleetFile} describes other servers (or other addresses) than the fleet run ${run.id} was started on (${run.fleetFile}); a run is resumed only on its own fleet; nothing was done`,
+      );
+    const plan = await store.getPlan(run.id);
+    const lock = held
+      ? undefined
+      : await early.raced(
+          (async () => acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile)))(),
+        );
+    try {
+      await store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
+      try {
+        const journal = readJournal(await store.events(run.id), plan);
+        const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
+        input.onPlan?.(plan, { resumed: true, runId: run.id, done });
+        const aborting = run.state === "aborting";
+        if (aborting && !(await returnToServiceRequested(store, run.id))) {
+          await store.setState(run.id, "aborted", "aborted while no engine was running");
+          return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
+        }
+        // an abort with return to service: the engine starts no step of the plan, observes every
+        // cluster and returns to service what the run took out (engine/abort-return.ts), then ends aborted
+        if (aborting) return await drive(store, run, fleet, plan, input.statePath, input, early);
+        // G5: the fleet is observed before the engine acts on its journal's picture of it.
+        const disagreement = await early.raced(
+          resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor),
+        );
+        if (disagreement) {
+          input.onEvent?.(await store.append(run.id, { type: "escalation", escalation: disagreement }));
+          input.onEvent?.(await store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
+          return {
+            state: "escalated",
+            escalation: disagreement,
+            runId: run.id,
+            plan,
+            statePath: input.statePath,
+          };
+        }
+        if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
+          await store.setState(run.id, "running", "resumed by an operator");
+        return await drive(store, (await store.getRun(run.id))!, fleet, plan, input.statePath, input, early);
+      } finally {
+        await store.releaseEngineLock(run.fleet, process.pid);
+      }
+    } finally {
+      lock?.release();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Before a run goes on, every server is observed and compared with what the journal says was
+ * done: a release installed that is gone, a DMA cluster in another supercluster than its steps
+ * put it in. Where the world disagrees with the journal the run escalates (G5) instead of acting
+ * on a picture that is no longer true. Steps begun but not finished may have left either state.
+ */
+async function resumePreflight(
+  fleet: Fleet,
+  plan: Plan,
+  journal: JournalView,
+  driverFor: (c: Cluster) => Driver,
+): Promise<Escalation | undefined> {
+  const clusters = fleet.clusters.filter((c) => plan.steps.some((s) => s.cluster === c.name));
+  const observed = await observeAll(clusters, driverFor, "resuming");
+  const stepOf = (cluster: string, action: Step["action"], server?: string) =>
+    plan.steps.find(
+      (s) => s.cluster === cluster && s.action === action && (server === undefined || s.server === server),
+    );
+  const standing = (s: Step | undefined) => (s ? journal.steps.get(s.id) : undefined);
+  const differences: string[] = [];
+  for (const { cluster, server, obs } of observed) {
+    const target = plan.targets[cluster.name] ?? plan.target;
+    const install = stepOf(cluster.name, "install", cluster.pack === "polycom-dma" ? undefined : server.name);
+    const st = standing(install);
+    const onTarget = compareVersions(obs.release, target) === 0;
+    if (st?.status === "done" && !onTarget)
+      differences.push(
+        `${server.name} runs ${obs.release}, though the journal has ${target} installed on it`,
+      );
+    else if (st && st.attempts === 0 && !onTarget && compareVersions(obs.release, server.version) !== 0)
+      differences.push(
+        `${server.name} runs ${obs.release}, though nothing was installed on it and the file says ${server.version}`,
+      );
+    if (cluster.pack !== "polycom-dma" || obs.supercluster === undefined) continue;
+    const join = standing(stepOf(cluster.name, "join-supercluster"));
+    const leaveStep = stepOf(cluster.name, "leave-supercluster");
+    const leave = standing(leaveStep);
+    const joinStep = stepOf(cluster.name, "join-supercluster");
+    const seen = obs.supercluster ?? null;
+    const say = (sc: string | null) => (sc ? `supercluster ${sc}` : "no supercluster");
+    if (join?.status === "done" && seen !== joinStep!.supercluster)
+      differences.push(
+        `${server.name} sees ${cluster.name} in ${say(seen)}, though the journal has it joined to ${joinStep!.supercluster}`,
+      );
+    else if (
+      leave?.status === "done" &&
+      !join?.attempts &&
+      seen !== null &&
+      seen === (cluster.supercluster ?? null)
+    )
+      differences.push(
+        `${server.name} sees ${cluster.name} in ${say(seen)}, though the journal has it gone from it`,
+      );
+    else if (leaveStep && leave?.attempts === 0 && seen !== (cluster.supercluster ?? null))
+      differences.push(
+        `${server.name} sees ${cluster.name} in ${say(seen)}, though it has not left ${say(cluster.supercluster ?? null)} yet`,
+      );
+  }
+  if (differences.length === 0) return undefined;
+  return {
+    code: "ROLLGATE_E_ESCALATED",
+    rule: "G5",
+    detail: `the fleet changed since the run's journal was written, so its next steps would act on a wrong picture: ${differences.join("; ")}. Put the fleet back as the journal says, or abort the run and plan again from where the fleet stands`,
+    manual: manualFor("G5"),
+  };
+}

@@ -1,0 +1,69 @@
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import type { StrategyChoice } from "../model/step.ts";
+import type { Driver } from "../drivers/driver.ts";
+import type { RunEvent, RunState } from "../events/types.ts";
+import type { Plan } from "../plan/types.ts";
+import type { RunRecord, Store } from "../store/types.ts";
+import type { EngineResult } from "./engine.ts";
+
+/** The inputs and results of `rollgate apply` and `rollgate resume` (run/apply.ts re-exports them). */
+/** Plans a fleet for `--to` specs ("3.5.1", or "NAME=RELEASE" per cluster, supercluster or pack). */
+export type Planner = (fleet: Fleet, targets: string[], strategy: StrategyChoice) => Plan;
+
+export interface DriveHooks {
+  /** Asks a yes/no question on the terminal; undefined when there is no terminal. */
+  ask?: (question: string, signal?: AbortSignal) => Promise<boolean>;
+  onPlan?: (plan: Plan, info: { resumed: boolean; runId?: string; done?: string[] }) => void;
+  onEvent?: (event: RunEvent) => void;
+  /** Points of no return wait for a confirmation through the store (the dashboard) instead of halting. */
+  waitForConfirmation?: boolean;
+  driverFor?: (cluster: Cluster) => Driver;
+  /** Apply the manual's M3 correction instead of escalating (docs/engine.md). */
+  correctOutOfOrder?: boolean;
+  /** Called once the store is open and the run known (the dashboard attaches here). */
+  onStore?: (store: Store, run: RunRecord) => void | Promise<void>;
+  /**
+   * Called on every SIGINT or SIGTERM (or Ctrl-C at the point-of-no-return question) while the
+   * engine drives the run, after the first one has paused it (see drive()). The shell says what
+   * happens; on the second one it may exit at once: the run stays resumable.
+   */
+  onInterrupt?: (interrupt: Interrupt) => void;
+}
+
+export interface Interrupt {
+  signal: "SIGINT" | "SIGTERM";
+  /** 1 for the first signal of this engine, 2 for the second, … */
+  count: number;
+  runId: string;
+  /** The run's state in the store just after the signal: "paused", unless it was escalated or being aborted. */
+  state: RunState;
+}
+
+export interface ApplyInput extends DriveHooks {
+  fleetFile: string;
+  /** The `--to` values. */
+  targets: string[];
+  strategy: StrategyChoice;
+  statePath?: string;
+  yes: boolean;
+  confirmFinalize: boolean;
+  escalateFactor?: number;
+  planner: Planner;
+}
+
+export interface DriveResult extends EngineResult {
+  runId: string;
+  plan: Plan;
+  statePath: string;
+  /** The operator answered no at the point of no return the run halted before (G4). */
+  declined?: boolean;
+}
+
+export interface ResumeInput extends DriveHooks {
+  statePath: string;
+  runId?: string;
+  /** A fleet file to use instead of the one the run was started from. */
+  fleetFile?: string;
+  confirmFinalize: boolean;
+  escalateFactor?: number;
+}
