@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -274,13 +274,19 @@ describe("the one fold of a run's journal", () => {
     expect(mixedSeconds(view, T0 + 25_000, false)).toMatchObject({ "cluster:c1": 4 });
   });
 
-  it("is pure: no node built-in, no clock, no randomness (the page imports it)", () => {
-    const text = readFileSync(new URL("../../src/events/fold.ts", import.meta.url), "utf8");
-    expect(text).not.toMatch(/from\s+["']node:/);
-    expect(text).not.toMatch(/Date\.now|new Date\(|Math\.random|performance\./);
-    const runtime = [...text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+["']([^"']+)["']/gm)].map(
-      (m) => m[1],
-    );
-    expect(runtime).toEqual(["./types.ts"]);
+  it("is pure: no node built-in, no clock, no randomness (the page imports it), in every part of it", () => {
+    const dir = new URL("../../src/events/", import.meta.url);
+    const parts = readdirSync(dir).filter((f) => /^fold(-[a-z]+)?\.ts$/.test(f));
+    expect(parts).toContain("fold.ts");
+    for (const part of parts) {
+      const text = readFileSync(new URL(part, dir), "utf8");
+      expect(text, part).not.toMatch(/from\s+["']node:/);
+      expect(text, part).not.toMatch(/Date\.now|new Date\(|Math\.random|performance\./);
+      const runtime = [...text.matchAll(/^import\s+(?!type\b)[^;]*?from\s+["']([^"']+)["']/gm)].map(
+        (m) => m[1]!,
+      );
+      // at run time a part imports only events/types.ts and the fold's other parts
+      for (const spec of runtime) expect(spec, part).toMatch(/^\.\/(types|fold(-[a-z]+)?)\.ts$/);
+    }
   });
 });
