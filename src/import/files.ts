@@ -14,7 +14,7 @@ import { MAX_FLEET_FILE_BYTES } from "../model/fleet-file.ts";
 
 /**
  * The shell of `rollgate import`: reading the inventory, writing the fleet file. The parsers
- * (ansible*.ts, inventory.ts, to-fleet.ts) do no I/O.
+ * (ansible*.ts, inventory.ts, to-fleet*.ts) do no I/O.
  */
 
 /** The largest inventory read: the fleet file's limit (8 MiB, docs/security.md). */
