@@ -21,7 +21,7 @@ import type { FleetChange } from "../model/fleet-sync.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { pauseRun, returnToServiceRequested } from "./control.ts";
 import { type JournalView, readJournal } from "./journal.ts";
-import { defaultStatePath, pickRun } from "./locate.ts";
+import { pickRun, statePathFrom } from "./locate.ts";
 import { manualFor } from "./manual.ts";
 import { shellWord } from "./return-to-service.ts";
 import { ruleGate } from "./rule-gate.ts";
@@ -402,7 +402,10 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
   } catch (e) {
     throw await early.raced(staleFileInstead(e, input.fleetFile, fleet, input.driverFor ?? defaultDriverFor));
   }
-  const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
+  const statePath = statePathFrom({
+    ...(input.statePath ? { state: input.statePath } : {}),
+    fleet: input.fleetFile,
+  });
   const driverFor = input.driverFor ?? defaultDriverFor;
   const fleetId = fleetIdentity(fleet);
 
