@@ -39,6 +39,14 @@ export interface StepStanding {
 }
 
 /** A step as the dashboard shows it: once done, it stays done. */
+/** A step the rule gate holds back: the first rule and its reason; `blockers`, every rule, when several. */
+export interface WaitingStep {
+  step: string;
+  rule: string;
+  reason: string;
+  blockers?: Array<{ rule: string; reason: string }>;
+}
+
 export type StepStatus = "pending" | "running" | "done" | "failed" | "waiting" | "confirm";
 
 export interface StepView {
@@ -92,7 +100,7 @@ export interface RunView {
   /** Steps begun (`step.started`) and not finished. */
   running: Set<string>;
   /** Steps the rules hold back, with the rule (latest reason each), until they start. */
-  waiting: Map<string, { step: string; rule: string; reason: string }>;
+  waiting: Map<string, WaitingStep>;
   /** Points of no return a confirmation was asked for (G4). */
   confirmationsAsked: Set<string>;
   /** The escalation a halt is reported by: the first since the run last ran, or the engine's final word on it. */
@@ -320,7 +328,12 @@ function foldSummary(view: RunView, stepId: string, e: RunEvent): void {
       view.running.delete(stepId);
       break;
     case "step.waiting":
-      view.waiting.set(stepId, { step: stepId, rule: e.rule, reason: e.reason });
+      view.waiting.set(stepId, {
+        step: stepId,
+        rule: e.rule,
+        reason: e.reason,
+        ...(e.blockers && e.blockers.length > 1 ? { blockers: e.blockers.map((b) => ({ ...b })) } : {}),
+      });
       break;
     case "confirmation.needed":
       view.confirmationsAsked.add(stepId);
@@ -401,7 +414,7 @@ export interface RunSummary<R extends RunHead = RunHead> {
   /** Steps begun and not finished. */
   running: string[];
   /** Steps the rules hold back, with the rule (latest reason each). */
-  waiting: { step: string; rule: string; reason: string }[];
+  waiting: WaitingStep[];
   /** Points of no return waiting for a confirmation (G4). */
   awaitingConfirmation: string[];
   escalation: Escalation | null;
