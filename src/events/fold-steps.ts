@@ -97,7 +97,12 @@ export function foldSummary(view: RunView, stepId: string, e: RunEvent): void {
       view.running.delete(stepId);
       break;
     case "step.waiting":
-      view.waiting.set(stepId, { step: stepId, rule: e.rule, reason: e.reason });
+      view.waiting.set(stepId, {
+        step: stepId,
+        rule: e.rule,
+        reason: e.reason,
+        ...(e.blockers && e.blockers.length > 1 ? { blockers: e.blockers.map((b) => ({ ...b })) } : {}),
+      });
       break;
     case "confirmation.needed":
       view.confirmationsAsked.add(stepId);

@@ -1,6 +1,6 @@
 import type { Plan } from "../plan/types.ts";
 import { type Escalation, FINISHED_STATES, type RunState } from "./types.ts";
-import type { AbortOutcome, CapacityPoint, RunAlert, RunView, StepView } from "./fold-view.ts";
+import type { AbortOutcome, CapacityPoint, RunAlert, RunView, StepView, WaitingStep } from "./fold-view.ts";
 
 /** A run's summary (`rollgate status`, the API) from the fold's view. */
 
@@ -23,7 +23,7 @@ export interface RunSummary<R extends RunHead = RunHead> {
   /** Steps begun and not finished. */
   running: string[];
   /** Steps the rules hold back, with the rule (latest reason each). */
-  waiting: { step: string; rule: string; reason: string }[];
+  waiting: WaitingStep[];
   /** Points of no return waiting for a confirmation (G4). */
   awaitingConfirmation: string[];
   escalation: Escalation | null;

@@ -17,6 +17,14 @@ export interface StepStanding {
   doneAt?: string;
 }
 
+/** A step the rule gate holds back: the first rule and its reason; `blockers`, every rule, when several. */
+export interface WaitingStep {
+  step: string;
+  rule: string;
+  reason: string;
+  blockers?: Array<{ rule: string; reason: string }>;
+}
+
 /** A step as the dashboard shows it: once done, it stays done. */
 export type StepStatus = "pending" | "running" | "done" | "failed" | "waiting" | "confirm";
 
@@ -71,7 +79,7 @@ export interface RunView {
   /** Steps begun (`step.started`) and not finished. */
   running: Set<string>;
   /** Steps the rules hold back, with the rule (latest reason each), until they start. */
-  waiting: Map<string, { step: string; rule: string; reason: string }>;
+  waiting: Map<string, WaitingStep>;
   /** Points of no return a confirmation was asked for (G4). */
   confirmationsAsked: Set<string>;
   /** The escalation a halt is reported by: the first since the run last ran, or the engine's final word on it. */

@@ -34,6 +34,7 @@ export type {
   StepStanding,
   StepStatus,
   StepView,
+  WaitingStep,
 } from "./fold-view.ts";
 export { runView } from "./fold-view.ts";
 export { nextStepView } from "./fold-steps.ts";

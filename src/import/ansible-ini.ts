@@ -4,9 +4,11 @@ import {
   addHost,
   emptyInventory,
   expandHostPattern,
+  MAX_INVENTORY_HOSTS,
   group,
   type InventoryParseResult,
   settleImplicitGroups,
+  tooManyHosts,
   splitPort,
 } from "./inventory.ts";
 
@@ -20,6 +22,8 @@ import {
 export function parseAnsibleIni(text: string, file: string): InventoryParseResult {
   const inv = emptyInventory(file, "ini");
   const diagnostics: Diagnostic[] = [];
+  // once the inventory holds MAX_INVENTORY_HOSTS hosts, one diagnostic and no more hosts
+  let full = false;
   const bad = (line: number, message: string, expected?: string, path?: string) =>
     diagnostics.push({
       code: "ROLLGATE_E_IMPORT_SYNTAX",
@@ -114,6 +118,13 @@ export function parseAnsibleIni(text: string, file: string): InventoryParseResul
         "a host name or a range such as www[01:50].example.com",
         `groups.${section}.hosts`,
       );
+      return;
+    }
+    if (full) return;
+    const over = tooManyHosts(inv, expanded.hosts);
+    if (over !== undefined) {
+      full = true;
+      bad(n, over, `at most ${MAX_INVENTORY_HOSTS} hosts`, `groups.${section}.hosts`);
       return;
     }
     const vars: [string, string][] = [];

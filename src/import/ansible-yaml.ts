@@ -5,10 +5,12 @@ import {
   addHost,
   emptyInventory,
   expandHostPattern,
+  MAX_INVENTORY_HOSTS,
   group,
   type Inventory,
   type InventoryParseResult,
   settleImplicitGroups,
+  tooManyHosts,
   splitPort,
   type Vars,
 } from "./inventory.ts";
@@ -23,6 +25,8 @@ export function parseAnsibleYaml(text: string, file: string): InventoryParseResu
   const inv = emptyInventory(file, "yaml");
   if (!doc) return { inventory: inv, diagnostics };
   const lineOf = (n: Node | null | undefined) => (n?.range ? lines.linePos(n.range[0]).line : 1);
+  // once the inventory holds MAX_INVENTORY_HOSTS hosts, one diagnostic and no more hosts
+  let full = false;
   const bad = (n: Node | null | undefined, message: string, expected: string, path: string) =>
     diagnostics.push({ code: "ROLLGATE_E_IMPORT_SYNTAX", file, line: lineOf(n), message, expected, path });
 
@@ -60,6 +64,13 @@ export function parseAnsibleYaml(text: string, file: string): InventoryParseResu
               "a host name or a range such as www[01:50].example.com",
               `${path}.hosts`,
             );
+            continue;
+          }
+          if (full) continue;
+          const over = tooManyHosts(inv, expanded.hosts);
+          if (over !== undefined) {
+            full = true;
+            bad(hp.key as Node, over, `at most ${MAX_INVENTORY_HOSTS} hosts`, `${path}.hosts`);
             continue;
           }
           for (const h of expanded.hosts) {

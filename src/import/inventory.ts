@@ -69,6 +69,9 @@ export function group(inv: Inventory, name: string, line: number, declares = fal
   return g;
 }
 
+/** Each group's host names, so that adding a host is not a scan of the group (100,000 hosts). */
+const hostNames = new WeakMap<InventoryGroup, Set<string>>();
+
 /** Adds a host (once) to a group (once), creating the host; returns the host. */
 export function addHost(inv: Inventory, groupName: string, name: string, line: number): InventoryHost {
   let h = inv.hosts.get(name);
@@ -77,7 +80,15 @@ export function addHost(inv: Inventory, groupName: string, name: string, line: n
     inv.hosts.set(name, h);
   }
   const g = group(inv, groupName, line);
-  if (!g.hosts.some((x) => x.value === name)) g.hosts.push({ value: name, line });
+  let names = hostNames.get(g);
+  if (!names || names.size !== g.hosts.length) {
+    names = new Set(g.hosts.map((x) => x.value));
+    hostNames.set(g, names);
+  }
+  if (!names.has(name)) {
+    names.add(name);
+    g.hosts.push({ value: name, line });
+  }
   return h;
 }
 
@@ -98,9 +109,9 @@ export function settleImplicitGroups(inv: Inventory): void {
   for (const g of inv.groups.values()) for (const c of g.children) isChild.add(c.value);
   for (const g of inv.groups.values())
     if (g.name !== "all" && !isChild.has(g.name)) all.children.push({ value: g.name, line: g.line });
-  for (const h of all.hosts)
-    if (![...inv.groups.values()].some((g) => g.name !== "all" && g.hosts.some((x) => x.value === h.value)))
-      ungrouped.hosts.push(h);
+  const inAGroup = new Set<string>();
+  for (const g of inv.groups.values()) if (g.name !== "all") for (const x of g.hosts) inAGroup.add(x.value);
+  for (const h of all.hosts) if (!inAGroup.has(h.value)) ungrouped.hosts.push(h);
   all.hosts = [];
 }
 
@@ -116,6 +127,20 @@ export function hasRange(pattern: string): boolean {
 
 /** The largest number of hosts one pattern may expand to (a typo such as `[1:99999999]`). */
 export const MAX_RANGE_HOSTS = 100_000;
+
+/**
+ * The largest number of hosts an inventory may hold, ranges expanded (a fleet file of 8 MiB holds
+ * about 40,000 servers): thirty lines of `h[0:99999]` would otherwise take minutes and gigabytes.
+ */
+export const MAX_INVENTORY_HOSTS = 100_000;
+
+/** Why adding these host names would take the inventory past MAX_INVENTORY_HOSTS, if it would. */
+export function tooManyHosts(inv: Inventory, names: readonly string[]): string | undefined {
+  let added = 0;
+  for (const n of names) if (!inv.hosts.has(n)) added++;
+  if (inv.hosts.size + added <= MAX_INVENTORY_HOSTS) return undefined;
+  return `the inventory has more than ${MAX_INVENTORY_HOSTS} hosts with this line (${inv.hosts.size} before it); the hosts after it are not read`;
+}
 
 /**
  * Expands Ansible host ranges as `expand_hostname_range` does: `www[01:50].example.com` (a

@@ -15,7 +15,7 @@ import { resumeHolding } from "./apply-resume.ts";
 import { EarlySignals } from "./apply-signals.ts";
 import type { ApplyInput, DriveResult } from "./apply-types.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
-import { defaultStatePath } from "./locate.ts";
+import { statePathFrom } from "./locate.ts";
 
 /**
  * `rollgate apply` and `rollgate resume` as functions: the shell around the engine. Bad input is
@@ -45,7 +45,10 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
   } catch (e) {
     throw await early.raced(staleFileInstead(e, input.fleetFile, fleet, input.driverFor ?? defaultDriverFor));
   }
-  const statePath = input.statePath ? resolve(input.statePath) : defaultStatePath(input.fleetFile);
+  const statePath = statePathFrom({
+    ...(input.statePath ? { state: input.statePath } : {}),
+    fleet: input.fleetFile,
+  });
   const driverFor = input.driverFor ?? defaultDriverFor;
   const fleetId = fleetIdentity(fleet);
 

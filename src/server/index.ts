@@ -59,6 +59,9 @@ export interface RunningServer {
 
 import { DEFAULT_PORT } from "./defaults.ts";
 
+/** The largest request body the API reads (a confirm or an abort is a few bytes). */
+const BODY_LIMIT = 64 * 1024;
+
 export { DEFAULT_PORT };
 
 /** The path of a field named __proto__ (or a constructor's prototype) in a parsed JSON body, if any. */
@@ -117,7 +120,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const app = Fastify({
     logger: false,
     forceCloseConnections: true,
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
     // what fastify answers before any route or hook (a path that does not decode, a path segment
     // too long): in the API's shape, `{ error: { code, message } }`, like every other refusal
     frameworkErrors: (err, _req, reply) => {
@@ -208,9 +211,24 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   // answered with its own code and the catalog's HTTP status; fastify's own 4xx (a body too large,
   // a content-type no parser takes) is a bad request; anything else is a bug: a 500 that says so
   // and nothing more (no message, no stack).
-  app.setErrorHandler((err, _req, reply) => {
+  app.setErrorHandler((err, req, reply) => {
     if (err instanceof RollgateError) return sendError(reply, err.code, err.message);
     const status = (err as { statusCode?: number }).statusCode;
+    if (status === 403 || status === 404)
+      // the page's static files: a path that climbs out of them (/%2e%2e/…) is no file of the page
+      return sendError(
+        reply,
+        "ROLLGATE_E_API_NOT_FOUND",
+        `no such endpoint: ${req.method} ${req.url.split("?")[0]}`,
+      );
+    if (status === 413)
+      return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", `the body is larger than ${BODY_LIMIT} bytes`);
+    if (status === 415)
+      return sendError(
+        reply,
+        "ROLLGATE_E_API_BAD_REQUEST",
+        `the body must be JSON, sent as Content-Type: application/json (got ${JSON.stringify(req.headers["content-type"] ?? "none")})`,
+      );
     if (status !== undefined && status >= 400 && status < 500)
       return sendError(reply, "ROLLGATE_E_API_BAD_REQUEST", (err as Error).message);
     return internalError(reply);

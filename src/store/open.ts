@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { RollgateError } from "../model/errors.ts";
+import { isStoreUrl, refuseStoreUrl } from "./location.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./types.ts";
 
@@ -14,29 +15,17 @@ import type { Store } from "./types.ts";
  * existing file that is not one (store/state-file.ts).
  */
 export function openStore(location: string, options: { readonly?: boolean; now?: () => Date } = {}): Store {
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1]?.toLowerCase();
-  if (scheme !== undefined)
-    throw new RollgateError(
-      "ROLLGATE_E_STATE_OPEN",
-      scheme === "postgres" || scheme === "postgresql"
-        ? `cannot open ${redact(location)}: a PostgreSQL store is not built yet; use a state file path (--state PATH)`
-        : `cannot open ${redact(location)}: no store of kind ${scheme}://; use a state file path (--state PATH)`,
-    );
+  refuseStoreUrl(location);
   return new SqliteStore(location, options);
 }
 
 /** Opens a store that must exist already (never creates one). */
 export function openExistingStore(location: string, options: { readonly?: boolean } = {}): Store {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !existsSync(location)) {
+  if (!isStoreUrl(location) && !existsSync(location)) {
     throw new RollgateError(
       "ROLLGATE_E_RUN_NOT_FOUND",
       `no state file at ${location}: no run has been started for this fleet (use --state PATH to point at one)`,
     );
   }
   return openStore(location, options);
-}
-
-/** A location as it may be printed: a URL's password is never shown. */
-function redact(location: string): string {
-  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
 }

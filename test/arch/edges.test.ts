@@ -33,7 +33,7 @@ const ENTRIES: Record<string, readonly string[] | "every module"> = {
   events: ["types.ts", "fold.ts"],
   io: ["fleet-loader.ts"],
   drivers: ["index.ts", "driver.ts", "http.ts"],
-  store: ["open.ts", "types.ts", "state-file-error.ts", "host-lock.ts"],
+  store: ["open.ts", "location.ts", "types.ts", "state-file-error.ts", "host-lock.ts"],
   lab: [
     "index.ts",
     "lab.ts",

@@ -256,6 +256,21 @@ describe("the one fold of a run's journal", () => {
       });
   });
 
+  it("a summary keeps every rule that holds a step back (the event's blockers), for status --json and its text", () => {
+    const blockers = [
+      { rule: "M1" as RuleId, reason: "srv1 is still being upgraded" },
+      { rule: "G3" as RuleId, reason: "33% in service, below the floor 60%" },
+    ];
+    const view = foldJournal(plan, [
+      ev(1, { type: "step.waiting", step: "s2", rule: "M1", reason: "srv1 …; G3: 33% …", blockers }),
+      ev(2, { type: "step.waiting", step: "s3", rule: "G3", reason: "one rule" }),
+    ]);
+    expect(summaryOf(view, { state: "running", confirmed: [] }).waiting).toEqual([
+      { step: "s2", rule: "M1", reason: "srv1 …; G3: 33% …", blockers },
+      { step: "s3", rule: "G3", reason: "one rule" },
+    ]);
+  });
+
   it("measures mixed-release windows per cluster and supercluster, an open one up to now while the run runs", () => {
     const obs = (seq: number, server: string, release: string, cluster = "c1") =>
       ev(seq, { type: "observation", cluster, server, state: "running", release });

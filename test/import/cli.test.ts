@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { linkSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, tempDir } from "../helpers/cli.ts";
@@ -162,6 +162,20 @@ describe("rollgate import ansible (real CLI)", () => {
       /cannot read inventory .*nope\.ini: no such file[\s\S]*ROLLGATE_E_IMPORT_NOT_FOUND/,
     );
   }, 120_000);
+
+  it("-o naming the inventory itself (or a hard link to it) is refused, the inventory kept", async () => {
+    const dir = tempDir("rollgate-import-self-");
+    const inv = join(dir, "hosts.ini");
+    writeFileSync(inv, INI);
+    linkSync(inv, join(dir, "fleet.yaml"));
+    for (const out of [inv, join(dir, ".", "hosts.ini"), join(dir, "fleet.yaml")]) {
+      const r = await runCli(["import", "ansible", inv, "-o", out]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain("is the inventory itself");
+      expect(readFileSync(inv, "utf8")).toBe(INI);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["fleet.yaml", "hosts.ini"]);
+  });
 
   it("usage errors exit 2: --group-as, --pack, --version", async () => {
     const dir = tempDir();

@@ -97,6 +97,36 @@ describe("host ranges (Ansible's expand_hostname_range)", () => {
     expect(expandHostPattern("db[1")).toMatchObject({ error: expect.stringMatching(/unclosed/) });
     expect(expandHostPattern("h[0:99999999]")).toMatchObject({ error: expect.stringMatching(/more than/) });
   });
+
+  it("an inventory of ranges past 100,000 hosts in all is refused at the line that crosses it, quickly (INI and YAML)", () => {
+    // thirty ranges of 100,000 hosts each: each one allowed, together 3,000,000 hosts
+    const ini = `[web]\n${Array.from({ length: 30 }, (_, i) => `h${i}x[0:99999]\n`).join("")}`;
+    const yaml = `all:\n  children:\n    web:\n      hosts:\n${Array.from({ length: 30 }, (_, i) => `        h${i}x[0:99999]:\n`).join("")}`;
+    for (const [parse, text, line] of [
+      [parseAnsibleIni, ini, 3],
+      [parseAnsibleYaml, yaml, 6],
+    ] as const) {
+      const started = performance.now();
+      const { inventory: inv, diagnostics } = parse(text, "hosts");
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(diagnostics).toEqual([
+        expect.objectContaining({
+          code: "ROLLGATE_E_IMPORT_SYNTAX",
+          line,
+          message: expect.stringMatching(/more than 100000 hosts/),
+        }),
+      ]);
+      expect(inv.hosts.size).toBe(100_000);
+    }
+  }, 30_000);
+
+  it("adds 100,000 hosts of one range to a group in linear time (no scan of the group per host)", () => {
+    const started = performance.now();
+    const { inventory: inv, diagnostics } = parseAnsibleIni("[web]\nh[0:99999]\n", "hosts");
+    expect(diagnostics).toEqual([]);
+    expect(hostsOf(inv, "web")).toHaveLength(100_000);
+    expect(performance.now() - started).toBeLessThan(5_000); // it took about 55 s, quadratic
+  }, 30_000);
 });
 
 describe("INI inventories", () => {

@@ -103,17 +103,17 @@ describe("preflight names the driver's reason", () => {
     const dir = tempDir();
     const original = join(dir, "fleet.yaml");
     const doc = parse(readFileSync(join(REPO, "examples", "matrix-seed.yaml"), "utf8"));
-    for (const c of doc.clusters) c.driver = { http: { url: "https://{address}:8443", timeout: "1s" } };
+    for (const c of doc.clusters) c.driver = { http: { url: "https://{address}:8443", timeout: "3s" } };
     writeFileSync(original, stringify(doc));
     lab = await startLab(original, { speed: 600 });
     // the derived fleet file keeps the fleet's own observation timeout
     const derived = parseFleetText(readFileSync(lab.derivedFleetPath, "utf8"));
-    expect(derived.ok && derived.fleet.clusters[0]!.driver?.http?.timeout).toBe(1);
+    expect(derived.ok && derived.fleet.clusters[0]!.driver?.http?.timeout).toBe(3);
     const fault = await runCli(["lab", "fault", original, "srv2", "unreachable-drop"], { timeoutMs: 60_000 });
     expect(fault.code, fault.stderr).toBe(0);
     const r = await runCli(["apply", lab.derivedFleetPath, ...APPLY], { timeoutMs: 60_000 });
     refused(r);
-    expect(r.stderr).toContain("srv2 (matrix-a): no answer within 1s (driver.http.timeout)");
+    expect(r.stderr).toContain("srv2 (matrix-a): no answer within 3s (driver.http.timeout)");
     expect(r.stderr).not.toMatch(/srv[13] \(matrix-a\)/); // the others answered
   }, 90_000);
 

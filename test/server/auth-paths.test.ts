@@ -127,6 +127,40 @@ describe("authentication on the matched route, deny by default (real HTTP on loo
     }
   });
 
+  it("fastify's own refusals are catalog errors that say what is wrong, never its bare words (Forbidden, Unsupported Media Type)", async () => {
+    f = await fixture();
+    await f.store.setState(f.run.id, "running");
+    for (const path of ["/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2f..%2fpackage.json"]) {
+      const res = await raw(f.server.url, path);
+      expect(res.status, path).toBe(404);
+      expect(JSON.parse(res.body).error.code, path).toBe("ROLLGATE_E_API_NOT_FOUND");
+    }
+    const form = await f.api(`/api/runs/${f.run.id}/pause`, {
+      method: "POST",
+      token: f.operator,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "{}",
+    });
+    expect(form.status).toBe(400);
+    expect((await form.json()).error).toEqual({
+      code: "ROLLGATE_E_API_BAD_REQUEST",
+      message:
+        'the body must be JSON, sent as Content-Type: application/json (got "application/x-www-form-urlencoded")',
+    });
+    const big = await f.api(`/api/runs/${f.run.id}/confirm`, {
+      method: "POST",
+      token: f.operator,
+      headers: { "content-type": "application/json" },
+      body: `"${"a".repeat(100_000)}"`,
+    });
+    expect(big.status).toBe(400);
+    expect((await big.json()).error).toEqual({
+      code: "ROLLGATE_E_API_BAD_REQUEST",
+      message: "the body is larger than 65536 bytes",
+    });
+    expect((await f.store.getRun(f.run.id))!.state).toBe("running");
+  });
+
   it("an action needs an operator even spelt otherwise; a viewer gets 403, nobody 401", async () => {
     f = await fixture();
     await f.store.setState(f.run.id, "running");

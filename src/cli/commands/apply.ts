@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { STRATEGIES, type StrategyChoice } from "../../model/step.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { RUN_DEFAULTS } from "../../run/options.ts";
+import { refuseStoreUrl } from "../../store/location.ts";
 import { LiveView } from "../views/live-view.ts";
 import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";
@@ -113,6 +114,8 @@ function resumeOptions(cmd: Command): Command {
 }
 
 async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Promise<number> {
+  // a --state URL is refused before the fleet is read or its servers observed
+  if (opts.state !== undefined) refuseStoreUrl(opts.state);
   await prepareRunView(ctx.output);
   // the engine, the planner and the store: loaded when a run starts, not to register commands
   const { apply } = await import("../../run/apply.ts");

@@ -1,3 +1,4 @@
+import { lstatSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { PackName } from "../../model/fleet.ts";
 import { action, type CliContext, usageError } from "../main.ts";
@@ -62,6 +63,10 @@ export function registerImport(program: Command, ctx: CliContext): void {
             "../../import/index.ts"
           );
           const { RollgateError } = await import("../../model/errors.ts");
+          if (opts.output !== undefined && sameFile(opts.output, file))
+            throw usageError(
+              `rollgate import ansible: -o ${opts.output} is the inventory itself: writing the fleet file there would replace it; name another file`,
+            );
           const text = readInventory(file);
           const parsed = parseInventory(text, file);
           const result = parsed.diagnostics.length
@@ -96,4 +101,15 @@ export function registerImport(program: Command, ctx: CliContext): void {
         },
       ),
     );
+}
+
+/** Whether writing `output` (a rename over it: a link there is replaced, not followed) would replace the file `input`. */
+function sameFile(output: string, input: string): boolean {
+  try {
+    const o = lstatSync(output);
+    const i = statSync(input);
+    return o.dev === i.dev && o.ino === i.ino;
+  } catch {
+    return false;
+  }
 }

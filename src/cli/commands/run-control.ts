@@ -131,8 +131,14 @@ export function renderSummary(
       ),
     );
   for (const r of s.running) lines.push(`running   ${r}`);
-  for (const w of s.waiting)
-    lines.push(paint("yellow", `waiting   ${w.step}: blocked by ${w.rule}: ${w.reason}`));
+  for (const w of s.waiting) {
+    if (!w.blockers) lines.push(paint("yellow", `waiting   ${w.step}: blocked by ${w.rule}: ${w.reason}`));
+    else {
+      // several rules hold it back: one a line, each with its own reason
+      lines.push(paint("yellow", `waiting   ${w.step}: blocked by ${w.blockers.length} rules:`));
+      for (const b of w.blockers) lines.push(paint("yellow", `            ${b.rule}: ${b.reason}`));
+    }
+  }
   for (const c of s.awaitingConfirmation)
     lines.push(
       paint("yellow", `confirm   ${c} is a point of no return (G4): ${resumeCommand} --confirm-finalize`),
