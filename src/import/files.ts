@@ -1,16 +1,8 @@
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  openSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { RollgateError } from "../model/errors.ts";
 import { MAX_FLEET_FILE_BYTES } from "../model/fleet-file.ts";
+import { readBoundedFile } from "../io/read-bounded.ts";
 
 /**
  * The shell of `rollgate import`: reading the inventory, writing the fleet file. The parsers
@@ -21,38 +13,19 @@ import { MAX_FLEET_FILE_BYTES } from "../model/fleet-file.ts";
 export const MAX_INVENTORY_BYTES = MAX_FLEET_FILE_BYTES;
 
 export function readInventory(path: string): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw notFound(path, e);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory())
-      throw notFound(path, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
-    const buf = Buffer.allocUnsafe(MAX_INVENTORY_BYTES + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-      if (n > MAX_INVENTORY_BYTES)
-        throw new RollgateError(
-          "ROLLGATE_E_IMPORT_NOT_FOUND",
-          `cannot read inventory ${path}: larger than the limit of ${MAX_INVENTORY_BYTES} bytes`,
-          {
-            diagnostics: [{ code: "ROLLGATE_E_IMPORT_NOT_FOUND", file: path, message: "larger than 8 MiB" }],
-          },
-        );
-    }
-    return buf.toString("utf8", 0, n);
-  } catch (e) {
-    if (e instanceof RollgateError) throw e;
-    throw notFound(path, e);
-  } finally {
-    closeSync(fd);
-  }
+  return readBoundedFile(path, MAX_INVENTORY_BYTES, {
+    unreadable: (e) => notFound(path, e),
+    tooLarge: (bytes, atLeast) =>
+      new RollgateError(
+        "ROLLGATE_E_IMPORT_TOO_LARGE",
+        `cannot read inventory ${path}: ${atLeast ? "at least " : ""}${bytes} bytes, larger than the limit of ${MAX_INVENTORY_BYTES} bytes (8 MiB)`,
+        {
+          diagnostics: [
+            { code: "ROLLGATE_E_IMPORT_TOO_LARGE", file: path, message: "larger than the limit of 8 MiB" },
+          ],
+        },
+      ),
+  });
 }
 
 function notFound(path: string, e: unknown): RollgateError {

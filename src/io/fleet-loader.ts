@@ -1,7 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { RollgateError } from "../model/errors.ts";
 import type { Fleet } from "../model/fleet.ts";
 import { fleetTooLarge, MAX_FLEET_FILE_BYTES, parseFleetText } from "../model/fleet-file.ts";
+import { readBoundedFile } from "./read-bounded.ts";
 
 /**
  * Reads and validates a fleet file: the one place the shell turns a path into a Fleet.
@@ -29,33 +29,10 @@ export function loadFleetFile(path: string): Fleet {
 }
 
 export function readFleetText(path: string): string {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (e) {
-    throw notFound(path, e);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory())
-      throw notFound(path, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
-    if (stat.isFile() && stat.size > MAX_FLEET_FILE_BYTES) throw tooLarge(path, stat.size);
-    const buf = Buffer.allocUnsafe(MAX_FLEET_FILE_BYTES + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r === 0) break;
-      n += r;
-      // a regular file that grew while read, or a pipe: at least this much
-      if (n > MAX_FLEET_FILE_BYTES) throw tooLarge(path, n, true);
-    }
-    return buf.toString("utf8", 0, n);
-  } catch (e) {
-    if (e instanceof RollgateError) throw e;
-    throw notFound(path, e);
-  } finally {
-    closeSync(fd);
-  }
+  return readBoundedFile(path, MAX_FLEET_FILE_BYTES, {
+    unreadable: (e) => notFound(path, e),
+    tooLarge: (bytes, atLeast) => tooLarge(path, bytes, atLeast),
+  });
 }
 
 function tooLarge(path: string, bytes: number, atLeast = false): RollgateError {

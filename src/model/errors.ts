@@ -111,6 +111,7 @@ export const ERROR_CATALOG = {
 
   // ── import (import/: rollgate import ansible) ──────────────────────────────────────
   ROLLGATE_E_IMPORT_NOT_FOUND: { title: "The inventory file cannot be read", exit: 2, status: 400 },
+  ROLLGATE_E_IMPORT_TOO_LARGE: { title: "The inventory file is larger than 8 MiB", exit: 2, status: 400 },
   ROLLGATE_E_IMPORT_SYNTAX: {
     title: "A line of the inventory is malformed (INI, YAML or ansible-inventory JSON)",
     exit: 2,

@@ -31,7 +31,7 @@ const ENTRIES: Record<string, readonly string[] | "every module"> = {
   rules: ["index.ts", "packs.ts", "registry.ts", "state.ts", "context.ts", "checks.ts", "supported-paths.ts"],
   plan: ["types.ts", "planner.ts", "driver-commands.ts"],
   events: ["types.ts", "fold.ts"],
-  io: ["fleet-loader.ts"],
+  io: ["fleet-loader.ts", "read-bounded.ts"],
   drivers: ["index.ts", "driver.ts", "http.ts"],
   store: ["open.ts", "location.ts", "types.ts", "state-file-error.ts", "host-lock.ts"],
   lab: [

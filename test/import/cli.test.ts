@@ -161,6 +161,13 @@ describe("rollgate import ansible (real CLI)", () => {
     expect(missing.stderr).toMatch(
       /cannot read inventory .*nope\.ini: no such file[\s\S]*ROLLGATE_E_IMPORT_NOT_FOUND/,
     );
+    // an inventory past 8 MiB is refused by its size, before it is parsed, nothing written
+    const huge = join(dir, "huge.ini");
+    writeFileSync(huge, `[web]\n${"# padding\n".repeat(900_000)}`);
+    const big = await runCli(["import", "ansible", huge, "--pack", "generic", "-o", join(dir, "big.yaml")]);
+    expect(big.code).toBe(2);
+    expect(big.stderr).toMatch(/larger than the limit of 8388608 bytes[\s\S]*ROLLGATE_E_IMPORT_TOO_LARGE/);
+    expect(readdirSync(dir).sort()).toEqual(["fleet.yaml", "hosts.ini", "huge.ini"]);
   }, 120_000);
 
   it("-o naming the inventory itself (or a hard link to it) is refused, the inventory kept", async () => {
