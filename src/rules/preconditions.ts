@@ -1,5 +1,5 @@
 import { RollgateError } from "../model/errors.ts";
-import type { RuleId, Step } from "../model/step.ts";
+import { DMA_ACTIONS, MATRIX_ACTIONS, type RuleId, type Step } from "../model/step.ts";
 import { isCompatible } from "./compatible.ts";
 import { policyFor, type RuleContext } from "./context.ts";
 import { serverServes } from "./predicates.ts";
@@ -45,8 +45,6 @@ export type ClusterPrecondition = (
   cluster: ClusterRecord,
 ) => string | undefined;
 
-export const SERVER_ACTIONS = ["disable", "backup", "stop", "install", "start", "verify"] as const;
-
 /** The server of `r`'s cluster highest in the upgrade order still on the old release, ranked above `r`. */
 function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): ServerRecord | undefined {
   let best: ServerRecord | undefined;
@@ -78,7 +76,7 @@ export const m1OneAtATime: ServerPrecondition = (state, _ctx, step, r, matrix) =
   if (!matrix || step.action !== "disable") return undefined;
   for (const o of state.serversOf.get(r.cluster) ?? [])
     if (o !== r && !serverServes(o))
-      return `${o.name} of ${r.cluster} is still being upgraded: one server at a time`;
+      return `${o.name} of ${r.cluster} is out of service (being upgraded, or stopped): one server at a time`;
   return undefined;
 };
 
@@ -243,17 +241,6 @@ export const CLUSTER_PRECONDITIONS: ReadonlyArray<{ rule: RuleId; check: Cluster
   { rule: "D6", check: d6ServeAsMember },
 ];
 
-export const CLUSTER_ACTIONS = [
-  "reassign-territories",
-  "busy-out",
-  "leave-supercluster",
-  "install",
-  "verify",
-  "join-supercluster",
-  "restore-territories",
-  "return-to-service",
-] as const;
-
 // ── asking them ─────────────────────────────────────────────────────────────────────────────
 
 /** A step this fleet cannot have: the plan was made for another fleet. No rule: a catalog error. */
@@ -274,12 +261,12 @@ function subjectOf(state: FleetState, step: Step): Subject {
   if (step.server !== undefined) {
     const r = state.servers.get(step.server);
     if (!r || r.cluster !== c.name) throw foreignStep(step, `no server ${step.server} in ${step.cluster}`);
-    if (!(SERVER_ACTIONS as readonly string[]).includes(step.action))
+    if (!(MATRIX_ACTIONS as readonly string[]).includes(step.action))
       throw foreignStep(step, `${step.action} is not a step of the per-server procedure`);
     return { kind: "server", server: r, matrix: c.pack === "polyserve-matrix" };
   }
   if (c.pack !== "polycom-dma") throw foreignStep(step, `${step.action} on ${c.name} names no server`);
-  if (!(CLUSTER_ACTIONS as readonly string[]).includes(step.action))
+  if (!(DMA_ACTIONS as readonly string[]).includes(step.action))
     throw foreignStep(step, `${step.action} is not a DMA cluster step`);
   return { kind: "cluster", cluster: c };
 }
