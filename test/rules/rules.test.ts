@@ -55,7 +55,9 @@ describe("rules as named predicates (the engine's API)", () => {
     expect(d).toMatchObject({ ok: false, rule: "M2" });
     if (d.ok) return;
     expect(d.blockers?.map((b) => b.rule)).toEqual(["M2", "M1", "M1", "G3"]);
-    expect(d.blockers?.[1]?.reason).toMatch(/srv3 of matrix-a is out of service \(being upgraded, or stopped\): one server at a time/);
+    expect(d.blockers?.[1]?.reason).toMatch(
+      /srv3 of matrix-a is out of service \(being upgraded, or stopped\): one server at a time/,
+    );
     expect(d.blockers?.[2]?.reason).toMatch(/2 servers of matrix-a are out of service at once/);
     // a stop before the backup: M9 alone
     const stop = canStart(s, step("srv3", "stop"), ctx);
