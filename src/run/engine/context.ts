@@ -53,6 +53,8 @@ export class EngineContext {
   /** M6: per matrix (or generic cluster), since when (engine clock) its servers run different releases. */
   readonly mixedSince = new Map<string, number>();
   readonly mixedAlerted = new Set<string>();
+  /** Per matrix, when (engine clock) the M3 watch last read every server: its rate while waiting. */
+  readonly watchedAt = new Map<string, number>();
   /** Per step, the steps that wait on it (its direct successors). */
   successorsOf: Map<string, Step[]> | undefined;
   /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */
@@ -61,10 +63,39 @@ export class EngineContext {
   readonly awaitingAnswer = new Set<string>();
   readonly confirmationAsked = new Set<string>();
 
+  /** The fleet's clusters by name (found once, not searched per step). */
+  private readonly clustersByName: Map<string, Cluster>;
+  /** The plan's index of each step: ready steps are taken in the plan's order. */
+  readonly order: Map<string, number>;
+  /**
+   * The ready set kept as steps finish (schedule.ts `ready`): per step not done, how many of its
+   * dependencies are not done; the steps at zero are the candidates. Built on first use.
+   */
+  readyIndex: { remaining: Map<string, number>; candidates: Set<string> } | undefined;
+
   constructor(options: EngineOptions) {
     this.o = withRunDefaults(options);
     this.steps = new Map(options.plan.steps.map((s) => [s.id, s]));
+    this.order = new Map(options.plan.steps.map((s, i) => [s.id, i]));
+    this.clustersByName = new Map(options.fleet.clusters.map((c) => [c.name, c]));
     this.targets = targetsOf(options.plan);
+  }
+
+  /** A step is done: its standing says so, and the steps waiting on it count one dependency less. */
+  markDone(id: string): void {
+    const st = this.standing.get(id);
+    if (!st || st.status === "done") return;
+    st.status = "done";
+    const index = this.readyIndex;
+    if (!index) return;
+    index.candidates.delete(id);
+    index.remaining.delete(id);
+    for (const next of successorsOf(this).get(id) ?? []) {
+      const left = (index.remaining.get(next.id) ?? 0) - 1;
+      if (left < 0) continue;
+      index.remaining.set(next.id, left);
+      if (left === 0) index.candidates.add(next.id);
+    }
   }
 
   /** Reads the journal once, before the loop starts: where each step stands (replay.ts). */
@@ -117,7 +148,7 @@ export class EngineContext {
   // --- the plan and the fleet ---
 
   cluster(step: Step): Cluster {
-    const c = this.o.fleet.clusters.find((x) => x.name === step.cluster);
+    const c = this.clustersByName.get(step.cluster);
     // an invariant: the plan was made from this fleet (a resume with a fleet file of other servers
     // is refused before the engine starts, ROLLGATE_E_PREFLIGHT_MISMATCH)
     if (!c) throw new Error(`plan names unknown cluster ${step.cluster}`);
@@ -135,7 +166,7 @@ export class EngineContext {
       (step.action === "reassign-territories" || step.action === "restore-territories") &&
       step.territories?.length
     ) {
-      const named = this.o.fleet.clusters.find((c) => c.name === step.territories![0]!.primary);
+      const named = this.clustersByName.get(step.territories![0]!.primary);
       if (named) return named;
     }
     return this.cluster(step);
@@ -148,7 +179,8 @@ export class EngineContext {
 
   /** The clusters the plan has steps in. */
   planClusters(): Cluster[] {
-    return this.o.fleet.clusters.filter((c) => this.o.plan.steps.some((s) => s.cluster === c.name));
+    const named = new Set(this.o.plan.steps.map((s) => s.cluster));
+    return this.o.fleet.clusters.filter((c) => named.has(c.name));
   }
 
   /** The release this step's cluster is upgraded to. */
@@ -164,4 +196,18 @@ export class EngineContext {
   estimate(step: Step): number {
     return Math.max(0, step.end - step.start);
   }
+}
+
+/** Per step, the steps that wait on it (its direct successors), computed once. */
+export function successorsOf(ctx: EngineContext): Map<string, Step[]> {
+  if (!ctx.successorsOf) {
+    ctx.successorsOf = new Map();
+    for (const s of ctx.o.plan.steps)
+      for (const d of s.after) {
+        const list = ctx.successorsOf.get(d) ?? [];
+        list.push(s);
+        ctx.successorsOf.set(d, list);
+      }
+  }
+  return ctx.successorsOf;
 }

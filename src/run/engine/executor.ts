@@ -125,7 +125,9 @@ export async function executeNow(ctx: EngineContext, step: Step): Promise<void> 
   }
   if (!inProgress(effectContext(r), ctx.target(step))) await act(ctx, r, matrix);
   await waitForEffect(ctx, r);
-  await watchMatrix(ctx, step, r.cluster);
+  // M3: a start or a verify is when a server rejoins the matrix; the watch before the next step
+  // covers the others
+  if (step.action === "start" || step.action === "verify") await watchMatrix(ctx, step, r.cluster);
   await finish(ctx, step, false, startedAt);
 }
 
@@ -159,7 +161,7 @@ async function act(ctx: EngineContext, r: StepRun, matrix: ServerObservation[] |
     attempt: standing.attempts,
     ...(backupsBefore !== undefined ? { backupsBefore } : {}),
   });
-  const target = { cluster, server: await receiver(ctx, step, cluster, r.servers, obs) };
+  const target = { cluster, server: await receiver(ctx, step, cluster, r.servers, obs, matrix) };
   await perform(ctx, step, target);
   standing.accepted = true;
   await ctx.emit({ type: "step.accepted", step: step.id });
@@ -208,7 +210,7 @@ async function waitForEffect(ctx: EngineContext, r: StepRun): Promise<void> {
   for (;;) {
     await look(ctx, r);
     if (effectPresent(effectContext(r), ctx.target(step))) return;
-    await watchMatrix(ctx, step, cluster);
+    await watchMatrix(ctx, step, cluster, { whileWaiting: true });
     if (step.action === "install") {
       const h = installFailure(ctx, step, cluster, r.obs, "while-waiting");
       if (h) throw h;
@@ -228,8 +230,7 @@ async function waitForEffect(ctx: EngineContext, r: StepRun): Promise<void> {
 }
 
 async function finish(ctx: EngineContext, step: Step, observed: boolean, startedAt: number): Promise<void> {
-  const st = ctx.standing.get(step.id)!;
-  st.status = "done";
+  ctx.markDone(step.id);
   ctx.o.gate?.finished(step);
   await ctx.emit({
     type: "step.done",

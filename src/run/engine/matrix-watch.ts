@@ -16,13 +16,22 @@ import { setAside } from "./offenders.ts";
  * which comes last. Old-release servers stay isolated until each is upgraded in turn (the
  * manual: "continue upgrading the other nodes"), so isolation is tolerated while a correction
  * holds in that cluster.
+ *
+ * The watch reads every server of the matrix, so its cost grows with the matrix: while a step
+ * waits for its effect it runs at most once per WATCH_WHILE_WAITING_MS (`whileWaiting`), not on
+ * every poll; before a step acts, and after each start and verify, it always runs.
  */
 export async function watchMatrix(
   ctx: EngineContext,
   step: Step,
   cluster: Cluster,
+  opts: { whileWaiting?: boolean } = {},
 ): Promise<ServerObservation[] | undefined> {
   if (cluster.pack !== "polyserve-matrix") return undefined;
+  const now = ctx.o.now();
+  if (opts.whileWaiting && now - (ctx.watchedAt.get(cluster.name) ?? -Infinity) < WATCH_WHILE_WAITING_MS)
+    return undefined;
+  ctx.watchedAt.set(cluster.name, now);
   const all = await observe(ctx, cluster, cluster.servers);
   const isolated = isolatedServers(all);
   if (!isolated.length) return all;
@@ -42,6 +51,9 @@ export async function watchMatrix(
     isolated[0],
   );
 }
+
+/** While a step waits for its effect, the M3 watch reads the whole matrix at most this often. */
+export const WATCH_WHILE_WAITING_MS = 1000;
 
 /** The manual's M3 correction for one server upgraded out of order: stopped, then set aside. */
 async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: string, target: string) {
@@ -73,18 +85,27 @@ export async function receiver(
   cluster: Cluster,
   servers: Server[],
   obs: ServerObservation[],
+  matrix: ServerObservation[] | undefined,
 ): Promise<Server> {
   if (step.server && step.action === "disable" && cluster.pack === "polyserve-matrix") {
-    const server = await oldestRunning(ctx, step, cluster);
+    const server = await oldestRunning(ctx, step, cluster, matrix);
     if (server) return server;
   }
   const reachable = obs.find((o) => o.state !== "unreachable");
   return servers.find((sv) => sv.name === reachable?.server) ?? servers[0]!;
 }
 
-/** M7: a running server of the matrix on its oldest release, the step's own server if it is one. */
-async function oldestRunning(ctx: EngineContext, step: Step, cluster: Cluster): Promise<Server | undefined> {
-  const everyone = await observe(ctx, cluster, cluster.servers);
+/**
+ * M7: a running server of the matrix on its oldest release, the step's own server if it is one;
+ * judged on the M3 watch's read of every server just before the step acts, when there is one.
+ */
+async function oldestRunning(
+  ctx: EngineContext,
+  step: Step,
+  cluster: Cluster,
+  matrix: ServerObservation[] | undefined,
+): Promise<Server | undefined> {
+  const everyone = matrix ?? (await observe(ctx, cluster, cluster.servers));
   const unreachable = everyone.filter((o) => o.state === "unreachable");
   if (unreachable.length) {
     throw halt(

@@ -1,14 +1,35 @@
 import type { Step } from "../../model/step.ts";
 import type { GateVerdict } from "../gate.ts";
-import type { EngineContext } from "./context.ts";
+import { type EngineContext, successorsOf } from "./context.ts";
 import { depsDone } from "./offenders.ts";
 
-/** The steps not done, not running, whose dependencies are done. */
+/**
+ * The steps not done, not running, whose dependencies are done, in the plan's order. Taken from
+ * the ready set the context keeps as steps finish (`markDone`), so that a loop turn costs what is
+ * ready, not what the plan holds. While an M3 correction holds in a matrix (servers set aside,
+ * whose dependencies are rewired by `depsDone`), every step is judged again, as before.
+ */
 export function ready(ctx: EngineContext): Step[] {
-  return ctx.o.plan.steps.filter((s) => {
-    const st = ctx.standing.get(s.id)!;
-    return st.status !== "done" && !ctx.running.has(s.id) && depsDone(ctx, s);
-  });
+  const free = (s: Step) => ctx.standing.get(s.id)!.status !== "done" && !ctx.running.has(s.id);
+  if ([...ctx.offenders.values()].some((aside) => aside.size > 0))
+    return ctx.o.plan.steps.filter((s) => free(s) && depsDone(ctx, s));
+  const index = (ctx.readyIndex ??= buildReadyIndex(ctx));
+  return [...index.candidates]
+    .map((id) => ctx.steps.get(id)!)
+    .filter(free)
+    .sort((a, b) => ctx.order.get(a.id)! - ctx.order.get(b.id)!);
+}
+
+function buildReadyIndex(ctx: EngineContext): NonNullable<EngineContext["readyIndex"]> {
+  const remaining = new Map<string, number>();
+  const candidates = new Set<string>();
+  for (const s of ctx.o.plan.steps) {
+    if (ctx.done(s.id)) continue;
+    const left = s.after.filter((d) => !ctx.done(d)).length;
+    remaining.set(s.id, left);
+    if (left === 0) candidates.add(s.id);
+  }
+  return { remaining, candidates };
 }
 
 /**
@@ -56,12 +77,12 @@ export async function mayStartStep(ctx: EngineContext, step: Step): Promise<bool
  * (its cluster committed past it) is no barrier.
  */
 function unreachableBarrier(ctx: EngineContext, step: Step): Step | undefined {
-  const successorsOf = successors(ctx);
+  const successors = successorsOf(ctx);
   const seen = new Set<string>([step.id]);
   const queue: Step[] = step.action === "return-to-service" ? [] : [step];
   while (queue.length) {
     const s = queue.shift()!;
-    for (const next of successorsOf.get(s.id) ?? []) {
+    for (const next of successors.get(s.id) ?? []) {
       if (seen.has(next.id)) continue;
       seen.add(next.id);
       const st = ctx.standing.get(next.id);
@@ -70,20 +91,6 @@ function unreachableBarrier(ctx: EngineContext, step: Step): Step | undefined {
     }
   }
   return undefined;
-}
-
-/** Per step, the steps that wait on it (its direct successors), computed once. */
-function successors(ctx: EngineContext): Map<string, Step[]> {
-  if (!ctx.successorsOf) {
-    ctx.successorsOf = new Map();
-    for (const s of ctx.o.plan.steps)
-      for (const d of s.after) {
-        const list = ctx.successorsOf.get(d) ?? [];
-        list.push(s);
-        ctx.successorsOf.set(d, list);
-      }
-  }
-  return ctx.successorsOf;
 }
 
 /** The gate's verdict; after an escalation, beside the failure branch of every failed step. */

@@ -1,0 +1,142 @@
+/**
+ * The engine's own cost as the fleet grows (issue: the engine scales with the fleet). Each case
+ * brings a lab up with the real CLI (`rollgate lab up --detach`, its own process) at a speed of
+ * 100,000, so that a simulated install takes milliseconds and what is left is rollgate's own work,
+ * then runs the real CLI `rollgate apply --yes` on the lab's fleet file under GNU time, which
+ * reports the apply process's user and system CPU and its peak RSS. Journal rows are counted in
+ * the state file afterwards; the lab's journal says how many installs it saw (each server once).
+ *
+ * Cases: one matrix of 20, 60 and 200 servers; 100 and 500 matrices of 20 (2,000 and 10,000
+ * servers). The three biggest take long (tens of minutes) while the engine's cost per step still
+ * grows with the fleet: they run only with ROLLGATE_BENCH_APPLY_BIG=1 (else listed as skipped).
+ * ROLLGATE_BENCH_ROOT=/path/to/another/checkout measures another build of rollgate (a before).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+
+const ROOT = process.env.ROLLGATE_BENCH_ROOT ?? fileURLToPath(new URL("..", import.meta.url));
+const CLI = join(ROOT, "bin", "rollgate.js");
+const SPEED = 100_000;
+const CASE_TIMEOUT_MS = 30 * 60_000;
+
+/** `matrices` matrices of `size` servers each, 3.5.0, addresses 10.a.b.c (the lab maps them to loopback). */
+function fleetYaml(matrices: number, size: number): string {
+  const lines = [
+    "apiVersion: rollgate/v1",
+    `fleet: scale-${matrices}x${size}`,
+    "defaults:",
+    "  capacityFloor: 0.6",
+    "  maxMixedWindow: 4h",
+    "clusters:",
+  ];
+  let n = 0;
+  for (let m = 0; m < matrices; m++) {
+    lines.push(`  - name: mx${m}`, "    pack: polyserve-matrix", "    version: 3.5.0", "    servers:");
+    for (let s = 0; s < size; s++, n++) {
+      const address = `10.${100 + Math.floor(n / 62500)}.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`;
+      lines.push(`      - { name: mx${m}-s${s + 1}, address: ${address} }`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function cli(args: string[], cwd: string, timeoutMs = CASE_TIMEOUT_MS) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", timeout: timeoutMs });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function measure(matrices: number, size: number) {
+  return async (): Promise<Record<string, number | string>> => {
+    const servers = matrices * size;
+    const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-apply-"));
+    const fleet = join(dir, "scale.yaml");
+    writeFileSync(fleet, fleetYaml(matrices, size));
+    const up = cli(
+      ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
+      dir,
+      300_000,
+    );
+    if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
+    const derived = (JSON.parse(up.stdout) as { fleet: string }).fleet;
+    const state = join(dir, "state.db");
+    try {
+      const timeFile = join(dir, "time.txt");
+      const t0 = performance.now();
+      const r = spawnSync(
+        "/usr/bin/time",
+        [
+          "-f",
+          "%U %S %M",
+          "-o",
+          timeFile,
+          process.execPath,
+          CLI,
+          "apply",
+          derived,
+          "--to",
+          "3.5.1",
+          "--yes",
+          "--confirm-finalize",
+          "--state",
+          state,
+        ],
+        {
+          cwd: dir,
+          encoding: "utf8",
+          timeout: CASE_TIMEOUT_MS,
+          maxBuffer: 256 * 1024 * 1024,
+          env: { ...process.env, CI: "true" },
+          input: "",
+        },
+      );
+      const wallS = (performance.now() - t0) / 1000;
+      const [user, sys, maxKiB] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-3).map(Number);
+      if (r.status !== 0) throw new Error(`apply exited ${r.status}: ${(r.stderr ?? "").slice(-500)}`);
+      const db = new Database(state, { readonly: true });
+      const rows = (db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+      const steps = (
+        db.prepare("SELECT count(*) AS n FROM events WHERE type = 'step.done'").get() as { n: number }
+      ).n;
+      db.close();
+      const journal = readFileSync(join(dir, ".rollgate", "lab", "scale.journal.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { kind: string; action?: string; server?: string });
+      const installs = journal.filter((e) => e.kind === "action" && e.action === "install");
+      const once = new Set(installs.map((e) => e.server)).size === installs.length;
+      if (installs.length !== servers || !once)
+        throw new Error(`the lab saw ${installs.length} installs for ${servers} servers`);
+      const cpuS = user! + sys!;
+      return {
+        servers,
+        steps,
+        "wall s": Math.round(wallS * 10) / 10,
+        "apply cpu s": Math.round(cpuS * 10) / 10,
+        "cpu ms/step": Math.round((cpuS * 1000) / Math.max(1, steps)),
+        "apply peak RSS MiB": Math.round(maxKiB! / 1024),
+        "journal rows": rows,
+        "lab installs": installs.length,
+        "lab violations": journal.filter((e) => e.kind === "violation").length,
+      };
+    } finally {
+      cli(["lab", "down", fleet], dir, 60_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+const big = process.env.ROLLGATE_BENCH_APPLY_BIG === "1";
+const BIG = "ROLLGATE_BENCH_APPLY_BIG=1 runs it";
+const skipped = (why: string) => () => ({ skipped: why });
+
+export const cases = [
+  { name: "apply 20 (1 matrix)", run: measure(1, 20) },
+  { name: "apply 60 (1 matrix)", run: measure(1, 60) },
+  { name: "apply 200 (1 matrix)", run: big ? measure(1, 200) : skipped(BIG) },
+  { name: "apply 2,000 (100 matrices × 20)", run: big ? measure(100, 20) : skipped(BIG) },
+  { name: "apply 10,000 (500 matrices × 20)", run: big ? measure(500, 20) : skipped(BIG) },
+];
