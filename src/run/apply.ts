@@ -69,7 +69,14 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
       )?.id;
       await peek.close();
       if (existing)
-        return await resumeHolding({ ...input, statePath, runId: existing.id }, early, { fleet, lock });
+        return await resumeHolding(
+          { ...input, statePath, runId: existing.id, limit: plan.limit ?? [] },
+          early,
+          {
+            fleet,
+            lock,
+          },
+        );
     }
     return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted, early);
   } finally {

@@ -29,6 +29,7 @@ interface ApplyOpts {
   dashboard?: number | true;
   dashboardTokenFile?: string;
   correctOutOfOrder?: boolean;
+  limit?: string[];
 }
 
 interface ResumeOpts {
@@ -38,7 +39,11 @@ interface ResumeOpts {
   json?: boolean;
   escalateAfter?: number;
   correctOutOfOrder?: boolean;
+  limit?: string[];
 }
+
+const limitOption = (cmd: Command, what: string): Command =>
+  cmd.option("--limit <name>", what, (v: string, prev: string[] = []) => [...prev, v]);
 
 export function registerApply(program: Command, ctx: CliContext): void {
   applyOptions(
@@ -61,7 +66,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
 }
 
 function applyOptions(cmd: Command): Command {
-  return cmd
+  return limitOption(
+    cmd,
+    "touch only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
+  )
     .option(
       "--to <version>",
       "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
@@ -96,7 +104,7 @@ function applyOptions(cmd: Command): Command {
 }
 
 function resumeOptions(cmd: Command): Command {
-  return cmd
+  return limitOption(cmd, "the run's own --limit (it is kept without this; another one is refused)")
     .option("--state <path>", "the state file")
     .option("--run <id>", "a run id (default: the fleet's one unfinished run)")
     .option("--confirm-finalize", "confirm the points of no return (G4)")
@@ -149,7 +157,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
       escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
       planner: (fleet, to, strategy) => {
-        const plan = planUpgrade(fleet, { to, strategy });
+        const plan = planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped
         return plan;
       },
@@ -213,6 +221,7 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
     confirmFinalize: Boolean(opts.confirmFinalize),
     escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
     ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
+    ...(opts.limit ? { limit: opts.limit } : {}),
     ...(ask ? { ask } : {}),
     onPlan: (plan, info) => {
       if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));
