@@ -22,7 +22,7 @@ import { pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
 
 /** A run keeps the `--limit` it was started with: resuming it with another is refused, nothing done. */
-function refuseOtherLimit(runId: string, plan: Plan, limit: readonly string[] | undefined): void {
+export function refuseOtherLimit(runId: string, plan: Plan, limit: readonly string[] | undefined): void {
   if (limit === undefined || limitKey(limit) === limitKey(plan.limit)) return;
   const was = plan.limit?.length ? `--limit ${plan.limit.join(" --limit ")}` : "no --limit";
   const now = limit.length ? `--limit ${limit.join(" --limit ")}` : "no --limit";

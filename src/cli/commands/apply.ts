@@ -186,7 +186,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
 
 async function runResume(ctx: CliContext, fleet: string | undefined, opts: ResumeOpts): Promise<number> {
   await prepareRunView(ctx.output);
-  const { resume } = await import("../../run/apply.ts");
+  const { refuseOtherLimit, resume } = await import("../../run/apply.ts");
   const { confirmRun, resumeLiveRun } = await import("../../run/control.ts");
   const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
   // The fleet's own run (in its state or its lab's, run/locate.ts), never another fleet's.
@@ -197,6 +197,8 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
   const store = openExistingStore(statePath);
   try {
     const run = (await store.getRun(located.run.id)) ?? located.run;
+    // a run keeps its --limit, also when a live engine is handed the word
+    refuseOtherLimit(run.id, await store.getPlan(run.id), opts.limit);
     // An engine is alive (paused, or waiting for a confirmation): hand it the word.
     // Otherwise nothing is written here: resume() checks its input first.
     if (await store.engineHolder(run.fleet)) {
