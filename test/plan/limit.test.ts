@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import { RollgateError } from "../../src/model/errors.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
+import { readFileSync } from "node:fs";
+import { parseFleetText } from "../../src/model/fleet-file.ts";
 import { loadExample } from "./fleets.ts";
 import { buildFleet, fleetArb, targetsFor } from "./random-fleets.ts";
 
@@ -63,6 +65,20 @@ describe("plan --limit", () => {
     );
     expect(d3.code).toBe("ROLLGATE_E_PLAN_LIMIT_SPLITS_SUPERCLUSTER");
     expect(d3.message).toMatch(/^D3: /);
+  });
+
+  it("a DMA cluster in no supercluster is its own unit: named alone, it is planned alone", () => {
+    const path = new URL("../../examples/mixed-fleet.yaml", import.meta.url).pathname;
+    const text = readFileSync(path, "utf8");
+    const standalone = text
+      .slice(0, text.indexOf("superclusters:"))
+      .replace(/capacityFloor: .*/, "capacityFloor: 0");
+    const r = parseFleetText(standalone, path);
+    if (!r.ok) throw new Error("the standalone fleet does not validate");
+    const plan = planUpgrade(r.fleet, { to: ["polycom-dma=10.1.0"], limit: ["dma-nyc"] });
+    expect(new Set(plan.steps.map((s) => s.cluster))).toEqual(new Set(["dma-nyc"]));
+    expect(plan.leftAlone?.map((l) => l.cluster)).toEqual(["matrix-a", "dma-bos", "dma-lab", "kv-store"]);
+    expect(plan.verification.ok).toBe(true);
   });
 
   it("a server, an unknown name (with a close one), and a limit with nothing to plan are bad input", () => {
