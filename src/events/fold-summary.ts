@@ -36,6 +36,8 @@ export interface RunSummary<R extends RunHead = RunHead> {
   lastSeq: number;
   /** An abort with return to service: what came back and what stays out (rule ids), from its `abort.returned`. */
   abort?: AbortOutcome;
+  /** The run's `--limit` (its plan's): only those clusters are touched. */
+  limit?: string[];
 }
 
 /** GET /api/runs/:id: the summary, and what the dashboard draws (docs/dashboard.md). */

@@ -165,6 +165,16 @@ export const ERROR_CATALOG = {
     exit: 2,
     status: 400,
   },
+  ROLLGATE_E_PLAN_BAD_LIMIT: {
+    title: "A --limit names no cluster, supercluster or pack of the fleet (or names a server)",
+    exit: 2,
+    status: 400,
+  },
+  ROLLGATE_E_PLAN_LIMIT_SPLITS_SUPERCLUSTER: {
+    title: "A --limit takes part of a supercluster that must be upgraded as a whole (D2, D3, D6)",
+    exit: 2,
+    status: 400,
+  },
   ROLLGATE_E_PLAN_TARGET_NOT_NEWER: {
     title: "The target release is not newer than a cluster's current release",
     exit: 2,
@@ -231,6 +241,11 @@ export const ERROR_CATALOG = {
     title: "The engine lock of the fleet file cannot be created or taken (permissions)",
     exit: 2,
     status: 503,
+  },
+  ROLLGATE_E_RUN_LIMIT_MISMATCH: {
+    title: "A run is resumed with another --limit than it was started with",
+    exit: 2,
+    status: 409,
   },
   ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2, status: 409 },
   ROLLGATE_E_RUN_AMBIGUOUS: {

@@ -3,6 +3,7 @@ import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import { STRATEGIES, type Strategy } from "../model/step.ts";
 import { assemble } from "./assemble.ts";
+import { leftAlone, resolveLimit } from "./limit.ts";
 import type { Plan } from "./types.ts";
 import { analyse, type Upgrade } from "./upgrade.ts";
 import { cmpVersions } from "./versions.ts";
@@ -21,6 +22,29 @@ export interface PlanOptions {
   strategy?: string;
   /** Fill each step's `explain`. */
   explain?: boolean;
+  /** `--limit` values: clusters, superclusters, packs; only those are planned (plan/limit.ts). */
+  limit?: readonly string[];
+}
+
+/** The upgrade, within the limit when there is one. */
+function analyseWithin(fleet: Fleet, options: PlanOptions): Upgrade {
+  if (options.limit === undefined || options.limit.length === 0) return analyse(fleet, options.to);
+  const limit = resolveLimit(fleet, options.limit);
+  const u = analyse(fleet, options.to, limit);
+  if (u.targets.size === 0)
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_BAD_LIMIT",
+      `--limit ${options.limit.join(" --limit ")}: no cluster it names has a --to target; nothing to plan`,
+    );
+  return u;
+}
+
+/** Records the limit in the plan: what it was, and every cluster it leaves alone. */
+function markLimit(plan: Plan, fleet: Fleet, options: PlanOptions): Plan {
+  if (options.limit === undefined || options.limit.length === 0) return plan;
+  plan.limit = options.limit.map((l) => l.trim());
+  plan.leftAlone = leftAlone(fleet, resolveLimit(fleet, options.limit), plan.targets);
+  return plan;
 }
 
 export interface StrategyComparison {
@@ -117,7 +141,7 @@ function mwFloorError(u: Upgrade): RollgateError {
  */
 export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
   const choice = checkStrategyName(options.strategy ?? "auto");
-  const u = analyse(fleet, options.to);
+  const u = analyseWithin(fleet, options);
   let plan: Plan;
   if (choice === "auto") {
     const candidates: Plan[] = [];
@@ -150,12 +174,12 @@ export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
       { details: { violations: plan.verification.violations } },
     );
   }
-  return plan;
+  return markLimit(plan, fleet, options);
 }
 
 /** Every applicable strategy side by side (`rollgate plan --compare`). */
 export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyComparison[] {
-  const u = analyse(fleet, options.to);
+  const u = analyseWithin(fleet, options);
   return u.applicable.map((s): StrategyComparison => {
     const floor = fleet.defaults.capacityFloor;
     const relaxed = s === "maintenance-window" && floor > 0;

@@ -2,6 +2,7 @@ import { RollgateError } from "../model/errors.ts";
 import { type Fleet, PACK_NAMES, superclusterLineage } from "../model/fleet.ts";
 import { dmaLineages } from "../rules/context.ts";
 import { isVersionString } from "../model/version.ts";
+import { limitTargets } from "./limit.ts";
 import { cmpVersions } from "./versions.ts";
 
 /**
@@ -16,9 +17,15 @@ export interface ResolvedTargets {
   label: string;
 }
 
-export function resolveTargets(fleet: Fleet, specs: readonly string[]): ResolvedTargets {
+export function resolveTargets(
+  fleet: Fleet,
+  specs: readonly string[],
+  limit?: ReadonlySet<string>,
+): ResolvedTargets {
   if (specs.length === 0) throw new RollgateError("ROLLGATE_E_PLAN_BAD_TARGET", "--to VERSION is required");
-  const byCluster = mostSpecific(fleet, selectorLayers(fleet, specs));
+  const all = mostSpecific(fleet, selectorLayers(fleet, specs));
+  // --limit: only the clusters it names keep their target (a supercluster whole, plan/limit.ts)
+  const byCluster = limit === undefined ? all : limitTargets(fleet, all, limit);
   const lineages = dmaLineages(fleet, byCluster);
   refuseNotNewer(fleet, specs, byCluster, lineages);
   refuseSplitLineages(fleet, byCluster, lineages);

@@ -33,6 +33,15 @@ export interface PlanEstimate {
   mixedWindowSeconds?: number;
 }
 
+/** A cluster a `--limit` plan leaves as it is (docs/planning.md, "A subset at a time"). */
+export interface LeftAlone {
+  cluster: string;
+  /** Its supercluster, if it has one. */
+  supercluster?: string;
+  /** Why: "not in --limit". */
+  reason: string;
+}
+
 export interface Plan {
   fleet: string;
   /** The target as given: "3.5.1", or the `--to` selectors joined by commas. */
@@ -53,4 +62,8 @@ export interface Plan {
   findings?: string[];
   /** `--strategy auto`: why this strategy (the shortest plan that keeps the floor; docs/planning.md). */
   choice?: string;
+  /** `--limit` as given: only the clusters it names are planned and touched. */
+  limit?: string[];
+  /** With `--limit`: every cluster left as it is, and why. The verifier still replays the whole fleet. */
+  leftAlone?: LeftAlone[];
 }

@@ -25,8 +25,8 @@ export interface Upgrade {
 }
 
 /** Resolves the targets and sorts the fleet's domains by the procedure each needs, and the strategies that apply. */
-export function analyse(fleet: Fleet, to: string | readonly string[]): Upgrade {
-  const { byCluster, label } = resolveTargets(fleet, typeof to === "string" ? [to] : to);
+export function analyse(fleet: Fleet, to: string | readonly string[], limit?: ReadonlySet<string>): Upgrade {
+  const { byCluster, label } = resolveTargets(fleet, typeof to === "string" ? [to] : to, limit);
   const u: Upgrade = {
     fleet,
     targets: byCluster,

@@ -14,12 +14,24 @@ import { openStore } from "../store/open.ts";
 import { drive } from "./apply-drive.ts";
 import { observeAll } from "./apply-preflight.ts";
 import { EarlySignals } from "./apply-signals.ts";
-import type { DriveResult, ResumeInput } from "./apply-types.ts";
+import { type DriveResult, limitKey, type ResumeInput } from "./apply-types.ts";
 import { returnToServiceRequested } from "./control.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { type JournalView, readJournal } from "./journal.ts";
 import { pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
+
+/** A run keeps the `--limit` it was started with: resuming it with another is refused, nothing done. */
+export function refuseOtherLimit(runId: string, plan: Plan, limit: readonly string[] | undefined): void {
+  if (limit === undefined || limitKey(limit) === limitKey(plan.limit)) return;
+  const was = plan.limit?.length ? `--limit ${plan.limit.join(" --limit ")}` : "no --limit";
+  const now = limit.length ? `--limit ${limit.join(" --limit ")}` : "no --limit";
+  throw new RollgateError(
+    "ROLLGATE_E_RUN_LIMIT_MISMATCH",
+    `run ${runId} was started with ${was}; it cannot go on with ${now}: resume it as it was started (\`rollgate resume\` keeps its limit), or abort it and apply again; nothing was done`,
+    { details: { run: runId, limit: plan.limit ?? [], given: [...limit] } },
+  );
+}
 
 /** Continues an unfinished run in this process (after an escalation, a crash, or a halt for confirmation). */
 export async function resume(input: ResumeInput): Promise<DriveResult> {
@@ -54,6 +66,7 @@ export async function resumeHolding(
         `${fleetFile} describes other servers (or other addresses) than the fleet run ${run.id} was started on (${run.fleetFile}); a run is resumed only on its own fleet; nothing was done`,
       );
     const plan = await store.getPlan(run.id);
+    refuseOtherLimit(run.id, plan, input.limit);
     const lock = held
       ? undefined
       : await early.raced(

@@ -10,6 +10,11 @@ import type { EngineResult } from "./engine.ts";
 /** Plans a fleet for `--to` specs ("3.5.1", or "NAME=RELEASE" per cluster, supercluster or pack). */
 export type Planner = (fleet: Fleet, targets: string[], strategy: StrategyChoice) => Plan;
 
+/** `--limit` as the run records it (its plan's `limit`), in a canonical order for comparing. */
+export function limitKey(limit: readonly string[] | undefined): string {
+  return [...new Set((limit ?? []).map((l) => l.trim()))].sort().join(",");
+}
+
 export interface DriveHooks {
   /** Asks a yes/no question on the terminal; undefined when there is no terminal. */
   ask?: (question: string, signal?: AbortSignal) => Promise<boolean>;
@@ -66,4 +71,6 @@ export interface ResumeInput extends DriveHooks {
   fleetFile?: string;
   confirmFinalize: boolean;
   escalateFactor?: number;
+  /** `--limit` given to resume (or apply's when it resumes): must be the run's own. */
+  limit?: readonly string[];
 }

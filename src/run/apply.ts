@@ -25,7 +25,7 @@ import { statePathFrom } from "./locate.ts";
  * drive with its questions and signals (apply-drive.ts), the signals before it (apply-signals.ts).
  */
 export type { ApplyInput, DriveHooks, DriveResult, Interrupt, Planner, ResumeInput } from "./apply-types.ts";
-export { resume } from "./apply-resume.ts";
+export { refuseOtherLimit, resume } from "./apply-resume.ts";
 
 export async function apply(input: ApplyInput): Promise<DriveResult> {
   const early = new EarlySignals();
@@ -69,7 +69,14 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
       )?.id;
       await peek.close();
       if (existing)
-        return await resumeHolding({ ...input, statePath, runId: existing.id }, early, { fleet, lock });
+        return await resumeHolding(
+          { ...input, statePath, runId: existing.id, limit: plan.limit ?? [] },
+          early,
+          {
+            fleet,
+            lock,
+          },
+        );
     }
     return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted, early);
   } finally {

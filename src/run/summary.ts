@@ -5,7 +5,8 @@ import type { RunRecord, Store } from "../store/types.ts";
 export type RunSummary = Summary<RunRecord>;
 
 export async function summarizeRun(store: Store, run: RunRecord): Promise<RunSummary> {
-  const s = summaryOf(foldJournal(await store.getPlan(run.id), await store.events(run.id)), run);
+  const plan = await store.getPlan(run.id);
+  const s = summaryOf(foldJournal(plan, await store.events(run.id)), run);
   // the fields in the order `status --json` has always printed them
   return {
     run,
@@ -22,5 +23,6 @@ export async function summarizeRun(store: Store, run: RunRecord): Promise<RunSum
     estimate: s.estimate,
     lastSeq: s.lastSeq,
     ...(s.abort ? { abort: s.abort } : {}),
+    ...(plan.limit ? { limit: plan.limit } : {}),
   };
 }

@@ -8,7 +8,7 @@ import { type Paint, painter } from "../output.ts";
 /** The plan in one line (and its findings), before a run starts or resumes. */
 export function planBrief(plan: Plan, resumed: boolean, runId?: string): string {
   const pnr = plan.steps.filter((s) => s.pointOfNoReturn).length;
-  return `${resumed ? `resuming run ${runId}: ` : ""}plan ${plan.strategy} → ${plan.target}: ${plan.steps.length} steps, ~${formatDuration(plan.estimate.seconds)} (lower bound ${formatDuration(plan.estimate.lowerBoundSeconds)}), min capacity ${Math.round(plan.estimate.minCapacity * 100)}%, ${pnr} point(s) of no return, verified (${plan.verification.statesChecked} states)${(plan.findings ?? []).map((f) => `\nfound: ${f}`).join("")}`;
+  return `${resumed ? `resuming run ${runId}: ` : ""}plan ${plan.strategy} → ${plan.target}: ${plan.steps.length} steps, ~${formatDuration(plan.estimate.seconds)} (lower bound ${formatDuration(plan.estimate.lowerBoundSeconds)}), min capacity ${Math.round(plan.estimate.minCapacity * 100)}%, ${pnr} point(s) of no return, verified (${plan.verification.statesChecked} states)${(plan.findings ?? []).map((f) => `\nfound: ${f}`).join("")}${plan.limit ? `\nlimit: ${plan.limit.join(", ")}; left alone: ${(plan.leftAlone ?? []).map((l) => `${l.cluster} (${l.reason})`).join(", ") || "nothing"}` : ""}`;
 }
 
 /** How an operator continues the run (the fleet file or --state as given on this command line). */

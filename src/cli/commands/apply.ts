@@ -29,6 +29,7 @@ interface ApplyOpts {
   dashboard?: number | true;
   dashboardTokenFile?: string;
   correctOutOfOrder?: boolean;
+  limit?: string[];
 }
 
 interface ResumeOpts {
@@ -38,7 +39,11 @@ interface ResumeOpts {
   json?: boolean;
   escalateAfter?: number;
   correctOutOfOrder?: boolean;
+  limit?: string[];
 }
+
+const limitOption = (cmd: Command, what: string): Command =>
+  cmd.option("--limit <name>", what, (v: string, prev: string[] = []) => [...prev, v]);
 
 export function registerApply(program: Command, ctx: CliContext): void {
   applyOptions(
@@ -61,7 +66,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
 }
 
 function applyOptions(cmd: Command): Command {
-  return cmd
+  return limitOption(
+    cmd,
+    "touch only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
+  )
     .option(
       "--to <version>",
       "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
@@ -96,7 +104,7 @@ function applyOptions(cmd: Command): Command {
 }
 
 function resumeOptions(cmd: Command): Command {
-  return cmd
+  return limitOption(cmd, "the run's own --limit (it is kept without this; another one is refused)")
     .option("--state <path>", "the state file")
     .option("--run <id>", "a run id (default: the fleet's one unfinished run)")
     .option("--confirm-finalize", "confirm the points of no return (G4)")
@@ -149,7 +157,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
       escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
       planner: (fleet, to, strategy) => {
-        const plan = planUpgrade(fleet, { to, strategy });
+        const plan = planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped
         return plan;
       },
@@ -178,7 +186,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
 
 async function runResume(ctx: CliContext, fleet: string | undefined, opts: ResumeOpts): Promise<number> {
   await prepareRunView(ctx.output);
-  const { resume } = await import("../../run/apply.ts");
+  const { refuseOtherLimit, resume } = await import("../../run/apply.ts");
   const { confirmRun, resumeLiveRun } = await import("../../run/control.ts");
   const { locatedNote, locateRun, openExistingStore } = await import("../../run/locate.ts");
   // The fleet's own run (in its state or its lab's, run/locate.ts), never another fleet's.
@@ -189,6 +197,8 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
   const store = openExistingStore(statePath);
   try {
     const run = (await store.getRun(located.run.id)) ?? located.run;
+    // a run keeps its --limit, also when a live engine is handed the word
+    refuseOtherLimit(run.id, await store.getPlan(run.id), opts.limit);
     // An engine is alive (paused, or waiting for a confirmation): hand it the word.
     // Otherwise nothing is written here: resume() checks its input first.
     if (await store.engineHolder(run.fleet)) {
@@ -213,6 +223,7 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
     confirmFinalize: Boolean(opts.confirmFinalize),
     escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
     ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
+    ...(opts.limit ? { limit: opts.limit } : {}),
     ...(ask ? { ask } : {}),
     onPlan: (plan, info) => {
       if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));

@@ -11,6 +11,7 @@ interface PlanFlags {
   compare?: boolean;
   explain?: boolean;
   json?: boolean;
+  limit?: string[];
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -26,6 +27,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       collect,
     )
     .option("--strategy <name>", "auto | rolling | patch | maintenance-window | incremental", "auto")
+    .option(
+      "--limit <name>",
+      "plan only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
+      collect,
+    )
     .option("--compare", "show every applicable strategy side by side")
     .option("--explain", "list for each step the rules that placed it")
     .option("--json", "print the plan as JSON on stdout")
@@ -38,7 +44,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
         const fleet = loadFleetFile(file);
         const paint = painter(ctx.output.color);
         if (opts.compare) {
-          const rows = compareStrategies(fleet, { to: opts.to });
+          const rows = compareStrategies(fleet, { to: opts.to, ...limitOf(opts) });
           if (opts.json) ctx.output.json({ ok: true, fleet: fleet.name, strategies: rows });
           else renderComparison(ctx, rows, fleet.defaults.capacityFloor, paint);
           return 0;
@@ -47,11 +53,24 @@ export function registerPlan(program: Command, ctx: CliContext): void {
           to: opts.to,
           strategy: opts.strategy,
           explain: Boolean(opts.explain),
+          ...limitOf(opts),
         });
         if (opts.json) ctx.output.json(plan);
         else renderPlan(ctx, plan, Boolean(opts.explain), paint);
         return 0;
       }),
+    );
+}
+
+const limitOf = (opts: PlanFlags) => (opts.limit ? { limit: opts.limit } : {});
+
+/** `--limit`: what the plan leaves alone, one line per cluster. */
+export function renderLeftAlone(ctx: CliContext, plan: Plan, paint: Paint): void {
+  if (!plan.limit) return;
+  ctx.output.out(paint("dim", `limit: ${plan.limit.join(", ")}`));
+  for (const l of plan.leftAlone ?? [])
+    ctx.output.out(
+      paint("dim", `left alone: ${l.cluster}${l.supercluster ? ` (${l.supercluster})` : ""}: ${l.reason}`),
     );
 }
 
@@ -73,6 +92,7 @@ function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint)
   );
   // what the planner found in the fleet (a supercluster part way through its upgrade, G5)
   for (const f of plan.findings ?? []) o.out(paint("yellow", `found: ${f}`));
+  renderLeftAlone(ctx, plan, paint);
   o.out("");
   const rows = plan.steps.map((s) => [
     `+${formatDuration(s.start)}`,

@@ -121,6 +121,7 @@ export function renderSummary(
     `progress ${s.progress.done}/${s.progress.total} steps · ~${formatDuration(s.secondsLeft)} left by the plan (plan ${formatDuration(s.estimate.seconds)}, lower bound ${formatDuration(s.estimate.lowerBoundSeconds)})`,
     `engine ${s.engine ? `pid ${s.engine.pid} on ${s.engine.host} since ${s.engine.since}` : "not running"}`,
   ];
+  if (s.limit) lines.push(`limit     ${s.limit.join(", ")} (every other cluster left alone)`);
   // aborting with no engine (the API's abort: the server runs none; an engine that died): nothing
   // moves it on until a command drives it
   if (!s.engine && s.run.state === "aborting")

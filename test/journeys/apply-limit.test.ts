@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { e2eTimeouts } from "../helpers/wait.ts";
+import { journeyLab } from "./engine-helpers.ts";
+
+e2eTimeouts(90_000);
+
+/**
+ * `apply --limit`: an operator upgrades one matrix of two, in the lab. The lab's own journal
+ * decides: only the limited matrix's servers were installed; the run records its limit, which
+ * `status` shows and `resume` keeps, and another limit is refused.
+ */
+const TWO_MATRICES = `apiVersion: rollgate/v1
+fleet: two-matrices
+defaults:
+  capacityFloor: 0.5
+clusters:
+${["east", "west"]
+  .map(
+    (m, k) => `  - name: matrix-${m}
+    pack: polyserve-matrix
+    version: 3.5.0
+    estimates: { install: 15m }
+    servers:
+${[1, 2].map((i) => `      - { name: ${m}${i}, address: 10.${61 + k}.1.${i} }`).join("\n")}`,
+  )
+  .join("\n")}
+`;
+
+describe("apply --limit", () => {
+  it("upgrades only the limited matrix; status shows the limit; another limit is refused", async () => {
+    const lab = await journeyLab(TWO_MATRICES, "two-matrices", 3000);
+    const bad = await lab.cli(["apply", lab.derived, "--to", "3.5.1", "--limit", "east1", "--yes"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("ROLLGATE_E_PLAN_BAD_LIMIT");
+    expect(bad.stderr).toContain("use --limit matrix-east");
+
+    // without --confirm-finalize the run halts before its point of no return (G4), unfinished
+    const r = await lab.cli(["apply", lab.derived, "--to", "3.5.1", "--limit", "matrix-east", "--yes"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain("left alone: matrix-west (not in --limit)");
+    const halted = await lab.cli(["status", lab.derived]);
+    expect(halted.stdout).toContain("limit     matrix-east");
+
+    // going on with another limit is refused, by resume and by apply; nothing is done
+    for (const other of [
+      ["resume", lab.derived, "--limit", "matrix-west", "--confirm-finalize"],
+      ["apply", lab.derived, "--to", "3.5.1", "--limit", "matrix-west", "--yes", "--confirm-finalize"],
+      ["apply", lab.derived, "--to", "3.5.1", "--yes", "--confirm-finalize"],
+    ]) {
+      const refused = await lab.cli(other);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain("ROLLGATE_E_RUN_LIMIT_MISMATCH");
+      expect(refused.stderr).toContain("was started with --limit matrix-east");
+    }
+
+    // resume keeps the run's limit
+    const resumed = await lab.cli(["resume", lab.derived, "--confirm-finalize"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+
+    const installed = lab
+      .journal()
+      .filter((e) => e.action === "install" && e.kind !== "violation")
+      .map((e) => e.server);
+    expect(new Set(installed)).toEqual(new Set(["east1", "east2"]));
+    const status = await lab.status();
+    expect(status.violations).toEqual([]);
+    const release = Object.fromEntries(
+      // biome-ignore lint/suspicious/noExplicitAny: lab status JSON read loosely
+      status.servers.map((s: any) => [s.name, s.release]),
+    );
+    expect(release).toEqual({ east1: "3.5.1", east2: "3.5.1", west1: "3.5.0", west2: "3.5.0" });
+
+    const shown = await lab.cli(["status", lab.derived]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("limit     matrix-east");
+    const json = await lab.cli(["status", lab.derived, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ limit: ["matrix-east"] });
+  }, 600_000);
+});
