@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { RollgateError } from "../model/errors.ts";
 import { MAX_SPEED, MIN_SPEED } from "../lab/speed-bounds.ts";
 import { registerCommands } from "./commands/index.ts";
+import { addExamples } from "./examples.ts";
 import { addLogOptions } from "./logging.ts";
 import { type Output, processOutput, reportError, terminalText } from "./output.ts";
 import { ROLLGATE_VERSION } from "./version.ts";
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
     );
   registerCommands(program, ctx);
   addLogOptions(program);
+  addExamples(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
   return program;
 }
