@@ -8,8 +8,7 @@ import { commandPath, everyCommand } from "./examples.ts";
  * the command they name, then offers its subcommands (or its arguments' choices) or, after a
  * `-`, its options; after an option with choices, those choices; elsewhere, file names.
  */
-export const SHELLS = ["bash", "zsh", "fish"] as const;
-export type Shell = (typeof SHELLS)[number];
+export type Shell = "bash" | "zsh" | "fish";
 
 interface Node {
   path: string;

@@ -1,17 +1,17 @@
-import { type Command, Option } from "commander";
 import type { RunEvent } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
 import { redactCredentials } from "../store/location.ts";
-import type { CliContext } from "./main.ts";
 import type { Output } from "./output.ts";
+import type { LogLevel } from "./log-options.ts";
 import { describeEvent } from "./views/describe.ts";
 
 /**
- * `--log-format text|json` and `--log-level` of the commands that run or serve something (apply,
+ * What `--log-format json` does (log-options.ts declares the options and loads this module only
+ * then). `--log-format text|json` and `--log-level` of the commands that run or serve something (apply,
  * resume, demo, serve). `text`, the default, is the human output as it always was. `json` makes
  * stderr machine-readable: one pino line per event of the run (runId, step, server, cluster, rule,
  * code, level, msg) and per diagnostic the command would have printed, nothing else. pino is
- * loaded only then (import()), so that a command without it starts as fast as before.
+ * loaded only then (import()), and so is this module, so that a command without it starts as fast as before.
  *
  * Secrets never reach a line: fields named token, password, secret or authorization (at any of
  * the first levels) are censored by pino's redact, and every string is scrubbed of a URL's
@@ -19,31 +19,6 @@ import { describeEvent } from "./views/describe.ts";
  * id stays, it names the token), `token=` in a link and a Bearer value. The dashboard's link with
  * its token is never written to a log (dashboard-link.ts: stderr is no terminal here).
  */
-export const LOG_FORMATS = ["text", "json"] as const;
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export interface LogOpts {
-  logFormat?: LogFormat;
-  logLevel?: LogLevel;
-}
-
-/** Adds --log-format and --log-level to a command. */
-export function logOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option("--log-format <format>", "stderr as human text, or as JSON lines (one per event)")
-        .choices(LOG_FORMATS)
-        .default("text"),
-    )
-    .addOption(
-      new Option("--log-level <level>", "the least level logged with --log-format json")
-        .choices(LOG_LEVELS)
-        .default("info"),
-    );
-}
-
 type Level = Exclude<LogLevel, "silent">;
 
 /** The fields of a log line besides level, time and msg. */
@@ -245,29 +220,4 @@ export function loggingOutput(base: Output, log: JsonLog): Output {
     isTTY: base.isTTY,
     errIsTTY: false,
   };
-}
-
-/**
- * Starts JSON logging for a command when asked: ctx.output's diagnostics become log lines, and
- * the returned EventLog follows the run's events. Undefined with --log-format text.
- */
-export async function startLogging(
-  ctx: CliContext,
-  opts: LogOpts,
-  command: string,
-): Promise<EventLog | undefined> {
-  if (opts.logFormat !== "json") return undefined;
-  const log = await createJsonLog(opts.logLevel ?? "info", command);
-  ctx.output = loggingOutput(ctx.output, log);
-  return new EventLog(log);
-}
-
-/** The commands that take --log-format and --log-level (added here, so each command file stays as it is). */
-export const LOGGED_COMMANDS = ["apply", "resume", "demo", "serve"] as const;
-
-export function addLogOptions(program: Command): void {
-  for (const name of LOGGED_COMMANDS) {
-    const cmd = program.commands.find((c) => c.name() === name);
-    if (cmd) logOptions(cmd);
-  }
 }

@@ -3,7 +3,7 @@ import { RollgateError } from "../model/errors.ts";
 import { MAX_SPEED, MIN_SPEED } from "../lab/speed-bounds.ts";
 import { registerCommands } from "./commands/index.ts";
 import { addExamples } from "./examples.ts";
-import { addLogOptions } from "./logging.ts";
+import { addLogOptions } from "./log-options.ts";
 import { type Output, processOutput, reportError, terminalText } from "./output.ts";
 import { ROLLGATE_VERSION } from "./version.ts";
 

@@ -3,7 +3,7 @@ import { STRATEGIES, type StrategyChoice } from "../../model/step.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { RUN_DEFAULTS } from "../../run/options.ts";
 import { refuseStoreUrl } from "../../store/location.ts";
-import { type LogOpts, startLogging } from "../logging.ts";
+import { type LogOpts, startLogging } from "../log-options.ts";
 import { LiveView } from "../views/live-view.ts";
 import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";

@@ -10,7 +10,7 @@ import { action, type CliContext, parsePort, parseSpeed } from "../main.ts";
 import { painter } from "../output.ts";
 import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
 import { announceDashboard } from "../dashboard-link.ts";
-import { type LogOpts, startLogging } from "../logging.ts";
+import { type LogOpts, startLogging } from "../log-options.ts";
 import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
 function renderReport(ctx: CliContext, r: DemoReport): void {

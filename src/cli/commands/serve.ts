@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
-import { type LogOpts, startLogging } from "../logging.ts";
+import { type LogOpts, startLogging } from "../log-options.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
 /** 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost: reachable from this machine only. */
