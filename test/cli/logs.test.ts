@@ -109,6 +109,53 @@ describe("--log-format json: one pino line per event on stderr (issue 13, item 4
     }
   }, 240_000);
 
+  it("an escalation is an error line with its rule, code, step and server; resume logs the same run", async () => {
+    const t = await labOf("matrix-seed", 600);
+    lab = t.lab;
+    t.lab.fault("srv3", "install-fails", { once: true });
+    const first = await runCli(
+      ["apply", t.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--log-format", "json"],
+      { timeoutMs: 180_000 },
+    );
+    expect(first.code, first.stderr).toBe(1);
+    const lines = jsonLines(first.stderr);
+    const escalation = lines.find((l) => l.event === "escalation");
+    expect(escalation).toMatchObject({
+      level: "error",
+      code: expect.stringMatching(/^ROLLGATE_E_/),
+      rule: expect.any(String),
+      cluster: "matrix-a",
+      server: "srv3",
+      step: expect.stringContaining("matrix-a/srv3/"),
+    });
+    expect(lines.find((l) => l.event === "run.state" && l.state === "escalated")?.level).toBe("error");
+    const again = await runCli(["resume", t.fleet, "--confirm-finalize", "--log-format", "json"], {
+      timeoutMs: 180_000,
+    });
+    const resumed = jsonLines(again.stderr);
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed.every((l) => l.command === "resume")).toBe(true);
+    const runIds = new Set(resumed.filter((l) => l.event).map((l) => l.runId));
+    expect([...runIds]).toEqual([escalation!.runId]);
+  }, 300_000);
+
+  it("demo with --json and --log-format json: events and report on stdout, log lines on stderr", async () => {
+    const r = await runCli(["demo", "--speed", "6000", "--json", "--log-format", "json"], {
+      timeoutMs: 180_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines(r.stderr);
+    expect(lines.every((l) => l.command === "demo" && l.level !== "debug")).toBe(true);
+    const done = lines.filter((l) => l.event === "step.done");
+    const out = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(done.length).toBe(out.filter((e) => e.type === "step.done").length);
+    expect(done.some((l) => l.cluster === "dma-nyc")).toBe(true);
+    expect(out.at(-1)).toMatchObject({ ok: true });
+  }, 240_000);
+
   it("--log-level filters: warn logs no step's progress, silent writes nothing; text is the default", async () => {
     const t = await labOf("matrix-seed", 600);
     lab = t.lab;
