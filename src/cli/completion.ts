@@ -6,7 +6,8 @@ import { commandPath, everyCommand } from "./examples.ts";
  * as it is (commands, subcommands, options, the choices of options and arguments), so it never
  * lists a command that is gone or misses a new one. Each script walks the words typed so far to
  * the command they name, then offers its subcommands (or its arguments' choices) or, after a
- * `-`, its options; after an option with choices, those choices; elsewhere, file names.
+ * `-`, its options; after an option with choices, those choices; elsewhere, file names. (zsh ties
+ * `path` to $PATH: the scripts name the command typed so far `at`.)
  */
 export type Shell = "bash" | "zsh" | "fish";
 
@@ -131,13 +132,13 @@ function bashScript(nodes: Node[]): string {
 ${caseTables(nodes)}
 
 _rollgate() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" path values words
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" at values words
   [ "$COMP_CWORD" -gt 1 ] && prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  path="$(_rollgate_path "\${COMP_WORDS[@]:1:COMP_CWORD-1}")"
+  at="$(_rollgate_path "\${COMP_WORDS[@]:1:COMP_CWORD-1}")"
   COMPREPLY=()
   case "$prev" in
     -*)
-      values="$(_rollgate_value "$path|$prev")"
+      values="$(_rollgate_value "$at|$prev")"
       if [ "$values" = "-" ]; then return 0; fi
       if [ -n "$values" ]; then
         COMPREPLY=($(compgen -W "$values" -- "$cur"))
@@ -146,8 +147,8 @@ _rollgate() {
       ;;
   esac
   case "$cur" in
-    -*) words="$(_rollgate_opts "$path")" ;;
-    *) words="$(_rollgate_subs "$path")"; [ -n "$words" ] || words="$(_rollgate_args "$path")" ;;
+    -*) words="$(_rollgate_opts "$at")" ;;
+    *) words="$(_rollgate_subs "$at")"; [ -n "$words" ] || words="$(_rollgate_args "$at")" ;;
   esac
   [ -n "$words" ] && COMPREPLY=($(compgen -W "$words" -- "$cur"))
   return 0
@@ -166,18 +167,18 @@ function zshScript(nodes: Node[]): string {
 ${caseTables(nodes)}
 
 _rollgate() {
-  local cur="\${words[CURRENT]}" prev="\${words[CURRENT-1]}" path values list
-  path="$(_rollgate_path "\${(@)words[2,CURRENT-1]}")"
+  local cur="\${words[CURRENT]}" prev="\${words[CURRENT-1]}" at values list
+  at="$(_rollgate_path "\${(@)words[2,CURRENT-1]}")"
   if [[ $CURRENT -gt 2 && $prev == -* ]]; then
-    values="$(_rollgate_value "$path|$prev")"
+    values="$(_rollgate_value "$at|$prev")"
     if [[ $values == "-" ]]; then _files; return; fi
     if [[ -n $values ]]; then compadd -- \${=values}; return; fi
   fi
   if [[ $cur == -* ]]; then
-    list="$(_rollgate_opts "$path")"
+    list="$(_rollgate_opts "$at")"
   else
-    list="$(_rollgate_subs "$path")"
-    [[ -n $list ]] || list="$(_rollgate_args "$path")"
+    list="$(_rollgate_subs "$at")"
+    [[ -n $list ]] || list="$(_rollgate_args "$at")"
   fi
   if [[ -n $list ]]; then compadd -- \${=list}; else _files; fi
 }

@@ -67,6 +67,8 @@ describe("rollgate completion bash|zsh|fish (issue 13, item 6)", () => {
       const r = await runCli(["completion", shell]);
       expect(r.code, r.stderr).toBe(0);
       for (const p of paths) expect(r.stdout, `${shell}: ${p}`).toContain(`'${p}'`);
+      // zsh ties `path` to $PATH: a local of that name would empty it while completing
+      if (shell === "zsh") expect(r.stdout).not.toMatch(/\blocal\b[^\n]*\bpath\b/);
       if (hasShell(shell)) {
         const check = spawnSync(shell, ["-n"], { input: r.stdout, encoding: "utf8" });
         expect(check.status, `${shell} -n: ${check.stderr}`).toBe(0);
