@@ -6,12 +6,11 @@ import type { LogLevel } from "./log-options.ts";
 import { describeEvent } from "./views/describe.ts";
 
 /**
- * What `--log-format json` does (log-options.ts declares the options and loads this module only
- * then). `--log-format text|json` and `--log-level` of the commands that run or serve something (apply,
- * resume, demo, serve). `text`, the default, is the human output as it always was. `json` makes
- * stderr machine-readable: one pino line per event of the run (runId, step, server, cluster, rule,
- * code, level, msg) and per diagnostic the command would have printed, nothing else. pino is
- * loaded only then (import()), and so is this module, so that a command without it starts as fast as before.
+ * What `--log-format json` does for apply, resume, demo and serve (log-options.ts declares the
+ * options and loads this module, and pino, only then: a command without it starts as fast as
+ * before). stderr becomes machine-readable: one pino line per event of the run (runId, step,
+ * server, cluster, rule, code, level, msg) and one per diagnostic the command would have printed,
+ * nothing else. `text`, the default, is the human output as it always was.
  *
  * Secrets never reach a line: fields named token, password, secret or authorization (at any of
  * the first levels) are censored by pino's redact, and every string is scrubbed of a URL's
