@@ -2,6 +2,8 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { RollgateError } from "../model/errors.ts";
 import { MAX_SPEED, MIN_SPEED } from "../lab/speed-bounds.ts";
 import { registerCommands } from "./commands/index.ts";
+import { addExamples } from "./examples.ts";
+import { addLogOptions } from "./log-options.ts";
 import { type Output, processOutput, reportError, terminalText } from "./output.ts";
 import { ROLLGATE_VERSION } from "./version.ts";
 
@@ -38,6 +40,8 @@ export function buildProgram(ctx: CliContext): Command {
       "\nExit codes: 0 ok, 1 an operation halted (escalation, abort, pause, Ctrl-C, a question answered no), 2 bad input or usage, 3 internal error.\nDocs: README.md, docs/errors.md",
     );
   registerCommands(program, ctx);
+  addLogOptions(program);
+  addExamples(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
   return program;
 }

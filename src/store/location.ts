@@ -27,3 +27,11 @@ export function refuseStoreUrl(location: string): void {
 export function redactStoreUrl(location: string): string {
   return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@");
 }
+
+/**
+ * Any text as it may be logged: the user information of every URL in it (postgres://user:pass@,
+ * http://user:pass@) shown as `***`, as redactStoreUrl shows a location's.
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s"'<>]*@/gi, "$1***@");
+}

@@ -3,6 +3,7 @@ import { STRATEGIES, type StrategyChoice } from "../../model/step.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
 import { RUN_DEFAULTS } from "../../run/options.ts";
 import { refuseStoreUrl } from "../../store/location.ts";
+import { type LogOpts, startLogging } from "../log-options.ts";
 import { LiveView } from "../views/live-view.ts";
 import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";
@@ -121,7 +122,8 @@ function resumeOptions(cmd: Command): Command {
     .option("--json", "stream events as JSON lines on stdout");
 }
 
-async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Promise<number> {
+async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & LogOpts): Promise<number> {
+  const eventLog = await startLogging(ctx, opts, "apply");
   // a --state URL is refused before the fleet is read or its servers observed
   if (opts.state !== undefined) refuseStoreUrl(opts.state);
   await prepareRunView(ctx.output);
@@ -130,7 +132,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
   const { requireDriverCommands } = await import("../../plan/driver-commands.ts");
   const { planUpgrade } = await import("../../plan/planner.ts");
   const { openExistingStore } = await import("../../run/locate.ts");
-  const live = new LiveView(ctx, Boolean(opts.json));
+  const live = new LiveView(ctx, Boolean(opts.json), eventLog);
   const ask = terminalAsk(ctx, live);
   const resumeCommand = resumeCommandFor(fleetFile, opts.state);
   const dashboard =
@@ -184,7 +186,12 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts): Pr
   }
 }
 
-async function runResume(ctx: CliContext, fleet: string | undefined, opts: ResumeOpts): Promise<number> {
+async function runResume(
+  ctx: CliContext,
+  fleet: string | undefined,
+  opts: ResumeOpts & LogOpts,
+): Promise<number> {
+  const eventLog = await startLogging(ctx, opts, "resume");
   await prepareRunView(ctx.output);
   const { refuseOtherLimit, resume } = await import("../../run/apply.ts");
   const { confirmRun, resumeLiveRun } = await import("../../run/control.ts");
@@ -213,7 +220,7 @@ async function runResume(ctx: CliContext, fleet: string | undefined, opts: Resum
   } finally {
     await store.close();
   }
-  const live = new LiveView(ctx, Boolean(opts.json));
+  const live = new LiveView(ctx, Boolean(opts.json), eventLog);
   const ask = terminalAsk(ctx, live);
   const resumeCommand = resumeCommandFor(fleet, opts.state, opts.run);
   const result = await resume({

@@ -10,6 +10,7 @@ import { action, type CliContext, parsePort, parseSpeed } from "../main.ts";
 import { painter } from "../output.ts";
 import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
 import { announceDashboard } from "../dashboard-link.ts";
+import { type LogOpts, startLogging } from "../log-options.ts";
 import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
 function renderReport(ctx: CliContext, r: DemoReport): void {
@@ -55,12 +56,17 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .action(
       action(
         ctx,
-        async (opts: {
-          speed: number;
-          json?: boolean;
-          dashboard?: number | true;
-          dashboardTokenFile?: string;
-        }) => {
+        async (
+          opts: {
+            speed: number;
+            json?: boolean;
+            dashboard?: number | true;
+            dashboardTokenFile?: string;
+          } & LogOpts,
+        ) => {
+          const eventLog = await startLogging(ctx, opts, "demo");
+          // with --log-format json the events are log lines: no view on stderr (--json still streams them)
+          const drawn = !eventLog || Boolean(opts.json);
           await prepareRunView(ctx.output);
           const { compareStrategies, planUpgrade } = await import("../../plan/planner.ts");
           const { runDemo } = await import("../../run/demo.ts");
@@ -85,9 +91,13 @@ export function registerDemo(program: Command, ctx: CliContext): void {
               ),
             onPlan: (p) => {
               plan = p;
-              view = createRunView(ctx.output, p, { json: Boolean(opts.json) });
+              eventLog?.setPlan(p);
+              if (drawn) view = createRunView(ctx.output, p, { json: Boolean(opts.json) });
             },
-            onEvent: (e) => view?.onEvent(e),
+            onEvent: (e) => {
+              eventLog?.onEvent(e);
+              view?.onEvent(e);
+            },
             onInterrupt: (i) => {
               const key = i.signal === "SIGINT" ? "Ctrl-C" : i.signal;
               if (i.count > 1) {
@@ -96,7 +106,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
               }
               // the task tree holds back what is written while it draws: close it first
               const closing = view;
-              view = createRunView(ctx.output, plan!, { json: Boolean(opts.json), plain: true });
+              view = drawn
+                ? createRunView(ctx.output, plan!, { json: Boolean(opts.json), plain: true })
+                : undefined;
               const say = () =>
                 ctx.output.err(
                   `${key}: stopping the demo: running steps finish, no new step starts; ${key} again to stop now`,

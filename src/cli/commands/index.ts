@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../main.ts";
 import { registerApply } from "./apply.ts";
+import { registerCompletion } from "./completion.ts";
 import { registerDemo } from "./demo.ts";
 import { registerFleet } from "./fleet.ts";
 import { registerImport } from "./import.ts";
@@ -27,4 +28,5 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerDemo(program, ctx);
   registerServe(program, ctx);
   registerToken(program, ctx);
+  registerCompletion(program, ctx);
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
+import { type LogOpts, startLogging } from "../log-options.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
 /** 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost: reachable from this machine only. */
@@ -26,8 +27,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
         ctx,
         async (
           fleet: string | undefined,
-          opts: { state?: string; port: number; host: string; json?: boolean },
+          opts: { state?: string; port: number; host: string; json?: boolean } & LogOpts,
         ) => {
+          await startLogging(ctx, opts, "serve");
           const { openStore } = await import("../../store/open.ts");
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
           // A missing state file is made (empty: tokens and runs come later); an existing one is

@@ -1,6 +1,7 @@
 import type { RunEvent } from "../../events/types.ts";
 import type { Plan } from "../../plan/types.ts";
 import type { Interrupt } from "../../run/apply.ts";
+import type { EventLog } from "../logging.ts";
 import type { CliContext } from "../main.ts";
 import { painter } from "../output.ts";
 import { createRunView, type RunView } from "./run-view.ts";
@@ -17,9 +18,14 @@ export class LiveView {
   private asking = false;
   /** After a Ctrl-C the run's end is told in plain lines: a task tree would redraw over the message. */
   private plain = false;
+  /**
+   * With --log-format json: every event is a log line on stderr (cli/logging.ts), and no view is
+   * drawn there (--json still streams the events on stdout).
+   */
   constructor(
     private readonly ctx: CliContext,
     private readonly json: boolean,
+    private readonly log?: EventLog,
   ) {}
   /** Steps begun (their step.started seen): a Ctrl-C once every step is begun pauses nothing. */
   private readonly started = new Set<string>();
@@ -46,11 +52,14 @@ export class LiveView {
   setPlan(plan: Plan, done: Iterable<string> = []): void {
     this.plan = plan;
     for (const id of done) this.done.add(id);
+    this.log?.setPlan(plan);
   }
   onEvent(e: RunEvent): void {
     if (!this.plan) return;
     if (e.type === "step.done") this.done.add(e.step);
     if (e.type === "step.started") this.started.add(e.step);
+    this.log?.onEvent(e);
+    if (this.log && !this.json) return;
     if (!this.json) {
       const told = this.toldOnce(e);
       if (!told) return;
