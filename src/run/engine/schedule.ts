@@ -13,7 +13,8 @@ export function ready(ctx: EngineContext): Step[] {
   const free = (s: Step) => ctx.standing.get(s.id)!.status !== "done" && !ctx.running.has(s.id);
   if ([...ctx.offenders.values()].some((aside) => aside.size > 0))
     return ctx.o.plan.steps.filter((s) => free(s) && depsDone(ctx, s));
-  const index = (ctx.readyIndex ??= buildReadyIndex(ctx));
+  ctx.readyIndex ??= buildReadyIndex(ctx);
+  const index = ctx.readyIndex;
   return [...index.candidates]
     .map((id) => ctx.steps.get(id)!)
     .filter(free)
