@@ -1,3 +1,4 @@
+import type { ServerObservation } from "../../drivers/driver.ts";
 import type { Escalation, RunEvent, RunEventBody, RunState } from "../../events/types.ts";
 import type { Cluster, Server } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
@@ -53,8 +54,8 @@ export class EngineContext {
   /** M6: per matrix (or generic cluster), since when (engine clock) its servers run different releases. */
   readonly mixedSince = new Map<string, number>();
   readonly mixedAlerted = new Set<string>();
-  /** Per matrix, when (engine clock) the M3 watch last read every server: its rate while waiting. */
-  readonly watchedAt = new Map<string, number>();
+  /** Per server ("cluster/server"), its last observation and when (engine clock): the M3 watch's view of a matrix. */
+  readonly seen = new Map<string, { at: number; ob: ServerObservation }>();
   /** Per step, the steps that wait on it (its direct successors). */
   successorsOf: Map<string, Step[]> | undefined;
   /** Points of no return whose confirmation was refused or cannot be asked for: the run halts before them. */

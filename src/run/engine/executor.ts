@@ -127,7 +127,8 @@ export async function executeNow(ctx: EngineContext, step: Step): Promise<void> 
   await waitForEffect(ctx, r);
   // M3: a start or a verify is when a server rejoins the matrix; the watch before the next step
   // covers the others
-  if (step.action === "start" || step.action === "verify") await watchMatrix(ctx, step, r.cluster);
+  if (step.action === "start" || step.action === "verify")
+    await watchMatrix(ctx, step, r.cluster, { fresh: true });
   await finish(ctx, step, false, startedAt);
 }
 
@@ -210,7 +211,7 @@ async function waitForEffect(ctx: EngineContext, r: StepRun): Promise<void> {
   for (;;) {
     await look(ctx, r);
     if (effectPresent(effectContext(r), ctx.target(step))) return;
-    await watchMatrix(ctx, step, cluster, { whileWaiting: true });
+    await watchMatrix(ctx, step, cluster);
     if (step.action === "install") {
       const h = installFailure(ctx, step, cluster, r.obs, "while-waiting");
       if (h) throw h;

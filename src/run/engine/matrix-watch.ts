@@ -17,22 +17,31 @@ import { setAside } from "./offenders.ts";
  * manual: "continue upgrading the other nodes"), so isolation is tolerated while a correction
  * holds in that cluster.
  *
- * The watch reads every server of the matrix, so its cost grows with the matrix: while a step
- * waits for its effect it runs at most once per WATCH_WHILE_WAITING_MS (`whileWaiting`), not on
- * every poll; before a step acts, and after each start and verify, it always runs.
+ * The watch needs every server of the matrix, so that its cost does not grow with the matrix at
+ * every step it reads again only the servers last observed WATCH_REUSE_MS ago or more: the
+ * step's own servers were read just before (G5), and the others change only by the engine's own
+ * steps, one at a time (M1), each observed to its effect, or by a hand or a fault, seen within
+ * that time. After a start or a verify (`fresh`), when a server rejoins the matrix and
+ * isolation would show, every server is read again.
  */
 export async function watchMatrix(
   ctx: EngineContext,
   step: Step,
   cluster: Cluster,
-  opts: { whileWaiting?: boolean } = {},
+  opts: { fresh?: boolean } = {},
 ): Promise<ServerObservation[] | undefined> {
   if (cluster.pack !== "polyserve-matrix") return undefined;
   const now = ctx.o.now();
-  if (opts.whileWaiting && now - (ctx.watchedAt.get(cluster.name) ?? -Infinity) < WATCH_WHILE_WAITING_MS)
-    return undefined;
-  ctx.watchedAt.set(cluster.name, now);
-  const all = await observe(ctx, cluster, cluster.servers);
+  const key = (sv: Server) => `${cluster.name}/${sv.name}`;
+  const stale = opts.fresh
+    ? cluster.servers
+    : cluster.servers.filter((sv) => {
+        const last = ctx.seen.get(key(sv));
+        return !last || now - last.at >= WATCH_REUSE_MS;
+      });
+  if (stale.length === cluster.servers.length) await observe(ctx, cluster, cluster.servers);
+  else if (stale.length) await observe(ctx, cluster, stale);
+  const all = cluster.servers.map((sv) => ctx.seen.get(key(sv))!.ob);
   const isolated = isolatedServers(all);
   if (!isolated.length) return all;
   const target = ctx.target(step);
@@ -52,8 +61,8 @@ export async function watchMatrix(
   );
 }
 
-/** While a step waits for its effect, the M3 watch reads the whole matrix at most this often. */
-export const WATCH_WHILE_WAITING_MS = 1000;
+/** The M3 watch reuses an observation of a server no older than this (engine clock). */
+export const WATCH_REUSE_MS = 1000;
 
 /** The manual's M3 correction for one server upgraded out of order: stopped, then set aside. */
 async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: string, target: string) {

@@ -19,6 +19,8 @@ export async function observe(
   const driver = ctx.o.driverFor(cluster);
   const asked = ctx.o.gate?.mark?.() ?? 0;
   const obs = await Promise.all(servers.map((server) => driver.observe({ cluster, server })));
+  const at = ctx.o.now();
+  for (const ob of obs) ctx.seen.set(`${cluster.name}/${ob.server}`, { at, ob });
   if (
     ctx.o.correctOutOfOrder &&
     cluster.pack === "polyserve-matrix" &&
