@@ -45,6 +45,8 @@ export class Engine {
     } finally {
       // Never hand the store back while a step still runs: its outcome must reach the journal.
       await Promise.allSettled([...this.ctx.running.values()]);
+      // the events held for the next write (observations, steps done) reach the journal too
+      await this.ctx.flush();
     }
   }
 }

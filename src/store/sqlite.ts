@@ -184,11 +184,19 @@ export class SqliteFile {
     return this.insertEvent(runId, body);
   }
 
+  /** Appends several events in one transaction (one sync to the disk): all of them or none. */
+  appendMany(runId: string, bodies: readonly RunEventBody[]): RunEvent[] {
+    return this.db.transaction(() => bodies.map((b) => this.insertEvent(runId, b)))();
+  }
+
+  private insertStatement: Database.Statement<[string, string, string, string]> | undefined;
+
   private insertEvent(runId: string, body: RunEventBody): RunEvent {
     const at = this.iso();
-    const info = this.db
-      .prepare("INSERT INTO events(run_id, at, type, body_json) VALUES (?,?,?,?)")
-      .run(runId, at, body.type, JSON.stringify(body));
+    this.insertStatement ??= this.db.prepare(
+      "INSERT INTO events(run_id, at, type, body_json) VALUES (?,?,?,?)",
+    );
+    const info = this.insertStatement.run(runId, at, body.type, JSON.stringify(body));
     return { ...body, seq: Number(info.lastInsertRowid), runId, at };
   }
 
@@ -347,6 +355,9 @@ export class SqliteStore implements Store, Async<Omit<SqliteFile, "path" | "read
   }
   async append(runId: string, body: RunEventBody): Promise<RunEvent> {
     return this.file.append(runId, body);
+  }
+  async appendMany(runId: string, bodies: readonly RunEventBody[]): Promise<RunEvent[]> {
+    return this.file.appendMany(runId, bodies);
   }
   async events(runId: string, afterSeq?: number, limit?: number): Promise<RunEvent[]> {
     return this.file.events(runId, afterSeq, limit);

@@ -66,6 +66,11 @@ export interface Store {
   confirm(id: string, step: string, by: string): Promise<RunEvent>;
   /** Appends one event to the journal (durably, before it resolves) and returns it with its seq. */
   append(runId: string, body: RunEventBody): Promise<RunEvent>;
+  /**
+   * Appends several events in order, in one transaction (all or none, durable before it
+   * resolves). Optional: without it, the engine appends them one by one.
+   */
+  appendMany?(runId: string, bodies: readonly RunEventBody[]): Promise<RunEvent[]>;
   events(runId: string, afterSeq?: number, limit?: number): Promise<RunEvent[]>;
   /** Highest seq of any event (any run), for change detection. */
   lastSeq(): Promise<number>;

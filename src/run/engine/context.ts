@@ -106,14 +106,68 @@ export class EngineContext {
 
   // --- the store, reached only here ---
 
-  /** Journals one event; it is durable when the promise resolves (before any driver call that follows). */
+  /**
+   * Journals one event; it is durable when the promise resolves (before any driver call that
+   * follows). The events held by `note` are written before it, in the same transaction.
+   */
   async emit(body: RunEventBody): Promise<RunEvent> {
-    const e = await this.o.store.append(this.o.runId, body);
-    this.o.onEvent?.(e);
-    return e;
+    const events = await this.write([...this.takeHeld(), body]);
+    return events.at(-1)!;
+  }
+
+  /**
+   * Journals an event that no action waits on (an observation, a step started or done, a rule
+   * holding a step back): held, and written in order with the next durable write or within
+   * HOLD_MS, whichever comes first. An engine that dies meanwhile loses at most these, which a
+   * restart reads again from the servers (G5); an intent (`emit`) is never held.
+   */
+  note(body: RunEventBody): void {
+    this.held.push(body);
+    this.holdTimer ??= setTimeout(() => {
+      this.holdTimer = undefined;
+      this.flush().catch((e: unknown) => {
+        this.flushError ??= e;
+      });
+    }, HOLD_MS);
+  }
+
+  /** Writes the held events now (before the run's state changes, and at the end). */
+  async flush(): Promise<void> {
+    const held = this.takeHeld();
+    if (held.length) await this.write(held);
+  }
+
+  private held: RunEventBody[] = [];
+  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushError: unknown;
+
+  private takeHeld(): RunEventBody[] {
+    if (this.flushError !== undefined) {
+      const e = this.flushError;
+      this.flushError = undefined;
+      throw e;
+    }
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    const held = this.held;
+    this.held = [];
+    return held;
+  }
+
+  private async write(bodies: RunEventBody[]): Promise<RunEvent[]> {
+    const { store, runId } = this.o;
+    let events: RunEvent[];
+    if (bodies.length > 1 && store.appendMany) events = await store.appendMany(runId, bodies);
+    else {
+      events = [];
+      for (const b of bodies) events.push(await store.append(runId, b));
+    }
+    for (const e of events) this.o.onEvent?.(e);
+    return events;
   }
 
   async setState(state: RunState, reason?: string): Promise<void> {
+    await this.flush();
     const e = await this.o.store.setState(this.o.runId, state, reason);
     this.o.onEvent?.(e);
   }
@@ -133,6 +187,7 @@ export class EngineContext {
    * listener (before, `onEvent?.(store.confirm(…))` skipped the record when there was none).
    */
   async confirm(step: string): Promise<void> {
+    await this.flush();
     const e = await this.o.store.confirm(this.o.runId, step, "operator");
     this.o.onEvent?.(e);
   }
@@ -198,6 +253,9 @@ export class EngineContext {
     return Math.max(0, step.end - step.start);
   }
 }
+
+/** How long `note` holds an event at most before it is written. */
+export const HOLD_MS = 50;
 
 /** Per step, the steps that wait on it (its direct successors), computed once. */
 export function successorsOf(ctx: EngineContext): Map<string, Step[]> {

@@ -92,7 +92,7 @@ export async function executeNow(ctx: EngineContext, step: Step): Promise<void> 
   };
   const startedAt = ctx.o.now();
   ctx.o.gate?.started(step);
-  await ctx.emit({
+  ctx.note({
     type: "step.started",
     step: step.id,
     action: step.action,
@@ -233,7 +233,7 @@ async function waitForEffect(ctx: EngineContext, r: StepRun): Promise<void> {
 async function finish(ctx: EngineContext, step: Step, observed: boolean, startedAt: number): Promise<void> {
   ctx.markDone(step.id);
   ctx.o.gate?.finished(step);
-  await ctx.emit({
+  ctx.note({
     type: "step.done",
     step: step.id,
     observed,

@@ -39,7 +39,7 @@ export async function observe(
     if (ob.state !== "unreachable") ctx.lastRelease.set(key, ob.release);
     if (ctx.lastSeen.get(key) !== sig) {
       ctx.lastSeen.set(key, sig);
-      await ctx.emit({
+      ctx.note({
         type: "observation",
         cluster: ob.cluster,
         server: ob.server,
