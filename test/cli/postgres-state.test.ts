@@ -28,8 +28,9 @@ afterEach(async () => {
 });
 
 describe("rollgate with --state postgres:// (real CLI, real lab, real PostgreSQL)", () => {
-  it("apply completes; status from another process, and with ROLLGATE_STATE, shows the run", async () => {
-    const url = await server!.createDb(`rg_cli_${++dbs}`);
+  it("apply completes; status from another process, and with ROLLGATE_STATE, shows the run; the password is never printed", async () => {
+    // trust authentication accepts any password: the URL carries one, as an operator's might
+    const url = (await server!.createDb(`rg_cli_${++dbs}`)).replace("postgres@", "postgres:pw-never-shown@");
     const t = await labOf("matrix-seed", SPEED);
     lab = t.lab;
     const applied = await runCli(
@@ -45,6 +46,31 @@ describe("rollgate with --state postgres:// (real CLI, real lab, real PostgreSQL
     const viaEnv = await runCli(["status", "--json"], { env: { ROLLGATE_STATE: url } });
     expect(viaEnv.code, viaEnv.stderr).toBe(0);
     expect(JSON.parse(viaEnv.stdout)).toEqual(JSON.parse(viaFlag.stdout));
+    const human = await runCli(["status", "--state", url]);
+    expect(human.code, human.stderr).toBe(0);
+    for (const r of [applied, viaFlag, viaEnv, human])
+      expect(r.stdout + r.stderr).not.toContain("pw-never-shown");
+  });
+
+  it("an unreachable database: a stable code naming host:port, no password, no stack trace, nothing done", async () => {
+    const t = await labOf("matrix-seed", SPEED);
+    lab = t.lab;
+    const url = "postgres://ops:hunter2@127.0.0.1:1/rollgate";
+    for (const args of [
+      ["status", "--state", url],
+      ["apply", t.fleet, "--to", "3.5.1", "--yes", "--state", url],
+    ]) {
+      const r = await runCli(args, { env: { ROLLGATE_STATE_WAIT_SECONDS: "1" } });
+      const what = `rollgate ${args.join(" ")}\n${r.stderr}`;
+      expect(r.code, what).toBe(1);
+      expect(r.stderr, what).toContain("ROLLGATE_E_STATE_UNREACHABLE");
+      expect(r.stderr, what).toContain("127.0.0.1:1");
+      expect(r.stdout + r.stderr, what).not.toContain("hunter2");
+      expect(r.stderr, what).not.toMatch(/\n\s+at /);
+    }
+    expect(t.lab.status().installs).toEqual(
+      Object.fromEntries(t.lab.status().servers.map((s) => [s.name, 0])),
+    );
   });
 
   it("PostgreSQL stopped and restarted mid-run: the run completes, every server installed once, no journal entry lost", async () => {
