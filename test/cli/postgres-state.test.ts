@@ -52,6 +52,25 @@ describe("rollgate with --state postgres:// (real CLI, real lab, real PostgreSQL
       expect(r.stdout + r.stderr).not.toContain("pw-never-shown");
   });
 
+  it("token create / list / revoke keep their tokens in PostgreSQL", async () => {
+    const url = await server!.createDb(`rg_cli_${++dbs}`);
+    const made = await runCli(["token", "create", "--role", "viewer", "--state", url]);
+    expect(made.code, made.stderr).toBe(0);
+    const listed = await runCli(["token", "list", "--json"], { env: { ROLLGATE_STATE: url } });
+    expect(listed.code, listed.stderr).toBe(0);
+    const { tokens } = JSON.parse(listed.stdout) as { tokens: { id: string; role: string }[] };
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]).toMatchObject({ role: "viewer" });
+    const revoked = await runCli(["token", "revoke", tokens[0]!.id, "--state", url]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const store = openStore(url, { readonly: true });
+    try {
+      expect((await store.tokens())[0]?.revokedAt).toBeDefined();
+    } finally {
+      await store.close();
+    }
+  });
+
   it("an unreachable database: a stable code naming host:port, no password, no stack trace, nothing done", async () => {
     const t = await labOf("matrix-seed", SPEED);
     lab = t.lab;
