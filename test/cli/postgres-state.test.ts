@@ -1,10 +1,11 @@
+import { spawn } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
 import { openStore } from "../../src/store/open.ts";
-import { runCli } from "../helpers/cli.ts";
+import { BIN, REPO, runCli } from "../helpers/cli.ts";
 import { labOf, startEngine } from "../helpers/engine.ts";
 import { type PgServer, startPostgres } from "../helpers/postgres.ts";
-import { e2eTimeouts } from "../helpers/wait.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 
 e2eTimeouts(240_000);
 
@@ -68,6 +69,34 @@ describe("rollgate with --state postgres:// (real CLI, real lab, real PostgreSQL
       expect((await store.tokens())[0]?.revokedAt).toBeDefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it("serve reads a PostgreSQL store: a token made there opens the API", async () => {
+    const url = await server!.createDb(`rg_cli_${++dbs}`);
+    const made = await runCli(["token", "create", "--role", "viewer", "--state", url]);
+    expect(made.code, made.stderr).toBe(0);
+    const token = made.stdout.trim().split("\n").at(-1)!.trim();
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json", "--state", url], {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      const { url: api } = await waitFor(
+        () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]!) as { url: string }) : undefined),
+        { what: `rollgate serve's url (${err})` },
+      );
+      const runs = await fetch(new URL("/api/runs", api), { headers: { authorization: `Bearer ${token}` } });
+      expect(runs.status).toBe(200);
+      const refused = await fetch(new URL("/api/runs", api));
+      expect(refused.status).toBe(401);
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("close", r));
     }
   });
 
