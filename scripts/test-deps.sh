@@ -5,8 +5,10 @@
 #   openssh-server, openssh-client: the ssh driver's tests (a real sshd on 127.0.0.1, started by
 #   the test itself; the package's own service is kept from starting, see policy-rc.d below).
 #   tmux: the terminal journeys (a real terminal: Ctrl-C, the point-of-no-return questions).
+#   postgresql: the PostgreSQL store's tests (each starts its own server with initdb/pg_ctl on
+#   127.0.0.1 in a temporary directory; the package's own cluster is not made, nor its service run).
 set -euo pipefail
-needed=(chromium openssh-server openssh-client tmux)
+needed=(chromium openssh-server openssh-client tmux postgresql)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -31,6 +33,14 @@ fi
 # Debian's ssh.service and ssh.socket do not start while this file exists
 case " ${missing[*]} " in
 *" openssh-server "*) mkdir -p /etc/ssh && touch /etc/ssh/sshd_not_to_be_run ;;
+esac
+# …and postgresql-common makes no cluster of its own (no /var/lib/postgresql/<ver>/main listening on 5432)
+case " ${missing[*]} " in
+*" postgresql "*)
+  mkdir -p /etc/postgresql-common
+  [ -e /etc/postgresql-common/createcluster.conf ] ||
+    printf 'create_main_cluster = false\n' >/etc/postgresql-common/createcluster.conf
+  ;;
 esac
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,3 +1,4 @@
+import { redactStoreUrl } from "../store/location.ts";
 import { closeSync, constants, fchmodSync, openSync, rmSync, writeSync } from "node:fs";
 import { formatDuration } from "../model/duration.ts";
 import { RollgateError } from "../model/errors.ts";
@@ -49,7 +50,7 @@ export function announceDashboard(
   }
   ctx.output.err(
     `dashboard: ${d.page} (its token is not printed: stderr is not a terminal, and a log is no place for it. ` +
-      `Pass --dashboard-token-file PATH for the link, or make a token: rollgate token create --role viewer --ttl 8h --state ${options.statePath})`,
+      `Pass --dashboard-token-file PATH for the link, or make a token: rollgate token create --role viewer --ttl 8h --state ${redactStoreUrl(options.statePath)})`,
   );
   return () => {};
 }

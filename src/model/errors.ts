@@ -231,6 +231,12 @@ export const ERROR_CATALOG = {
 
   // ── engine, store, drivers (run/, store/, drivers/) ────────────────────────────────
   ROLLGATE_E_STATE_OPEN: { title: "The state file cannot be opened", exit: 2, status: 503 },
+  ROLLGATE_E_STATE_UNREACHABLE: { title: "The PostgreSQL store cannot be reached", exit: 1, status: 503 },
+  ROLLGATE_E_STATE_SCHEMA_NEWER: {
+    title: "The store was written by a newer rollgate",
+    exit: 2,
+    status: 503,
+  },
   ROLLGATE_E_RUN_NOT_FOUND: {
     title: "There is no such run (or no unfinished run) in the state file",
     exit: 2,

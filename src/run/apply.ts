@@ -15,6 +15,7 @@ import { resumeHolding } from "./apply-resume.ts";
 import { EarlySignals } from "./apply-signals.ts";
 import type { ApplyInput, DriveResult } from "./apply-types.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
+import { isStoreUrl } from "../store/location.ts";
 import { statePathFrom } from "./locate.ts";
 
 /**
@@ -61,8 +62,9 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
   try {
     // An unfinished run of this fleet (by its servers, not its name) and target is resumed.
     let lastCompleted: string | undefined;
-    if (existsSync(statePath)) {
-      const peek = openStore(statePath, { readonly: true });
+    if (isStoreUrl(statePath) || existsSync(statePath)) {
+      // a PostgreSQL store is opened read-write here: its schema is made before it is read
+      const peek = openStore(statePath, { readonly: !isStoreUrl(statePath) });
       const existing = await peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
       lastCompleted = (await peek.listRuns()).find(
         (r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed",

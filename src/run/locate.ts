@@ -8,6 +8,7 @@ import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { fleetIdentity } from "./identity.ts";
+import { isStoreUrl } from "../store/location.ts";
 import { defaultStatePath, statePathFrom } from "./state-path.ts";
 
 export { defaultStatePath, statePathFrom };
@@ -159,7 +160,8 @@ export async function locateRun(options: {
   const own = statePathFrom(options);
   const paths = [own];
   let derived: string | undefined;
-  if (options.fleet && !options.state) {
+  // an explicit store (--state, ROLLGATE_STATE) is the only place looked in
+  if (options.fleet && !(options.state || process.env.ROLLGATE_STATE)) {
     const d = labPaths(options.fleet).derivedFleet;
     if (existsSync(d)) {
       derived = d;
@@ -167,7 +169,8 @@ export async function locateRun(options: {
       if (labState !== own) paths.push(labState);
     }
   }
-  const present = paths.filter((p) => existsSync(p));
+  // a PostgreSQL store is present when named; a readonly open says if it holds no store
+  const present = paths.filter((p) => isStoreUrl(p) || existsSync(p));
   if (!present.length && options.fleet && !existsSync(options.fleet))
     throw new RollgateError(
       "ROLLGATE_E_FLEET_NOT_FOUND",

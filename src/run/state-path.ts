@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { refuseStoreUrl } from "../store/location.ts";
+import { isPostgresUrl, refuseStoreUrl } from "../store/location.ts";
 
 // Where a command's state file is: apart from locate.ts so that the CLI resolves it without loading
 // the store.
@@ -10,13 +10,15 @@ export function defaultStatePath(fleetFile: string): string {
 }
 
 /**
- * The state file a command uses. A `--state` URL (`postgres://user:secret@host/db`) is refused here,
- * before it could be taken for a relative path (`postgres:/user:secret@host/db`) and created.
+ * The store a command uses: `--state`, else the ROLLGATE_STATE environment variable, else the
+ * default state file. A PostgreSQL URL (`postgres://user:secret@host/db`) is kept as it is, never
+ * taken for a relative path (`postgres:/user:secret@host/db`); a URL of another kind is refused.
  */
 export function statePathFrom(options: { state?: string; fleet?: string }): string {
-  if (options.state) {
-    refuseStoreUrl(options.state);
-    return resolve(options.state);
+  const state = options.state || process.env.ROLLGATE_STATE || undefined;
+  if (state) {
+    refuseStoreUrl(state);
+    return isPostgresUrl(state) ? state : resolve(state);
   }
   if (options.fleet) return defaultStatePath(options.fleet);
   const here = resolve(".rollgate", "state.db");

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { isStoreUrl, redactStoreUrl } from "../store/location.ts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RollgateError } from "../model/errors.ts";
 import { abortRun, confirmRun, pauseRun, resumeLiveRun } from "../run/control.ts";
@@ -46,7 +47,11 @@ function abortBody(body: unknown): boolean {
 /** For an abort with return to service no engine drives: the commands that do, on this run. */
 function noEngineHint(ctx: ServerContext, run: RunRecord): string {
   const fleetFile = resolve(run.fleetFile);
-  const state = ctx.statePath ? resolve(ctx.statePath) : "<state file>";
+  const state = ctx.statePath
+    ? isStoreUrl(ctx.statePath)
+      ? redactStoreUrl(ctx.statePath)
+      : resolve(ctx.statePath)
+    : "<state file>";
   const where = state === defaultStatePath(fleetFile) ? "" : ` --state ${state}`;
   const tail = `${where} --run ${run.id}`;
   return `the server runs no engine: \`rollgate abort ${fleetFile} --return-to-service${tail}\` or \`rollgate resume ${fleetFile}${tail}\` drives it`;

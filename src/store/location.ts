@@ -1,9 +1,9 @@
 import { RollgateError } from "../model/errors.ts";
 
 /**
- * A store's location as an operator gives it (`--state`): a path is a SQLite state file; a URL
- * names a networked store, and none is built yet (a PostgreSQL store is issue 10's). Apart from
- * open.ts so that the CLI refuses a URL before it resolves a path, and without loading the store.
+ * A store's location as an operator gives it (`--state`, or ROLLGATE_STATE): a path is a SQLite
+ * state file; a postgres:// or postgresql:// URL is a PostgreSQL store (store/postgres.ts). Apart
+ * from open.ts so that the CLI tells a URL from a path before it resolves one, without loading a store.
  */
 const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
@@ -11,15 +11,22 @@ export function isStoreUrl(location: string): boolean {
   return URL_SCHEME.test(location);
 }
 
-/** Throws ROLLGATE_E_STATE_OPEN for a URL (its password never shown); a path passes. */
+/** Whether a location names a PostgreSQL store (postgres:// or postgresql://). */
+export function isPostgresUrl(location: string): boolean {
+  const scheme = URL_SCHEME.exec(location)?.[1]?.toLowerCase();
+  return scheme === "postgres" || scheme === "postgresql";
+}
+
+/**
+ * Throws ROLLGATE_E_STATE_OPEN for a URL of a kind rollgate has no store for (its password never
+ * shown); a path or a PostgreSQL URL passes.
+ */
 export function refuseStoreUrl(location: string): void {
   const scheme = URL_SCHEME.exec(location)?.[1]?.toLowerCase();
-  if (scheme === undefined) return;
+  if (scheme === undefined || isPostgresUrl(location)) return;
   throw new RollgateError(
     "ROLLGATE_E_STATE_OPEN",
-    scheme === "postgres" || scheme === "postgresql"
-      ? `cannot open ${redactStoreUrl(location)}: a PostgreSQL store is not built yet; use a state file path (--state PATH)`
-      : `cannot open ${redactStoreUrl(location)}: no store of kind ${scheme}://; use a state file path (--state PATH)`,
+    `cannot open ${redactStoreUrl(location)}: no store of kind ${scheme}://; use a state file path (--state PATH) or postgres://user@host:port/db`,
   );
 }
 

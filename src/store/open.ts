@@ -1,13 +1,15 @@
 import { existsSync } from "node:fs";
 import { RollgateError } from "../model/errors.ts";
-import { isStoreUrl, refuseStoreUrl } from "./location.ts";
+import { isPostgresUrl, isStoreUrl, refuseStoreUrl } from "./location.ts";
+import { PostgresStore } from "./postgres.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./types.ts";
 
 /**
  * How every command opens its store: from a location. A path is a SQLite state file (the embedded
- * default); a URL names a networked store, and none is built yet (a PostgreSQL store is issue 10's:
- * `postgres://…` is refused with a clear message, never taken for a file name).
+ * default); a postgres:// or postgresql:// URL is a PostgreSQL database (store/postgres.ts), whose
+ * schema the store checks or creates on its first call; any other URL is refused with a clear
+ * message, never taken for a file name.
  *
  * Reading commands (status, serve, token list) open it read-only: they write nothing, create
  * nothing, and refuse a file that is not a rollgate store. Writing commands (apply, resume, pause,
@@ -16,6 +18,10 @@ import type { Store } from "./types.ts";
  */
 export function openStore(location: string, options: { readonly?: boolean; now?: () => Date } = {}): Store {
   refuseStoreUrl(location);
+  if (isPostgresUrl(location)) {
+    const wait = Number(process.env.ROLLGATE_STATE_WAIT_SECONDS);
+    return new PostgresStore(location, { ...options, ...(wait > 0 ? { waitMs: wait * 1000 } : {}) });
+  }
   return new SqliteStore(location, options);
 }
 

@@ -1,3 +1,4 @@
+import { redactStoreUrl } from "../../store/location.ts";
 import { formatDuration } from "../../model/duration.ts";
 import { shellWord } from "../../model/shell.ts";
 import type { Plan } from "../../plan/types.ts";
@@ -13,9 +14,9 @@ export function planBrief(plan: Plan, resumed: boolean, runId?: string): string 
 
 /** How an operator continues the run (the fleet file or --state as given on this command line). */
 export function resumeCommandFor(fleet: string | undefined, state?: string, run?: string): string {
-  return ["rollgate resume", fleet, state ? `--state ${state}` : undefined, run ? `--run ${run}` : undefined]
-    .filter(Boolean)
-    .join(" ");
+  // a PostgreSQL URL is printed without its password (`postgres://***@host/db`)
+  const where = state ? `--state ${redactStoreUrl(state)}` : undefined;
+  return ["rollgate resume", fleet, where, run ? `--run ${run}` : undefined].filter(Boolean).join(" ");
 }
 
 /** Prints the end of a run and returns the exit code: 0 completed, 1 halted. */

@@ -124,7 +124,7 @@ function resumeOptions(cmd: Command): Command {
 
 async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & LogOpts): Promise<number> {
   const eventLog = await startLogging(ctx, opts, "apply");
-  // a --state URL is refused before the fleet is read or its servers observed
+  // a --state URL of an unknown kind is refused before the fleet is read or its servers observed
   if (opts.state !== undefined) refuseStoreUrl(opts.state);
   await prepareRunView(ctx.output);
   // the engine, the planner and the store: loaded when a run starts, not to register commands

@@ -1,3 +1,4 @@
+import { redactStoreUrl } from "../../store/location.ts";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { formatDuration } from "../../model/duration.ts";
@@ -79,7 +80,7 @@ function commandOf(
     `rollgate ${verb}`,
     fleetFile,
     flag,
-    state ? `--state ${state}` : undefined,
+    state ? `--state ${redactStoreUrl(state)}` : undefined,
     namedRun ? `--run ${namedRun}` : undefined,
   ]
     .filter(Boolean)
@@ -175,7 +176,8 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         if (opts.json)
           ctx.output.json({
             ...s,
-            statePath: located.statePath,
+            // a PostgreSQL URL without its password
+            statePath: redactStoreUrl(located.statePath),
             ...(located.viaLab ? { viaLab: located.viaLab } : {}),
           });
         else

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
+import { isStoreUrl } from "../../store/location.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
 /** 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost: reachable from this machine only. */
@@ -34,8 +35,13 @@ export function registerServe(program: Command, ctx: CliContext): void {
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
           // A missing state file is made (empty: tokens and runs come later); an existing one is
           // only read, and refused unless it is a rollgate store.
-          const fresh = !existsSync(statePath);
-          if (fresh) await openStore(statePath).close();
+          // A PostgreSQL store is opened read-write first, which makes its schema if it has none.
+          const fresh = isStoreUrl(statePath) || !existsSync(statePath);
+          if (fresh) {
+            const made = openStore(statePath);
+            await made.lastSeq();
+            await made.close();
+          }
           if (!isLoopback(opts.host))
             ctx.output.err(
               `warning: --host ${opts.host} can be reached from other machines. Every API route and /metrics ` +

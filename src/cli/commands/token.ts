@@ -3,6 +3,7 @@ import { formatDuration, parseDuration } from "../../model/duration.ts";
 import { RollgateError } from "../../model/errors.ts";
 import { statePathFrom } from "../../run/state-path.ts";
 import { createToken, type Role, ROLES, tokenState } from "../../server/auth.ts";
+import { redactStoreUrl } from "../../store/location.ts";
 import { action, type CliContext } from "../main.ts";
 
 /** A token lives at most this long (366 days): a longer one is a permanent token by another name. */
@@ -155,7 +156,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
           if (!t)
             throw new RollgateError(
               "ROLLGATE_E_TOKEN_NOT_FOUND",
-              `no token ${wanted} in ${store.location} (rollgate token list --state ${store.location})`,
+              `no token ${wanted} in ${redactStoreUrl(store.location)} (rollgate token list --state ${redactStoreUrl(store.location)})`,
             );
           if (opts.json) ctx.output.json({ ok: true, id: t.id, revokedAt: t.revokedAt });
           else

@@ -1,0 +1,493 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import pg from "pg";
+import type { RunEvent, RunEventBody, RunState } from "../events/types.ts";
+import { FINISHED_STATES } from "../events/types.ts";
+import { RollgateError } from "../model/errors.ts";
+import type { Plan } from "../plan/types.ts";
+import { redactCredentials, redactStoreUrl } from "./location.ts";
+import { pidAlive } from "./sqlite.ts";
+import type { RunRecord, Store, StoredToken } from "./types.ts";
+
+/**
+ * The PostgreSQL store (`--state postgres://user@host:port/db`): the same tables as a SQLite state
+ * file, in one database, behind the same Store interface. Every write is one transaction; its
+ * promise resolves only once PostgreSQL has committed it. When the connection is lost (the server
+ * restarts, the network drops) a call waits and reconnects, retrying until a deadline, and only then
+ * fails with ROLLGATE_E_STATE_UNREACHABLE: the engine, which awaits every write before it calls a
+ * driver, does not act while it cannot write.
+ *
+ * An append carries a write id (a UUID, unique in the table): a retried append whose first commit
+ * did reach the database but whose answer was lost finds its row instead of writing it twice.
+ */
+
+/**
+ * The schema, as an ordered list of migrations; `rollgate_meta.version` is the last one applied.
+ * The SQLite store keeps its own list the same way (store/state-file.ts, `meta.schema_version`).
+ * A database whose version is newer than this list is refused (ROLLGATE_E_STATE_SCHEMA_NEWER).
+ */
+export const PG_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE runs (
+  ord BIGSERIAL UNIQUE, id TEXT PRIMARY KEY, fleet TEXT NOT NULL, fleet_file TEXT NOT NULL,
+  target TEXT NOT NULL, strategy TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL, plan_json TEXT NOT NULL, confirmed_json TEXT NOT NULL DEFAULT '[]', fleet_id TEXT
+);
+CREATE TABLE events (
+  seq BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id), at TEXT NOT NULL,
+  type TEXT NOT NULL, body_json TEXT NOT NULL, write_id TEXT UNIQUE
+);
+CREATE INDEX events_run ON events(run_id, seq);
+CREATE TABLE locks (fleet TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL,
+  expires_at TEXT, revoked_at TEXT, run_id TEXT
+);`,
+  },
+];
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+
+/** Any key: serializes migrations and lock takeovers between rollgate processes. */
+const MIGRATION_LOCK = 0x726f6c6c;
+
+interface RunRow {
+  id: string;
+  fleet: string;
+  fleet_file: string;
+  target: string;
+  strategy: string;
+  state: string;
+  created_at: string;
+  updated_at: string;
+  confirmed_json: string;
+  fleet_id: string | null;
+}
+
+function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    fleet: r.fleet,
+    fleetFile: r.fleet_file,
+    target: r.target,
+    strategy: r.strategy,
+    state: r.state as RunState,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    confirmed: JSON.parse(r.confirmed_json) as string[],
+    ...(r.fleet_id ? { fleetId: r.fleet_id } : {}),
+  };
+}
+
+/** Errors after which the same call may succeed on a new connection (the server went away). */
+export function isConnectionLoss(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? "";
+  if (
+    ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"].includes(
+      code,
+    )
+  )
+    return true;
+  // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now
+  if (/^08/.test(code) || ["57P01", "57P02", "57P03"].includes(code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+    err.message ?? "",
+  );
+}
+
+type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
+
+export interface PostgresStoreOptions {
+  now?: () => Date;
+  readonly?: boolean;
+  /**
+   * How long a call waits for a lost database to come back before it fails (ms). Default: 120 s
+   * for a writing command, 10 s for a reading one; ROLLGATE_STATE_WAIT_SECONDS overrides both.
+   */
+  waitMs?: number;
+}
+
+export class PostgresStore implements Store {
+  /** The URL as given (commands reopen the store from it); print it through redactStoreUrl. */
+  readonly location: string;
+  readonly readonly: boolean;
+  /** The location as it may be printed (no password). */
+  private readonly shown: string;
+  private readonly pool: pg.Pool;
+  private readonly now: () => Date;
+  private readonly waitMs: number;
+  private readonly endpoint: string;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.location = url;
+    this.shown = redactStoreUrl(url);
+    this.readonly = options.readonly ?? false;
+    this.now = options.now ?? (() => new Date());
+    this.waitMs = options.waitMs ?? (this.readonly ? 10_000 : 120_000);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new RollgateError("ROLLGATE_E_STATE_OPEN", `cannot open ${this.shown}: it is not a valid URL`);
+    }
+    this.endpoint = `${parsed.hostname || "localhost"}:${parsed.port || "5432"}`;
+    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+    // an idle client whose server went away: the pool drops it; the next call reconnects
+    this.pool.on("error", () => undefined);
+  }
+
+  private iso(): string {
+    return this.now().toISOString();
+  }
+
+  /** Runs fn (on a pooled connection) until it succeeds, retrying a connection loss until the deadline. */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.waitMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof RollgateError) throw e;
+        if (!isConnectionLoss(e) || this.closed) {
+          throw new RollgateError(
+            "ROLLGATE_E_STATE_OPEN",
+            `the PostgreSQL store ${this.shown} refused ${what}: ${redactCredentials((e as Error).message)}`,
+          );
+        }
+        if (Date.now() + delay > deadline) {
+          throw new RollgateError(
+            "ROLLGATE_E_STATE_UNREACHABLE",
+            `the PostgreSQL store at ${this.endpoint} (${this.shown}) cannot be reached: ${redactCredentials((e as Error).message || String((e as { code?: string }).code))}; waited ${Math.round(this.waitMs / 1000)} s to ${what}`,
+            { details: { endpoint: this.endpoint } },
+          );
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1_000);
+      }
+    }
+  }
+
+  /** The schema: checked (read-only) or created and migrated (read-write), once per store. */
+  private init(): Promise<void> {
+    this.ready ??= this.retrying("open its schema", () => this.migrate()).catch((e) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      const version = await this.schemaVersion((sql, p) => client.query(sql, p));
+      if (version > PG_SCHEMA_VERSION) {
+        throw new RollgateError(
+          "ROLLGATE_E_STATE_SCHEMA_NEWER",
+          `the PostgreSQL store ${this.shown} was written by a newer rollgate (schema ${version}; this one knows up to ${PG_SCHEMA_VERSION}); upgrade rollgate`,
+        );
+      }
+      if (version === PG_SCHEMA_VERSION) return;
+      if (this.readonly) {
+        if (version === 0)
+          throw new RollgateError(
+            "ROLLGATE_E_RUN_NOT_FOUND",
+            `no rollgate store in ${this.shown}: no run has been started there`,
+          );
+        return; // an older schema reads as it is; a writing command migrates it
+      }
+      await client.query("BEGIN");
+      try {
+        await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+        await client.query("CREATE TABLE IF NOT EXISTS rollgate_meta (version INTEGER NOT NULL)");
+        const now = await this.schemaVersion((sql, p) => client.query(sql, p));
+        for (const m of PG_MIGRATIONS) if (m.version > now) await client.query(m.sql);
+        await client.query("DELETE FROM rollgate_meta");
+        await client.query("INSERT INTO rollgate_meta(version) VALUES ($1)", [PG_SCHEMA_VERSION]);
+        await client.query("COMMIT");
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  private async schemaVersion(q: Query): Promise<number> {
+    const t = await q("SELECT to_regclass('rollgate_meta') AS t");
+    if (t.rows[0]?.t === null) return 0;
+    const r = await q("SELECT MAX(version) AS v FROM rollgate_meta");
+    return Number(r.rows[0]?.v ?? 0);
+  }
+
+  private async read<T>(what: string, fn: (q: Query) => Promise<T>): Promise<T> {
+    await this.init();
+    return this.retrying(what, () => fn((sql, p) => this.pool.query(sql, p)));
+  }
+
+  /** One transaction; resolves once committed (retried whole on a lost connection). */
+  private async write<T>(what: string, fn: (q: Query) => Promise<T>): Promise<T> {
+    if (this.readonly)
+      throw new RollgateError("ROLLGATE_E_STATE_OPEN", `${this.shown} was opened read-only; cannot ${what}`);
+    await this.init();
+    return this.retrying(what, async () => {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        await client.query("BEGIN");
+        const out = await fn((sql, p) => client.query(sql, p));
+        await client.query("COMMIT");
+        return out;
+      } catch (e) {
+        broken = isConnectionLoss(e);
+        if (!broken) await client.query("ROLLBACK").catch(() => undefined);
+        throw e;
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  private async insertEvent(q: Query, runId: string, body: RunEventBody, writeId: string): Promise<RunEvent> {
+    const at = this.iso();
+    const ins = await q(
+      "INSERT INTO events(run_id, at, type, body_json, write_id) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (write_id) DO NOTHING RETURNING seq, at",
+      [runId, at, body.type, JSON.stringify(body), writeId],
+    );
+    const row = ins.rows[0] ?? (await q("SELECT seq, at FROM events WHERE write_id = $1", [writeId])).rows[0];
+    return { ...body, seq: Number(row.seq), runId, at: row.at as string };
+  }
+
+  async createRun(input: {
+    fleet: string;
+    fleetFile: string;
+    target: string;
+    plan: Plan;
+    fleetId?: string;
+  }): Promise<RunRecord> {
+    const id = `run-${this.iso().replace(/[-:T]/g, "").slice(0, 14)}-${randomUUID().slice(0, 6)}`;
+    const at = this.iso();
+    const writeId = randomUUID();
+    await this.write("create a run", async (q) => {
+      await q(
+        "INSERT INTO runs(id, fleet, fleet_file, target, strategy, state, created_at, updated_at, plan_json, fleet_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO NOTHING",
+        [
+          id,
+          input.fleet,
+          input.fleetFile,
+          input.target,
+          input.plan.strategy,
+          "pending",
+          at,
+          at,
+          JSON.stringify(input.plan),
+          input.fleetId ?? null,
+        ],
+      );
+      await this.insertEvent(
+        q,
+        id,
+        {
+          type: "run.created",
+          fleet: input.fleet,
+          target: input.target,
+          strategy: input.plan.strategy,
+          steps: input.plan.steps.length,
+        },
+        writeId,
+      );
+    });
+    return (await this.getRun(id))!;
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const r = await this.read("read a run", (q) => q("SELECT * FROM runs WHERE id = $1", [id]));
+    return r.rows[0] ? toRecord(r.rows[0] as RunRow) : undefined;
+  }
+
+  async findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): Promise<RunRecord | undefined> {
+    const r = await this.read("read the runs", (q) =>
+      q("SELECT * FROM runs WHERE NOT (state = ANY($1)) ORDER BY created_at DESC, ord DESC", [
+        [...FINISHED_STATES],
+      ]),
+    );
+    const row = (r.rows as RunRow[]).find(
+      (x) =>
+        (fleet === undefined || x.fleet === fleet) &&
+        (target === undefined || x.target === target) &&
+        (fleetId === undefined || x.fleet_id === fleetId),
+    );
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    const r = await this.read("read the runs", (q) =>
+      q("SELECT * FROM runs ORDER BY created_at DESC, ord DESC"),
+    );
+    return (r.rows as RunRow[]).map(toRecord);
+  }
+
+  async getPlan(id: string): Promise<Plan> {
+    const r = await this.read("read a plan", (q) => q("SELECT plan_json FROM runs WHERE id = $1", [id]));
+    if (!r.rows[0]) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in ${this.shown}`);
+    return JSON.parse(r.rows[0].plan_json as string) as Plan;
+  }
+
+  async setState(id: string, state: RunState, reason?: string): Promise<RunEvent> {
+    const writeId = randomUUID();
+    return this.write("record a run's state", async (q) => {
+      await q("UPDATE runs SET state = $1, updated_at = $2 WHERE id = $3", [state, this.iso(), id]);
+      return this.insertEvent(q, id, { type: "run.state", state, ...(reason ? { reason } : {}) }, writeId);
+    });
+  }
+
+  async setStateIf(
+    id: string,
+    from: readonly RunState[],
+    state: RunState,
+    reason?: string,
+  ): Promise<RunEvent | undefined> {
+    const writeId = randomUUID();
+    return this.write("record a run's state", async (q) => {
+      const done = await q("SELECT seq, at FROM events WHERE write_id = $1", [writeId]);
+      if (done.rows[0]) {
+        return {
+          type: "run.state",
+          state,
+          ...(reason ? { reason } : {}),
+          seq: Number(done.rows[0].seq),
+          runId: id,
+          at: done.rows[0].at,
+        } as RunEvent;
+      }
+      const changed = await q(
+        "UPDATE runs SET state = $1, updated_at = $2 WHERE id = $3 AND state = ANY($4)",
+        [state, this.iso(), id, [...from]],
+      );
+      if (changed.rowCount === 0) return undefined;
+      return this.insertEvent(q, id, { type: "run.state", state, ...(reason ? { reason } : {}) }, writeId);
+    });
+  }
+
+  async confirm(id: string, step: string, by: string): Promise<RunEvent> {
+    const writeId = randomUUID();
+    return this.write("record a confirmation", async (q) => {
+      const r = await q("SELECT confirmed_json FROM runs WHERE id = $1 FOR UPDATE", [id]);
+      if (!r.rows[0]) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in ${this.shown}`);
+      const confirmed = [...new Set([...(JSON.parse(r.rows[0].confirmed_json as string) as string[]), step])];
+      await q("UPDATE runs SET confirmed_json = $1, updated_at = $2 WHERE id = $3", [
+        JSON.stringify(confirmed),
+        this.iso(),
+        id,
+      ]);
+      return this.insertEvent(q, id, { type: "confirmation.given", step, by }, writeId);
+    });
+  }
+
+  async append(runId: string, body: RunEventBody): Promise<RunEvent> {
+    const writeId = randomUUID();
+    return this.write("append to the journal", (q) => this.insertEvent(q, runId, body, writeId));
+  }
+
+  async events(runId: string, afterSeq = 0, limit = 100_000): Promise<RunEvent[]> {
+    const r = await this.read("read the journal", (q) =>
+      q(
+        "SELECT seq, run_id, at, body_json FROM events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        [runId, afterSeq, limit],
+      ),
+    );
+    return r.rows.map((x) => ({
+      ...(JSON.parse(x.body_json as string) as RunEventBody),
+      seq: Number(x.seq),
+      runId: x.run_id as string,
+      at: x.at as string,
+    }));
+  }
+
+  async lastSeq(): Promise<number> {
+    const r = await this.read("read the journal", (q) => q("SELECT MAX(seq) AS s FROM events"));
+    return Number(r.rows[0]?.s ?? 0);
+  }
+
+  async acquireEngineLock(fleet: string, owner: { pid: number; host: string }): Promise<void> {
+    await this.write("take the engine lock", async (q) => {
+      await q("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK, fleet]);
+      const r = await q("SELECT pid, host, acquired_at FROM locks WHERE fleet = $1", [fleet]);
+      const held = r.rows[0] as { pid: number; host: string; acquired_at: string } | undefined;
+      if (held && (held.pid !== owner.pid || held.host !== owner.host)) {
+        const stale = held.host === hostname() && !pidAlive(held.pid);
+        if (!stale) {
+          throw new RollgateError(
+            "ROLLGATE_E_RUN_LOCKED",
+            `another rollgate engine (pid ${held.pid} on ${held.host}, since ${held.acquired_at}) is driving fleet ${fleet}; one engine drives a fleet at a time`,
+            { details: { pid: held.pid, host: held.host } },
+          );
+        }
+      }
+      await q(
+        "INSERT INTO locks(fleet, pid, host, acquired_at) VALUES ($1,$2,$3,$4) ON CONFLICT (fleet) DO UPDATE SET pid = excluded.pid, host = excluded.host, acquired_at = excluded.acquired_at",
+        [fleet, owner.pid, owner.host, this.iso()],
+      );
+    });
+  }
+
+  async releaseEngineLock(fleet: string, pid: number): Promise<void> {
+    await this.write("release the engine lock", (q) =>
+      q("DELETE FROM locks WHERE fleet = $1 AND pid = $2 AND host = $3", [fleet, pid, hostname()]),
+    );
+  }
+
+  async engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined> {
+    const r = await this.read("read the engine lock", (q) =>
+      q("SELECT pid, host, acquired_at FROM locks WHERE fleet = $1", [fleet]),
+    );
+    const held = r.rows[0] as { pid: number; host: string; acquired_at: string } | undefined;
+    if (!held) return undefined;
+    if (held.host === hostname() && !pidAlive(held.pid)) return undefined;
+    return { pid: held.pid, host: held.host, since: held.acquired_at };
+  }
+
+  async addToken(token: StoredToken): Promise<void> {
+    await this.write("store a token", (q) =>
+      q(
+        "INSERT INTO tokens(id, role, hash, created_at, expires_at, run_id) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING",
+        [token.id, token.role, token.hash, token.createdAt, token.expiresAt ?? null, token.run ?? null],
+      ),
+    );
+  }
+
+  async tokens(): Promise<StoredToken[]> {
+    const r = await this.read("read the tokens", (q) =>
+      q(
+        "SELECT id, role, hash, created_at, expires_at, revoked_at, run_id FROM tokens ORDER BY created_at, id",
+      ),
+    );
+    return r.rows.map((x) => ({
+      id: x.id as string,
+      role: x.role as StoredToken["role"],
+      hash: x.hash as string,
+      createdAt: x.created_at as string,
+      ...(x.expires_at ? { expiresAt: x.expires_at as string } : {}),
+      ...(x.revoked_at ? { revokedAt: x.revoked_at as string } : {}),
+      ...(x.run_id ? { run: x.run_id as string } : {}),
+    }));
+  }
+
+  async revokeToken(id: string): Promise<StoredToken | undefined> {
+    await this.write("revoke a token", (q) =>
+      q("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [this.iso(), id]),
+    );
+    return (await this.tokens()).find((t) => t.id === id);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
