@@ -30,9 +30,19 @@ export function refuseStoreUrl(location: string): void {
   );
 }
 
-/** A location as it may be printed: a URL's user information (password) is never shown. */
+/**
+ * Query parameters that carry a secret in a connection URL (libpq's password, sslpassword,
+ * sslkey's passphrase…, and the usual token/secret names): their value is never shown.
+ */
+const SECRET_PARAMS =
+  /([?&;](?:[a-z_]*pass(?:word|phrase)?|[a-z_]*secret|[a-z_]*token|api[_-]?key)=)[^&#\s"'<>]*?(?=[&#\s"'<>]|:\s|:$|$)/gi;
+
+/**
+ * A location as it may be printed: a URL's user information (user:password) and the value of
+ * every query parameter that carries a secret (postgres://h/db?password=…) are never shown.
+ */
 export function redactStoreUrl(location: string): string {
-  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@");
+  return location.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1***@").replace(SECRET_PARAMS, "$1***");
 }
 
 /**
@@ -40,5 +50,5 @@ export function redactStoreUrl(location: string): string {
  * http://user:pass@) shown as `***`, as redactStoreUrl shows a location's.
  */
 export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s"'<>]*@/gi, "$1***@");
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/?#\s"'<>]*@/gi, "$1***@").replace(SECRET_PARAMS, "$1***");
 }
