@@ -123,14 +123,31 @@ describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.
       "--yes",
       "--confirm-finalize",
       "--notify",
-      hook.url,
+      `${hook.url}?token=s3cret`,
     ]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toContain("s3cret");
     // the completion notification: 4 attempts, all refused
     const completed = hook.got.filter((x) => JSON.parse(x.body).kind === "completed");
     expect(completed.length).toBe(4);
     expect(new Set(completed.map((x) => x.headers["x-rollgate-event-id"])).size).toBe(1);
     expect(r.stderr).toMatch(/notification completed .* not delivered after 4 attempt\(s\): HTTP 500/);
+    // journaled: `status` shows it (text and --json), the URL without its query, never a secret
+    const st = await runCli(["status", t.fleet, "--json"]);
+    const undelivered = JSON.parse(st.stdout).undelivered;
+    expect(undelivered).toContainEqual(
+      expect.objectContaining({
+        kind: "completed",
+        attempts: 4,
+        error: "HTTP 500",
+        url: expect.stringMatching(/\/hook\?…$/),
+      }),
+    );
+    const text = await runCli(["status", t.fleet]);
+    expect(text.stdout + text.stderr).toMatch(
+      /notify +completed .* not delivered after 4 attempt\(s\): HTTP 500/,
+    );
+    expect(st.stdout + text.stdout).not.toContain("token=s3cret");
   });
 
   it("a receiver that never answers does not hold the run past its end-of-run grace", async () => {

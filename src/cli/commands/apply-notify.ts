@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { Notifier, parseWebhookUrl, type Webhook } from "../../notify/index.ts";
+import { Notifier, type NotifyFailure, parseWebhookUrl, type Webhook } from "../../notify/index.ts";
 import { type CliContext, usageError } from "../main.ts";
 
 /** `--notify URL` (repeatable), `--notify-format`, `--notify-secret-env` on apply and resume (docs/notifications.md). */
@@ -27,8 +27,15 @@ export function notifyOptions(cmd: Command): Command {
     );
 }
 
+/** A run's notifier, with what it could not deliver, to journal once the run's engine is done. */
+export interface RunNotifier {
+  onEvent: Notifier["onEvent"];
+  /** Gives pending deliveries their grace, then journals what was not delivered (`notify.failed`). */
+  finish(where: { statePath: string; runId: string } | undefined): Promise<void>;
+}
+
 /** The notifier of a run, or none without --notify. Bad input is refused before anything runs. */
-export function startNotifier(ctx: CliContext, opts: NotifyOpts): Notifier | undefined {
+export function startNotifier(ctx: CliContext, opts: NotifyOpts): RunNotifier | undefined {
   if (!opts.notify?.length) {
     if (opts.notifySecretEnv) throw usageError("--notify-secret-env: there is no --notify URL to sign for");
     return undefined;
@@ -46,10 +53,35 @@ export function startNotifier(ctx: CliContext, opts: NotifyOpts): Notifier | und
     format: opts.notifyFormat ?? "json",
     ...(secret ? { secret } : {}),
   }));
-  return new Notifier(hooks, undefined, {
-    onFailure: (f) =>
+  const failed: NotifyFailure[] = [];
+  const notifier = new Notifier(hooks, undefined, {
+    onFailure: (f) => {
+      failed.push(f);
       ctx.output.err(
         `warning: notification ${f.kind} (${f.id}) to ${f.url} not delivered after ${f.attempts} attempt(s): ${f.error}`,
-      ),
+      );
+    },
   });
+  let finished = false;
+  return {
+    onEvent: (e) => notifier.onEvent(e),
+    finish: async (where) => {
+      if (finished) return;
+      finished = true;
+      await notifier.close();
+      if (!where || failed.length === 0) return;
+      // the run's engine has closed its store: the failures go to the journal now, for `status`
+      const { openExistingStore } = await import("../../run/locate.ts");
+      const store = openExistingStore(where.statePath);
+      try {
+        for (const f of failed) await store.append(where.runId, { type: "notify.failed", ...f });
+      } catch (e) {
+        ctx.output.err(
+          `warning: the undelivered notifications could not be journaled: ${(e as Error).message}`,
+        );
+      } finally {
+        await store.close();
+      }
+    },
+  };
 }

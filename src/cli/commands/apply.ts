@@ -186,13 +186,13 @@ async function runApply(
       ...(dashboard ? { waitForConfirmation: true, onStore: dashboard.onStore } : {}),
     });
     await live.suspend();
-    await notifier?.close();
+    await notifier?.finish(result);
     const code = reportResult(ctx, result, Boolean(opts.json), resumeCommand, fleetFile);
     await dashboard?.linger();
     return code;
   } catch (e) {
     await live.suspend();
-    await notifier?.close();
+    await notifier?.finish(undefined);
     await dashboard?.close();
     throw e;
   } finally {
@@ -257,7 +257,11 @@ async function runResume(
       notifier?.onEvent(e);
     },
     onInterrupt: (i) => live.interrupted(i, resumeCommand),
-  }).finally(() => notifier?.close());
+  }).catch(async (e) => {
+    await notifier?.finish(undefined);
+    throw e;
+  });
+  await notifier?.finish(result);
   await live.suspend();
   return reportResult(ctx, result, Boolean(opts.json), resumeCommand, located.fleetFile ?? fleet);
 }
