@@ -1,9 +1,11 @@
 import { createHmac } from "node:crypto";
+import { copyFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
-import { runCli } from "../helpers/cli.ts";
+import { REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { labOf } from "../helpers/engine.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 
@@ -44,6 +46,33 @@ afterEach(async () => {
 });
 
 describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.0.1)", () => {
+  it("a URL that is not http(s), or a secret variable not set, is bad input: exit 2, nothing written", async () => {
+    const dir = tempDir();
+    const fleet = join(dir, "matrix-seed.yaml");
+    copyFileSync(join(REPO, "examples", "matrix-seed.yaml"), fleet);
+    const bad = await runCli(["apply", fleet, "--to", "3.5.1", "--yes", "--notify", "file:///etc/passwd"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--notify: file: is not allowed, only http: and https:.*ROLLGATE_E_USAGE/s);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    const noKey = await runCli(
+      [
+        "apply",
+        fleet,
+        "--to",
+        "3.5.1",
+        "--yes",
+        "--notify",
+        "http://127.0.0.1:9/h",
+        "--notify-secret-env",
+        "NO_SUCH_VAR_X",
+      ],
+      { env: {} },
+    );
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("NO_SUCH_VAR_X is not set");
+    expect(existsSync(join(dir, ".rollgate"))).toBe(false);
+  });
+
   it("POSTs G4 awaiting-confirmation, then completion on resume; signed with HMAC when a secret is set", async () => {
     const t = await labOf("matrix-seed", 1200);
     lab = t.lab;
