@@ -110,6 +110,9 @@ describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.
       "slack",
     ]);
     expect(again.code, again.stderr).toBe(0);
+    // the resumed run notifies what happens from then on, not the journal it replays
+    const slack = hook.got.map((r) => JSON.parse(r.body)).filter((b) => "text" in b);
+    expect(slack.some((b) => b.text.includes("awaiting-confirmation"))).toBe(false);
     const last = JSON.parse(hook.got.at(-1)!.body);
     expect(Object.keys(last)).toEqual(["text"]);
     expect(last.text).toContain("completed");
