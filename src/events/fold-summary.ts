@@ -1,6 +1,14 @@
 import type { Plan } from "../plan/types.ts";
 import { type Escalation, FINISHED_STATES, type RunState } from "./types.ts";
-import type { AbortOutcome, CapacityPoint, RunAlert, RunView, StepView, WaitingStep } from "./fold-view.ts";
+import type {
+  AbortOutcome,
+  CapacityPoint,
+  RunAlert,
+  RunView,
+  StepView,
+  UndeliveredNotification,
+  WaitingStep,
+} from "./fold-view.ts";
 
 /** A run's summary (`rollgate status`, the API) from the fold's view. */
 
@@ -29,6 +37,8 @@ export interface RunSummary<R extends RunHead = RunHead> {
   escalation: Escalation | null;
   /** Alerts the engine raised (M6: the mixed-release window past maxMixedWindow). */
   alerts: RunAlert[];
+  /** Webhook notifications that could not be delivered (docs/notifications.md). */
+  undelivered: UndeliveredNotification[];
   engine: { pid: number; host: string; since: string } | null;
   /** Plan seconds left from the earliest open step. */
   secondsLeft: number;
@@ -74,6 +84,7 @@ export function summaryOf(
     awaitingConfirmation: finished ? [] : [...needed],
     escalation: run.state === "escalated" ? (view.lastEscalation ?? null) : null,
     alerts: view.alerts,
+    undelivered: view.undelivered,
     secondsLeft: open.length ? Math.max(0, plan.estimate.seconds - Math.min(...open.map((s) => s.start))) : 0,
     estimate: plan.estimate,
     lastSeq: view.lastSeq,

@@ -41,6 +41,16 @@ export interface CapacityPoint {
   fraction: number;
 }
 
+/** A webhook notification not delivered (a `notify.failed` event). */
+export interface UndeliveredNotification {
+  url: string;
+  kind: string;
+  id: string;
+  attempts: number;
+  error: string;
+  at: string;
+}
+
 export interface RunAlert {
   rule: string;
   cluster?: string;
@@ -88,6 +98,8 @@ export interface RunView {
   escalations: Array<Escalation & { seq: number; at: string }>;
   /** Alerts raised (M6), in order. */
   alerts: RunAlert[];
+  /** Webhook notifications not delivered (docs/notifications.md). */
+  undelivered: UndeliveredNotification[];
   /** The last abort with return to service: what came back, what stays out. */
   abort?: AbortOutcome;
   /** The latest observation of each server (`cluster/server`). */
@@ -141,6 +153,7 @@ export function runView(plan: Plan, fleet?: Fleet, gauge?: CapacityGauge): RunVi
     confirmationsAsked: new Set(),
     escalations: [],
     alerts: [],
+    undelivered: [],
     observed: new Map(),
     capacity: [],
     mixed,

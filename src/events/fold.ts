@@ -85,6 +85,16 @@ function foldEvent(view: RunView, e: RunEvent): void {
       view.escalations.push({ ...x, seq: e.seq, at: e.at });
       break;
     }
+    case "notify.failed":
+      view.undelivered.push({
+        url: e.url,
+        kind: e.kind,
+        id: e.id,
+        attempts: e.attempts,
+        error: e.error,
+        at: e.at,
+      });
+      break;
     case "alert":
       view.alerts.push({
         rule: e.rule,

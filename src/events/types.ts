@@ -76,6 +76,11 @@ export type RunEventBody =
   | { type: "log"; level: "info" | "warn"; message: string }
   /** A rule's figure beyond its bound, not a reason to stop (M6: a mixed-release window past maxMixedWindow). */
   | { type: "alert"; rule: RuleId; cluster?: string; message: string }
+  /**
+   * A webhook notification that could not be delivered (docs/notifications.md): the URL without
+   * credentials or query, the notification's kind and id, the attempts and the last error. Never a secret.
+   */
+  | { type: "notify.failed"; url: string; kind: string; id: string; attempts: number; error: string }
   /** An operator asked to abort (`rollgate abort`); with returnToService, the engine brings back what the run took out (docs/engine.md). */
   | { type: "abort.requested"; by: string; returnToService: boolean }
   /** The end of an abort with return to service: what came back, and what stays out and why (rule ids). */

@@ -18,6 +18,7 @@ export async function summarizeRun(store: Store, run: RunRecord): Promise<RunSum
     awaitingConfirmation: s.awaitingConfirmation,
     escalation: s.escalation,
     alerts: s.alerts,
+    undelivered: s.undelivered,
     engine: (await store.engineHolder(run.fleet)) ?? null,
     secondsLeft: s.secondsLeft,
     estimate: s.estimate,

@@ -55,6 +55,11 @@ export function describe(e: RunEvent): {
       return { text: e.message, level: e.level === "warn" ? "warn" : "info" };
     case "alert":
       return { text: e.message, rule: e.rule, level: "warn" };
+    case "notify.failed":
+      return {
+        text: `notification ${e.kind} to ${e.url} not delivered after ${e.attempts} attempt(s): ${e.error}`,
+        level: "warn",
+      };
     case "abort.requested":
       return {
         text: `abort requested by ${e.by}${e.returnToService ? ", returning to service what the run took out" : ""}`,

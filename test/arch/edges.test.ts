@@ -22,7 +22,21 @@ const ALLOWED: Record<string, readonly string[]> = {
   run: ["model", "rules", "plan", "events", "io", "drivers", "store", "lab"],
   server: ["model", "rules", "plan", "events", "io", "store", "run"],
   web: ["events", "plan"],
-  cli: ["model", "rules", "plan", "events", "io", "drivers", "store", "lab", "import", "run", "server"],
+  notify: ["model", "rules", "events"],
+  cli: [
+    "model",
+    "rules",
+    "plan",
+    "events",
+    "io",
+    "drivers",
+    "store",
+    "lab",
+    "import",
+    "run",
+    "server",
+    "notify",
+  ],
 };
 
 /** Entry modules besides index.ts, per folder: what other folders may import from it. */
@@ -59,6 +73,7 @@ const ENTRIES: Record<string, readonly string[] | "every module"> = {
   ],
   server: ["index.ts", "dashboard.ts", "defaults.ts", "auth.ts"],
   web: [],
+  notify: ["index.ts"],
   cli: [],
 };
 

@@ -9,6 +9,7 @@ import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";
 import { DashboardBeside } from "./apply-dashboard.ts";
 import { planBrief, reportResult, resumeCommandFor } from "./apply-summary.ts";
+import { type NotifyOpts, notifyOptions, startNotifier } from "./apply-notify.ts";
 
 export { reportResult, resumeCommandFor } from "./apply-summary.ts";
 
@@ -67,63 +68,72 @@ export function registerApply(program: Command, ctx: CliContext): void {
 }
 
 function applyOptions(cmd: Command): Command {
-  return limitOption(
-    cmd,
-    "touch only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
-  )
-    .option(
-      "--to <version>",
-      "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
-      (v: string, prev: string[] = []) => [...prev, v],
+  return notifyOptions(
+    limitOption(
+      cmd,
+      "touch only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
     )
-    .addOption(
-      new Option("--strategy <name>", "upgrade strategy").choices(["auto", ...STRATEGIES]).default("auto"),
-    )
-    .option("--state <path>", "the state file (default: .rollgate/state.db beside the fleet file)")
-    .option("-y, --yes", "apply without asking")
-    .option("--confirm-finalize", "confirm the points of no return (G4) in advance")
-    .option(
-      "--escalate-after <k>",
-      "escalate past k × a step's estimate (D8a)",
-      parsePositiveNumber,
-      RUN_DEFAULTS.escalateFactor,
-    )
-    .option(
-      "--correct-out-of-order",
-      "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
-    )
-    .option("--json", "stream events as JSON lines on stdout")
-    .option(
-      "--dashboard [port]",
-      "serve the dashboard beside the run (default port 7450); points of no return wait for a confirmation there",
-      parsePort,
-    )
-    .option(
-      "--dashboard-token-file <path>",
-      "write the dashboard's link with its token to this file (mode 0600, removed at the end) instead of printing it",
-    );
+      .option(
+        "--to <version>",
+        "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .addOption(
+        new Option("--strategy <name>", "upgrade strategy").choices(["auto", ...STRATEGIES]).default("auto"),
+      )
+      .option("--state <path>", "the state file (default: .rollgate/state.db beside the fleet file)")
+      .option("-y, --yes", "apply without asking")
+      .option("--confirm-finalize", "confirm the points of no return (G4) in advance")
+      .option(
+        "--escalate-after <k>",
+        "escalate past k × a step's estimate (D8a)",
+        parsePositiveNumber,
+        RUN_DEFAULTS.escalateFactor,
+      )
+      .option(
+        "--correct-out-of-order",
+        "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
+      )
+      .option("--json", "stream events as JSON lines on stdout")
+      .option(
+        "--dashboard [port]",
+        "serve the dashboard beside the run (default port 7450); points of no return wait for a confirmation there",
+        parsePort,
+      )
+      .option(
+        "--dashboard-token-file <path>",
+        "write the dashboard's link with its token to this file (mode 0600, removed at the end) instead of printing it",
+      ),
+  );
 }
 
 function resumeOptions(cmd: Command): Command {
-  return limitOption(cmd, "the run's own --limit (it is kept without this; another one is refused)")
-    .option("--state <path>", "the state file")
-    .option("--run <id>", "a run id (default: the fleet's one unfinished run)")
-    .option("--confirm-finalize", "confirm the points of no return (G4)")
-    .option(
-      "--escalate-after <k>",
-      "escalate past k × a step's estimate (D8a)",
-      parsePositiveNumber,
-      RUN_DEFAULTS.escalateFactor,
-    )
-    .option(
-      "--correct-out-of-order",
-      "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
-    )
-    .option("--json", "stream events as JSON lines on stdout");
+  return notifyOptions(
+    limitOption(cmd, "the run's own --limit (it is kept without this; another one is refused)")
+      .option("--state <path>", "the state file")
+      .option("--run <id>", "a run id (default: the fleet's one unfinished run)")
+      .option("--confirm-finalize", "confirm the points of no return (G4)")
+      .option(
+        "--escalate-after <k>",
+        "escalate past k × a step's estimate (D8a)",
+        parsePositiveNumber,
+        RUN_DEFAULTS.escalateFactor,
+      )
+      .option(
+        "--correct-out-of-order",
+        "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
+      )
+      .option("--json", "stream events as JSON lines on stdout"),
+  );
 }
 
-async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & LogOpts): Promise<number> {
+async function runApply(
+  ctx: CliContext,
+  fleetFile: string,
+  opts: ApplyOpts & LogOpts & NotifyOpts,
+): Promise<number> {
   const eventLog = await startLogging(ctx, opts, "apply");
+  const notifier = startNotifier(ctx, opts);
   // a --state URL of an unknown kind is refused before the fleet is read or its servers observed
   if (opts.state !== undefined) refuseStoreUrl(opts.state);
   await prepareRunView(ctx.output);
@@ -168,16 +178,21 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & Lo
         if (!opts.json) ctx.output.err(planBrief(plan, info.resumed, info.runId));
         live.setPlan(plan, info.done);
       },
-      onEvent: (e) => live.onEvent(e),
+      onEvent: (e) => {
+        live.onEvent(e);
+        notifier?.onEvent(e);
+      },
       onInterrupt: (i) => live.interrupted(i, resumeCommand, () => dashboard?.revokeNow()),
       ...(dashboard ? { waitForConfirmation: true, onStore: dashboard.onStore } : {}),
     });
     await live.suspend();
+    await notifier?.finish(result);
     const code = reportResult(ctx, result, Boolean(opts.json), resumeCommand, fleetFile);
     await dashboard?.linger();
     return code;
   } catch (e) {
     await live.suspend();
+    await notifier?.finish(undefined);
     await dashboard?.close();
     throw e;
   } finally {
@@ -189,9 +204,10 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & Lo
 async function runResume(
   ctx: CliContext,
   fleet: string | undefined,
-  opts: ResumeOpts & LogOpts,
+  opts: ResumeOpts & LogOpts & NotifyOpts,
 ): Promise<number> {
   const eventLog = await startLogging(ctx, opts, "resume");
+  const notifier = startNotifier(ctx, opts);
   await prepareRunView(ctx.output);
   const { refuseOtherLimit, resume } = await import("../../run/apply.ts");
   const { confirmRun, resumeLiveRun } = await import("../../run/control.ts");
@@ -236,9 +252,16 @@ async function runResume(
       if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));
       live.setPlan(plan, info.done);
     },
-    onEvent: (e) => live.onEvent(e),
+    onEvent: (e) => {
+      live.onEvent(e);
+      notifier?.onEvent(e);
+    },
     onInterrupt: (i) => live.interrupted(i, resumeCommand),
+  }).catch(async (e) => {
+    await notifier?.finish(undefined);
+    throw e;
   });
+  await notifier?.finish(result);
   await live.suspend();
   return reportResult(ctx, result, Boolean(opts.json), resumeCommand, located.fleetFile ?? fleet);
 }

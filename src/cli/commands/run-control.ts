@@ -146,6 +146,13 @@ export function renderSummary(
       paint("yellow", `confirm   ${c} is a point of no return (G4): ${resumeCommand} --confirm-finalize`),
     );
   for (const a of s.alerts) lines.push(paint("yellow", `ALERT [${a.rule}] ${a.message}`));
+  for (const u of s.undelivered)
+    lines.push(
+      paint(
+        "yellow",
+        `notify    ${u.kind} (${u.id}) to ${u.url} not delivered after ${u.attempts} attempt(s): ${u.error}`,
+      ),
+    );
   if (s.abort) {
     lines.push(
       `returned to service after the abort: ${s.abort.returned.length ? s.abort.returned.join(", ") : "none"}`,

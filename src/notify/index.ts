@@ -1,0 +1,10 @@
+export {
+  hmacOf,
+  Notifier,
+  NOTIFY_DEFAULTS,
+  type NotifyFailure,
+  parseWebhookUrl,
+  signedHeaders,
+  type Webhook,
+} from "./deliver.ts";
+export { backoffMs, bodyOf, type Notification, notificationOf, redactUrl, slackText } from "./payload.ts";
