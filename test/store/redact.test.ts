@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { redactCredentials, redactStoreUrl } from "../../src/store/location.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
+import { e2eTimeouts } from "../helpers/wait.ts";
+
+e2eTimeouts(120_000);
 
 describe("a secret in a state location is never printed", () => {
   it("hides user:password and secret query parameters, keeps the rest readable", () => {
