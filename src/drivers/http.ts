@@ -48,8 +48,10 @@ export class HttpDriver implements Driver {
     // the fleet file's driver.http.timeout, else 5 s
     const configured = cluster.driver?.http?.timeout;
     const timeoutMs = options.timeoutMs ?? (configured ? configured * 1000 : DEFAULT_OBSERVE_TIMEOUT_MS);
+    const url = base(cluster, server);
+    const release = await observeSlot(url);
     try {
-      const res = await fetch(`${base(cluster, server)}/v1/status`, {
+      const res = await fetch(`${url}/v1/status`, {
         signal: AbortSignal.timeout(timeoutMs),
         headers: { accept: "application/json" },
       });
@@ -71,6 +73,8 @@ export class HttpDriver implements Driver {
           setting: options.timeoutMs === undefined && configured ? "driver.http.timeout" : undefined,
         }),
       };
+    } finally {
+      release();
     }
   }
 
@@ -144,6 +148,39 @@ function describeError(
   // undici's "fetch failed" says nothing; its cause does ("bad port", a TLS failure, …)
   if (cause?.message) return `${err.message}: ${cause.message}${timeout ? ` (${timeout.url})` : ""}`;
   return err?.message ?? String(e);
+}
+
+/**
+ * At most this many status reads in flight to one origin (scheme, host and port): the lab serves
+ * every simulated server from one address, and 2,000 reads at once would time out behind each
+ * other. The rest wait for a slot; a read's time-out counts from its start. A real appliance is
+ * an origin of its own, so this never holds one back. Actions are not held: one may answer only
+ * when done, and must not wait behind reads.
+ */
+export const MAX_OBSERVES_PER_ORIGIN = 32;
+
+const origins = new Map<string, { inFlight: number; waiting: Array<() => void> }>();
+
+/** Waits for a free slot of the URL's origin; resolves with the function that frees it. */
+async function observeSlot(url: string): Promise<() => void> {
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(url)?.[0] ?? url;
+  let o = origins.get(origin);
+  if (!o) {
+    o = { inFlight: 0, waiting: [] };
+    origins.set(origin, o);
+  }
+  const slot = o;
+  if (slot.inFlight >= MAX_OBSERVES_PER_ORIGIN) await new Promise<void>((r) => slot.waiting.push(r));
+  else slot.inFlight += 1;
+  let freed = false;
+  return () => {
+    if (freed) return;
+    freed = true;
+    const next = slot.waiting.shift();
+    // the slot passes to the next read as it is (inFlight unchanged), else it is freed
+    if (next) next();
+    else slot.inFlight -= 1;
+  };
 }
 
 export function httpDriver(): HttpDriver {
