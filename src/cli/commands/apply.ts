@@ -4,6 +4,7 @@ import { action, type CliContext, parsePort, parsePositiveNumber, usageError } f
 import { RUN_DEFAULTS } from "../../run/options.ts";
 import { refuseStoreUrl } from "../../store/location.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
+import { refuseTokenFile } from "../dashboard-link.ts";
 import { LiveView } from "../views/live-view.ts";
 import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";
@@ -126,6 +127,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & Lo
   const eventLog = await startLogging(ctx, opts, "apply");
   // a --state URL is refused before the fleet is read or its servers observed
   if (opts.state !== undefined) refuseStoreUrl(opts.state);
+  refuseTokenFile(opts.dashboardTokenFile);
   await prepareRunView(ctx.output);
   // the engine, the planner and the store: loaded when a run starts, not to register commands
   const { apply } = await import("../../run/apply.ts");
