@@ -56,6 +56,11 @@ describe("apply --limit", () => {
     // resume keeps the run's limit
     const resumed = await lab.cli(["resume", lab.derived, "--confirm-finalize"]);
     expect(resumed.code, resumed.stderr).toBe(0);
+    // only what the limit took is on the target: the run does not claim the whole fleet
+    expect(resumed.stdout).toContain(
+      "completed: every step done, matrix-east on 3.5.1; 1 cluster left alone (--limit)",
+    );
+    expect(resumed.stdout).not.toContain("fleet on 3.5.1");
 
     const installed = lab
       .journal()
