@@ -160,6 +160,7 @@ async function runApply(ctx: CliContext, fleetFile: string, opts: ApplyOpts & Lo
       confirmFinalize: Boolean(opts.confirmFinalize),
       escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
+      limit: opts.limit ?? [],
       planner: (fleet, to, strategy) => {
         const plan = planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped
