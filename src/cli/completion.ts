@@ -15,8 +15,8 @@ interface Node {
   path: string;
   description: string;
   subcommands: Array<{ name: string; description: string }>;
-  /** Choices of the command's arguments (completion's shell, lab fault's kind). */
-  argChoices: string[];
+  /** Choices of the command's arguments by position (completion's shell first, lab fault's kind third). */
+  argChoices: string[][];
   options: Array<{
     flags: string[];
     long?: string;
@@ -25,6 +25,16 @@ interface Node {
     takesValue: boolean;
     choices: string[];
   }>;
+}
+
+/**
+ * An option that checks its value itself (plan's `--strategy`, so a bad one is a coded error)
+ * lists its choices in its description, "auto | rolling | patch": those are its choices here.
+ */
+function choicesInDescription(o: Option): string[] {
+  if (!o.required) return [];
+  const m = /^\s*([a-z0-9-]+(?:\s*\|\s*[a-z0-9-]+)+)\s*$/.exec(o.description);
+  return m ? m[1]!.split("|").map((c) => c.trim()) : [];
 }
 
 function optionsOf(cmd: Command): Node["options"] {
@@ -36,7 +46,7 @@ function optionsOf(cmd: Command): Node["options"] {
       ...(o.short ? { short: o.short } : {}),
       description: o.description,
       takesValue: o.required,
-      choices: [...(o.argChoices ?? [])],
+      choices: [...(o.argChoices ?? choicesInDescription(o))],
     })),
     {
       flags: ["--help", "-h"],
@@ -54,7 +64,7 @@ export function completionTree(program: Command): Node[] {
     path: commandPath(cmd),
     description: cmd.description(),
     subcommands: cmd.commands.map((c) => ({ name: c.name(), description: c.description() })),
-    argChoices: cmd.registeredArguments.flatMap((a) => [...(a.argChoices ?? [])]),
+    argChoices: cmd.registeredArguments.map((a) => [...(a.argChoices ?? [])]),
     options: optionsOf(cmd),
   }));
 }
@@ -87,9 +97,10 @@ function caseTables(nodes: Node[]): string {
       "subs",
       nodes.map((n) => [n.path, n.subcommands.map((s) => s.name)]),
     ),
+    // the choices of the command's Nth argument, keyed "path|N" (N from 0)
     table(
       "args",
-      nodes.map((n) => [n.path, n.argChoices]),
+      nodes.flatMap((n) => n.argChoices.map((c, i) => [`${n.path}|${i}`, c] as [string, string[]])),
     ),
     table(
       "opts",
@@ -122,6 +133,28 @@ function caseTables(nodes: Node[]): string {
       '  printf "%s" "$p"',
       "}",
     ].join("\n"),
+    // how many arguments were typed after the command's name (the words the path walk does not
+    // take as subcommands), or `x` after --version or --help (nothing may follow them)
+    [
+      "_rollgate_npos() {",
+      '  local p="" w skip="" n=0',
+      '  for w in "$@"; do',
+      '    if [ -n "$skip" ]; then skip=""; continue; fi',
+      '    case "$w" in',
+      "      -*)",
+      '        if [ -n "$(_rollgate_value "$p|$w")" ]; then skip=1; continue; fi',
+      '        case "$w" in --version|-V|--help|-h) printf x; return ;; esac',
+      "        continue ;;",
+      "    esac",
+      '    case " $(_rollgate_subs "$p") " in',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a placeholder
+      '      *" $w "*) p="${p:+$p }$w" ;;',
+      "      *) n=$((n + 1)) ;;",
+      "    esac",
+      "  done",
+      '  printf "%s" "$n"',
+      "}",
+    ].join("\n"),
   ].join("\n\n");
 }
 
@@ -132,10 +165,12 @@ function bashScript(nodes: Node[]): string {
 ${caseTables(nodes)}
 
 _rollgate() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" at values words
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" at n values words
   [ "$COMP_CWORD" -gt 1 ] && prev="\${COMP_WORDS[COMP_CWORD-1]}"
   at="$(_rollgate_path "\${COMP_WORDS[@]:1:COMP_CWORD-1}")"
+  n="$(_rollgate_npos "\${COMP_WORDS[@]:1:COMP_CWORD-1}")"
   COMPREPLY=()
+  [ "$n" = x ] && return 0
   case "$prev" in
     -*)
       values="$(_rollgate_value "$at|$prev")"
@@ -148,7 +183,10 @@ _rollgate() {
   esac
   case "$cur" in
     -*) words="$(_rollgate_opts "$at")" ;;
-    *) words="$(_rollgate_subs "$at")"; [ -n "$words" ] || words="$(_rollgate_args "$at")" ;;
+    *)
+      [ "$n" = 0 ] && words="$(_rollgate_subs "$at")"
+      [ -n "$words" ] || words="$(_rollgate_args "$at|$n")"
+      ;;
   esac
   [ -n "$words" ] && COMPREPLY=($(compgen -W "$words" -- "$cur"))
   return 0
@@ -167,8 +205,10 @@ function zshScript(nodes: Node[]): string {
 ${caseTables(nodes)}
 
 _rollgate() {
-  local cur="\${words[CURRENT]}" prev="\${words[CURRENT-1]}" at values list
+  local cur="\${words[CURRENT]}" prev="\${words[CURRENT-1]}" at n values list
   at="$(_rollgate_path "\${(@)words[2,CURRENT-1]}")"
+  n="$(_rollgate_npos "\${(@)words[2,CURRENT-1]}")"
+  [[ $n == x ]] && return
   if [[ $CURRENT -gt 2 && $prev == -* ]]; then
     values="$(_rollgate_value "$at|$prev")"
     if [[ $values == "-" ]]; then _files; return; fi
@@ -177,8 +217,8 @@ _rollgate() {
   if [[ $cur == -* ]]; then
     list="$(_rollgate_opts "$at")"
   else
-    list="$(_rollgate_subs "$at")"
-    [[ -n $list ]] || list="$(_rollgate_args "$at")"
+    [[ $n == 0 ]] && list="$(_rollgate_subs "$at")"
+    [[ -n $list ]] || list="$(_rollgate_args "$at|$n")"
   fi
   if [[ -n $list ]]; then compadd -- \${=list}; else _files; fi
 }
@@ -220,6 +260,36 @@ function fishScript(nodes: Node[]): string {
     "    echo $p",
     "end",
     "",
+    "function __rollgate_npos",
+    "    set -l words (commandline -opc)",
+    "    set -e words[1]",
+    "    set -l p ''",
+    "    set -l n 0",
+    "    set -l skip 0",
+    "    for w in $words",
+    "        if test $skip = 1",
+    "            set skip 0",
+    "            continue",
+    "        end",
+    "        if string match -q -- '-*' $w",
+    '            if contains -- "$p|$w" $__rollgate_value_options',
+    "                set skip 1",
+    "            else if contains -- $w --version -V --help -h",
+    "                echo x",
+    "                return",
+    "            end",
+    "            continue",
+    "        end",
+    '        set -l q (string trim -- "$p $w")',
+    "        if contains -- $q $__rollgate_paths",
+    "            set p $q",
+    "        else",
+    "            set n (math $n + 1)",
+    "        end",
+    "    end",
+    "    echo $n",
+    "end",
+    "",
     "function __rollgate_at",
     "    set -l p (__rollgate_path)",
     '    test "$p" = "$argv[1]"',
@@ -239,12 +309,15 @@ function fishScript(nodes: Node[]): string {
   ];
   for (const n of nodes) {
     const at = `-n ${fishQuote(`__rollgate_at ${quote(n.path)}`)}`;
+    const atPos = (i: number) =>
+      `-n ${fishQuote(`__rollgate_at ${quote(n.path)}; and test (__rollgate_npos) = ${i}`)}`;
     for (const s of n.subcommands)
       lines.push(
-        `complete -c rollgate -f ${at} -a ${fishQuote(s.name)} -d ${fishQuote(brief(s.description))}`,
+        `complete -c rollgate -f ${atPos(0)} -a ${fishQuote(s.name)} -d ${fishQuote(brief(s.description))}`,
       );
-    if (n.argChoices.length)
-      lines.push(`complete -c rollgate -f ${at} -a ${fishQuote(n.argChoices.join(" "))}`);
+    n.argChoices.forEach((c, i) => {
+      if (c.length) lines.push(`complete -c rollgate -f ${atPos(i)} -a ${fishQuote(c.join(" "))}`);
+    });
     for (const o of n.options) {
       const names = [o.long ? `-l ${o.long.slice(2)}` : "", o.short ? `-s ${o.short.slice(1)}` : ""].filter(
         Boolean,

@@ -34,7 +34,10 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "rollgate resume examples/.rollgate/lab/matrix-seed.lab.yaml",
     "rollgate resume examples/.rollgate/lab/matrix-seed.lab.yaml --confirm-finalize --log-format json --log-level debug",
   ],
-  status: ["rollgate status examples/.rollgate/lab/matrix-seed.lab.yaml", "rollgate status --json"],
+  status: [
+    "rollgate status examples/.rollgate/lab/matrix-seed.lab.yaml",
+    "rollgate status examples/.rollgate/lab/matrix-seed.lab.yaml --json",
+  ],
   pause: ["rollgate pause examples/.rollgate/lab/matrix-seed.lab.yaml"],
   abort: [
     "rollgate abort examples/.rollgate/lab/matrix-seed.lab.yaml",
@@ -45,10 +48,12 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "rollgate fleet sync examples/.rollgate/lab/matrix-seed.lab.yaml",
     "rollgate fleet sync examples/.rollgate/lab/matrix-seed.lab.yaml --write",
   ],
-  import: ["rollgate import ansible hosts.ini --pack polyserve-matrix --version 3.5.0 -o fleet.yaml"],
+  import: [
+    "rollgate import ansible examples/ansible/hosts.ini --pack polyserve-matrix --version 3.5.0 -o fleet.yaml",
+  ],
   "import ansible": [
-    "rollgate import ansible hosts.ini --pack polyserve-matrix --version 3.5.0 -o fleet.yaml",
-    "rollgate import ansible inventory.yaml --group-as supercluster --pack polycom-dma --version 10.0.1",
+    "rollgate import ansible examples/ansible/hosts.ini --pack polyserve-matrix --version 3.5.0 -o fleet.yaml",
+    "rollgate import ansible examples/ansible/inventory.yaml --group-as supercluster --pack polycom-dma --version 10.0.1",
   ],
   lab: [
     "rollgate lab up examples/matrix-seed.yaml --speed 600 --detach",
@@ -90,7 +95,9 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "rollgate token list --state .rollgate/state.db",
     "rollgate token list examples/matrix-seed.yaml --json",
   ],
-  "token revoke": ["rollgate token revoke 1a2b3c4d --state .rollgate/state.db"],
+  "token revoke": [
+    "rollgate token revoke TOKEN_ID examples/matrix-seed.yaml  # TOKEN_ID: an id that `rollgate token list` shows",
+  ],
   completion: [
     "source <(rollgate completion bash)",
     "rollgate completion zsh > ~/.zfunc/_rollgate",

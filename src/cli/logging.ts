@@ -215,6 +215,8 @@ export function loggingOutput(base: Output, log: JsonLog): Output {
       const code = /\[(ROLLGATE_E_[A-Z0-9_]+)\]\s*$/.exec(line)?.[1];
       log.log(level, code ? { code } : {}, line);
     },
+    // an error's lines with their fields: each diagnostic its code, file, line, column and field
+    errWith: (line, fields, level) => log.log(level, fields as LogFields, line),
     color: base.color,
     isTTY: base.isTTY,
     errIsTTY: false,

@@ -11,6 +11,11 @@ export interface Output {
   out(line: string): void;
   /** A line of diagnostics on stderr, escaped the same way. */
   err(line: string): void;
+  /**
+   * A line of diagnostics with its fields (code, file, line, column, field), at a level: a log
+   * line with those fields under `--log-format json` (logging.ts); absent, `err(line)` is used.
+   */
+  errWith?(line: string, fields: Record<string, unknown>, level: "error" | "warn" | "info"): void;
   json(value: unknown): void;
   readonly color: boolean;
   /** Whether stdout is a terminal. */
@@ -116,11 +121,21 @@ export function reportError(o: Output, e: unknown, asJson: boolean): number {
     });
   }
   const paint = painter(o.color);
+  const say = (line: string, fields: Record<string, unknown>) =>
+    o.errWith ? o.errWith(line, fields, "error") : o.err(line);
   if (err.diagnostics.length > 0) {
-    o.err(paint("red", `error: ${err.message}`));
-    for (const d of err.diagnostics) o.err(`  ${formatDiagnostic(d)}`);
+    say(paint("red", `error: ${err.message}`), { code: err.code, diagnostics: err.diagnostics.length });
+    for (const d of err.diagnostics)
+      say(`  ${formatDiagnostic(d)}`, {
+        code: d.code,
+        file: d.file,
+        line: d.line,
+        column: d.column,
+        field: d.path,
+        expected: d.expected,
+      });
   } else {
-    o.err(paint("red", `error: ${err.message} [${err.code}]`));
+    say(paint("red", `error: ${err.message} [${err.code}]`), { code: err.code });
   }
   if (err.code === "ROLLGATE_E_INTERNAL") {
     o.err("This is a bug in rollgate. Run again with ROLLGATE_DEBUG=1 for the stack trace, and report it.");

@@ -107,6 +107,11 @@ export const ERROR_CATALOG = {
     status: 400,
   },
   ROLLGATE_E_FLEET_DURATION: { title: "A duration is not of the form 90s, 15m, 2h", exit: 2, status: 400 },
+  ROLLGATE_E_FLEET_URL_CREDENTIALS: {
+    title: "A driver URL has a user or password in it",
+    exit: 2,
+    status: 400,
+  },
   ROLLGATE_E_FLEET_VERSION: { title: "A version is not a dotted number such as 3.5.1", exit: 2, status: 400 },
 
   // ── import (import/: rollgate import ansible) ──────────────────────────────────────

@@ -59,6 +59,30 @@ function checkCluster(
     const timeout = c.driver?.[kind]?.timeout;
     if (timeout !== undefined) checkDuration(rep, [...at, "driver", kind, "timeout"], timeout);
   }
+  const url = c.driver?.http?.url;
+  if (url !== undefined) checkNoCredentials(rep, [...at, "driver", "http", "url"], url);
+}
+
+/**
+ * A driver URL with user:password@ (or user@) in it: refused. The HTTP driver sends no
+ * credentials (fetch refuses such a URL), and a password in a fleet file is a secret in a file
+ * kept in version control. The password is never repeated: the URL is shown with `***`.
+ */
+export function maskUrlCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#@]*)@/i, (_m, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(":");
+    return `${scheme}${colon < 0 ? "***" : `${userinfo.slice(0, colon)}:***`}@`;
+  });
+}
+
+function checkNoCredentials(rep: Reporter, path: Path, url: string): void {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url)) return;
+  rep.add(
+    "ROLLGATE_E_FLEET_URL_CREDENTIALS",
+    path,
+    `the URL ${maskUrlCredentials(url)} has credentials in it (user:password@ or user@): the HTTP driver sends none, and a fleet file is no place for a password`,
+    "a URL without user or password, such as http://{address}:8080; an appliance that needs credentials is reached through an authenticating proxy or vendor adapter in front of it (docs/appliance-api.md)",
+  );
 }
 
 /**

@@ -23,14 +23,68 @@ export function resolveLimit(fleet: Fleet, limits: readonly string[]): Set<strin
   const selected = new Set<string>();
   for (const raw of limits) {
     const name = raw.trim();
+    if (name === "" || name === "cluster:" || name === "pack:")
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_BAD_LIMIT",
+        `--limit ${JSON.stringify(raw)}: the name is empty or blank; a limit names a cluster, supercluster or rule pack of fleet ${fleet.name}`,
+        { details: { limit: raw } },
+      );
     for (const c of limitedClusters(fleet, name)) selected.add(c);
   }
   return selected;
 }
 
-function limitedClusters(fleet: Fleet, name: string): string[] {
+/** The pack a limit value names as a pack (its full name or short alias), if any. */
+function packNamed(name: string): PackName | undefined {
+  return (
+    PACK_ALIASES[name] ?? ((PACK_NAMES as readonly string[]).includes(name) ? (name as PackName) : undefined)
+  );
+}
+
+function limitedClusters(fleet: Fleet, value: string): string[] {
+  // `pack:NAME` and `cluster:NAME` pick one meaning of a name that is both (a cluster called `dma`)
+  if (value.startsWith("pack:")) {
+    const name = value.slice("pack:".length).trim();
+    const pack = packNamed(name);
+    if (pack === undefined)
+      throw new RollgateError(
+        "ROLLGATE_E_PLAN_BAD_LIMIT",
+        `--limit ${value}: "${name}" is not a rule pack (${[...PACK_NAMES, ...Object.keys(PACK_ALIASES)].join(", ")})`,
+        { details: { limit: value } },
+      );
+    return fleet.clusters.filter((c) => c.pack === pack).map((c) => c.name);
+  }
+  if (value.startsWith("cluster:")) {
+    const name = value.slice("cluster:".length).trim();
+    if (fleet.clusters.some((c) => c.name === name) || fleet.superclusters.some((s) => s.name === name))
+      return byName(fleet, name);
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_BAD_LIMIT",
+      `--limit ${value}: "${name}" is not a cluster or supercluster of fleet ${fleet.name}`,
+      { details: { limit: value } },
+    );
+  }
+  const name = value;
+  const pack = packNamed(name);
+  const isCluster = fleet.clusters.some((c) => c.name === name);
+  const isSupercluster = fleet.superclusters.some((s) => s.name === name);
+  if (pack !== undefined && (isCluster || isSupercluster)) {
+    const what = isCluster ? "cluster" : "supercluster";
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_BAD_LIMIT",
+      `--limit ${name}: "${name}" is both a ${what} of fleet ${fleet.name} and the rule pack ${pack}; say which: --limit cluster:${name} (the ${what}) or --limit pack:${name} (every cluster of ${pack})`,
+      { details: { limit: name, [what]: name, pack } },
+    );
+  }
+  if (isCluster || isSupercluster) return byName(fleet, name);
+  if (pack !== undefined) return fleet.clusters.filter((c) => c.pack === pack).map((c) => c.name);
+  return refuseUnknown(fleet, name);
+}
+
+/** A cluster, or a supercluster's whole lineage. */
+function byName(fleet: Fleet, name: string): string[] {
   if (fleet.clusters.some((c) => c.name === name)) return [name];
-  if (fleet.superclusters.some((s) => s.name === name)) {
+  {
     const lineage = superclusterLineage(name);
     const inLineage = new Map<string, string>(fleet.clusters.map((c) => [c.name, "0"]));
     const clusters = new Set(
@@ -41,8 +95,9 @@ function limitedClusters(fleet: Fleet, name: string): string[] {
     for (const [c, l] of dmaLineages(fleet, inLineage)) if (l === lineage) clusters.add(c);
     return [...clusters];
   }
-  const pack = PACK_ALIASES[name] ?? ((PACK_NAMES as readonly string[]).includes(name) ? name : undefined);
-  if (pack !== undefined) return fleet.clusters.filter((c) => c.pack === pack).map((c) => c.name);
+}
+
+function refuseUnknown(fleet: Fleet, name: string): never {
   const server = fleet.clusters.find((c) => c.servers.some((s) => s.name === name));
   if (server !== undefined)
     throw new RollgateError(

@@ -23,6 +23,7 @@ export function resolveTargets(
   limit?: ReadonlySet<string>,
 ): ResolvedTargets {
   if (specs.length === 0) throw new RollgateError("ROLLGATE_E_PLAN_BAD_TARGET", "--to VERSION is required");
+  if (limit !== undefined) refuseOutsideLimit(fleet, specs, limit);
   const all = mostSpecific(fleet, selectorLayers(fleet, specs));
   // --limit: only the clusters it names keep their target (a supercluster whole, plan/limit.ts)
   const byCluster = limit === undefined ? all : limitTargets(fleet, all, limit);
@@ -31,6 +32,30 @@ export function resolveTargets(
   refuseSplitLineages(fleet, byCluster, lineages);
   const label = specs.length === 1 && !specs[0]!.includes("=") ? specs[0]!.trim() : specs.join(",");
   return { byCluster, label };
+}
+
+/**
+ * With --limit, a `--to CLUSTER=V` (or `SUPERCLUSTER=V`) that names only clusters outside the
+ * limit is refused rather than dropped: it says the user meant that cluster to move. A bare
+ * `--to V` or `PACK=V` reaching outside the limit is fine: the clusters outside are left alone.
+ */
+function refuseOutsideLimit(fleet: Fleet, specs: readonly string[], limit: ReadonlySet<string>): void {
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq < 0) continue;
+    const name = spec.slice(0, eq).trim();
+    const release = spec.slice(eq + 1).trim();
+    if (!isVersionString(release)) continue;
+    const isCluster = fleet.clusters.some((c) => c.name === name);
+    if (!isCluster && !fleet.superclusters.some((s) => s.name === name)) continue;
+    const { clusters } = selectedClusters(fleet, spec, name, release);
+    if (clusters.some((c) => limit.has(c))) continue;
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_BAD_LIMIT",
+      `--to ${spec.trim()}: ${isCluster ? "cluster" : "supercluster"} ${name} is outside the --limit (which takes ${[...limit].join(", ") || "no cluster"}); add --limit ${name} or drop this --to`,
+      { details: { target: spec.trim(), cluster: name, limit: [...limit] } },
+    );
+  }
 }
 
 /** Each selector's release per cluster, by layer: bare, pack, supercluster, cluster. */

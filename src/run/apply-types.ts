@@ -54,6 +54,13 @@ export interface ApplyInput extends DriveHooks {
   confirmFinalize: boolean;
   escalateFactor?: number;
   planner: Planner;
+  /**
+   * apply's own `--limit` (none: `[]`): an unfinished run of this fleet and target started with
+   * another limit is refused before the fleet is planned, so that the refusal is the limit's and
+   * not a whole-fleet plan's (a fleet part way through a limited run plans as drift). Undefined:
+   * no such check (the planner's limit decides).
+   */
+  limit?: readonly string[];
 }
 
 export interface DriveResult extends EngineResult {

@@ -11,7 +11,7 @@ import { acquireHostLock } from "../store/host-lock.ts";
 import { openStore } from "../store/open.ts";
 import { drive } from "./apply-drive.ts";
 import { preflight, staleFileInstead } from "./apply-preflight.ts";
-import { resumeHolding } from "./apply-resume.ts";
+import { refuseOtherLimit, resumeHolding } from "./apply-resume.ts";
 import { EarlySignals } from "./apply-signals.ts";
 import type { ApplyInput, DriveResult } from "./apply-types.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
@@ -39,6 +39,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
 
 async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveResult> {
   const fleet = loadFleetFile(input.fleetFile);
+  await refuseOtherLimitFirst(input, fleet);
   // Planning is pure and cheap: bad targets, downgrades and unsupported paths fail here (exit 2).
   let plan: Plan;
   try {
@@ -83,6 +84,29 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
     return await startRun(input, fleet, plan, statePath, driverFor, lastCompleted, early);
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * An unfinished run of this fleet (by its servers) and target keeps its `--limit`: apply with
+ * another limit, or none, is refused here, before the whole fleet is planned (a fleet part way
+ * through a limited run would otherwise be reported as drift). Read-only; nothing is done.
+ */
+async function refuseOtherLimitFirst(input: ApplyInput, fleet: Fleet): Promise<void> {
+  if (input.limit === undefined) return;
+  const statePath = statePathFrom({
+    ...(input.statePath ? { state: input.statePath } : {}),
+    fleet: input.fleetFile,
+  });
+  if (!existsSync(statePath)) return;
+  const specs = input.targets;
+  const target = specs.length === 1 && !specs[0]!.includes("=") ? specs[0]!.trim() : specs.join(",");
+  const peek = openStore(statePath, { readonly: true });
+  try {
+    const existing = await peek.findUnfinishedRun(fleet.name, target, fleetIdentity(fleet));
+    if (existing) refuseOtherLimit(existing.id, await peek.getPlan(existing.id), input.limit);
+  } finally {
+    await peek.close();
   }
 }
 

@@ -41,6 +41,13 @@ describe("rollgate completion bash|zsh|fish (issue 13, item 6)", () => {
       [["rollgate", "completion", ""], "bash zsh fish"],
       [["rollgate", "lab", "fault", "f.yaml", "srv1", "install-"], "install-fails install-hangs"],
       [["rollgate", "token", "create", "--role", ""], "viewer operator"],
+      // plan checks --strategy itself: its choices come from its help line
+      [["rollgate", "plan", "x.yaml", "--strategy", ""], "auto rolling patch maintenance-window incremental"],
+      // nothing more after the shell, after --version, after the last argument with choices
+      [["rollgate", "completion", "bash", ""], ""],
+      [["rollgate", "--version", ""], ""],
+      [["rollgate", "lab", "fault", "f.yaml", ""], ""],
+      [["rollgate", "import", "ansible", "h.ini", "--version", "1.0", "--gro"], "--group-as"],
     ];
     const script = [
       "source <(rollgate completion bash) || exit 9",
@@ -57,7 +64,7 @@ describe("rollgate completion bash|zsh|fish (issue 13, item 6)", () => {
     });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    const [registered, ...replies] = r.stdout.trim().split("\n");
+    const [registered, ...replies] = r.stdout.replace(/\n$/, "").split("\n");
     expect(registered).toBe("complete -o default -F _rollgate rollgate");
     expect(replies).toEqual(cases.map(([, want]) => `reply: ${want}`));
   });

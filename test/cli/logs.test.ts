@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { scrubSecrets } from "../../src/cli/logging.ts";
@@ -205,6 +205,41 @@ describe("--log-format json: one pino line per event on stderr (issue 13, item 4
     const badFormat = await runCli(["serve", "--log-format", "xml"]);
     expect(badFormat.code).toBe(2);
     expect(badFormat.stderr).toContain("Allowed choices are text, json. [ROLLGATE_E_USAGE]");
+  });
+
+  it("a fleet file's errors: a summary and one error line per diagnostic, with code, file, line, column, field", async () => {
+    const dir = tempDir();
+    const file = join(dir, "bad.yaml");
+    writeFileSync(
+      file,
+      "apiVersion: rollgate/v1\nfleet: x\nclusters:\n  - name: a\n    pack: generic\n    version: nope\n    servers:\n      - { name: s1, address: 10.0.0.1 }\n",
+    );
+    for (const level of ["info", "warn"]) {
+      const r = await runCli([
+        "apply",
+        file,
+        "--to",
+        "3.5.1",
+        "--yes",
+        "--log-format",
+        "json",
+        "--log-level",
+        level,
+      ]);
+      expect(r.code, r.stderr).toBe(2);
+      const lines = jsonLines(r.stderr);
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatchObject({ level: "error", code: "ROLLGATE_E_FLEET_VERSION" });
+      expect(lines[0]!.msg).toContain("1 error in the fleet file");
+      expect(lines[1]).toMatchObject({
+        level: "error",
+        code: "ROLLGATE_E_FLEET_VERSION",
+        file,
+        line: 6,
+        column: 14,
+        field: "clusters[0].version",
+      });
+    }
   });
 
   it("serve logs as JSON lines; a token made by `rollgate token create` and used against it never appears", async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO, runCli, tempDir } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
 e2eTimeouts(60_000);
@@ -61,6 +63,54 @@ describe("rollgate plan --limit", () => {
       expect(r.stdout).toBe("");
       expect(r.stderr).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("refuses a --to CLUSTER=V outside the limit, naming the target and the limit (a bare or pack --to is fine)", async () => {
+    const r = await runCli([
+      "plan",
+      "examples/mixed-fleet.yaml",
+      "--to",
+      "matrix-a=3.5.1",
+      "--to",
+      "kv-store=2.5.0",
+      "--limit",
+      "matrix-a",
+    ]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /--to kv-store=2\.5\.0: cluster kv-store is outside the --limit \(which takes matrix-a\).*ROLLGATE_E_PLAN_BAD_LIMIT/,
+    );
+    const ok = await runCli([...MIXED, "--limit", "matrix-a"]);
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it("a blank --limit says so readably", async () => {
+    const r = await runCli([...MIXED, "--limit", " "]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--limit " ": the name is empty or blank.*ROLLGATE_E_PLAN_BAD_LIMIT/);
+  });
+
+  it("a cluster named like a pack: --limit refuses the ambiguity; cluster: and pack: pick one", async () => {
+    const dir = tempDir();
+    const fleet = join(dir, "fleet.yaml");
+    writeFileSync(
+      fleet,
+      readFileSync(join(REPO, "examples/mixed-fleet.yaml"), "utf8").replaceAll("matrix-a", "matrix"),
+    );
+    const base = ["plan", fleet, "--to", "polyserve-matrix=3.5.1", "--to", "polycom-dma=10.1.0", "--json"];
+    const r = await runCli([...base, "--limit", "matrix"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /"matrix" is both a cluster of fleet acme-mixed and the rule pack polyserve-matrix; say which: --limit cluster:matrix .* or --limit pack:matrix .*ROLLGATE_E_PLAN_BAD_LIMIT/,
+    );
+    for (const pick of ["cluster:matrix", "pack:matrix"]) {
+      const p = await runCli([...base, "--limit", pick]);
+      expect(p.code, p.stderr).toBe(0);
+      expect(new Set(JSON.parse(p.stdout).steps.map((s: { cluster: string }) => s.cluster))).toEqual(
+        new Set(["matrix"]),
+      );
     }
   });
 });

@@ -1,5 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { e2eTimeouts } from "../helpers/wait.ts";
+import { REPO } from "../helpers/cli.ts";
+import { startEngine } from "../helpers/engine.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { journeyLab } from "./engine-helpers.ts";
 
 e2eTimeouts(90_000);
@@ -56,6 +60,11 @@ describe("apply --limit", () => {
     // resume keeps the run's limit
     const resumed = await lab.cli(["resume", lab.derived, "--confirm-finalize"]);
     expect(resumed.code, resumed.stderr).toBe(0);
+    // only what the limit took is on the target: the run does not claim the whole fleet
+    expect(resumed.stdout).toContain(
+      "completed: every step done, matrix-east on 3.5.1; 1 cluster left alone (--limit)",
+    );
+    expect(resumed.stdout).not.toContain("fleet on 3.5.1");
 
     const installed = lab
       .journal()
@@ -75,5 +84,38 @@ describe("apply --limit", () => {
     expect(shown.stdout).toContain("limit     matrix-east");
     const json = await lab.cli(["status", lab.derived, "--json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ limit: ["matrix-east"] });
+  }, 600_000);
+
+  it("apply again with no --limit on a paused limited DMA run: the limit mismatch, not a drift", async () => {
+    const lab = await journeyLab(
+      readFileSync(join(REPO, "examples/mixed-fleet.yaml"), "utf8"),
+      "mixed-fleet",
+      2000,
+    );
+    const state = join(lab.dir, "s3.db");
+    const engine = startEngine([
+      "apply",
+      lab.derived,
+      "--to",
+      "10.1.0",
+      "--limit",
+      "sc-east",
+      "--state",
+      state,
+      "--yes",
+      "--confirm-finalize",
+      "--json",
+    ]);
+    await waitFor(() => engine.lines.filter((e) => e.type === "step.done").length >= 2, {
+      what: "two steps done",
+      timeoutMs: 120_000,
+    });
+    engine.child.kill("SIGINT"); // running steps finish, the run pauses
+    expect(await engine.exited).toBe(1);
+    const again = await lab.cli(["apply", lab.derived, "--to", "10.1.0", "--state", state, "--yes"]);
+    expect(again.code, again.stderr).toBe(2);
+    expect(again.stderr).toContain("ROLLGATE_E_RUN_LIMIT_MISMATCH");
+    expect(again.stderr).toContain("was started with --limit sc-east; it cannot go on with no --limit");
+    expect(again.stderr).not.toContain("fleet sync");
   }, 600_000);
 });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
@@ -79,4 +79,39 @@ describe("the token of apply|demo --dashboard never reaches a log", () => {
     expect(r.stderr + r.stdout).not.toMatch(/rg_[0-9a-f]{8}_/);
     expect(r.stderr).not.toContain("#token=");
   }, 200_000);
+
+  it("refuses a --dashboard-token-file that exists (a file, an empty one, a symlink): exit 2, nothing started, the file kept", async () => {
+    const dir = tempDir();
+    const keep = join(dir, "keep.txt");
+    writeFileSync(keep, "precious\n");
+    const empty = join(dir, "empty.txt");
+    writeFileSync(empty, "");
+    const link = join(dir, "link.txt");
+    symlinkSync(join(dir, "nowhere"), link);
+    for (const path of [keep, empty, link]) {
+      const r = await runCli(["demo", "--speed", "6000", "--dashboard", "0", "--dashboard-token-file", path]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(
+        /--dashboard-token-file .*: it exists; .*name a path that does not exist.*ROLLGATE_E_USAGE/,
+      );
+      expect(r.stderr).not.toContain("dashboard: ");
+      expect(r.stdout).toBe("");
+    }
+    expect(readFileSync(keep, "utf8")).toBe("precious\n");
+    expect(existsSync(empty)).toBe(true);
+    const a = await runCli([
+      "apply",
+      "examples/mixed-fleet.yaml",
+      "--to",
+      "3.5.1",
+      "--yes",
+      "--dashboard",
+      "0",
+      "--dashboard-token-file",
+      keep,
+    ]);
+    expect(a.code, a.stderr).toBe(2);
+    expect(a.stderr).toMatch(/it exists/);
+    expect(readFileSync(keep, "utf8")).toBe("precious\n");
+  });
 });

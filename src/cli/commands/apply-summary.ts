@@ -12,6 +12,20 @@ export function planBrief(plan: Plan, resumed: boolean, runId?: string): string 
   return `${resumed ? `resuming run ${runId}: ` : ""}plan ${plan.strategy} → ${plan.target}: ${plan.steps.length} steps, ~${formatDuration(plan.estimate.seconds)} (lower bound ${formatDuration(plan.estimate.lowerBoundSeconds)}), min capacity ${Math.round(plan.estimate.minCapacity * 100)}%, ${pnr} point(s) of no return, verified (${plan.verification.statesChecked} states)${(plan.findings ?? []).map((f) => `\nfound: ${f}`).join("")}${plan.limit ? `\nlimit: ${plan.limit.join(", ")}; left alone: ${(plan.leftAlone ?? []).map((l) => `${l.cluster} (${l.reason})`).join(", ") || "nothing"}` : ""}`;
 }
 
+/**
+ * What a completed run did, in words: "every step done, fleet on 3.5.1", or for a limited run
+ * only what it moved and how many clusters it left alone: "every step done, matrix-a on 3.5.1;
+ * 4 clusters left alone (--limit)" (a limited run never claims the whole fleet).
+ */
+export function completedSentence(plan: Plan): string {
+  if (!plan.limit) return `every step done, fleet on ${plan.target}`;
+  const byRelease = new Map<string, string[]>();
+  for (const [c, t] of Object.entries(plan.targets)) byRelease.set(t, [...(byRelease.get(t) ?? []), c]);
+  const moved = [...byRelease].map(([t, cs]) => `${cs.join(", ")} on ${t}`).join(", ");
+  const alone = plan.leftAlone?.length ?? 0;
+  return `every step done, ${moved || "nothing moved"}; ${alone} cluster${alone === 1 ? "" : "s"} left alone (--limit)`;
+}
+
 /** How an operator continues the run (the fleet file or --state as given on this command line). */
 export function resumeCommandFor(fleet: string | undefined, state?: string, run?: string): string {
   // a PostgreSQL URL is printed without its password (`postgres://***@host/db`)
@@ -34,6 +48,8 @@ export function reportResult(
       ok: r.state === "completed",
       state: r.state,
       run: r.runId,
+      ...(r.state === "completed" ? { summary: completedSentence(r.plan) } : {}),
+      ...(r.plan.limit ? { limit: r.plan.limit, leftAlone: r.plan.leftAlone ?? [] } : {}),
       ...(r.escalation ? { escalation: r.escalation } : {}),
       ...(r.needsConfirmation ? { needsConfirmation: r.needsConfirmation } : {}),
       ...(r.declined ? { declined: true } : {}),
@@ -67,7 +83,7 @@ export function reportResult(
 }
 
 function reportCompleted(ctx: CliContext, paint: Paint, r: DriveResult, fleetFile: string | undefined): void {
-  ctx.output.out(paint("green", `run ${r.runId} completed: every step done, fleet on ${r.plan.target}`));
+  ctx.output.out(paint("green", `run ${r.runId} completed: ${completedSentence(r.plan)}`));
   // the file still says the releases (and superclusters) from before: the next plan starts from it
   if (fleetFile)
     ctx.output.err(

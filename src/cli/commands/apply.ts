@@ -4,6 +4,7 @@ import { action, type CliContext, parsePort, parsePositiveNumber, usageError } f
 import { RUN_DEFAULTS } from "../../run/options.ts";
 import { refuseStoreUrl } from "../../store/location.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
+import { refuseTokenFile } from "../dashboard-link.ts";
 import { LiveView } from "../views/live-view.ts";
 import { prepareRunView } from "../views/run-view.ts";
 import { terminalAsk } from "./apply-ask.ts";
@@ -136,6 +137,7 @@ async function runApply(
   const notifier = startNotifier(ctx, opts);
   // a --state URL of an unknown kind is refused before the fleet is read or its servers observed
   if (opts.state !== undefined) refuseStoreUrl(opts.state);
+  refuseTokenFile(opts.dashboardTokenFile);
   await prepareRunView(ctx.output);
   // the engine, the planner and the store: loaded when a run starts, not to register commands
   const { apply } = await import("../../run/apply.ts");
@@ -168,6 +170,7 @@ async function runApply(
       confirmFinalize: Boolean(opts.confirmFinalize),
       escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
+      limit: opts.limit ?? [],
       planner: (fleet, to, strategy) => {
         const plan = planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped

@@ -9,7 +9,7 @@ import { DEMO_SPEED } from "../../run/demo-speed.ts";
 import { action, type CliContext, parsePort, parseSpeed } from "../main.ts";
 import { painter } from "../output.ts";
 import { DASHBOARD_TOKEN_TTL_SECONDS } from "../../server/defaults.ts";
-import { announceDashboard } from "../dashboard-link.ts";
+import { announceDashboard, refuseTokenFile } from "../dashboard-link.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
 import { createRunView, prepareRunView, type RunView } from "../views/run-view.ts";
 
@@ -64,6 +64,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             dashboardTokenFile?: string;
           } & LogOpts,
         ) => {
+          refuseTokenFile(opts.dashboardTokenFile);
           const eventLog = await startLogging(ctx, opts, "demo");
           // with --log-format json the events are log lines: no view on stderr (--json still streams them)
           const drawn = !eventLog || Boolean(opts.json);
