@@ -8,6 +8,7 @@ import type { Plan } from "../plan/types.ts";
 import { redactCredentials, redactStoreUrl } from "./location.ts";
 import { pidAlive } from "./sqlite.ts";
 import type { RunRecord, Store, StoredToken } from "./types.ts";
+import { type RunRow, toRecord } from "./run-row.ts";
 
 /**
  * The PostgreSQL store (`--state postgres://user@host:port/db`): the same tables as a SQLite state
@@ -51,34 +52,6 @@ export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.versio
 
 /** Any key: serializes migrations and lock takeovers between rollgate processes. */
 const MIGRATION_LOCK = 0x726f6c6c;
-
-interface RunRow {
-  id: string;
-  fleet: string;
-  fleet_file: string;
-  target: string;
-  strategy: string;
-  state: string;
-  created_at: string;
-  updated_at: string;
-  confirmed_json: string;
-  fleet_id: string | null;
-}
-
-function toRecord(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    fleet: r.fleet,
-    fleetFile: r.fleet_file,
-    target: r.target,
-    strategy: r.strategy,
-    state: r.state as RunState,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    confirmed: JSON.parse(r.confirmed_json) as string[],
-    ...(r.fleet_id ? { fleetId: r.fleet_id } : {}),
-  };
-}
 
 /** Errors after which the same call may succeed on a new connection (the server went away). */
 export function isConnectionLoss(e: unknown): boolean {

@@ -7,34 +7,7 @@ import { RollgateError } from "../model/errors.ts";
 import type { Plan } from "../plan/types.ts";
 import { openStateFile } from "./state-file.ts";
 import type { RunRecord, Store, StoredToken } from "./types.ts";
-
-interface RunRow {
-  id: string;
-  fleet: string;
-  fleet_file: string;
-  target: string;
-  strategy: string;
-  state: string;
-  created_at: string;
-  updated_at: string;
-  confirmed_json: string;
-  fleet_id: string | null;
-}
-
-function toRecord(r: RunRow): RunRecord {
-  return {
-    id: r.id,
-    fleet: r.fleet,
-    fleetFile: r.fleet_file,
-    target: r.target,
-    strategy: r.strategy,
-    state: r.state as RunState,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    confirmed: JSON.parse(r.confirmed_json) as string[],
-    ...(r.fleet_id ? { fleetId: r.fleet_id } : {}),
-  };
-}
+import { type RunRow, toRecord } from "./run-row.ts";
 
 export function pidAlive(pid: number): boolean {
   try {

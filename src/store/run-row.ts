@@ -1,0 +1,32 @@
+import type { RunState } from "../events/types.ts";
+import type { RunRecord } from "./types.ts";
+
+/** A row of the `runs` table, as both stores keep it (SQLite and PostgreSQL: the same columns). */
+export interface RunRow {
+  id: string;
+  fleet: string;
+  fleet_file: string;
+  target: string;
+  strategy: string;
+  state: string;
+  created_at: string;
+  updated_at: string;
+  confirmed_json: string;
+  fleet_id: string | null;
+}
+
+/** The run as every other folder sees it. */
+export function toRecord(r: RunRow): RunRecord {
+  return {
+    id: r.id,
+    fleet: r.fleet,
+    fleetFile: r.fleet_file,
+    target: r.target,
+    strategy: r.strategy,
+    state: r.state as RunState,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    confirmed: JSON.parse(r.confirmed_json) as string[],
+    ...(r.fleet_id ? { fleetId: r.fleet_id } : {}),
+  };
+}
