@@ -23,13 +23,20 @@ export interface MissingCommands {
  */
 export function missingDriverCommands(fleet: Fleet, plan: Pick<Plan, "steps">): MissingCommands[] {
   const out: MissingCommands[] = [];
+  // the actions of each cluster's steps, in one pass over the plan (not one per cluster)
+  const actions = new Map<string, Set<string>>();
+  for (const s of plan.steps) {
+    const set = actions.get(s.cluster) ?? new Set<string>();
+    set.add(s.action);
+    actions.set(s.cluster, set);
+  }
   for (const c of fleet.clusters) {
-    const steps = plan.steps.filter((s) => s.cluster === c.name);
-    if (steps.length === 0 || !c.driver || c.driver.http) continue;
+    const used = actions.get(c.name);
+    if (!used || !c.driver || c.driver.http) continue;
     const kind = c.driver.ssh ? "ssh" : c.driver.exec ? "exec" : undefined;
     if (!kind) continue;
     const commands = c.driver[kind]!.commands;
-    const needed = new Set<string>(["status", ...steps.map((s) => s.action)]);
+    const needed = new Set<string>(["status", ...used]);
     const missing = [...needed].filter((a) => !commands[a]);
     if (missing.length) out.push({ cluster: c.name, field: `driver.${kind}.commands`, commands: missing });
   }

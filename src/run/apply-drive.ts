@@ -23,9 +23,11 @@ export async function drive(
   early: EarlySignals,
 ): Promise<DriveResult> {
   if (input.confirmFinalize) {
-    for (const s of plan.steps)
-      if (s.pointOfNoReturn && !run.confirmed.includes(s.id))
-        input.onEvent?.(await store.confirm(run.id, s.id, "--confirm-finalize"));
+    const already = new Set(run.confirmed);
+    const steps = plan.steps.filter((s) => s.pointOfNoReturn && !already.has(s.id)).map((s) => s.id);
+    if (steps.length && store.confirmMany)
+      for (const e of await store.confirmMany(run.id, steps, "--confirm-finalize")) input.onEvent?.(e);
+    else for (const s of steps) input.onEvent?.(await store.confirm(run.id, s, "--confirm-finalize"));
   }
   await input.onStore?.(store, run);
   // A question still open (or waiting its turn) is withdrawn when the engine ends, at the first

@@ -165,6 +165,21 @@ export class SqliteFile {
     })();
   }
 
+  /** Confirms several steps in one transaction: one update of the run, one event per step. */
+  confirmMany(id: string, steps: readonly string[], by: string): RunEvent[] {
+    return this.db.transaction(() => {
+      const run = this.getRun(id);
+      if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in the state file`);
+      const confirmed = [...new Set([...run.confirmed, ...steps])];
+      this.stmt("UPDATE runs SET confirmed_json = ?, updated_at = ? WHERE id = ?").run(
+        JSON.stringify(confirmed),
+        this.iso(),
+        id,
+      );
+      return steps.map((step) => this.insertEvent(id, { type: "confirmation.given", step, by }));
+    })();
+  }
+
   append(runId: string, body: RunEventBody): RunEvent {
     return this.insertEvent(runId, body);
   }
@@ -336,6 +351,10 @@ export class SqliteStore implements Store, Async<Omit<SqliteFile, "path" | "read
   }
   async confirm(id: string, step: string, by: string): Promise<RunEvent> {
     return this.file.confirm(id, step, by);
+  }
+
+  async confirmMany(id: string, steps: readonly string[], by: string): Promise<RunEvent[]> {
+    return this.file.confirmMany(id, steps, by);
   }
   async append(runId: string, body: RunEventBody): Promise<RunEvent> {
     return this.file.append(runId, body);

@@ -63,6 +63,12 @@ export interface Store {
     state: RunState,
     reason?: string,
   ): Promise<RunEvent | undefined>;
+  /**
+   * Confirms several points of no return in one transaction (`--confirm-finalize` confirms every
+   * one of a plan before the run starts: 500 of them for 500 matrices). Optional: without it,
+   * `confirm` is called for each.
+   */
+  confirmMany?(id: string, steps: readonly string[], by: string): Promise<RunEvent[]>;
   confirm(id: string, step: string, by: string): Promise<RunEvent>;
   /** Appends one event to the journal (durably, before it resolves) and returns it with its seq. */
   append(runId: string, body: RunEventBody): Promise<RunEvent>;
