@@ -33,6 +33,11 @@ export interface DriveHooks {
    * happens; on the second one it may exit at once: the run stays resumable.
    */
   onInterrupt?: (interrupt: Interrupt) => void;
+  /**
+   * Said when this engine waits (a PostgreSQL store): as a standby while another engine holds the
+   * run's lease, or for the host lock a former leader on this host still holds (docs/ha.md).
+   */
+  onStandby?: (message: string) => void;
 }
 
 export interface Interrupt {
@@ -69,6 +74,8 @@ export interface DriveResult extends EngineResult {
   statePath: string;
   /** The operator answered no at the point of no return the run halted before (G4). */
   declined?: boolean;
+  /** A standby found the run finished under another engine: this one did nothing. */
+  finishedElsewhere?: boolean;
 }
 
 export interface ResumeInput extends DriveHooks {

@@ -60,6 +60,9 @@ ALTER TABLE events ADD COLUMN epoch BIGINT;`,
 ];
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
 
+/** How long the server lets a transaction of ours sit idle before it ends it (ms). */
+export const IDLE_IN_TRANSACTION_MS = 5_000;
+
 /** Any key: serializes migrations and lock takeovers between rollgate processes. */
 const MIGRATION_LOCK = 0x726f6c6c;
 
@@ -120,7 +123,15 @@ export class PostgresStore implements Store {
       throw new RollgateError("ROLLGATE_E_STATE_OPEN", `cannot open ${this.shown}: it is not a valid URL`);
     }
     this.endpoint = `${parsed.hostname || "localhost"}:${parsed.port || "5432"}`;
-    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+    // A process stopped in the middle of a transaction (SIGSTOP) would hold its row locks, the
+    // lease's among them, for as long as it is stopped: the server ends such a transaction after
+    // IDLE_IN_TRANSACTION_MS, so that a standby's takeover is not held up by it (docs/ha.md).
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: 5_000,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    });
     // an idle client whose server went away: the pool drops it; the next call reconnects
     this.pool.on("error", () => undefined);
   }
