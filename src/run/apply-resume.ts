@@ -11,7 +11,7 @@ import type { Plan } from "../plan/types.ts";
 import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
 import { isStoreUrl } from "../store/location.ts";
 import { openStore } from "../store/open.ts";
-import type { Store } from "../store/types.ts";
+import type { RunRecord, Store } from "../store/types.ts";
 import { drive } from "./apply-drive.ts";
 import { observeAll } from "./apply-preflight.ts";
 import { EarlySignals } from "./apply-signals.ts";
@@ -86,16 +86,24 @@ export async function resumeHolding(
         }),
       );
       if ("finished" in got) {
-        input.onStandby?.(`run ${run.id} has ${got.finished.state} under another engine; nothing to do`);
         return {
           state: got.finished.state,
           runId: run.id,
           plan,
           statePath: input.statePath,
-          finishedElsewhere: true,
+          leftAlone: `run ${run.id} has ${got.finished.state} under another engine; this one did nothing`,
         };
       }
       keeper = got.keeper;
+      const left = STANDBY_LEAVES.find((s) => s === got.run.state);
+      if ((input.standby || got.waited) && left)
+        return {
+          state: left,
+          runId: run.id,
+          plan,
+          statePath: input.statePath,
+          leftAlone: `run ${run.id} is ${left}: a standby leaves a run a person paused or must look at as it is, and acted on nothing; continue it with rollgate resume`,
+        };
       if (networked && !held) lock = await early.raced(waitForHostLock(hostLock, input, early.questions));
       return await driveLeased(store, got.run, fleet, plan, input, early, keeper);
     } finally {
@@ -107,10 +115,13 @@ export async function resumeHolding(
   }
 }
 
+/** What a standby that takes the lease does not continue: a person paused the run, or must look at it. */
+const STANDBY_LEAVES = ["paused", "escalated", "awaiting-confirmation"] as const;
+
 /** The run once this engine holds its lease: the journal read, the fleet observed (G5), then driven. */
 async function driveLeased(
   store: Store,
-  run: Awaited<ReturnType<Store["getRun"]>> & object,
+  run: RunRecord,
   fleet: Fleet,
   plan: Plan,
   input: ResumeInput,

@@ -74,8 +74,11 @@ export interface DriveResult extends EngineResult {
   statePath: string;
   /** The operator answered no at the point of no return the run halted before (G4). */
   declined?: boolean;
-  /** A standby found the run finished under another engine: this one did nothing. */
-  finishedElsewhere?: boolean;
+  /**
+   * A standby that did not drive the run says why (it finished under another engine; it is
+   * paused, escalated or waits for a confirmation, which a standby leaves to a person).
+   */
+  leftAlone?: string;
 }
 
 export interface ResumeInput extends DriveHooks {
@@ -87,4 +90,9 @@ export interface ResumeInput extends DriveHooks {
   escalateFactor?: number;
   /** `--limit` given to resume (or apply's when it resumes): must be the run's own. */
   limit?: readonly string[];
+  /**
+   * A standby (`rollgate engine`): it continues a running run it takes over, never one a person
+   * paused or must look at. apply that waited for the lease is one too.
+   */
+  standby?: boolean;
 }

@@ -170,7 +170,7 @@ export async function holdLease(
   runId: string,
   hooks: HoldHooks = {},
   timing: LeaseTiming = leaseTiming(),
-): Promise<{ keeper: LeaseKeeper; run: RunRecord } | { finished: RunRecord }> {
+): Promise<{ keeper: LeaseKeeper; run: RunRecord; waited: boolean } | { finished: RunRecord }> {
   const owner = leaseOwner();
   let said = false;
   for (;;) {
@@ -189,7 +189,7 @@ export async function holdLease(
         if (hooks.signal?.aborted) throw hooks.signal.reason;
         return { finished: run };
       }
-      return { keeper, run };
+      return { keeper, run, waited: said };
     }
     if (!said) {
       said = true;

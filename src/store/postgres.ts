@@ -76,8 +76,9 @@ export function isConnectionLoss(e: unknown): boolean {
     )
   )
     return true;
-  // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now
-  if (/^08/.test(code) || ["57P01", "57P02", "57P03"].includes(code)) return true;
+  // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now;
+  // 25P03: the server ended a transaction left idle (a process stopped in it) with its connection
+  if (/^08/.test(code) || ["57P01", "57P02", "57P03", "25P03"].includes(code)) return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
     err.message ?? "",
   );
@@ -179,6 +180,8 @@ export class PostgresStore implements Store {
 
   private async migrate(): Promise<void> {
     const client = await this.pool.connect();
+    const ignore = () => undefined; // as in write(): a connection ended under us fails the query
+    client.on("error", ignore);
     try {
       const version = await this.schemaVersion((sql, p) => client.query(sql, p));
       if (version > PG_SCHEMA_VERSION) {
@@ -210,6 +213,7 @@ export class PostgresStore implements Store {
         throw e;
       }
     } finally {
+      client.off("error", ignore);
       client.release();
     }
   }
@@ -233,6 +237,10 @@ export class PostgresStore implements Store {
     await this.init();
     return this.retrying(what, async () => {
       const client = await this.pool.connect();
+      // the server may end the connection while it is checked out (IDLE_IN_TRANSACTION_MS): the
+      // query under way fails with it, and the event must not end the process
+      const ignore = () => undefined;
+      client.on("error", ignore);
       let broken = false;
       try {
         await client.query("BEGIN");
@@ -244,6 +252,7 @@ export class PostgresStore implements Store {
         if (!broken) await client.query("ROLLBACK").catch(() => undefined);
         throw e;
       } finally {
+        client.off("error", ignore);
         client.release(broken);
       }
     });

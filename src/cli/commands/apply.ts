@@ -128,6 +128,7 @@ async function runEngine(ctx: CliContext, opts: EngineOpts): Promise<number> {
   const result = await resume({
     statePath: state,
     runId,
+    standby: true,
     ...(opts.fleet ? { fleetFile: opts.fleet } : {}),
     confirmFinalize: Boolean(opts.confirmFinalize),
     escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
