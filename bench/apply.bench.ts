@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 
 const ROOT = process.env.ROLLGATE_BENCH_ROOT ?? fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "bin", "rollgate.js");
@@ -49,7 +50,47 @@ function cli(args: string[], cwd: string, timeoutMs = CASE_TIMEOUT_MS) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function measure(matrices: number, size: number) {
+/**
+ * The derived fleet with every cluster on the exec driver: curl as the vendor's CLI (one process
+ * per status read and per action, no shell), against the same appliance API through the lab's
+ * control address. What an exec (or, plus a connection, ssh) driver costs per step.
+ */
+function execFleet(derived: string): string {
+  const doc = parseYaml(readFileSync(derived, "utf8")) as {
+    clusters: Array<{ driver?: unknown }>;
+  };
+  const text = readFileSync(derived, "utf8");
+  const base = /url: (http:\/\/127\.0\.0\.1:\d+\/servers)\/\{name\}/.exec(text)?.[1];
+  if (!base) throw new Error("no lab URL in the derived fleet file");
+  const url = `${base}/{name}`;
+  const curl = ["curl", "-sS", "-f", "-L", "--max-time", "30"];
+  const post = (a: string, body: string) => [
+    ...curl,
+    "-X",
+    "POST",
+    "-H",
+    "content-type: application/json",
+    "-d",
+    body,
+    `${url}/v1/actions/${a}`,
+  ];
+  const commands = {
+    status: [...curl, `${url}/v1/status`],
+    ...Object.fromEntries(
+      ["disable", "backup", "stop", "start", "verify"].map((a) => [
+        a,
+        post(a, a === "disable" ? '{"server":"{server}"}' : "{}"),
+      ]),
+    ),
+    install: post("install", '{"release":"{release}"}'),
+  };
+  for (const c of doc.clusters) c.driver = { exec: { timeout: "60s", commands } };
+  const path = join(derived, "..", "exec.yaml");
+  writeFileSync(path, stringifyYaml(doc));
+  return path;
+}
+
+function measure(matrices: number, size: number, driver: "http" | "exec" = "http") {
   return async (): Promise<Record<string, number | string>> => {
     const servers = matrices * size;
     const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-apply-"));
@@ -61,7 +102,8 @@ function measure(matrices: number, size: number) {
       300_000,
     );
     if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
-    const derived = (JSON.parse(up.stdout) as { fleet: string }).fleet;
+    const labFleet = (JSON.parse(up.stdout) as { fleet: string }).fleet;
+    const derived = driver === "exec" ? execFleet(labFleet) : labFleet;
     const state = join(dir, "state.db");
     try {
       const timeFile = join(dir, "time.txt");
@@ -129,6 +171,95 @@ function measure(matrices: number, size: number) {
   };
 }
 
+/**
+ * The same matrix upgraded by Ansible (bench/ansible/matrix-rolling.yml: `serial: 1`, the `uri`
+ * module against the appliance API, the install waited for), on a lab of its own, beside
+ * rollgate's apply of it: walls and the ratio. The inventory lists the servers in the order
+ * rollgate plans them, each with its appliance's own loopback URL from `lab up --json`.
+ */
+function versusAnsible(size: number) {
+  return async (): Promise<Record<string, number | string>> => {
+    const rollgate = await measure(1, size)();
+    const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-ansible-"));
+    const fleet = join(dir, "scale.yaml");
+    writeFileSync(fleet, fleetYaml(1, size));
+    const up = cli(
+      ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
+      dir,
+      300_000,
+    );
+    if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
+    try {
+      const servers = (JSON.parse(up.stdout) as { servers: Array<{ name: string; url: string }> }).servers;
+      const plan = cli(["plan", fleet, "--to", "3.5.1", "--json"], dir, 120_000);
+      if (plan.code !== 0) throw new Error(`plan failed: ${plan.stderr}`);
+      const order = (JSON.parse(plan.stdout) as { steps: Array<{ action: string; server?: string }> }).steps
+        .filter((s) => s.action === "install")
+        .map((s) => s.server!);
+      const url = new Map(servers.map((s) => [s.name, s.url]));
+      const inventory = join(dir, "inventory.ini");
+      writeFileSync(
+        inventory,
+        `[matrix]\n${order.map((n) => `${n} base_url=${url.get(n)}`).join("\n")}\n\n[matrix:vars]\nrelease=3.5.1\n`,
+      );
+      const timeFile = join(dir, "time.txt");
+      const t0 = performance.now();
+      const r = spawnSync(
+        "/usr/bin/time",
+        [
+          "-f",
+          "%U %S %M",
+          "-o",
+          timeFile,
+          "ansible-playbook",
+          "-i",
+          inventory,
+          join(ROOT, "bench", "ansible", "matrix-rolling.yml"),
+        ],
+        {
+          cwd: dir,
+          encoding: "utf8",
+          timeout: CASE_TIMEOUT_MS,
+          maxBuffer: 64 * 1024 * 1024,
+          env: {
+            ...process.env,
+            ANSIBLE_NOCOLOR: "1",
+            ANSIBLE_HOST_KEY_CHECKING: "False",
+            ANSIBLE_RETRY_FILES_ENABLED: "False",
+          },
+        },
+      );
+      const wallS = (performance.now() - t0) / 1000;
+      if (r.status !== 0)
+        throw new Error(`ansible-playbook exited ${r.status}: ${(r.stdout ?? "").slice(-800)}`);
+      const [user, sys] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-3).map(Number);
+      const journal = readFileSync(join(dir, ".rollgate", "lab", "scale.journal.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { kind: string; action?: string; server?: string });
+      const installs = journal.filter((e) => e.kind === "action" && e.action === "install");
+      if (installs.length !== size || new Set(installs.map((e) => e.server)).size !== size)
+        throw new Error(`the lab saw ${installs.length} Ansible installs for ${size} servers`);
+      const rollgateWall = rollgate["wall s"] as number;
+      return {
+        servers: size,
+        "rollgate wall s": rollgateWall,
+        "rollgate cpu s": rollgate["apply cpu s"]!,
+        "ansible wall s": Math.round(wallS * 10) / 10,
+        "ansible cpu s": Math.round((user! + sys!) * 10) / 10,
+        "ansible/rollgate wall": Math.round((wallS / rollgateWall) * 10) / 10,
+        "ansible lab violations": journal.filter((e) => e.kind === "violation").length,
+      };
+    } finally {
+      cli(["lab", "down", fleet], dir, 60_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+const ansible = spawnSync("ansible-playbook", ["--version"], { encoding: "utf8" }).status === 0;
+const NO_ANSIBLE = "ansible-playbook is not installed (Debian: apt-get install ansible-core)";
+
 const big = process.env.ROLLGATE_BENCH_APPLY_BIG === "1";
 const BIG = "ROLLGATE_BENCH_APPLY_BIG=1 runs it";
 const skipped = (why: string) => () => ({ skipped: why });
@@ -136,7 +267,10 @@ const skipped = (why: string) => () => ({ skipped: why });
 export const cases = [
   { name: "apply 20 (1 matrix)", run: measure(1, 20) },
   { name: "apply 60 (1 matrix)", run: measure(1, 60) },
+  { name: "apply 20 (1 matrix, exec driver: curl)", run: measure(1, 20, "exec") },
   { name: "apply 200 (1 matrix)", run: big ? measure(1, 200) : skipped(BIG) },
   { name: "apply 2,000 (100 matrices × 20)", run: big ? measure(100, 20) : skipped(BIG) },
   { name: "apply 10,000 (500 matrices × 20)", run: big ? measure(500, 20) : skipped(BIG) },
+  { name: "ansible 20 (1 matrix), beside rollgate", run: ansible ? versusAnsible(20) : skipped(NO_ANSIBLE) },
+  { name: "ansible 60 (1 matrix), beside rollgate", run: ansible ? versusAnsible(60) : skipped(NO_ANSIBLE) },
 ];

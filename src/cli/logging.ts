@@ -98,6 +98,7 @@ export function eventLevel(e: RunEvent): Level {
     case "alert":
     case "confirmation.needed":
     case "abort.requested":
+    case "notify.failed":
       return "warn";
     case "log":
       return e.level;
@@ -126,6 +127,8 @@ function eventMessage(e: RunEvent): string {
       return `${e.cluster}/${e.server}: ${e.state}, release ${e.release}`;
     case "capacity":
       return `capacity ${Math.round(e.fraction * 100)}% (floor ${Math.round(e.floor * 100)}%)`;
+    case "notify.failed":
+      return `notification ${e.kind} (${e.id}) to ${e.url} not delivered after ${e.attempts} attempt(s): ${e.error}`;
     case "abort.requested":
       return `abort requested by ${e.by}${e.returnToService ? " (return to service)" : ""}`;
     case "abort.returned":

@@ -9,6 +9,7 @@ import type {
   DriverAction,
   ServerObservation,
 } from "./driver.ts";
+import { type HttpAnswer, send } from "./http-client.ts";
 import { readObservation } from "./observation.ts";
 
 /**
@@ -51,11 +52,12 @@ export class HttpDriver implements Driver {
     const url = base(cluster, server);
     const release = await observeSlot(url);
     try {
-      const res = await fetch(`${url}/v1/status`, {
-        signal: AbortSignal.timeout(timeoutMs),
+      const res = await send(`${url}/v1/status`, {
+        method: "GET",
         headers: { accept: "application/json" },
+        timeoutMs,
       });
-      const body = (await res.json()) as unknown;
+      const body = JSON.parse(res.text) as unknown;
       if (!res.ok || !body || typeof (body as { state?: unknown }).state !== "string")
         // caught below: the server counts as unreachable, with this reason (G5)
         throw new Error(`HTTP ${res.status}`);
@@ -88,15 +90,23 @@ export class HttpDriver implements Driver {
     // Non-install actions answer when done: allow twice their estimate plus a margin by default.
     const estimate = allEstimates(cluster)[action] ?? 60;
     const timeoutMs = options.timeoutMs ?? Math.max(30_000, estimate * 2000 + 10_000);
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(`${resolveServerUrl(cluster, server)}/v1/actions/${action}`, {
+      res = await send(`${resolveServerUrl(cluster, server)}/v1/actions/${action}`, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "application/json" },
         body: JSON.stringify(args ?? {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
       });
     } catch (e) {
+      if ((e as Error).name === "TimeoutError")
+        throw new RollgateError(
+          "ROLLGATE_E_HTTP_DRIVER",
+          `${server.name}: ${action}: no answer: ${describeError(e)}`,
+          {
+            cause: e,
+          },
+        );
       throw new RollgateError(
         "ROLLGATE_E_HTTP_DRIVER",
         `${server.name}: ${action} not delivered: ${describeError(e)}`,
@@ -105,17 +115,10 @@ export class HttpDriver implements Driver {
     }
     let body: { ok?: boolean; code?: string; message?: string; rule?: string } = {};
     try {
-      body = (await res.json()) as typeof body;
-    } catch (e) {
+      const parsed = JSON.parse(res.text) as unknown;
+      if (parsed && typeof parsed === "object") body = parsed as typeof body;
+    } catch {
       if (res.ok) return { ok: true };
-      if ((e as Error).name === "TimeoutError" || (e as Error).name === "AbortError")
-        throw new RollgateError(
-          "ROLLGATE_E_HTTP_DRIVER",
-          `${server.name}: ${action}: no answer: ${describeError(e)}`,
-          {
-            cause: e,
-          },
-        );
       return { ok: false, code: `http-${res.status}`, message: `HTTP ${res.status} without a JSON body` };
     }
     if (res.ok && body.ok !== false) return { ok: true, ...(body.message ? { message: body.message } : {}) };
@@ -145,7 +148,7 @@ function describeError(
       : "timed out";
   const cause = err?.cause;
   if (cause?.code) return `${cause.code}${cause.message ? `: ${cause.message}` : ""}`;
-  // undici's "fetch failed" says nothing; its cause does ("bad port", a TLS failure, …)
+  // "request failed" says nothing; its cause does (an invalid URL, a TLS failure, …)
   if (cause?.message) return `${err.message}: ${cause.message}${timeout ? ` (${timeout.url})` : ""}`;
   return err?.message ?? String(e);
 }

@@ -55,6 +55,14 @@ export function derivedFleetDocument(fleet: Fleet, options: { speed: number; dri
       clusters: [...s.clusters],
       ...(s.territories.length ? { territories: s.territories.map((t) => ({ ...t })) } : {}),
     }));
+  // the fleet's webhooks too: a rehearsal on the lab notifies as the real upgrade would
+  if (fleet.notify?.length)
+    doc.notify = fleet.notify.map((w) => ({
+      url: w.url,
+      ...(w.format !== "json" ? { format: w.format } : {}),
+      ...(w.secretEnv ? { secretEnv: w.secretEnv } : {}),
+      ...(w.events ? { events: [...w.events] } : {}),
+    }));
   const header = [
     "# Written by `rollgate lab up`: the fleet as the lab simulates it. Do not edit; it is rewritten",
     `# at every start. Estimates are the fleet's divided by the lab's speed (${speed}).`,

@@ -109,7 +109,17 @@ export const ERROR_CATALOG = {
   },
   ROLLGATE_E_FLEET_DURATION: { title: "A duration is not of the form 90s, 15m, 2h", exit: 2, status: 400 },
   ROLLGATE_E_FLEET_URL_CREDENTIALS: {
-    title: "A driver URL has a user or password in it",
+    title: "A URL of the fleet file (a driver's, a webhook's) has a user or password in it",
+    exit: 2,
+    status: 400,
+  },
+  ROLLGATE_E_FLEET_WEBHOOK_URL: {
+    title: "A webhook URL of the fleet file is not an http:// or https:// URL",
+    exit: 2,
+    status: 400,
+  },
+  ROLLGATE_E_FLEET_SECRET_ENV: {
+    title: "A webhook's secretEnv names an environment variable that is not set",
     exit: 2,
     status: 400,
   },

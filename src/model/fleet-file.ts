@@ -1,10 +1,10 @@
-import type { Diagnostic } from "./errors.ts";
+import type { Diagnostic, ErrorCode } from "./errors.ts";
 import type { Fleet } from "./fleet.ts";
 import { checkMeaning } from "./fleet-meaning.ts";
 import { normalize } from "./fleet-normalize.ts";
 import { parseFleetYaml } from "./fleet-parse.ts";
 import { prune } from "./fleet-prune.ts";
-import { Reporter } from "./fleet-reporter.ts";
+import { formatPath, Reporter } from "./fleet-reporter.ts";
 import { fleetFileSchema } from "./fleet-schema.ts";
 import { reportIssue } from "./fleet-shape.ts";
 
@@ -82,4 +82,24 @@ export function parseFleetText(text: string, file = "fleet.yaml"): FleetParseRes
 
 function sortDiagnostics(ds: Diagnostic[]): Diagnostic[] {
   return [...ds].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/**
+ * A diagnostic at `path` of a fleet file's text, located as validation locates its own: for a
+ * check of the file made where the shell knows more than the file (a webhook's `secretEnv` that
+ * names a variable not set). Pure: the caller reads the text.
+ */
+export function fleetDiagnosticAt(
+  text: string,
+  file: string,
+  path: ReadonlyArray<string | number>,
+  code: ErrorCode,
+  message: string,
+  expected?: string,
+): Diagnostic {
+  const parsed = parseFleetYaml(text, file);
+  if (!parsed.ok) return { code, message, file, path: formatPath(path), ...(expected ? { expected } : {}) };
+  const rep = new Reporter(file, parsed.doc, parsed.lines);
+  rep.add(code, path, message, expected);
+  return rep.diagnostics[0]!;
 }

@@ -3,6 +3,7 @@ import { MAX_DURATION_SECONDS, parseDuration } from "./duration.ts";
 import { checkSuperclusters } from "./fleet-meaning-dma.ts";
 import { oneOf } from "./fleet-names.ts";
 import type { Path, Reporter } from "./fleet-reporter.ts";
+import { webhookUrlProblem } from "./notify.ts";
 import type { FleetFile, FleetFileCluster, FleetFileCompatibility } from "./fleet-schema.ts";
 import { isVersionString } from "./version.ts";
 
@@ -19,6 +20,33 @@ export function checkMeaning(rep: Reporter, f: FleetFile): void {
   for (const [ci, c] of f.clusters.entries()) checkCluster(rep, c, ci, clusterIndex, serverOwner);
   checkCompatibility(rep, ["defaults", "compatibility"], f.defaults?.compatibility);
   checkSuperclusters(rep, f, clusterIndex);
+  checkWebhooks(rep, f);
+}
+
+/**
+ * The `notify:` section's webhooks: an http: or https: URL, without credentials (a password in a
+ * file kept in version control; the signature's secret is named by `secretEnv`, never written).
+ */
+function checkWebhooks(rep: Reporter, f: FleetFile): void {
+  for (const [i, w] of (f.notify ?? []).entries()) {
+    const path = ["notify", i, "url"] as const;
+    const problem = webhookUrlProblem(w.url);
+    if (!problem) continue;
+    if (problem.code === "credentials")
+      rep.add(
+        "ROLLGATE_E_FLEET_URL_CREDENTIALS",
+        path,
+        `the webhook URL ${maskUrlCredentials(w.url)} ${problem.message}: a fleet file is no place for a password`,
+        "a URL without user or password; to let the receiver check that a delivery is rollgate's, name a secret with secretEnv (an HMAC signature)",
+      );
+    else
+      rep.add(
+        "ROLLGATE_E_FLEET_WEBHOOK_URL",
+        path,
+        `the webhook URL "${maskUrlCredentials(w.url)}" ${problem.message}`,
+        "an http:// or https:// URL, such as https://hooks.example.com/rollgate",
+      );
+  }
 }
 
 type FleetFileServer = FleetFileCluster["servers"][number];

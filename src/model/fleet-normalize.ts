@@ -107,5 +107,15 @@ export function normalize(f: FleetFile): Fleet {
     },
     clusters: f.clusters.map((c) => normalizeCluster(c, memberOf.get(c.name))),
     superclusters,
+    ...(f.notify?.length
+      ? {
+          notify: f.notify.map((w) => ({
+            url: w.url,
+            format: w.format ?? "json",
+            ...(w.secretEnv !== undefined ? { secretEnv: w.secretEnv } : {}),
+            ...(w.events ? { events: [...new Set(w.events)] } : {}),
+          })),
+        }
+      : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PACK_NAMES } from "./fleet.ts";
+import { NOTIFY_FORMATS, NOTIFY_KINDS } from "./notify.ts";
 
 /**
  * The shape of a `rollgate/v1` fleet file (its JSON Schema: docs/fleet.schema.json). Only shape here; the
@@ -162,6 +163,20 @@ const supercluster = z.strictObject({
   territories: z.array(territory).optional(),
 });
 
+/** A webhook of the `notify:` section (docs/notifications.md). */
+const webhook = z.strictObject({
+  url: z.string().min(1).describe("an http:// or https:// URL without user or password"),
+  format: z.enum(NOTIFY_FORMATS).optional(),
+  secretEnv: z
+    .string()
+    .describe("the name of an environment variable (letters, digits and '_', not starting with a digit)")
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+      message: "the name of an environment variable: letters, digits and '_', not starting with a digit",
+    })
+    .optional(),
+  events: z.array(z.enum(NOTIFY_KINDS)).min(1).optional(),
+});
+
 export const fleetFileSchema = z.strictObject({
   $schema: z.string().optional(),
   apiVersion: z.literal("rollgate/v1"),
@@ -175,12 +190,14 @@ export const fleetFileSchema = z.strictObject({
     .optional(),
   clusters: z.array(cluster).min(1),
   superclusters: z.array(supercluster).optional(),
+  notify: z.array(webhook).optional(),
 });
 
 export type FleetFile = z.infer<typeof fleetFileSchema>;
 export type FleetFileCluster = z.infer<typeof cluster>;
 export type FleetFileCompatibility = z.infer<typeof compatibility>;
 export type FleetFileOrder = z.infer<typeof order>;
+export type FleetFileWebhook = z.infer<typeof webhook>;
 
 /** The JSON Schema of the fleet file, for editors (`# yaml-language-server: $schema=…`). */
 export function fleetJsonSchema(): Record<string, unknown> {

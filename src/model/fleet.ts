@@ -1,4 +1,5 @@
 import type { CompatibilityPolicy } from "./compatibility.ts";
+import type { FleetWebhook } from "./notify.ts";
 
 /** The rule packs rollgate ships (rules/). */
 export const PACK_NAMES = ["polyserve-matrix", "polycom-dma", "generic"] as const;
@@ -147,6 +148,8 @@ export interface Fleet {
   defaults: FleetDefaults;
   clusters: Cluster[];
   superclusters: Supercluster[];
+  /** The webhooks of the file's `notify:` section (docs/notifications.md); absent when it has none. */
+  notify?: FleetWebhook[];
 }
 
 export const DEFAULT_CAPACITY_FLOOR = 0.6;

@@ -6,6 +6,7 @@ import {
   bodyOf,
   type Notification,
   type NotifyFormat,
+  type NotifyKind,
   notificationOf,
   redactUrl,
 } from "./payload.ts";
@@ -20,6 +21,8 @@ export interface Webhook {
   format: NotifyFormat;
   /** HMAC-SHA256 key; never printed, journaled or shown. */
   secret?: string;
+  /** The kinds this webhook receives (a fleet file's `events`); undefined: every kind. */
+  events?: readonly NotifyKind[];
 }
 
 export interface NotifyFailure {
@@ -100,6 +103,7 @@ class Channel {
   ) {}
 
   push(n: Notification): void {
+    if (this.hook.events && !this.hook.events.includes(n.kind)) return;
     if (this.queue.length >= this.o.queueSize) {
       const dropped = this.queue.shift();
       if (dropped) this.fail(dropped, 0, "the queue was full");
@@ -177,18 +181,26 @@ class Channel {
 export class Notifier {
   private readonly channels: Channel[];
 
+  private readonly o: ConstructorParameters<typeof Channel>[1];
+
   constructor(
     hooks: Webhook[],
     private fleet?: string,
     options: NotifierOptions = {},
   ) {
-    const o = { ...NOTIFY_DEFAULTS, ...options };
-    this.channels = hooks.map((h) => new Channel(h, o));
+    this.o = { ...NOTIFY_DEFAULTS, ...options };
+    this.channels = hooks.map((h) => new Channel(h, this.o));
+  }
+
+  /** More webhooks (a fleet file's, once it is read), before the run's first event. */
+  add(hooks: readonly Webhook[]): void {
+    for (const h of hooks) this.channels.push(new Channel(h, this.o));
   }
 
   /** Enqueues the event's notification, if it calls for one; never blocks. */
   onEvent(e: RunEvent): void {
     if (e.type === "run.created") this.fleet ??= e.fleet;
+    if (this.channels.length === 0) return;
     const n = notificationOf(e, this.fleet);
     if (!n) return;
     for (const c of this.channels) c.push(n);

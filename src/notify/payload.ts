@@ -1,23 +1,14 @@
 import type { RunEvent } from "../events/types.ts";
+import type { NotifyFormat, NotifyKind } from "../model/notify.ts";
 import type { RuleId } from "../model/step.ts";
 import { REGISTRY, ruleDocLink } from "../rules/registry.ts";
+
+export { NOTIFY_FORMATS, NOTIFY_KINDS, type NotifyFormat, type NotifyKind } from "../model/notify.ts";
 
 /**
  * What a webhook receives (docs/notifications.md): a pure mapping from the engine's events to
  * notifications. No I/O, no clock: the time is the event's own.
  */
-export const NOTIFY_KINDS = [
-  "escalation",
-  "awaiting-confirmation",
-  "paused",
-  "aborted",
-  "completed",
-  "stuck",
-] as const;
-export type NotifyKind = (typeof NOTIFY_KINDS)[number];
-
-export type NotifyFormat = "json" | "slack";
-
 export interface Notification {
   version: 1;
   /** A stable id for dedupe: the run and the journal's sequence number. */

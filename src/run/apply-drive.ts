@@ -56,8 +56,12 @@ export async function drive(
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
   if (came) void interrupt(came);
+  input.onJournalAside?.((body) => engine.noteAside(body));
   try {
-    const result = await engine.run().finally(() => questions.abort());
+    const result = await engine.run().finally(() => {
+      input.onJournalAside?.(undefined);
+      questions.abort();
+    });
     return {
       ...result,
       runId: run.id,

@@ -62,7 +62,11 @@ export async function resumeHolding(
     if (FINISHED_STATES.includes(run.state))
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
     const fleetFile = input.fleetFile ?? run.fleetFile;
-    const fleet = held?.fleet ?? loadFleetFile(fleetFile);
+    let fleet = held?.fleet;
+    if (!fleet) {
+      fleet = loadFleetFile(fleetFile);
+      input.onFleet?.(fleet, fleetFile);
+    }
     if (run.fleetId !== undefined && fleetIdentity(fleet) !== run.fleetId)
       throw new RollgateError(
         "ROLLGATE_E_PREFLIGHT_MISMATCH",

@@ -1,7 +1,7 @@
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import type { StrategyChoice } from "../model/step.ts";
 import type { Driver } from "../drivers/driver.ts";
-import type { RunEvent, RunState } from "../events/types.ts";
+import type { RunEvent, RunEventBody, RunState } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
 import type { RunRecord, Store } from "../store/types.ts";
 import type { EngineResult } from "./engine.ts";
@@ -20,6 +20,18 @@ export interface DriveHooks {
   ask?: (question: string, signal?: AbortSignal) => Promise<boolean>;
   onPlan?: (plan: Plan, info: { resumed: boolean; runId?: string; done?: string[] }) => void;
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Called with the fleet as soon as it is read and valid, before anything is planned, observed
+   * or written (apply: the file given; resume: the run's): what the shell needs of it (the
+   * `notify:` webhooks) is checked here, and a throw ends the command with nothing done.
+   */
+  onFleet?: (fleet: Fleet, fleetFile: string) => void;
+  /**
+   * Called with a way to journal an event beside the engine while it drives the run (its
+   * `noteAside`: not awaited, written with the engine's next write or within 50 ms), then with
+   * undefined once it has ended. A `false` from it: the engine has ended, journal it yourself.
+   */
+  onJournalAside?: (journal: ((body: RunEventBody) => boolean) | undefined) => void;
   /** Points of no return wait for a confirmation through the store (the dashboard) instead of halting. */
   waitForConfirmation?: boolean;
   driverFor?: (cluster: Cluster) => Driver;

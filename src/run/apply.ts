@@ -41,6 +41,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
 async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveResult> {
   leaseTiming(); // a bad ROLLGATE_LEASE_SECONDS is refused before anything is read or written
   const fleet = loadFleetFile(input.fleetFile);
+  input.onFleet?.(fleet, input.fleetFile);
   await refuseOtherLimitFirst(input, fleet);
   // Planning is pure and cheap: bad targets, downgrades and unsupported paths fail here (exit 2).
   let plan: Plan;

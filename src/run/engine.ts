@@ -1,3 +1,4 @@
+import type { RunEventBody } from "../events/types.ts";
 import type { Plan } from "../plan/types.ts";
 import { requestStop } from "./engine/confirmations.ts";
 import { EngineContext } from "./engine/context.ts";
@@ -27,6 +28,20 @@ export class Engine {
   }
 
   private loaded: Promise<void> | undefined;
+  private ended = false;
+
+  /**
+   * Journals an event from beside the engine (a notification that could not be delivered,
+   * docs/notifications.md) the way the engine journals what no action waits on (`note`): held,
+   * and written with the engine's next durable write or within HOLD_MS, never awaited by a step.
+   * False once the engine has ended (its last write is made or under way): the caller journals
+   * the event itself then.
+   */
+  noteAside(body: RunEventBody): boolean {
+    if (this.ended) return false;
+    this.ctx.note(body);
+    return true;
+  }
 
   /**
    * Reads the run's journal (where each step stands, replayed into the gate) before anything
@@ -46,6 +61,7 @@ export class Engine {
     } finally {
       // Never hand the store back while a step still runs: its outcome must reach the journal.
       await Promise.allSettled([...this.ctx.running.values()]);
+      this.ended = true;
       // the events held for the next write (observations, steps done) reach the journal too
       // (unless the lease was lost: another engine writes the journal now)
       await this.ctx.flush();

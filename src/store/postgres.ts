@@ -8,7 +8,7 @@ import type { Plan } from "../plan/types.ts";
 import { redactCredentials, redactStoreUrl } from "./location.ts";
 import { pidAlive } from "./sqlite.ts";
 import type { Lease, LeaseAttempt, RunRecord, Store, StoredToken } from "./types.ts";
-import { type RunRow, toRecord } from "./run-row.ts";
+import { RUN_COLUMNS, type RunRow, toRecord } from "./run-row.ts";
 
 /**
  * The PostgreSQL store (`--state postgres://user@host:port/db`): the same tables as a SQLite state
@@ -327,13 +327,13 @@ export class PostgresStore implements Store {
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const r = await this.read("read a run", (q) => q("SELECT * FROM runs WHERE id = $1", [id]));
+    const r = await this.read("read a run", (q) => q(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [id]));
     return r.rows[0] ? toRecord(r.rows[0] as RunRow) : undefined;
   }
 
   async findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): Promise<RunRecord | undefined> {
     const r = await this.read("read the runs", (q) =>
-      q("SELECT * FROM runs WHERE NOT (state = ANY($1)) ORDER BY created_at DESC, ord DESC", [
+      q(`SELECT ${RUN_COLUMNS} FROM runs WHERE NOT (state = ANY($1)) ORDER BY created_at DESC, ord DESC`, [
         [...FINISHED_STATES],
       ]),
     );
@@ -348,7 +348,7 @@ export class PostgresStore implements Store {
 
   async listRuns(): Promise<RunRecord[]> {
     const r = await this.read("read the runs", (q) =>
-      q("SELECT * FROM runs ORDER BY created_at DESC, ord DESC"),
+      q(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at DESC, ord DESC`),
     );
     return (r.rows as RunRow[]).map(toRecord);
   }

@@ -15,6 +15,14 @@ export interface RunRow {
   fleet_id: string | null;
 }
 
+/**
+ * The columns of a RunRow, for the queries that read runs: never `SELECT *`, which would copy the
+ * plan (`plan_json`, megabytes for a fleet of thousands) out of the database at every read of a
+ * run's state (the engine reads it each loop turn).
+ */
+export const RUN_COLUMNS =
+  "id, fleet, fleet_file, target, strategy, state, created_at, updated_at, confirmed_json, fleet_id";
+
 /** The run as every other folder sees it. */
 export function toRecord(r: RunRow): RunRecord {
   return {

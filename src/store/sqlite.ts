@@ -7,7 +7,7 @@ import { RollgateError } from "../model/errors.ts";
 import type { Plan } from "../plan/types.ts";
 import { openStateFile } from "./state-file.ts";
 import type { Lease, LeaseAttempt, RunRecord, Store, StoredToken } from "./types.ts";
-import { type RunRow, toRecord } from "./run-row.ts";
+import { RUN_COLUMNS, type RunRow, toRecord } from "./run-row.ts";
 
 export function pidAlive(pid: number): boolean {
   try {
@@ -52,6 +52,18 @@ export class SqliteFile {
     return this.now().toISOString();
   }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, prepared once per SQL text (the engine reads and appends many times a second). */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   createRun(input: {
     fleet: string;
     fleetFile: string;
@@ -62,22 +74,20 @@ export class SqliteFile {
     const id = `run-${this.iso().replace(/[-:T]/g, "").slice(0, 14)}-${randomUUID().slice(0, 6)}`;
     const at = this.iso();
     const tx = this.db.transaction(() => {
-      this.db
-        .prepare(
-          "INSERT INTO runs(id, fleet, fleet_file, target, strategy, state, created_at, updated_at, plan_json, fleet_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        )
-        .run(
-          id,
-          input.fleet,
-          input.fleetFile,
-          input.target,
-          input.plan.strategy,
-          "pending",
-          at,
-          at,
-          JSON.stringify(input.plan),
-          input.fleetId ?? null,
-        );
+      this.stmt(
+        "INSERT INTO runs(id, fleet, fleet_file, target, strategy, state, created_at, updated_at, plan_json, fleet_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+      ).run(
+        id,
+        input.fleet,
+        input.fleetFile,
+        input.target,
+        input.plan.strategy,
+        "pending",
+        at,
+        at,
+        JSON.stringify(input.plan),
+        input.fleetId ?? null,
+      );
       this.insertEvent(id, {
         type: "run.created",
         fleet: input.fleet,
@@ -91,15 +101,15 @@ export class SqliteFile {
   }
 
   getRun(id: string): RunRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RunRow | undefined;
+    const row = this.stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(id) as RunRow | undefined;
     return row ? toRecord(row) : undefined;
   }
 
   findUnfinishedRun(fleet?: string, target?: string, fleetId?: string): RunRecord | undefined {
     const finished = FINISHED_STATES.map(() => "?").join(",");
-    const rows = this.db
-      .prepare(`SELECT * FROM runs WHERE state NOT IN (${finished}) ORDER BY created_at DESC, rowid DESC`)
-      .all(...FINISHED_STATES) as RunRow[];
+    const rows = this.stmt(
+      `SELECT ${RUN_COLUMNS} FROM runs WHERE state NOT IN (${finished}) ORDER BY created_at DESC, rowid DESC`,
+    ).all(...FINISHED_STATES) as RunRow[];
     const row = rows.find(
       (r) =>
         (fleet === undefined || r.fleet === fleet) &&
@@ -110,13 +120,13 @@ export class SqliteFile {
   }
 
   listRuns(): RunRecord[] {
-    return (this.db.prepare("SELECT * FROM runs ORDER BY created_at DESC, rowid DESC").all() as RunRow[]).map(
-      toRecord,
-    );
+    return (
+      this.stmt(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC`).all() as RunRow[]
+    ).map(toRecord);
   }
 
   getPlan(id: string): Plan {
-    const row = this.db.prepare("SELECT plan_json FROM runs WHERE id = ?").get(id) as
+    const row = this.stmt("SELECT plan_json FROM runs WHERE id = ?").get(id) as
       | { plan_json: string }
       | undefined;
     if (!row) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in the state file`);
@@ -125,7 +135,7 @@ export class SqliteFile {
 
   setState(id: string, state: RunState, reason?: string): RunEvent {
     return this.db.transaction(() => {
-      this.db.prepare("UPDATE runs SET state = ?, updated_at = ? WHERE id = ?").run(state, this.iso(), id);
+      this.stmt("UPDATE runs SET state = ?, updated_at = ? WHERE id = ?").run(state, this.iso(), id);
       return this.insertEvent(id, { type: "run.state", state, ...(reason ? { reason } : {}) });
     })();
   }
@@ -133,9 +143,9 @@ export class SqliteFile {
   setStateIf(id: string, from: readonly RunState[], state: RunState, reason?: string): RunEvent | undefined {
     return this.db.transaction(() => {
       const marks = from.map(() => "?").join(",");
-      const changed = this.db
-        .prepare(`UPDATE runs SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`)
-        .run(state, this.iso(), id, ...from).changes;
+      const changed = this.stmt(
+        `UPDATE runs SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`,
+      ).run(state, this.iso(), id, ...from).changes;
       if (changed === 0) return undefined;
       return this.insertEvent(id, { type: "run.state", state, ...(reason ? { reason } : {}) });
     })();
@@ -146,9 +156,11 @@ export class SqliteFile {
       const run = this.getRun(id);
       if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in the state file`);
       const confirmed = [...new Set([...run.confirmed, step])];
-      this.db
-        .prepare("UPDATE runs SET confirmed_json = ?, updated_at = ? WHERE id = ?")
-        .run(JSON.stringify(confirmed), this.iso(), id);
+      this.stmt("UPDATE runs SET confirmed_json = ?, updated_at = ? WHERE id = ?").run(
+        JSON.stringify(confirmed),
+        this.iso(),
+        id,
+      );
       return this.insertEvent(id, { type: "confirmation.given", step, by });
     })();
   }
@@ -162,23 +174,21 @@ export class SqliteFile {
     return this.db.transaction(() => bodies.map((b) => this.insertEvent(runId, b)))();
   }
 
-  private insertStatement: Database.Statement<[string, string, string, string]> | undefined;
-
   private insertEvent(runId: string, body: RunEventBody): RunEvent {
     const at = this.iso();
-    this.insertStatement ??= this.db.prepare(
-      "INSERT INTO events(run_id, at, type, body_json) VALUES (?,?,?,?)",
+    const info = this.stmt("INSERT INTO events(run_id, at, type, body_json) VALUES (?,?,?,?)").run(
+      runId,
+      at,
+      body.type,
+      JSON.stringify(body),
     );
-    const info = this.insertStatement.run(runId, at, body.type, JSON.stringify(body));
     return { ...body, seq: Number(info.lastInsertRowid), runId, at };
   }
 
   events(runId: string, afterSeq = 0, limit = 100_000): RunEvent[] {
-    const rows = this.db
-      .prepare(
-        "SELECT seq, run_id, at, body_json FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-      )
-      .all(runId, afterSeq, limit) as { seq: number; run_id: string; at: string; body_json: string }[];
+    const rows = this.stmt(
+      "SELECT seq, run_id, at, body_json FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    ).all(runId, afterSeq, limit) as { seq: number; run_id: string; at: string; body_json: string }[];
     return rows.map((r) => ({
       ...(JSON.parse(r.body_json) as RunEventBody),
       seq: r.seq,
@@ -188,14 +198,14 @@ export class SqliteFile {
   }
 
   lastSeq(): number {
-    const row = this.db.prepare("SELECT MAX(seq) AS s FROM events").get() as { s: number | null };
+    const row = this.stmt("SELECT MAX(seq) AS s FROM events").get() as { s: number | null };
     return row.s ?? 0;
   }
 
   acquireEngineLock(fleet: string, owner: { pid: number; host: string }): void {
     this.db
       .transaction(() => {
-        const held = this.db.prepare("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
+        const held = this.stmt("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
           | { pid: number; host: string; acquired_at: string }
           | undefined;
         if (held && (held.pid !== owner.pid || held.host !== owner.host)) {
@@ -208,21 +218,19 @@ export class SqliteFile {
             );
           }
         }
-        this.db
-          .prepare(
-            "INSERT INTO locks(fleet, pid, host, acquired_at) VALUES (?,?,?,?) ON CONFLICT(fleet) DO UPDATE SET pid=excluded.pid, host=excluded.host, acquired_at=excluded.acquired_at",
-          )
-          .run(fleet, owner.pid, owner.host, this.iso());
+        this.stmt(
+          "INSERT INTO locks(fleet, pid, host, acquired_at) VALUES (?,?,?,?) ON CONFLICT(fleet) DO UPDATE SET pid=excluded.pid, host=excluded.host, acquired_at=excluded.acquired_at",
+        ).run(fleet, owner.pid, owner.host, this.iso());
       })
       .immediate();
   }
 
   releaseEngineLock(fleet: string, pid: number): void {
-    this.db.prepare("DELETE FROM locks WHERE fleet = ? AND pid = ? AND host = ?").run(fleet, pid, hostname());
+    this.stmt("DELETE FROM locks WHERE fleet = ? AND pid = ? AND host = ?").run(fleet, pid, hostname());
   }
 
   engineHolder(fleet: string): { pid: number; host: string; since: string } | undefined {
-    const held = this.db.prepare("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
+    const held = this.stmt("SELECT pid, host, acquired_at FROM locks WHERE fleet = ?").get(fleet) as
       | { pid: number; host: string; acquired_at: string }
       | undefined;
     if (!held) return undefined;
@@ -261,17 +269,22 @@ export class SqliteFile {
   }
 
   addToken(token: StoredToken): void {
-    this.db
-      .prepare("INSERT INTO tokens(id, role, hash, created_at, expires_at, run_id) VALUES (?,?,?,?,?,?)")
-      .run(token.id, token.role, token.hash, token.createdAt, token.expiresAt ?? null, token.run ?? null);
+    this.stmt("INSERT INTO tokens(id, role, hash, created_at, expires_at, run_id) VALUES (?,?,?,?,?,?)").run(
+      token.id,
+      token.role,
+      token.hash,
+      token.createdAt,
+      token.expiresAt ?? null,
+      token.run ?? null,
+    );
   }
 
   tokens(): StoredToken[] {
     const lifetimes = `${this.tokenLifetimes ? ", expires_at, revoked_at" : ""}${this.tokenRuns ? ", run_id" : ""}`;
     return (
-      this.db
-        .prepare(`SELECT id, role, hash, created_at${lifetimes} FROM tokens ORDER BY created_at, id`)
-        .all() as {
+      this.stmt(
+        `SELECT id, role, hash, created_at${lifetimes} FROM tokens ORDER BY created_at, id`,
+      ).all() as {
         id: string;
         role: string;
         hash: string;
@@ -292,9 +305,7 @@ export class SqliteFile {
   }
 
   revokeToken(id: string): StoredToken | undefined {
-    this.db
-      .prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-      .run(this.iso(), id);
+    this.stmt("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").run(this.iso(), id);
     return this.tokens().find((t) => t.id === id);
   }
 

@@ -19,6 +19,13 @@ e2eTimeouts(300_000);
  */
 afterEach(stopLabs);
 
+/**
+ * The fixture with a 10-minute install (the pack's default is 40): at speed 40 an install lasts
+ * 15 s, long enough for an abort to land while installs run, and the run is not a minute longer.
+ */
+const shortInstalls = (text: string) =>
+  text.replace(/^( {4}capacity: \d+)$/gm, "$1\n    estimates: { install: 10m }");
+
 /** The operator's maintenance window to 10.1.0, in the background (the engine the abort stops). */
 const startWindow = (fleet: string) =>
   startEngine([
@@ -36,7 +43,7 @@ const startWindow = (fleet: string) =>
 describe("abort a maintenance window, sync the fleet file, then carry on", () => {
   it("an operator aborts a maintenance window while its installs run, runs fleet sync --write (the supercluster and its territories stay in the file), then apply carries the window on to the end: one new supercluster of all five, territories restored", async () => {
     const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
-    const r = await rehearse("dma-supercluster", 40, () => fixture);
+    const r = await rehearse("dma-supercluster", 40, () => shortInstalls(fixture));
     const engine = startWindow(r.fleet);
     await waitFor(() => stateChanges(r.lab).some((d) => /installing 10\.1\.0/.test(d)), {
       timeoutMs: 120_000,
@@ -103,7 +110,7 @@ describe("abort a maintenance window, sync the fleet file, then carry on", () =>
     const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
     const design = parseFleetText(fixture);
     if (!design.ok) throw new Error("fixture invalid");
-    const r = await rehearse("dma-supercluster", 40, () => fixture);
+    const r = await rehearse("dma-supercluster", 40, () => shortInstalls(fixture));
     const engine = startWindow(r.fleet);
     await waitFor(() => stateChanges(r.lab).some((d) => /joined sc-east@10\.1\.0/.test(d)), {
       timeoutMs: 180_000,

@@ -260,20 +260,22 @@ async function runApply(
       },
       onEvent: (e) => {
         live.onEvent(e);
-        notifier?.onEvent(e);
+        notifier.onEvent(e);
       },
+      onFleet: notifier.onFleet,
+      onJournalAside: notifier.onJournalAside,
       onInterrupt: (i) => live.interrupted(i, resumeCommand, () => dashboard?.revokeNow()),
       onStandby: (message) => ctx.output.err(message),
       ...(dashboard ? { waitForConfirmation: true, onStore: dashboard.onStore } : {}),
     });
     await live.suspend();
-    await notifier?.finish(result);
+    await notifier.finish(result);
     const code = reportResult(ctx, result, Boolean(opts.json), resumeCommand, fleetFile);
     await dashboard?.linger();
     return code;
   } catch (e) {
     await live.suspend();
-    await notifier?.finish(undefined);
+    await notifier.finish(undefined);
     await dashboard?.close();
     throw e;
   } finally {
@@ -335,15 +337,17 @@ async function runResume(
     },
     onEvent: (e) => {
       live.onEvent(e);
-      notifier?.onEvent(e);
+      notifier.onEvent(e);
     },
+    onFleet: notifier.onFleet,
+    onJournalAside: notifier.onJournalAside,
     onInterrupt: (i) => live.interrupted(i, resumeCommand),
     onStandby: (message) => ctx.output.err(message),
   }).catch(async (e) => {
-    await notifier?.finish(undefined);
+    await notifier.finish(undefined);
     throw e;
   });
-  await notifier?.finish(result);
+  await notifier.finish(result);
   await live.suspend();
   return reportResult(ctx, result, Boolean(opts.json), resumeCommand, located.fleetFile ?? fleet);
 }

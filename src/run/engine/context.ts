@@ -142,11 +142,24 @@ export class EngineContext {
 
   /**
    * Journals one event; it is durable when the promise resolves (before any driver call that
-   * follows). The events held by `note` are written before it, in the same transaction.
+   * follows). The events held by `note` are written before it, in the same transaction, and so
+   * are the other durable events asked for in the same turn of the event loop (a group commit:
+   * a hundred clusters starting steps at once share one transaction and one sync to the disk,
+   * not a hundred), each promise resolving once the transaction that holds it is committed.
    */
-  async emit(body: RunEventBody): Promise<RunEvent> {
-    const events = await this.write([...this.takeHeld(), body]);
-    return events.at(-1)!;
+  emit(body: RunEventBody): Promise<RunEvent> {
+    return new Promise<RunEvent>((resolve, reject) => {
+      this.queue.push({ body, resolve, reject });
+      if (!this.commitScheduled) {
+        this.commitScheduled = true;
+        setImmediate(() => {
+          this.commitScheduled = false;
+          this.commit().catch(() => {
+            // each waiting emit was rejected with the error (its caller fails the run)
+          });
+        });
+      }
+    });
   }
 
   /**
@@ -156,10 +169,10 @@ export class EngineContext {
    * restart reads again from the servers (G5); an intent (`emit`) is never held.
    */
   note(body: RunEventBody): void {
-    this.held.push(body);
+    this.queue.push({ body });
     this.holdTimer ??= setTimeout(() => {
       this.holdTimer = undefined;
-      this.flush().catch((e: unknown) => {
+      this.commit().catch((e: unknown) => {
         this.flushError ??= e;
       });
     }, HOLD_MS);
@@ -168,25 +181,45 @@ export class EngineContext {
   /** Writes the held events now (before the run's state changes, and at the end). */
   async flush(): Promise<void> {
     if (this.leaseLost) return; // refused anyway: another engine writes the journal now
-    const held = this.takeHeld();
-    if (held.length) await this.write(held);
+    await this.commit();
   }
 
-  private held: RunEventBody[] = [];
+  /** Events not yet written, in the order they were asked for: held (`note`) and durable (`emit`). */
+  private queue: Array<{
+    body: RunEventBody;
+    resolve?: (e: RunEvent) => void;
+    reject?: (e: unknown) => void;
+  }> = [];
+  private commitScheduled = false;
   private holdTimer: ReturnType<typeof setTimeout> | undefined;
   private flushError: unknown;
+  /** The write in progress: writes are made one after the other, in order. */
+  private writing: Promise<void> = Promise.resolve();
 
-  private takeHeld(): RunEventBody[] {
-    if (this.flushError !== undefined) {
-      const e = this.flushError;
-      this.flushError = undefined;
-      throw e;
-    }
-    if (this.holdTimer) clearTimeout(this.holdTimer);
-    this.holdTimer = undefined;
-    const held = this.held;
-    this.held = [];
-    return held;
+  /** Writes everything queued so far in one transaction, after the write in progress. */
+  private commit(): Promise<void> {
+    const next = this.writing.then(async () => {
+      if (this.flushError !== undefined) {
+        const e = this.flushError;
+        this.flushError = undefined;
+        for (const q of this.queue.splice(0)) q.reject?.(e);
+        throw e;
+      }
+      if (this.holdTimer) clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      const batch = this.queue.splice(0);
+      if (batch.length === 0) return;
+      let events: RunEvent[];
+      try {
+        events = await this.write(batch.map((q) => q.body));
+      } catch (e) {
+        for (const q of batch) q.reject?.(e);
+        throw e;
+      }
+      for (const [i, q] of batch.entries()) q.resolve?.(events[i]!);
+    });
+    this.writing = next.catch(() => {});
+    return next;
   }
 
   private async write(bodies: RunEventBody[]): Promise<RunEvent[]> {
@@ -204,14 +237,29 @@ export class EngineContext {
 
   async setState(state: RunState, reason?: string): Promise<void> {
     await this.flush();
+    this.lastRun = undefined;
     this.checkLease();
     const e = await this.guarded(this.o.store.setState(this.o.runId, state, reason));
     this.o.onEvent?.(e);
   }
 
+  /** The run as last read (runState), or none since the engine's own last write of it. */
+  private lastRun: RunRecord | undefined;
+
   /** The run as the store has it now (pause, resume, abort, confirmations arrive through it). */
   async runState(): Promise<RunRecord> {
-    return (await this.o.store.getRun(this.o.runId))!;
+    this.lastRun = (await this.o.store.getRun(this.o.runId))!;
+    return this.lastRun;
+  }
+
+  /**
+   * The run as read at the top of this loop turn (`runState`), read again only after the
+   * engine's own writes of it: what decides each step of a turn (`mayStart`), without a read of
+   * the store per step. An operator's pause or abort from another process is seen at the next
+   * turn, before any step of that turn starts.
+   */
+  async knownRun(): Promise<RunRecord> {
+    return this.lastRun ?? this.runState();
   }
 
   /** The run's fleet file, as recorded with the run. */
@@ -225,6 +273,7 @@ export class EngineContext {
    */
   async confirm(step: string): Promise<void> {
     await this.flush();
+    this.lastRun = undefined;
     this.checkLease();
     const e = await this.guarded(this.o.store.confirm(this.o.runId, step, "operator"));
     this.o.onEvent?.(e);

@@ -21,8 +21,11 @@ import { setAside } from "./offenders.ts";
  * every step it reads again only the servers last observed WATCH_REUSE_MS ago or more: the
  * step's own servers were read just before (G5), and the others change only by the engine's own
  * steps, one at a time (M1), each observed to its effect, or by a hand or a fault, seen within
- * that time. After a start or a verify (`fresh`), when a server rejoins the matrix and
- * isolation would show, every server is read again.
+ * that time (each server is read by the watch at most about once per WATCH_REUSE_MS: a bounded
+ * rate, however fast steps go). After a start or a verify (`fresh`), when a server rejoins the
+ * matrix and isolation would show, the step's own server and every server last seen on an older
+ * release than the target or not running are read again: M3 isolates older-release servers,
+ * and a server seen running the target within WATCH_REUSE_MS is read again when that time is up.
  */
 export async function watchMatrix(
   ctx: EngineContext,
@@ -33,18 +36,22 @@ export async function watchMatrix(
   if (cluster.pack !== "polyserve-matrix") return undefined;
   const now = ctx.o.now();
   const key = (sv: Server) => `${cluster.name}/${sv.name}`;
-  const stale = opts.fresh
-    ? cluster.servers
-    : cluster.servers.filter((sv) => {
-        const last = ctx.seen.get(key(sv));
-        return !last || now - last.at >= WATCH_REUSE_MS;
-      });
+  const target = ctx.target(step);
+  const stale = cluster.servers.filter((sv) => {
+    const last = ctx.seen.get(key(sv));
+    if (!last || now - last.at >= WATCH_REUSE_MS) return true;
+    // after a start or a verify: the step's own servers, and every server last seen on an older
+    // release than the target, where M3's isolation shows (a newer-release server is not isolated)
+    return (
+      opts.fresh === true &&
+      (step.server === sv.name || compareVersions(last.ob.release, target) < 0 || last.ob.state !== "running")
+    );
+  });
   if (stale.length === cluster.servers.length) await observe(ctx, cluster, cluster.servers);
   else if (stale.length) await observe(ctx, cluster, stale);
   const all = cluster.servers.map((sv) => ctx.seen.get(key(sv))!.ob);
   const isolated = isolatedServers(all);
   if (!isolated.length) return all;
-  const target = ctx.target(step);
   const offenders = outOfOrder(cluster, all, target);
   // A correction already applied (perhaps by an engine before a restart) shows as a stopped
   // server on the new release below servers still on the old one.
@@ -62,7 +69,7 @@ export async function watchMatrix(
 }
 
 /** The M3 watch reuses an observation of a server no older than this (engine clock). */
-export const WATCH_REUSE_MS = 1000;
+export const WATCH_REUSE_MS = 3000;
 
 /** The manual's M3 correction for one server upgraded out of order: stopped, then set aside. */
 async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: string, target: string) {

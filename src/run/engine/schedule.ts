@@ -40,7 +40,7 @@ function buildReadyIndex(ctx: EngineContext): NonNullable<EngineContext["readyIn
  */
 export async function mayStart(ctx: EngineContext): Promise<boolean> {
   if (ctx.stopRequested !== undefined || ctx.globalHalt) return false;
-  const state = (await ctx.runState()).state;
+  const state = (await ctx.knownRun()).state;
   if (state === "escalated") return ctx.escalation !== undefined;
   return state === "running" || state === "awaiting-confirmation";
 }

@@ -1,0 +1,45 @@
+/**
+ * Webhooks out (docs/notifications.md): the kinds of notification rollgate sends, the payload
+ * formats, and a fleet file's webhook (`notify:`) as the model has it. Contracts only: the
+ * mapping from events is notify/payload.ts, the delivery notify/deliver.ts.
+ */
+export const NOTIFY_KINDS = [
+  "escalation",
+  "awaiting-confirmation",
+  "paused",
+  "aborted",
+  "completed",
+  "stuck",
+] as const;
+export type NotifyKind = (typeof NOTIFY_KINDS)[number];
+
+export const NOTIFY_FORMATS = ["json", "slack"] as const;
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];
+
+/** A webhook of the fleet file's `notify:` section, defaults filled in. */
+export interface FleetWebhook {
+  /** An http: or https: URL without credentials (checked when the file is validated). */
+  url: string;
+  format: NotifyFormat;
+  /** The environment variable whose value signs each delivery (HMAC-SHA256); never the secret itself. */
+  secretEnv?: string;
+  /** The kinds this webhook receives; undefined: every kind. */
+  events?: NotifyKind[];
+}
+
+/** The problem with a webhook URL, in words, or undefined when it is an http(s) URL without credentials. */
+export function webhookUrlProblem(
+  raw: string,
+): { code: "scheme" | "credentials" | "syntax"; message: string } | undefined {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return { code: "syntax", message: "is not a URL" };
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:")
+    return { code: "scheme", message: `has the scheme ${u.protocol}, and only http: and https: are allowed` };
+  if (u.username !== "" || u.password !== "")
+    return { code: "credentials", message: "has credentials in it (user:password@ or user@)" };
+  return undefined;
+}
