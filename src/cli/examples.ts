@@ -34,6 +34,10 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "rollgate resume examples/.rollgate/lab/matrix-seed.lab.yaml",
     "rollgate resume examples/.rollgate/lab/matrix-seed.lab.yaml --confirm-finalize --log-format json --log-level debug",
   ],
+  engine: [
+    "rollgate engine --state postgres://rollgate@db.example:5432/rollgate --confirm-finalize",
+    "ROLLGATE_STATE=postgres://rollgate@db.example:5432/rollgate rollgate engine --run run-20260101120000-abc123 --json",
+  ],
   status: [
     "rollgate status examples/.rollgate/lab/matrix-seed.lab.yaml",
     "rollgate status examples/.rollgate/lab/matrix-seed.lab.yaml --json",

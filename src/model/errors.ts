@@ -2,7 +2,8 @@
  * The one error catalog. Every error rollgate reports carries a stable code from here; each code
  * has a section in docs/errors.md (test/model/errors-catalog.test.ts keeps the two in sync).
  *
- * Exit codes: 0 ok, 1 an operation halted (escalation, abort), 2 bad input or usage, 3 internal error.
+ * Exit codes: 0 ok, 1 an operation halted (escalation, abort), 2 bad input or usage, 3 internal error,
+ * 4 the engine lost its run's lease to another engine (docs/ha.md).
  *
  * HTTP statuses (what the API answers for the code, `{ error: { code, message } }`): 400 bad
  * input (a flag, a field, a fleet file), 401/403 the token, 404 a thing named that does not exist,
@@ -14,7 +15,7 @@
  * Add a code by adding an entry to the right section below and a `### CODE` section to
  * docs/errors.md (its first line: `Exit N. HTTP S.`).
  */
-export type ExitCode = 0 | 1 | 2 | 3;
+export type ExitCode = 0 | 1 | 2 | 3 | 4;
 
 export type HttpStatus = 400 | 401 | 403 | 404 | 409 | 422 | 500 | 502 | 503 | 504;
 
@@ -256,6 +257,11 @@ export const ERROR_CATALOG = {
     title: "There is no such run (or no unfinished run) in the state file",
     exit: 2,
     status: 404,
+  },
+  ROLLGATE_E_LEASE_LOST: {
+    title: "Another engine took over the run's lease: this engine stopped",
+    exit: 4,
+    status: 409,
   },
   ROLLGATE_E_RUN_LOCKED: { title: "Another engine is driving this fleet", exit: 2, status: 409 },
   ROLLGATE_E_RUN_LOCK_UNAVAILABLE: {

@@ -7,6 +7,7 @@ import type { EarlySignals } from "./apply-signals.ts";
 import type { DriveHooks, DriveResult } from "./apply-types.ts";
 import { pauseRun } from "./control.ts";
 import { Engine } from "./engine.ts";
+import type { LeaseGuard } from "./engine/types.ts";
 import { ruleGate } from "./rule-gate.ts";
 
 type DriveInput = DriveHooks & { confirmFinalize: boolean; escalateFactor?: number };
@@ -21,6 +22,7 @@ export async function drive(
   statePath: string,
   input: DriveInput,
   early: EarlySignals,
+  lease?: LeaseGuard,
 ): Promise<DriveResult> {
   if (input.confirmFinalize) {
     const already = new Set(run.confirmed);
@@ -46,6 +48,7 @@ export async function drive(
     ...(input.onEvent ? { onEvent: input.onEvent } : {}),
     ...(input.escalateFactor ? { escalateFactor: input.escalateFactor } : {}),
     ...(input.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
+    ...(lease ? { lease } : {}),
   });
   const { interrupt, onSigint, onSigterm } = engineInterrupts(store, run, input, questions, (reason) =>
     engine.requestStop(reason),

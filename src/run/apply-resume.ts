@@ -1,5 +1,4 @@
 import { realpathSync } from "node:fs";
-import { hostname } from "node:os";
 import { driverFor as defaultDriverFor } from "../drivers/index.ts";
 import type { Driver } from "../drivers/driver.ts";
 import { type Escalation, FINISHED_STATES } from "../events/types.ts";
@@ -10,7 +9,9 @@ import { compareVersions } from "../model/version.ts";
 import type { Step } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
 import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
+import { isStoreUrl } from "../store/location.ts";
 import { openStore } from "../store/open.ts";
+import type { RunRecord, Store } from "../store/types.ts";
 import { drive } from "./apply-drive.ts";
 import { observeAll } from "./apply-preflight.ts";
 import { EarlySignals } from "./apply-signals.ts";
@@ -18,6 +19,7 @@ import { type DriveResult, limitKey, type ResumeInput } from "./apply-types.ts";
 import { returnToServiceRequested } from "./control.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { type JournalView, readJournal } from "./journal.ts";
+import { holdLease, type LeaseKeeper, leaseTiming } from "./lease.ts";
 import { pickRun } from "./locate.ts";
 import { manualFor } from "./manual.ts";
 
@@ -49,6 +51,7 @@ export async function resumeHolding(
   early: EarlySignals,
   held?: { fleet: Fleet; lock: HostLock },
 ): Promise<DriveResult> {
+  leaseTiming(); // a bad ROLLGATE_LEASE_SECONDS is refused before anything is read or written
   const store = openStore(input.statePath);
   try {
     // Without a run id, the one unfinished run (several are refused: locate.ts never guesses).
@@ -71,51 +74,124 @@ export async function resumeHolding(
       );
     const plan = await store.getPlan(run.id);
     refuseOtherLimit(run.id, plan, input.limit);
-    const lock = held
-      ? undefined
-      : await early.raced(
-          (async () => acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile)))(),
-        );
+    const hostLock = () =>
+      (async () => acquireHostLock(realpathSync(fleetFile), await fleetClaims(fleet, fleetFile)))();
+    // A state file: the host lock, then the run's lease (its engine lock, refused when held). A
+    // PostgreSQL store: the lease first, waiting as a standby while a live engine holds it, then
+    // the host lock (docs/ha.md): the journal is read only once this engine leads.
+    const networked = isStoreUrl(input.statePath);
+    let lock = held || networked ? undefined : await early.raced(hostLock());
+    let keeper: LeaseKeeper | undefined;
     try {
-      await store.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
-      try {
-        const journal = readJournal(await store.events(run.id), plan);
-        const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
-        input.onPlan?.(plan, { resumed: true, runId: run.id, done });
-        const aborting = run.state === "aborting";
-        if (aborting && !(await returnToServiceRequested(store, run.id))) {
-          await store.setState(run.id, "aborted", "aborted while no engine was running");
-          return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
-        }
-        // an abort with return to service: the engine starts no step of the plan, observes every
-        // cluster and returns to service what the run took out (engine/abort-return.ts), then ends aborted
-        if (aborting) return await drive(store, run, fleet, plan, input.statePath, input, early);
-        // G5: the fleet is observed before the engine acts on its journal's picture of it.
-        const disagreement = await early.raced(
-          resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor),
-        );
-        if (disagreement) {
-          input.onEvent?.(await store.append(run.id, { type: "escalation", escalation: disagreement }));
-          input.onEvent?.(await store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
-          return {
-            state: "escalated",
-            escalation: disagreement,
-            runId: run.id,
-            plan,
-            statePath: input.statePath,
-          };
-        }
-        if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
-          await store.setState(run.id, "running", "resumed by an operator");
-        return await drive(store, (await store.getRun(run.id))!, fleet, plan, input.statePath, input, early);
-      } finally {
-        await store.releaseEngineLock(run.fleet, process.pid);
+      const got = await early.raced(
+        holdLease(store, run.id, {
+          ...(input.onStandby ? { onStandby: input.onStandby } : {}),
+          signal: early.questions,
+        }),
+      );
+      if ("finished" in got) {
+        return {
+          state: got.finished.state,
+          runId: run.id,
+          plan,
+          statePath: input.statePath,
+          leftAlone: `run ${run.id} has ${got.finished.state} under another engine; this one did nothing`,
+        };
       }
+      keeper = got.keeper;
+      const left = STANDBY_LEAVES.find((s) => s === got.run.state);
+      if ((input.standby || got.waited) && left)
+        return {
+          state: left,
+          runId: run.id,
+          plan,
+          statePath: input.statePath,
+          leftAlone: `run ${run.id} is ${left}: a standby leaves a run a person paused or must look at as it is, and acted on nothing; continue it with rollgate resume`,
+        };
+      if (networked && !held) lock = await early.raced(waitForHostLock(hostLock, input, early.questions));
+      return await driveLeased(store, got.run, fleet, plan, input, early, keeper);
     } finally {
+      await keeper?.release();
       lock?.release();
     }
   } finally {
     await store.close();
+  }
+}
+
+/** What a standby that takes the lease does not continue: a person paused the run, or must look at it. */
+const STANDBY_LEAVES = ["paused", "escalated", "awaiting-confirmation"] as const;
+
+/** The run once this engine holds its lease: the journal read, the fleet observed (G5), then driven. */
+async function driveLeased(
+  store: Store,
+  run: RunRecord,
+  fleet: Fleet,
+  plan: Plan,
+  input: ResumeInput,
+  early: EarlySignals,
+  keeper: LeaseKeeper,
+): Promise<DriveResult> {
+  const journal = readJournal(await store.events(run.id), plan);
+  const done = [...journal.steps].filter(([, st]) => st.status === "done").map(([id]) => id);
+  input.onPlan?.(plan, { resumed: true, runId: run.id, done });
+  const aborting = run.state === "aborting";
+  if (aborting && !(await returnToServiceRequested(store, run.id))) {
+    await store.setState(run.id, "aborted", "aborted while no engine was running");
+    return { state: "aborted", runId: run.id, plan, statePath: input.statePath };
+  }
+  // an abort with return to service: the engine starts no step of the plan, observes every
+  // cluster and returns to service what the run took out (engine/abort-return.ts), then ends aborted
+  if (aborting) return await drive(store, run, fleet, plan, input.statePath, input, early, keeper);
+  // G5: the fleet is observed before the engine acts on its journal's picture of it.
+  const disagreement = await early.raced(
+    resumePreflight(fleet, plan, journal, input.driverFor ?? defaultDriverFor),
+  );
+  if (disagreement) {
+    input.onEvent?.(await store.append(run.id, { type: "escalation", escalation: disagreement }));
+    input.onEvent?.(await store.setState(run.id, "escalated", `G5: ${disagreement.detail}`));
+    return {
+      state: "escalated",
+      escalation: disagreement,
+      runId: run.id,
+      plan,
+      statePath: input.statePath,
+    };
+  }
+  if (run.state === "escalated" || run.state === "awaiting-confirmation" || run.state === "paused")
+    await store.setState(run.id, "running", "resumed by an operator");
+  return await drive(
+    store,
+    (await store.getRun(run.id))!,
+    fleet,
+    plan,
+    input.statePath,
+    input,
+    early,
+    keeper,
+  );
+}
+
+/**
+ * The host lock, for an engine that already leads its run (a PostgreSQL store): on this host a
+ * former leader that was stopped (SIGSTOP) still holds it until it is continued, finds its lease
+ * lost and exits, so this engine waits for it, saying so once, its lease renewed meanwhile.
+ */
+async function waitForHostLock(
+  take: () => Promise<HostLock>,
+  input: ResumeInput,
+  signal: AbortSignal,
+): Promise<HostLock> {
+  let said = false;
+  for (;;) {
+    try {
+      return await take();
+    } catch (e) {
+      if (!(e instanceof RollgateError) || e.code !== "ROLLGATE_E_RUN_LOCKED" || signal.aborted) throw e;
+      if (!said) input.onStandby?.(`this engine leads the run now; waiting for the host lock: ${e.message}`);
+      said = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 

@@ -45,6 +45,11 @@ export interface DriveHooks {
    * happens; on the second one it may exit at once: the run stays resumable.
    */
   onInterrupt?: (interrupt: Interrupt) => void;
+  /**
+   * Said when this engine waits (a PostgreSQL store): as a standby while another engine holds the
+   * run's lease, or for the host lock a former leader on this host still holds (docs/ha.md).
+   */
+  onStandby?: (message: string) => void;
 }
 
 export interface Interrupt {
@@ -81,6 +86,11 @@ export interface DriveResult extends EngineResult {
   statePath: string;
   /** The operator answered no at the point of no return the run halted before (G4). */
   declined?: boolean;
+  /**
+   * A standby that did not drive the run says why (it finished under another engine; it is
+   * paused, escalated or waits for a confirmation, which a standby leaves to a person).
+   */
+  leftAlone?: string;
 }
 
 export interface ResumeInput extends DriveHooks {
@@ -92,4 +102,9 @@ export interface ResumeInput extends DriveHooks {
   escalateFactor?: number;
   /** `--limit` given to resume (or apply's when it resumes): must be the run's own. */
   limit?: readonly string[];
+  /**
+   * A standby (`rollgate engine`): it continues a running run it takes over, never one a person
+   * paused or must look at. apply that waited for the lease is one too.
+   */
+  standby?: boolean;
 }

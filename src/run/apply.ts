@@ -15,6 +15,7 @@ import { refuseOtherLimit, resumeHolding } from "./apply-resume.ts";
 import { EarlySignals } from "./apply-signals.ts";
 import type { ApplyInput, DriveResult } from "./apply-types.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
+import { holdLease, type LeaseKeeper, leaseTiming } from "./lease.ts";
 import { isStoreUrl } from "../store/location.ts";
 import { statePathFrom } from "./locate.ts";
 
@@ -38,6 +39,7 @@ export async function apply(input: ApplyInput): Promise<DriveResult> {
 }
 
 async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveResult> {
+  leaseTiming(); // a bad ROLLGATE_LEASE_SECONDS is refused before anything is read or written
   const fleet = loadFleetFile(input.fleetFile);
   input.onFleet?.(fleet, input.fleetFile);
   await refuseOtherLimitFirst(input, fleet);
@@ -55,6 +57,27 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
   const driverFor = input.driverFor ?? defaultDriverFor;
   const fleetId = fleetIdentity(fleet);
 
+  // A PostgreSQL store: an unfinished run of this fleet and target is resumed, or waited for as a
+  // standby while another engine leads it (docs/ha.md); the host lock is taken once this engine
+  // leads (resumeHolding), since on this host a former leader may still hold it.
+  const networked = isStoreUrl(statePath);
+  let lastCompleted: string | undefined;
+  if (networked) {
+    // opened read-write: its schema is made before it is read
+    const peek = openStore(statePath);
+    let existing: string | undefined;
+    try {
+      existing = (await peek.findUnfinishedRun(fleet.name, plan.target, fleetId))?.id;
+      lastCompleted = (await peek.listRuns()).find(
+        (r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed",
+      )?.id;
+    } finally {
+      await peek.close();
+    }
+    if (existing)
+      return await resumeHolding({ ...input, statePath, runId: existing, limit: plan.limit ?? [] }, early);
+  }
+
   // One engine per server on this host (whatever the fleet file, a copy of it, or the state
   // file), taken before the journal is read, the servers observed or a person asked, so that a
   // second engine is refused before any of these; released on every way out.
@@ -63,10 +86,8 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
   );
   try {
     // An unfinished run of this fleet (by its servers, not its name) and target is resumed.
-    let lastCompleted: string | undefined;
-    if (isStoreUrl(statePath) || existsSync(statePath)) {
-      // a PostgreSQL store is opened read-write here: its schema is made before it is read
-      const peek = openStore(statePath, { readonly: !isStoreUrl(statePath) });
+    if (!networked && existsSync(statePath)) {
+      const peek = openStore(statePath, { readonly: true });
       const existing = await peek.findUnfinishedRun(fleet.name, plan.target, fleetId);
       lastCompleted = (await peek.listRuns()).find(
         (r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed",
@@ -145,18 +166,26 @@ async function startRun(
   }
   early.check();
   const store = openStore(statePath);
+  let keeper: LeaseKeeper | undefined;
   try {
     await store.acquireEngineLock(fleet.name, { pid: process.pid, host: hostname() });
-    const run = await store.createRun({
+    const created = await store.createRun({
       fleet: fleet.name,
       fleetFile: resolve(input.fleetFile),
       target: plan.target,
       plan,
       fleetId: fleetIdentity(fleet),
     });
-    for (const e of await store.events(run.id)) input.onEvent?.(e);
-    return await drive(store, run, fleet, plan, statePath, input, early);
+    // the run's lease (a state file: its engine lock, held already); in PostgreSQL the fleet's
+    // engine lock covered the run's creation, and from here the lease stands for it (docs/ha.md)
+    const got = await holdLease(store, created.id);
+    if ("finished" in got) throw new Error(`run ${created.id} finished before it started`);
+    keeper = got.keeper;
+    if (isStoreUrl(statePath)) await store.releaseEngineLock(fleet.name, process.pid);
+    for (const e of await store.events(got.run.id)) input.onEvent?.(e);
+    return await drive(store, got.run, fleet, plan, statePath, input, early, keeper);
   } finally {
+    await keeper?.release();
     await store.releaseEngineLock(fleet.name, process.pid);
     await store.close();
   }

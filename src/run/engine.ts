@@ -54,16 +54,21 @@ export class Engine {
 
   /** Runs until the plan is done, or the run is escalated, aborted, or halted for a confirmation. */
   async run(): Promise<EngineResult> {
+    let result: EngineResult;
     try {
       await this.load();
-      return await loop(this.ctx);
+      result = await loop(this.ctx);
     } finally {
       // Never hand the store back while a step still runs: its outcome must reach the journal.
       await Promise.allSettled([...this.ctx.running.values()]);
       this.ended = true;
       // the events held for the next write (observations, steps done) reach the journal too
+      // (unless the lease was lost: another engine writes the journal now)
       await this.ctx.flush();
     }
+    // a step that ended because the lease was lost: the run goes on elsewhere; this engine stops
+    if (this.ctx.leaseLost) throw this.ctx.leaseLost;
+    return result;
   }
 }
 

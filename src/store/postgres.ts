@@ -7,7 +7,7 @@ import { RollgateError } from "../model/errors.ts";
 import type { Plan } from "../plan/types.ts";
 import { redactCredentials, redactStoreUrl } from "./location.ts";
 import { pidAlive } from "./sqlite.ts";
-import type { RunRecord, Store, StoredToken } from "./types.ts";
+import type { Lease, LeaseAttempt, RunRecord, Store, StoredToken } from "./types.ts";
 import { RUN_COLUMNS, type RunRow, toRecord } from "./run-row.ts";
 
 /**
@@ -47,8 +47,21 @@ CREATE TABLE tokens (
   expires_at TEXT, revoked_at TEXT, run_id TEXT
 );`,
   },
+  {
+    // the lease of each run (docs/ha.md) and, per journal entry, the epoch it was written under
+    version: 2,
+    sql: `
+CREATE TABLE leases (
+  run_id TEXT PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, epoch BIGINT NOT NULL,
+  acquired_at TIMESTAMPTZ NOT NULL, renewed_at TIMESTAMPTZ NOT NULL, expires_at TIMESTAMPTZ NOT NULL
+);
+ALTER TABLE events ADD COLUMN epoch BIGINT;`,
+  },
 ];
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+
+/** How long the server lets a transaction of ours sit idle before it ends it (ms). */
+export const IDLE_IN_TRANSACTION_MS = 5_000;
 
 /** Any key: serializes migrations and lock takeovers between rollgate processes. */
 const MIGRATION_LOCK = 0x726f6c6c;
@@ -63,8 +76,9 @@ export function isConnectionLoss(e: unknown): boolean {
     )
   )
     return true;
-  // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now
-  if (/^08/.test(code) || ["57P01", "57P02", "57P03"].includes(code)) return true;
+  // 08: connection exception; 57P01-03: admin shutdown, crash shutdown, cannot connect now;
+  // 25P03: the server ended a transaction left idle (a process stopped in it) with its connection
+  if (/^08/.test(code) || ["57P01", "57P02", "57P03", "25P03"].includes(code)) return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
     err.message ?? "",
   );
@@ -94,6 +108,8 @@ export class PostgresStore implements Store {
   private readonly endpoint: string;
   private ready: Promise<void> | undefined;
   private closed = false;
+  /** Per run, the lease epoch this store's writes are made under (fence()). */
+  private readonly fences = new Map<string, number>();
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     this.location = url;
@@ -108,7 +124,15 @@ export class PostgresStore implements Store {
       throw new RollgateError("ROLLGATE_E_STATE_OPEN", `cannot open ${this.shown}: it is not a valid URL`);
     }
     this.endpoint = `${parsed.hostname || "localhost"}:${parsed.port || "5432"}`;
-    this.pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+    // A process stopped in the middle of a transaction (SIGSTOP) would hold its row locks, the
+    // lease's among them, for as long as it is stopped: the server ends such a transaction after
+    // IDLE_IN_TRANSACTION_MS, so that a standby's takeover is not held up by it (docs/ha.md).
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: 5_000,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    });
     // an idle client whose server went away: the pool drops it; the next call reconnects
     this.pool.on("error", () => undefined);
   }
@@ -156,6 +180,8 @@ export class PostgresStore implements Store {
 
   private async migrate(): Promise<void> {
     const client = await this.pool.connect();
+    const ignore = () => undefined; // as in write(): a connection ended under us fails the query
+    client.on("error", ignore);
     try {
       const version = await this.schemaVersion((sql, p) => client.query(sql, p));
       if (version > PG_SCHEMA_VERSION) {
@@ -187,6 +213,7 @@ export class PostgresStore implements Store {
         throw e;
       }
     } finally {
+      client.off("error", ignore);
       client.release();
     }
   }
@@ -210,6 +237,10 @@ export class PostgresStore implements Store {
     await this.init();
     return this.retrying(what, async () => {
       const client = await this.pool.connect();
+      // the server may end the connection while it is checked out (IDLE_IN_TRANSACTION_MS): the
+      // query under way fails with it, and the event must not end the process
+      const ignore = () => undefined;
+      client.on("error", ignore);
       let broken = false;
       try {
         await client.query("BEGIN");
@@ -221,16 +252,33 @@ export class PostgresStore implements Store {
         if (!broken) await client.query("ROLLBACK").catch(() => undefined);
         throw e;
       } finally {
+        client.off("error", ignore);
         client.release(broken);
       }
     });
   }
 
+  /**
+   * A fenced run's write goes on only while the run's lease still has this store's epoch. FOR
+   * SHARE: a takeover (which locks the row FOR UPDATE) waits for this transaction, or this one sees
+   * the new epoch and is refused; either way no write of an old epoch commits after a takeover.
+   */
+  private async fenced(q: Query, runId: string): Promise<number | undefined> {
+    const epoch = this.fences.get(runId);
+    if (epoch === undefined) return undefined;
+    const r = await q("SELECT owner, epoch FROM leases WHERE run_id = $1 FOR SHARE", [runId]);
+    const row = r.rows[0] as { owner: string; epoch: string } | undefined;
+    if (!row || Number(row.epoch) !== epoch)
+      throw leaseLost(runId, epoch, row?.owner, Number(row?.epoch ?? 0));
+    return epoch;
+  }
+
   private async insertEvent(q: Query, runId: string, body: RunEventBody, writeId: string): Promise<RunEvent> {
     const at = this.iso();
+    const epoch = await this.fenced(q, runId);
     const ins = await q(
-      "INSERT INTO events(run_id, at, type, body_json, write_id) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (write_id) DO NOTHING RETURNING seq, at",
-      [runId, at, body.type, JSON.stringify(body), writeId],
+      "INSERT INTO events(run_id, at, type, body_json, write_id, epoch) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (write_id) DO NOTHING RETURNING seq, at",
+      [runId, at, body.type, JSON.stringify(body), writeId, epoch ?? null],
     );
     const row = ins.rows[0] ?? (await q("SELECT seq, at FROM events WHERE write_id = $1", [writeId])).rows[0];
     return { ...body, seq: Number(row.seq), runId, at: row.at as string };
@@ -314,6 +362,7 @@ export class PostgresStore implements Store {
   async setState(id: string, state: RunState, reason?: string): Promise<RunEvent> {
     const writeId = randomUUID();
     return this.write("record a run's state", async (q) => {
+      await this.fenced(q, id);
       await q("UPDATE runs SET state = $1, updated_at = $2 WHERE id = $3", [state, this.iso(), id]);
       return this.insertEvent(q, id, { type: "run.state", state, ...(reason ? { reason } : {}) }, writeId);
     });
@@ -338,6 +387,7 @@ export class PostgresStore implements Store {
           at: done.rows[0].at,
         } as RunEvent;
       }
+      await this.fenced(q, id);
       const changed = await q(
         "UPDATE runs SET state = $1, updated_at = $2 WHERE id = $3 AND state = ANY($4)",
         [state, this.iso(), id, [...from]],
@@ -350,6 +400,7 @@ export class PostgresStore implements Store {
   async confirm(id: string, step: string, by: string): Promise<RunEvent> {
     const writeId = randomUUID();
     return this.write("record a confirmation", async (q) => {
+      await this.fenced(q, id);
       const r = await q("SELECT confirmed_json FROM runs WHERE id = $1 FOR UPDATE", [id]);
       if (!r.rows[0]) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${id} in ${this.shown}`);
       const confirmed = [...new Set([...(JSON.parse(r.rows[0].confirmed_json as string) as string[]), step])];
@@ -365,6 +416,16 @@ export class PostgresStore implements Store {
   async append(runId: string, body: RunEventBody): Promise<RunEvent> {
     const writeId = randomUUID();
     return this.write("append to the journal", (q) => this.insertEvent(q, runId, body, writeId));
+  }
+
+  /** Several events in one transaction, in order: all of them or none. */
+  async appendMany(runId: string, bodies: readonly RunEventBody[]): Promise<RunEvent[]> {
+    const ids = bodies.map(() => randomUUID());
+    return this.write("append to the journal", async (q) => {
+      const out: RunEvent[] = [];
+      for (const [i, b] of bodies.entries()) out.push(await this.insertEvent(q, runId, b, ids[i]!));
+      return out;
+    });
   }
 
   async events(runId: string, afterSeq = 0, limit = 100_000): Promise<RunEvent[]> {
@@ -390,6 +451,21 @@ export class PostgresStore implements Store {
   async acquireEngineLock(fleet: string, owner: { pid: number; host: string }): Promise<void> {
     await this.write("take the engine lock", async (q) => {
       await q("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK, fleet]);
+      // an engine (on any host) holding a live lease of an unfinished run of this fleet drives it
+      const leased = await q(
+        `SELECT l.owner, l.acquired_at FROM leases l JOIN runs r ON r.id = l.run_id
+         WHERE r.fleet = $1 AND NOT (r.state = ANY($2)) AND l.expires_at > clock_timestamp() LIMIT 1`,
+        [fleet, [...FINISHED_STATES]],
+      );
+      const lease = leased.rows[0] as { owner: string; acquired_at: Date } | undefined;
+      if (lease) {
+        const [host = "", pid = "0"] = ownerParts(lease.owner);
+        throw new RollgateError(
+          "ROLLGATE_E_RUN_LOCKED",
+          `another rollgate engine (pid ${pid} on ${host}, since ${new Date(lease.acquired_at).toISOString()}) holds the lease of a run of fleet ${fleet}; one engine drives a fleet at a time`,
+          { details: { pid: Number(pid), host } },
+        );
+      }
       const r = await q("SELECT pid, host, acquired_at FROM locks WHERE fleet = $1", [fleet]);
       const held = r.rows[0] as { pid: number; host: string; acquired_at: string } | undefined;
       if (held && (held.pid !== owner.pid || held.host !== owner.host)) {
@@ -415,7 +491,23 @@ export class PostgresStore implements Store {
     );
   }
 
+  /**
+   * The engine driving a fleet now: the holder of a live lease of one of its runs (any host), else
+   * the holder of the fleet's engine lock whose process is alive.
+   */
   async engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined> {
+    const leased = await this.read("read the runs' leases", (q) =>
+      q(
+        `SELECT l.owner, l.acquired_at FROM leases l JOIN runs r ON r.id = l.run_id
+         WHERE r.fleet = $1 AND l.expires_at > clock_timestamp() ORDER BY l.renewed_at DESC LIMIT 1`,
+        [fleet],
+      ),
+    );
+    const lease = leased.rows[0] as { owner: string; acquired_at: Date } | undefined;
+    if (lease) {
+      const [host = "", pid = "0"] = ownerParts(lease.owner);
+      return { pid: Number(pid), host, since: new Date(lease.acquired_at).toISOString() };
+    }
     const r = await this.read("read the engine lock", (q) =>
       q("SELECT pid, host, acquired_at FROM locks WHERE fleet = $1", [fleet]),
     );
@@ -423,6 +515,73 @@ export class PostgresStore implements Store {
     if (!held) return undefined;
     if (held.host === hostname() && !pidAlive(held.pid)) return undefined;
     return { pid: held.pid, host: held.host, since: held.acquired_at };
+  }
+
+  async acquireLease(runId: string, owner: string, seconds: number): Promise<LeaseAttempt> {
+    return this.write("take the run's lease", async (q) => {
+      const r = await q(
+        "SELECT expires_at < clock_timestamp() AS expired, owner FROM leases WHERE run_id = $1 FOR UPDATE",
+        [runId],
+      );
+      const row = r.rows[0] as { expired: boolean; owner: string } | undefined;
+      if (!row) {
+        const ins = await q(
+          `INSERT INTO leases(run_id, owner, epoch, acquired_at, renewed_at, expires_at)
+           VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp(), clock_timestamp() + $3 * interval '1 second')
+           ON CONFLICT (run_id) DO NOTHING RETURNING ${LEASE_COLUMNS}`,
+          [runId, owner, seconds],
+        );
+        if (ins.rows[0]) return { taken: leaseOf(ins.rows[0] as LeaseRow) };
+        // another engine inserted it meanwhile: it holds it
+        return { heldBy: (await this.leaseRow(q, runId))! };
+      }
+      if (row.owner !== owner && !row.expired) return { heldBy: (await this.leaseRow(q, runId))! };
+      // ours already (a retried call, a renewal), or run out: taken, a takeover with the next epoch
+      const up = await q(
+        `UPDATE leases SET owner = $2, epoch = CASE WHEN owner = $2 THEN epoch ELSE epoch + 1 END,
+           acquired_at = CASE WHEN owner = $2 THEN acquired_at ELSE clock_timestamp() END,
+           renewed_at = clock_timestamp(), expires_at = clock_timestamp() + $3 * interval '1 second'
+         WHERE run_id = $1 RETURNING ${LEASE_COLUMNS}`,
+        [runId, owner, seconds],
+      );
+      return { taken: leaseOf(up.rows[0] as LeaseRow) };
+    });
+  }
+
+  async renewLease(lease: Lease, seconds: number): Promise<Lease> {
+    return this.write("renew the run's lease", async (q) => {
+      const up = await q(
+        `UPDATE leases SET renewed_at = clock_timestamp(), expires_at = clock_timestamp() + $4 * interval '1 second'
+         WHERE run_id = $1 AND owner = $2 AND epoch = $3 RETURNING ${LEASE_COLUMNS}`,
+        [lease.runId, lease.owner, lease.epoch, seconds],
+      );
+      if (up.rows[0]) return leaseOf(up.rows[0] as LeaseRow);
+      const now = await this.leaseRow(q, lease.runId);
+      throw leaseLost(lease.runId, lease.epoch, now?.owner, now?.epoch ?? 0);
+    });
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    await this.write("release the run's lease", (q) =>
+      q("UPDATE leases SET expires_at = clock_timestamp() WHERE run_id = $1 AND owner = $2 AND epoch = $3", [
+        lease.runId,
+        lease.owner,
+        lease.epoch,
+      ]),
+    );
+  }
+
+  async readLease(runId: string): Promise<Lease | undefined> {
+    return this.read("read the run's lease", (q) => this.leaseRow(q, runId));
+  }
+
+  fence(lease: Lease): void {
+    this.fences.set(lease.runId, lease.epoch);
+  }
+
+  private async leaseRow(q: Query, runId: string): Promise<Lease | undefined> {
+    const r = await q(`SELECT ${LEASE_COLUMNS} FROM leases WHERE run_id = $1`, [runId]);
+    return r.rows[0] ? leaseOf(r.rows[0] as LeaseRow) : undefined;
   }
 
   async addToken(token: StoredToken): Promise<void> {
@@ -463,4 +622,40 @@ export class PostgresStore implements Store {
     this.closed = true;
     await this.pool.end();
   }
+}
+
+const LEASE_COLUMNS = "run_id, owner, epoch, acquired_at, expires_at, expires_at > clock_timestamp() AS live";
+
+interface LeaseRow {
+  run_id: string;
+  owner: string;
+  epoch: string;
+  acquired_at: Date;
+  expires_at: Date;
+  live: boolean;
+}
+
+function leaseOf(row: LeaseRow): Lease {
+  return {
+    runId: row.run_id,
+    owner: row.owner,
+    epoch: Number(row.epoch),
+    since: new Date(row.acquired_at).toISOString(),
+    expiresAt: new Date(row.expires_at).toISOString(),
+    live: row.live,
+  };
+}
+
+/** An owner is `host:pid:random`; a host name has no colon. */
+function ownerParts(owner: string): string[] {
+  return owner.split(":");
+}
+
+function leaseLost(runId: string, epoch: number, owner: string | undefined, now: number): RollgateError {
+  const [host, pid] = owner ? ownerParts(owner) : [];
+  return new RollgateError(
+    "ROLLGATE_E_LEASE_LOST",
+    `this engine lost the lease of run ${runId}: ${owner ? `another engine (pid ${pid} on ${host}) leads it now, under epoch ${now}` : "the lease is gone"}, and this one held epoch ${epoch}; it stops here and starts no action, the run goes on under the engine that holds the lease`,
+    { details: { run: runId, epoch, ...(owner ? { owner, leaseEpoch: now } : {}) } },
+  );
 }

@@ -6,7 +6,7 @@ import { FINISHED_STATES } from "../events/types.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Plan } from "../plan/types.ts";
 import { openStateFile } from "./state-file.ts";
-import type { RunRecord, Store, StoredToken } from "./types.ts";
+import type { Lease, LeaseAttempt, RunRecord, Store, StoredToken } from "./types.ts";
 import { RUN_COLUMNS, type RunRow, toRecord } from "./run-row.ts";
 
 export function pidAlive(pid: number): boolean {
@@ -253,6 +253,36 @@ export class SqliteFile {
     return { pid: held.pid, host: held.host, since: held.acquired_at };
   }
 
+  /**
+   * A state file's lease is the fleet's engine lock (one host, one engine at a time): taking it
+   * takes the lock (ROLLGATE_E_RUN_LOCKED when a live engine holds it), it never runs out while
+   * its process lives, and its epoch is always 1. Nothing is ever taken over, so nothing is fenced.
+   */
+  acquireLease(runId: string, owner: string, _seconds: number): LeaseAttempt {
+    const run = this.getRun(runId);
+    if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no run ${runId} in the state file`);
+    this.acquireEngineLock(run.fleet, { pid: process.pid, host: hostname() });
+    const since = this.engineHolder(run.fleet)?.since ?? this.iso();
+    return { taken: { runId, owner, epoch: 1, since, live: true } };
+  }
+
+  renewLease(lease: Lease, _seconds: number): Lease {
+    return lease;
+  }
+
+  releaseLease(lease: Lease): void {
+    const run = this.getRun(lease.runId);
+    if (run) this.releaseEngineLock(run.fleet, process.pid);
+  }
+
+  readLease(runId: string): Lease | undefined {
+    const run = this.getRun(runId);
+    const held = run ? this.engineHolder(run.fleet) : undefined;
+    return held
+      ? { runId, owner: `${held.host}:${held.pid}:lock`, epoch: 1, since: held.since, live: true }
+      : undefined;
+  }
+
   addToken(token: StoredToken): void {
     this.stmt("INSERT INTO tokens(id, role, hash, created_at, expires_at, run_id) VALUES (?,?,?,?,?,?)").run(
       token.id,
@@ -377,6 +407,20 @@ export class SqliteStore implements Store, Async<Omit<SqliteFile, "path" | "read
   async engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined> {
     return this.file.engineHolder(fleet);
   }
+  async acquireLease(runId: string, owner: string, seconds: number): Promise<LeaseAttempt> {
+    return this.file.acquireLease(runId, owner, seconds);
+  }
+  async renewLease(lease: Lease, seconds: number): Promise<Lease> {
+    return this.file.renewLease(lease, seconds);
+  }
+  async releaseLease(lease: Lease): Promise<void> {
+    this.file.releaseLease(lease);
+  }
+  async readLease(runId: string): Promise<Lease | undefined> {
+    return this.file.readLease(runId);
+  }
+  /** Nothing to fence: a state file's lease is its engine lock, never taken over (acquireLease). */
+  fence(_lease: Lease): void {}
   async addToken(token: StoredToken): Promise<void> {
     this.file.addToken(token);
   }

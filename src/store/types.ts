@@ -37,6 +37,32 @@ export interface StoredToken {
   run?: string;
 }
 
+/**
+ * The lease of a run: who may drive it now. One engine holds it at a time; the others wait
+ * (docs/ha.md). `epoch` grows at every takeover and fences the store: once a store is fenced
+ * (`fence`), each of its writes for that run is refused in its own transaction, with
+ * ROLLGATE_E_LEASE_LOST, when the run's lease has moved to a higher epoch.
+ *
+ * In PostgreSQL the lease is a row per run, with an expiry by the database's clock. In a SQLite
+ * state file it is the fleet's engine lock (one host, one engine): it never expires while its
+ * process lives, and its epoch is always 1.
+ */
+export interface Lease {
+  runId: string;
+  /** The engine holding it: `host:pid:random`. */
+  owner: string;
+  epoch: number;
+  /** When it was taken, ISO. */
+  since: string;
+  /** When it runs out unless renewed (the database's clock, ISO); none: it is the engine lock and does not run out. */
+  expiresAt?: string;
+  /** Whether it had not run out when it was read (by the database's clock). */
+  live: boolean;
+}
+
+/** An attempt to take a run's lease: taken (a new epoch after a takeover), or held by a live engine. */
+export type LeaseAttempt = { taken: Lease } | { heldBy: Lease };
+
 export interface Store {
   /** Where the store lives: a state file's path (a URL such as postgres://… for a networked store). */
   readonly location: string;
@@ -85,6 +111,25 @@ export interface Store {
   releaseEngineLock(fleet: string, pid: number): Promise<void>;
   /** The engine driving a fleet now, if its process is alive. */
   engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined>;
+  /**
+   * Takes the run's lease for `owner` for `seconds`: free or run out, it is taken (a takeover
+   * raises the epoch by one); held live by another owner, it is not. Held by `owner` already, it
+   * is renewed. A SQLite store takes the fleet's engine lock instead (throwing
+   * ROLLGATE_E_RUN_LOCKED as acquireEngineLock does) and never answers heldBy.
+   */
+  acquireLease(runId: string, owner: string, seconds: number): Promise<LeaseAttempt>;
+  /** Extends the lease by `seconds` from now; throws ROLLGATE_E_LEASE_LOST if its epoch has moved on. */
+  renewLease(lease: Lease, seconds: number): Promise<Lease>;
+  /** Lets the lease run out now (a standby takes it at once); a lease already taken over is left alone. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** The run's lease as the store has it now, if any. */
+  readLease(runId: string): Promise<Lease | undefined>;
+  /**
+   * From now on every write this store makes for `lease.runId` (append, appendMany, setState,
+   * setStateIf, confirm) is made under `lease.epoch`: refused in its own transaction, with
+   * ROLLGATE_E_LEASE_LOST, once the run's lease has a higher epoch.
+   */
+  fence(lease: Lease): void;
   addToken(token: StoredToken): Promise<void>;
   tokens(): Promise<StoredToken[]>;
   /** Marks a token revoked (once; the first instant stays) and returns it; undefined if unknown. */

@@ -64,7 +64,8 @@ describe("every command's --help ends with Examples: (issue 13, item 6)", () => 
    */
   function needsALabOrRun(line: string): string | undefined {
     if (line.includes("examples/.rollgate/lab/")) return "the lab's derived fleet (lab up first)";
-    if (/^rollgate (lab|demo|serve)\b/.test(line)) return "starts or drives a lab, an engine or a server";
+    if (/^rollgate (lab|demo|serve|engine)\b/.test(line) || /^\S+=\S+ rollgate engine\b/.test(line))
+      return "starts or drives a lab, an engine or a server";
     if (/^rollgate token (revoke|list|create)\b/.test(line) || /^rollgate token\b/.test(line))
       return "a state file a run made";
     return undefined;

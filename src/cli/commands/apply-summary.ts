@@ -43,6 +43,13 @@ export function reportResult(
   fleetFile?: string,
 ): number {
   const paint = painter(ctx.output.color);
+  if (r.leftAlone) {
+    // a standby that drove nothing: the run as it is, and why
+    if (json)
+      ctx.output.json({ ok: r.state === "completed", state: r.state, run: r.runId, leftAlone: r.leftAlone });
+    ctx.output.err(r.leftAlone);
+    return r.state === "completed" ? 0 : 1;
+  }
   if (json) {
     ctx.output.json({
       ok: r.state === "completed",

@@ -66,6 +66,83 @@ export function registerApply(program: Command, ctx: CliContext): void {
       )
       .argument("[fleet]", "the fleet file; the state is .rollgate/state.db beside it"),
   ).action(action(ctx, (fleet: string | undefined, opts: ResumeOpts) => runResume(ctx, fleet, opts)));
+
+  program
+    .command("engine")
+    .description(
+      "run as a standby engine for a run kept in PostgreSQL: wait while another engine holds its lease, take over when it runs out (docs/ha.md)",
+    )
+    .option("--state <url>", "the PostgreSQL store (postgres://…; default: ROLLGATE_STATE)")
+    .option("--run <id>", "a run id (default: the store's one unfinished run)")
+    .option("--fleet <file>", "the fleet file on this host (default: the path the run was started from)")
+    .option("--confirm-finalize", "confirm the points of no return (G4)")
+    .option(
+      "--escalate-after <k>",
+      "escalate past k × a step's estimate (D8a)",
+      parsePositiveNumber,
+      RUN_DEFAULTS.escalateFactor,
+    )
+    .option(
+      "--correct-out-of-order",
+      "apply the manual's M3 correction to a matrix server upgraded out of order, instead of escalating",
+    )
+    .option("--json", "stream events as JSON lines on stdout")
+    .action(action(ctx, (opts: EngineOpts) => runEngine(ctx, opts)));
+}
+
+interface EngineOpts {
+  state?: string;
+  run?: string;
+  fleet?: string;
+  confirmFinalize?: boolean;
+  json?: boolean;
+  escalateAfter?: number;
+  correctOutOfOrder?: boolean;
+}
+
+/**
+ * `rollgate engine`: a standby for a run in PostgreSQL. It is `resume` that waits for the run's
+ * lease instead of handing the word to the live engine: once the leader's lease runs out it takes
+ * it (the epoch one higher), reads the journal, observes every server (G5) and only then acts.
+ */
+async function runEngine(ctx: CliContext, opts: EngineOpts): Promise<number> {
+  const state = opts.state ?? process.env.ROLLGATE_STATE;
+  if (state !== undefined) refuseStoreUrl(state);
+  const { isPostgresUrl } = await import("../../store/location.ts");
+  if (!state || !isPostgresUrl(state))
+    throw usageError(
+      "rollgate engine: --state postgres://… (or ROLLGATE_STATE) is required: a standby shares its run with the leader through PostgreSQL",
+    );
+  await prepareRunView(ctx.output);
+  const { resume } = await import("../../run/apply.ts");
+  const { openExistingStore, pickRun } = await import("../../run/locate.ts");
+  const store = openExistingStore(state);
+  let runId: string;
+  try {
+    runId = opts.run ?? (await pickRun(store, { unfinishedOnly: true })).id;
+  } finally {
+    await store.close();
+  }
+  const live = new LiveView(ctx, Boolean(opts.json), undefined);
+  const resumeCommand = resumeCommandFor(undefined, state, runId);
+  const result = await resume({
+    statePath: state,
+    runId,
+    standby: true,
+    ...(opts.fleet ? { fleetFile: opts.fleet } : {}),
+    confirmFinalize: Boolean(opts.confirmFinalize),
+    escalateFactor: opts.escalateAfter ?? RUN_DEFAULTS.escalateFactor,
+    ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
+    onStandby: (message) => ctx.output.err(message),
+    onPlan: (plan, info) => {
+      if (!opts.json) ctx.output.err(planBrief(plan, true, info.runId));
+      live.setPlan(plan, info.done);
+    },
+    onEvent: (e) => live.onEvent(e),
+    onInterrupt: (i) => live.interrupted(i, resumeCommand),
+  });
+  await live.suspend();
+  return reportResult(ctx, result, Boolean(opts.json), resumeCommand);
 }
 
 function applyOptions(cmd: Command): Command {
@@ -188,6 +265,7 @@ async function runApply(
       onFleet: notifier.onFleet,
       onJournalAside: notifier.onJournalAside,
       onInterrupt: (i) => live.interrupted(i, resumeCommand, () => dashboard?.revokeNow()),
+      onStandby: (message) => ctx.output.err(message),
       ...(dashboard ? { waitForConfirmation: true, onStore: dashboard.onStore } : {}),
     });
     await live.suspend();
@@ -264,6 +342,7 @@ async function runResume(
     onFleet: notifier.onFleet,
     onJournalAside: notifier.onJournalAside,
     onInterrupt: (i) => live.interrupted(i, resumeCommand),
+    onStandby: (message) => ctx.output.err(message),
   }).catch(async (e) => {
     await notifier.finish(undefined);
     throw e;

@@ -1,5 +1,6 @@
 import type { ServerObservation } from "../../drivers/driver.ts";
 import type { Escalation, RunEvent, RunEventBody, RunState } from "../../events/types.ts";
+import { RollgateError } from "../../model/errors.ts";
 import type { Cluster, Server } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
 import type { RunRecord } from "../../store/types.ts";
@@ -64,6 +65,9 @@ export class EngineContext {
   readonly awaitingAnswer = new Set<string>();
   readonly confirmationAsked = new Set<string>();
 
+  /** The run's lease was lost (another engine leads): nothing more is started nor written. */
+  leaseLost: RollgateError | undefined;
+
   /** The fleet's clusters by name (found once, not searched per step). */
   private readonly clustersByName: Map<string, Cluster>;
   /** The plan's index of each step: ready steps are taken in the plan's order. */
@@ -102,6 +106,36 @@ export class EngineContext {
   /** Reads the journal once, before the loop starts: where each step stands (replay.ts). */
   async load(): Promise<void> {
     this.standing = replayJournal(await this.journal(), this.o.plan, this.o.gate);
+  }
+
+  // --- the lease ---
+
+  /** Throws ROLLGATE_E_LEASE_LOST once the lease is lost (checked where the engine goes on). */
+  checkLease(): void {
+    const lost = this.leaseLost ?? this.o.lease?.lost();
+    if (lost) {
+      this.leaseLost = lost;
+      throw lost;
+    }
+  }
+
+  /** Before every driver action: the lease must still be this engine's, by its own deadline too. */
+  async assureLease(): Promise<void> {
+    this.checkLease();
+    await this.guarded(this.o.lease?.assure());
+  }
+
+  /** Notes a lease lost by a refused write (or a failed assurance) and passes the error on. */
+  private async guarded<T>(p: Promise<T> | undefined): Promise<T> {
+    try {
+      return (await p) as T;
+    } catch (e) {
+      if (isLeaseLost(e)) {
+        this.leaseLost ??= e as RollgateError;
+        this.o.lease?.markLost(e as RollgateError);
+      }
+      throw e;
+    }
   }
 
   // --- the store, reached only here ---
@@ -146,6 +180,7 @@ export class EngineContext {
 
   /** Writes the held events now (before the run's state changes, and at the end). */
   async flush(): Promise<void> {
+    if (this.leaseLost) return; // refused anyway: another engine writes the journal now
     await this.commit();
   }
 
@@ -189,11 +224,12 @@ export class EngineContext {
 
   private async write(bodies: RunEventBody[]): Promise<RunEvent[]> {
     const { store, runId } = this.o;
+    this.checkLease();
     let events: RunEvent[];
-    if (bodies.length > 1 && store.appendMany) events = await store.appendMany(runId, bodies);
+    if (bodies.length > 1 && store.appendMany) events = await this.guarded(store.appendMany(runId, bodies));
     else {
       events = [];
-      for (const b of bodies) events.push(await store.append(runId, b));
+      for (const b of bodies) events.push(await this.guarded(store.append(runId, b)));
     }
     for (const e of events) this.o.onEvent?.(e);
     return events;
@@ -202,7 +238,8 @@ export class EngineContext {
   async setState(state: RunState, reason?: string): Promise<void> {
     await this.flush();
     this.lastRun = undefined;
-    const e = await this.o.store.setState(this.o.runId, state, reason);
+    this.checkLease();
+    const e = await this.guarded(this.o.store.setState(this.o.runId, state, reason));
     this.o.onEvent?.(e);
   }
 
@@ -237,7 +274,8 @@ export class EngineContext {
   async confirm(step: string): Promise<void> {
     await this.flush();
     this.lastRun = undefined;
-    const e = await this.o.store.confirm(this.o.runId, step, "operator");
+    this.checkLease();
+    const e = await this.guarded(this.o.store.confirm(this.o.runId, step, "operator"));
     this.o.onEvent?.(e);
   }
 
@@ -302,6 +340,9 @@ export class EngineContext {
     return Math.max(0, step.end - step.start);
   }
 }
+
+export const isLeaseLost = (e: unknown): boolean =>
+  e instanceof RollgateError && e.code === "ROLLGATE_E_LEASE_LOST";
 
 /** How long `note` holds an event at most before it is written. */
 export const HOLD_MS = 50;

@@ -4,7 +4,7 @@ import type { Step } from "../../model/step.ts";
 import { effectPresent, inProgress, joinProblems, type StepContext } from "../effects.ts";
 import type { StepStanding } from "../journal.ts";
 import { preconditionProblems } from "../preconditions.ts";
-import { type EngineContext, sleep } from "./context.ts";
+import { type EngineContext, isLeaseLost, sleep } from "./context.ts";
 import { failed, halt, raise, ruleOfAction } from "./escalation.ts";
 import { mayStartStep } from "./schedule.ts";
 import { receiver, watchMatrix } from "./matrix-watch.ts";
@@ -15,8 +15,15 @@ import { installFailure, secondsSince, timeoutHalt, waitBounds } from "./timeout
 export function start(ctx: EngineContext, step: Step): void {
   const p = execute(ctx, step)
     .catch(async (e: unknown) => {
+      // the lease lost: another engine leads the run; this one writes nothing more (not even an escalation)
+      if (isLeaseLost(e) || ctx.leaseLost) {
+        ctx.leaseLost ??= e as NonNullable<typeof ctx.leaseLost>;
+        return;
+      }
       const escalation = await failed(ctx, step, e);
-      await raise(ctx, escalation, step);
+      await raise(ctx, escalation, step).catch((err: unknown) => {
+        if (!isLeaseLost(err)) throw err;
+      });
     })
     .finally(() => {
       ctx.running.delete(step.id);
@@ -180,6 +187,9 @@ async function perform(ctx: EngineContext, step: Step, target: { cluster: Cluste
     ...(step.server && target.server.name !== step.server ? { server: step.server } : {}),
   };
   let outcome: Awaited<ReturnType<Driver["perform"]>>;
+  // the last moment before the action leaves: this engine must still hold the lease, by its own
+  // deadline too (a leader paused past its lease, then continued, stops here: docs/ha.md)
+  await ctx.assureLease();
   try {
     outcome = await ctx.o.driverFor(cluster).perform(target, step.action, args);
   } catch (e) {
@@ -209,6 +219,7 @@ async function waitForEffect(ctx: EngineContext, r: StepRun): Promise<void> {
   const waitingSince = ctx.o.now();
   const { deadline, pollMs } = waitBounds(ctx, step, waitingSince);
   for (;;) {
+    ctx.checkLease();
     await look(ctx, r);
     if (effectPresent(effectContext(r), ctx.target(step))) return;
     await watchMatrix(ctx, step, cluster);

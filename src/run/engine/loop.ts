@@ -26,6 +26,7 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
   // server already down (stopped by an operator, crashed) out of service (G3) from the start
   await observeEverything(ctx);
   for (;;) {
+    ctx.checkLease();
     const run = await ctx.runState();
     if (ctx.o.plan.steps.every((s) => ctx.done(s.id)) && ctx.running.size === 0 && !ctx.escalation) {
       // Every step done is not yet success: the fleet must look upgraded to its servers too.

@@ -79,6 +79,7 @@ async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: s
     level: "warn",
     message: `M3 correction on ${cluster.name}: ${name} runs ${target} while higher-addressed servers still run the old release; stopping it, upgrading the others in order, starting it last`,
   });
+  await ctx.assureLease();
   const outcome = await ctx.o.driverFor(cluster).perform({ cluster, server }, "stop", {});
   if (!outcome.ok)
     throw halt(

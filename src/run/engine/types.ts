@@ -1,5 +1,6 @@
 import type { Driver } from "../../drivers/driver.ts";
 import type { Escalation, RunEvent, RunState } from "../../events/types.ts";
+import type { RollgateError } from "../../model/errors.ts";
 import type { Cluster, Fleet } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
 import type { Plan } from "../../plan/types.ts";
@@ -44,6 +45,21 @@ export interface EngineOptions {
   correctOutOfOrder?: boolean;
   /** Time source; tests and the lab may compress it. */
   now?: () => number;
+  /**
+   * The run's lease (run/lease.ts): asked before every driver action. Once it is lost the engine
+   * starts no action, writes nothing more, and run() throws ROLLGATE_E_LEASE_LOST.
+   */
+  lease?: LeaseGuard;
+}
+
+/** What the engine asks of the lease its shell holds (docs/ha.md). */
+export interface LeaseGuard {
+  /** Resolves if this engine may start a driver action now; throws ROLLGATE_E_LEASE_LOST if not. */
+  assure(): Promise<void>;
+  /** The error the lease was lost with, once it is. */
+  lost(): RollgateError | undefined;
+  /** A fenced write was refused: the lease is lost. */
+  markLost(e: RollgateError): void;
 }
 
 export interface EngineResult {
