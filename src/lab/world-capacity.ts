@@ -9,10 +9,18 @@ import type { LabWorld } from "./world.ts";
  * a server up, no install under way, and is a member of a supercluster if it was one. Going below
  * the floor is recorded once per dip, as a violation of G3 (`belowFloor`: the domains below it now).
  */
-export function checkCapacity(w: LabWorld, belowFloor: Set<string>): void {
+export function checkCapacity(w: LabWorld, belowFloor: Set<string>, changed?: SimCluster): void {
   const floor = w.fleet.defaults.capacityFloor;
   if (!(floor > 0)) return;
-  for (const [domain, clusters] of capacityDomains(w)) {
+  const all = domainsOf(w);
+  // A change on a matrix or generic cluster moves only its own domain; a DMA action (a join, a
+  // territory move) may touch others of its supercluster: every domain is judged then, as at a
+  // change with no cluster named. The domains are the fleet file's: built once per world.
+  const judged =
+    changed && changed.pack !== "polycom-dma"
+      ? [[all.domainOf.get(changed.name)!, all.domains.get(all.domainOf.get(changed.name)!)!] as const]
+      : all.domains;
+  for (const [domain, clusters] of judged) {
     const { share, out } = inService(clusters);
     if (share + 1e-9 < floor) {
       if (belowFloor.has(domain)) continue;
@@ -26,16 +34,37 @@ export function checkCapacity(w: LabWorld, belowFloor: Set<string>): void {
   }
 }
 
-function capacityDomains(w: LabWorld): Map<string, SimCluster[]> {
+interface Domains {
+  domains: Map<string, SimCluster[]>;
+  /** The domain of each cluster. */
+  domainOf: Map<string, string>;
+}
+
+const built = new WeakMap<LabWorld, Domains>();
+
+function domainsOf(w: LabWorld): Domains {
+  let d = built.get(w);
+  if (!d) {
+    d = capacityDomains(w);
+    built.set(w, d);
+  }
+  return d;
+}
+
+function capacityDomains(w: LabWorld): Domains {
   const domains = new Map<string, SimCluster[]>();
-  for (const sc of w.fleet.superclusters)
-    domains.set(
-      sc.name,
-      sc.clusters.map((n) => w.clusters.get(n)).filter((c): c is SimCluster => c !== undefined),
-    );
+  const domainOf = new Map<string, string>();
+  for (const sc of w.fleet.superclusters) {
+    const members = sc.clusters.map((n) => w.clusters.get(n)).filter((c): c is SimCluster => c !== undefined);
+    domains.set(sc.name, members);
+    for (const c of members) domainOf.set(c.name, sc.name);
+  }
   for (const c of w.clusters.values())
-    if (!w.fleet.superclusters.some((sc) => sc.clusters.includes(c.name))) domains.set(c.name, [c]);
-  return domains;
+    if (!domainOf.has(c.name)) {
+      domains.set(c.name, [c]);
+      domainOf.set(c.name, c.name);
+    }
+  return { domains, domainOf };
 }
 
 /** The share of a domain's capacity in service, and what is out of service (clusters or servers). */
@@ -55,8 +84,13 @@ function inService(clusters: readonly SimCluster[]): { share: number; out: strin
       if (serves) serving += c.spec.capacity;
       else out.push(c.name);
     } else {
-      for (const s of c.servers) {
-        const weight = c.spec.servers.find((x) => x.name === s.name)?.capacity ?? 1;
+      for (const [i, s] of c.servers.entries()) {
+        // the simulated servers are built in the fleet file's order (world-build.ts)
+        const spec =
+          c.spec.servers[i]?.name === s.name
+            ? c.spec.servers[i]
+            : c.spec.servers.find((x) => x.name === s.name);
+        const weight = spec?.capacity ?? 1;
         total += weight;
         if (!s.down && s.software === "running" && !s.disabled) serving += weight;
         else out.push(s.name);

@@ -106,7 +106,7 @@ export class LabWorld {
     const state = this.stateOf(s);
     const prev = s.reported;
     if (prev && prev.state === state && prev.release === s.release) {
-      this.checkCapacity();
+      this.checkCapacity(s.cluster);
       return;
     }
     s.reported = { state, release: s.release };
@@ -117,12 +117,12 @@ export class LabWorld {
       detail: `${s.name}: ${prev ? `${prev.state} (${prev.release}) → ` : ""}${state} (${s.release})${why ? `: ${why}` : ""}`,
       data: { state, release: s.release },
     });
-    this.checkCapacity();
+    this.checkCapacity(s.cluster);
   }
 
-  /** G3 after every change (world-capacity.ts). */
-  checkCapacity(): void {
-    checkCapacity(this, this.belowFloor);
+  /** G3 after every change (world-capacity.ts): the changed cluster's domain, else every one. */
+  checkCapacity(changed?: SimCluster): void {
+    checkCapacity(this, this.belowFloor, changed);
   }
 
   // ── actions ───────────────────────────────────────────────────────────────────────
@@ -141,7 +141,7 @@ export class LabWorld {
     if (s.down) return this.refuse(s, req.action, 503, "down", `${s.name} is down (rebooting)`);
     const reply =
       s.cluster.pack === "polycom-dma" ? performDmaAction(this, s, req) : performServerAction(this, s, req);
-    this.checkCapacity();
+    this.checkCapacity(s.cluster);
     return reply;
   }
 
@@ -228,7 +228,7 @@ export class LabWorld {
         if (owner.activity !== a) return;
         owner.activity = undefined;
         const reply = finish() ?? this.done(receiver, action);
-        this.checkCapacity();
+        this.checkCapacity(receiver.cluster);
         for (const w of a.waiters) w(reply);
       });
     }
