@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { type Sshd, sshdAvailable, startSshd } from "./sshd.ts";
 
 const ROOT = process.env.ROLLGATE_BENCH_ROOT ?? fileURLToPath(new URL("..", import.meta.url));
 const CLI = join(ROOT, "bin", "rollgate.js");
@@ -55,7 +56,7 @@ function cli(args: string[], cwd: string, timeoutMs = CASE_TIMEOUT_MS) {
  * per status read and per action, no shell), against the same appliance API through the lab's
  * control address. What an exec (or, plus a connection, ssh) driver costs per step.
  */
-function execFleet(derived: string): string {
+function execFleet(derived: string, sshd?: Sshd): string {
   const doc = parseYaml(readFileSync(derived, "utf8")) as {
     clusters: Array<{ driver?: unknown }>;
   };
@@ -84,91 +85,118 @@ function execFleet(derived: string): string {
     ),
     install: post("install", '{"release":"{release}"}'),
   };
-  for (const c of doc.clusters) c.driver = { exec: { timeout: "60s", commands } };
+  for (const c of doc.clusters)
+    c.driver = sshd
+      ? {
+          ssh: {
+            host: "127.0.0.1", // the fleet's addresses are real-world ones: the bench connects to loopback
+            port: sshd.port,
+            user: sshd.user,
+            identity: sshd.identity,
+            knownHosts: sshd.knownHosts,
+            timeout: "60s",
+            commands,
+          },
+        }
+      : { exec: { timeout: "60s", commands } };
   const path = join(derived, "..", "exec.yaml");
   writeFileSync(path, stringifyYaml(doc));
   return path;
 }
 
-function measure(matrices: number, size: number, driver: "http" | "exec" = "http") {
+function measure(matrices: number, size: number, driver: "http" | "exec" | "ssh" = "http") {
   return async (): Promise<Record<string, number | string>> => {
-    const servers = matrices * size;
-    const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-apply-"));
-    const fleet = join(dir, "scale.yaml");
-    writeFileSync(fleet, fleetYaml(matrices, size));
-    const up = cli(
-      ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
-      dir,
-      300_000,
-    );
-    if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
-    const labFleet = (JSON.parse(up.stdout) as { fleet: string }).fleet;
-    const derived = driver === "exec" ? execFleet(labFleet) : labFleet;
-    const state = join(dir, "state.db");
+    const sshd = driver === "ssh" ? await startSshd() : undefined;
     try {
-      const timeFile = join(dir, "time.txt");
-      const t0 = performance.now();
-      const r = spawnSync(
-        "/usr/bin/time",
-        [
-          "-f",
-          "%U %S %M",
-          "-o",
-          timeFile,
-          process.execPath,
-          CLI,
-          "apply",
-          derived,
-          "--to",
-          "3.5.1",
-          "--yes",
-          "--confirm-finalize",
-          "--state",
-          state,
-        ],
-        {
-          cwd: dir,
-          encoding: "utf8",
-          timeout: CASE_TIMEOUT_MS,
-          maxBuffer: 256 * 1024 * 1024,
-          env: { ...process.env, CI: "true" },
-          input: "",
-        },
-      );
-      const wallS = (performance.now() - t0) / 1000;
-      const [user, sys, maxKiB] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-3).map(Number);
-      if (r.status !== 0) throw new Error(`apply exited ${r.status}: ${(r.stderr ?? "").slice(-500)}`);
-      const db = new Database(state, { readonly: true });
-      const rows = (db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
-      const steps = (
-        db.prepare("SELECT count(*) AS n FROM events WHERE type = 'step.done'").get() as { n: number }
-      ).n;
-      db.close();
-      const journal = readFileSync(join(dir, ".rollgate", "lab", "scale.journal.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { kind: string; action?: string; server?: string });
-      const installs = journal.filter((e) => e.kind === "action" && e.action === "install");
-      const once = new Set(installs.map((e) => e.server)).size === installs.length;
-      if (installs.length !== servers || !once)
-        throw new Error(`the lab saw ${installs.length} installs for ${servers} servers`);
-      const cpuS = user! + sys!;
-      return {
-        servers,
-        steps,
-        "wall s": Math.round(wallS * 10) / 10,
-        "apply cpu s": Math.round(cpuS * 10) / 10,
-        "cpu ms/step": Math.round((cpuS * 1000) / Math.max(1, steps)),
-        "apply peak RSS MiB": Math.round(maxKiB! / 1024),
-        "journal rows": rows,
-        "lab installs": installs.length,
-        "lab violations": journal.filter((e) => e.kind === "violation").length,
-      };
+      return await measureWith(matrices, size, driver, sshd);
     } finally {
-      cli(["lab", "down", fleet], dir, 60_000);
-      rmSync(dir, { recursive: true, force: true });
+      sshd?.stop();
     }
   };
+}
+
+async function measureWith(
+  matrices: number,
+  size: number,
+  driver: "http" | "exec" | "ssh",
+  sshd: Sshd | undefined,
+): Promise<Record<string, number | string>> {
+  const servers = matrices * size;
+  const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-apply-"));
+  const fleet = join(dir, "scale.yaml");
+  writeFileSync(fleet, fleetYaml(matrices, size));
+  const up = cli(
+    ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
+    dir,
+    300_000,
+  );
+  if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
+  const labFleet = (JSON.parse(up.stdout) as { fleet: string }).fleet;
+  const derived = driver === "http" ? labFleet : execFleet(labFleet, sshd);
+  const state = join(dir, "state.db");
+  try {
+    const timeFile = join(dir, "time.txt");
+    const t0 = performance.now();
+    const r = spawnSync(
+      "/usr/bin/time",
+      [
+        "-f",
+        "%U %S %M",
+        "-o",
+        timeFile,
+        process.execPath,
+        CLI,
+        "apply",
+        derived,
+        "--to",
+        "3.5.1",
+        "--yes",
+        "--confirm-finalize",
+        "--state",
+        state,
+      ],
+      {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: CASE_TIMEOUT_MS,
+        maxBuffer: 256 * 1024 * 1024,
+        env: { ...process.env, CI: "true" },
+        input: "",
+      },
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const [user, sys, maxKiB] = readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-3).map(Number);
+    if (r.status !== 0) throw new Error(`apply exited ${r.status}: ${(r.stderr ?? "").slice(-500)}`);
+    const db = new Database(state, { readonly: true });
+    const rows = (db.prepare("SELECT count(*) AS n FROM events").get() as { n: number }).n;
+    const steps = (
+      db.prepare("SELECT count(*) AS n FROM events WHERE type = 'step.done'").get() as { n: number }
+    ).n;
+    db.close();
+    const journal = readFileSync(join(dir, ".rollgate", "lab", "scale.journal.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { kind: string; action?: string; server?: string });
+    const installs = journal.filter((e) => e.kind === "action" && e.action === "install");
+    const once = new Set(installs.map((e) => e.server)).size === installs.length;
+    if (installs.length !== servers || !once)
+      throw new Error(`the lab saw ${installs.length} installs for ${servers} servers`);
+    const cpuS = user! + sys!;
+    return {
+      servers,
+      steps,
+      "wall s": Math.round(wallS * 10) / 10,
+      "apply cpu s": Math.round(cpuS * 10) / 10,
+      "cpu ms/step": Math.round((cpuS * 1000) / Math.max(1, steps)),
+      "apply peak RSS MiB": Math.round(maxKiB! / 1024),
+      "journal rows": rows,
+      "lab installs": installs.length,
+      "lab violations": journal.filter((e) => e.kind === "violation").length,
+    };
+  } finally {
+    cli(["lab", "down", fleet], dir, 60_000);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -359,7 +387,7 @@ const NO_ANSIBLE = "ansible-playbook is not installed (Debian: apt-get install a
  * A case beside the 1 × 20 matrix, measured again just before it in the same process: the ratio
  * of CPU per step to it (the issue's scaling figure: at most 1.5 at 10,000 servers).
  */
-function relative(matrices: number, size: number, driver: "http" | "exec" = "http") {
+function relative(matrices: number, size: number, driver: "http" | "exec" | "ssh" = "http") {
   return async (): Promise<Record<string, number | string>> => {
     const base = await measure(1, 20)();
     const r = await measure(matrices, size, driver)();
@@ -380,6 +408,10 @@ export const cases = [
   { name: "apply 20 (1 matrix)", run: measure(1, 20) },
   { name: "apply 60 (1 matrix)", run: relative(1, 60) },
   { name: "apply 20 (1 matrix, exec driver: curl)", run: relative(1, 20, "exec") },
+  {
+    name: "apply 20 (1 matrix, ssh driver: curl over ssh)",
+    run: sshdAvailable() ? relative(1, 20, "ssh") : skipped("no sshd (Debian: openssh-server)"),
+  },
   { name: "apply 200 (1 matrix)", run: big ? relative(1, 200) : skipped(BIG) },
   { name: "apply 2,000 (100 matrices × 20)", run: big ? relative(100, 20) : skipped(BIG) },
   { name: "apply 10,000 (500 matrices × 20)", run: big ? relative(500, 20) : skipped(BIG) },

@@ -13,8 +13,8 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
  * 2,000 servers (issue: the engine scales with the fleet).
  */
 const IDLE_MS = 4000;
-/** Connections per origin: status reads are limited to 32 per origin (http.ts), actions are few. */
-const MAX_SOCKETS = 64;
+/** Connections per origin: status reads are limited to 128 per origin (http.ts), actions are few. */
+const MAX_SOCKETS = 160;
 /** An appliance's answer is a small JSON document; more than this is no answer of the API. */
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
