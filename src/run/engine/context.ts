@@ -86,11 +86,21 @@ export class EngineContext {
     this.targets = targetsOf(options.plan);
   }
 
+  /** How many of the plan's steps are done: counted once, then kept by `markDone`. */
+  private doneInPlan: number | undefined;
+
+  /** Every step of the plan done: without a scan of the plan at each loop turn. */
+  allDone(): boolean {
+    this.doneInPlan ??= this.o.plan.steps.filter((s) => this.done(s.id)).length;
+    return this.doneInPlan === this.o.plan.steps.length;
+  }
+
   /** A step is done: its standing says so, and the steps waiting on it count one dependency less. */
   markDone(id: string): void {
     const st = this.standing.get(id);
     if (!st || st.status === "done") return;
     st.status = "done";
+    if (this.doneInPlan !== undefined && this.steps.has(id)) this.doneInPlan += 1;
     const index = this.readyIndex;
     if (!index) return;
     index.candidates.delete(id);
@@ -106,6 +116,7 @@ export class EngineContext {
   /** Reads the journal once, before the loop starts: where each step stands (replay.ts). */
   async load(): Promise<void> {
     this.standing = replayJournal(await this.journal(), this.o.plan, this.o.gate);
+    this.doneInPlan = undefined;
   }
 
   // --- the lease ---

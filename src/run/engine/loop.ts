@@ -28,7 +28,7 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
   for (;;) {
     ctx.checkLease();
     const run = await ctx.runState();
-    if (ctx.o.plan.steps.every((s) => ctx.done(s.id)) && ctx.running.size === 0 && !ctx.escalation) {
+    if (ctx.allDone() && ctx.running.size === 0 && !ctx.escalation) {
       // Every step done is not yet success: the fleet must look upgraded to its servers too.
       const problems = await endStateProblems(ctx);
       if (problems.length === 0) {
