@@ -122,12 +122,21 @@ export function backoffMs(attempt: number, random: number, baseMs = 500, maxMs =
   return Math.round(exp / 2 + (exp / 2) * random);
 }
 
-/** A webhook URL as it may be shown: no user, no password, no query (which may hold a secret). */
+/** A webhook URL as it may be shown: its scheme, host and port; no user, password, path or query (each may hold a secret). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+    // the path is left out too: a Slack, Discord or Teams incoming webhook's path is its secret
+    return `${u.protocol}//${u.host}/${u.pathname !== "/" || u.search ? "…" : ""}`;
   } catch {
     return "(a URL that does not parse)";
   }
+}
+
+/** A message with every URL in it shown as `redactUrl` shows it (a fetch error may quote the whole URL). */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>,;]+/gi, (m) => {
+    const tail = /[.:)]+$/.exec(m)?.[0] ?? ""; // the sentence's punctuation, not the URL's
+    return redactUrl(m.slice(0, m.length - tail.length)) + tail;
+  });
 }

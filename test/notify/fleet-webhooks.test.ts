@@ -154,7 +154,8 @@ describe("a fleet file's notify: webhooks (real CLI, real lab, real receivers on
         kind: "awaiting-confirmation",
         attempts: 4,
         error: "HTTP 500",
-        url: expect.stringMatching(/\/hook$/),
+        // the failing webhook by its origin: its path is not shown (it may be its secret)
+        url: `${new URL(hooks.failing.url).origin}/…`,
       }),
     ]);
     const text = await runCli(["status", fleet]);

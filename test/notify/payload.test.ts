@@ -7,6 +7,7 @@ import {
   notificationOf,
   parseWebhookUrl,
   redactUrl,
+  redactUrlsIn,
   slackText,
 } from "../../src/notify/index.ts";
 
@@ -92,7 +93,23 @@ describe("notifications: payloads (pure)", () => {
     expect(() => parseWebhookUrl("ftp://x/")).toThrow(/only http: and https:/);
     expect(() => parseWebhookUrl("not a url")).toThrow(/not a URL/);
     expect(parseWebhookUrl("http://127.0.0.1:9/hook")).toBe("http://127.0.0.1:9/hook");
-    expect(redactUrl("https://user:pw@hooks.example/a?token=s3cret")).toBe("https://hooks.example/a?…");
+    expect(redactUrl("https://user:pw@hooks.example/a?token=s3cret")).toBe("https://hooks.example/…");
+    // an incoming webhook's path is its secret (Slack, Discord, Teams): never shown
+    expect(redactUrl("https://hooks.slack.com/services/T000/B000/XXXXSECRET")).toBe(
+      "https://hooks.slack.com/…",
+    );
+    expect(redactUrl("http://[::1]:8080/")).toBe("http://[::1]:8080/");
+    expect(
+      redactUrlsIn("bad: http://alice:hunter2@127.0.0.1:9/p/SECRET?k=v, twice https://h.example/x"),
+    ).toBe("bad: http://127.0.0.1:9/…, twice https://h.example/…");
+    // credentials on the command line are refused, as in a fleet file, the password not repeated
+    expect(() => parseWebhookUrl("http://alice:hunter2@127.0.0.1:9/hook")).toThrow(/has credentials in it/);
+    expect(() => parseWebhookUrl("http://alice@127.0.0.1:9/hook")).toThrow(/has credentials in it/);
+    try {
+      parseWebhookUrl("http://alice:hunter2@127.0.0.1:9/hook");
+    } catch (e) {
+      expect((e as Error).message).not.toContain("hunter2");
+    }
   });
 
   it("the signature is HMAC-SHA256 over TIMESTAMP.BODY", () => {
