@@ -209,6 +209,18 @@ rollgate_pack=polyserve-matrix
     expect(r.text).toContain("# group lab, hosts:4\n");
   });
 
+  it("unicode host names: accents dropped (ünï and ünö stay apart), the inventory's name kept in the comment", () => {
+    const r = ok(
+      "[wéb]\nünï ansible_host=10.0.0.1\nünö ansible_host=10.0.0.2\nçà ansible_host=10.0.0.3\nplain ansible_host=10.0.0.4\n[wéb:vars]\nrollgate_pack=generic\nrollgate_version=1.0\n",
+      "hosts",
+    );
+    expect(r.fleet.clusters[0]!.name).toBe("web");
+    expect(r.fleet.clusters[0]!.servers.map((s) => s.name)).toEqual(["uni", "uno", "ca", "plain"]);
+    expect(r.text).toContain("# hosts:2, host ünï\n");
+    expect(r.text).toContain("# hosts:4, host çà\n");
+    expect(r.text).toContain("# hosts:5\n");
+  });
+
   it("the JSON of ansible-inventory --list (group variables merged into _meta.hostvars)", () => {
     const r = ok(
       `{
