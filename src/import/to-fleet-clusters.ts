@@ -162,7 +162,10 @@ function serverOf(
   const a = vars.get(VARS.address);
   let address: string | undefined;
   if (a) {
-    const t = text(a.value);
+    // an IPv6 address may be written in brackets, as in a URL (`[fd00::3]`)
+    const written = text(a.value);
+    const inner = written?.match(/^\[([^\]]+)\]$/)?.[1];
+    const t = inner?.includes(":") ? inner : written;
     if (t && isIPAddress(t)) address = canonicalAddress(t) ?? t;
     else {
       ok = false;
