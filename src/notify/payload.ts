@@ -105,7 +105,16 @@ export function slackText(n: Notification): string {
   if (n.manual) lines.push(`the manual: ${n.manual}`);
   if (n.detail) lines.push(`seen: ${n.detail}`);
   if (n.todo) lines.push(`to do: ${n.todo}`);
-  return lines.join("\n");
+  return slackEscaped(lines.join("\n"));
+}
+
+/**
+ * Text as Slack shows it literally: `&`, `<` and `>` escaped as Slack asks. Unescaped, a driver's
+ * answer quoted in `detail` could ping a whole channel (`<!channel>`) or show a link under words
+ * of its choosing (`<https://elsewhere|the fix>`).
+ */
+export function slackEscaped(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** The body sent for a notification in a format. */

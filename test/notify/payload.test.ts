@@ -80,6 +80,28 @@ describe("notifications: payloads (pure)", () => {
     expect(body.text).toContain("--confirm-finalize");
   });
 
+  it("Slack: a driver's answer quoted in the text pings no one and links nowhere (& < > escaped)", () => {
+    const n = notificationOf(
+      ev({
+        type: "escalation",
+        escalation: {
+          code: "ROLLGATE_E_ESCALATED",
+          rule: "M9",
+          step: "s1",
+          server: "srv2",
+          detail: "install failed: <!channel> see <https://elsewhere.example/fix|the fix> & retry",
+        },
+      }),
+      "seed",
+    );
+    if (!n) throw new Error("no notification");
+    const text = JSON.parse(bodyOf(n, "slack")).text as string;
+    expect(text).toContain("&lt;!channel&gt; see &lt;https://elsewhere.example/fix|the fix&gt; &amp; retry");
+    expect(text).not.toMatch(/[<>]/);
+    // the JSON format keeps the text as it is: a receiver escapes for its own use
+    expect(JSON.parse(bodyOf(n, "json")).detail).toContain("<!channel>");
+  });
+
   it("backoff grows exponentially, capped, with jitter within [d/2, d]", () => {
     expect(backoffMs(1, 0)).toBe(250);
     expect(backoffMs(1, 0.999)).toBeLessThanOrEqual(500);
