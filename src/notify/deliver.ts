@@ -212,6 +212,13 @@ export class Notifier {
     this.channels = hooks.map((h) => new Channel(h, this.o));
   }
 
+  private lab = false;
+
+  /** The run is a rehearsal on the lab: every notification says so (`lab: true`), before the run's first event. */
+  markLab(): void {
+    this.lab = true;
+  }
+
   /** More webhooks (a fleet file's, once it is read), before the run's first event. */
   add(hooks: readonly Webhook[]): void {
     for (const h of hooks) this.channels.push(new Channel(h, this.o));
@@ -221,8 +228,9 @@ export class Notifier {
   onEvent(e: RunEvent): void {
     if (e.type === "run.created") this.fleet ??= e.fleet;
     if (this.channels.length === 0) return;
-    const n = notificationOf(e, this.fleet);
-    if (!n) return;
+    const found = notificationOf(e, this.fleet);
+    if (!found) return;
+    const n: Notification = this.lab ? { ...found, lab: true } : found;
     for (const c of this.channels) c.push(n);
   }
 

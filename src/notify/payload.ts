@@ -31,6 +31,8 @@ export interface Notification {
   detail?: string;
   /** What to do. */
   todo?: string;
+  /** The run is a rehearsal on `rollgate lab` (its derived fleet file): no real server was touched. */
+  lab?: true;
 }
 
 function ruleFacts(rule: RuleId | undefined): Pick<Notification, "rule" | "ruleDoc" | "ruleStatement"> {
@@ -99,7 +101,7 @@ export function notificationOf(e: RunEvent, fleet?: string): Notification | unde
 export function slackText(n: Notification): string {
   const where = [n.cluster, n.server, n.step].filter(Boolean).join(" / ");
   const lines = [
-    `rollgate: run ${n.runId}${n.fleet ? ` (${n.fleet})` : ""}: ${n.kind}${where ? ` at ${where}` : ""}`,
+    `rollgate${n.lab ? " (lab rehearsal)" : ""}: run ${n.runId}${n.fleet ? ` (${n.fleet})` : ""}: ${n.kind}${where ? ` at ${where}` : ""}`,
   ];
   if (n.rule) lines.push(`rule ${n.rule}${n.ruleStatement ? `: ${n.ruleStatement}` : ""} (${n.ruleDoc})`);
   if (n.manual) lines.push(`the manual: ${n.manual}`);

@@ -170,7 +170,7 @@ function refuseBusy(observed: Observed[], fleetFile: string | undefined): void {
 }
 
 /** The original fleet file of a lab's derived fleet file (its lab record says), else undefined. */
-function labFleetOf(fleetFile: string): string | undefined {
+export function labFleetOf(fleetFile: string): string | undefined {
   const abs = resolve(fleetFile);
   const m = /^(.*)\.lab\.yaml$/.exec(abs);
   if (!m || basename(dirname(abs)) !== "lab") return undefined;

@@ -78,6 +78,8 @@ describe("notifications: payloads (pure)", () => {
     expect(body.text).toContain("G4");
     expect(body.text).toContain("m/srv1/stop");
     expect(body.text).toContain("--confirm-finalize");
+    expect(body.text).toMatch(/^rollgate: run /);
+    expect(slackText({ ...n, lab: true })).toMatch(/^rollgate \(lab rehearsal\): run r1 \(seed\)/);
   });
 
   it("Slack: a driver's answer quoted in the text pings no one and links nowhere (& < > escaped)", () => {
