@@ -5,7 +5,7 @@ import { RollgateError } from "../../model/errors.ts";
 import type { Fleet } from "../../model/fleet.ts";
 import { fleetDiagnosticAt } from "../../model/fleet-file.ts";
 import { Notifier, type NotifyFailure, parseWebhookUrl, type Webhook } from "../../notify/index.ts";
-import { labFleetOf } from "../../run/apply-preflight.ts";
+import { labFleetOf } from "../../run/state-path.ts";
 import { type CliContext, usageError } from "../main.ts";
 
 /** `--notify URL` (repeatable), `--notify-format`, `--notify-secret-env` on apply and resume (docs/notifications.md). */
