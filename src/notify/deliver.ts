@@ -138,8 +138,10 @@ class Channel {
 
   private async send(job: Job): Promise<void> {
     let error = "";
+    let made = 0;
     for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
       if (this.closing && attempt > 1) break;
+      made = attempt;
       const c = new AbortController();
       this.controllers.add(c);
       const timer = setTimeout(() => c.abort(), this.o.timeoutMs);
@@ -159,7 +161,11 @@ class Channel {
             ? `HTTP ${res.status} (a redirect, not followed)`
             : `HTTP ${res.status}`;
       } catch (e) {
-        error = c.signal.aborted ? `no answer in ${this.o.timeoutMs} ms` : errorText(e);
+        error = !c.signal.aborted
+          ? errorText(e)
+          : this.closing
+            ? "no answer before rollgate ended"
+            : `no answer in ${this.o.timeoutMs} ms`;
       } finally {
         clearTimeout(timer);
         this.controllers.delete(c);
@@ -167,7 +173,8 @@ class Channel {
       if (attempt < this.o.attempts && !this.closing)
         await this.pause(backoffMs(attempt, Math.random(), this.o.baseDelayMs));
     }
-    this.fail(job, this.o.attempts, error);
+    // the attempts made: fewer than the budget when rollgate ended during them
+    this.fail(job, made, error);
   }
 
   private wake: (() => void) | undefined;
