@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import type { Diagnostic } from "../model/errors.ts";
 import {
   addChild,
@@ -30,7 +30,15 @@ export function parseAnsibleYaml(text: string, file: string): InventoryParseResu
   const bad = (n: Node | null | undefined, message: string, expected: string, path: string) =>
     diagnostics.push({ code: "ROLLGATE_E_IMPORT_SYNTAX", file, line: lineOf(n), message, expected, path });
 
-  const readGroup = (name: string, keyNode: Node, value: unknown, path: string) => {
+  // an alias (`*name`) stands for its anchor's node, as Ansible's YAML loader reads it
+  const deref = (n: unknown): Node | null => {
+    let node = n as Node | null;
+    for (let i = 0; i < 100 && node && isAlias(node); i++) node = node.resolve(doc) ?? null;
+    return node && isAlias(node) ? null : node;
+  };
+
+  const readGroup = (name: string, keyNode: Node, raw: unknown, path: string) => {
+    const value = deref(raw);
     const empty = value === null || (isScalar(value) && value.value === null);
     // a key with a body declares the group; `east:` alone under children only names it
     const g = group(inv, name, lineOf(keyNode), !empty);
@@ -41,7 +49,7 @@ export function parseAnsibleYaml(text: string, file: string): InventoryParseResu
     }
     for (const pair of value.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : "";
-      const v = pair.value as Node | null;
+      const v = deref(pair.value);
       if (key === "vars") readVars(v, g.vars, `${path}.vars`);
       else if (key === "hosts") {
         if (v === null || (isScalar(v) && v.value === null)) continue;
@@ -75,7 +83,7 @@ export function parseAnsibleYaml(text: string, file: string): InventoryParseResu
           }
           for (const h of expanded.hosts) {
             const host = addHost(inv, name, h, lineOf(hp.key as Node));
-            readVars(hp.value as Node | null, host.vars, `hosts["${h}"]`);
+            readVars(deref(hp.value), host.vars, `hosts["${h}"]`);
           }
         }
       } else if (key === "children") {
@@ -107,15 +115,30 @@ export function parseAnsibleYaml(text: string, file: string): InventoryParseResu
     }
   };
 
-  const readVars = (v: Node | null, into: Vars, path: string) => {
+  const readVars = (raw: Node | null, into: Vars, path: string, depth = 0) => {
+    const v = deref(raw);
     if (v === null || (isScalar(v) && v.value === null)) return;
     if (!isMap(v)) {
       bad(v, "variables are not a map", "a map of variable → value", path);
       return;
     }
-    for (const p of v.items)
-      if (isScalar(p.key))
-        into.set(String(p.key.value), { value: scalarValue(p.value as Node | null), line: lineOf(p.key) });
+    // a merge key (`<<: *defaults`, or a list of them) gives what the map's own keys do not set
+    const own = new Set(
+      v.items.flatMap((p) => (isScalar(p.key) && p.key.value !== "<<" ? [String(p.key.value)] : [])),
+    );
+    for (const p of v.items) {
+      if (!isScalar(p.key)) continue;
+      const key = String(p.key.value);
+      if (key === "<<" && depth < 10) {
+        const merged = deref(p.value);
+        const sources = isSeq(merged) ? merged.items.map((i) => deref(i)) : [merged];
+        for (const src of sources) {
+          const from: Vars = new Map();
+          readVars(src, from, path, depth + 1);
+          for (const [k, val] of from) if (!own.has(k) && !into.has(k)) into.set(k, val);
+        }
+      } else into.set(key, { value: scalarValue(deref(p.value), doc), line: lineOf(p.key) });
+    }
   };
 
   const root = doc.contents;
@@ -165,10 +188,11 @@ export function parseWithLines(
  * A variable's value: a number keeps its text as written (`rollgate_version: 10.0` is "10.0"),
  * other scalars their value, maps and lists their JavaScript form.
  */
-export function scalarValue(n: Node | null): unknown {
+export function scalarValue(n: Node | null, doc?: ReturnType<typeof parseDocument>): unknown {
   if (n === null) return null;
   if (isScalar(n)) return typeof n.value === "number" && n.source !== undefined ? String(n.source) : n.value;
-  if (isMap(n) || isSeq(n)) return n.toJSON();
+  // aliases inside resolved against the document, within yaml's own bound on their expansion
+  if (isMap(n) || isSeq(n)) return n.toJSON(doc);
   return null;
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { RollgateError } from "../model/errors.ts";
 import { MAX_FLEET_FILE_BYTES } from "../model/fleet-file.ts";
@@ -26,6 +26,22 @@ export function readInventory(path: string): string {
         },
       ),
   });
+}
+
+/**
+ * The `group_vars` and `host_vars` folders beside an inventory file, which Ansible reads with it
+ * and rollgate does not (it reads one file): variables set there are not in the fleet it makes.
+ */
+export function varsFoldersBeside(path: string): string[] {
+  return ["group_vars", "host_vars"]
+    .map((name) => join(dirname(path), name))
+    .filter((dir) => {
+      try {
+        return statSync(dir).isDirectory();
+      } catch {
+        return false;
+      }
+    });
 }
 
 function notFound(path: string, e: unknown): RollgateError {

@@ -1,4 +1,4 @@
 /** import/: fleet files made from other tools' inventories (docs/import.md). The CLI's way in. */
-export { readInventory, writeFleetAtomically } from "./files.ts";
+export { readInventory, varsFoldersBeside, writeFleetAtomically } from "./files.ts";
 export { parseInventory } from "./ansible.ts";
 export { inventoryToFleet } from "./to-fleet.ts";

@@ -14,7 +14,8 @@ export interface Planned {
 }
 
 /** Where each cluster of the fleet file came from: its group and its hosts' lines. */
-export type ClusterSource = { group: InventoryGroup; hostLines: number[] };
+/** Where a cluster came from: its group, and each server's inventory line and name. */
+export type ClusterSource = { group: InventoryGroup; hostLines: number[]; hostNames: string[] };
 
 export const byLine = (a: InventoryGroup, b: InventoryGroup) => a.line - b.line;
 
@@ -136,7 +137,11 @@ export function fleetClustersOf(
       if (compareVersions(versions[i]!.v, lowest) !== 0) s.version = versions[i]!.v;
     });
     fleetClusters.push({ name: fleetName(p.group.name), pack: p.pack, version: lowest, servers });
-    sources.push({ group: p.group, hostLines: p.hosts.map((h) => h.line) });
+    sources.push({
+      group: p.group,
+      hostLines: p.hosts.map((h) => h.line),
+      hostNames: p.hosts.map((h) => h.host.name),
+    });
   }
   return { fleetClusters, sources };
 }
@@ -157,7 +162,10 @@ function serverOf(
   const a = vars.get(VARS.address);
   let address: string | undefined;
   if (a) {
-    const t = text(a.value);
+    // an IPv6 address may be written in brackets, as in a URL (`[fd00::3]`)
+    const written = text(a.value);
+    const inner = written?.match(/^\[([^\]]+)\]$/)?.[1];
+    const t = inner?.includes(":") ? inner : written;
     if (t && isIPAddress(t)) address = canonicalAddress(t) ?? t;
     else {
       ok = false;

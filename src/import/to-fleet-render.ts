@@ -24,12 +24,15 @@ export function render(
   clusters.items.forEach((item, i) => {
     const src = sources[i]!;
     const m = item as YAMLMap;
-    m.commentBefore = ` group ${src.group.name}, ${inv.file}:${src.group.line}`;
+    m.commentBefore = ` group ${src.group.name.replace(/\p{Cc}/gu, "?")}, ${inv.file}:${src.group.line}`;
     const servers = m.get("servers", true) as unknown as YAMLSeq;
     servers.items.forEach((s, j) => {
       if (isMap(s)) {
         s.flow = true;
-        s.comment = ` ${inv.file}:${src.hostLines[j]}`;
+        // a host whose inventory name is not a fleet name (`ünï` is `uni`) keeps it in the comment
+        const name = src.hostNames[j]?.replace(/\p{Cc}/gu, "?");
+        const renamed = name !== undefined && String(s.get("name")) !== name;
+        s.comment = ` ${inv.file}:${src.hostLines[j]}${renamed ? `, host ${name}` : ""}`;
       }
     });
   });

@@ -37,9 +37,16 @@ export interface Resolved {
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** A name rollgate accepts: other characters become '-', leading ones dropped. */
+/**
+ * A name rollgate accepts: accents dropped (`dbé` is `dbe`, `çà` is `ca`: decomposed, the marks
+ * removed), other characters become '-', leading ones dropped.
+ */
 export function fleetName(text: string): string {
-  const s = text.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+  const s = text
+    .normalize("NFKD")
+    .replace(/\p{M}/gu, "")
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "");
   return s || "imported";
 }
 

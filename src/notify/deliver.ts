@@ -9,7 +9,9 @@ import {
   type NotifyKind,
   notificationOf,
   redactUrl,
+  redactUrlsIn,
 } from "./payload.ts";
+import { webhookUrlProblem } from "../model/notify.ts";
 
 /**
  * Webhooks out (docs/notifications.md): the shell part. `Notifier.onEvent` only enqueues and
@@ -59,6 +61,13 @@ export function parseWebhookUrl(raw: string, where = "--notify"): string {
       "ROLLGATE_E_USAGE",
       `${where}: ${u.protocol} is not allowed, only http: and https: (${redactUrl(raw)})`,
     );
+  // a password on the command line is in the shell's history and every `ps`; a webhook that wants
+  // to know a delivery is rollgate's checks the signature (--notify-secret-env)
+  if (webhookUrlProblem(raw)?.code === "credentials")
+    throw new RollgateError(
+      "ROLLGATE_E_USAGE",
+      `${where}: the URL ${redactUrl(raw)} has credentials in it (user:password@ or user@); give a URL without them, and sign the deliveries with --notify-secret-env NAME`,
+    );
   return u.toString();
 }
 
@@ -84,6 +93,13 @@ export function signedHeaders(
 /** The signature's hex: HMAC-SHA256 over `TIMESTAMP.BODY` (the raw body as sent). */
 export function hmacOf(secret: string, timestamp: string, body: string): string {
   return createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
+}
+
+/** A failed request in words: fetch's own message and its cause's (ECONNRESET, …), no URL in full. */
+function errorText(e: unknown): string {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const cause = err.cause?.code ?? err.cause?.message;
+  return redactUrlsIn(cause && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message);
 }
 
 interface Job {
@@ -122,8 +138,10 @@ class Channel {
 
   private async send(job: Job): Promise<void> {
     let error = "";
+    let made = 0;
     for (let attempt = 1; attempt <= this.o.attempts; attempt++) {
       if (this.closing && attempt > 1) break;
+      made = attempt;
       const c = new AbortController();
       this.controllers.add(c);
       const timer = setTimeout(() => c.abort(), this.o.timeoutMs);
@@ -135,11 +153,19 @@ class Channel {
           signal: c.signal,
           redirect: "manual",
         });
-        await res.arrayBuffer().catch(() => undefined);
+        // the answer's status is all rollgate reads: its body is not (a receiver may send without end)
+        await res.body?.cancel().catch(() => undefined);
         if (res.status >= 200 && res.status < 300) return;
-        error = `HTTP ${res.status}`;
+        error =
+          res.status >= 300 && res.status < 400
+            ? `HTTP ${res.status} (a redirect, not followed)`
+            : `HTTP ${res.status}`;
       } catch (e) {
-        error = c.signal.aborted ? `no answer in ${this.o.timeoutMs} ms` : (e as Error).message;
+        error = !c.signal.aborted
+          ? errorText(e)
+          : this.closing
+            ? "no answer before rollgate ended"
+            : `no answer in ${this.o.timeoutMs} ms`;
       } finally {
         clearTimeout(timer);
         this.controllers.delete(c);
@@ -147,7 +173,8 @@ class Channel {
       if (attempt < this.o.attempts && !this.closing)
         await this.pause(backoffMs(attempt, Math.random(), this.o.baseDelayMs));
     }
-    this.fail(job, this.o.attempts, error);
+    // the attempts made: fewer than the budget when rollgate ended during them
+    this.fail(job, made, error);
   }
 
   private wake: (() => void) | undefined;
@@ -192,6 +219,13 @@ export class Notifier {
     this.channels = hooks.map((h) => new Channel(h, this.o));
   }
 
+  private lab = false;
+
+  /** The run is a rehearsal on the lab: every notification says so (`lab: true`), before the run's first event. */
+  markLab(): void {
+    this.lab = true;
+  }
+
   /** More webhooks (a fleet file's, once it is read), before the run's first event. */
   add(hooks: readonly Webhook[]): void {
     for (const h of hooks) this.channels.push(new Channel(h, this.o));
@@ -201,8 +235,9 @@ export class Notifier {
   onEvent(e: RunEvent): void {
     if (e.type === "run.created") this.fleet ??= e.fleet;
     if (this.channels.length === 0) return;
-    const n = notificationOf(e, this.fleet);
-    if (!n) return;
+    const found = notificationOf(e, this.fleet);
+    if (!found) return;
+    const n: Notification = this.lab ? { ...found, lab: true } : found;
     for (const c of this.channels) c.push(n);
   }
 

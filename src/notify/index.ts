@@ -7,4 +7,12 @@ export {
   signedHeaders,
   type Webhook,
 } from "./deliver.ts";
-export { backoffMs, bodyOf, type Notification, notificationOf, redactUrl, slackText } from "./payload.ts";
+export {
+  backoffMs,
+  bodyOf,
+  type Notification,
+  notificationOf,
+  redactUrl,
+  redactUrlsIn,
+  slackText,
+} from "./payload.ts";

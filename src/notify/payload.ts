@@ -31,6 +31,8 @@ export interface Notification {
   detail?: string;
   /** What to do. */
   todo?: string;
+  /** The run is a rehearsal on `rollgate lab` (its derived fleet file): no real server was touched. */
+  lab?: true;
 }
 
 function ruleFacts(rule: RuleId | undefined): Pick<Notification, "rule" | "ruleDoc" | "ruleStatement"> {
@@ -99,13 +101,22 @@ export function notificationOf(e: RunEvent, fleet?: string): Notification | unde
 export function slackText(n: Notification): string {
   const where = [n.cluster, n.server, n.step].filter(Boolean).join(" / ");
   const lines = [
-    `rollgate: run ${n.runId}${n.fleet ? ` (${n.fleet})` : ""}: ${n.kind}${where ? ` at ${where}` : ""}`,
+    `rollgate${n.lab ? " (lab rehearsal)" : ""}: run ${n.runId}${n.fleet ? ` (${n.fleet})` : ""}: ${n.kind}${where ? ` at ${where}` : ""}`,
   ];
   if (n.rule) lines.push(`rule ${n.rule}${n.ruleStatement ? `: ${n.ruleStatement}` : ""} (${n.ruleDoc})`);
   if (n.manual) lines.push(`the manual: ${n.manual}`);
   if (n.detail) lines.push(`seen: ${n.detail}`);
   if (n.todo) lines.push(`to do: ${n.todo}`);
-  return lines.join("\n");
+  return slackEscaped(lines.join("\n"));
+}
+
+/**
+ * Text as Slack shows it literally: `&`, `<` and `>` escaped as Slack asks. Unescaped, a driver's
+ * answer quoted in `detail` could ping a whole channel (`<!channel>`) or show a link under words
+ * of its choosing (`<https://elsewhere|the fix>`).
+ */
+export function slackEscaped(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** The body sent for a notification in a format. */
@@ -122,12 +133,21 @@ export function backoffMs(attempt: number, random: number, baseMs = 500, maxMs =
   return Math.round(exp / 2 + (exp / 2) * random);
 }
 
-/** A webhook URL as it may be shown: no user, no password, no query (which may hold a secret). */
+/** A webhook URL as it may be shown: its scheme, host and port; no user, password, path or query (each may hold a secret). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`;
+    // the path is left out too: a Slack, Discord or Teams incoming webhook's path is its secret
+    return `${u.protocol}//${u.host}/${u.pathname !== "/" || u.search ? "…" : ""}`;
   } catch {
     return "(a URL that does not parse)";
   }
+}
+
+/** A message with every URL in it shown as `redactUrl` shows it (a fetch error may quote the whole URL). */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>,;]+/gi, (m) => {
+    const tail = /[.:)]+$/.exec(m)?.[0] ?? ""; // the sentence's punctuation, not the URL's
+    return redactUrl(m.slice(0, m.length - tail.length)) + tail;
+  });
 }

@@ -1,6 +1,4 @@
-import { basename, dirname, resolve } from "node:path";
 import type { Driver, ServerObservation } from "../drivers/driver.ts";
-import { readRecord } from "../lab/record.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import type { FleetChange } from "../model/fleet-sync.ts";
@@ -8,6 +6,7 @@ import { compareVersions } from "../model/version.ts";
 import type { Plan } from "../plan/types.ts";
 import { fleetFileUpdate } from "./fleet-sync.ts";
 import { shellWord } from "./return-to-service.ts";
+import { labFleetOf } from "./state-path.ts";
 
 /**
  * Before `rollgate apply` writes anything: every server the plan touches is observed and compared
@@ -167,14 +166,6 @@ function refuseBusy(observed: Observed[], fleetFile: string | undefined): void {
       },
     },
   );
-}
-
-/** The original fleet file of a lab's derived fleet file (its lab record says), else undefined. */
-function labFleetOf(fleetFile: string): string | undefined {
-  const abs = resolve(fleetFile);
-  const m = /^(.*)\.lab\.yaml$/.exec(abs);
-  if (!m || basename(dirname(abs)) !== "lab") return undefined;
-  return readRecord(`${m[1]}.lab.json`)?.fleet;
 }
 
 /**

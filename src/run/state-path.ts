@@ -1,4 +1,5 @@
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
+import { readRecord } from "../lab/record.ts";
 import { isPostgresUrl, refuseStoreUrl } from "../store/location.ts";
 
 // Where a command's state file is: apart from locate.ts so that the CLI resolves it without loading
@@ -23,4 +24,12 @@ export function statePathFrom(options: { state?: string; fleet?: string }): stri
   if (options.fleet) return defaultStatePath(options.fleet);
   const here = resolve(".rollgate", "state.db");
   return here;
+}
+
+/** The original fleet file of a lab's derived fleet file (its lab record says), else undefined. */
+export function labFleetOf(fleetFile: string): string | undefined {
+  const abs = resolve(fleetFile);
+  const m = /^(.*)\.lab\.yaml$/.exec(abs);
+  if (!m || basename(dirname(abs)) !== "lab") return undefined;
+  return readRecord(`${m[1]}.lab.json`)?.fleet;
 }

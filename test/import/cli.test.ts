@@ -1,4 +1,4 @@
-import { linkSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli, tempDir } from "../helpers/cli.ts";
@@ -182,6 +182,20 @@ describe("rollgate import ansible (real CLI)", () => {
       expect(readFileSync(inv, "utf8")).toBe(INI);
     }
     expect(readdirSync(dir).sort()).toEqual(["fleet.yaml", "hosts.ini"]);
+  });
+
+  it("group_vars/ and host_vars/ beside the inventory, which rollgate does not read, are named in a warning", async () => {
+    const dir = tempDir();
+    const inv = join(dir, "hosts.ini");
+    writeFileSync(inv, "[web]\n10.0.0.1\n");
+    mkdirSync(join(dir, "group_vars"));
+    // the release Ansible would give web: rollgate does not see it, and --version would stand in for it
+    writeFileSync(join(dir, "group_vars", "web.yml"), "rollgate_version: 3.4.0\n");
+    const r = await runCli(["import", "ansible", inv, "--pack", "generic", "--version", "3.5.1"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`warning: ${join(dir, "group_vars")} is not read`);
+    expect(r.stderr).toContain("ansible-inventory -i");
+    expect(r.stderr).not.toContain("host_vars");
   });
 
   it("usage errors exit 2: --group-as, --pack, --version", async () => {

@@ -287,6 +287,45 @@ db:
       [6, "group db is not a map"],
     ]);
   });
+
+  it("anchors, aliases and merge keys, as Ansible's YAML loader reads them (a group's vars shared, a host's vars reused)", () => {
+    const { inventory, diagnostics } = parseAnsibleYaml(
+      `all:
+  children:
+    web:
+      vars: &common
+        rollgate_pack: generic
+        rollgate_capacity: 2
+      hosts:
+        w1: &h
+          ansible_host: "fd00::1"
+          rollgate_role: edge
+        w2: { <<: *h, ansible_host: "fd00::2" }
+    db:
+      vars:
+        <<: *common
+        rollgate_capacity: 5
+      hosts:
+        d1: *h
+`,
+      "x.yml",
+    );
+    expect(diagnostics).toEqual([]);
+    expect(vars(inventory, "d1")).toEqual({ ansible_host: "fd00::1", rollgate_role: "edge" });
+    // the map's own key wins over the merged one, whatever their order
+    expect(vars(inventory, "w2")).toEqual({ ansible_host: "fd00::2", rollgate_role: "edge" });
+    expect(Object.fromEntries([...inventory.groups.get("db")!.vars].map(([k, v]) => [k, v.value]))).toEqual({
+      rollgate_pack: "generic",
+      rollgate_capacity: "5",
+    });
+    // a whole group by alias
+    const g = parseAnsibleYaml(
+      "all:\n  children:\n    web: &g\n      hosts:\n        a:\n    db:\n      children:\n        x: *g\n",
+      "x.yml",
+    );
+    expect(g.diagnostics).toEqual([]);
+    expect(hostsOf(g.inventory, "x")).toEqual(["a"]);
+  });
 });
 
 describe("ansible-inventory --list JSON", () => {

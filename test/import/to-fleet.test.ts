@@ -209,6 +209,31 @@ rollgate_pack=polyserve-matrix
     expect(r.text).toContain("# group lab, hosts:4\n");
   });
 
+  it("ansible_host: an IPv6 address in brackets is that address; brackets around a name are no address", () => {
+    const r = ok(
+      "[web]\nw1 ansible_host=[FD00::3]\nw2 ansible_host=fd00::4\n[web:vars]\nrollgate_pack=generic\nrollgate_version=1.0\n",
+      "hosts",
+    );
+    expect(r.fleet.clusters[0]!.servers.map((s) => s.address)).toEqual(["fd00::3", "fd00::4"]);
+    const d = refused(
+      "[web]\nw1 ansible_host=[db.example.com]\n[web:vars]\nrollgate_pack=generic\nrollgate_version=1.0\n",
+      "hosts",
+    );
+    expect(d.map((x) => [x.code, x.line])).toEqual([["ROLLGATE_E_IMPORT_NO_ADDRESS", 2]]);
+  });
+
+  it("unicode host names: accents dropped (ünï and ünö stay apart), the inventory's name kept in the comment", () => {
+    const r = ok(
+      "[wéb]\nünï ansible_host=10.0.0.1\nünö ansible_host=10.0.0.2\nçà ansible_host=10.0.0.3\nplain ansible_host=10.0.0.4\n[wéb:vars]\nrollgate_pack=generic\nrollgate_version=1.0\n",
+      "hosts",
+    );
+    expect(r.fleet.clusters[0]!.name).toBe("web");
+    expect(r.fleet.clusters[0]!.servers.map((s) => s.name)).toEqual(["uni", "uno", "ca", "plain"]);
+    expect(r.text).toContain("# hosts:2, host ünï\n");
+    expect(r.text).toContain("# hosts:4, host çà\n");
+    expect(r.text).toContain("# hosts:5\n");
+  });
+
   it("the JSON of ansible-inventory --list (group variables merged into _meta.hostvars)", () => {
     const r = ok(
       `{

@@ -7,6 +7,7 @@ import {
   notificationOf,
   parseWebhookUrl,
   redactUrl,
+  redactUrlsIn,
   slackText,
 } from "../../src/notify/index.ts";
 
@@ -77,6 +78,30 @@ describe("notifications: payloads (pure)", () => {
     expect(body.text).toContain("G4");
     expect(body.text).toContain("m/srv1/stop");
     expect(body.text).toContain("--confirm-finalize");
+    expect(body.text).toMatch(/^rollgate: run /);
+    expect(slackText({ ...n, lab: true })).toMatch(/^rollgate \(lab rehearsal\): run r1 \(seed\)/);
+  });
+
+  it("Slack: a driver's answer quoted in the text pings no one and links nowhere (& < > escaped)", () => {
+    const n = notificationOf(
+      ev({
+        type: "escalation",
+        escalation: {
+          code: "ROLLGATE_E_ESCALATED",
+          rule: "M9",
+          step: "s1",
+          server: "srv2",
+          detail: "install failed: <!channel> see <https://elsewhere.example/fix|the fix> & retry",
+        },
+      }),
+      "seed",
+    );
+    if (!n) throw new Error("no notification");
+    const text = JSON.parse(bodyOf(n, "slack")).text as string;
+    expect(text).toContain("&lt;!channel&gt; see &lt;https://elsewhere.example/fix|the fix&gt; &amp; retry");
+    expect(text).not.toMatch(/[<>]/);
+    // the JSON format keeps the text as it is: a receiver escapes for its own use
+    expect(JSON.parse(bodyOf(n, "json")).detail).toContain("<!channel>");
   });
 
   it("backoff grows exponentially, capped, with jitter within [d/2, d]", () => {
@@ -92,7 +117,23 @@ describe("notifications: payloads (pure)", () => {
     expect(() => parseWebhookUrl("ftp://x/")).toThrow(/only http: and https:/);
     expect(() => parseWebhookUrl("not a url")).toThrow(/not a URL/);
     expect(parseWebhookUrl("http://127.0.0.1:9/hook")).toBe("http://127.0.0.1:9/hook");
-    expect(redactUrl("https://user:pw@hooks.example/a?token=s3cret")).toBe("https://hooks.example/a?…");
+    expect(redactUrl("https://user:pw@hooks.example/a?token=s3cret")).toBe("https://hooks.example/…");
+    // an incoming webhook's path is its secret (Slack, Discord, Teams): never shown
+    expect(redactUrl("https://hooks.slack.com/services/T000/B000/XXXXSECRET")).toBe(
+      "https://hooks.slack.com/…",
+    );
+    expect(redactUrl("http://[::1]:8080/")).toBe("http://[::1]:8080/");
+    expect(
+      redactUrlsIn("bad: http://alice:hunter2@127.0.0.1:9/p/SECRET?k=v, twice https://h.example/x"),
+    ).toBe("bad: http://127.0.0.1:9/…, twice https://h.example/…");
+    // credentials on the command line are refused, as in a fleet file, the password not repeated
+    expect(() => parseWebhookUrl("http://alice:hunter2@127.0.0.1:9/hook")).toThrow(/has credentials in it/);
+    expect(() => parseWebhookUrl("http://alice@127.0.0.1:9/hook")).toThrow(/has credentials in it/);
+    try {
+      parseWebhookUrl("http://alice:hunter2@127.0.0.1:9/hook");
+    } catch (e) {
+      expect((e as Error).message).not.toContain("hunter2");
+    }
   });
 
   it("the signature is HMAC-SHA256 over TIMESTAMP.BODY", () => {

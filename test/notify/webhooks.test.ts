@@ -70,6 +70,22 @@ describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.
     );
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain("NO_SUCH_VAR_X is not set");
+    // credentials in the URL: refused as in a fleet file (fetch would refuse every delivery, and
+    // its error quoted the password into the journal), the password never repeated
+    const creds = await runCli([
+      "apply",
+      fleet,
+      "--to",
+      "3.5.1",
+      "--yes",
+      "--notify",
+      "http://alice:hunter2@127.0.0.1:9/h",
+    ]);
+    expect(creds.code).toBe(2);
+    expect(creds.stderr).toMatch(
+      /--notify: the URL http:\/\/127\.0\.0\.1:9\/… has credentials in it.*ROLLGATE_E_USAGE/s,
+    );
+    expect(creds.stderr + creds.stdout).not.toContain("hunter2");
     expect(existsSync(join(dir, ".rollgate"))).toBe(false);
   });
 
@@ -155,10 +171,12 @@ describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.
       "--yes",
       "--confirm-finalize",
       "--notify",
-      `${hook.url}?token=s3cret`,
+      // a path that is the webhook's secret, as a Slack incoming webhook's
+      `${hook.url}/T000/B000/PATHSECRET?token=s3cret`,
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toContain("s3cret");
+    expect(r.stderr).not.toContain("PATHSECRET");
     // the completion notification: 4 attempts, all refused
     const completed = hook.got.filter((x) => JSON.parse(x.body).kind === "completed");
     expect(completed.length).toBe(4);
@@ -172,7 +190,7 @@ describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.
         kind: "completed",
         attempts: 4,
         error: "HTTP 500",
-        url: expect.stringMatching(/\/hook\?…$/),
+        url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/…$/),
       }),
     );
     const text = await runCli(["status", t.fleet]);
@@ -180,6 +198,55 @@ describe("rollgate apply --notify (real CLI, real lab, a real receiver on 127.0.
       /notify +completed .* not delivered after 4 attempt\(s\): HTTP 500/,
     );
     expect(st.stdout + text.stdout).not.toContain("token=s3cret");
+    expect(st.stdout + text.stdout).not.toContain("PATHSECRET");
+  });
+
+  it("a redirect is not followed (the signed payload goes to no other host); an endless answer is not read", async () => {
+    const t = await labOf("matrix-seed", 1200);
+    lab = t.lab;
+    const elsewhere = await receiver();
+    const redirecting = await receiver((_q, res) => {
+      res.writeHead(307, { location: `${elsewhere.url}/stolen` });
+      res.end();
+    });
+    // 200, then a body without end: rollgate reads the status, not the body
+    let bodyClosedAfterMs = Number.POSITIVE_INFINITY;
+    const endless = await receiver((_q, res) => {
+      const opened = Date.now();
+      res.writeHead(200);
+      const chunk = Buffer.alloc(64 * 1024, 97);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) {}
+      };
+      res.on("drain", pump);
+      res.on("close", () => (bodyClosedAfterMs = Date.now() - opened));
+      pump();
+    });
+    const r = await runCli(
+      [
+        "apply",
+        t.fleet,
+        "--to",
+        "3.5.1",
+        "--yes",
+        "--confirm-finalize",
+        "--notify",
+        redirecting.url,
+        "--notify",
+        endless.url,
+        "--notify-secret-env",
+        "HOOK_KEY",
+      ],
+      { env: { HOOK_KEY: "s3cret-key" } },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(redirecting.got.length).toBe(4);
+    expect(elsewhere.got).toEqual([]);
+    expect(r.stderr).toMatch(/not delivered after 4 attempt\(s\): HTTP 307 \(a redirect, not followed\)/);
+    // delivered once (a 2xx), the connection closed at once, not read until the 5-second time-out
+    expect(endless.got.map((x) => JSON.parse(x.body).kind)).toEqual(["completed"]);
+    await waitFor(() => Number.isFinite(bodyClosedAfterMs), { what: "the endless answer closed" });
+    expect(bodyClosedAfterMs).toBeLessThan(3000);
   });
 
   it("a receiver that never answers does not hold the run past its end-of-run grace", async () => {

@@ -5,6 +5,7 @@ import { RollgateError } from "../../model/errors.ts";
 import type { Fleet } from "../../model/fleet.ts";
 import { fleetDiagnosticAt } from "../../model/fleet-file.ts";
 import { Notifier, type NotifyFailure, parseWebhookUrl, type Webhook } from "../../notify/index.ts";
+import { labFleetOf } from "../../run/state-path.ts";
 import { type CliContext, usageError } from "../main.ts";
 
 /** `--notify URL` (repeatable), `--notify-format`, `--notify-secret-env` on apply and resume (docs/notifications.md). */
@@ -84,6 +85,8 @@ export function startNotifier(ctx: CliContext, opts: NotifyOpts): RunNotifier {
       if (fleetRead) return;
       fleetRead = true;
       notifier.add(fleetWebhooks(fleet, fleetFile));
+      // a lab's derived fleet keeps the fleet's webhooks: its notifications say they are a rehearsal
+      if (labFleetOf(fleetFile) !== undefined) notifier.markLab();
     },
     onJournalAside: (journal) => {
       aside = journal;

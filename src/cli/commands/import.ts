@@ -59,9 +59,8 @@ export function registerImport(program: Command, ctx: CliContext): void {
             throw usageError(
               `rollgate import ansible: --fleet "${opts.fleet}": expected a name of letters, digits, '.', '_' and '-'`,
             );
-          const { inventoryToFleet, parseInventory, readInventory, writeFleetAtomically } = await import(
-            "../../import/index.ts"
-          );
+          const { inventoryToFleet, parseInventory, readInventory, varsFoldersBeside, writeFleetAtomically } =
+            await import("../../import/index.ts");
           const { RollgateError } = await import("../../model/errors.ts");
           if (opts.output !== undefined && sameFile(opts.output, file))
             throw usageError(
@@ -78,6 +77,13 @@ export function registerImport(program: Command, ctx: CliContext): void {
                 ...(opts.fleet ? { fleet: opts.fleet } : {}),
               });
           for (const n of result.notes) ctx.output.err(`note: ${n}`);
+          // Ansible reads these with the file; rollgate does not: a release or address set there is
+          // missing, or replaced by --version, without a word
+          if (parsed.inventory.format !== "json")
+            for (const dir of varsFoldersBeside(file))
+              ctx.output.err(
+                `warning: ${dir} is not read (rollgate reads the one inventory file): the variables set there (rollgate_version, ansible_host, …) are not in this fleet file; import the output of \`ansible-inventory -i ${file} --list --export\` to have them`,
+              );
           if (!result.ok) {
             const n = result.diagnostics.length;
             throw new RollgateError(
