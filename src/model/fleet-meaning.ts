@@ -43,7 +43,9 @@ function checkWebhooks(rep: Reporter, f: FleetFile): void {
       rep.add(
         "ROLLGATE_E_FLEET_WEBHOOK_URL",
         path,
-        `the webhook URL "${maskUrlCredentials(w.url)}" ${problem.message}`,
+        problem.code === "length"
+          ? `the webhook URL ${problem.message}`
+          : `the webhook URL "${maskUrlCredentials(w.url)}" ${problem.message}`,
         "an http:// or https:// URL, such as https://hooks.example.com/rollgate",
       );
   }

@@ -27,10 +27,18 @@ export interface FleetWebhook {
   events?: NotifyKind[];
 }
 
+/** The longest webhook URL accepted (browsers and proxies commonly stop near 2,000). */
+export const MAX_WEBHOOK_URL = 2048;
+
 /** The problem with a webhook URL, in words, or undefined when it is an http(s) URL without credentials. */
 export function webhookUrlProblem(
   raw: string,
-): { code: "scheme" | "credentials" | "syntax"; message: string } | undefined {
+): { code: "scheme" | "credentials" | "syntax" | "length"; message: string } | undefined {
+  if (raw.length > MAX_WEBHOOK_URL)
+    return {
+      code: "length",
+      message: `is ${raw.length} characters long; at most ${MAX_WEBHOOK_URL} are accepted`,
+    };
   let u: URL;
   try {
     u = new URL(raw);

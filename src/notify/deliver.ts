@@ -47,6 +47,9 @@ export const NOTIFY_DEFAULTS = { attempts: 4, timeoutMs: 5000, queueSize: 100, b
 
 /** A webhook URL from the command line or a fleet file: http or https only. */
 export function parseWebhookUrl(raw: string, where = "--notify"): string {
+  const tooLong = webhookUrlProblem(raw);
+  if (tooLong?.code === "length")
+    throw new RollgateError("ROLLGATE_E_USAGE", `${where}: the URL ${tooLong.message}`);
   let u: URL;
   try {
     u = new URL(raw);

@@ -61,6 +61,16 @@ describe("fleet file: notify:", () => {
     expect(ds[0]!.expected).toContain("https://");
   });
 
+  it("refuses a URL longer than 2,048 characters without quoting it", () => {
+    const long = `https://hooks.example/${"a".repeat(3000)}`;
+    const ds = errorsOf(`notify:\n  - url: ${long}\n`);
+    expect(ds.map((d) => [d.code, d.path, d.line])).toEqual([
+      ["ROLLGATE_E_FLEET_WEBHOOK_URL", "notify[0].url", 10],
+    ]);
+    expect(ds[0]!.message).toContain("at most 2048");
+    expect(ds[0]!.message.length).toBeLessThan(200);
+  });
+
   it("refuses a URL with credentials, and never repeats the password", () => {
     const ds = errorsOf(`notify:
   - url: https://bot:hunter2@hooks.example.com/x

@@ -116,6 +116,9 @@ describe("notifications: payloads (pure)", () => {
   it("URLs: http and https only; shown without credentials or query", () => {
     expect(() => parseWebhookUrl("ftp://x/")).toThrow(/only http: and https:/);
     expect(() => parseWebhookUrl("not a url")).toThrow(/not a URL/);
+    expect(() => parseWebhookUrl(`https://h.example/${"a".repeat(3000)}`)).toThrow(
+      /at most 2048 are accepted/,
+    );
     expect(parseWebhookUrl("http://127.0.0.1:9/hook")).toBe("http://127.0.0.1:9/hook");
     expect(redactUrl("https://user:pw@hooks.example/a?token=s3cret")).toBe("https://hooks.example/…");
     // an incoming webhook's path is its secret (Slack, Discord, Teams): never shown
