@@ -25,7 +25,10 @@ export function nextStepView(prev: StepView | undefined, e: RunEvent): StepView 
     case "step.done":
       return prev.status !== "done" ? { status: "done" } : undefined;
     case "step.failed":
-      return { status: "failed", ...(e.rule ? { rule: e.rule } : {}), reason: e.message };
+      // a done step stays done (its effect was observed); the failure still counts (stepsFailed)
+      return prev.status !== "done"
+        ? { status: "failed", ...(e.rule ? { rule: e.rule } : {}), reason: e.message }
+        : undefined;
     default:
       return undefined;
   }
