@@ -104,6 +104,24 @@ function execFleet(derived: string, sshd?: Sshd): string {
   return path;
 }
 
+/** A lab of `matrices` × `size` servers in a new temporary folder, up in its own process. */
+function labUp(
+  matrices: number,
+  size: number,
+  prefix: string,
+): { dir: string; fleet: string; derived: string; stdout: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const fleet = join(dir, "scale.yaml");
+  writeFileSync(fleet, fleetYaml(matrices, size));
+  const up = cli(
+    ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
+    dir,
+    300_000,
+  );
+  if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
+  return { dir, fleet, derived: (JSON.parse(up.stdout) as { fleet: string }).fleet, stdout: up.stdout };
+}
+
 function measure(matrices: number, size: number, driver: "http" | "exec" | "ssh" = "http") {
   return async (): Promise<Record<string, number | string>> => {
     const sshd = driver === "ssh" ? await startSshd() : undefined;
@@ -122,16 +140,7 @@ async function measureWith(
   sshd: Sshd | undefined,
 ): Promise<Record<string, number | string>> {
   const servers = matrices * size;
-  const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-apply-"));
-  const fleet = join(dir, "scale.yaml");
-  writeFileSync(fleet, fleetYaml(matrices, size));
-  const up = cli(
-    ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
-    dir,
-    300_000,
-  );
-  if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
-  const labFleet = (JSON.parse(up.stdout) as { fleet: string }).fleet;
+  const { dir, fleet, derived: labFleet } = labUp(matrices, size, "rollgate-bench-apply-");
   const derived = driver === "http" ? labFleet : execFleet(labFleet, sshd);
   const state = join(dir, "state.db");
   try {
@@ -208,17 +217,9 @@ async function measureWith(
 function versusAnsible(size: number) {
   return async (): Promise<Record<string, number | string>> => {
     const rollgate = await measure(1, size)();
-    const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-ansible-"));
-    const fleet = join(dir, "scale.yaml");
-    writeFileSync(fleet, fleetYaml(1, size));
-    const up = cli(
-      ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
-      dir,
-      300_000,
-    );
-    if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
+    const { dir, fleet, stdout } = labUp(1, size, "rollgate-bench-ansible-");
     try {
-      const servers = (JSON.parse(up.stdout) as { servers: Array<{ name: string; url: string }> }).servers;
+      const servers = (JSON.parse(stdout) as { servers: Array<{ name: string; url: string }> }).servers;
       const plan = cli(["plan", fleet, "--to", "3.5.1", "--json"], dir, 120_000);
       if (plan.code !== 0) throw new Error(`plan failed: ${plan.stderr}`);
       const order = (JSON.parse(plan.stdout) as { steps: Array<{ action: string; server?: string }> }).steps
@@ -294,16 +295,7 @@ function versusAnsible(size: number) {
 function killScan(matrices: number, size: number, kills: number) {
   return async (): Promise<Record<string, number | string>> => {
     const servers = matrices * size;
-    const dir = mkdtempSync(join(tmpdir(), "rollgate-bench-kill-"));
-    const fleet = join(dir, "scale.yaml");
-    writeFileSync(fleet, fleetYaml(matrices, size));
-    const up = cli(
-      ["lab", "up", fleet, "--speed", String(SPEED), "--port", "0", "--detach", "--json"],
-      dir,
-      300_000,
-    );
-    if (up.code !== 0) throw new Error(`lab up failed (${up.code}): ${up.stderr}`);
-    const derived = (JSON.parse(up.stdout) as { fleet: string }).fleet;
+    const { dir, fleet, derived } = labUp(matrices, size, "rollgate-bench-kill-");
     const state = join(dir, "state.db");
     const args = [CLI, "apply", derived, "--to", "3.5.1", "--yes", "--confirm-finalize", "--state", state];
     const stepsDone = (): number => {
