@@ -43,6 +43,8 @@ export interface HttpAnswer {
   text: string;
   /** The Location header of a redirect. */
   location?: string;
+  /** The answer said `Cache-Control: no-store` (a permanent redirect is then not remembered). */
+  noStore?: boolean;
 }
 
 export interface HttpRequest {
@@ -63,17 +65,43 @@ export async function send(url: string, req: HttpRequest): Promise<HttpAnswer> {
   const deadline = Date.now() + req.timeoutMs;
   let at = url;
   let r = req;
+  // a permanent redirect answered before is not asked again (as browsers do): the request goes
+  // to where it led. Forgotten when that address fails or answers 404/410, so the next request
+  // asks the first address again.
+  const remembered: string[] = [];
+  for (let hops = 0; hops < MAX_REDIRECTS; hops++) {
+    const next = permanent.get(at);
+    if (next === undefined) break;
+    remembered.push(at);
+    at = next;
+  }
+  const forget = () => {
+    for (const u of remembered) permanent.delete(u);
+  };
   // redirects are followed as fetch follows them: 307 and 308 keep the method and the body, a
   // 301, 302 or 303 after a POST becomes a GET without one (the lab's control address redirects
-  // each server's requests to the server's own loopback address)
-  for (let hops = 0; ; hops++) {
-    const answer = await attempt(at, r, deadline, r.method === "GET");
+  // each server's requests, 308, to the server's own loopback address)
+  for (let hops = remembered.length; ; hops++) {
+    let answer: HttpAnswer;
+    try {
+      answer = await attempt(at, r, deadline, r.method === "GET");
+    } catch (e) {
+      forget();
+      throw e;
+    }
+    if (answer.status === 404 || answer.status === 410) forget();
     if (!REDIRECTS.has(answer.status) || !answer.location) return answer;
     if (hops >= MAX_REDIRECTS)
       throw new Error("request failed", {
         cause: { message: `more than ${MAX_REDIRECTS} redirects from ${url}` },
       });
-    at = new URL(answer.location, at).toString();
+    const to = new URL(answer.location, at).toString();
+    if ((answer.status === 308 || (answer.status === 301 && r.method === "GET")) && !answer.noStore) {
+      if (permanent.size >= MAX_REMEMBERED) permanent.clear();
+      permanent.set(at, to);
+      remembered.push(at);
+    }
+    at = to;
     if (answer.status !== 307 && answer.status !== 308 && r.method === "POST") {
       const { body: _body, ...rest } = r;
       const headers = { ...rest.headers };
@@ -82,6 +110,11 @@ export async function send(url: string, req: HttpRequest): Promise<HttpAnswer> {
     }
   }
 }
+
+/** Permanent redirects (308, and 301 of a GET) answered before: request URL → where it led. */
+const permanent = new Map<string, string>();
+/** A bound on the redirects remembered (a lab of 10,000 servers has about 8 URLs per server). */
+const MAX_REMEMBERED = 200_000;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
@@ -147,12 +180,15 @@ function attempt(url: string, req: HttpRequest, deadline: number, mayRetry: bool
       res.on("end", () => {
         const status = res.statusCode ?? 0;
         const location = typeof res.headers.location === "string" ? res.headers.location : undefined;
+        const noStore =
+          location !== undefined && /no-store/i.test(String(res.headers["cache-control"] ?? ""));
         finish(() =>
           resolve({
             status,
             ok: status >= 200 && status < 300,
             text: Buffer.concat(chunks).toString("utf8"),
             ...(location ? { location } : {}),
+            ...(noStore ? { noStore } : {}),
           }),
         );
       });

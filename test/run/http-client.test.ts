@@ -86,4 +86,72 @@ describe("the HTTP driver's client", () => {
     await new Promise((r) => setImmediate(r));
     expect((await send(url, GET)).text).toBe("2");
   });
+
+  it("remembers a 308 (as the lab's control address answers): the next request goes straight to where it led", async () => {
+    const seen: string[] = [];
+    let asked = 0;
+    const target = await serve((q, s) => {
+      seen.push(`${q.method} ${q.url}`);
+      s.end('{"ok":true}');
+    });
+    const { url } = await serve((q, s) => {
+      asked++;
+      s.writeHead(308, { location: `${target.url}/at${q.url}`, "content-length": 0 });
+      s.end();
+    });
+    for (let i = 0; i < 3; i++) expect((await send(`${url}/v1/status`, GET)).ok).toBe(true);
+    const post = { method: "POST" as const, headers: {}, body: "{}", timeoutMs: 5000 };
+    expect((await send(`${url}/v1/actions/stop`, post)).ok).toBe(true);
+    expect((await send(`${url}/v1/actions/stop`, post)).ok).toBe(true);
+    // one redirect per URL, not per request; the method and the body are kept
+    expect(asked).toBe(2);
+    expect(seen).toEqual([
+      "GET /at/v1/status",
+      "GET /at/v1/status",
+      "GET /at/v1/status",
+      "POST /at/v1/actions/stop",
+      "POST /at/v1/actions/stop",
+    ]);
+  });
+
+  it("forgets a remembered redirect whose target fails: the next request asks the first address again", async () => {
+    let asked = 0;
+    const first = await serve((_q, s) => s.end("first"));
+    const { url } = await serve((q, s) => {
+      asked++;
+      // the first time to a server that then goes away; afterwards it answers itself
+      if (asked === 1) {
+        s.writeHead(308, { location: `${first.url}${q.url}`, "content-length": 0 });
+        s.end();
+      } else s.end("itself");
+    });
+    expect((await send(`${url}/x`, GET)).text).toBe("first");
+    first.server.closeAllConnections();
+    await new Promise((r) => first.server.close(r));
+    servers.splice(servers.indexOf(first.server), 1);
+    const e = (await send(`${url}/x`, GET).catch((x: Error) => x)) as Error & { cause?: { code?: string } };
+    expect(e.cause?.code).toBe("ECONNREFUSED");
+    expect((await send(`${url}/x`, GET)).text).toBe("itself");
+    expect(asked).toBe(2);
+  });
+
+  it("does not remember a temporary redirect (307), nor a 308 marked no-store", async () => {
+    let asked = 0;
+    const target = await serve((_q, s) => s.end("t"));
+    const { url } = await serve((q, s) => {
+      asked++;
+      const status = q.url === "/temp" ? 307 : 308;
+      s.writeHead(status, {
+        location: `${target.url}${q.url}`,
+        "content-length": 0,
+        ...(status === 308 ? { "cache-control": "no-store" } : {}),
+      });
+      s.end();
+    });
+    for (let i = 0; i < 2; i++) {
+      expect((await send(`${url}/temp`, GET)).text).toBe("t");
+      expect((await send(`${url}/nostore`, GET)).text).toBe("t");
+    }
+    expect(asked).toBe(4);
+  });
 });

@@ -18,14 +18,17 @@ import { setAside } from "./offenders.ts";
  * holds in that cluster.
  *
  * The watch needs every server of the matrix, so that its cost does not grow with the matrix at
- * every step it reads again only the servers last observed WATCH_REUSE_MS ago or more: the
- * step's own servers were read just before (G5), and the others change only by the engine's own
- * steps, one at a time (M1), each observed to its effect, or by a hand or a fault, seen within
- * that time (each server is read by the watch at most about once per WATCH_REUSE_MS: a bounded
- * rate, however fast steps go). After a start or a verify (`fresh`), when a server rejoins the
+ * every step it reads again only some: the step's own servers were read just before (G5), and
+ * the others change only by the engine's own steps, one at a time (M1), each observed to its
+ * effect, or by a hand or a fault. After a start or a verify (`fresh`), when a server rejoins the
  * matrix and isolation would show, the step's own server and every server last seen on an older
- * release than the target or not running are read again: M3 isolates older-release servers,
- * and a server seen running the target within WATCH_REUSE_MS is read again when that time is up.
+ * release than the target or not running are read again: M3 isolates older-release servers.
+ * Of the others, those last read WATCH_REUSE_MS ago or more are due again, the longest unread
+ * first, at most WATCH_DUE_PER_STEP per step: each server is read by the watch at most about once
+ * per WATCH_REUSE_MS (a bounded rate, however fast steps go), and a step reads a bounded number
+ * of servers however slowly steps go (when steps slow down, because ten thousand servers share
+ * the engine, reading every server due at every step made each step cost more as the fleet grew:
+ * issue "the engine scales with the fleet"). Every server is read when one was never read.
  */
 export async function watchMatrix(
   ctx: EngineContext,
@@ -37,16 +40,34 @@ export async function watchMatrix(
   const now = ctx.o.now();
   const key = (sv: Server) => `${cluster.name}/${sv.name}`;
   const target = ctx.target(step);
+  let unseen = false;
+  const due: Array<{ sv: Server; at: number }> = [];
   const stale = cluster.servers.filter((sv) => {
     const last = ctx.seen.get(key(sv));
-    if (!last || now - last.at >= WATCH_REUSE_MS) return true;
+    if (!last) {
+      unseen = true;
+      return true;
+    }
     // after a start or a verify: the step's own servers, and every server last seen on an older
     // release than the target, where M3's isolation shows (a newer-release server is not isolated)
-    return (
+    if (
       opts.fresh === true &&
       (step.server === sv.name || compareVersions(last.ob.release, target) < 0 || last.ob.state !== "running")
-    );
+    )
+      return true;
+    if (now - last.at >= WATCH_REUSE_MS) due.push({ sv, at: last.at });
+    return false;
   });
+  // the others due again: every one when some server was never read, else the longest unread,
+  // at most WATCH_DUE_PER_STEP of them, so that a step's reads do not grow when steps slow down
+  if (unseen) stale.push(...due.map((d) => d.sv));
+  else
+    stale.push(
+      ...due
+        .sort((a, b) => a.at - b.at)
+        .slice(0, WATCH_DUE_PER_STEP)
+        .map((d) => d.sv),
+    );
   if (stale.length === cluster.servers.length) await observe(ctx, cluster, cluster.servers);
   else if (stale.length) await observe(ctx, cluster, stale);
   const all = cluster.servers.map((sv) => ctx.seen.get(key(sv))!.ob);
@@ -70,6 +91,8 @@ export async function watchMatrix(
 
 /** The M3 watch reuses an observation of a server no older than this (engine clock). */
 export const WATCH_REUSE_MS = 3000;
+/** Servers read again by one step's watch because their observation is older than WATCH_REUSE_MS. */
+export const WATCH_DUE_PER_STEP = 2;
 
 /** The manual's M3 correction for one server upgraded out of order: stopped, then set aside. */
 async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: string, target: string) {
