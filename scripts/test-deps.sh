@@ -7,8 +7,10 @@
 #   tmux: the terminal journeys (a real terminal: Ctrl-C, the point-of-no-return questions).
 #   postgresql: the PostgreSQL store's tests (each starts its own server with initdb/pg_ctl on
 #   127.0.0.1 in a temporary directory; the package's own cluster is not made, nor its service run).
+#   iproute2: `ip netns` for the two-host failover test (test/cli/ha-netns.test.ts: network
+#   namespaces on a private bridge subnet that exists only inside this machine; skipped without root).
 set -euo pipefail
-needed=(chromium openssh-server openssh-client tmux postgresql)
+needed=(chromium openssh-server openssh-client tmux postgresql iproute2)
 missing=()
 for pkg in "${needed[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

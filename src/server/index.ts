@@ -34,8 +34,13 @@ export interface ServerOptions {
   host?: string;
   /** 0: any free port. */
   port?: number;
-  /** How often the event stream looks for new events, ms (default 250). */
+  /** How often the event stream looks for new events in a store that does not notify (SQLite), ms (default 250). */
   pollMs?: number;
+  /**
+   * A store that notifies (PostgreSQL, LISTEN/NOTIFY): the safety-net poll, ms (default 5,000;
+   * ROLLGATE_SERVE_POLL_SECONDS sets it for `rollgate serve`).
+   */
+  safetyPollMs?: number;
   heartbeatMs?: number;
   /** Where the built page is (default src/web/dist). */
   webRoot?: string;
@@ -50,6 +55,8 @@ export interface RouteAccess {
 
 export interface RunningServer {
   url: string;
+  /** The live event streams (its `watcher` and `counts` say how events reached it). */
+  hub: EventHub;
   routes: readonly RouteAccess[];
   host: string;
   port: number;
@@ -115,6 +122,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   const hub = new EventHub(store, {
     pollMs: options.pollMs ?? 250,
     heartbeatMs: options.heartbeatMs ?? 15_000,
+    ...(options.safetyPollMs !== undefined ? { safetyPollMs: options.safetyPollMs } : {}),
   });
   // No request logging: a token must never reach a log.
   const app = Fastify({
@@ -254,7 +262,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   try {
     await app.listen({ host, port: options.port ?? DEFAULT_PORT });
   } catch (e) {
-    hub.close();
+    await hub.close();
     await closeStores();
     throw new RollgateError(
       "ROLLGATE_E_SERVE_LISTEN",
@@ -267,6 +275,7 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
   let closed = false;
   return {
     url: `http://${shown}:${port}`,
+    hub,
     routes,
     host,
     port,

@@ -6,8 +6,17 @@ import { FINISHED_STATES } from "../events/types.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Plan } from "../plan/types.ts";
 import { redactCredentials, redactStoreUrl } from "./location.ts";
+import { listen, NOTIFY_CHANNEL } from "./pg-listen.ts";
 import { pidAlive } from "./sqlite.ts";
-import type { Lease, LeaseAttempt, RunRecord, Store, StoredToken } from "./types.ts";
+import type {
+  Lease,
+  LeaseAttempt,
+  RunRecord,
+  Store,
+  StoreChange,
+  StoredToken,
+  StoreWatcher,
+} from "./types.ts";
 import { RUN_COLUMNS, type RunRow, toRecord } from "./run-row.ts";
 
 /**
@@ -276,8 +285,13 @@ export class PostgresStore implements Store {
   private async insertEvent(q: Query, runId: string, body: RunEventBody, writeId: string): Promise<RunEvent> {
     const at = this.iso();
     const epoch = await this.fenced(q, runId);
+    // the row and its NOTIFY in one statement of the append's transaction: delivered on commit,
+    // never for a row rolled back (docs/ha.md, the dashboard on PostgreSQL)
     const ins = await q(
-      "INSERT INTO events(run_id, at, type, body_json, write_id, epoch) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (write_id) DO NOTHING RETURNING seq, at",
+      `WITH ins AS (
+         INSERT INTO events(run_id, at, type, body_json, write_id, epoch) VALUES ($1,$2,$3,$4,$5,$6)
+         ON CONFLICT (write_id) DO NOTHING RETURNING seq, at)
+       SELECT seq, at, pg_notify('${NOTIFY_CHANNEL}', json_build_object('run', $1::text, 'seq', seq)::text) FROM ins`,
       [runId, at, body.type, JSON.stringify(body), writeId, epoch ?? null],
     );
     const row = ins.rows[0] ?? (await q("SELECT seq, at FROM events WHERE write_id = $1", [writeId])).rows[0];
@@ -482,13 +496,15 @@ export class PostgresStore implements Store {
         "INSERT INTO locks(fleet, pid, host, acquired_at) VALUES ($1,$2,$3,$4) ON CONFLICT (fleet) DO UPDATE SET pid = excluded.pid, host = excluded.host, acquired_at = excluded.acquired_at",
         [fleet, owner.pid, owner.host, this.iso()],
       );
+      await notifyLock(q, fleet);
     });
   }
 
   async releaseEngineLock(fleet: string, pid: number): Promise<void> {
-    await this.write("release the engine lock", (q) =>
-      q("DELETE FROM locks WHERE fleet = $1 AND pid = $2 AND host = $3", [fleet, pid, hostname()]),
-    );
+    await this.write("release the engine lock", async (q) => {
+      await q("DELETE FROM locks WHERE fleet = $1 AND pid = $2 AND host = $3", [fleet, pid, hostname()]);
+      await notifyLock(q, fleet);
+    });
   }
 
   /**
@@ -531,7 +547,10 @@ export class PostgresStore implements Store {
            ON CONFLICT (run_id) DO NOTHING RETURNING ${LEASE_COLUMNS}`,
           [runId, owner, seconds],
         );
-        if (ins.rows[0]) return { taken: leaseOf(ins.rows[0] as LeaseRow) };
+        if (ins.rows[0]) {
+          await notifyLease(q, runId, 1);
+          return { taken: leaseOf(ins.rows[0] as LeaseRow) };
+        }
         // another engine inserted it meanwhile: it holds it
         return { heldBy: (await this.leaseRow(q, runId))! };
       }
@@ -544,7 +563,10 @@ export class PostgresStore implements Store {
          WHERE run_id = $1 RETURNING ${LEASE_COLUMNS}`,
         [runId, owner, seconds],
       );
-      return { taken: leaseOf(up.rows[0] as LeaseRow) };
+      const taken = leaseOf(up.rows[0] as LeaseRow);
+      // a takeover (not a renewal): the dashboards shown the leader learn it at once
+      if (row.owner !== owner) await notifyLease(q, runId, taken.epoch);
+      return { taken };
     });
   }
 
@@ -562,13 +584,13 @@ export class PostgresStore implements Store {
   }
 
   async releaseLease(lease: Lease): Promise<void> {
-    await this.write("release the run's lease", (q) =>
-      q("UPDATE leases SET expires_at = clock_timestamp() WHERE run_id = $1 AND owner = $2 AND epoch = $3", [
-        lease.runId,
-        lease.owner,
-        lease.epoch,
-      ]),
-    );
+    await this.write("release the run's lease", async (q) => {
+      await q(
+        "UPDATE leases SET expires_at = clock_timestamp() WHERE run_id = $1 AND owner = $2 AND epoch = $3",
+        [lease.runId, lease.owner, lease.epoch],
+      );
+      await notifyLease(q, lease.runId, lease.epoch);
+    });
   }
 
   async readLease(runId: string): Promise<Lease | undefined> {
@@ -583,6 +605,14 @@ export class PostgresStore implements Store {
     const r = await q(`SELECT ${LEASE_COLUMNS} FROM leases WHERE run_id = $1`, [runId]);
     return r.rows[0] ? leaseOf(r.rows[0] as LeaseRow) : undefined;
   }
+
+  /** One dedicated LISTEN connection of its own (store/pg-listen.ts), reconnecting when it drops. */
+  watch(onChange: (c: StoreChange) => void, connected: (again: boolean) => void): StoreWatcher {
+    const w = listen(this.location, onChange, connected);
+    this.watchers.add(w);
+    return w;
+  }
+  private readonly watchers = new Set<StoreWatcher>();
 
   async addToken(token: StoredToken): Promise<void> {
     await this.write("store a token", (q) =>
@@ -620,8 +650,24 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const w of this.watchers) await w.close();
     await this.pool.end();
   }
+}
+
+/** A run's lease changed hands (taken, taken over, let go): one small NOTIFY, on commit. */
+async function notifyLease(q: Query, runId: string, epoch: number): Promise<void> {
+  await q(
+    `SELECT pg_notify('${NOTIFY_CHANNEL}', json_build_object('run', $1::text, 'lease', $2::int)::text)`,
+    [runId, epoch],
+  );
+}
+
+/** A fleet's engine lock was taken or let go. */
+async function notifyLock(q: Query, fleet: string): Promise<void> {
+  await q(`SELECT pg_notify('${NOTIFY_CHANNEL}', json_build_object('fleet', $1::text, 'lock', 1)::text)`, [
+    fleet,
+  ]);
 }
 
 const LEASE_COLUMNS = "run_id, owner, epoch, acquired_at, expires_at, expires_at > clock_timestamp() AS live";

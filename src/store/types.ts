@@ -60,6 +60,20 @@ export interface Lease {
   live: boolean;
 }
 
+/** What a store notifies a watcher of: a journal row committed, or a run's lease (or a fleet's engine lock) changed. */
+export type StoreChange =
+  | { kind: "journal"; run: string; seq: number }
+  | { kind: "lease"; run?: string; fleet?: string };
+
+/** A store's live notifications (PostgreSQL: LISTEN on its channel, store/pg-listen.ts). */
+export interface StoreWatcher {
+  /** How many times the listening connection was lost (and re-established, or being so). */
+  readonly reconnects: number;
+  /** Whether the listening connection is up now. */
+  readonly listening: boolean;
+  close(): Promise<void>;
+}
+
 /** An attempt to take a run's lease: taken (a new epoch after a takeover), or held by a live engine. */
 export type LeaseAttempt = { taken: Lease } | { heldBy: Lease };
 
@@ -130,6 +144,12 @@ export interface Store {
    * ROLLGATE_E_LEASE_LOST, once the run's lease has a higher epoch.
    */
   fence(lease: Lease): void;
+  /**
+   * Live notifications of the store's changes, from any process (PostgreSQL: LISTEN/NOTIFY).
+   * `connected(again)` is called each time the listening connection is up; `again` after it was
+   * lost, when changes may have been missed. Absent for a SQLite state file: readers poll.
+   */
+  watch?(onChange: (c: StoreChange) => void, connected: (again: boolean) => void): StoreWatcher;
   addToken(token: StoredToken): Promise<void>;
   tokens(): Promise<StoredToken[]>;
   /** Marks a token revoked (once; the first instant stays) and returns it; undefined if unknown. */

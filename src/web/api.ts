@@ -106,12 +106,14 @@ export class Api {
   /**
    * Follows a run's events over server-sent events, read with fetch so the token goes in a header
    * (EventSource cannot send one). Reconnects after a drop, resuming from the last id it saw.
+   * `event: leader` frames (the engine that leads the run, sent when it changes) go to onLeader.
    */
   follow(
     runId: string,
     after: number,
     onEvent: (e: RunEvent) => void,
     onStatus: (live: boolean) => void,
+    onLeader: (engine: RunDetail["engine"]) => void = () => undefined,
   ): () => void {
     let last = after;
     let stopped = false;
@@ -143,12 +145,19 @@ export class Api {
             while (i >= 0) {
               const block = buf.slice(from, i);
               from = i + 2;
-              const data = block
-                .split("\n")
+              const lines = block.split("\n");
+              const data = lines
                 .filter((l) => l.startsWith("data:"))
                 .map((l) => l.slice(5).trimStart())
                 .join("\n");
-              if (data) {
+              const kind = lines
+                .find((l) => l.startsWith("event:"))
+                ?.slice(6)
+                .trim();
+              if (data && kind === "leader") {
+                // the engine that leads the run changed (a takeover): no seq, not a journal event
+                onLeader((JSON.parse(data) as { engine: RunDetail["engine"] }).engine);
+              } else if (data) {
                 const e = JSON.parse(data) as RunEvent;
                 if (e.seq > last) {
                   last = e.seq;

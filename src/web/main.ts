@@ -170,6 +170,10 @@ async function start(token: string): Promise<void> {
       document.body.classList.toggle("offline", !live);
       notice(live ? "" : "Connection lost: reconnecting…");
     },
+    (engine) => {
+      detail = { ...detail, engine };
+      renderLeader(engine);
+    },
   );
   // the now-line moves with the clock
   setInterval(() => {
@@ -184,7 +188,17 @@ function notice(text: string): void {
   n.hidden = !text;
 }
 
+/** Which engine leads the run and since when (a takeover changes it live: `event: leader`). */
+function renderLeader(engine: RunDetail["engine"]): void {
+  const el = $("leader");
+  el.textContent = engine
+    ? `engine: pid ${engine.pid} on ${engine.host}, leads since ${new Date(engine.since).toLocaleTimeString()}`
+    : "engine: none";
+  el.title = engine ? `leads since ${engine.since}` : "no engine drives this run now";
+}
+
 function renderHeader(plan: Plan, d: RunDetail, role: string): void {
+  renderLeader(d.engine);
   $("run-title").textContent = `${d.run.fleet} → ${d.run.target} · ${d.run.strategy} · ${d.run.id}`;
   const badge = $("run-state");
   badge.textContent = d.run.state;

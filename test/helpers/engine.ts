@@ -26,11 +26,19 @@ export interface EngineProcess {
   afterLine(n: number): Promise<void>;
 }
 
-/** Starts the real `rollgate` CLI with --json and follows its event stream line by line. */
-export function startEngine(args: string[]): EngineProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * Starts the real `rollgate` CLI with --json and follows its event stream line by line. `wrap`
+ * turns its command line into another that runs it (in a network namespace: test/helpers/netns.ts);
+ * the wrapper must exec it, so that the child's pid is rollgate's.
+ */
+export function startEngine(
+  args: string[],
+  options: { wrap?: (argv: string[]) => string[]; env?: Record<string, string> } = {},
+): EngineProcess {
+  const argv = (options.wrap ?? ((a) => a))([process.execPath, BIN, ...args]);
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
   });
   const lines: Record<string, unknown>[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];

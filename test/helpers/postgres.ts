@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,9 +49,13 @@ export function postgresAvailable(): boolean {
 
 const asRoot = process.getuid?.() === 0;
 
-function run(bin: string, args: string[]): void {
+function run(bin: string, args: string[], input?: string): void {
   const [cmd, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
-  execFileSync(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], cwd: tmpdir() });
+  execFileSync(cmd, argv, {
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    cwd: tmpdir(),
+    ...(input === undefined ? {} : { input }),
+  });
 }
 
 async function freePort(): Promise<number> {
@@ -65,7 +69,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<PgServer> {
+/**
+ * `listen`: addresses to listen on besides 127.0.0.1, each trusted from its /24 (the two-host test
+ * of test/cli/ha-netns.test.ts: a bridge address of a private subnet that exists only inside this
+ * machine, joined to network namespaces the test made). Default: 127.0.0.1 only.
+ */
+export async function startPostgres(options: { listen?: string[] } = {}): Promise<PgServer> {
   const dir = mkdtempSync(join(tmpdir(), "rollgate-pg-"));
   chmodSync(dir, 0o700);
   if (asRoot) {
@@ -75,8 +84,15 @@ export async function startPostgres(): Promise<PgServer> {
   }
   const data = join(dir, "data");
   run(pgBin("initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  const extra = options.listen ?? [];
+  if (extra.length) {
+    const hba = join(data, "pg_hba.conf");
+    const lines = extra.map((a) => `host all all ${a.split(".").slice(0, 3).join(".")}.0/24 trust`);
+    const text = `${readFileSync(hba, "utf8")}\n${lines.join("\n")}\n`;
+    run("sh", ["-c", `cat > ${hba}`], text);
+  }
   const port = await freePort();
-  const opts = `-c listen_addresses=127.0.0.1 -c port=${port} -c unix_socket_directories=${dir} -c fsync=on`;
+  const opts = `-c listen_addresses=${["127.0.0.1", ...extra].join(",")} -c port=${port} -c unix_socket_directories=${dir} -c fsync=on`;
   const url = (db = "postgres") => `postgres://postgres@127.0.0.1:${port}/${db}`;
   const ready = async () =>
     waitFor(

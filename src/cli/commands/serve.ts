@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
+import { RollgateError } from "../../model/errors.ts";
 import { isStoreUrl } from "../../store/location.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
@@ -31,6 +32,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
           opts: { state?: string; port: number; host: string; json?: boolean } & LogOpts,
         ) => {
           await startLogging(ctx, opts, "serve");
+          const poll = safetyPoll();
           const { openStore } = await import("../../store/open.ts");
           const statePath = statePathFrom({ ...opts, ...(fleet ? { fleet } : {}) });
           // A missing state file is made (empty: tokens and runs come later); an existing one is
@@ -54,6 +56,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
             ...(fleet ? { fleetFile: fleet } : {}),
             host: opts.host,
             port: opts.port,
+            ...poll,
           });
           if (opts.json) ctx.output.json({ url: server.url, state: statePath });
           else ctx.output.out(server.url);
@@ -67,4 +70,21 @@ export function registerServe(program: Command, ctx: CliContext): void {
         },
       ),
     );
+}
+
+/**
+ * ROLLGATE_SERVE_POLL_SECONDS: on PostgreSQL, how often the server reads the journal even though
+ * no notification came (the safety net under LISTEN/NOTIFY; default 5 s); anything but 0.05–86400
+ * is refused (ROLLGATE_E_USAGE, exit 2) before anything is opened.
+ */
+function safetyPoll(): { safetyPollMs?: number } {
+  const raw = process.env.ROLLGATE_SERVE_POLL_SECONDS;
+  if (raw === undefined || raw === "") return {};
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s < 0.05 || s > 86_400)
+    throw new RollgateError(
+      "ROLLGATE_E_USAGE",
+      `ROLLGATE_SERVE_POLL_SECONDS must be a number of seconds from 0.05 to 86400, got ${JSON.stringify(raw)}`,
+    );
+  return { safetyPollMs: Math.round(s * 1000) };
 }
