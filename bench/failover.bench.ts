@@ -4,10 +4,13 @@
  *
  * `failover`: a real PostgreSQL of the bench's own (test/helpers/postgres.ts: initdb/pg_ctl on
  * 127.0.0.1), the real lab (in this process, on loopback) and the real CLI: a leader (`rollgate
- * apply --state postgres://…`) and a standby (`rollgate engine`), the lease at its default (15 s;
- * ROLLGATE_LEASE_SECONDS, when set, is passed on and printed). The leader is killed with SIGKILL
- * mid-run, KILLS times, each on a fresh database and lab; for each kill the bench measures, from
- * the instant of the kill:
+ * apply --state postgres://…`) and a standby (`rollgate engine`), the lease at its default
+ * (LEASE_SECONDS, 8 s; ROLLGATE_LEASE_SECONDS, when set, is passed on and printed). The leader is
+ * killed with SIGKILL mid-run, KILLS times, each on a fresh database and lab. A takeover's delay
+ * depends on how long before the kill the leader last renewed, so the kills are spread over the
+ * renewal interval: kill i of KILLS lands (i − ½) / KILLS of an interval after a renewal (the
+ * leases row's renewed_at, the database's clock, which is this machine's). For each kill the bench
+ * measures, from the instant of the kill:
  *   - the lease taken over (the leases row's acquired_at, the database's clock),
  *   - the standby's first action intent (the first `step.intent` journal row of epoch 2, its `at`),
  *   - the lab's first request from the new leader (the first `action` entry of the lab's journal
@@ -28,6 +31,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { loadFleetFile } from "../src/io/fleet-loader.ts";
 import { planUpgrade } from "../src/plan/planner.ts";
+import { leaseTiming } from "../src/run/lease.ts";
 import { openStore } from "../src/store/open.ts";
 import { BIN, REPO } from "../test/helpers/cli.ts";
 import { labOf } from "../test/helpers/engine.ts";
@@ -103,6 +107,16 @@ async function oneKill(server: PgServer, n: number) {
     procs.push(standby);
     await until(() => standby.err().includes("waiting as a standby"), "the standby to wait");
     await until(() => leader.lines() >= KILL_AFTER_LINE, `the leader's line ${KILL_AFTER_LINE}`);
+    // a fresh renewal, then the kill at this kill's phase of the renewal interval
+    const renewedAt = async () =>
+      (await query<{ renewed_at: Date }>(url, "SELECT renewed_at FROM leases"))[0]!.renewed_at.getTime();
+    const before = await renewedAt();
+    const renewed = await until(async () => {
+      const at = await renewedAt();
+      return at > before ? at : undefined;
+    }, "a renewal of the leader's lease");
+    const phaseMs = (leaseTiming().renewMs * (n - 0.5)) / KILLS;
+    await new Promise((r) => setTimeout(r, Math.max(0, renewed + phaseMs - Date.now())));
     const labSeq = t.lab.world.journal.entries(0, Number.MAX_SAFE_INTEGER).at(-1)?.seq ?? 0;
     const killedAt = Date.now();
     leader.child.kill("SIGKILL");
@@ -132,6 +146,7 @@ async function oneKill(server: PgServer, n: number) {
     );
     if (Number(lease?.epoch) !== 2) throw new Error(`the lease's epoch is ${lease?.epoch}, not 2`);
     return {
+      sinceRenewalMs: killedAt - renewed,
       takeoverMs: new Date(lease!.acquired_at).getTime() - killedAt,
       intentMs: Date.parse(intent!.at) - killedAt,
       labMs: labFirst - killedAt,
@@ -155,13 +170,14 @@ async function failover(): Promise<Record<string, number | string>> {
     for (let i = 1; i <= KILLS; i++) runs.push(await oneKill(server, i));
     const intent = median(runs.map((r) => r.intentMs));
     return {
-      leaseSeconds: Number(process.env.ROLLGATE_LEASE_SECONDS ?? 15),
+      leaseSeconds: leaseTiming().seconds,
       kills: runs.length,
       takeoverMedianMs: median(runs.map((r) => r.takeoverMs)),
       firstIntentMedianMs: intent,
       firstIntentMaxMs: Math.max(...runs.map((r) => r.intentMs)),
       labFirstRequestMedianMs: median(runs.map((r) => r.labMs)),
       firstIntentEachMs: runs.map((r) => Math.round(r.intentMs)).join(" "),
+      killSinceRenewalEachMs: runs.map((r) => Math.round(r.sinceRenewalMs)).join(" "),
       targetMs: TARGET_MS,
       target: intent < TARGET_MS ? "met" : "not met",
     };

@@ -1,6 +1,6 @@
 import { FINISHED_STATES } from "../events/types.ts";
 import { RollgateError } from "../model/errors.ts";
-import type { RunRecord, Store } from "../store/types.ts";
+import { type RunRecord, type Store, shownEngine } from "../store/types.ts";
 import { readJournal } from "./journal.ts";
 
 /**
@@ -41,7 +41,7 @@ function unfinished(run: RunRecord, verb: string): void {
   }
 }
 
-const engineOf = async (store: Store, run: RunRecord) => (await store.engineHolder(run.fleet)) ?? null;
+const engineOf = async (store: Store, run: RunRecord) => shownEngine(await store.engineHolder(run.fleet));
 
 /** No new step starts; running steps finish; the engine waits for resume. */
 export async function pauseRun(store: Store, run: RunRecord, by: string): Promise<ControlResult> {
@@ -202,7 +202,7 @@ export async function resumeLiveRun(
   unfinished(run, "resume");
   if (run.state === "aborting")
     throw new RollgateError("ROLLGATE_E_RUN_STATE", `run ${run.id} is being aborted; it cannot be resumed`);
-  const engine = await store.engineHolder(run.fleet);
+  const engine = shownEngine(await store.engineHolder(run.fleet));
   if (!engine) return undefined;
   if (run.state === "running")
     return { run: run.id, state: "running", engine, message: `run ${run.id} is already running` };

@@ -1,5 +1,5 @@
 import { foldJournal, type RunSummary as Summary, summaryOf } from "../events/fold.ts";
-import type { RunRecord, Store } from "../store/types.ts";
+import { type RunRecord, type Store, shownEngine } from "../store/types.ts";
 
 /** What `rollgate status` (and GET /api/runs/:id) tells about a run, read from the journal alone (events/fold.ts). */
 export type RunSummary = Summary<RunRecord>;
@@ -19,7 +19,7 @@ export async function summarizeRun(store: Store, run: RunRecord): Promise<RunSum
     escalation: s.escalation,
     alerts: s.alerts,
     undelivered: s.undelivered,
-    engine: (await store.engineHolder(run.fleet)) ?? null,
+    engine: shownEngine(await store.engineHolder(run.fleet)),
     secondsLeft: s.secondsLeft,
     estimate: s.estimate,
     lastSeq: s.lastSeq,

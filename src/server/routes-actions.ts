@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { RollgateError } from "../model/errors.ts";
 import { abortRun, confirmRun, pauseRun, resumeLiveRun } from "../run/control.ts";
 import { defaultStatePath } from "../run/state-path.ts";
-import type { RunRecord } from "../store/types.ts";
+import { type RunRecord, shownEngine } from "../store/types.ts";
 import { OPERATOR, type Principal, requireOperator } from "./auth.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -73,7 +73,7 @@ export function registerActionRoutes(
       ok: true,
       run: run.id,
       state: now.state,
-      engine: (await ctx.store.engineHolder(run.fleet)) ?? null,
+      engine: shownEngine(await ctx.store.engineHolder(run.fleet)),
       ...extra,
     };
   };

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { RunEvent } from "../events/types.ts";
-import type { Store, StoreWatcher } from "../store/types.ts";
+import { type Store, type StoreWatcher, shownEngine } from "../store/types.ts";
 
 /**
  * Server-sent events for one run's journal. The engine may write the store from another process
@@ -46,6 +46,9 @@ export class EventHub {
   /** A notification arrived during a tick: one more tick (forced: a catch-up after a reconnect). */
   private again: false | "new" | "force" = false;
   private leadersDue = false;
+  /** A leader shown holds a lease that runs out unless renewed: the leaders are read again then. */
+  private expiry: NodeJS.Timeout | undefined;
+  private expiryAt = Number.POSITIVE_INFINITY;
   private readonly poll: NodeJS.Timeout;
   private readonly beat: NodeJS.Timeout;
   private readonly check: NodeJS.Timeout;
@@ -147,12 +150,15 @@ export class EventHub {
   private async sendLeaders(subs: readonly Subscriber[], baseline = false): Promise<void> {
     const byRun = new Map<string, Subscriber[]>();
     for (const s of subs) byRun.set(s.runId, [...(byRun.get(s.runId) ?? []), s]);
+    let soonest = Number.POSITIVE_INFINITY;
     for (const [runId, list] of byRun) {
       let leader: Leader;
       try {
         const run = await this.store.getRun(runId);
         if (!run) continue;
-        leader = (await this.store.engineHolder(run.fleet)) ?? null;
+        const holder = await this.store.engineHolder(run.fleet);
+        if (holder?.expiresAt) soonest = Math.min(soonest, Date.parse(holder.expiresAt));
+        leader = shownEngine(holder);
       } catch {
         continue; // the store closed under us, or is away: read again at the next change
       }
@@ -166,6 +172,22 @@ export class EventHub {
           if (!sub.res.writableEnded) sub.res.write(`event: leader\ndata: ${json}\n\n`);
         });
       }
+    }
+    // a lease that runs out notifies nothing (a leader that died renews no more): the leaders are
+    // read again just after the soonest expiry seen, so a dead leader stops showing then, not at
+    // the safety-net poll (a renewal meanwhile only moves the expiry: read again, rescheduled)
+    // (by this host's clock, the expiry being the database's: at least 0.5 s apart, so that a
+    // clock behind the database's costs a few reads, never a loop)
+    if (Number.isFinite(soonest) && !this.closed) {
+      const at = Math.max(soonest + 50, Date.now() + 500);
+      if (at >= this.expiryAt) return; // a read sooner is already due; it schedules the next
+      clearTimeout(this.expiry);
+      this.expiryAt = at;
+      this.expiry = setTimeout(() => {
+        this.expiryAt = Number.POSITIVE_INFINITY;
+        this.kickLeaders();
+      }, at - Date.now());
+      this.expiry.unref();
     }
   }
 
@@ -237,7 +259,11 @@ export class EventHub {
     }
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.expiry);
     clearInterval(this.poll);
     clearInterval(this.beat);
     clearInterval(this.check);

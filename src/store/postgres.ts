@@ -9,6 +9,7 @@ import { redactCredentials, redactStoreUrl } from "./location.ts";
 import { listen, NOTIFY_CHANNEL } from "./pg-listen.ts";
 import { pidAlive } from "./sqlite.ts";
 import type {
+  EngineHolder,
   Lease,
   LeaseAttempt,
   RunRecord,
@@ -511,18 +512,23 @@ export class PostgresStore implements Store {
    * The engine driving a fleet now: the holder of a live lease of one of its runs (any host), else
    * the holder of the fleet's engine lock whose process is alive.
    */
-  async engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined> {
+  async engineHolder(fleet: string): Promise<EngineHolder | undefined> {
     const leased = await this.read("read the runs' leases", (q) =>
       q(
-        `SELECT l.owner, l.acquired_at FROM leases l JOIN runs r ON r.id = l.run_id
+        `SELECT l.owner, l.acquired_at, l.expires_at FROM leases l JOIN runs r ON r.id = l.run_id
          WHERE r.fleet = $1 AND l.expires_at > clock_timestamp() ORDER BY l.renewed_at DESC LIMIT 1`,
         [fleet],
       ),
     );
-    const lease = leased.rows[0] as { owner: string; acquired_at: Date } | undefined;
+    const lease = leased.rows[0] as { owner: string; acquired_at: Date; expires_at: Date } | undefined;
     if (lease) {
       const [host = "", pid = "0"] = ownerParts(lease.owner);
-      return { pid: Number(pid), host, since: new Date(lease.acquired_at).toISOString() };
+      return {
+        pid: Number(pid),
+        host,
+        since: new Date(lease.acquired_at).toISOString(),
+        expiresAt: new Date(lease.expires_at).toISOString(),
+      };
     }
     const r = await this.read("read the engine lock", (q) =>
       q("SELECT pid, host, acquired_at FROM locks WHERE fleet = $1", [fleet]),

@@ -123,8 +123,12 @@ export interface Store {
   /** One engine per fleet: takes the lock or throws ROLLGATE_E_RUN_LOCKED naming the holder. */
   acquireEngineLock(fleet: string, owner: { pid: number; host: string }): Promise<void>;
   releaseEngineLock(fleet: string, pid: number): Promise<void>;
-  /** The engine driving a fleet now, if its process is alive. */
-  engineHolder(fleet: string): Promise<{ pid: number; host: string; since: string } | undefined>;
+  /**
+   * The engine driving a fleet now, if its process is alive (or its lease live). `expiresAt`: when
+   * that lease runs out unless renewed (PostgreSQL), so that a reader can look again then; it is
+   * not shown (use `shownEngine`).
+   */
+  engineHolder(fleet: string): Promise<EngineHolder | undefined>;
   /**
    * Takes the run's lease for `owner` for `seconds`: free or run out, it is taken (a takeover
    * raises the epoch by one); held live by another owner, it is not. Held by `owner` already, it
@@ -155,4 +159,19 @@ export interface Store {
   /** Marks a token revoked (once; the first instant stays) and returns it; undefined if unknown. */
   revokeToken(id: string): Promise<StoredToken | undefined>;
   close(): Promise<void>;
+}
+
+/** The engine that holds a fleet's lease or engine lock. */
+export interface EngineHolder {
+  pid: number;
+  host: string;
+  since: string;
+  expiresAt?: string;
+}
+
+/** The holder as the API, the CLI and the page show it: pid, host and since when. */
+export function shownEngine(
+  h: EngineHolder | undefined,
+): { pid: number; host: string; since: string } | null {
+  return h ? { pid: h.pid, host: h.host, since: h.since } : null;
 }

@@ -103,6 +103,30 @@ function follow(api: string, token: string, runId: string) {
   return { events, leaders, stop: () => controller.abort(), done };
 }
 
+/** `rollgate serve` on the database, its safety-net poll an hour long, so that only NOTIFY can deliver. */
+async function startServe(url: string) {
+  const serve = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json", "--state", url], {
+    cwd: REPO,
+    env: { ...process.env, NO_COLOR: "1", ROLLGATE_SERVE_POLL_SECONDS: "3600" },
+  });
+  children.push(serve);
+  let out = "";
+  let err = "";
+  serve.stdout.on("data", (d) => (out += d));
+  serve.stderr.on("data", (d) => (err += d));
+  const { url: api } = await waitFor(
+    () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]!) as { url: string }) : undefined),
+    { what: `rollgate serve's url (${err})` },
+  );
+  await waitFor(
+    async () =>
+      (await sql(url, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [LISTEN_APPLICATION]))
+        .length === 1,
+    { what: "the server's LISTEN connection" },
+  );
+  return { serve, api };
+}
+
 async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -132,27 +156,8 @@ describe("rollgate serve on PostgreSQL: live by LISTEN/NOTIFY, the leader shown,
       what: `the standby to wait (${standby.stderr()})`,
     });
 
-    // the server: its safety-net poll an hour long, so that only NOTIFY can deliver
-    const serve = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json", "--state", url], {
-      cwd: REPO,
-      env: { ...process.env, NO_COLOR: "1", ROLLGATE_SERVE_POLL_SECONDS: "3600" },
-    });
-    children.push(serve);
-    let out = "";
-    let err = "";
-    serve.stdout.on("data", (d) => (out += d));
-    serve.stderr.on("data", (d) => (err += d));
-    const { url: api } = await waitFor(
-      () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]!) as { url: string }) : undefined),
-      { what: `rollgate serve's url (${err})` },
-    );
+    const { serve, api } = await startServe(url);
     const runId = (await sql<{ id: string }>(url, "SELECT id FROM runs"))[0]!.id;
-    await waitFor(
-      async () =>
-        (await sql(url, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [LISTEN_APPLICATION]))
-          .length === 1,
-      { what: "the server's LISTEN connection" },
-    );
     const stream = follow(api, token, runId);
     // the API names the leader
     const detail = (await (
@@ -247,6 +252,48 @@ describe("rollgate serve on PostgreSQL: live by LISTEN/NOTIFY, the leader shown,
     const late = live.map((e) => e.got - Date.parse(e.at)).sort((a, b) => a - b);
     expect(late.at(-1), `latencies ms ${late.join(",")}`).toBeLessThan(budget(3_000));
     expect(late[Math.floor(late.length / 2)], `latencies ms ${late.join(",")}`).toBeLessThan(budget(500));
+    stream.stop();
+    serve.kill("SIGINT");
+    await new Promise((r) => serve.once("close", r));
+  });
+
+  it("a leader that dies with no standby stops showing once its lease runs out, with no poll and no notification", async () => {
+    const url = await server!.createDb("rg_serve_2");
+    const t = await labOf("dma-supercluster", SPEED);
+    lab = t.lab;
+    const made = await runCli(["token", "create", "--role", "viewer", "--state", url]);
+    expect(made.code, made.stderr).toBe(0);
+    const token = made.stdout.trim().split("\n").at(-1)!.trim();
+    const leader = engine([
+      ...["apply", t.fleet, "--to", "10.1.0", "--strategy", "incremental"],
+      ...["--yes", "--confirm-finalize", "--json", "--state", url],
+    ]);
+    await leader.afterLine(1);
+    const { serve, api } = await startServe(url);
+    const runId = (await sql<{ id: string }>(url, "SELECT id FROM runs"))[0]!.id;
+    const stream = follow(api, token, runId);
+    await waitFor(() => stream.events.length > 0, { what: "the backlog" });
+    const shown = (await (
+      await fetch(new URL(`/api/runs/${runId}`, api), { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { engine: Leader };
+    expect(shown.engine?.pid).toBe(leader.child.pid);
+
+    // killed: nothing renews the lease, nothing notifies, no poll for an hour; the server reads
+    // the leader again when the lease it showed runs out
+    await leader.afterLine(10);
+    leader.child.kill("SIGKILL");
+    await leader.exited;
+    const killedAt = Date.now();
+    await waitFor(() => stream.leaders.includes(null), {
+      what: `no engine on the stream: ${JSON.stringify(stream.leaders)}`,
+      timeoutMs: 30_000,
+    });
+    // within the lease (2 s after the last renewal, at most 2 s before the kill) and a little
+    expect(Date.now() - killedAt).toBeLessThan(budget(2 * Number(LEASE_SECONDS) * 1000 + 1_000));
+    const after = (await (
+      await fetch(new URL(`/api/runs/${runId}`, api), { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { engine: Leader };
+    expect(after.engine).toBeNull();
     stream.stop();
     serve.kill("SIGINT");
     await new Promise((r) => serve.once("close", r));

@@ -94,7 +94,7 @@ describe("the engine's lease keeper (a real PostgreSQL)", () => {
   });
 
   it("ROLLGATE_LEASE_SECONDS sets the lease; renewal and margin are a third of it; nonsense is refused", () => {
-    expect(leaseTiming({})).toEqual({ seconds: 15, renewMs: 5000, marginMs: 5000 });
+    expect(leaseTiming({})).toEqual({ seconds: 8, renewMs: 8000 / 3, marginMs: 8000 / 3 });
     expect(leaseTiming({ ROLLGATE_LEASE_SECONDS: "3" })).toEqual({
       seconds: 3,
       renewMs: 1000,
