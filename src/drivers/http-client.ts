@@ -1,5 +1,11 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { Duplex } from "node:stream";
 
 /**
  * The HTTP driver's client: node:http with a keep-alive agent per origin, so that the
@@ -11,6 +17,15 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
  * Leaner than the global fetch (undici), whose per-request objects (Request, Headers,
  * AbortSignal, a DOMException at every time-out) were a tenth of the engine's CPU while it read
  * 2,000 servers (issue: the engine scales with the fleet).
+ *
+ * Across origins the client is bounded too, because a fleet of 10,000 appliances is 10,000
+ * origins, and per-origin agents alone would hold a connection to each of them (a file descriptor
+ * each, here and at the appliance: the preflight read of 10,000 servers failed with EMFILE):
+ * - at most MAX_IDLE_TOTAL idle keep-alive connections in all: past it, the one idle longest is
+ *   closed (least recently used first);
+ * - at most MAX_GETS_IN_FLIGHT GETs (status reads) in flight in all; the rest wait, their time-out
+ *   counted from when they start. POSTs (actions) are never held: few are in flight, and one may
+ *   answer only when its action is done.
  */
 const IDLE_MS = 4000;
 /** Connections per origin: status reads are limited to 128 per origin (http.ts), actions are few. */
@@ -25,13 +40,82 @@ export const MAX_ANSWER_BYTES = 1024 * 1024;
  */
 const agents = new Map<string, HttpAgent>();
 
+/** Idle keep-alive connections of every origin, the one idle longest first. */
+export const MAX_IDLE_TOTAL = 1024;
+/** Status reads in flight across every origin. */
+export const MAX_GETS_IN_FLIGHT = 512;
+
+const idle = new Set<Duplex>();
+const watched = new WeakSet<Duplex>();
+
+/** A connection went idle into its agent's pool: it is the newest; past the bound the oldest closes. */
+function wentIdle(socket: Duplex): void {
+  idle.delete(socket);
+  idle.add(socket);
+  if (!watched.has(socket)) {
+    watched.add(socket);
+    socket.once("close", () => idle.delete(socket));
+  }
+  while (idle.size > MAX_IDLE_TOTAL) {
+    const oldest = idle.values().next().value as Duplex;
+    idle.delete(oldest);
+    oldest.destroy(); // its agent drops it from its pool when it closes
+  }
+}
+
+class PooledHttpAgent extends HttpAgent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    const kept = super.keepSocketAlive(socket) as unknown as boolean;
+    if (kept) wentIdle(socket);
+    return kept;
+  }
+  override reuseSocket(socket: Duplex, request: ClientRequest): void {
+    idle.delete(socket);
+    super.reuseSocket(socket, request);
+  }
+}
+class PooledHttpsAgent extends HttpsAgent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    const kept = super.keepSocketAlive(socket) as unknown as boolean;
+    if (kept) wentIdle(socket);
+    return kept;
+  }
+  override reuseSocket(socket: Duplex, request: ClientRequest): void {
+    idle.delete(socket);
+    super.reuseSocket(socket, request);
+  }
+}
+
+/** What the client holds now, for tests and benchmarks. */
+export function poolStats(): { idle: number; getsInFlight: number; getsWaiting: number; origins: number } {
+  return { idle: idle.size, getsInFlight, getsWaiting: waitingGets.length, origins: agents.size };
+}
+
+let getsInFlight = 0;
+const waitingGets: Array<() => void> = [];
+
+/** Waits for a free GET slot; resolves with the function that frees it (once). */
+async function getSlot(): Promise<() => void> {
+  if (getsInFlight >= MAX_GETS_IN_FLIGHT) await new Promise<void>((r) => waitingGets.push(r));
+  else getsInFlight += 1;
+  let freed = false;
+  return () => {
+    if (freed) return;
+    freed = true;
+    const next = waitingGets.shift();
+    // the slot passes to the next read as it is (getsInFlight unchanged), else it is freed
+    if (next) next();
+    else getsInFlight -= 1;
+  };
+}
+
 function agentFor(u: URL): HttpAgent | undefined {
   if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;
   const origin = `${u.protocol}//${u.host}`;
   let agent = agents.get(origin);
   if (!agent) {
     const options = { keepAlive: true, timeout: IDLE_MS, maxSockets: MAX_SOCKETS };
-    agent = u.protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
+    agent = u.protocol === "https:" ? new PooledHttpsAgent(options) : new PooledHttpAgent(options);
     agents.set(origin, agent);
   }
   return agent;
@@ -62,6 +146,16 @@ export interface HttpRequest {
  * answer) is sent once more on a new one; a POST never is (the appliance may have acted).
  */
 export async function send(url: string, req: HttpRequest): Promise<HttpAnswer> {
+  if (req.method !== "GET") return sendNow(url, req);
+  const free = await getSlot();
+  try {
+    return await sendNow(url, req);
+  } finally {
+    free();
+  }
+}
+
+async function sendNow(url: string, req: HttpRequest): Promise<HttpAnswer> {
   const deadline = Date.now() + req.timeoutMs;
   let at = url;
   let r = req;

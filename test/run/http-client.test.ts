@@ -1,7 +1,14 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_ANSWER_BYTES, send } from "../../src/drivers/http-client.ts";
+import {
+  MAX_ANSWER_BYTES,
+  MAX_GETS_IN_FLIGHT,
+  MAX_IDLE_TOTAL,
+  poolStats,
+  send,
+} from "../../src/drivers/http-client.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 // The HTTP driver's client (src/drivers/http-client.ts) against real servers on 127.0.0.1.
 const servers: Server[] = [];
@@ -153,5 +160,82 @@ describe("the HTTP driver's client", () => {
       expect((await send(`${url}/nostore`, GET)).text).toBe("t");
     }
     expect(asked).toBe(4);
+  });
+
+  it("holds at most MAX_IDLE_TOTAL idle connections across all appliances: the one idle longest is closed", async () => {
+    // one origin per appliance, as a real fleet has: more appliances than the bound
+    const n = MAX_IDLE_TOTAL + 40;
+    const open = new Map<number, number>();
+    const connections = new Map<number, number>();
+    const urls: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const { url, server } = await serve((_q, s) => s.end("{}"));
+      server.on("connection", (c) => {
+        open.set(i, (open.get(i) ?? 0) + 1);
+        connections.set(i, (connections.get(i) ?? 0) + 1);
+        c.on("close", () => open.set(i, open.get(i)! - 1));
+      });
+      urls.push(url);
+    }
+    for (const u of urls) expect((await send(`${u}/v1/status`, GET)).status).toBe(200);
+    expect(poolStats().idle).toBeLessThanOrEqual(MAX_IDLE_TOTAL);
+    // the appliances see the connections closed: no more open than the bound
+    const openNow = () => [...open.values()].reduce((a, b) => a + b, 0);
+    await waitFor(() => openNow() <= MAX_IDLE_TOTAL, {
+      what: `at most ${MAX_IDLE_TOTAL} open (${openNow()})`,
+    });
+    // the first appliances' connections were the oldest: closed; the last one's is reused
+    expect(open.get(0)).toBe(0);
+    expect((await send(`${urls[0]}/v1/status`, GET)).status).toBe(200);
+    expect(connections.get(0)).toBe(2);
+    expect((await send(`${urls[n - 1]}/v1/status`, GET)).status).toBe(200);
+    expect(connections.get(n - 1)).toBe(1);
+  });
+
+  it("holds at most MAX_GETS_IN_FLIGHT reads in flight across appliances; the rest wait; an action is not held", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const held: Array<() => void> = [];
+    const hold = (_q: unknown, s: import("node:http").ServerResponse) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      held.push(() => {
+        inFlight -= 1;
+        s.end("{}");
+      });
+    };
+    const origins = 6; // each below its agent's own bound of connections, together above the global one
+    const perOrigin = Math.ceil((MAX_GETS_IN_FLIGHT + 88) / origins);
+    const urls = [];
+    for (let i = 0; i < origins; i++) urls.push((await serve(hold)).url);
+    const reads = urls.flatMap((u) =>
+      Array.from({ length: perOrigin }, () => send(`${u}/v1/status`, { ...GET, timeoutMs: 20_000 })),
+    );
+    await waitFor(() => inFlight === MAX_GETS_IN_FLIGHT, {
+      what: `${MAX_GETS_IN_FLIGHT} reads held (${inFlight})`,
+    });
+    expect(poolStats().getsWaiting).toBe(origins * perOrigin - MAX_GETS_IN_FLIGHT);
+    // an action goes while every read slot is taken
+    const { url: actions } = await serve((_q, s) => s.end('{"accepted":true}'));
+    const post = await send(`${actions}/v1/upgrade`, {
+      method: "POST",
+      headers: {},
+      body: "{}",
+      timeoutMs: 5000,
+    });
+    expect(post.status).toBe(200);
+    // released, every read is answered, never more than the bound at once
+    const releaseAll = () => {
+      for (const r of held.splice(0)) r();
+    };
+    const pump = setInterval(releaseAll, 5);
+    try {
+      const answers = await Promise.all(reads);
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+    } finally {
+      clearInterval(pump);
+    }
+    expect(most).toBe(MAX_GETS_IN_FLIGHT);
+    expect(poolStats().getsInFlight).toBe(0);
   });
 });
