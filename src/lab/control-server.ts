@@ -9,9 +9,11 @@ import type { LabWorld } from "./world.ts";
 
 /**
  * The lab's control API on 127.0.0.1:<port>: status, journal, faults, acting by hand, shutdown,
- * and /servers/<name>/… which redirects (307) to that appliance's own address (not 308: a client that remembers a
- * permanent redirect then holds a connection to each of 10,000 appliances at once; EMFILE) — the derived fleet
- * file's driver URL template, so that one URL template reaches every server.
+ * and /servers/<name>/… which redirects, permanently (308), to that appliance's own address — the derived fleet
+ * file's driver URL template, so that one URL template reaches every server. A client that remembers the
+ * redirect (the http driver does) then reads each appliance directly, one request instead of two, as it would
+ * a real fleet whose URLs name each appliance; that the client bounds its connections across appliances is
+ * what makes it safe at 10,000 (src/drivers/http-client.ts).
  */
 export interface ControlHooks {
   world: LabWorld;
@@ -30,7 +32,7 @@ export function createControlServer(h: ControlHooks): Server {
     if (m) {
       const target = h.applianceUrl(decodeURIComponent(m[1]!));
       if (!target) return notFound(res, `no server named ${m[1]}`);
-      res.writeHead(307, { location: `${target}${m[2] ?? "/"}${url.search}`, "content-length": 0 });
+      res.writeHead(308, { location: `${target}${m[2] ?? "/"}${url.search}`, "content-length": 0 });
       res.end();
       return;
     }
