@@ -67,6 +67,8 @@ export class EngineContext {
 
   /** The run's lease was lost (another engine leads): nothing more is started nor written. */
   leaseLost: RollgateError | undefined;
+  /** A step's failure could not be recorded (the store refused it): the loop ends the run with it. */
+  stepError: unknown;
 
   /** The fleet's clusters by name (found once, not searched per step). */
   private readonly clustersByName: Map<string, Cluster>;

@@ -17,13 +17,18 @@ export function start(ctx: EngineContext, step: Step): void {
     .catch(async (e: unknown) => {
       // the lease lost: another engine leads the run; this one writes nothing more (not even an escalation)
       if (isLeaseLost(e) || ctx.leaseLost) {
-        ctx.leaseLost ??= e as NonNullable<typeof ctx.leaseLost>;
+        if (isLeaseLost(e)) ctx.leaseLost ??= e as NonNullable<typeof ctx.leaseLost>;
         return;
       }
-      const escalation = await failed(ctx, step, e);
-      await raise(ctx, escalation, step).catch((err: unknown) => {
-        if (!isLeaseLost(err)) throw err;
-      });
+      try {
+        await raise(ctx, await failed(ctx, step, e), step);
+      } catch (err) {
+        // recording the failure was refused: a lease lost meanwhile (a step that failed because
+        // this engine's link was cut, say) ends this engine as above; anything else ends the run
+        // through the loop. Never a rejection nobody awaits (it would kill the process, exit 1).
+        if (isLeaseLost(err)) ctx.leaseLost ??= err as NonNullable<typeof ctx.leaseLost>;
+        else ctx.stepError ??= err;
+      }
     })
     .finally(() => {
       ctx.running.delete(step.id);

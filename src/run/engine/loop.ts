@@ -27,6 +27,7 @@ export async function loop(ctx: EngineContext): Promise<EngineResult> {
   await observeEverything(ctx);
   for (;;) {
     ctx.checkLease();
+    if (ctx.stepError !== undefined) throw ctx.stepError;
     const run = await ctx.runState();
     if (ctx.allDone() && ctx.running.size === 0 && !ctx.escalation) {
       // Every step done is not yet success: the fleet must look upgraded to its servers too.
