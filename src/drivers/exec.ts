@@ -31,6 +31,31 @@ export interface CommandRunner {
   wrap(argv: string[], target: ActionTarget): string[];
   /** Why a run failed before the command itself could (e.g. ssh could not connect), if it did. */
   transportFailure?(code: number, stderr: string): string | undefined;
+  /** Commands that share a connection (ssh: one server), and how many of them may run at once. */
+  channel?(target: ActionTarget): string;
+  channelLimit?: number;
+}
+
+/** Commands waiting for, or holding, a place on their connection (CommandRunner.channel). */
+class Channels {
+  private readonly busy = new Map<string, { n: number; waiting: Array<() => void> }>();
+  constructor(private readonly limit: number) {}
+  async take(key: string): Promise<() => void> {
+    let c = this.busy.get(key);
+    if (!c) {
+      c = { n: 0, waiting: [] };
+      this.busy.set(key, c);
+    }
+    const slot = c;
+    if (slot.n >= this.limit) await new Promise<void>((r) => slot.waiting.push(r));
+    else slot.n++;
+    return () => {
+      const next = slot.waiting.shift();
+      if (next)
+        next(); // the place passes on as it is
+      else if (--slot.n === 0) this.busy.delete(key);
+    };
+  }
 }
 
 const LOCAL: CommandRunner = {
@@ -48,6 +73,24 @@ export class ExecDriver implements Driver {
     private readonly runner: CommandRunner = LOCAL,
   ) {
     this.kind = runner.kind;
+    this.channels = runner.channel ? new Channels(runner.channelLimit ?? 8) : undefined;
+  }
+
+  private readonly channels: Channels | undefined;
+
+  /** Runs a command for `target`, after waiting for a place on its connection (ssh). */
+  private async runFor(
+    target: ActionTarget,
+    argv: string[],
+    timeoutMs: number,
+  ): ReturnType<ExecDriver["run"]> {
+    if (!this.channels || !this.runner.channel) return this.run(this.runner.wrap(argv, target), timeoutMs);
+    const release = await this.channels.take(this.runner.channel(target));
+    try {
+      return await this.run(this.runner.wrap(argv, target), timeoutMs);
+    } finally {
+      release();
+    }
   }
 
   /** The command of an action with its placeholders filled in, as it runs on the server. */
@@ -110,7 +153,7 @@ export class ExecDriver implements Driver {
     const command = this.spec.commands.status;
     if (!command) return unreachable;
     const timeoutMs = this.timeout(options);
-    const r = await this.run(this.runner.wrap(this.argv(command, target, {}), target), timeoutMs);
+    const r = await this.runFor(target, this.argv(command, target, {}), timeoutMs);
     const field = `${this.runner.field}.status`;
     const driverField = this.runner.field.replace(/\.commands$/, "");
     if (r.timedOut) {
@@ -159,10 +202,7 @@ export class ExecDriver implements Driver {
         message: `the ${kind} driver has no command for "${action}" (${field}.${action})`,
       };
     }
-    const r = await this.run(
-      this.runner.wrap(this.argv(command, target, args), target),
-      this.timeout(options),
-    );
+    const r = await this.runFor(target, this.argv(command, target, args), this.timeout(options));
     if (r.code === 0) return { ok: true };
     const transport = r.timedOut
       ? undefined

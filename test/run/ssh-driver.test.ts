@@ -22,6 +22,9 @@ e2eTimeouts(480_000);
  */
 const SSHD = "/usr/sbin/sshd";
 let sshd: ChildProcess | undefined;
+/** What sshd printed (-e): a line "Accepted publickey …" per connection it let in. */
+let log = "";
+const accepted = () => log.split("\n").filter((l) => l.includes("Accepted publickey")).length;
 let dir = "";
 let port = 0;
 let lab: Lab | undefined;
@@ -74,7 +77,6 @@ beforeAll(async () => {
   writeFileSync(join(dir, "no_known_hosts"), "");
   if (process.getuid?.() === 0) mkdirSync("/run/sshd", { recursive: true }); // sshd's privsep dir
   sshd = spawn(SSHD, ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
   sshd.stderr!.on("data", (d) => (log += d));
   await waitFor(
     () =>
@@ -126,12 +128,18 @@ describe("ssh driver (a real sshd on 127.0.0.1)", () => {
     const t = await labOf("matrix-seed", 6000);
     lab = t.lab;
     const fleet = sshFleet(t.fleet, t.lab.controlUrl);
+    const before = accepted();
     const r = await runCli(["apply", fleet, "--to", "3.5.1", "--yes", "--confirm-finalize"], {
-      timeoutMs: 240_000, // a connection and a process per observation: slow on a loaded machine
+      timeoutMs: 240_000, // a process per observation: slow on a loaded machine
     });
     expect(r.code, r.stderr).toBe(0);
     expect(t.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
     expect(t.lab.status().violations).toEqual([]);
+    // the commands (18 actions and many more status reads) shared a few connections (multiplexed:
+    // one master, and at most a few opened beside it while the first master was not yet up)
+    const commands = t.lab.world.journal.entries(0, Number.MAX_SAFE_INTEGER).length;
+    expect(commands).toBeGreaterThan(18);
+    expect(accepted() - before).toBeLessThanOrEqual(8);
   });
 
   it("quotes every value for the remote shell, checks host keys, and reports what failed", async () => {
