@@ -5,6 +5,7 @@ import { registerCommands } from "./commands/index.ts";
 import { addExamples } from "./examples.ts";
 import { addLogOptions } from "./log-options.ts";
 import { type Output, processOutput, reportError, terminalText } from "./output.ts";
+import { installSecretNet } from "./secret-net.ts";
 import { ROLLGATE_VERSION } from "./version.ts";
 
 /**
@@ -64,6 +65,7 @@ export function action<A extends unknown[]>(
 }
 
 export async function main(argv: string[]): Promise<number> {
+  installSecretNet(argv);
   const ctx: CliContext = { output: processOutput(), exitCode: 0 };
   const program = buildProgram(ctx);
   try {

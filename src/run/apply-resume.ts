@@ -9,7 +9,7 @@ import { compareVersions } from "../model/version.ts";
 import type { Step } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
 import { acquireHostLock, type HostLock } from "../store/host-lock.ts";
-import { isStoreUrl } from "../store/location.ts";
+import { isStoreUrl, redactStoreUrl } from "../store/location.ts";
 import { openStore } from "../store/open.ts";
 import type { RunRecord, Store } from "../store/types.ts";
 import { drive } from "./apply-drive.ts";
@@ -58,7 +58,11 @@ export async function resumeHolding(
     const run = input.runId
       ? await store.getRun(input.runId)
       : await pickRun(store, { unfinishedOnly: true });
-    if (!run) throw new RollgateError("ROLLGATE_E_RUN_NOT_FOUND", `no unfinished run in ${input.statePath}`);
+    if (!run)
+      throw new RollgateError(
+        "ROLLGATE_E_RUN_NOT_FOUND",
+        `no unfinished run in ${redactStoreUrl(input.statePath)}`,
+      );
     if (FINISHED_STATES.includes(run.state))
       throw new RollgateError("ROLLGATE_E_RUN_FINISHED", `run ${run.id} has already ${run.state}`);
     const fleetFile = input.fleetFile ?? run.fleetFile;

@@ -8,7 +8,7 @@ import type { Store } from "../store/types.ts";
 import type { RunRecord } from "../store/types.ts";
 import { FINISHED_STATES } from "../events/types.ts";
 import { fleetIdentity } from "./identity.ts";
-import { isStoreUrl } from "../store/location.ts";
+import { isStoreUrl, redactStoreUrl } from "../store/location.ts";
 import { defaultStatePath, statePathFrom } from "./state-path.ts";
 
 export { defaultStatePath, statePathFrom };
@@ -51,7 +51,7 @@ const fleetWords = (f: FleetRef) => (f.name ? `fleet ${f.name} (${f.file})` : `t
 const isUnfinished = (r: RunRecord) => !FINISHED_STATES.includes(r.state);
 
 const describeRun = (r: RunRecord, statePath?: string) =>
-  `${r.id} (fleet ${r.fleet} → ${r.target}, ${r.state}, from ${r.fleetFile}${statePath ? `; --state ${statePath}` : ""})`;
+  `${r.id} (fleet ${r.fleet} → ${r.target}, ${r.state}, from ${r.fleetFile}${statePath ? `; --state ${redactStoreUrl(statePath)}` : ""})`;
 
 export interface PickOptions {
   run?: string;
@@ -78,7 +78,7 @@ interface Candidates {
 }
 
 function pickFrom(sources: Candidates[], options: PickOptions): { run: RunRecord; statePath: string } {
-  const where = sources.map((s) => s.statePath).join(" and ");
+  const where = sources.map((s) => redactStoreUrl(s.statePath)).join(" and ");
   if (options.run) {
     for (const s of sources) {
       const r = s.runs.find((x) => x.id === options.run);

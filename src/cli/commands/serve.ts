@@ -4,7 +4,7 @@ import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
 import { RollgateError } from "../../model/errors.ts";
-import { isStoreUrl } from "../../store/location.ts";
+import { isStoreUrl, redactStoreUrl } from "../../store/location.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
 /** 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and localhost: reachable from this machine only. */
@@ -38,11 +38,16 @@ export function registerServe(program: Command, ctx: CliContext): void {
           // A missing state file is made (empty: tokens and runs come later); an existing one is
           // only read, and refused unless it is a rollgate store.
           // A PostgreSQL store is opened read-write first, which makes its schema if it has none.
-          const fresh = isStoreUrl(statePath) || !existsSync(statePath);
+          let fresh = isStoreUrl(statePath) || !existsSync(statePath);
           if (fresh) {
             const made = openStore(statePath);
-            await made.lastSeq();
-            await made.close();
+            try {
+              // "new, empty" only for a store with nothing in it yet
+              fresh = (await made.lastSeq()) === 0;
+            } finally {
+              // refused (a schema too new, no such database): closed at once, so the command ends now
+              await made.close().catch(() => undefined);
+            }
           }
           if (!isLoopback(opts.host))
             ctx.output.err(
@@ -58,10 +63,11 @@ export function registerServe(program: Command, ctx: CliContext): void {
             port: opts.port,
             ...poll,
           });
-          if (opts.json) ctx.output.json({ url: server.url, state: statePath });
+          const shown = redactStoreUrl(statePath);
+          if (opts.json) ctx.output.json({ url: server.url, state: shown });
           else ctx.output.out(server.url);
           ctx.output.err(
-            `serving ${statePath}${fresh ? " (new, empty)" : ""} at ${server.url}; tokens: rollgate token create --role viewer|operator --state ${statePath}; Ctrl-C stops`,
+            `serving ${shown}${fresh ? " (new, empty)" : ""} at ${server.url}; tokens: rollgate token create --role viewer|operator --state ${shown}; Ctrl-C stops`,
           );
           await (await import("../../server/dashboard.ts")).untilInterrupted();
           await server.close();

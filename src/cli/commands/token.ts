@@ -57,14 +57,14 @@ export function registerToken(program: Command, ctx: CliContext): void {
             if (opts.run !== undefined && !(await store.getRun(opts.run)))
               throw new RollgateError(
                 "ROLLGATE_E_RUN_NOT_FOUND",
-                `no run ${opts.run} in ${path}: --run scopes the token to a run of this state file`,
+                `no run ${opts.run} in ${redactStoreUrl(path)}: --run scopes the token to a run of this state file`,
               );
             const t = await createToken(store, opts.role, {
               ...(opts.ttl === undefined ? {} : { ttlSeconds: opts.ttl }),
               ...(opts.run !== undefined ? { run: opts.run } : {}),
             });
             ctx.output.err(
-              `created ${t.role} token ${t.id}${t.run ? ` for run ${t.run} only` : ""} in ${path}, ${t.expiresAt ? `valid for ${formatDuration(opts.ttl!)} (until ${t.expiresAt})` : "valid until revoked (rollgate token revoke " + t.id + ")"}; only its hash is stored, so keep it now. ` +
+              `created ${t.role} token ${t.id}${t.run ? ` for run ${t.run} only` : ""} in ${redactStoreUrl(path)}, ${t.expiresAt ? `valid for ${formatDuration(opts.ttl!)} (until ${t.expiresAt})` : "valid until revoked (rollgate token revoke " + t.id + ")"}; only its hash is stored, so keep it now. ` +
                 `Send it as "Authorization: Bearer TOKEN", or open the dashboard at http://HOST:PORT/#token=TOKEN`,
             );
             if (opts.json)
