@@ -24,6 +24,8 @@ import type { LeaseGuard } from "./engine/types.ts";
  * of it stop the leader starting actions (docs/ha.md, "The lease").
  */
 export const LEASE_SECONDS = 8;
+/** The longest lease ROLLGATE_LEASE_SECONDS may set (an hour). */
+export const MAX_LEASE_SECONDS = 3600;
 /** The leader renews every lease ÷ RENEW_DIVISOR (2.67 s of 8). */
 export const RENEW_DIVISOR = 3;
 /** It starts no driver action later than lease − lease ÷ MARGIN_DIVISOR after its last renewal was sent (5.33 s of 8). */
@@ -39,17 +41,19 @@ export interface LeaseTiming {
 
 /**
  * The lease length: LEASE_SECONDS, or ROLLGATE_LEASE_SECONDS (a knob for tests and operators; at
- * least 0.3). Renewal and margin are each a third of it.
+ * least 0.3, at most MAX_LEASE_SECONDS). Renewal and margin are each a third of it.
  */
 export function leaseTiming(env: NodeJS.ProcessEnv = process.env): LeaseTiming {
   const given = env.ROLLGATE_LEASE_SECONDS;
   let seconds = LEASE_SECONDS;
   if (given !== undefined && given !== "") {
     const n = Number(given);
-    if (!Number.isFinite(n) || n < 0.3)
+    // at most an hour: past it a takeover waits longer than anyone would, and past about 74 days
+    // the renewal interval no longer fits a timer (Node fires it at once: a hot loop on the database)
+    if (!Number.isFinite(n) || n < 0.3 || n > MAX_LEASE_SECONDS)
       throw new RollgateError(
         "ROLLGATE_E_USAGE",
-        `ROLLGATE_LEASE_SECONDS must be a number of seconds of at least 0.3, not ${JSON.stringify(given)}`,
+        `ROLLGATE_LEASE_SECONDS must be a number of seconds from 0.3 to ${MAX_LEASE_SECONDS}, not ${JSON.stringify(given)}`,
       );
     seconds = n;
   }

@@ -25,6 +25,9 @@ import { registerStatic } from "./static.ts";
  * It reads the state file an engine writes (in this process or another) and writes only what
  * the CLI's pause/resume/abort would. Every route but /api/health and the page needs a token.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 export interface ServerOptions {
   /** An open store (apply/demo --dashboard share the engine's), or a state file to open. */
   store?: Store;
@@ -204,6 +207,17 @@ export async function createServer(options: ServerOptions): Promise<RunningServe
     if (access === "public") return;
     const p = await authenticate(store, req.headers.authorization);
     if (access === "operator") requireOperator(p);
+    // No id or query value holds a control character (a NUL reached the database as a store error,
+    // a 503 that would tell monitoring the database was down): a bad request, said so.
+    for (const v of [
+      ...Object.values((req.params ?? {}) as Record<string, unknown>),
+      ...Object.values((req.query ?? {}) as Record<string, unknown>),
+    ])
+      if (typeof v === "string" && CONTROL_CHARACTER.test(v))
+        throw new RollgateError(
+          "ROLLGATE_E_API_BAD_REQUEST",
+          "a path segment or query parameter holds a control character (NUL, newline, …): no run, step or fleet is named so",
+        );
     // A token scoped to one run: every route naming a run (its id in the path, or ?run=) must name
     // that one, reading as well as steering; the lists show only it (routes-runs, metrics).
     if (p.run !== undefined) {

@@ -100,6 +100,10 @@ describe("the engine's lease keeper (a real PostgreSQL)", () => {
       renewMs: 1000,
       marginMs: 1000,
     });
-    expect(() => leaseTiming({ ROLLGATE_LEASE_SECONDS: "0" })).toThrow(/at least 0.3/);
+    expect(() => leaseTiming({ ROLLGATE_LEASE_SECONDS: "0" })).toThrow(/from 0.3 to 3600/);
+    // past an hour: refused (1e9 s once made the renewal timer fire at once, a loop on the database)
+    expect(() => leaseTiming({ ROLLGATE_LEASE_SECONDS: "1e9" })).toThrow(/from 0.3 to 3600/);
+    expect(() => leaseTiming({ ROLLGATE_LEASE_SECONDS: "3601" })).toThrow(/ROLLGATE_LEASE_SECONDS/);
+    expect(leaseTiming({ ROLLGATE_LEASE_SECONDS: "3600" }).seconds).toBe(3600);
   });
 });

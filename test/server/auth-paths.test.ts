@@ -114,6 +114,24 @@ describe("authentication on the matched route, deny by default (real HTTP on loo
     expect((await raw(f.server.url, "/%6detrics", { headers: auth })).status).toBe(200);
   });
 
+  it("a control character in an id or a query value is a bad request (400), after the token (401 without)", async () => {
+    f = await fixture();
+    const viewer = { authorization: `Bearer ${f.viewer}` };
+    const operator = { authorization: `Bearer ${f.operator}` };
+    for (const [path, method, headers] of [
+      ["/api/runs/%00", "GET", viewer],
+      ["/api/runs/a%00b/events", "GET", viewer],
+      ["/api/runs/a%0ab/plan", "GET", viewer],
+      ["/api/fleet?run=%00", "GET", viewer],
+      ["/api/runs/%00/pause", "POST", operator],
+    ] as const) {
+      expect((await raw(f.server.url, path, { method })).status, path).toBe(401);
+      const res = await raw(f.server.url, path, { method, headers });
+      expect(res.status, path).toBe(400);
+      expect(res.body, path).toContain("ROLLGATE_E_API_BAD_REQUEST");
+    }
+  });
+
   it("a request no route matches needs a token too (401 before 404)", async () => {
     f = await fixture();
     for (const method of ["OPTIONS", "POST", "PUT", "DELETE", "PATCH"]) {
