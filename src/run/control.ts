@@ -202,10 +202,20 @@ export async function resumeLiveRun(
   unfinished(run, "resume");
   if (run.state === "aborting")
     throw new RollgateError("ROLLGATE_E_RUN_STATE", `run ${run.id} is being aborted; it cannot be resumed`);
-  const engine = shownEngine(await store.engineHolder(run.fleet));
+  const holder = await store.engineHolder(run.fleet);
+  const engine = shownEngine(holder);
   if (!engine) return undefined;
   if (run.state === "running")
-    return { run: run.id, state: "running", engine, message: `run ${run.id} is already running` };
+    return {
+      run: run.id,
+      state: "running",
+      engine,
+      message: `run ${run.id} is already running (engine pid ${engine.pid} on ${engine.host})${
+        holder?.expiresAt
+          ? `; its lease runs to ${holder.expiresAt}, renewed while that engine lives: if it is gone, a standby (rollgate engine) takes the run over then`
+          : ""
+      }`,
+    };
   await setStateOrRefuse(
     store,
     run,

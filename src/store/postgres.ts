@@ -521,8 +521,10 @@ export class PostgresStore implements Store {
       ),
     );
     const lease = leased.rows[0] as { owner: string; acquired_at: Date; expires_at: Date } | undefined;
-    if (lease) {
-      const [host = "", pid = "0"] = ownerParts(lease.owner);
+    const [host = "", pid = "0"] = lease ? ownerParts(lease.owner) : [];
+    // a lease still live whose holder on this host has died (SIGKILL, a crash) drives nothing: the
+    // run has no engine until another takes the lease over (resume then waits as a standby)
+    if (lease && !(host === hostname() && !pidAlive(Number(pid)))) {
       return {
         pid: Number(pid),
         host,

@@ -143,6 +143,39 @@ describe("leader and standby on PostgreSQL (real CLI, real lab, real PostgreSQL)
     expect(killed).toBe(KILLS_PER_RUN * RUNS.length);
   });
 
+  it("the leader killed with no standby, `rollgate resume` at once on the same host: it waits out the dead engine's lease and finishes (it said 'already running' and exited 0)", async () => {
+    const url = await server!.createDb(`rg_ha_${++dbs}`);
+    const t = await labOf(RUNS[1].fleet, SPEED);
+    lab = t.lab;
+    const leader = engine([
+      "apply",
+      t.fleet,
+      ...RUNS[1].args,
+      "--yes",
+      "--confirm-finalize",
+      "--json",
+      "--state",
+      url,
+    ]);
+    await leader.afterLine(20);
+    leader.child.kill("SIGKILL");
+    await leader.exited;
+    // at once: the dead engine's lease is still live (2 s here)
+    const resumed = engine(["resume", "--state", url, "--confirm-finalize", "--json"]);
+    const code = await resumed.exited;
+    expect(code, resumed.stderr()).toBe(0);
+    expect(resumed.stderr()).not.toContain("already running");
+    expectUpgradedOnce(t.lab, "resumed after the leader's death");
+    const store = openStore(url, { readonly: true });
+    try {
+      const [rec] = await store.listRuns();
+      expect(rec?.state).toBe("completed");
+      expect((await store.readLease(rec!.id))?.epoch).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("SIGSTOP of the leader past its lease: the standby takes over; continued, the old leader performs no action and exits 4", async () => {
     const { url, t, leader, standby } = await leaderAndStandby(RUNS[1]);
     // Stopped the moment it prints that a server accepted an install (from the same stdout chunk,
