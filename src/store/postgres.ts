@@ -163,7 +163,7 @@ export class PostgresStore implements Store {
         if (!isConnectionLoss(e) || this.closed) {
           throw new RollgateError(
             "ROLLGATE_E_STATE_OPEN",
-            `the PostgreSQL store ${this.shown} refused ${what}: ${redactCredentials((e as Error).message)}`,
+            `the PostgreSQL store ${this.shown} refused to ${what}: ${redactCredentials((e as Error).message)}`,
           );
         }
         if (Date.now() + delay > deadline) {
@@ -709,7 +709,7 @@ function leaseLost(runId: string, epoch: number, owner: string | undefined, now:
   const [host, pid] = owner ? ownerParts(owner) : [];
   return new RollgateError(
     "ROLLGATE_E_LEASE_LOST",
-    `this engine lost the lease of run ${runId}: ${owner ? `another engine (pid ${pid} on ${host}) leads it now, under epoch ${now}` : "the lease is gone"}, and this one held epoch ${epoch}; it stops here and starts no action, the run goes on under the engine that holds the lease`,
+    `this engine lost the lease of run ${runId}: ${owner ? `another engine (pid ${pid} on ${host}) leads it now, under epoch ${now}` : "the lease is gone"}, and this one held epoch ${epoch}; it stops here and starts no action: the run is that engine's now (rollgate status shows whether one still drives it)`,
     { details: { run: runId, epoch, ...(owner ? { owner, leaseEpoch: now } : {}) } },
   );
 }
