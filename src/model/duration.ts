@@ -1,3 +1,5 @@
+import { RollgateError } from "./errors.ts";
+
 /** Durations in the fleet file: "90s", "15m", "2h", "1h30m", "500ms". Returned in seconds. */
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 const DURATION_RE = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$/;
@@ -35,4 +37,26 @@ export function formatDuration(seconds: number): string {
     }
   }
   return parts.join("");
+}
+
+/**
+ * An environment knob given in seconds (ROLLGATE_LEASE_SECONDS, ROLLGATE_STATE_WAIT_SECONDS,
+ * ROLLGATE_SERVE_POLL_SECONDS): unset or empty, undefined; a number from `min` to `max`, that
+ * number; anything else is refused with ROLLGATE_E_USAGE (exit 2), naming the knob and its range.
+ */
+export function envSeconds(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const given = env[name];
+  if (given === undefined || given === "") return undefined;
+  const n = Number(given);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new RollgateError(
+      "ROLLGATE_E_USAGE",
+      `${name} must be a number of seconds from ${min} to ${max}, not ${JSON.stringify(given)}`,
+    );
+  return n;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import { FINISHED_STATES } from "../events/types.ts";
+import { envSeconds } from "../model/duration.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Lease, RunRecord, Store } from "../store/types.ts";
 import type { LeaseGuard } from "./engine/types.ts";
@@ -44,19 +45,9 @@ export interface LeaseTiming {
  * least 0.3, at most MAX_LEASE_SECONDS). Renewal and margin are each a third of it.
  */
 export function leaseTiming(env: NodeJS.ProcessEnv = process.env): LeaseTiming {
-  const given = env.ROLLGATE_LEASE_SECONDS;
-  let seconds = LEASE_SECONDS;
-  if (given !== undefined && given !== "") {
-    const n = Number(given);
-    // at most an hour: past it a takeover waits longer than anyone would, and past about 74 days
-    // the renewal interval no longer fits a timer (Node fires it at once: a hot loop on the database)
-    if (!Number.isFinite(n) || n < 0.3 || n > MAX_LEASE_SECONDS)
-      throw new RollgateError(
-        "ROLLGATE_E_USAGE",
-        `ROLLGATE_LEASE_SECONDS must be a number of seconds from 0.3 to ${MAX_LEASE_SECONDS}, not ${JSON.stringify(given)}`,
-      );
-    seconds = n;
-  }
+  // at most an hour: past it a takeover waits longer than anyone would, and past about 74 days
+  // the renewal interval no longer fits a timer (Node fires it at once: a hot loop on the database)
+  const seconds = envSeconds(env, "ROLLGATE_LEASE_SECONDS", 0.3, MAX_LEASE_SECONDS) ?? LEASE_SECONDS;
   return {
     seconds,
     renewMs: (seconds * 1000) / RENEW_DIVISOR,

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { envSeconds } from "../model/duration.ts";
 import { RollgateError } from "../model/errors.ts";
 import { isPostgresUrl, isStoreUrl, refuseStoreUrl } from "./location.ts";
 import { PostgresStore } from "./postgres.ts";
@@ -19,28 +20,14 @@ import type { Store } from "./types.ts";
 export function openStore(location: string, options: { readonly?: boolean; now?: () => Date } = {}): Store {
   refuseStoreUrl(location);
   if (isPostgresUrl(location)) {
-    const wait = stateWaitSeconds(process.env.ROLLGATE_STATE_WAIT_SECONDS);
+    // how long a command waits for an unreachable PostgreSQL (0.1 s to a day); unset, the defaults
+    const wait = envSeconds(process.env, "ROLLGATE_STATE_WAIT_SECONDS", 0.1, 86_400);
     return new PostgresStore(location, {
       ...options,
       ...(wait !== undefined ? { waitMs: wait * 1000 } : {}),
     });
   }
   return new SqliteStore(location, options);
-}
-
-/**
- * ROLLGATE_STATE_WAIT_SECONDS: how long a command waits for an unreachable PostgreSQL (0.1 s to a
- * day); unset or empty, the defaults. Anything else is refused, as ROLLGATE_LEASE_SECONDS is.
- */
-export function stateWaitSeconds(given: string | undefined): number | undefined {
-  if (given === undefined || given === "") return undefined;
-  const n = Number(given);
-  if (!Number.isFinite(n) || n < 0.1 || n > 86_400)
-    throw new RollgateError(
-      "ROLLGATE_E_USAGE",
-      `ROLLGATE_STATE_WAIT_SECONDS must be a number of seconds from 0.1 to 86400, not ${JSON.stringify(given)}`,
-    );
-  return n;
 }
 
 /** Opens a store that must exist already (never creates one). */

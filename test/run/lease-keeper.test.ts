@@ -2,7 +2,8 @@ import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Plan } from "../../src/plan/types.ts";
 import { holdLease, leaseTiming } from "../../src/run/lease.ts";
-import { openStore, stateWaitSeconds } from "../../src/store/open.ts";
+import { envSeconds } from "../../src/model/duration.ts";
+import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/types.ts";
 import { type PgServer, startPostgres } from "../helpers/postgres.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
@@ -105,12 +106,22 @@ describe("the engine's lease keeper (a real PostgreSQL)", () => {
     expect(() => leaseTiming({ ROLLGATE_LEASE_SECONDS: "1e9" })).toThrow(/from 0.3 to 3600/);
     expect(() => leaseTiming({ ROLLGATE_LEASE_SECONDS: "3601" })).toThrow(/ROLLGATE_LEASE_SECONDS/);
     expect(leaseTiming({ ROLLGATE_LEASE_SECONDS: "3600" }).seconds).toBe(3600);
-    // its sibling knob, the wait for an unreachable database: the same strictness (it ignored nonsense)
-    expect(stateWaitSeconds(undefined)).toBeUndefined();
-    expect(stateWaitSeconds("2.5")).toBe(2.5);
+    // its sibling knob, the wait for an unreachable database, is read as strictly (it ignored
+    // nonsense before): by openStore, before any connection is made
+    const wait = (v: string) =>
+      envSeconds({ ROLLGATE_STATE_WAIT_SECONDS: v }, "ROLLGATE_STATE_WAIT_SECONDS", 0.1, 86_400);
+    expect(envSeconds({}, "ROLLGATE_STATE_WAIT_SECONDS", 0.1, 86_400)).toBeUndefined();
+    expect(wait("")).toBeUndefined();
+    expect(wait("2.5")).toBe(2.5);
     for (const bad of ["0", "-1", "abc", "1e9", "0.001"])
-      expect(() => stateWaitSeconds(bad), bad).toThrow(
+      expect(() => wait(bad), bad).toThrow(
         /ROLLGATE_STATE_WAIT_SECONDS must be a number of seconds from 0.1 to 86400/,
       );
+    process.env.ROLLGATE_STATE_WAIT_SECONDS = "abc";
+    try {
+      expect(() => openStore("postgres://127.0.0.1:9/db")).toThrow(/ROLLGATE_STATE_WAIT_SECONDS/);
+    } finally {
+      delete process.env.ROLLGATE_STATE_WAIT_SECONDS;
+    }
   });
 });

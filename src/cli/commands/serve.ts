@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { statePathFrom } from "../../run/state-path.ts";
 import { DEFAULT_PORT } from "../../server/defaults.ts";
 import { type LogOpts, startLogging } from "../log-options.ts";
-import { RollgateError } from "../../model/errors.ts";
+import { envSeconds } from "../../model/duration.ts";
 import { isStoreUrl, redactStoreUrl } from "../../store/location.ts";
 import { action, type CliContext, parsePort } from "../main.ts";
 
@@ -84,13 +84,6 @@ export function registerServe(program: Command, ctx: CliContext): void {
  * is refused (ROLLGATE_E_USAGE, exit 2) before anything is opened.
  */
 function safetyPoll(): { safetyPollMs?: number } {
-  const raw = process.env.ROLLGATE_SERVE_POLL_SECONDS;
-  if (raw === undefined || raw === "") return {};
-  const s = Number(raw);
-  if (!Number.isFinite(s) || s < 0.05 || s > 86_400)
-    throw new RollgateError(
-      "ROLLGATE_E_USAGE",
-      `ROLLGATE_SERVE_POLL_SECONDS must be a number of seconds from 0.05 to 86400, got ${JSON.stringify(raw)}`,
-    );
-  return { safetyPollMs: Math.round(s * 1000) };
+  const s = envSeconds(process.env, "ROLLGATE_SERVE_POLL_SECONDS", 0.05, 86_400);
+  return s === undefined ? {} : { safetyPollMs: Math.round(s * 1000) };
 }
