@@ -1,4 +1,4 @@
-import { isStoreUrl, redactStoreUrl } from "../store/location.ts";
+import { isStoreUrl, redactStoreUrl, secretsInLocation } from "../store/location.ts";
 
 /**
  * The last net under every message: a store location given with a password (`--state
@@ -30,26 +30,12 @@ export function secretsOf(argv: readonly string[], env: NodeJS.ProcessEnv): Arra
   return pairs.sort((a, b) => b[0].length - a[0].length);
 }
 
-/** The password of a URL's user information and the values of secret query parameters, raw and decoded. */
+/** The secrets of a location, raw and decoded; one or two characters are not looked for (they would mangle every message). */
 function passwordsIn(location: string): string[] {
-  const out: string[] = [];
-  const add = (raw: string) => {
-    // a secret of one or two characters is not looked for in every message (it would mangle them)
-    for (const v of [raw, safeDecode(raw)]) if (v.length >= 3 && !out.includes(v)) out.push(v);
-  };
-  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(location)?.[1];
-  if (userinfo?.includes(":")) add(userinfo.slice(userinfo.indexOf(":") + 1));
-  const shown = redactStoreUrl(location);
-  // a secret query parameter's value: what redactStoreUrl replaced by ***
-  const query = location.indexOf("?");
-  if (query >= 0)
-    for (const part of location.slice(query + 1).split(/[&;]/)) {
-      const eq = part.indexOf("=");
-      if (eq < 0) continue;
-      const value = part.slice(eq + 1);
-      if (value && shown.includes(`${part.slice(0, eq + 1)}***`)) add(value);
-    }
-  return out;
+  const out = new Set<string>();
+  for (const raw of secretsInLocation(location))
+    for (const v of [raw, safeDecode(raw)]) if (v.length >= 3) out.add(v);
+  return [...out];
 }
 
 function safeDecode(v: string): string {
@@ -60,7 +46,7 @@ function safeDecode(v: string): string {
   }
 }
 
-export function scrubText(text: string, pairs: ReadonlyArray<[string, string]>): string {
+function scrubText(text: string, pairs: ReadonlyArray<[string, string]>): string {
   let t = text;
   for (const [secret, shown] of pairs) if (t.includes(secret)) t = t.split(secret).join(shown);
   return t;

@@ -46,6 +46,18 @@ export function redactStoreUrl(location: string): string {
 }
 
 /**
+ * The secrets a location carries, as written: the password of its user information and the value
+ * of every query parameter redactStoreUrl hides. (The CLI scrubs them from all it prints.)
+ */
+export function secretsInLocation(location: string): string[] {
+  const out: string[] = [];
+  const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(location)?.[1];
+  if (userinfo?.includes(":")) out.push(userinfo.slice(userinfo.indexOf(":") + 1));
+  for (const m of location.matchAll(SECRET_PARAMS)) out.push(m[0].slice(m[1]!.length));
+  return out.filter((v) => v !== "");
+}
+
+/**
  * Any text as it may be logged: the user information of every URL in it (postgres://user:pass@,
  * http://user:pass@) shown as `***`, as redactStoreUrl shows a location's.
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactCredentials, redactStoreUrl } from "../../src/store/location.ts";
+import { redactCredentials, redactStoreUrl, secretsInLocation } from "../../src/store/location.ts";
 import { runCli, tempDir } from "../helpers/cli.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
 
@@ -20,6 +20,12 @@ describe("a secret in a state location is never printed", () => {
       "cannot open postgres://h/db?password=***: refused",
     );
     expect(redactStoreUrl("/var/lib/rollgate/state.db")).toBe("/var/lib/rollgate/state.db");
+    // what the CLI scrubs from all it prints: exactly what redactStoreUrl hides
+    expect(secretsInLocation("postgres://ops:hun%40ter2@h/db?sslpassword=k3y&sslmode=require")).toEqual([
+      "hun%40ter2",
+      "k3y",
+    ]);
+    expect(secretsInLocation("postgres://ops@h/db")).toEqual([]);
   });
 
   it("the real CLI: a password in the query string of --state appears in no output", async () => {
