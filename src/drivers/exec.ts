@@ -31,31 +31,34 @@ export interface CommandRunner {
   wrap(argv: string[], target: ActionTarget): string[];
   /** Why a run failed before the command itself could (e.g. ssh could not connect), if it did. */
   transportFailure?(code: number, stderr: string): string | undefined;
-  /** Commands that share a connection (ssh: one server), and how many of them may run at once. */
-  channel?(target: ActionTarget): string;
-  channelLimit?: number;
+  /**
+   * The connection a command for `target` rides on, when commands share one (ssh multiplexing),
+   * and how many may run over it at once; none: every command on its own.
+   */
+  channel?(target: ActionTarget): { key: string; limit: number } | undefined;
 }
 
-/** Commands waiting for, or holding, a place on their connection (CommandRunner.channel). */
-class Channels {
-  private readonly busy = new Map<string, { n: number; waiting: Array<() => void> }>();
-  constructor(private readonly limit: number) {}
-  async take(key: string): Promise<() => void> {
-    let c = this.busy.get(key);
-    if (!c) {
-      c = { n: 0, waiting: [] };
-      this.busy.set(key, c);
-    }
-    const slot = c;
-    if (slot.n >= this.limit) await new Promise<void>((r) => slot.waiting.push(r));
-    else slot.n++;
-    return () => {
-      const next = slot.waiting.shift();
-      if (next)
-        next(); // the place passes on as it is
-      else if (--slot.n === 0) this.busy.delete(key);
-    };
+/**
+ * Commands holding or waiting for a place on their connection, in this process (one map for every
+ * driver: two clusters reaching one server share its connection, and its limit).
+ */
+const channels = new Map<string, { n: number; waiting: Array<() => void> }>();
+
+async function takePlace(key: string, limit: number): Promise<() => void> {
+  let slot = channels.get(key);
+  if (!slot) {
+    slot = { n: 0, waiting: [] };
+    channels.set(key, slot);
   }
+  const mine = slot;
+  if (mine.n >= limit) await new Promise<void>((r) => mine.waiting.push(r));
+  else mine.n++;
+  return () => {
+    const next = mine.waiting.shift();
+    if (next)
+      next(); // the place passes on as it is
+    else if (--mine.n === 0) channels.delete(key);
+  };
 }
 
 const LOCAL: CommandRunner = {
@@ -73,10 +76,7 @@ export class ExecDriver implements Driver {
     private readonly runner: CommandRunner = LOCAL,
   ) {
     this.kind = runner.kind;
-    this.channels = runner.channel ? new Channels(runner.channelLimit ?? 8) : undefined;
   }
-
-  private readonly channels: Channels | undefined;
 
   /** Runs a command for `target`, after waiting for a place on its connection (ssh). */
   private async runFor(
@@ -84,8 +84,9 @@ export class ExecDriver implements Driver {
     argv: string[],
     timeoutMs: number,
   ): ReturnType<ExecDriver["run"]> {
-    if (!this.channels || !this.runner.channel) return this.run(this.runner.wrap(argv, target), timeoutMs);
-    const release = await this.channels.take(this.runner.channel(target));
+    const channel = this.runner.channel?.(target);
+    if (!channel) return this.run(this.runner.wrap(argv, target), timeoutMs);
+    const release = await takePlace(channel.key, channel.limit);
     try {
       return await this.run(this.runner.wrap(argv, target), timeoutMs);
     } finally {

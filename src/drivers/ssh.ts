@@ -38,26 +38,24 @@ export const SESSIONS_PER_CONNECTION = 8;
 /** How long a master connection stays after its last command (ssh's ControlPersist, seconds). */
 export const CONTROL_PERSIST_SECONDS = 30;
 
-let controlDirFound: string | null | undefined;
 /**
  * The directory of this user's control sockets, private to it (created 0700; refused when another
  * user owns it or others may enter it: a socket there is a logged-in connection). None: no
- * multiplexing (each command connects on its own, as before).
+ * multiplexing, each command connects on its own. Looked for once per process.
  */
-export function controlDir(): string | undefined {
-  if (controlDirFound !== undefined) return controlDirFound ?? undefined;
+function privateControlDir(): string | undefined {
   const uid = process.getuid?.();
   const dir = join(tmpdir(), `rollgate-ssh-${uid ?? "user"}`);
   try {
     mkdirSync(dir, { mode: 0o700, recursive: true });
     const st = lstatSync(dir);
     const safe = st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o077) === 0;
-    controlDirFound = safe ? dir : null;
+    return safe ? dir : undefined;
   } catch {
-    controlDirFound = null;
+    return undefined;
   }
-  return controlDirFound ?? undefined;
 }
+let controlDir: { path: string | undefined } | undefined;
 
 /**
  * The control socket of one server as this spec reaches it: the identity and known-hosts file are
@@ -73,13 +71,14 @@ function controlPath(dir: string, spec: SshDriverSpec): string {
 }
 
 export function sshRunner(spec: SshDriverSpec): CommandRunner {
-  const dir = controlDir();
-  const multiplex = dir
+  controlDir ??= { path: privateControlDir() };
+  const path = controlDir.path ? controlPath(controlDir.path, spec) : undefined;
+  const multiplex = path
     ? [
         "-o",
         "ControlMaster=auto",
         "-o",
-        `ControlPath=${configValue(controlPath(dir, spec))}`,
+        `ControlPath=${configValue(path)}`,
         "-o",
         `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
       ]
@@ -88,9 +87,14 @@ export function sshRunner(spec: SshDriverSpec): CommandRunner {
     kind: "ssh",
     code: "ROLLGATE_E_SSH_DRIVER",
     field: "driver.ssh.commands",
-    // one queue per connection: the same host, port and settings
-    channel: (target) => `${spec.user ?? ""}@${fill(spec.host ?? "{address}", target)}:${spec.port ?? ""}`,
-    channelLimit: SESSIONS_PER_CONNECTION,
+    // one queue per connection: its control socket (user, port and keys) and the host it reaches
+    channel: (target) =>
+      path
+        ? {
+            key: `${path}|${fill(spec.host ?? "{address}", target)}`,
+            limit: SESSIONS_PER_CONNECTION,
+          }
+        : undefined,
     wrap(argv, target) {
       const host = fill(spec.host ?? "{address}", target);
       return [
