@@ -20,14 +20,15 @@ import { registerRunRoutes } from "./routes-runs.ts";
 import { EventHub } from "./sse.ts";
 import { registerStatic } from "./static.ts";
 
+/** A NUL, a newline, …: no run, step or fleet is named with one. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /**
  * The dashboard's server: REST, server-sent events, /metrics and the page (docs/dashboard.md).
  * It reads the state file an engine writes (in this process or another) and writes only what
  * the CLI's pause/resume/abort would. Every route but /api/health and the page needs a token.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-
 export interface ServerOptions {
   /** An open store (apply/demo --dashboard share the engine's), or a state file to open. */
   store?: Store;

@@ -524,7 +524,8 @@ export class PostgresStore implements Store {
     const [host = "", pid = "0"] = lease ? ownerParts(lease.owner) : [];
     // a lease still live whose holder on this host has died (SIGKILL, a crash) drives nothing: the
     // run has no engine until another takes the lease over (resume then waits as a standby)
-    if (lease && !(host === hostname() && !pidAlive(Number(pid)))) {
+    const diedHere = host === hostname() && !pidAlive(Number(pid));
+    if (lease && !diedHere) {
       return {
         pid: Number(pid),
         host,

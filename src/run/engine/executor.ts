@@ -17,7 +17,7 @@ export function start(ctx: EngineContext, step: Step): void {
     .catch(async (e: unknown) => {
       // the lease lost: another engine leads the run; this one writes nothing more (not even an escalation)
       if (isLeaseLost(e) || ctx.leaseLost) {
-        if (isLeaseLost(e)) ctx.leaseLost ??= e as NonNullable<typeof ctx.leaseLost>;
+        ctx.leaseLost ??= e as NonNullable<typeof ctx.leaseLost>;
         return;
       }
       try {
