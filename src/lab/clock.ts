@@ -140,15 +140,17 @@ export class TimerWheel extends HeapScheduler {
     this.timer = undefined;
     this.armedFor = next;
     if (next === undefined) return;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.armedFor = undefined;
-        this.runDue(Date.now());
-        this.rearm();
-      },
-      Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - Date.now())),
-    );
+    const now = Date.now();
+    const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, next - now));
+    // node measures the delay on its monotonic clock: the wall clock may read a millisecond short
+    // when the timer fires, and what was due by then must still run (not re-arm a timer of 0 ms)
+    const firesAt = now + delay;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      this.runDue(Math.max(Date.now(), firesAt));
+      this.rearm();
+    }, delay);
     this.timersSet++;
     this.timer.unref();
   }
