@@ -114,3 +114,38 @@ export function managementRefusal(
     message: `the matrix is mixed (${lo} and ${highestRelease(running)}): send management operations to a server running ${lo} (${old.join(", ")}), not to ${receiver.name}`,
   };
 }
+
+/**
+ * M8 as the appliance knows it: the releases a rolling upgrade to each release may start from (the
+ * Matrix Server guide's table; "3.4.x" is any 3.4 release). The lab's own copy, not rules/'s.
+ */
+const ROLLING_FROM: ReadonlyArray<readonly [to: string, from: readonly string[]]> = [
+  ["3.5.1", ["3.1.2", "3.5.0"]],
+  ["3.6.0", ["3.4.x"]],
+  ["4.1.0", ["3.6.x"]],
+];
+
+function releaseIs(release: string, pattern: string): boolean {
+  if (!pattern.endsWith(".x")) return compareReleases(release, pattern) === 0;
+  return release.startsWith(pattern.slice(0, -1));
+}
+
+/**
+ * M8: installing `to` on a server that runs `from` while other servers of the matrix run it (a
+ * rolling upgrade) needs a supported path; the refusal's words, or undefined. With the whole matrix
+ * down (a full stop) any release may be installed.
+ */
+export function unsupportedRollingInstall(
+  server: MatrixMember,
+  to: string,
+  othersRunning: readonly MatrixMember[],
+): string | undefined {
+  if (othersRunning.length === 0 || compareReleases(server.release, to) === 0) return undefined;
+  if (ROLLING_FROM.some(([t, from]) => releaseIs(to, t) && from.some((f) => releaseIs(server.release, f))))
+    return undefined;
+  return `a rolling upgrade from ${server.release} to ${to} is not supported while ${othersRunning
+    .map((m) => m.name)
+    .join(", ")} run${othersRunning.length === 1 ? "s" : ""} the matrix: supported are ${ROLLING_FROM.map(
+    ([t, f]) => `${t} from ${f.join(" or ")}`,
+  ).join("; ")}; anything else needs a chain of supported upgrades or a full stop`;
+}

@@ -1,6 +1,6 @@
 import { isRelease } from "./judge.ts";
 import { installEffect } from "./faults.ts";
-import { joinRefusal, managementRefusal, mountRefusal } from "./matrix-rules.ts";
+import { joinRefusal, managementRefusal, mountRefusal, unsupportedRollingInstall } from "./matrix-rules.ts";
 import type { ActionReply, ActionRequest, SimServer } from "./types.ts";
 import type { LabWorld } from "./world.ts";
 
@@ -104,6 +104,11 @@ function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
       `${s.name} is running: stop its software before installing ${release}`,
       c.pack === "polyserve-matrix" ? "M9" : undefined,
     );
+  if (c.pack === "polyserve-matrix") {
+    const running = c.servers.filter((o) => o !== s && o.software === "running");
+    const why = unsupportedRollingInstall(s, release, running);
+    if (why) return w.refuse(s, "install", 409, "unsupported-path", why, "M8");
+  }
   const effect = installEffect(s.faults.values());
   for (const f of [...s.faults.values()])
     if (f.once && ["install-fails", "install-hangs", "slow-install"].includes(f.kind))

@@ -34,6 +34,18 @@ export interface TerritoryAssignment {
   backup?: string;
 }
 
+/** One rolling pass of a multi-pass upgrade (every step of the pass shares one frozen object). */
+export interface StepPass {
+  /** 1-based. */
+  n: number;
+  /** How many passes the cluster's upgrade takes. */
+  of: number;
+  /** The release every server of the cluster runs once the pass is over. */
+  to: string;
+  /** The rule that made the upgrade take several passes: M8 (a chained path). */
+  rule: RuleId;
+}
+
 export interface Step {
   /** Stable, readable id, e.g. "matrix-a/srv3/install" or "dma-nyc/leave-supercluster". */
   id: string;
@@ -61,6 +73,11 @@ export interface Step {
   rules: RuleId[];
   /** G4: after this step the old release cannot come back; needs explicit confirmation. */
   pointOfNoReturn: boolean;
+  /**
+   * The rolling pass of its cluster the step belongs to, when the cluster's upgrade takes more than
+   * one (M8's chained path: 3.4.2 → 3.6.0 → 4.1.0, one pass per hop). Absent in a one-pass upgrade.
+   */
+  pass?: StepPass;
   /** Why the step is where it is, one line per rule, for --explain. */
   explain?: string[];
 }

@@ -74,7 +74,8 @@ function mixedWindow(fleet: Fleet, steps: readonly Step[]): number {
   );
   for (const s of steps) {
     if (s.action !== "install") continue;
-    const key = scOf.get(s.cluster) ?? s.cluster;
+    // each pass of a chain (M8) is mixed on its own: between passes every server runs one release
+    const key = (scOf.get(s.cluster) ?? s.cluster) + (s.pass ? `#${s.pass.n}` : "");
     const cur = span.get(key);
     if (!cur) span.set(key, [s.end, s.end]);
     else {

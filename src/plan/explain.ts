@@ -47,6 +47,12 @@ export function explainStep(step: Step, fleet: Fleet): string[] {
           return `${base}: restores ${step.territories.map((t) => `${t.name} = ${t.primary}${t.backup ? `/${t.backup}` : ""}`).join(", ")} in ${step.supercluster ?? "the new supercluster"}`;
         return base;
       }
+      case "M8":
+        return step.pass
+          ? `${base}: pass ${step.pass.n} of ${step.pass.of} of a chain of supported rolling upgrades, to ${step.pass.to} (no supported path goes there directly)`
+          : step.release
+            ? `${base}: a supported path to ${step.release}`
+            : base;
       case "G3":
         return `${base}: capacity floor ${fleet.defaults.capacityFloor}`;
       default:

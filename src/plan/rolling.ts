@@ -1,11 +1,15 @@
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import { maxUnavailable, policyFor, upgradeOrder } from "../rules/context.ts";
-import { describeSupportedPaths, isSupportedMatrixPath } from "../rules/supported-paths.ts";
+import {
+  chainedMatrixPath,
+  describeSupportedPaths,
+  isSupportedMatrixPath,
+} from "../rules/supported-paths.ts";
 import { describePolicy } from "../model/compatibility.ts";
 import { estimateMs } from "./time.ts";
 import { cmpVersions, compatible } from "./versions.ts";
-import type { Step } from "../model/step.ts";
+import type { Step, StepPass } from "../model/step.ts";
 
 /** A piece of a plan for one capacity domain; every time in integer ms from 0 (plan/time.ts). */
 export interface DomainPlan {
@@ -47,13 +51,66 @@ const NO_AFTER: string[] = [];
  * within the capacity floor) at a time.
  */
 export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
-  const matrix = cluster.pack === "polyserve-matrix";
   const source = cluster.servers.reduce(
     (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
     cluster.servers[0]!.version,
   );
+  const hops = passesOf(fleet, cluster, source, target);
+  const steps: Step[] = [];
+  let t = 0;
+  let lowerBound = 0;
+  let after: string[] = NO_AFTER;
+  for (let k = 0; k < hops.length; k++) {
+    const to = hops[k]!;
+    const pass: StepPass | undefined =
+      hops.length > 1 ? Object.freeze({ n: k + 1, of: hops.length, to, rule: "M8" }) : undefined;
+    // a server takes a pass when it runs below the pass's release, as the file says or after the
+    // passes before (a server already on a later release from a part-done chain skips it)
+    const p = planPass(fleet, cluster, to, pass, (s) => cmpVersions(s.version, to) < 0, after, t);
+    steps.push(...p.steps);
+    t = p.ms;
+    lowerBound += p.lowerBoundMs;
+    if (p.steps.length > 0) after = [p.steps[p.steps.length - 1]!.id];
+  }
+  const notes =
+    hops.length > 1
+      ? [
+          `${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8); planned as a chain of ${hops.length} rolling passes, ${[source, ...hops].join(" → ")}, each a full pass in the address order with its own point of no return (M1–M5, M4/G4). Supported paths: ${describeSupportedPaths()}`,
+        ]
+      : undefined;
+  return { domain: cluster.name, steps, ms: t, lowerBoundMs: lowerBound, ...(notes ? { notes } : {}) };
+}
+
+/**
+ * The releases the cluster's upgrade passes through, one rolling pass each: [target] for a
+ * supported path (M8) or a generic cluster (G1), the shortest chain of supported paths otherwise.
+ */
+function passesOf(fleet: Fleet, cluster: Cluster, source: string, target: string): string[] {
+  if (cluster.pack !== "polyserve-matrix" || isSupportedMatrixPath(source, target)) {
+    refuseUnsupportedPath(fleet, cluster, source, target);
+    return [target];
+  }
+  const chain = chainedMatrixPath(source, target);
+  if (chain) return chain;
   refuseUnsupportedPath(fleet, cluster, source, target);
-  const order = upgradeOrder(cluster).filter((s) => cmpVersions(s.version, target) < 0);
+  return [target];
+}
+
+/**
+ * One rolling pass to `to`: the per-server procedure of every server `takes` selects, in the
+ * upgrade order, from `t0` on, the first steps after `after` (the previous pass's last step).
+ */
+function planPass(
+  fleet: Fleet,
+  cluster: Cluster,
+  to: string,
+  pass: StepPass | undefined,
+  takes: (s: Server) => boolean,
+  after: string[],
+  t0: number,
+): DomainPlan {
+  const matrix = cluster.pack === "polyserve-matrix";
+  const order = upgradeOrder(cluster).filter(takes);
   const actionMs = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
   const chain = actionMs.reduce((a, b) => a + b, 0);
   const floor = fleet.defaults.capacityFloor;
@@ -64,9 +121,10 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
   const batches = batchesOf(cluster, order, allowedOut, limit, total, floor);
 
   const hasFs = cluster.filesystems.length > 0;
+  const suffix = pass ? `@${to}` : "";
   const steps: Step[] = [];
-  let t = 0;
-  let prevEnds: string[] = NO_AFTER;
+  let t = t0;
+  let prevEnds: string[] = after;
   const lastIndex = order.length - 1;
   let idx = 0;
   for (const batch of batches) {
@@ -77,7 +135,7 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
       let prevId: string | undefined;
       for (let a = 0; a < MATRIX_CHAIN.length; a++) {
         const action = MATRIX_CHAIN[a]!;
-        const id = base + action;
+        const id = base + action + suffix;
         // M4: the stop of the last old-release server is the point of no return
         // (a lone server: its start, when the matrix comes back on the new release only)
         const pnr = matrix && idx === lastIndex && action === (cluster.servers.length > 1 ? "stop" : "start");
@@ -93,7 +151,8 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
           rules: rules as string[],
           pointOfNoReturn: pnr,
         };
-        if (action === "install") step.release = target;
+        if (action === "install") step.release = to;
+        if (pass) step.pass = pass;
         steps.push(step);
         at += actionMs[a]!;
         prevId = id;
@@ -114,7 +173,7 @@ function refuseUnsupportedPath(fleet: Fleet, cluster: Cluster, source: string, t
   if (matrix && !isSupportedMatrixPath(source, target))
     throw new RollgateError(
       "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
-      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8). Supported paths: ${describeSupportedPaths()}. Upgrade in supported steps, one plan per step (say --to an intermediate release first); a full-stop upgrade (M12) is not built into rollgate: do it by hand as the manual says`,
+      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target}, direct or as a chain of supported ones (M8). Supported paths: ${describeSupportedPaths()}. A full-stop upgrade (M12) is not built into rollgate: do it by hand as the manual says`,
       { details: { cluster: cluster.name, from: source, to: target } },
     );
   if (!matrix && !compatible(fleet, cluster, source, target))

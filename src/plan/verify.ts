@@ -44,7 +44,7 @@ export function verifyPlan(
   const ctx = ruleContext(fleet, targets);
   if (options.capacityFloor !== undefined)
     (ctx as { capacityFloor: number }).capacityFloor = options.capacityFloor;
-  const state = initialState(fleet, targets);
+  const state = initialState(fleet, targets, steps);
   const violations: Violation[] = [];
   const report = collectInto(violations);
   const { startMs, endMs, byDomain } = checkStructure(steps, ctx, report);

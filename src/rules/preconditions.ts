@@ -1,6 +1,8 @@
 import { RollgateError } from "../model/errors.ts";
 import { DMA_ACTIONS, MATRIX_ACTIONS, type RuleId, type Step } from "../model/step.ts";
+import { compareVersions } from "../model/version.ts";
 import { isCompatible } from "./compatible.ts";
+import { describeSupportedPaths, isSupportedMatrixPath } from "./supported-paths.ts";
 import { policyFor, type RuleContext } from "./context.ts";
 import { serverServes } from "./predicates.ts";
 import { type ClusterRecord, type FleetState, onOldRelease, type ServerRecord } from "./state.ts";
@@ -112,9 +114,9 @@ export const m9Procedure: ServerPrecondition = (_state, _ctx, step, r) => {
 };
 
 /** M10: a server returns to the matrix only on the new release. */
-export const m10ReturnUpgraded: ServerPrecondition = (_state, ctx, step, r) => {
+export const m10ReturnUpgraded: ServerPrecondition = (state, _ctx, step, r) => {
   if (step.action !== "start") return undefined;
-  const target = ctx.targets.get(r.cluster);
+  const target = state.targets.get(r.cluster);
   return target !== undefined && r.release !== target
     ? `${r.name} is still on ${r.release}: it is upgraded before it returns`
     : undefined;
@@ -129,13 +131,48 @@ export const m3NoIsolation: ServerPrecondition = (state, ctx, step, r, matrix) =
   return undefined;
 };
 
+/**
+ * M8: a rolling install (another server of the matrix still runs it) goes along a supported path;
+ * with the whole matrix down (a full stop, M12) any release may be installed.
+ */
+export const m8SupportedPath: ServerPrecondition = (state, _ctx, step, r, matrix) => {
+  if (!matrix || step.action !== "install" || !step.release || r.release === step.release) return undefined;
+  if (isSupportedMatrixPath(r.release, step.release)) return undefined;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (o !== r && o.running)
+      return `${r.release} → ${step.release} on ${r.name} is not a supported rolling upgrade while ${o.name} runs the matrix (supported: ${describeSupportedPaths()})`;
+  return undefined;
+};
+
+/**
+ * M8's chain (and any upgrade of several passes): the passes of a cluster follow each other, and
+ * one begins only once the pass before is over: every server on its release, installed, running
+ * and enabled again (each pass is a whole rolling upgrade, M1–M5).
+ */
+export const passesInOrder: ServerPrecondition = (state, _ctx, step, r) => {
+  const pass = step.pass;
+  if (pass === undefined) return undefined;
+  const cur = state.passOf.get(r.cluster) ?? 0;
+  if (pass.n === cur) return undefined;
+  if (pass.n < cur) return `${step.id} belongs to pass ${pass.n} of ${r.cluster}, but pass ${cur} has begun`;
+  if (pass.n > cur + 1) return `${step.id} belongs to pass ${pass.n} of ${r.cluster}, before pass ${cur + 1}`;
+  if (cur === 0) return undefined;
+  const prev = state.targets.get(r.cluster)!;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (compareVersions(o.release, prev) < 0 || o.installing !== undefined || !o.running || o.disabled)
+      return `pass ${pass.n} of ${r.cluster} (to ${pass.to}) begins only once pass ${cur} (to ${prev}) is over, and ${o.name} ${o.installing !== undefined ? "is being installed" : compareVersions(o.release, prev) < 0 ? `still runs ${o.release}` : !o.running ? "is not running" : "is disabled"}`;
+  return undefined;
+};
+
 /** Server-step preconditions in the order they are asked (the first that holds a step back is its rule). */
 export const SERVER_PRECONDITIONS: ReadonlyArray<{ rule: RuleId; check: ServerPrecondition }> = [
+  { rule: "M8", check: passesInOrder },
   { rule: "M2", check: m2AddressOrder },
   { rule: "M1", check: m1OneAtATime },
   { rule: "G2", check: g2DeclaredOrder },
   { rule: "M9", check: m9Procedure },
   { rule: "M10", check: m10ReturnUpgraded },
+  { rule: "M8", check: m8SupportedPath },
   { rule: "M3", check: m3NoIsolation },
 ];
 

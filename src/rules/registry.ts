@@ -140,8 +140,8 @@ export const M8: RuleEntry = {
   kind: "planning",
   why: "the manual supports a rolling upgrade only from listed source releases; any other source needs a chain of supported upgrades or a full stop",
   status: "built",
-  enforcedBy: ["planner"],
-  note: "the planner refuses an unsupported path (ROLLGATE_E_PLAN_UNSUPPORTED_PATH) and lists the supported ones; it does not plan a chained path itself (each supported hop is its own upgrade) nor the full-stop alternative (M12)",
+  enforcedBy: ["planner", "verifier", "engine", "lab"],
+  note: "a source with no direct supported path is planned as the shortest chain of supported rolling upgrades (3.4.2 → 3.6.0 → 4.1.0), one full pass per hop with its own point of no return; with no chain, the planner refuses (ROLLGATE_E_PLAN_UNSUPPORTED_PATH) and lists the supported paths. The verifier and the engine's gate check every rolling install's path and that a pass begins only once the one before is over; the lab refuses an unsupported rolling install by itself. The full-stop alternative (M12) is not built",
 };
 
 export const M9: RuleEntry = {

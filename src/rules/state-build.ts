@@ -1,14 +1,25 @@
 import { type Fleet, superclusterLineage } from "../model/fleet.ts";
+import type { Step } from "../model/step.ts";
 import { dmaLineages } from "./context.ts";
 import type { FilesystemRecord, FleetState, ServerRecord, TerritoryRecord } from "./state-types.ts";
 
 type FleetCluster = Fleet["clusters"][number];
 type FleetSupercluster = Fleet["superclusters"][number];
 
-/** The fleet as the fleet file describes it: everything running, in service, in its supercluster. */
-export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> = new Map()): FleetState {
+/**
+ * The fleet as the fleet file describes it: everything running, in service, in its supercluster.
+ * With the plan's `steps`, a cluster whose upgrade takes several passes (M8's chain) starts in its
+ * first pass: "new" means that pass's release from the first instant (the later passes are
+ * entered by their first step, state-effects.ts).
+ */
+export function initialState(
+  fleet: Fleet,
+  targets: ReadonlyMap<string, string> = new Map(),
+  steps: readonly Step[] = [],
+): FleetState {
   const s: FleetState = {
-    targets,
+    targets: new Map(targets),
+    passOf: new Map(),
     servers: new Map(),
     clusters: new Map(),
     superclusters: new Map(),
@@ -19,6 +30,14 @@ export function initialState(fleet: Fleet, targets: ReadonlyMap<string, string> 
     territoriesOf: new Map(),
     filesystemsOf: new Map(),
   };
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (seen.has(step.cluster)) continue;
+    seen.add(step.cluster);
+    if (step.pass === undefined) continue;
+    s.targets.set(step.cluster, step.pass.to);
+    s.passOf.set(step.cluster, step.pass.n);
+  }
   const lineages = dmaLineages(fleet, targets);
   for (const c of fleet.clusters) addCluster(s, c, lineages.get(c.name));
   for (const sc of fleet.superclusters) addSupercluster(s, sc);
@@ -108,7 +127,8 @@ export function cloneState(state: FleetState): FleetState {
     serversOf: new Map(),
     territoriesOf: new Map(),
     filesystemsOf: new Map(),
-    targets: state.targets,
+    targets: new Map(state.targets),
+    passOf: new Map(state.passOf),
   };
   for (const [k, list] of state.serversOf) {
     const copy = list.map((r) => ({ ...r }));

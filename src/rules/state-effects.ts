@@ -43,6 +43,19 @@ function updateFinalized(state: FleetState, j: Journal, cluster: string): void {
   if (newRunning && !oldRunning) j.add(state.finalized, cluster);
 }
 
+/**
+ * The first step of a pass of a multi-pass upgrade (M8's chain): "new" now means the pass's
+ * release, and what the pass before settled starts over: M4's point of no return (finalized) and
+ * M5's new-only filesystems are the new pass's to reach again.
+ */
+function enterPass(state: FleetState, j: Journal, step: Step): void {
+  const pass = step.pass!;
+  j.put(state.passOf, step.cluster, pass.n);
+  j.put(state.targets, step.cluster, pass.to);
+  j.remove(state.finalized, step.cluster);
+  for (const fs of state.filesystemsOf.get(step.cluster) ?? []) j.set(fs, "newOnly", false);
+}
+
 function unmountAll(state: FleetState, j: Journal, server: ServerRecord): void {
   for (const fs of state.filesystemsOf.get(server.cluster) ?? []) {
     if (!fs.mountedOn.has(server.name)) continue;
@@ -67,6 +80,7 @@ function mountAll(state: FleetState, j: Journal, server: ServerRecord): void {
  */
 export function startStep(state: FleetState, step: Step, options: { undo?: boolean } = {}): Undo {
   const j = options.undo === false ? NO_RECORD : new Journal();
+  if (step.pass !== undefined && state.passOf.get(step.cluster) !== step.pass.n) enterPass(state, j, step);
   const sv = step.server ? state.servers.get(step.server) : undefined;
   const cl = state.clusters.get(step.cluster);
   switch (step.action) {

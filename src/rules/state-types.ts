@@ -89,8 +89,14 @@ export interface FleetState {
   territoriesOf: Map<string, TerritoryRecord[]>;
   /** Filesystems per cluster. */
   filesystemsOf: Map<string, FilesystemRecord[]>;
-  /** Target release per cluster (what "old" and "new" mean for M3–M5); may be empty. */
-  targets: ReadonlyMap<string, string>;
+  /**
+   * Target release per cluster (what "old" and "new" mean for M3–M5); may be empty. In an upgrade
+   * of several passes (M8's chain) it is the release of the pass under way, which the first step
+   * of each pass sets (state-effects.ts, enterPass).
+   */
+  targets: Map<string, string>;
+  /** The pass under way per cluster of a multi-pass upgrade (Step.pass.n); absent before its first. */
+  passOf: Map<string, number>;
 }
 
 /** Restores what a state change altered. */

@@ -219,11 +219,30 @@ async function resumePreflight(
     );
   const standing = (s: Step | undefined) => (s ? journal.steps.get(s.id) : undefined);
   const differences: string[] = [];
+  const installsOf = new Map<string, Step[]>();
+  for (const s of plan.steps) {
+    if (s.action !== "install") continue;
+    const key = `${s.cluster}/${s.server ?? ""}`;
+    const list = installsOf.get(key);
+    if (list) list.push(s);
+    else installsOf.set(key, [s]);
+  }
   for (const { cluster, server, obs } of observed) {
-    const target = plan.targets[cluster.name] ?? plan.target;
-    const install = stepOf(cluster.name, "install", cluster.pack === "polycom-dma" ? undefined : server.name);
+    // the install the journal last saw done (a chained path has one per pass, M8), else the first
+    const installs =
+      installsOf.get(`${cluster.name}/${cluster.pack === "polycom-dma" ? "" : server.name}`) ?? [];
+    const doneInstalls = installs.filter((s) => standing(s)?.status === "done");
+    const next = installs.find((s) => standing(s)?.status !== "done");
+    const install = doneInstalls.at(-1) ?? installs[0];
     const st = standing(install);
-    const onTarget = compareVersions(obs.release, target) === 0;
+    const target = install?.release ?? plan.targets[cluster.name] ?? plan.target;
+    // the next pass's install may have begun as well (either release is then what it may run)
+    const onTarget =
+      compareVersions(obs.release, target) === 0 ||
+      (doneInstalls.length > 0 &&
+        next?.release !== undefined &&
+        (standing(next)?.attempts ?? 0) > 0 &&
+        compareVersions(obs.release, next.release) === 0);
     if (st?.status === "done" && !onTarget)
       differences.push(
         `${server.name} runs ${obs.release}, though the journal has ${target} installed on it`,

@@ -31,7 +31,7 @@ export function targetsOf(plan: Plan): Map<string, string> {
 export function ruleGate(fleet: Fleet, plan: Plan): Gate {
   const targets = targetsOf(plan);
   const ctx = ruleContext(fleet, targets);
-  const state = initialState(fleet, targets);
+  const state = initialState(fleet, targets, plan.steps);
   const started = new Set<string>();
   const finished = new Set<string>();
   const stepsOf = new Map<string, Step[]>();

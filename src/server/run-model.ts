@@ -44,7 +44,7 @@ export class RunModel {
     if (fleet) {
       const targets = new Map(Object.entries(plan.targets));
       const ctx = ruleContext(fleet, targets);
-      const state = initialState(fleet, targets);
+      const state = initialState(fleet, targets, plan.steps);
       this.ctx = ctx;
       this.state = state;
       gauge = {
@@ -116,7 +116,7 @@ export class RunModel {
 export function plannedCapacity(plan: Plan, fleet: Fleet): Array<{ t: number; fraction: number }> {
   const targets = new Map(Object.entries(plan.targets));
   const ctx = ruleContext(fleet, targets);
-  const state = initialState(fleet, targets);
+  const state = initialState(fleet, targets, plan.steps);
   const touched = [...new Set(plan.steps.map((s) => ctx.domainOf.get(s.cluster) ?? s.cluster))];
   const lowest = () => Math.min(1, ...touched.map((d) => domainCapacity(state, ctx, d)));
   const moments = plan.steps

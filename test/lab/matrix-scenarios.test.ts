@@ -167,3 +167,32 @@ describe("the matrix, over HTTP", () => {
     expect((await labStatus()).installs.m4).toBe(1);
   });
 });
+
+describe("the supported rolling paths (M8), as the appliance keeps them", () => {
+  it("refuses a rolling install off the supported paths (and records it), takes a supported hop, and takes any release with the whole matrix down (a full stop)", async () => {
+    const chain = await startLab(writeFleet(FLEET.replace("version: 3.5.0", "version: 3.4.2")), {
+      speed: 9000,
+    });
+    try {
+      const a = appliances(chain);
+      expect((await a.act("m4", "stop")).status).toBe(200);
+      const off = await a.act("m4", "install", { release: "4.1.0" });
+      expect(off.status).toBe(409);
+      expect(off.body).toMatchObject({ ok: false, code: "unsupported-path", rule: "M8" });
+      expect(off.body.message).toContain("3.6.0 from 3.4.x");
+      expect((await a.status("m4")).release).toBe("3.4.2");
+      expect(chain.status().violations.map((v) => v.rule)).toEqual(["M8"]);
+      // the supported hop
+      const hop = await a.act("m4", "install", { release: "3.6.0" });
+      expect(hop.status).toBe(202);
+      await waitFor(async () => (await a.status("m4")).release === "3.6.0");
+      // a full stop: every server stopped, then 4.1.0 from 3.4.2 is the operator's choice
+      for (const s of ["m1", "m2", "m3"]) expect((await a.act(s, "stop")).status).toBe(200);
+      expect((await a.act("m1", "install", { release: "4.1.0" })).status).toBe(202);
+      await waitFor(async () => (await a.status("m1")).release === "4.1.0");
+      expect(chain.status().violations.map((v) => v.rule)).toEqual(["M8"]);
+    } finally {
+      await chain.stop();
+    }
+  });
+});

@@ -108,7 +108,15 @@ function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint)
   const head = ["start", "takes", "where", "action", "rules"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   o.out(paint("dim", `   ${head.map((h, i) => pad(h, widths[i]!)).join("  ")}`));
+  const passOf = new Map<string, number>();
   plan.steps.forEach((s, k) => {
+    if (s.pass && passOf.get(s.cluster) !== s.pass.n) {
+      // a chained path (M8): each pass is a rolling upgrade of its own, with its own point of no return
+      passOf.set(s.cluster, s.pass.n);
+      o.out(
+        paint("bold", `   ${s.cluster}: pass ${s.pass.n} of ${s.pass.of}, to ${s.pass.to} (${s.pass.rule})`),
+      );
+    }
     const mark = s.pointOfNoReturn ? paint("yellow", "⚠ ") : "  ";
     const line = rows[k]!.map((c, i) => pad(c, widths[i]!))
       .join("  ")

@@ -341,7 +341,8 @@ export class EngineContext {
 
   /** The release this step's cluster is upgraded to. */
   target(step: Step): string {
-    return step.release ?? this.targets.get(step.cluster) ?? this.o.plan.target;
+    // a pass of a chained path (M8) upgrades to its own release, not the cluster's final target
+    return step.release ?? step.pass?.to ?? this.targets.get(step.cluster) ?? this.o.plan.target;
   }
 
   done(id: string): boolean {
