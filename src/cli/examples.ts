@@ -29,6 +29,11 @@ export const EXAMPLES: Record<string, readonly string[]> = {
     "rollgate apply examples/.rollgate/lab/matrix-seed.lab.yaml --to 3.5.1",
     "rollgate apply examples/.rollgate/lab/matrix-seed.lab.yaml --to 3.5.1 --yes --confirm-finalize --log-format json",
     "rollgate apply examples/.rollgate/lab/matrix-seed.lab.yaml --to 3.5.1 --dashboard 0 --dashboard-token-file /tmp/rollgate-dashboard.url",
+    "rollgate apply examples/.rollgate/lab/matrix-seed.lab.yaml --rollback --cluster matrix-a",
+  ],
+  rollback: [
+    "rollgate rollback examples/.rollgate/lab/matrix-seed.lab.yaml --cluster matrix-a",
+    "rollgate rollback examples/.rollgate/lab/matrix-seed.lab.yaml --cluster matrix-a --yes --json",
   ],
   resume: [
     "rollgate resume examples/.rollgate/lab/matrix-seed.lab.yaml",

@@ -132,8 +132,9 @@ function releaseIs(release: string, pattern: string): boolean {
 
 /**
  * M8: installing `to` on a server that runs `from` while other servers of the matrix run it (a
- * rolling upgrade) needs a supported path; the refusal's words, or undefined. With the whole matrix
- * down (a full stop) any release may be installed.
+ * rolling upgrade) needs a supported path, or is a return to the older release another running
+ * server still has; the refusal's words, or undefined. With the whole matrix down (a full stop)
+ * any release may be installed.
  */
 export function unsupportedRollingInstall(
   server: MatrixMember,
@@ -141,6 +142,12 @@ export function unsupportedRollingInstall(
   othersRunning: readonly MatrixMember[],
 ): string | undefined {
   if (othersRunning.length === 0 || compareReleases(server.release, to) === 0) return undefined;
+  // going back to the older release the matrix still runs (a rollback before its point of no return)
+  if (
+    compareReleases(to, server.release) < 0 &&
+    othersRunning.some((m) => compareReleases(m.release, to) === 0)
+  )
+    return undefined;
   if (ROLLING_FROM.some(([t, from]) => releaseIs(to, t) && from.some((f) => releaseIs(server.release, f))))
     return undefined;
   return `a rolling upgrade from ${server.release} to ${to} is not supported while ${othersRunning

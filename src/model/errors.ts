@@ -221,6 +221,21 @@ export const ERROR_CATALOG = {
     exit: 2,
     status: 422,
   },
+  ROLLGATE_E_ROLLBACK_NOTHING: {
+    title: "There is nothing to roll back: no named matrix runs two releases",
+    exit: 2,
+    status: 422,
+  },
+  ROLLGATE_E_ROLLBACK_PAST_NO_RETURN: {
+    title: "The old release cannot come back: the matrix is past its point of no return (M4)",
+    exit: 2,
+    status: 422,
+  },
+  ROLLGATE_E_ROLLBACK_UNSUPPORTED: {
+    title: "rollgate cannot roll this cluster back (a DMA cluster, D9, or a generic cluster)",
+    exit: 2,
+    status: 422,
+  },
   ROLLGATE_E_PLAN_FLEET_BREAKS_RULES: {
     title: "The fleet as the file describes it already breaks a rule (e.g. an out-of-order upgrade, M3)",
     exit: 2,

@@ -210,3 +210,6 @@ export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyC
 export function currentRelease(c: Cluster): string {
   return c.servers.reduce((v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v), c.servers[0]!.version);
 }
+
+/** The rollback of a matrix part way through its upgrade, before its point of no return (plan/rollback.ts). */
+export { planRollback, type RollbackOptions } from "./rollback.ts";

@@ -98,9 +98,10 @@ function passesOf(fleet: Fleet, cluster: Cluster, source: string, target: string
 
 /**
  * One rolling pass to `to`: the per-server procedure of every server `takes` selects, in the
- * upgrade order, from `t0` on, the first steps after `after` (the previous pass's last step).
+ * upgrade order (`back`: the reverse, a rollback's lowest address first, with no point of no
+ * return), from `t0` on, the first steps after `after` (the previous pass's last step).
  */
-function planPass(
+export function planPass(
   fleet: Fleet,
   cluster: Cluster,
   to: string,
@@ -108,9 +109,11 @@ function planPass(
   takes: (s: Server) => boolean,
   after: string[],
   t0: number,
+  back = false,
 ): DomainPlan {
   const matrix = cluster.pack === "polyserve-matrix";
   const order = upgradeOrder(cluster).filter(takes);
+  if (back) order.reverse();
   const actionMs = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
   const chain = actionMs.reduce((a, b) => a + b, 0);
   const floor = fleet.defaults.capacityFloor;
@@ -138,8 +141,9 @@ function planPass(
         const id = base + action + suffix;
         // M4: the stop of the last old-release server is the point of no return
         // (a lone server: its start, when the matrix comes back on the new release only)
-        const pnr = matrix && idx === lastIndex && action === (cluster.servers.length > 1 ? "stop" : "start");
-        const rules = stepRules(matrix, action, pnr, hasFs);
+        const pnr =
+          !back && matrix && idx === lastIndex && action === (cluster.servers.length > 1 ? "stop" : "start");
+        const rules = back ? rollbackRules(matrix, action) : stepRules(matrix, action, pnr, hasFs);
         const step: Step = {
           id,
           action,
@@ -217,6 +221,21 @@ function batchesOf(
   if (cur.length > 0) batches.push(cur);
 
   return batches;
+}
+
+// a rollback's steps: lowest address first keeps the newer servers a top segment (M3), back to
+// the release the matrix still runs, before the point of no return (M4)
+const ROLLBACK_RULES = {
+  disable: Object.freeze(["M1", "M3", "M9", "G3"]),
+  install: Object.freeze(["M1", "M3", "M4", "M9"]),
+  start: Object.freeze(["M3", "M4", "M9"]),
+} as const;
+
+function rollbackRules(matrix: boolean, action: (typeof MATRIX_CHAIN)[number]): readonly string[] {
+  if (!matrix) return stepRules(false, action, false, false);
+  return action === "disable" || action === "install" || action === "start"
+    ? ROLLBACK_RULES[action]
+    : RULE_LISTS[action];
 }
 
 /** The rules a step of the per-server procedure carries (M4/G4 on the point of no return, M5 with filesystems). */

@@ -64,6 +64,11 @@ export interface Plan {
   choice?: string;
   /** `--limit` as given: only the clusters it names are planned and touched. */
   limit?: string[];
+  /**
+   * A rollback before the point of no return (`rollgate rollback`, plan/rollback.ts): per matrix,
+   * the newer release it leaves; `targets` holds the older release it returns to.
+   */
+  rollback?: { from: Record<string, string> };
   /** With `--limit`: every cluster left as it is, and why. The verifier still replays the whole fleet. */
   leftAlone?: LeftAlone[];
 }

@@ -66,6 +66,7 @@ function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): S
 /** M2: a matrix is upgraded from its highest address down; a server waits for every higher one. */
 export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) => {
   if (!matrix || (step.action !== "disable" && step.action !== "install")) return undefined;
+  if (state.rollbackFrom.has(r.cluster)) return undefined; // a rollback goes lowest first (m3RollbackOrder)
   const h = higherStillOld(state, ctx, r);
   if (!h) return undefined;
   return step.action === "disable"
@@ -122,14 +123,56 @@ export const m10ReturnUpgraded: ServerPrecondition = (state, _ctx, step, r) => {
     : undefined;
 };
 
+/**
+ * M3 in a rollback: the servers go back to the old release lowest address first, one at a time,
+ * so that those still on the newer release stay a top segment of the address order. A server
+ * begins only once every lower-addressed server has gone back.
+ */
+export const m3RollbackOrder: ServerPrecondition = (state, ctx, step, r, matrix) => {
+  const from = state.rollbackFrom.get(r.cluster);
+  if (!matrix || from === undefined || (step.action !== "disable" && step.action !== "install"))
+    return undefined;
+  const target = state.targets.get(r.cluster);
+  const rank = ctx.rank.get(r.name)!;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (ctx.rank.get(o.name)! > rank && o.release !== target && o.installing !== target)
+      return `${o.name} (${o.address}) is lower in the address order and still on ${o.release}: it goes back to ${target} before ${r.name} (${r.address}), so that the ${from} servers stay a top segment`;
+  return undefined;
+};
+
 /** M3: a new-release server starts only when no higher-addressed old-release server runs. */
 export const m3NoIsolation: ServerPrecondition = (state, ctx, step, r, matrix) => {
   if (!matrix || step.action !== "start") return undefined;
+  const from = state.rollbackFrom.get(r.cluster);
+  if (from !== undefined) {
+    // a rollback: a server back on the old release starts only with no newer-release server below it
+    return m3NewerBelowNone(state, ctx, r, from, r.release === from);
+  }
   for (const o of state.serversOf.get(r.cluster) ?? [])
     if (o.running && onOldRelease(state, o) && ctx.rank.get(o.name)! < ctx.rank.get(r.name)!)
       return `${o.name} (${o.address}) still runs ${o.release} and is higher in the address order: starting ${r.name} on ${r.release} would isolate the old servers`;
   return undefined;
 };
+
+/** M3 for a server that starts in a rollback: `onNewer`, no older one runs above it; else, no newer one below. */
+function m3NewerBelowNone(
+  state: FleetState,
+  ctx: RuleContext,
+  r: ServerRecord,
+  newer: string,
+  onNewer: boolean,
+): string | undefined {
+  const rank = ctx.rank.get(r.name)!;
+  for (const o of state.serversOf.get(r.cluster) ?? []) {
+    if (!o.running || o === r) continue;
+    const k = ctx.rank.get(o.name)!;
+    if (onNewer && k < rank && o.release !== newer)
+      return `${o.name} (${o.address}) still runs ${o.release} and is higher in the address order: starting ${r.name} on ${newer} would isolate it`;
+    if (!onNewer && k > rank && o.release === newer)
+      return `${o.name} (${o.address}) runs ${newer} and is lower in the address order: starting ${r.name} on ${r.release} above it would isolate ${r.name}`;
+  }
+  return undefined;
+}
 
 /**
  * M8: a rolling install (another server of the matrix still runs it) goes along a supported path;
@@ -138,7 +181,15 @@ export const m3NoIsolation: ServerPrecondition = (state, ctx, step, r, matrix) =
 export const m8SupportedPath: ServerPrecondition = (state, _ctx, step, r, matrix) => {
   if (!matrix || step.action !== "install" || !step.release || r.release === step.release) return undefined;
   if (isSupportedMatrixPath(r.release, step.release)) return undefined;
-  for (const o of state.serversOf.get(r.cluster) ?? [])
+  const servers = state.serversOf.get(r.cluster) ?? [];
+  // a rollback before the point of no return (M4): back to the release the matrix still runs
+  if (
+    state.rollbackFrom.has(r.cluster) &&
+    compareVersions(step.release, r.release) < 0 &&
+    servers.some((o) => o !== r && o.running && o.release === step.release)
+  )
+    return undefined;
+  for (const o of servers)
     if (o !== r && o.running)
       return `${r.release} → ${step.release} on ${r.name} is not a supported rolling upgrade while ${o.name} runs the matrix (supported: ${describeSupportedPaths()})`;
   return undefined;
@@ -174,6 +225,7 @@ export const SERVER_PRECONDITIONS: ReadonlyArray<{ rule: RuleId; check: ServerPr
   { rule: "M10", check: m10ReturnUpgraded },
   { rule: "M8", check: m8SupportedPath },
   { rule: "M3", check: m3NoIsolation },
+  { rule: "M3", check: m3RollbackOrder },
 ];
 
 // ── the DMA cluster procedure ───────────────────────────────────────────────────────────────

@@ -84,7 +84,7 @@ function isOld(r: ServerRecord, t: string | undefined): boolean {
 interface ServerClusterFacts {
   name: string;
   servers: ServerRecord[];
-  /** The cluster's target in the state ("old" is below it). */
+  /** The newer release: the cluster's target, or in a rollback the release it leaves ("old" is any other). */
   target: string | undefined;
 }
 
@@ -235,7 +235,7 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
   const f: ServerClusterFacts = {
     name,
     servers: state.serversOf.get(name) ?? NO_SERVERS,
-    target: state.targets.get(name),
+    target: state.rollbackFrom.get(name) ?? state.targets.get(name),
   };
   m1g3Unavailable(ctx, f, out);
   if (ctx.clusters.get(name)!.pack === "polyserve-matrix") {

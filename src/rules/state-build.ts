@@ -1,5 +1,6 @@
 import { type Fleet, superclusterLineage } from "../model/fleet.ts";
 import type { Step } from "../model/step.ts";
+import { compareVersions } from "../model/version.ts";
 import { dmaLineages } from "./context.ts";
 import type { FilesystemRecord, FleetState, ServerRecord, TerritoryRecord } from "./state-types.ts";
 
@@ -20,6 +21,7 @@ export function initialState(
   const s: FleetState = {
     targets: new Map(targets),
     passOf: new Map(),
+    rollbackFrom: rollbacksOf(fleet, targets),
     servers: new Map(),
     clusters: new Map(),
     superclusters: new Map(),
@@ -42,6 +44,22 @@ export function initialState(
   for (const c of fleet.clusters) addCluster(s, c, lineages.get(c.name));
   for (const sc of fleet.superclusters) addSupercluster(s, sc);
   return s;
+}
+
+/**
+ * The clusters (matrix, generic) whose target is older than a release the file gives one of their
+ * servers: they are being rolled back from that (their newest) release. An upgrade has none.
+ */
+function rollbacksOf(fleet: Fleet, targets: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of fleet.clusters) {
+    const t = targets.get(c.name);
+    if (t === undefined || c.pack === "polycom-dma") continue;
+    let newest: string | undefined;
+    for (const s of c.servers) if (compareVersions(s.version, newest ?? t) > 0) newest = s.version;
+    if (newest !== undefined) out.set(c.name, newest);
+  }
+  return out;
 }
 
 /** A cluster of the fleet file: its servers, itself, its filesystems. */
@@ -129,6 +147,7 @@ export function cloneState(state: FleetState): FleetState {
     filesystemsOf: new Map(),
     targets: new Map(state.targets),
     passOf: new Map(state.passOf),
+    rollbackFrom: state.rollbackFrom,
   };
   for (const [k, list] of state.serversOf) {
     const copy = list.map((r) => ({ ...r }));

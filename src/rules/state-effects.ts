@@ -12,7 +12,8 @@ import type {
 /** The two halves of a step's effect on the abstract fleet (state.ts), each with its undo. */
 
 function onNewRelease(state: FleetState, server: ServerRecord): boolean {
-  const t = state.targets.get(server.cluster);
+  // M4, M5: the newer release of the two (the target, or in a rollback the release it leaves)
+  const t = state.rollbackFrom.get(server.cluster) ?? state.targets.get(server.cluster);
   return t !== undefined && server.release === t;
 }
 

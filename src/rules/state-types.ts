@@ -97,6 +97,12 @@ export interface FleetState {
   targets: Map<string, string>;
   /** The pass under way per cluster of a multi-pass upgrade (Step.pass.n); absent before its first. */
   passOf: Map<string, number>;
+  /**
+   * Matrix and generic clusters going back to an older release (a rollback before the point of no
+   * return): the newer release they leave, which the file gives some of their servers. For M3–M5
+   * "new" is then this release, not the target; absent for an upgrade. Shared by copies.
+   */
+  rollbackFrom: ReadonlyMap<string, string>;
 }
 
 /** Restores what a state change altered. */

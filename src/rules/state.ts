@@ -27,6 +27,14 @@ export function newSuperclusterName(lineage: string, release: string): string {
   return `${superclusterLineage(lineage)}@${release}`;
 }
 
+/**
+ * The release M3–M5 call "new" in a cluster: its target (the pass's, in a chain), or in a rollback
+ * the newer release it leaves.
+ */
+export function newerRelease(state: FleetState, cluster: string): string | undefined {
+  return state.rollbackFrom.get(cluster) ?? state.targets.get(cluster);
+}
+
 /** True when the server runs a release older than its cluster's target. */
 export function onOldRelease(state: FleetState, server: ServerRecord): boolean {
   const t = state.targets.get(server.cluster);

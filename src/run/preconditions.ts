@@ -19,6 +19,8 @@ export interface PreconditionContext {
   observations: ServerObservation[];
   /** Matrix steps: every server of the matrix, observed just now. */
   matrix?: ServerObservation[];
+  /** A rollback (plan.rollback): the newer release the matrix leaves, lowest address first (M3). */
+  rollbackFrom?: string;
 }
 
 const onTarget = (o: ServerObservation, target: string) => compareVersions(o.release, target) === 0;
@@ -28,7 +30,9 @@ export function preconditionProblems(ctx: PreconditionContext, target: string): 
   const { step, cluster, observations: obs } = ctx;
   if (cluster.pack === "polycom-dma") return dmaProblems(step, cluster, obs, target);
   if (cluster.pack === "polyserve-matrix" && ctx.matrix)
-    return matrixProblems(step, cluster, ctx.matrix, target);
+    return ctx.rollbackFrom === undefined
+      ? matrixProblems(step, cluster, ctx.matrix, target)
+      : rollbackProblems(step, cluster, ctx.matrix, target, ctx.rollbackFrom);
   return [];
 }
 
@@ -76,6 +80,48 @@ function dmaProblems(step: Step, cluster: Cluster, obs: ServerObservation[], tar
     }
   }
   return problems;
+}
+
+/**
+ * A rollback (M3, M4): a server goes back only once every server below it in the address order
+ * runs the old release again, and while some other server still runs the old release (before the
+ * point of no return the matrix admits it; after, it does not).
+ */
+function rollbackProblems(
+  step: Step,
+  cluster: Cluster,
+  matrix: ServerObservation[],
+  target: string,
+  from: string,
+): Problem[] {
+  if (!step.server || !["disable", "stop", "install"].includes(step.action)) return [];
+  const me = matrix.find((o) => o.server === step.server);
+  if (!me || onTarget(me, target)) return [];
+  const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
+  const mine = address.get(step.server)!;
+  const below = matrix.filter(
+    (o) =>
+      o.server !== step.server && compareAddresses(address.get(o.server)!, mine) < 0 && !onTarget(o, target),
+  );
+  if (below.length > 0)
+    return [
+      {
+        rule: "M3",
+        detail: `${below.map((o) => `${o.server} (${address.get(o.server)}) runs ${o.release}`).join(", ")}, below ${step.server} (${mine}) in the address order (observed just now): taking ${step.server} back to ${target} first would put ${from} servers below it`,
+      },
+    ];
+  const old = matrix.filter(
+    (o) =>
+      o.server !== step.server && onTarget(o, target) && (o.state === "running" || o.state === "isolated"),
+  );
+  if (old.length === 0)
+    return [
+      {
+        rule: "M4",
+        detail: `no other server of ${cluster.name} runs ${target} (observed just now): the matrix is past its point of no return and admits only ${from}; ${step.server} cannot go back`,
+      },
+    ];
+  return [];
 }
 
 /** M2: a server begins its procedure only once every server above it in the address order runs the target. */

@@ -196,3 +196,23 @@ describe("the supported rolling paths (M8), as the appliance keeps them", () => 
     }
   });
 });
+
+describe("going back to the old release before the point of no return (M4, M8)", () => {
+  it("an upgraded server may return to the release the others still run; with none of them running it is refused", async () => {
+    await upgrade("m4");
+    expect((await api.act("m4", "stop")).status).toBe(200);
+    const back = await api.act("m4", "install", { release: "3.5.0" });
+    expect(back.status).toBe(202);
+    await waitFor(async () => (await api.status("m4")).release === "3.5.0");
+    expect((await api.act("m4", "start")).body).toMatchObject({ ok: true });
+    expect((await labStatus()).violations).toEqual([]);
+    // m4 and m3 upgraded, m1 and m2 stopped: no running server has 3.5.0 for m3 to return to
+    await upgrade("m4");
+    for (const s of ["m1", "m2"]) expect((await api.act(s, "stop")).status).toBe(200);
+    await upgrade("m3");
+    expect((await api.act("m3", "stop")).status).toBe(200);
+    const late = await api.act("m3", "install", { release: "3.5.0" });
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({ code: "unsupported-path", rule: "M8" });
+  });
+});

@@ -18,6 +18,10 @@ export function planBrief(plan: Plan, resumed: boolean, runId?: string): string 
  * 4 clusters left alone (--limit)" (a limited run never claims the whole fleet).
  */
 export function completedSentence(plan: Plan): string {
+  if (plan.rollback)
+    return `every step done, rolled back: ${Object.entries(plan.targets)
+      .map(([c, t]) => `${c} on ${t}`)
+      .join(", ")}`;
   if (!plan.limit) return `every step done, fleet on ${plan.target}`;
   const byRelease = new Map<string, string[]>();
   for (const [c, t] of Object.entries(plan.targets)) byRelease.set(t, [...(byRelease.get(t) ?? []), c]);

@@ -33,6 +33,10 @@ interface ApplyOpts {
   dashboardTokenFile?: string;
   correctOutOfOrder?: boolean;
   limit?: string[];
+  /** `--rollback`: go back to the old release instead of upgrading (plan/rollback.ts). */
+  rollback?: boolean;
+  /** `--cluster`, with --rollback: the matrices to roll back. */
+  cluster?: string[];
 }
 
 interface ResumeOpts {
@@ -152,6 +156,15 @@ function applyOptions(cmd: Command): Command {
       "touch only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
     )
       .option(
+        "--rollback",
+        "roll back instead: the upgraded servers of a matrix part way through its upgrade return to the old release (before the point of no return, M4)",
+      )
+      .option(
+        "--cluster <name>",
+        "with --rollback: the matrix to roll back (repeatable; default every matrix running two releases)",
+        (v: string, prev: string[] = []) => [...prev, v],
+      )
+      .option(
         "--to <version>",
         "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
         (v: string, prev: string[] = []) => [...prev, v],
@@ -205,7 +218,7 @@ function resumeOptions(cmd: Command): Command {
   );
 }
 
-async function runApply(
+export async function runApply(
   ctx: CliContext,
   fleetFile: string,
   opts: ApplyOpts & LogOpts & NotifyOpts,
@@ -219,7 +232,7 @@ async function runApply(
   // the engine, the planner and the store: loaded when a run starts, not to register commands
   const { apply } = await import("../../run/apply.ts");
   const { requireDriverCommands } = await import("../../plan/driver-commands.ts");
-  const { planUpgrade } = await import("../../plan/planner.ts");
+  const { planRollback, planUpgrade } = await import("../../plan/planner.ts");
   const { openExistingStore } = await import("../../run/locate.ts");
   const live = new LiveView(ctx, Boolean(opts.json), eventLog);
   const ask = terminalAsk(ctx, live);
@@ -237,10 +250,12 @@ async function runApply(
         )
       : undefined;
   try {
-    if (!opts.to?.length) throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
+    refuseRollbackMix(opts);
+    if (!opts.rollback && !opts.to?.length)
+      throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
     const result = await apply({
       fleetFile,
-      targets: opts.to,
+      targets: opts.to ?? [],
       strategy: opts.strategy,
       ...(opts.state ? { statePath: opts.state } : {}),
       yes: Boolean(opts.yes),
@@ -249,7 +264,9 @@ async function runApply(
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
       limit: opts.limit ?? [],
       planner: (fleet, to, strategy) => {
-        const plan = planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
+        const plan = opts.rollback
+          ? planRollback(fleet, opts.cluster ? { clusters: opts.cluster } : {})
+          : planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped
         return plan;
       },
@@ -282,6 +299,27 @@ async function runApply(
     await dashboard?.close();
     dashboard?.forget();
   }
+}
+
+/** --rollback plans its own targets: no --to, --strategy or --limit beside it; --cluster only with it. */
+function refuseRollbackMix(opts: ApplyOpts): void {
+  if (!opts.rollback) {
+    if (opts.cluster?.length)
+      throw usageError(
+        "rollgate apply: --cluster names the matrices of a --rollback; to upgrade a subset, use --limit",
+      );
+    return;
+  }
+  if (opts.to?.length)
+    throw usageError(
+      "rollgate apply --rollback: the old release is the target, from the fleet file; drop --to",
+    );
+  if (opts.limit?.length)
+    throw usageError("rollgate apply --rollback: name the matrices with --cluster, not --limit");
+  if (opts.strategy !== "auto")
+    throw usageError(
+      "rollgate apply --rollback: a rollback is rolling, lowest address first; drop --strategy",
+    );
 }
 
 async function runResume(

@@ -7,6 +7,7 @@ import { registerFleet } from "./fleet.ts";
 import { registerImport } from "./import.ts";
 import { registerLab } from "./lab.ts";
 import { registerPlan } from "./plan.ts";
+import { registerRollback } from "./rollback.ts";
 import { registerRules } from "./rules.ts";
 import { registerRunControl } from "./run-control.ts";
 import { registerSchema } from "./schema.ts";
@@ -21,6 +22,7 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerSchema(program, ctx);
   registerRules(program, ctx);
   registerApply(program, ctx);
+  registerRollback(program, ctx);
   registerRunControl(program, ctx);
   registerFleet(program, ctx);
   registerImport(program, ctx);

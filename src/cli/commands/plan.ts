@@ -82,12 +82,16 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + " ".repeat(n - s.length);
 }
 
-function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint): void {
+export function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint: Paint): void {
   const o = ctx.output;
   o.out(
     paint(
       "bold",
-      `Plan for ${plan.fleet}: upgrade to ${plan.target}, strategy ${plan.strategy}, ${plan.steps.length} steps`,
+      plan.rollback
+        ? `Plan for ${plan.fleet}: roll back ${Object.entries(plan.rollback.from)
+            .map(([c, from]) => `${c} from ${from} to ${plan.targets[c]}`)
+            .join(", ")}, ${plan.steps.length} steps`
+        : `Plan for ${plan.fleet}: upgrade to ${plan.target}, strategy ${plan.strategy}, ${plan.steps.length} steps`,
     ),
   );
   // what the planner found in the fleet (a supercluster part way through its upgrade, G5)

@@ -153,7 +153,15 @@ async function act(ctx: EngineContext, r: StepRun, matrix: ServerObservation[] |
   // The rules this step relies on, judged on what the servers said just now, not on the
   // journal's picture: a fleet changed under the run escalates, nothing is sent.
   const problems = preconditionProblems(
-    { step, cluster, observations: obs, ...(matrix ? { matrix } : {}) },
+    {
+      step,
+      cluster,
+      observations: obs,
+      ...(matrix ? { matrix } : {}),
+      ...(ctx.o.plan.rollback?.from[cluster.name]
+        ? { rollbackFrom: ctx.o.plan.rollback.from[cluster.name] }
+        : {}),
+    },
     ctx.target(step),
   );
   if (problems.length)

@@ -39,7 +39,8 @@ export async function watchMatrix(
   if (cluster.pack !== "polyserve-matrix") return undefined;
   const now = ctx.o.now();
   const key = (sv: Server) => `${cluster.name}/${sv.name}`;
-  const target = ctx.target(step);
+  // what M3 calls the new release: the target, or in a rollback the newer release it leaves
+  const target = ctx.o.plan.rollback?.from[cluster.name] ?? ctx.target(step);
   let unseen = false;
   const due: Array<{ sv: Server; at: number }> = [];
   const stale = cluster.servers.filter((sv) => {

@@ -1,0 +1,79 @@
+import type { Command } from "commander";
+import { action, type CliContext, usageError } from "../main.ts";
+import { painter } from "../output.ts";
+import { runApply } from "./apply.ts";
+import { renderPlan } from "./plan.ts";
+
+interface RollbackFlags {
+  cluster?: string[];
+  json?: boolean;
+  explain?: boolean;
+  yes?: boolean;
+  state?: string;
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/**
+ * `rollgate rollback FLEET [--cluster C …]`: the plan that returns a matrix part way through its
+ * upgrade to the old release (plan/rollback.ts), shown like `rollgate plan`; with `--yes` it is
+ * performed, as `rollgate apply FLEET --rollback` performs it (journaled, resumable).
+ */
+export function registerRollback(program: Command, ctx: CliContext): void {
+  program
+    .command("rollback")
+    .description(
+      "plan (and with --yes perform) the return of a part-upgraded matrix to its old release, before the point of no return (M4)",
+    )
+    .argument("<fleet>", "the fleet file, as the fleet stands (rollgate fleet sync --write after an abort)")
+    .option(
+      "--cluster <name>",
+      "the matrix to roll back (repeatable; default every matrix running two releases)",
+      collect,
+    )
+    .option("--explain", "list for each step the rules that placed it")
+    .option("--json", "print the plan (or, with --yes, the run's events) as JSON on stdout")
+    .option("-y, --yes", "perform the rollback now, as rollgate apply --rollback does")
+    .option(
+      "--state <path>",
+      "with --yes: the state file (default: .rollgate/state.db beside the fleet file)",
+    )
+    .action(
+      action(ctx, async (file: string, opts: RollbackFlags) => {
+        if (opts.yes) {
+          if (opts.explain)
+            throw usageError("rollgate rollback --yes: --explain shows a plan; drop it to perform");
+          return runApply(ctx, file, {
+            strategy: "auto",
+            rollback: true,
+            yes: true,
+            ...(opts.cluster ? { cluster: opts.cluster } : {}),
+            ...(opts.json ? { json: true } : {}),
+            ...(opts.state ? { state: opts.state } : {}),
+          });
+        }
+        if (opts.state !== undefined)
+          throw usageError("rollgate rollback: --state is for performing it (with --yes)");
+        const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+        const { planRollback } = await import("../../plan/planner.ts");
+        const fleet = loadFleetFile(file);
+        const plan = planRollback(fleet, {
+          ...(opts.cluster ? { clusters: opts.cluster } : {}),
+          explain: Boolean(opts.explain),
+        });
+        if (opts.json) {
+          ctx.output.json(plan);
+          return 0;
+        }
+        renderPlan(ctx, plan, Boolean(opts.explain), painter(ctx.output.color));
+        const names = Object.keys(plan.targets)
+          .map((c) => ` --cluster ${c}`)
+          .join("");
+        ctx.output.out("");
+        ctx.output.out(
+          `to perform it: rollgate rollback ${file}${names} --yes   (or rollgate apply ${file} --rollback${names})`,
+        );
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,148 @@
+import { RollgateError } from "../model/errors.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
+import { compareAddresses } from "../model/address.ts";
+import type { Step } from "../model/step.ts";
+import { explainStep } from "./explain.ts";
+import { planPass } from "./rolling.ts";
+import { msToSeconds } from "./time.ts";
+import type { Plan } from "./types.ts";
+import { cmpVersions } from "./versions.ts";
+import { verifyPlan } from "./verify.ts";
+
+/**
+ * Going back before the point of no return (docs/planning.md, "Rollback"): a matrix part way
+ * through a rolling upgrade, as the fleet file describes it (some servers on the new release, at
+ * least one still on the old), returns to the old release. The upgraded servers go back one at a
+ * time (M1), lowest address first, so that those still on the new release stay a top segment of
+ * the address order (M3), each by the per-server procedure (M9) with the old release installed.
+ * While an old-release server is active the matrix admits the old release (M4); past that point
+ * it does not, and the rollback is refused. Pure, like the planner.
+ */
+export interface RollbackOptions {
+  /** `--cluster` values: the matrices to roll back (default: every matrix running two releases). */
+  clusters?: readonly string[];
+  explain?: boolean;
+}
+
+const byName = (fleet: Fleet) => new Map(fleet.clusters.map((c) => [c.name, c]));
+
+/** The releases a cluster's servers run, oldest first. */
+function releasesOf(c: Cluster): string[] {
+  return [...new Set(c.servers.map((s) => s.version))].sort(cmpVersions);
+}
+
+function chosen(fleet: Fleet, names: readonly string[] | undefined): Cluster[] {
+  if (names === undefined || names.length === 0) {
+    const mixed = fleet.clusters.filter((c) => c.pack === "polyserve-matrix" && releasesOf(c).length > 1);
+    if (mixed.length === 0)
+      throw new RollgateError(
+        "ROLLGATE_E_ROLLBACK_NOTHING",
+        `no matrix of ${fleet.name} runs two releases in the fleet file: there is nothing to roll back. After an aborted upgrade, bring the file up to date first (rollgate fleet sync FLEET --write)`,
+      );
+    return mixed;
+  }
+  const index = byName(fleet);
+  const out: Cluster[] = [];
+  for (const raw of names) {
+    const name = raw.trim();
+    const c = index.get(name);
+    if (!c)
+      throw new RollgateError(
+        "ROLLGATE_E_USAGE",
+        `--cluster ${name}: ${fleet.name} has no cluster of that name (clusters: ${fleet.clusters.map((x) => x.name).join(", ")})`,
+      );
+    if (c.pack === "polycom-dma")
+      throw new RollgateError(
+        "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+        `${name} is a DMA cluster: its rollback (D9: reassign its territories, leave the supercluster, roll back, rejoin) is not built into rollgate yet; follow the manual by hand`,
+        { details: { cluster: name } },
+      );
+    if (c.pack !== "polyserve-matrix")
+      throw new RollgateError(
+        "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+        `${name} is a generic cluster: rollgate rolls back matrices only (a generic cluster goes back by an upgrade to its old release, if its policy allows it, G1)`,
+        { details: { cluster: name } },
+      );
+    if (!out.includes(c)) out.push(c);
+  }
+  return out;
+}
+
+/** Plans the rollback of the chosen matrices, verified like any plan. */
+export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan {
+  const clusters = chosen(fleet, options.clusters);
+  const targets = new Map<string, string>();
+  const from: Record<string, string> = {};
+  const findings: string[] = [];
+  const steps: Step[] = [];
+  let ms = 0;
+  let lowerBoundMs = 0;
+  for (const c of clusters) {
+    const releases = releasesOf(c);
+    if (releases.length === 1)
+      throw new RollgateError(
+        "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN",
+        `every server of ${c.name} runs ${releases[0]} in the fleet file: no server runs an older release for the others to return to. If an upgrade brought it there, it is past its point of no return (M4, G4): only ${releases[0]} servers may join; the way back is a restore from the configuration backups, by hand`,
+        { details: { cluster: c.name, release: releases[0] } },
+      );
+    if (releases.length > 2)
+      throw new RollgateError(
+        "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+        `${c.name} runs ${releases.join(", ")}: a rollback returns a matrix of two releases to the older one; bring it to two releases first`,
+        { details: { cluster: c.name, releases } },
+      );
+    const [old, newer] = releases as [string, string];
+    targets.set(c.name, old);
+    from[c.name] = newer;
+    const p = planPass(fleet, c, old, undefined, (s) => s.version === newer, [], 0, true);
+    steps.push(...p.steps);
+    ms = Math.max(ms, p.ms);
+    lowerBoundMs = Math.max(lowerBoundMs, p.lowerBoundMs);
+    const back = c.servers
+      .filter((s) => s.version === newer)
+      .sort((a, b) => compareAddresses(a.address, b.address))
+      .map((s) => s.name);
+    const staying = c.servers.filter((s) => s.version === old).map((s) => s.name);
+    findings.push(
+      `${c.name}: ${back.join(", ")} go${back.length === 1 ? "es" : ""} back from ${newer} to ${old}, lowest address first, one at a time, so that the ${newer} servers stay a top segment of the address order (M3, M1); ${staying.join(", ")} still run${staying.length === 1 ? "s" : ""} ${old}, so the matrix admits ${old} again (before the point of no return, M4)`,
+    );
+  }
+  // several matrices are separate domains: each from 0, in parallel, steps merged by start
+  steps.sort((a, b) => a.start - b.start);
+  for (const s of steps) {
+    s.start = msToSeconds(s.start);
+    s.end = msToSeconds(s.end);
+  }
+  const v = verifyPlan(fleet, steps, targets);
+  if (options.explain) for (const s of steps) s.explain = explainStep(s, fleet);
+  const plan: Plan = {
+    fleet: fleet.name,
+    target: `rollback ${clusters.map((c) => `${c.name}=${targets.get(c.name)}`).join(",")}`,
+    targets: Object.fromEntries(targets),
+    strategy: "rolling",
+    capacityFloor: fleet.defaults.capacityFloor,
+    steps,
+    estimate: {
+      seconds: msToSeconds(ms),
+      lowerBoundSeconds: msToSeconds(lowerBoundMs),
+      minCapacity: Math.floor(v.minCapacity * 100 + 1e-9) / 100,
+      outageSeconds: v.outageSeconds,
+      mixedWindowSeconds: msToSeconds(ms),
+    },
+    verification: { ok: v.ok, statesChecked: v.statesChecked, violations: v.violations },
+    findings,
+    rollback: { from },
+  };
+  if (!v.ok) {
+    const first = v.violations[0]!;
+    const atStart = v.violations.filter((x) => x.step === undefined && x.at === 0);
+    throw new RollgateError(
+      atStart.length > 0 ? "ROLLGATE_E_PLAN_FLEET_BREAKS_RULES" : "ROLLGATE_E_PLAN_VERIFY_FAILED",
+      atStart.length > 0
+        ? `the fleet as the file describes it already breaks the rules: ${atStart.map((x) => `${x.rule}: ${x.detail}`).join("; ")}`
+        : `the rollback plan breaks ${first.rule}${first.step ? ` at ${first.step}` : ""}: ${first.detail}`,
+      { details: { violations: v.violations } },
+    );
+  }
+  return plan;
+}

@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { Lab } from "../../src/lab/index.ts";
+import { runCli } from "../helpers/cli.ts";
+import { startEngine } from "../helpers/engine.ts";
+import { labEntries } from "../helpers/journey.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
+import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
+
+e2eTimeouts(600_000);
+
+/**
+ * Going back before the point of no return (issue 12, item 2): an operator aborts a rolling
+ * Matrix upgrade once srv3 and srv2 run 3.5.1, brings the fleet file up to date, and asks for the
+ * old release back. `rollgate rollback` plans it (srv2 first, then srv3: lowest address first, so
+ * that the 3.5.1 servers stay a top segment, M3) and, with --yes, performs it. What the lab saw
+ * decides. Past the point of no return (every server on 3.5.1) it is refused, saying why (M4).
+ */
+afterEach(stopLabs);
+
+const slowSteps = (t: string) =>
+  t.replace("estimates: { install: 15m }", "estimates: { install: 10m, stop: 10m }");
+
+/** The installs the lab performed, in order, as "server release". */
+function installs(lab: Lab): string[] {
+  const out: string[] = [];
+  for (const e of labEntries(lab)) {
+    const m = e.kind === "state" ? /: installing (\S+)$/.exec(e.detail) : null;
+    if (m) out.push(`${e.server} ${m[1]}`);
+  }
+  return out;
+}
+
+describe("a matrix rolled back before its point of no return", () => {
+  it("aborted with srv3 and srv2 on 3.5.1: fleet sync, rollgate rollback shows the plan, --yes performs it; srv2 then srv3 go back to 3.5.0, every server running, no rule broken", async () => {
+    const r = await rehearse("matrix-seed", 150, slowSteps);
+    const engine = startEngine(["apply", r.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(() => installs(r.lab).includes("srv2 3.5.1"), {
+      timeoutMs: 240_000,
+      what: "srv2's install",
+    });
+    const abort = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 240_000 });
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(await engine.exited).toBe(1);
+    expect(releases(r.lab)).toEqual({ srv1: "3.5.0", srv2: "3.5.1", srv3: "3.5.1" });
+
+    // the rollback is planned from the file: before it is synced there is nothing to take back
+    const stale = await runCli(["rollback", r.fleet]);
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain("ROLLGATE_E_ROLLBACK_NOTHING");
+    expect(stale.stderr).toContain("fleet sync");
+    const sync = await runCli(["fleet", "sync", r.fleet, "--write"], { timeoutMs: 60_000 });
+    expect(sync.code, sync.stderr).toBe(0);
+
+    const shown = await runCli(["rollback", r.fleet, "--cluster", "matrix-a"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("roll back matrix-a from 3.5.1 to 3.5.0");
+    expect(shown.stdout).toContain("--yes");
+    const plan = JSON.parse((await runCli(["rollback", r.fleet, "--json"])).stdout);
+    expect(plan.verification.ok).toBe(true);
+    expect(
+      plan.steps
+        .filter((s: { action: string }) => s.action === "install")
+        .map((s: { server: string }) => s.server),
+    ).toEqual(["srv2", "srv3"]);
+    expect(plan.steps.some((s: { pointOfNoReturn: boolean }) => s.pointOfNoReturn)).toBe(false);
+    expect(installs(r.lab)).toEqual(["srv3 3.5.1", "srv2 3.5.1"]); // showing the plan did nothing
+
+    const run = await runCli(["rollback", r.fleet, "--cluster", "matrix-a", "--yes", "--json"], {
+      timeoutMs: 480_000,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const status = r.lab.status();
+    expect(status.violations).toEqual([]);
+    expect(releases(r.lab)).toEqual({ srv1: "3.5.0", srv2: "3.5.0", srv3: "3.5.0" });
+    expect(installs(r.lab)).toEqual(["srv3 3.5.1", "srv2 3.5.1", "srv2 3.5.0", "srv3 3.5.0"]);
+    for (const s of r.lab.world.clusters.get("matrix-a")!.servers)
+      expect(s, s.name).toMatchObject({ software: "running", isolated: false });
+    const report = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+    expect(report).toMatchObject({ ok: true, state: "completed" });
+  }, 900_000);
+
+  it("past the point of no return (the upgrade completed, the file synced): refused with M4, nothing done", async () => {
+    const r = await rehearse("matrix-seed", 1200);
+    const up = await applyTo(r.fleet, ["3.5.1"]);
+    expect(up.code, up.stderr).toBe(0);
+    expect((await runCli(["fleet", "sync", r.fleet, "--write"], { timeoutMs: 60_000 })).code).toBe(0);
+    const seen = r.lab.status().journalSeq;
+    for (const args of [
+      ["rollback", r.fleet, "--cluster", "matrix-a"],
+      ["rollback", r.fleet, "--cluster", "matrix-a", "--yes"],
+      ["apply", r.fleet, "--rollback", "--cluster", "matrix-a", "--yes"],
+    ]) {
+      const no = await runCli(args, { timeoutMs: 60_000 });
+      expect(no.code, args.join(" ")).toBe(2);
+      expect(no.stderr).toContain("ROLLGATE_E_ROLLBACK_PAST_NO_RETURN");
+      expect(no.stderr).toContain("M4");
+      expect(no.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+    expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
+    // bad combinations are usage errors
+    for (const args of [
+      ["apply", r.fleet, "--rollback", "--to", "3.5.0"],
+      ["apply", r.fleet, "--cluster", "matrix-a", "--to", "3.5.1"],
+      ["rollback", r.fleet, "--cluster", "nope"],
+    ]) {
+      const bad = await runCli(args, { timeoutMs: 60_000 });
+      expect(bad.code, args.join(" ")).toBe(2);
+      expect(bad.stderr).toContain("ROLLGATE_E_USAGE");
+    }
+  }, 600_000);
+});
