@@ -51,6 +51,7 @@ export const EXAMPLES: Record<string, readonly string[]> = {
   abort: [
     "rollgate abort examples/.rollgate/lab/matrix-seed.lab.yaml",
     "rollgate abort examples/.rollgate/lab/matrix-seed.lab.yaml --return-to-service",
+    "rollgate abort examples/.rollgate/lab/matrix-seed.lab.yaml --rollback",
   ],
   fleet: ["rollgate fleet sync examples/.rollgate/lab/matrix-seed.lab.yaml"],
   "fleet sync": [

@@ -231,3 +231,48 @@ export async function resumeLiveRun(
     message: `resumed run ${run.id}: the engine (pid ${engine.pid}) continues`,
   };
 }
+
+const DMA_STEP = new Set([
+  "reassign-territories",
+  "busy-out",
+  "leave-supercluster",
+  "join-supercluster",
+  "restore-territories",
+  "return-to-service",
+]);
+
+/**
+ * `rollgate abort --rollback`, asked before the run is touched: why its matrices cannot go back
+ * to their old release, or undefined when they may. A matrix whose point of no return (M4, G4)
+ * has begun cannot; a run of DMA clusters only has no matrix to take back (D9 is not built); a
+ * rollback is not rolled back in turn.
+ */
+export async function rollbackRefusal(
+  store: Store,
+  run: RunRecord,
+): Promise<
+  | { code: "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN" | "ROLLGATE_E_ROLLBACK_UNSUPPORTED"; message: string }
+  | undefined
+> {
+  const plan = await store.getPlan(run.id);
+  if (plan.rollback)
+    return {
+      code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+      message: `run ${run.id} is itself a rollback: abort it (with --return-to-service), then plan what you need from where the fleet stands`,
+    };
+  const dma = new Set(plan.steps.filter((s) => DMA_STEP.has(s.action)).map((s) => s.cluster));
+  const matrixSteps = plan.steps.filter((s) => !dma.has(s.cluster));
+  if (matrixSteps.length === 0)
+    return {
+      code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+      message: `run ${run.id} upgrades DMA clusters only (${[...dma].join(", ")}): their rollback (D9) is not built into rollgate; nothing was done`,
+    };
+  const journal = readJournal(await store.events(run.id), plan);
+  const past = matrixSteps.filter((s) => s.pointOfNoReturn && (journal.steps.get(s.id)?.attempts ?? 0) > 0);
+  if (past.length > 0)
+    return {
+      code: "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN",
+      message: `${past.map((s) => `${s.cluster}'s point of no return (${s.id})`).join(", ")} has begun: the last old-release server has left, the matrix admits only the new release (M4, G4), and the old release cannot come back; nothing was done. Let the run finish (rollgate resume), or abort it and restore by hand`,
+    };
+  return undefined;
+}

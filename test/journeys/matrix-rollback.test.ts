@@ -109,3 +109,40 @@ describe("a matrix rolled back before its point of no return", () => {
     }
   }, 600_000);
 });
+
+describe("abort --rollback on a running matrix upgrade", () => {
+  it("aborted once srv3 and srv2 run 3.5.1: the run ends, the file is synced, srv2 then srv3 go back to 3.5.0, and the file says so again; no rule broken", async () => {
+    const r = await rehearse("matrix-seed", 150, slowSteps);
+    const engine = startEngine(["apply", r.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(() => installs(r.lab).includes("srv2 3.5.1"), {
+      timeoutMs: 240_000,
+      what: "srv2's install",
+    });
+    const back = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 480_000 });
+    expect(back.code, back.stderr).toBe(0);
+    expect(await engine.exited).toBe(1);
+    expect(back.stdout).toContain("brought up to date");
+    const status = r.lab.status();
+    expect(status.violations).toEqual([]);
+    expect(releases(r.lab)).toEqual({ srv1: "3.5.0", srv2: "3.5.0", srv3: "3.5.0" });
+    expect(installs(r.lab)).toEqual(["srv3 3.5.1", "srv2 3.5.1", "srv2 3.5.0", "srv3 3.5.0"]);
+    const sync = await runCli(["fleet", "sync", r.fleet, "--json"], { timeoutMs: 60_000 });
+    expect(JSON.parse(sync.stdout).changes).toEqual([]);
+  }, 900_000);
+
+  it("once the point of no return has begun (srv1, the last old-release server, stops): refused before anything is done, and the upgrade goes on", async () => {
+    const r = await rehearse("matrix-seed", 150, slowSteps);
+    const engine = startEngine(["apply", r.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(
+      () => labEntries(r.lab).some((e) => e.kind === "action" && e.action === "stop" && e.server === "srv1"),
+      { timeoutMs: 240_000, what: "srv1's stop" },
+    );
+    const no = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 60_000 });
+    expect(no.code).toBe(2);
+    expect(no.stderr).toContain("ROLLGATE_E_ROLLBACK_PAST_NO_RETURN");
+    expect(no.stderr).toContain("M4");
+    expect(await engine.exited).toBe(0);
+    expect(r.lab.status().violations).toEqual([]);
+    expect(releases(r.lab)).toEqual({ srv1: "3.5.1", srv2: "3.5.1", srv3: "3.5.1" });
+  }, 900_000);
+});

@@ -9,7 +9,8 @@ import { defaultStatePath } from "../../run/state-path.ts";
 import type { Store } from "../../store/types.ts";
 import type { RunRecord } from "../../store/types.ts";
 import type { RunSummary } from "../../run/summary.ts";
-import { action, type CliContext } from "../main.ts";
+import { RollgateError } from "../../model/errors.ts";
+import { action, type CliContext, usageError } from "../main.ts";
 import { painter } from "../output.ts";
 
 interface StateOpts {
@@ -234,71 +235,167 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       .option(
         "--return-to-service",
         "once running steps finish, return to service what the run took out that may return: each DMA cluster it busied out still a member of its supercluster on one release (D6, D3), territories restored; each Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); the others are named with the rule that keeps them out. Waits for the outcome and reports it (drives the return itself when no engine runs)",
+      )
+      .option(
+        "--rollback",
+        "abort with --return-to-service, bring the fleet file up to date (as fleet sync --write), then roll the run's part-upgraded matrices back to their old release, lowest address first (M3), as rollgate rollback --yes; refused before anything is done once a matrix's point of no return has begun (M4)",
       ),
   ).action(
-    action(ctx, async (fleet: string | undefined, opts: StateOpts & { returnToService?: boolean }) => {
-      const rts = opts.returnToService === true;
-      const { abortRun } = await import("../../run/control.ts");
-      const asked = await withRun(
-        ctx,
-        fleet,
-        // with a return to service, an aborted run too (its return may be asked again, control.ts)
-        { ...opts, unfinishedOnly: !rts },
-        { readonly: false },
-        async (store, run, located) => ({
-          r: await abortRun(store, run, "an operator (rollgate abort)", {
-            returnToService: rts,
-            noEngine: "this command drives the return itself now, as `rollgate resume` would",
+    action(
+      ctx,
+      async (
+        fleet: string | undefined,
+        opts: StateOpts & { returnToService?: boolean; rollback?: boolean },
+      ) => {
+        const rollback = opts.rollback === true;
+        const rts = opts.returnToService === true || rollback;
+        const { abortRun, rollbackRefusal } = await import("../../run/control.ts");
+        if (rollback)
+          await withRun(
+            ctx,
+            fleet,
+            { ...opts, unfinishedOnly: false },
+            { readonly: true },
+            async (store, run, located) => {
+              const no = await rollbackRefusal(store, run);
+              if (no) throw new RollgateError(no.code, no.message);
+              if (!located.fleetFile)
+                throw usageError(
+                  "rollgate abort --rollback: name the fleet file (the rollback is planned from it, once it is brought up to date)",
+                );
+            },
+          );
+        const asked = await withRun(
+          ctx,
+          fleet,
+          // with a return to service, an aborted run too (its return may be asked again, control.ts)
+          { ...opts, unfinishedOnly: !rts },
+          { readonly: false },
+          async (store, run, located) => ({
+            r: await abortRun(store, run, "an operator (rollgate abort)", {
+              returnToService: rts,
+              noEngine: "this command drives the return itself now, as `rollgate resume` would",
+            }),
+            located,
           }),
-          located,
-        }),
-      );
-      const { r, located } = asked;
-      if (!rts || r.state !== "aborting") {
-        if (opts.json) ctx.output.json({ ok: true, ...r });
-        else ctx.output.out(r.message);
-        return 0;
-      }
-      if (!opts.json) ctx.output.out(r.message);
-      // With --return-to-service the command waits for the outcome and reports it, server by
-      // server with rule ids: no engine alive (an escalated run that ended, a crash), it drives
-      // the return itself (the engine starts no step of the plan, only the return: run/engine/abort-return.ts);
-      // otherwise the live engine does it once its running steps have finished.
-      if (r.engine) await waitUntilFinished(located.statePath, r.run);
-      if (!(await finished(located.statePath, r.run))) {
-        const { resume } = await import("../../run/apply.ts");
-        await resume({
-          statePath: located.statePath,
-          runId: r.run,
-          ...(located.fleetFile ? { fleetFile: located.fleetFile } : {}),
-          confirmFinalize: false,
-        });
-      }
-      const { summarizeRun } = await import("../../run/summary.ts");
-      const summary = await withRun(
-        ctx,
-        fleet,
-        { ...opts, run: r.run },
-        { readonly: true },
-        async (store, run) => await summarizeRun(store, run),
-      );
-      if (opts.json)
-        ctx.output.json({
-          ok: summary.run.state === "aborted",
-          run: r.run,
-          state: summary.run.state,
-          message: r.message,
-          ...(summary.abort ? { abort: summary.abort } : {}),
-        });
-      else if (summary.abort) {
-        ctx.output.out(
-          `returned to service after the abort: ${summary.abort.returned.length ? summary.abort.returned.join(", ") : "none"}`,
         );
-        for (const l of abortLines(summary.abort, ctx.output.color)) ctx.output.out(l);
-      } else ctx.output.out(`run ${r.run} is ${summary.run.state}`);
-      return summary.run.state === "aborted" ? 0 : 1;
-    }),
+        const { r, located } = asked;
+        if (!rts || r.state !== "aborting") {
+          if (opts.json) ctx.output.json({ ok: true, ...r });
+          else ctx.output.out(r.message);
+          return 0;
+        }
+        if (!opts.json) ctx.output.out(r.message);
+        // With --return-to-service the command waits for the outcome and reports it, server by
+        // server with rule ids: no engine alive (an escalated run that ended, a crash), it drives
+        // the return itself (the engine starts no step of the plan, only the return: run/engine/abort-return.ts);
+        // otherwise the live engine does it once its running steps have finished.
+        if (r.engine) await waitUntilFinished(located.statePath, r.run);
+        if (!(await finished(located.statePath, r.run))) {
+          const { resume } = await import("../../run/apply.ts");
+          await resume({
+            statePath: located.statePath,
+            runId: r.run,
+            ...(located.fleetFile ? { fleetFile: located.fleetFile } : {}),
+            confirmFinalize: false,
+          });
+        }
+        const { summarizeRun } = await import("../../run/summary.ts");
+        const summary = await withRun(
+          ctx,
+          fleet,
+          { ...opts, run: r.run },
+          { readonly: true },
+          async (store, run) => await summarizeRun(store, run),
+        );
+        if (opts.json)
+          ctx.output.json({
+            ok: summary.run.state === "aborted",
+            run: r.run,
+            state: summary.run.state,
+            message: r.message,
+            ...(summary.abort ? { abort: summary.abort } : {}),
+          });
+        else if (summary.abort) {
+          ctx.output.out(
+            `returned to service after the abort: ${summary.abort.returned.length ? summary.abort.returned.join(", ") : "none"}`,
+          );
+          for (const l of abortLines(summary.abort, ctx.output.color)) ctx.output.out(l);
+        } else ctx.output.out(`run ${r.run} is ${summary.run.state}`);
+        if (summary.run.state !== "aborted") return 1;
+        return rollback
+          ? await rollBackAfterAbort(
+              ctx,
+              located.fleetFile!,
+              located.statePath,
+              r.run,
+              opts.json === true,
+              opts.state,
+            )
+          : 0;
+      },
+    ),
   );
+}
+
+/**
+ * `abort --rollback`, once the run is aborted and returned to service: the fleet file brought up
+ * to what the servers report, then the run's matrices that run two releases go back to the old
+ * one (plan/rollback.ts, performed as `rollgate rollback --yes` does). A matrix on one release has
+ * nothing to take back (the abort came before any install ended).
+ */
+async function rollBackAfterAbort(
+  ctx: CliContext,
+  fleetFile: string,
+  statePath: string,
+  runId: string,
+  json: boolean,
+  state: string | undefined,
+): Promise<number> {
+  const { syncFleetFile } = await import("../../run/fleet-sync.ts");
+  const synced = await syncFleetFile(fleetFile, { write: true });
+  if (!json)
+    ctx.output.out(
+      `rollback: ${fleetFile} brought up to date (${synced.changes.length} change(s), as rollgate fleet sync --write)`,
+    );
+  const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+  const { openExistingStore } = await import("../../run/locate.ts");
+  const fleet = loadFleetFile(fleetFile);
+  const store = openExistingStore(statePath, { readonly: true });
+  let planned: string[];
+  try {
+    planned = Object.keys((await store.getPlan(runId)).targets);
+  } finally {
+    await store.close();
+  }
+  const mixed = fleet.clusters.filter(
+    (c) =>
+      planned.includes(c.name) &&
+      c.pack === "polyserve-matrix" &&
+      new Set(c.servers.map((s) => s.version)).size > 1,
+  );
+  if (mixed.length === 0) {
+    const message = `rollback: nothing to take back, every matrix of run ${runId} runs one release (no install had ended)`;
+    if (json) ctx.output.json({ ok: true, rollback: "nothing", message });
+    else ctx.output.out(message);
+    return 0;
+  }
+  const { runApply } = await import("./apply.ts");
+  const code = await runApply(ctx, fleetFile, {
+    strategy: "auto",
+    rollback: true,
+    yes: true,
+    cluster: mixed.map((c) => c.name),
+    ...(json ? { json: true } : {}),
+    ...(state ? { state } : {}),
+  });
+  if (code === 0) {
+    // the file was written for the rollback's plan: it is brought up to date again, as it now is
+    const after = await syncFleetFile(fleetFile, { write: true });
+    if (!json)
+      ctx.output.out(`rollback: ${fleetFile} brought up to date again (${after.changes.length} change(s))`);
+  }
+  return code;
 }
 
 async function finished(statePath: string, runId: string): Promise<boolean> {
