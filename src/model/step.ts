@@ -23,7 +23,7 @@ export type MatrixAction = (typeof MATRIX_ACTIONS)[number];
 export type DmaAction = (typeof DMA_ACTIONS)[number];
 export type StepAction = MatrixAction | DmaAction;
 
-export const STRATEGIES = ["rolling", "patch", "maintenance-window", "incremental"] as const;
+export const STRATEGIES = ["rolling", "patch", "maintenance-window", "incremental", "all-at-once"] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 export type StrategyChoice = Strategy | "auto";
 
@@ -78,6 +78,11 @@ export interface Step {
    * one (M8's chained path: 3.4.2 → 3.6.0 → 4.1.0, one pass per hop). Absent in a one-pass upgrade.
    */
   pass?: StepPass;
+  /**
+   * M12's full stop (`--strategy all-at-once`): the matrix is down for the upgrade, every server
+   * upgraded together; one at a time (M1) and the address order (M2) do not apply to its steps.
+   */
+  fullStop?: true;
   /** Why the step is where it is, one line per rule, for --explain. */
   explain?: string[];
 }

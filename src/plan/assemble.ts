@@ -7,7 +7,7 @@ import {
   planSuperclusterRolling,
 } from "./dma.ts";
 import { explainStep } from "./explain.ts";
-import { type DomainPlan, planRollingCluster } from "./rolling.ts";
+import { type DomainPlan, planAllAtOnce, planRollingCluster } from "./rolling.ts";
 import { msToSeconds } from "./time.ts";
 import type { Plan } from "./types.ts";
 import type { Upgrade } from "./upgrade.ts";
@@ -20,7 +20,12 @@ function build(
   fleet: Fleet,
 ): { steps: Step[]; notes: string[]; ms: number; lowerBoundMs: number } {
   const parts: DomainPlan[] = [];
-  for (const c of u.rolling) parts.push(planRollingCluster(fleet, c, u.targets.get(c.name)!));
+  for (const c of u.rolling)
+    parts.push(
+      strategy === "all-at-once" && c.pack === "polyserve-matrix"
+        ? planAllAtOnce(fleet, c, u.targets.get(c.name)!)
+        : planRollingCluster(fleet, c, u.targets.get(c.name)!),
+    );
   for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
   const scByName = new Map(fleet.superclusters.map((s) => [s.name, s]));
   for (const { name, clusters } of u.compatible) {

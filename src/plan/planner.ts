@@ -147,6 +147,7 @@ export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
     const candidates: Plan[] = [];
     let firstError: unknown;
     for (const s of u.applicable) {
+      if (s === "all-at-once") continue; // a full outage of a matrix only when asked (M12)
       if (s === "maintenance-window" && fleet.defaults.capacityFloor > 0) {
         firstError ??= mwFloorError(u);
         continue;
@@ -163,6 +164,7 @@ export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
   } else {
     if (!u.applicable.includes(choice)) throw notApplicable(u, choice);
     if (choice === "maintenance-window" && fleet.defaults.capacityFloor > 0) throw mwFloorError(u);
+    // all-at-once's own refusal names the matrix and the floor (plan/rolling.ts, planAllAtOnce)
     plan = assemble(u, choice, fleet, Boolean(options.explain));
   }
   if (!plan.verification.ok) {
@@ -182,7 +184,7 @@ export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyC
   const u = analyseWithin(fleet, options);
   return u.applicable.map((s): StrategyComparison => {
     const floor = fleet.defaults.capacityFloor;
-    const relaxed = s === "maintenance-window" && floor > 0;
+    const relaxed = (s === "maintenance-window" || s === "all-at-once") && floor > 0;
     let p: Plan;
     try {
       p = assemble(u, s, relaxed ? withFloor(fleet, 0) : fleet, false);
@@ -193,7 +195,11 @@ export function compareStrategies(fleet: Fleet, options: PlanOptions): StrategyC
     return {
       strategy: s,
       ok: !relaxed && p.verification.ok,
-      ...(relaxed ? { reason: `a full outage (D5) breaks the capacity floor ${floor}` } : {}),
+      ...(relaxed
+        ? {
+            reason: `a full outage (${s === "all-at-once" ? "M12" : "D5"}) breaks the capacity floor ${floor}`,
+          }
+        : {}),
       seconds: p.estimate.seconds,
       lowerBoundSeconds: p.estimate.lowerBoundSeconds,
       minCapacity: p.estimate.minCapacity,

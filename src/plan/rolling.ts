@@ -171,13 +171,98 @@ export function planPass(
   return { domain: cluster.name, steps, ms: t, lowerBoundMs: lowerBound };
 }
 
+/**
+ * M12's full stop (`--strategy all-at-once`): the matrix down, every server upgraded together.
+ * Each server is disabled, backed up and stopped, in parallel; once every server is stopped the
+ * installs run together (with the matrix down any release may be installed, M8), then every
+ * server starts and is verified. The first start on the new release commits the matrix to it
+ * (M4), and any start may be the first: each is a point of no return (G4).
+ * A full outage for the whole upgrade: only with a capacity floor of 0 (G3).
+ */
+export function planAllAtOnce(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
+  if (fleet.defaults.capacityFloor > 0)
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+      `all-at-once takes matrix ${cluster.name} fully down (M12), below the capacity floor ${fleet.defaults.capacityFloor} (G3); use the rolling strategy, or set defaults.capacityFloor: 0`,
+      { details: { cluster: cluster.name, floor: fleet.defaults.capacityFloor } },
+    );
+  const ms = Object.fromEntries(MATRIX_CHAIN.map((a) => [a, estimateMs(cluster, a)])) as Record<
+    (typeof MATRIX_CHAIN)[number],
+    number
+  >;
+  const servers = upgradeOrder(cluster);
+  const steps: Step[] = [];
+  const make = (s: Server, action: (typeof MATRIX_CHAIN)[number], start: number, after: string[]): Step => {
+    // M4: the first server back on the new release commits the matrix to it (any start may be first)
+    const pnr = action === "start";
+    const step: Step = {
+      id: `${cluster.name}/${s.name}/${action}`,
+      action,
+      cluster: cluster.name,
+      server: s.name,
+      after,
+      start,
+      end: start + ms[action],
+      rules: FULL_STOP_RULES[action] as string[],
+      pointOfNoReturn: pnr,
+      fullStop: true,
+    };
+    if (action === "install") step.release = target;
+    steps.push(step);
+    return step;
+  };
+  const stopsEnd = ms.disable + ms.backup + ms.stop;
+  const stops = servers.map((s) => {
+    const d = make(s, "disable", 0, NO_AFTER);
+    const b = make(s, "backup", d.end, [d.id]);
+    return make(s, "stop", b.end, [b.id]);
+  });
+  const down = stops.map((x) => x.id);
+  // the servers already on the target are stopped with the others and started again: no install
+  const toInstall = servers.filter((s) => cmpVersions(s.version, target) < 0);
+  const installs = toInstall.map((s) => make(s, "install", stopsEnd, down));
+  const installed = installs.length > 0 ? installs.map((x) => x.id) : down;
+  const startAt = stopsEnd + (installs.length > 0 ? ms.install : 0);
+  for (const s of servers) {
+    const st = make(s, "start", startAt, installed);
+    make(s, "verify", st.end, [st.id]);
+  }
+  const total = startAt + ms.start + ms.verify;
+  steps.sort((a, b) => a.start - b.start); // stable: the servers in their order within each phase
+  return {
+    domain: cluster.name,
+    steps,
+    ms: total,
+    lowerBoundMs: total,
+    notes: [
+      `${cluster.name}: all at once (M12): the matrix is down from the first stop to the last start, every server upgraded together${
+        isSupportedMatrixPath(
+          servers.reduce((v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v), target),
+          target,
+        )
+          ? ""
+          : "; with the matrix down the release may be installed off the supported rolling paths (M8)"
+      }`,
+    ],
+  };
+}
+
+const FULL_STOP_RULES = {
+  disable: Object.freeze(["M12", "M9"]),
+  backup: Object.freeze(["M9"]),
+  stop: Object.freeze(["M12", "M9"]),
+  install: Object.freeze(["M12", "M8", "M9"]),
+  start: Object.freeze(["M12", "M3", "M4", "M9", "G4"]),
+  verify: Object.freeze(["M9"]),
+} as const;
+
 /** M8 for a matrix, G1 for a generic cluster: the rolling upgrade from `source` to `target` is supported. */
 function refuseUnsupportedPath(fleet: Fleet, cluster: Cluster, source: string, target: string): void {
   const matrix = cluster.pack === "polyserve-matrix";
   if (matrix && !isSupportedMatrixPath(source, target))
     throw new RollgateError(
       "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
-      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target}, direct or as a chain of supported ones (M8). Supported paths: ${describeSupportedPaths()}. A full-stop upgrade (M12) is not built into rollgate: do it by hand as the manual says`,
+      `matrix ${cluster.name}: no supported rolling upgrade from ${source} to ${target}, direct or as a chain of supported ones (M8). Supported paths: ${describeSupportedPaths()}. A full-stop upgrade (M12) installs any release with the matrix down: --strategy all-at-once (a full outage; needs defaults.capacityFloor: 0)`,
       { details: { cluster: cluster.name, from: source, to: target } },
     );
   if (!matrix && !compatible(fleet, cluster, source, target))

@@ -67,6 +67,7 @@ function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): S
 export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) => {
   if (!matrix || (step.action !== "disable" && step.action !== "install")) return undefined;
   if (state.rollbackFrom.has(r.cluster)) return undefined; // a rollback goes lowest first (m3RollbackOrder)
+  if (state.fullStop.has(r.cluster)) return undefined; // all at once, the matrix down (M12)
   const h = higherStillOld(state, ctx, r);
   if (!h) return undefined;
   return step.action === "disable"
@@ -76,7 +77,7 @@ export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) 
 
 /** M1: one matrix server at a time: no server leaves while another is being upgraded. */
 export const m1OneAtATime: ServerPrecondition = (state, _ctx, step, r, matrix) => {
-  if (!matrix || step.action !== "disable") return undefined;
+  if (!matrix || step.action !== "disable" || state.fullStop.has(r.cluster)) return undefined;
   for (const o of state.serversOf.get(r.cluster) ?? [])
     if (o !== r && !serverServes(o))
       return `${o.name} of ${r.cluster} is out of service (being upgraded, or stopped): one server at a time`;

@@ -181,9 +181,9 @@ export const M12: RuleEntry = {
   statement: "alternatives: all at once, or two halves",
   kind: "planning",
   why: "when a rolling upgrade is not possible, the manual offers a full stop (all servers at once) or two halves",
-  status: "not built",
-  enforcedBy: [],
-  note: "only named: the planner's M8 refusal suggests a full-stop upgrade; neither alternative is planned",
+  status: "built",
+  enforcedBy: ["planner", "verifier", "engine", "lab"],
+  note: "built in part: the full stop (--strategy all-at-once: every server stopped, installed and started together, a full outage, only at capacity floor 0; never picked by auto; shown by --compare). The two-halves alternative is not built",
 };
 
 // ── DMA supercluster (polycom-dma) ─────────────────────────────────────────────────────────────

@@ -22,6 +22,7 @@ export function initialState(
     targets: new Map(targets),
     passOf: new Map(),
     rollbackFrom: rollbacksOf(fleet, targets),
+    fullStop: new Set(steps.filter((x) => x.fullStop).map((x) => x.cluster)),
     servers: new Map(),
     clusters: new Map(),
     superclusters: new Map(),
@@ -148,6 +149,7 @@ export function cloneState(state: FleetState): FleetState {
     targets: new Map(state.targets),
     passOf: new Map(state.passOf),
     rollbackFrom: state.rollbackFrom,
+    fullStop: state.fullStop,
   };
   for (const [k, list] of state.serversOf) {
     const copy = list.map((r) => ({ ...r }));

@@ -103,6 +103,8 @@ export interface FleetState {
    * "new" is then this release, not the target; absent for an upgrade. Shared by copies.
    */
   rollbackFrom: ReadonlyMap<string, string>;
+  /** Matrices upgraded all at once with the matrix down (M12, Step.fullStop): M1 and M2 do not apply. */
+  fullStop: ReadonlySet<string>;
 }
 
 /** Restores what a state change altered. */

@@ -29,6 +29,8 @@ const names = (obs: ServerObservation[]) => obs.map((o) => o.server).join(", ");
 export function preconditionProblems(ctx: PreconditionContext, target: string): Problem[] {
   const { step, cluster, observations: obs } = ctx;
   if (cluster.pack === "polycom-dma") return dmaProblems(step, cluster, obs, target);
+  // all at once, the matrix down (M12): no address order to keep
+  if (cluster.pack === "polyserve-matrix" && step.fullStop) return [];
   if (cluster.pack === "polyserve-matrix" && ctx.matrix)
     return ctx.rollbackFrom === undefined
       ? matrixProblems(step, cluster, ctx.matrix, target)

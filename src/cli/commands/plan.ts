@@ -26,7 +26,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       "target release; repeat as CLUSTER=V, SUPERCLUSTER=V or PACK=V for a mixed fleet",
       collect,
     )
-    .option("--strategy <name>", "auto | rolling | patch | maintenance-window | incremental", "auto")
+    .option(
+      "--strategy <name>",
+      "auto | rolling | patch | maintenance-window | incremental | all-at-once",
+      "auto",
+    )
     .option(
       "--limit <name>",
       "plan only this cluster, supercluster or pack (matrix, dma, generic); repeatable, the union",
@@ -187,11 +191,24 @@ function renderComparison(ctx: CliContext, rows: StrategyComparison[], floor: nu
         .trimEnd(),
     );
   for (const r of rows) if (r.reason) o.out(paint("dim", `${r.strategy}: ${r.reason}`));
-  const usable = rows.filter((r) => r.ok && r.seconds !== undefined);
-  if (usable.length > 0) {
+  // auto never takes M12's full stop of a matrix: only --strategy all-at-once does
+  const usable = rows.filter((r) => r.ok && r.seconds !== undefined && r.strategy !== "all-at-once");
+  const fullStop = rows.find((r) => r.strategy === "all-at-once" && r.ok);
+  if (fullStop && usable.length === 0)
+    o.out(
+      `auto takes no full stop: pass --strategy all-at-once for it (the matrix down for ${formatDuration(fullStop.outageSeconds ?? 0)}, M12)`,
+    );
+  else if (usable.length > 0) {
     const best = usable.reduce((a, b) => ((b.seconds ?? 0) < (a.seconds ?? 0) ? b : a));
     o.out(
       `auto picks ${paint("bold", best.strategy)}: the fastest that keeps the floor${best.strategy === "maintenance-window" ? `; a floor of ${pct(floor)} allows a full outage: service is fully unavailable for ${formatDuration(best.outageSeconds ?? 0)} (D5)` : ""}`,
     );
   } else o.out(paint("red", "no strategy keeps the capacity floor"));
+  if (fullStop && usable.length > 0)
+    o.out(
+      paint(
+        "dim",
+        `all-at-once only when asked (--strategy all-at-once): the matrix is down for ${formatDuration(fullStop.outageSeconds ?? 0)} (M12)`,
+      ),
+    );
 }
