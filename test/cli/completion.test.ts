@@ -42,7 +42,10 @@ describe("rollgate completion bash|zsh|fish (issue 13, item 6)", () => {
       [["rollgate", "lab", "fault", "f.yaml", "srv1", "install-"], "install-fails install-hangs"],
       [["rollgate", "token", "create", "--role", ""], "viewer operator"],
       // plan checks --strategy itself: its choices come from its help line
-      [["rollgate", "plan", "x.yaml", "--strategy", ""], "auto rolling patch maintenance-window incremental all-at-once"],
+      [
+        ["rollgate", "plan", "x.yaml", "--strategy", ""],
+        "auto rolling patch maintenance-window incremental all-at-once",
+      ],
       // nothing more after the shell, after --version, after the last argument with choices
       [["rollgate", "completion", "bash", ""], ""],
       [["rollgate", "--version", ""], ""],
