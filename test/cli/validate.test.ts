@@ -121,7 +121,9 @@ clusters:
       "yolo",
     ]);
     expect(choice.code).toBe(2);
-    expect(choice.stderr).toMatch(/'yolo' is invalid.*incremental\. \[ROLLGATE_E_USAGE\]/);
+    expect(choice.stderr).toMatch(
+      /'yolo' is invalid\. Allowed choices are auto, rolling, patch, maintenance-window, incremental, all-at-once\. \[ROLLGATE_E_USAGE\]/,
+    );
   });
 
   it("never prints a stack trace, even for a binary file", async () => {
