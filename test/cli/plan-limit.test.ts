@@ -45,7 +45,11 @@ describe("rollgate plan --limit", () => {
   it("--compare takes the limit too", async () => {
     const r = await runCli([...MIXED, "--limit", "matrix-a", "--compare", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).strategies.map((s: { strategy: string }) => s.strategy)).toEqual(["rolling"]);
+    // the strategies of matrix-a alone: rolling and the full stop (M12), none of the DMA ones
+    expect(JSON.parse(r.stdout).strategies.map((s: { strategy: string }) => s.strategy)).toEqual([
+      "rolling",
+      "all-at-once",
+    ]);
   });
 
   it("refuses half a supercluster (D2), a server and an unknown name: exit 2, a coded message, no stack", async () => {
