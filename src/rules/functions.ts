@@ -10,6 +10,7 @@ import {
   m3TopSegment,
   m4NoOldAfterLast,
   m5NewOnlyMounts,
+  m8SupportedSideBySide,
 } from "./predicates.ts";
 
 /**
@@ -33,6 +34,7 @@ const STATE_PREDICATES: ReadonlyArray<{ rule: RuleId; check: { name: string } }>
   { rule: "M3", check: m3OutOfOrder },
   { rule: "M4", check: m4NoOldAfterLast },
   { rule: "M5", check: m5NewOnlyMounts },
+  { rule: "M8", check: m8SupportedSideBySide },
   { rule: "G1", check: g1SideBySide },
   { rule: "D2", check: d2OneRelease },
   { rule: "D4", check: d4TerritoriesServed },

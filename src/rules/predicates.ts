@@ -1,6 +1,8 @@
 import type { RuleId } from "../model/step.ts";
 import { isCompatible } from "./compatible.ts";
 import type { Cluster } from "../model/fleet.ts";
+import { compareVersions } from "../model/version.ts";
+import { describeSupportedPaths, isSupportedMatrixPath } from "./supported-paths.ts";
 import { maxUnavailable, policyFor, type RuleContext, upgradeOrder } from "./context.ts";
 import type { ClusterRecord, FleetState, ServerRecord } from "./state.ts";
 
@@ -233,6 +235,35 @@ export function g1SideBySide(ctx: RuleContext, f: ServerClusterFacts, out: RuleV
         });
 }
 
+/**
+ * M8: the releases running side by side in a matrix are those of one supported rolling upgrade
+ * (the older has a supported path to the newer). A matrix running 3.4.2 beside 4.1.0 is no rolling
+ * upgrade at all: no plan can start from it.
+ */
+export function m8SupportedSideBySide(f: ServerClusterFacts, out: RuleViolation[]): void {
+  let first: string | undefined;
+  let mixed = false;
+  for (const r of f.servers)
+    if (r.running) {
+      if (first === undefined) first = r.release;
+      else if (r.release !== first) mixed = true;
+    }
+  if (!mixed) return;
+  const releases = [...new Set(f.servers.filter((r) => r.running).map((r) => r.release))].sort(
+    compareVersions,
+  );
+  for (let i = 0; i < releases.length; i++)
+    for (let k = i + 1; k < releases.length; k++)
+      if (!isSupportedMatrixPath(releases[i]!, releases[k]!)) {
+        out.push({
+          rule: "M8",
+          cluster: f.name,
+          detail: `${f.name} runs ${releases[i]} and ${releases[k]} side by side: ${releases[i]} → ${releases[k]} is not a supported rolling upgrade (supported: ${describeSupportedPaths()})`,
+        });
+        return;
+      }
+}
+
 function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, out: RuleViolation[]): void {
   if (!ctx.targets.has(name)) return;
   const f: ServerClusterFacts = {
@@ -246,6 +277,7 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
     m3TopSegment(ctx, f, out);
     m4NoOldAfterLast(state, ctx, f, out);
     m5NewOnlyMounts(state, f, out);
+    m8SupportedSideBySide(f, out);
   } else {
     g1SideBySide(ctx, f, out);
   }

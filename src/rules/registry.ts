@@ -141,7 +141,7 @@ export const M8: RuleEntry = {
   why: "the manual supports a rolling upgrade only from listed source releases; any other source needs a chain of supported upgrades or a full stop",
   status: "built",
   enforcedBy: ["planner", "verifier", "engine", "lab"],
-  note: "a source with no direct supported path is planned as the shortest chain of supported rolling upgrades (3.4.2 → 3.6.0 → 4.1.0), one full pass per hop with its own point of no return; with no chain, the planner refuses (ROLLGATE_E_PLAN_UNSUPPORTED_PATH) and lists the supported paths. The verifier and the engine's gate check every rolling install's path and that a pass begins only once the one before is over; the lab refuses an unsupported rolling install by itself. The full-stop alternative (M12) is not built",
+  note: "a source with no direct supported path is planned as the shortest chain of supported rolling upgrades (3.4.2 → 3.6.0 → 4.1.0), one full pass per hop with its own point of no return; with no chain, the planner refuses (ROLLGATE_E_PLAN_UNSUPPORTED_PATH) and lists the supported paths. The verifier and the engine's gate check every rolling install's path and that a pass begins only once the one before is over; the lab refuses an unsupported rolling install by itself. A matrix already running two releases off a supported path (3.4.2 beside 4.1.0) breaks M8 as it stands: the verifier reports it before the first step and the planner refuses it as bad input (ROLLGATE_E_PLAN_FLEET_BREAKS_RULES). A full stop (M12, --strategy all-at-once) installs any release with the matrix down",
 };
 
 export const M9: RuleEntry = {

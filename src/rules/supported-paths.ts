@@ -26,7 +26,7 @@ export function describeSupportedPaths(): string {
 /**
  * M8's chained path: the shortest chain of supported rolling upgrades from `from` to `to`, as the
  * releases each hop upgrades to (the last is `to`): 3.4.2 → 4.1.0 gives ["3.6.0", "4.1.0"]. A
- * direct supported path gives [to]; no chain, undefined. Breadth first over the table, so the
+ * direct supported path gives [to]; no chain, undefined. The last hop is always `to` as given. Breadth first over the table, so the
  * first chain found is a shortest one; a hop only ever goes up.
  */
 export function chainedMatrixPath(from: string, to: string): string[] | undefined {
@@ -40,9 +40,9 @@ export function chainedMatrixPath(from: string, to: string): string[] | undefine
         if (seen.has(p.to) || !p.from.some((f) => versionMatches(at, f))) continue;
         if (compareVersions(p.to, at) <= 0 || compareVersions(p.to, to) > 0) continue;
         seen.add(p.to);
-        const chain = [...hops, p.to];
-        if (compareVersions(p.to, to) === 0) return chain;
-        next.push({ at: p.to, hops: chain });
+        // the last hop is the target as the operator wrote it (4.1 or 4.1.0): the plan ends on it
+        if (compareVersions(p.to, to) === 0) return [...hops, to];
+        next.push({ at: p.to, hops: [...hops, p.to] });
       }
     frontier = next;
   }

@@ -20,6 +20,43 @@ describe("the chain of supported paths (M8)", () => {
     expect(chainedMatrixPath("3.1.2", "4.1.0")).toBeUndefined();
     expect(chainedMatrixPath("3.5.0", "3.6.0")).toBeUndefined();
     expect(chainedMatrixPath("3.4.2", "3.5.1")).toBeUndefined();
+    // the chain ends on the target as the operator wrote it, so that the plan's last pass ends there
+    expect(chainedMatrixPath("3.4.2", "4.1")).toEqual(["3.6.0", "4.1"]);
+    expect(chainedMatrixPath("3.4.2", "4.1.0.0")).toEqual(["3.6.0", "4.1.0.0"]);
+  });
+
+  it("plans --to 4.1 and --to 4.1.0 alike: the chain verifies and ends on the release as written", () => {
+    for (const to of ["4.1", "4.1.0", "4.1.0.0"]) {
+      const plan = planUpgrade(matrixFleet(4, "3.4.2", 3, 0.6), { to });
+      expect(plan.verification.violations, to).toEqual([]);
+      const installs = plan.steps.filter((s) => s.action === "install").map((s) => s.release);
+      expect(installs.at(-1), to).toBe(to);
+      expect(plan.steps.at(-1)!.pass).toMatchObject({ n: 2, of: 2, to });
+    }
+  });
+
+  it("refuses a matrix already running two releases off a supported path as bad input (M8), naming them", () => {
+    // the highest address, the first M2 upgrades, on a newer release: no M3 break, only the mix
+    const withTop = (version: string) => {
+      const fleet = matrixFleet(4, "3.4.2", 3, 0.6);
+      const c = fleet.clusters[0]!;
+      const top = c.servers.reduce(
+        (k, s, i) => (compareAddresses(s.address, c.servers[k]!.address) > 0 ? i : k),
+        0,
+      );
+      c.servers = c.servers.map((s, i) => (i === top ? { ...s, version } : s));
+      return fleet;
+    };
+    let err: { code?: string; message?: string } | undefined;
+    try {
+      planUpgrade(withTop("4.1.0"), { to: "4.1.0" });
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err?.code).toBe("ROLLGATE_E_PLAN_FLEET_BREAKS_RULES");
+    expect(err?.message).toContain("M8: mx runs 3.4.2 and 4.1.0 side by side");
+    // a part-done chain (3.4.2 beside 3.6.0) is a supported mix: it plans
+    expect(planUpgrade(withTop("3.6.0"), { to: "4.1.0" }).verification.ok).toBe(true);
   });
 });
 

@@ -90,10 +90,14 @@ describe("rule traceability (issue 9: a rule list claims only what is built)", (
     const status = Object.fromEntries(listed.map((x) => [x.id, x.status]));
     for (const id of NOT_BUILT) expect(status[id], id).toBe("not built");
     for (const id of CATALOG.filter((i) => !NOT_BUILT.includes(i))) expect(status[id], id).toBe("built");
-    // M8's chain: planned, checked by the verifier and the engine's gate, refused by the lab off the table
+    // M8's chain: planned, checked by the verifier and the engine's gate, refused by the lab off the
+    // table; two releases off a supported path side by side break it as a state
     expect(listed.find((x) => x.id === "M8")).toMatchObject({
       enforcedBy: ["planner", "verifier", "engine", "lab"],
-      functions: { preconditions: ["passesInOrder", "m8SupportedPath"], predicates: [] },
+      functions: {
+        preconditions: ["passesInOrder", "m8SupportedPath"],
+        predicates: ["m8SupportedSideBySide"],
+      },
     });
     expect(listed.find((x) => x.id === "D10")).toMatchObject({
       functions: { preconditions: ["d10JoinTheFounder"], predicates: [] },
