@@ -68,6 +68,25 @@ function chosen(fleet: Fleet, names: readonly string[] | undefined): Cluster[] {
   return out;
 }
 
+/**
+ * M5: a filesystem the file shows mounted on `newer` servers only was unmounted on every old-release
+ * server; an old-release server may mount it again only once it is unmounted on every newer one.
+ * A rollback would mount it on a server back on `old` beside newer ones that still have it: refused,
+ * with the manual's way out.
+ */
+function refuseNewOnlyFilesystems(c: Cluster, old: string, newer: string): void {
+  const release = new Map(c.servers.map((s) => [s.name, s.version]));
+  for (const fs of c.filesystems) {
+    const on = fs.mountedOn.filter((n) => release.has(n));
+    if (on.length === 0 || on.some((n) => release.get(n) !== newer)) continue;
+    throw new RollgateError(
+      "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+      `${c.name}: filesystem ${fs.name} is mounted only on ${newer} servers (${on.join(", ")}): it was unmounted on every ${old} server, so no ${old} server may mount it until it is unmounted on the ${newer} servers (M5). Unmount ${fs.name} on ${on.join(", ")}, record that in the fleet file (mountedOn), then roll back`,
+      { details: { cluster: c.name, filesystem: fs.name, mountedOn: on } },
+    );
+  }
+}
+
 /** Plans the rollback of the chosen matrices, verified like any plan. */
 export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan {
   const clusters = chosen(fleet, options.clusters);
@@ -92,6 +111,7 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
         { details: { cluster: c.name, releases } },
       );
     const [old, newer] = releases as [string, string];
+    refuseNewOnlyFilesystems(c, old, newer);
     targets.set(c.name, old);
     from[c.name] = newer;
     const p = planPass(fleet, c, old, undefined, (s) => s.version === newer, [], 0, true);

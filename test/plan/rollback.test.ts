@@ -121,4 +121,20 @@ describe("what rollgate does not roll back, and says so", () => {
       expect.objectContaining({ code: "ROLLGATE_E_USAGE" }),
     );
   });
+
+  it("refuses, as bad input, a filesystem mounted only on the newer servers (M5), saying how to go on", () => {
+    const fleet = partUpgraded(4, 2, 5, 0.6);
+    const c = fleet.clusters[0]!;
+    const newer = c.servers.filter((s) => s.version === "3.5.1").map((s) => s.name);
+    c.filesystems = [{ name: "fs1", mountedOn: newer }];
+    expect(() => planRollback(fleet)).toThrow(
+      expect.objectContaining({
+        code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+        message: expect.stringMatching(/fs1 is mounted only on 3\.5\.1 servers .*\(M5\)\. Unmount fs1 on/),
+      }),
+    );
+    // mounted on an old-release server too: both releases may share it, the rollback plans
+    c.filesystems = [{ name: "fs1", mountedOn: c.servers.map((s) => s.name) }];
+    expect(planRollback(fleet).verification.ok).toBe(true);
+  });
 });
