@@ -232,7 +232,8 @@ export const ERROR_CATALOG = {
     status: 422,
   },
   ROLLGATE_E_ROLLBACK_UNSUPPORTED: {
-    title: "rollgate cannot roll this cluster back (a DMA cluster, D9, or a generic cluster)",
+    title:
+      "rollgate cannot roll this cluster back (a DMA cluster, D9; a generic cluster; a filesystem only newer servers mount, M5)",
     exit: 2,
     status: 422,
   },
@@ -290,6 +291,11 @@ export const ERROR_CATALOG = {
     status: 409,
   },
   ROLLGATE_E_RUN_FINISHED: { title: "The run has already finished", exit: 2, status: 409 },
+  ROLLGATE_E_RUN_UNFINISHED: {
+    title: "Another run of this fleet is unfinished: resume it or abort it first",
+    exit: 2,
+    status: 409,
+  },
   ROLLGATE_E_RUN_AMBIGUOUS: {
     title: "Several unfinished runs could be meant: name one with --run ID",
     exit: 2,

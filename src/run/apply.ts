@@ -7,6 +7,7 @@ import { loadFleetFile } from "../io/fleet-loader.ts";
 import { RollgateError } from "../model/errors.ts";
 import type { Cluster, Fleet } from "../model/fleet.ts";
 import type { Plan } from "../plan/types.ts";
+import type { RunRecord } from "../store/types.ts";
 import { acquireHostLock } from "../store/host-lock.ts";
 import { openStore } from "../store/open.ts";
 import { drive } from "./apply-drive.ts";
@@ -66,16 +67,19 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
     // opened read-write: its schema is made before it is read
     const peek = openStore(statePath);
     let existing: string | undefined;
+    let other: RunRecord | undefined;
     try {
       existing = (await peek.findUnfinishedRun(fleet.name, plan.target, fleetId))?.id;
       lastCompleted = (await peek.listRuns()).find(
         (r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed",
       )?.id;
+      if (!existing) other = await peek.findUnfinishedRun(undefined, undefined, fleetId);
     } finally {
       await peek.close();
     }
     if (existing)
       return await resumeHolding({ ...input, statePath, runId: existing, limit: plan.limit ?? [] }, early);
+    refuseOtherUnfinished(other, plan, input.fleetFile);
   }
 
   // One engine per server on this host (whatever the fleet file, a copy of it, or the state
@@ -92,7 +96,9 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
       lastCompleted = (await peek.listRuns()).find(
         (r) => r.fleetId === fleetId && r.target === plan.target && r.state === "completed",
       )?.id;
+      const other = existing ? undefined : await peek.findUnfinishedRun(undefined, undefined, fleetId);
       await peek.close();
+      refuseOtherUnfinished(other, plan, input.fleetFile);
       if (existing)
         return await resumeHolding(
           { ...input, statePath, runId: existing.id, limit: plan.limit ?? [] },
@@ -107,6 +113,20 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
   } finally {
     lock.release();
   }
+}
+
+/**
+ * One unfinished run per fleet (by its servers): a run to another target (or a rollback) while one
+ * is halted, escalated or paused would act on servers that run is part way through. Refused before
+ * anything is observed or asked; the way on is to resume that run or abort it.
+ */
+function refuseOtherUnfinished(other: RunRecord | undefined, plan: Plan, fleetFile: string): void {
+  if (!other) return;
+  throw new RollgateError(
+    "ROLLGATE_E_RUN_UNFINISHED",
+    `run ${other.id} of this fleet (${other.target}) is unfinished (${other.state}): finish it before starting ${plan.rollback ? "a rollback" : `a run to ${plan.target}`}: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile}${plan.rollback ? " (--rollback rolls its part-upgraded matrices back)" : ""}`,
+    { details: { run: other.id, target: other.target, state: other.state } },
+  );
 }
 
 /**

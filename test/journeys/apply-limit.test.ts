@@ -57,6 +57,20 @@ describe("apply --limit", () => {
       expect(refused.stderr).toContain("was started with --limit matrix-east");
     }
 
+    // another target while that run is unfinished: refused, naming it and the way on; nothing done
+    const seen = lab.journal().length;
+    const beside = await lab.cli(["apply", lab.derived, "--to", "matrix-west=3.5.1", "--yes"]);
+    expect(beside.code, beside.stderr).toBe(2);
+    expect(beside.stderr).toContain("ROLLGATE_E_RUN_UNFINISHED");
+    expect(beside.stderr).toMatch(/run \S+ of this fleet \(3\.5\.1\) is unfinished/);
+    expect(beside.stderr).toContain("rollgate resume");
+    expect(
+      lab
+        .journal()
+        .slice(seen)
+        .filter((e) => e.kind === "action"),
+    ).toEqual([]);
+
     // resume keeps the run's limit
     const resumed = await lab.cli(["resume", lab.derived, "--confirm-finalize"]);
     expect(resumed.code, resumed.stderr).toBe(0);
