@@ -80,6 +80,7 @@ export {
   finishStep,
   initialState,
   newSuperclusterName,
+  observedStopped,
   onOldRelease,
   PARTIAL_EFFECT,
   type ServerRecord,

@@ -45,6 +45,15 @@ function updateFinalized(state: FleetState, j: Journal, cluster: string): void {
 }
 
 /**
+ * M4 for what was observed rather than done by a step: a matrix server found stopped (by hand, a
+ * crash) may have been its last old-release server; from then on the matrix admits only the newer
+ * release, as if a step had stopped it.
+ */
+export function observedStopped(state: FleetState, cluster: string): void {
+  updateFinalized(state, NO_RECORD, cluster);
+}
+
+/**
  * The first step of a pass of a multi-pass upgrade (M8's chain): "new" now means the pass's
  * release, and what the pass before settled starts over: M4's point of no return (finalized) and
  * M5's new-only filesystems are the new pass's to reach again.

@@ -10,7 +10,7 @@ import type { FleetState, ServerRecord } from "./state-types.ts";
  * of state-journal.ts). This module is the entry: the others are reached through it.
  */
 export { cloneState, initialState } from "./state-build.ts";
-export { finishStep, startStep } from "./state-effects.ts";
+export { finishStep, observedStopped, startStep } from "./state-effects.ts";
 export type {
   ClusterRecord,
   FilesystemRecord,

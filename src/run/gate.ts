@@ -25,11 +25,12 @@ export interface Gate {
   checkBeside?(step: Step, failed: readonly Step[]): GateVerdict;
   /**
    * What the engine observed of a server that no step of the run is acting on at the moment: a
-   * server found stopped or unreachable is counted out of service (G3, G5) until it is seen
-   * running again. `asked` is `mark()` taken when the observation was asked for: an observation
-   * older than the server's last step change is ignored.
+   * server found stopped or unreachable, or disabled (a matrix server whose virtual services were
+   * moved away by hand), is counted out of service (G3, G5) until it is seen serving again.
+   * `asked` is `mark()` taken when the observation was asked for: an observation older than the
+   * server's last step change is ignored. `disabled` is undefined when the driver does not say.
    */
-  observed?(server: string, running: boolean, asked: number): void;
+  observed?(server: string, running: boolean, asked: number, disabled?: boolean): void;
   mark?(): number;
   /**
    * M3 correction: the server upgraded out of order is stopped on purpose and started last; until

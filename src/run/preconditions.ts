@@ -96,7 +96,9 @@ function rollbackProblems(
   target: string,
   from: string,
 ): Problem[] {
-  if (!step.server || !["disable", "stop", "install"].includes(step.action)) return [];
+  if (!step.server) return [];
+  if (step.action === "start") return rollbackStartProblems(step.server, cluster, matrix, target, from);
+  if (!["disable", "stop", "install"].includes(step.action)) return [];
   const me = matrix.find((o) => o.server === step.server);
   if (!me || onTarget(me, target)) return [];
   const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
@@ -124,6 +126,34 @@ function rollbackProblems(
       },
     ];
   return [];
+}
+
+/**
+ * M4 at a rollback's start: a server back on the old release returns to the matrix only while
+ * another server still runs the old release in it. If the last of them stopped meanwhile (by hand,
+ * a crash), the matrix finalized on the newer release and refuses the old one: the engine escalates
+ * instead of starting it.
+ */
+function rollbackStartProblems(
+  server: string,
+  cluster: Cluster,
+  matrix: ServerObservation[],
+  target: string,
+  from: string,
+): Problem[] {
+  const me = matrix.find((o) => o.server === server);
+  if (!me || !onTarget(me, target)) return [];
+  const old = matrix.filter(
+    (o) => o.server !== server && onTarget(o, target) && (o.state === "running" || o.state === "isolated"),
+  );
+  if (old.length > 0) return [];
+  const running = matrix.filter((o) => o.state === "running" || o.state === "isolated");
+  return [
+    {
+      rule: "M4",
+      detail: `no other server of ${cluster.name} runs ${target} now (observed just now${running.length ? `: ${running.map((o) => `${o.server} runs ${o.release}`).join(", ")}` : ": none runs"}): the last ${target} server has left the matrix, so it is past its point of no return and admits only ${from} (M4): ${server} cannot return on ${target}. The way on is forward: abort, bring the fleet file up to date (rollgate fleet sync FLEET --write), and upgrade the matrix to ${from} (rollgate apply FLEET --to ${from})`,
+    },
+  ];
 }
 
 /** M2: a server begins its procedure only once every server above it in the address order runs the target. */

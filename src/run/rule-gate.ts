@@ -1,11 +1,13 @@
 import type { Fleet } from "../model/fleet.ts";
-import type { Step } from "../model/step.ts";
+import type { RuleId, Step } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
 import {
   canStart,
+  checkDomain,
   cloneState,
   finishStep,
   initialState,
+  observedStopped,
   PARTIAL_EFFECT,
   ruleContext,
   type ServerRecord,
@@ -16,6 +18,22 @@ import type { Gate, GateVerdict } from "./gate.ts";
 /** Target release per cluster (a plan may upgrade packs to different releases). */
 export function targetsOf(plan: Plan): Map<string, string> {
   return new Map(Object.entries(plan.targets));
+}
+
+/**
+ * A point of no return passed (M4) outranks the capacity rules that also hold a step back: bringing
+ * the missing server back, M1's and G3's remedy, is what M4 forbids, so the operator reads it first.
+ */
+function m4First(v: GateVerdict): GateVerdict {
+  if (v.ok || v.rule === "M4") return v;
+  const m4 = v.blockers?.find((b) => b.rule === "M4");
+  if (!m4) return v;
+  return {
+    ...v,
+    rule: "M4",
+    reason: m4.reason,
+    blockers: [m4, ...(v.blockers ?? []).filter((b) => b !== m4)],
+  };
 }
 
 /**
@@ -93,8 +111,35 @@ export function ruleGate(fleet: Fleet, plan: Plan): Gate {
 
   // every rule that holds the step back is in `blockers`; a capacity denial's reason names every
   // capacity rule the step would break (M1 and G3 often both)
+  // M4 once a start has taken effect: a server returning on a release the matrix no longer admits
+  // (its last server of that release stopped, by hand or a crash, after the plan was checked)
+  const m4AfterStart = (step: Step): Array<{ rule: RuleId; reason: string }> => {
+    if (step.action !== "start" || state.clusters.get(step.cluster)?.pack !== "polyserve-matrix") return [];
+    const undoStart = startStep(state, step);
+    const undoFinish = finishStep(state, step);
+    try {
+      return checkDomain(state, ctx, ctx.domainOf.get(step.cluster) ?? step.cluster)
+        .filter((x) => x.rule === "M4")
+        .map((x) => ({ rule: x.rule, reason: x.detail }));
+    } finally {
+      undoFinish();
+      undoStart();
+    }
+  };
+
   const judge = (step: Step): GateVerdict => {
-    const v = canStart(state, step, ctx);
+    const m4 = m4AfterStart(step);
+    const c = canStart(state, step, ctx);
+    const v = m4First(
+      m4.length === 0
+        ? c
+        : {
+            ok: false,
+            rule: "M4",
+            reason: m4[0]!.reason,
+            blockers: [...m4, ...(c.ok ? [] : (c.blockers ?? []))],
+          },
+    );
     if (v.ok || (v.rule !== "M1" && v.rule !== "G3")) return v;
     const capacity = (v.blockers ?? []).filter((x) => x.rule === "M1" || x.rule === "G3");
     if (capacity.length < 2) return v;
@@ -111,11 +156,15 @@ export function ruleGate(fleet: Fleet, plan: Plan): Gate {
     setAside(server) {
       aside.add(server);
     },
-    observed(server, running, asked) {
+    observed(server, running, asked, disabled) {
       const r = state.servers.get(server);
       if (!r || aside.has(server) || state.clusters.get(r.cluster)?.pack === "polycom-dma") return;
       if (inFlight(server) || r.installing !== undefined || (changedAt.get(server) ?? 0) > asked) return;
+      const stopped = r.running && !running;
       r.running = running;
+      if (disabled !== undefined) r.disabled = disabled;
+      // M4: the last old-release server found stopped commits the matrix to the newer release
+      if (stopped) observedStopped(state, r.cluster);
     },
     started(step) {
       if (started.has(step.id)) return;

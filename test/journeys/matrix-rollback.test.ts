@@ -79,6 +79,51 @@ describe("a matrix rolled back before its point of no return", () => {
     expect(report).toMatchObject({ ok: true, state: "completed" });
   }, 900_000);
 
+  it("srv1, the last old-release server, stopped by hand while the rollback runs: the engine does not start srv2 on 3.5.0 (M4), it escalates; the lab saw no rule broken", async () => {
+    // installs slower than a stop, so that srv1's stop by hand ends while srv2 installs 3.5.0; a
+    // floor the stop by hand keeps (33%), so that what the lab judges is rollgate's doing only
+    const r = await rehearse("matrix-seed", 150, (t) =>
+      t
+        .replace("estimates: { install: 15m }", "estimates: { install: 30m, stop: 10m }")
+        .replace("capacityFloor: 0.6", "capacityFloor: 0.3"),
+    );
+    const engine = startEngine(["apply", r.fleet, "--to", "3.5.1", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(() => installs(r.lab).includes("srv2 3.5.1"), {
+      timeoutMs: 240_000,
+      what: "srv2's install",
+    });
+    const abort = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 240_000 });
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(await engine.exited).toBe(1);
+    expect((await runCli(["fleet", "sync", r.fleet, "--write"], { timeoutMs: 60_000 })).code).toBe(0);
+
+    const seen = r.lab.status().journalSeq;
+    const back = startEngine(["rollback", r.fleet, "--cluster", "matrix-a", "--yes", "--json"]);
+    await waitFor(() => installs(r.lab).includes("srv2 3.5.0"), {
+      timeoutMs: 240_000,
+      what: "srv2's install of 3.5.0",
+    });
+    await r.lab.act("srv1", { action: "stop" });
+    const srv = (name: string) => r.lab.world.clusters.get("matrix-a")!.servers.find((s) => s.name === name)!;
+    expect(srv("srv1").software).toBe("stopped");
+    expect(await back.exited).toBe(1);
+    // the escalation names M4 first: srv1's return (M1's and G3's remedy) is what M4 now forbids
+    const report = back.lines.at(-1) as { state: string; escalation: { rule: string; detail: string } };
+    expect(report.state).toBe("escalated");
+    expect(report.escalation.rule, back.stderr()).toBe("M4");
+    expect(report.escalation.detail).toMatch(
+      /3\.5\.0 after the last old-release server left|cannot return on 3\.5\.0/,
+    );
+    // what the lab saw: srv2 never started on 3.5.0 (no start since the rollback began), nothing broken
+    const starts = labEntries(r.lab).filter(
+      (e) => e.seq > seen && e.kind === "action" && e.action === "start" && e.server === "srv2",
+    );
+    expect(starts).toEqual([]);
+    expect(r.lab.status().violations).toEqual([]);
+    expect(srv("srv2")).toMatchObject({ release: "3.5.0" });
+    expect(srv("srv2").software).not.toBe("running");
+  }, 900_000);
+
   it("past the point of no return (the upgrade completed, the file synced): refused with M4, nothing done", async () => {
     const r = await rehearse("matrix-seed", 1200);
     const up = await applyTo(r.fleet, ["3.5.1"]);

@@ -33,7 +33,12 @@ export async function observe(
   for (const ob of obs) {
     // what the servers say corrects the gate's picture of servers no step acts on (G3, G5)
     if (!ctx.offenders.get(cluster.name)?.has(ob.server))
-      ctx.o.gate?.observed?.(ob.server, ob.state === "running" || ob.state === "isolated", asked);
+      ctx.o.gate?.observed?.(
+        ob.server,
+        ob.state === "running" || ob.state === "isolated",
+        asked,
+        ob.state === "unreachable" ? undefined : ob.disabled,
+      );
     const key = `${ob.cluster}/${ob.server}`;
     const sig = `${ob.state}|${ob.release}`;
     if (ob.state !== "unreachable") ctx.lastRelease.set(key, ob.release);
