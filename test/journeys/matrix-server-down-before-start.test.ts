@@ -51,4 +51,31 @@ describe("journey: a server down before the start", () => {
     },
     CLI_MS * 2,
   );
+
+  it(
+    "an operator disables srv1 by hand (its virtual services moved away, the software still running), then applies at floor 0.7: srv1 counts out of service too (G3), the engine escalates instead of taking the matrix to 50%",
+    async () => {
+      lab = await journeyLab(FLEET, "four-matrix", 1200);
+      await lab.act("srv1", "disable");
+      const seen = lab.journal().length;
+      const r = await lab.cli([
+        "apply",
+        lab.derived,
+        "--to",
+        "3.5.1",
+        "--yes",
+        "--confirm-finalize",
+        "--json",
+      ]);
+      expect(r.code, r.stderr).toBe(1);
+      const last = jsonLines(r.stdout).at(-1);
+      expect(["M1", "G3"]).toContain(last.escalation.rule);
+      expect(last.escalation.detail).toContain("srv1");
+      expect(last.escalation.detail).toContain("below the floor 70%");
+      const after = lab.journal().slice(seen);
+      expect(after.filter((e) => e.kind === "action").map((e) => `${e.server}:${e.action}`)).toEqual([]);
+      expect((await lab.status()).violations).toEqual([]);
+    },
+    CLI_MS * 2,
+  );
 });
