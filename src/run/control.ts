@@ -268,7 +268,15 @@ export async function rollbackRefusal(
       message: `run ${run.id} upgrades DMA clusters only (${[...dma].join(", ")}): their rollback (D9) is not built into rollgate; nothing was done`,
     };
   const journal = readJournal(await store.events(run.id), plan);
-  const past = matrixSteps.filter((s) => s.pointOfNoReturn && (journal.steps.get(s.id)?.attempts ?? 0) > 0);
+  // a chain (M8) has a point of no return per pass: only the pass under way counts, since a rollback
+  // returns the matrix to the release that pass started from (an earlier pass's is behind it)
+  const begun = (s: (typeof matrixSteps)[number]) => (journal.steps.get(s.id)?.attempts ?? 0) > 0;
+  const passNow = new Map<string, number>();
+  for (const s of matrixSteps)
+    if (begun(s)) passNow.set(s.cluster, Math.max(passNow.get(s.cluster) ?? 0, s.pass?.n ?? 0));
+  const past = matrixSteps.filter(
+    (s) => s.pointOfNoReturn && begun(s) && (s.pass?.n ?? 0) === passNow.get(s.cluster),
+  );
   if (past.length > 0)
     return {
       code: "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN",

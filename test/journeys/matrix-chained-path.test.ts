@@ -82,4 +82,26 @@ describe("a matrix upgraded along a chained path (M8)", () => {
     expect(run.stderr).toContain("3.6.0 from 3.4.x");
     expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
   }, 600_000);
+
+  it("abort --rollback during the second pass: only that pass's point of no return counts; srv3 and srv2 go back to 3.6.0 (the pass's old release), lowest first, no rule broken", async () => {
+    const r = await rehearse("matrix-seed", 150, (t) =>
+      from340(t).replace("estimates: { install: 15m }", "estimates: { install: 10m, stop: 10m }"),
+    );
+    const engine = startEngine(["apply", r.fleet, "--to", "4.1.0", "--yes", "--confirm-finalize", "--json"]);
+    await waitFor(() => installs(r.lab).includes("srv2 4.1.0"), { timeoutMs: 300_000, what: "srv2's 4.1.0" });
+    const back = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 480_000 });
+    expect(back.code, back.stderr).toBe(0);
+    expect(await engine.exited).toBe(1);
+    expect(r.lab.status().violations).toEqual([]);
+    expect(releases(r.lab)).toEqual({ srv1: "3.6.0", srv2: "3.6.0", srv3: "3.6.0" });
+    expect(installs(r.lab)).toEqual([
+      "srv3 3.6.0",
+      "srv2 3.6.0",
+      "srv1 3.6.0",
+      "srv3 4.1.0",
+      "srv2 4.1.0",
+      "srv2 3.6.0",
+      "srv3 3.6.0",
+    ]);
+  }, 900_000);
 });
