@@ -45,6 +45,11 @@ function chosen(fleet: Fleet, names: readonly string[] | undefined): Cluster[] {
   const out: Cluster[] = [];
   for (const raw of names) {
     const name = raw.trim();
+    if (name === "")
+      throw new RollgateError(
+        "ROLLGATE_E_USAGE",
+        `--cluster needs a cluster's name (clusters of ${fleet.name}: ${fleet.clusters.map((x) => x.name).join(", ")})`,
+      );
     const c = index.get(name);
     if (!c)
       throw new RollgateError(
@@ -127,6 +132,13 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
       `${c.name}: ${back.join(", ")} go${back.length === 1 ? "es" : ""} back from ${newer} to ${old}, lowest address first, one at a time, so that the ${newer} servers stay a top segment of the address order (M3, M1); ${staying.join(", ")} still run${staying.length === 1 ? "s" : ""} ${old}, so the matrix admits ${old} again (before the point of no return, M4)`,
     );
   }
+  if (options.clusters === undefined || options.clusters.length === 0)
+    for (const c of fleet.clusters) {
+      if (c.pack === "polyserve-matrix" || releasesOf(c).length < 2) continue;
+      findings.push(
+        `${c.name} (${c.pack === "polycom-dma" ? "a DMA cluster: its rollback, D9, is not built" : "a generic cluster: rollgate rolls back matrices only"}) also runs ${releasesOf(c).join(" and ")}: left alone`,
+      );
+    }
   // several matrices are separate domains: each from 0, in parallel, steps merged by start
   steps.sort((a, b) => a.start - b.start);
   for (const s of steps) {

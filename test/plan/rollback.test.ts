@@ -122,6 +122,24 @@ describe("what rollgate does not roll back, and says so", () => {
     );
   });
 
+  it("--cluster with no name is a usage error; with no --cluster, a mixed generic cluster is named as left alone", () => {
+    const fleet = partUpgraded(3, 1, 2, 0.3);
+    expect(() => planRollback(fleet, { clusters: [" "] })).toThrow(
+      expect.objectContaining({
+        code: "ROLLGATE_E_USAGE",
+        message: expect.stringContaining("--cluster needs"),
+      }),
+    );
+    const g = genericCluster("g", 3, "2.4.1", 60);
+    g.servers = g.servers.map((s, i) => (i === 0 ? { ...s, version: "2.5.0" } : s));
+    const both = fleetOf([...fleet.clusters, g], [], 0.3);
+    const plan = planRollback(both);
+    expect(Object.keys(plan.targets)).toEqual(["mx"]);
+    expect(plan.findings.join("\n")).toContain(
+      "g (a generic cluster: rollgate rolls back matrices only) also runs 2.4.1 and 2.5.0: left alone",
+    );
+  });
+
   it("refuses, as bad input, a filesystem mounted only on the newer servers (M5), saying how to go on", () => {
     const fleet = partUpgraded(4, 2, 5, 0.6);
     const c = fleet.clusters[0]!;
