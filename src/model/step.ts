@@ -23,7 +23,14 @@ export type MatrixAction = (typeof MATRIX_ACTIONS)[number];
 export type DmaAction = (typeof DMA_ACTIONS)[number];
 export type StepAction = MatrixAction | DmaAction;
 
-export const STRATEGIES = ["rolling", "patch", "maintenance-window", "incremental", "all-at-once"] as const;
+export const STRATEGIES = [
+  "rolling",
+  "patch",
+  "maintenance-window",
+  "incremental",
+  "all-at-once",
+  "two-halves",
+] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 export type StrategyChoice = Strategy | "auto";
 
@@ -83,6 +90,13 @@ export interface Step {
    * upgraded together; one at a time (M1) and the address order (M2) do not apply to its steps.
    */
   fullStop?: true;
+  /**
+   * M12's two halves (`--strategy two-halves`): the half of the matrix it belongs to. Half 1, the
+   * top of the address order, is upgraded together while half 2 runs the matrix; then half 2,
+   * together, while half 1 runs it on the new release. One at a time (M1) does not apply; the
+   * address order (M2) holds between the halves, M3 and M5 hold throughout.
+   */
+  half?: 1 | 2;
   /** Why the step is where it is, one line per rule, for --explain. */
   explain?: string[];
 }

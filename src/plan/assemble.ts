@@ -7,7 +7,7 @@ import {
   planSuperclusterRolling,
 } from "./dma.ts";
 import { explainStep } from "./explain.ts";
-import { type DomainPlan, planAllAtOnce, planRollingCluster } from "./rolling.ts";
+import { type DomainPlan, planAllAtOnce, planRollingCluster, planTwoHalves } from "./rolling.ts";
 import { msToSeconds } from "./time.ts";
 import type { Plan } from "./types.ts";
 import type { Upgrade } from "./upgrade.ts";
@@ -24,7 +24,9 @@ function build(
     parts.push(
       strategy === "all-at-once" && c.pack === "polyserve-matrix"
         ? planAllAtOnce(fleet, c, u.targets.get(c.name)!)
-        : planRollingCluster(fleet, c, u.targets.get(c.name)!),
+        : strategy === "two-halves" && c.pack === "polyserve-matrix"
+          ? planTwoHalves(fleet, c, u.targets.get(c.name)!)
+          : planRollingCluster(fleet, c, u.targets.get(c.name)!),
     );
   for (const c of u.standaloneDma) parts.push(planStandaloneDma(fleet, c, u.targets.get(c.name)!));
   const scByName = new Map(fleet.superclusters.map((s) => [s.name, s]));

@@ -147,7 +147,8 @@ export function planUpgrade(fleet: Fleet, options: PlanOptions): Plan {
     const candidates: Plan[] = [];
     let firstError: unknown;
     for (const s of u.applicable) {
-      if (s === "all-at-once") continue; // a full outage of a matrix only when asked (M12)
+      // M12's alternatives only when asked: a full outage of a matrix, or half of it out at once
+      if (s === "all-at-once" || s === "two-halves") continue;
       if (s === "maintenance-window" && fleet.defaults.capacityFloor > 0) {
         firstError ??= mwFloorError(u);
         continue;

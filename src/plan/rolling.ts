@@ -247,6 +247,120 @@ export function planAllAtOnce(fleet: Fleet, cluster: Cluster, target: string): D
   };
 }
 
+/**
+ * M12's two halves (`--strategy two-halves`): the matrix split in two segments of its address
+ * order. The first half (the top) is disabled, backed up, stopped and installed together while the
+ * second runs the matrix on the old release; it then starts on the new release, a top segment of
+ * the address order beside the old servers below it (M3), which a supported rolling path allows
+ * (M8). Then the second half is upgraded together while the first runs the matrix: the stop of its
+ * last old-release server is the point of no return (M4), and any of its stops may be the last
+ * (G4). A filesystem the first half mounts again on the new release is still mounted on the old
+ * half, until that half stops (M5). One at a time (M1) does not apply; the floor (G3) does, to each
+ * half out at once. The split is the one that keeps the most capacity in service.
+ */
+export function planTwoHalves(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
+  const source = cluster.servers.reduce(
+    (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
+    cluster.servers[0]!.version,
+  );
+  if (!isSupportedMatrixPath(source, target))
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_UNSUPPORTED_PATH",
+      `matrix ${cluster.name}: two-halves runs ${source} and ${target} side by side when the first half returns, and ${source} → ${target} is not a supported rolling upgrade (M8; supported: ${describeSupportedPaths()}). Use --strategy rolling (a chain of supported passes where there is one) or all-at-once (the matrix down)`,
+      { details: { cluster: cluster.name, from: source, to: target } },
+    );
+  const todo = upgradeOrder(cluster).filter((s) => cmpVersions(s.version, target) < 0);
+  if (todo.length < 2)
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_STRATEGY_NOT_APPLICABLE",
+      `matrix ${cluster.name}: two-halves needs two servers or more to upgrade, and ${todo.length === 0 ? "none is" : `only ${todo[0]!.name} is`} below ${target}; use --strategy rolling`,
+      { details: { cluster: cluster.name } },
+    );
+  const total = cluster.servers.reduce((n, s) => n + s.capacity, 0);
+  const floor = fleet.defaults.capacityFloor;
+  const allowedOut = (1 - floor) * total + 1e-9;
+  // the split that keeps the most in service while either half is out
+  let best = 1;
+  let bestOut = Number.POSITIVE_INFINITY;
+  const cap = (list: Server[]) => list.reduce((n, s) => n + s.capacity, 0);
+  for (let k = 1; k < todo.length; k++) {
+    const out = Math.max(cap(todo.slice(0, k)), cap(todo.slice(k)));
+    if (out < bestOut) {
+      bestOut = out;
+      best = k;
+    }
+  }
+  if (bestOut > allowedOut)
+    throw new RollgateError(
+      "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
+      `two-halves takes half of matrix ${cluster.name} out of service at once (M12): ${fmtPct((total - bestOut) / total)} of its capacity stays in service at best, below the floor ${fmtPct(floor)} (G3); use --strategy rolling, or lower defaults.capacityFloor`,
+      { details: { cluster: cluster.name, floor } },
+    );
+  const halves: [Server[], Server[]] = [todo.slice(0, best), todo.slice(best)];
+  const ms = Object.fromEntries(MATRIX_CHAIN.map((a) => [a, estimateMs(cluster, a)])) as Record<
+    (typeof MATRIX_CHAIN)[number],
+    number
+  >;
+  const hasFs = cluster.filesystems.length > 0;
+  const steps: Step[] = [];
+  let after: string[] = NO_AFTER;
+  let t = 0;
+  for (const half of [1, 2] as const) {
+    const servers = half === 1 ? halves[0] : halves[1];
+    const verifies: string[] = [];
+    for (const s of servers) {
+      let at = t;
+      let prev = after;
+      for (const action of MATRIX_CHAIN) {
+        // M4: in the second half any stop may be the last old-release server's
+        const pnr = half === 2 && action === "stop";
+        const step: Step = {
+          id: `${cluster.name}/${s.name}/${action}`,
+          action,
+          cluster: cluster.name,
+          server: s.name,
+          after: prev,
+          start: at,
+          end: at + ms[action],
+          rules: TWO_HALVES_RULES[action](pnr, hasFs) as string[],
+          pointOfNoReturn: pnr,
+          half,
+        };
+        if (action === "install") step.release = target;
+        steps.push(step);
+        at = step.end;
+        prev = [step.id];
+      }
+      verifies.push(prev[0]!);
+    }
+    after = verifies;
+    t += MATRIX_CHAIN.reduce((n, a) => n + ms[a], 0);
+  }
+  steps.sort((a, b) => a.start - b.start); // stable: the servers in their order within each phase
+  const names = (list: Server[]) => list.map((s) => s.name).join(", ");
+  return {
+    domain: cluster.name,
+    steps,
+    ms: t,
+    lowerBoundMs: t,
+    notes: [
+      `${cluster.name}: two halves (M12): first ${names(halves[0])} (the top of the address order) together while ${names(halves[1])} run${halves[1].length === 1 ? "s" : ""} the matrix on ${source}; they return on ${target} above the ${source} servers (M3, M8); then ${names(halves[1])} together while the first half runs it. ${fmtPct((total - bestOut) / total)} of the capacity stays in service; the stops of the second half are the point of no return (M4, G4)`,
+    ],
+  };
+}
+
+const TWO_HALVES_RULES: Record<
+  (typeof MATRIX_CHAIN)[number],
+  (pnr: boolean, fs: boolean) => readonly string[]
+> = {
+  disable: () => ["M12", "M2", "M9", "G3"],
+  backup: () => ["M9"],
+  stop: (pnr, fs) => ["M12", "M9", ...(pnr ? ["M4", "G4"] : []), ...(fs ? ["M5"] : [])],
+  install: () => ["M12", "M8", "M9"],
+  start: (_pnr, fs) => ["M12", "M3", "M9", ...(fs ? ["M5"] : [])],
+  verify: () => ["M9"],
+};
+
 const FULL_STOP_RULES = {
   disable: Object.freeze(["M12", "M9"]),
   backup: Object.freeze(["M9"]),

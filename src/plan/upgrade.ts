@@ -82,11 +82,11 @@ export function analyse(fleet: Fleet, to: string | readonly string[], limit?: Re
     u.applicable = ["maintenance-window", "incremental"];
   else if (u.partDone.length > 0) u.applicable = ["incremental"];
   else if (u.compatible.length > 0 || u.standaloneDma.length > 0) u.applicable = ["patch"];
-  // M12's full stop is an alternative for matrices, only when asked (auto never takes an outage
-  // it was not told to: docs/planning.md)
+  // M12's alternatives for matrices, the full stop and the two halves, only when asked (auto never
+  // takes an outage it was not told to, nor leaves one at a time: docs/planning.md)
   else
     u.applicable = u.rolling.some((c) => c.pack === "polyserve-matrix")
-      ? ["rolling", "all-at-once"]
+      ? ["rolling", "all-at-once", "two-halves"]
       : ["rolling"];
   return u;
 }

@@ -68,6 +68,8 @@ export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) 
   if (!matrix || (step.action !== "disable" && step.action !== "install")) return undefined;
   if (state.rollbackFrom.has(r.cluster)) return undefined; // a rollback goes lowest first (m3RollbackOrder)
   if (state.fullStop.has(r.cluster)) return undefined; // all at once, the matrix down (M12)
+  const first = state.firstHalf.get(r.cluster);
+  if (first !== undefined) return halvesInOrder(state, r, first); // two halves (M12)
   const h = higherStillOld(state, ctx, r);
   if (!h) return undefined;
   return step.action === "disable"
@@ -75,9 +77,22 @@ export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) 
     : `${h.name} (${h.address}) is higher in the address order and still on ${h.release}: ${r.name} must wait`;
 };
 
+/**
+ * M2 in two halves (M12): the first half (the top of the address order) is upgraded together; a
+ * server of the second half begins only once every server of the first runs the new release.
+ */
+function halvesInOrder(state: FleetState, r: ServerRecord, first: ReadonlySet<string>): string | undefined {
+  if (first.has(r.name)) return undefined;
+  for (const o of state.serversOf.get(r.cluster) ?? [])
+    if (first.has(o.name) && (onOldRelease(state, o) || !o.running || o.installing !== undefined))
+      return `${o.name} (${o.address}) of the first half (the top of the address order) is not back on the new release yet: the second half, ${r.name} (${r.address}) with it, waits for it`;
+  return undefined;
+}
+
 /** M1: one matrix server at a time: no server leaves while another is being upgraded. */
 export const m1OneAtATime: ServerPrecondition = (state, _ctx, step, r, matrix) => {
-  if (!matrix || step.action !== "disable" || state.fullStop.has(r.cluster)) return undefined;
+  if (!matrix || step.action !== "disable" || state.fullStop.has(r.cluster) || state.firstHalf.has(r.cluster))
+    return undefined;
   for (const o of state.serversOf.get(r.cluster) ?? [])
     if (o !== r && !serverServes(o))
       return `${o.name} of ${r.cluster} is out of service (being upgraded, or stopped): one server at a time`;

@@ -88,7 +88,7 @@ interface ServerClusterFacts {
   servers: ServerRecord[];
   /** The newer release: the cluster's target, or in a rollback the release it leaves ("old" is any other). */
   target: string | undefined;
-  /** Upgraded all at once, the matrix down (M12): M1 does not apply. */
+  /** Upgraded all at once, the matrix down, or in two halves (M12): M1 does not apply. */
   fullStop: boolean;
 }
 
@@ -100,7 +100,7 @@ export function m1g3Unavailable(ctx: RuleContext, f: ServerClusterFacts, out: Ru
   const cluster = ctx.clusters.get(f.name)!;
   let down = 0;
   for (const r of f.servers) if (!serverServes(r)) down++;
-  // a full stop (M12) takes the whole matrix down on purpose; the floor (G3) still judges it
+  // a full stop or two halves (M12) take many servers down on purpose; the floor (G3) still judges it
   const limit = f.fullStop ? cluster.servers.length : maxUnavailable(cluster);
   if (down <= limit) return;
   out.push({
@@ -270,7 +270,7 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
     name,
     servers: state.serversOf.get(name) ?? NO_SERVERS,
     target: state.rollbackFrom.get(name) ?? state.targets.get(name),
-    fullStop: state.fullStop.has(name),
+    fullStop: state.fullStop.has(name) || state.firstHalf.has(name),
   };
   m1g3Unavailable(ctx, f, out);
   if (ctx.clusters.get(name)!.pack === "polyserve-matrix") {

@@ -183,7 +183,7 @@ export const M12: RuleEntry = {
   why: "when a rolling upgrade is not possible, the manual offers a full stop (all servers at once) or two halves",
   status: "built",
   enforcedBy: ["planner", "verifier", "engine", "lab"],
-  note: "built in part: the full stop (--strategy all-at-once: every server stopped, installed and started together, a full outage, only at capacity floor 0; never picked by auto; shown by --compare). The two-halves alternative is not built",
+  note: "both alternatives, as strategies of a matrix, never picked by auto, shown by --compare beside rolling: the full stop (--strategy all-at-once: every server stopped, installed and started together, a full outage, only at capacity floor 0, any release) and the two halves (--strategy two-halves: the top of the address order upgraded together while the rest runs the matrix, then the rest together; no outage, half the matrix out at once within the floor, a supported path only, M3 and M5 kept at the switch)",
 };
 
 // ── DMA supercluster (polycom-dma) ─────────────────────────────────────────────────────────────

@@ -23,6 +23,7 @@ export function initialState(
     passOf: new Map(),
     rollbackFrom: rollbacksOf(fleet, targets),
     fullStop: new Set(steps.filter((x) => x.fullStop).map((x) => x.cluster)),
+    firstHalf: firstHalvesOf(steps),
     servers: new Map(),
     clusters: new Map(),
     superclusters: new Map(),
@@ -45,6 +46,21 @@ export function initialState(
   for (const c of fleet.clusters) addCluster(s, c, lineages.get(c.name));
   for (const sc of fleet.superclusters) addSupercluster(s, sc);
   return s;
+}
+
+/** M12's two halves: the servers of each matrix's first half, from the plan's steps. */
+function firstHalvesOf(steps: readonly Step[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const x of steps) {
+    if (x.half === undefined) continue;
+    let set = out.get(x.cluster);
+    if (!set) {
+      set = new Set();
+      out.set(x.cluster, set);
+    }
+    if (x.half === 1 && x.server !== undefined) set.add(x.server);
+  }
+  return out;
 }
 
 /**
@@ -150,6 +166,7 @@ export function cloneState(state: FleetState): FleetState {
     passOf: new Map(state.passOf),
     rollbackFrom: state.rollbackFrom,
     fullStop: state.fullStop,
+    firstHalf: state.firstHalf,
   };
   for (const [k, list] of state.serversOf) {
     const copy = list.map((r) => ({ ...r }));

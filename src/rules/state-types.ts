@@ -105,6 +105,11 @@ export interface FleetState {
   rollbackFrom: ReadonlyMap<string, string>;
   /** Matrices upgraded all at once with the matrix down (M12, Step.fullStop): M1 and M2 do not apply. */
   fullStop: ReadonlySet<string>;
+  /**
+   * Matrices upgraded in two halves (M12, Step.half): the servers of each one's first half (the top
+   * of the address order). M1 does not apply; M2 holds between the halves.
+   */
+  firstHalf: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** Restores what a state change altered. */

@@ -29,8 +29,9 @@ const names = (obs: ServerObservation[]) => obs.map((o) => o.server).join(", ");
 export function preconditionProblems(ctx: PreconditionContext, target: string): Problem[] {
   const { step, cluster, observations: obs } = ctx;
   if (cluster.pack === "polycom-dma") return dmaProblems(step, cluster, obs, target);
-  // all at once, the matrix down (M12): no address order to keep
-  if (cluster.pack === "polyserve-matrix" && step.fullStop) return [];
+  // all at once, the matrix down (M12): no address order to keep; two halves (M12): a half is
+  // upgraded together, and the gate holds the second back until the first is back (M2)
+  if (cluster.pack === "polyserve-matrix" && (step.fullStop || step.half !== undefined)) return [];
   if (cluster.pack === "polyserve-matrix" && ctx.matrix)
     return ctx.rollbackFrom === undefined
       ? matrixProblems(step, cluster, ctx.matrix, target)

@@ -44,7 +44,7 @@ describe("rollgate completion bash|zsh|fish (issue 13, item 6)", () => {
       // plan checks --strategy itself: its choices come from its help line
       [
         ["rollgate", "plan", "x.yaml", "--strategy", ""],
-        "auto rolling patch maintenance-window incremental all-at-once",
+        "auto rolling patch maintenance-window incremental all-at-once two-halves",
       ],
       // nothing more after the shell, after --version, after the last argument with choices
       [["rollgate", "completion", "bash", ""], ""],

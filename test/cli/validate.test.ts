@@ -122,7 +122,7 @@ clusters:
     ]);
     expect(choice.code).toBe(2);
     expect(choice.stderr).toMatch(
-      /'yolo' is invalid\. Allowed choices are auto, rolling, patch, maintenance-window, incremental, all-at-once\. \[ROLLGATE_E_USAGE\]/,
+      /'yolo' is invalid\. Allowed choices are auto, rolling, patch, maintenance-window, incremental, all-at-once, two-halves\. \[ROLLGATE_E_USAGE\]/,
     );
   });
 

@@ -135,7 +135,7 @@ describe("what rollgate does not roll back, and says so", () => {
     const both = fleetOf([...fleet.clusters, g], [], 0.3);
     const plan = planRollback(both);
     expect(Object.keys(plan.targets)).toEqual(["mx"]);
-    expect(plan.findings.join("\n")).toContain(
+    expect((plan.findings ?? []).join("\n")).toContain(
       "g (a generic cluster: rollgate rolls back matrices only) also runs 2.4.1 and 2.5.0: left alone",
     );
   });

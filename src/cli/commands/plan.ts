@@ -28,7 +28,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     )
     .option(
       "--strategy <name>",
-      "auto | rolling | patch | maintenance-window | incremental | all-at-once",
+      "auto | rolling | patch | maintenance-window | incremental | all-at-once | two-halves",
       "auto",
     )
     .option(
@@ -191,8 +191,10 @@ function renderComparison(ctx: CliContext, rows: StrategyComparison[], floor: nu
         .trimEnd(),
     );
   for (const r of rows) if (r.reason) o.out(paint("dim", `${r.strategy}: ${r.reason}`));
-  // auto never takes M12's full stop of a matrix: only --strategy all-at-once does
-  const usable = rows.filter((r) => r.ok && r.seconds !== undefined && r.strategy !== "all-at-once");
+  // auto never takes M12's alternatives (a full stop, two halves): only --strategy does
+  const m12 = (s: string) => s === "all-at-once" || s === "two-halves";
+  const usable = rows.filter((r) => r.ok && r.seconds !== undefined && !m12(r.strategy));
+  const halves = rows.find((r) => r.strategy === "two-halves" && r.ok);
   const fullStop = rows.find((r) => r.strategy === "all-at-once" && r.ok);
   if (fullStop && usable.length === 0)
     o.out(
@@ -209,6 +211,13 @@ function renderComparison(ctx: CliContext, rows: StrategyComparison[], floor: nu
       paint(
         "dim",
         `all-at-once only when asked (--strategy all-at-once): the matrix is down for ${formatDuration(fullStop.outageSeconds ?? 0)} (M12)`,
+      ),
+    );
+  if (halves)
+    o.out(
+      paint(
+        "dim",
+        `two-halves only when asked (--strategy two-halves): half of the matrix out at once, never all of it, ${formatDuration(halves.seconds ?? 0)} (M12)`,
       ),
     );
 }
