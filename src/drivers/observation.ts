@@ -32,6 +32,7 @@ const observationSchema = z.looseObject({
   superclusterMembers: names.optional(),
   inService: z.boolean().optional(),
   busiedOut: z.boolean().optional(),
+  rollbackTo: version.nullable().optional(),
   territories: z
     .array(z.object({ name: z.string(), primary: z.string(), backup: z.string().optional() }))
     .optional(),

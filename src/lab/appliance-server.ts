@@ -176,6 +176,7 @@ export function toActionRequest(action: string, body: Record<string, unknown>): 
   if (supercluster) req.supercluster = supercluster;
   if (filesystem) req.filesystem = filesystem;
   if (server) req.server = server;
+  if (body.rollback === true) req.rollback = true;
   if (Array.isArray(body.territories)) req.territories = body.territories as TerritoryAssignment[];
   if (Array.isArray(body.unassigned)) req.unassigned = body.unassigned as string[];
   return req;

@@ -2,7 +2,7 @@ import { journalCluster, releasesOf, up } from "./dma-cluster.ts";
 import { judgeSuperclusters } from "./dma-judge.ts";
 import { dmaObservation } from "./dma-observe.ts";
 import { installEffect } from "./faults.ts";
-import { isRelease, releasesMayMeet } from "./judge.ts";
+import { compareReleases, isRelease, releasesMayMeet } from "./judge.ts";
 import type { ActionReply, ActionRequest, SimCluster, SimServer } from "./types.ts";
 import type { LabWorld } from "./world.ts";
 
@@ -16,8 +16,9 @@ export function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionRe
     return w.refuse(s, "install", 400, "bad-request", "install needs a release such as 10.1.0");
   if (c.servers.every((x) => x.release === release))
     return w.done(s, "install", `${c.name} already runs ${release}`, true);
-  const refused = installRefusal(w, s, release);
+  const refused = rollbackRefusal(w, s, release, req.rollback === true) ?? installRefusal(w, s, release);
   if (refused) return refused;
+  const rollback = req.rollback === true;
   const effect = takeInstallFaults(c);
   const from = new Map(c.servers.map((x) => [x.name, x.release]));
   for (const x of c.servers) {
@@ -33,9 +34,55 @@ export function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionRe
     s,
     "install",
     effect.hangs ? null : w.ms(c, "install", effect.factor),
-    () => finishInstall(w, c, release, effect, settle, [...new Set(from.values())]),
+    () => finishInstall(w, c, release, effect, settle, [...new Set(from.values())], rollback),
     { release, interrupt: () => interruptInstall(w, c, release, settle) },
   );
+}
+
+/**
+ * D9: an older release comes back only as the rollback of the cluster's last applied upgrade, to
+ * the release before it; a rollback of an older upgrade, a second step back, or a plain install of
+ * an older release is refused.
+ */
+function rollbackRefusal(
+  w: LabWorld,
+  s: SimServer,
+  release: string,
+  rollback: boolean,
+): ActionReply | undefined {
+  const c = s.cluster;
+  const runs = releasesOf(c);
+  const older = runs.every((r) => compareReleases(release, r) < 0);
+  if (!rollback) {
+    if (!older) return undefined;
+    return w.refuse(
+      s,
+      "install",
+      409,
+      "downgrade-refused",
+      `${c.name} runs ${runs.join(", ")}: an older release comes back only by a rollback of the last applied upgrade (D9)${c.rollbackTo ? `, to ${c.rollbackTo.release}` : ""}`,
+      "D9",
+    );
+  }
+  if (!c.rollbackTo)
+    return w.refuse(
+      s,
+      "install",
+      409,
+      "rollback-refused",
+      `${c.name} has no upgrade to roll back: only the last applied upgrade can be rolled back, once (D9)`,
+      "D9",
+    );
+  if (compareReleases(release, c.rollbackTo.release) !== 0)
+    return w.refuse(
+      s,
+      "install",
+      409,
+      "rollback-refused",
+      `${c.name}'s last applied upgrade came from ${c.rollbackTo.release}: only that upgrade can be rolled back, not to ${release} (D9)`,
+      "D9",
+    );
+  return undefined;
 }
 
 /** A member of a supercluster installs only a release compatible with its own (D4); every server up. */
@@ -83,8 +130,10 @@ function finishInstall(
   effect: Effect,
   settle: number,
   from: string[],
+  rollback = false,
 ): ActionReply | undefined {
   const now = w.now();
+  const before = c.dataStore;
   for (const x of c.servers) {
     x.software = "running";
     x.loginAt = now + settle;
@@ -110,6 +159,24 @@ function finishInstall(
       },
     };
   c.upgradedAt = now;
+  if (rollback && c.rollbackTo) {
+    // D9: the data store as it was before the upgrade; what was written since is lost
+    c.dataStore = {
+      origin: c.rollbackTo.dataStore.origin,
+      lineage: [
+        ...c.rollbackTo.dataStore.lineage,
+        `restored to its state before the upgrade to ${from.join(", ")} by a rollback to ${release} at ${w.iso()} (data written since then is lost)`,
+      ],
+    };
+    c.rollbackTo = null;
+    journalCluster(
+      w,
+      c,
+      `${c.name} rolled back to ${release}: its data store is the one from before the upgrade (D9)`,
+    );
+  } else if (from.length === 1) {
+    c.rollbackTo = { release: from[0]!, dataStore: { origin: before.origin, lineage: [...before.lineage] } };
+  }
   return undefined;
 }
 

@@ -30,5 +30,6 @@ export function dmaObservation(w: LabWorld, s: SimServer): Partial<ApplianceStat
     busiedOut: c.busiedOut,
     territories: sc ? sc.territories.map((t) => ({ ...t })) : [],
     dataStore: { origin: c.dataStore.origin, lineage: [...c.dataStore.lineage] },
+    rollbackTo: c.rollbackTo?.release ?? null,
   };
 }

@@ -83,6 +83,11 @@ export interface SimCluster {
   busiedOut: boolean;
   inService: boolean;
   dataStore: { origin: string; lineage: string[] };
+  /**
+   * DMA (D9): what a rollback of the last applied upgrade returns to: the release before it and the
+   * data store as it was; null when there is none (never upgraded here, or rolled back already).
+   */
+  rollbackTo: { release: string; dataStore: { origin: string; lineage: string[] } } | null;
   /** DMA: the supercluster it last left, while it is in none (D6: it serves again only as a member). */
   leftSupercluster: string | null;
   /** DMA: when the current release was installed by the lab (null: never). D10's founder is the earliest. */

@@ -76,6 +76,7 @@ function simCluster(fleet: Fleet, c: FleetCluster): SimCluster {
     busiedOut: false,
     inService: true,
     dataStore: { origin: c.name, lineage: [`created on ${c.name}`] },
+    rollbackTo: null,
     upgradedAt: null,
     leftSupercluster: null,
     dashboardMissing: new Set(),

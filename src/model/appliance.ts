@@ -38,6 +38,11 @@ export interface ServerObservation {
   /** DMA: accepting new conferences. */
   inService?: boolean;
   busiedOut?: boolean;
+  /**
+   * DMA (D9): the release a rollback of the cluster's last applied upgrade returns to; null when
+   * there is none (never upgraded, or that upgrade was rolled back already).
+   */
+  rollbackTo?: string | null;
   /** DMA: territory assignments as this cluster sees them. */
   territories?: TerritoryAssignment[];
   /**
@@ -64,6 +69,8 @@ export interface ActionArgs {
   filesystem?: string;
   /** Management operations (disable, mount, unmount): the server acted on, when not the receiver (M7). */
   server?: string;
+  /** DMA install: a rollback of the last applied upgrade to `release` (D9), not an upgrade. */
+  rollback?: boolean;
 }
 
 /** A request to an appliance: POST /v1/actions/<action> with this body. */

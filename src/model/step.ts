@@ -97,6 +97,12 @@ export interface Step {
    * address order (M2) holds between the halves, M3 and M5 hold throughout.
    */
   half?: 1 | 2;
+  /**
+   * D9: a DMA install that rolls the cluster's last applied upgrade back to `release` (the lab and
+   * an appliance refuse any other way to an older release). Its point of no return: the data
+   * written since that upgrade may be lost.
+   */
+  rollback?: true;
   /** Why the step is where it is, one line per rule, for --explain. */
   explain?: string[];
 }

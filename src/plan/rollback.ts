@@ -3,6 +3,7 @@ import type { Cluster, Fleet } from "../model/fleet.ts";
 import { compareAddresses } from "../model/address.ts";
 import type { Step } from "../model/step.ts";
 import { explainStep } from "./explain.ts";
+import { planDmaRollback } from "./rollback-dma.ts";
 import { planPass } from "./rolling.ts";
 import { msToSeconds } from "./time.ts";
 import type { Plan } from "./types.ts";
@@ -19,9 +20,17 @@ import { verifyPlan } from "./verify.ts";
  * it does not, and the rollback is refused. Pure, like the planner.
  */
 export interface RollbackOptions {
-  /** `--cluster` values: the matrices to roll back (default: every matrix running two releases). */
+  /**
+   * `--cluster` values: the matrices and DMA clusters to roll back (default: every matrix running
+   * two releases; a DMA cluster only when named).
+   */
   clusters?: readonly string[];
   explain?: boolean;
+  /**
+   * D9: per DMA cluster, the release a rollback of its last applied upgrade returns to, as the
+   * cluster says (`rollbackTo`, read by the caller); null when it has none to roll back.
+   */
+  dmaRollbackTo?: ReadonlyMap<string, string | null>;
 }
 
 const byName = (fleet: Fleet) => new Map(fleet.clusters.map((c) => [c.name, c]));
@@ -31,7 +40,11 @@ function releasesOf(c: Cluster): string[] {
   return [...new Set(c.servers.map((s) => s.version))].sort(cmpVersions);
 }
 
-function chosen(fleet: Fleet, names: readonly string[] | undefined): Cluster[] {
+function chosen(
+  fleet: Fleet,
+  names: readonly string[] | undefined,
+  dmaRollbackTo: ReadonlyMap<string, string | null> | undefined,
+): Cluster[] {
   if (names === undefined || names.length === 0) {
     const mixed = fleet.clusters.filter((c) => c.pack === "polyserve-matrix" && releasesOf(c).length > 1);
     if (mixed.length === 0)
@@ -56,13 +69,20 @@ function chosen(fleet: Fleet, names: readonly string[] | undefined): Cluster[] {
         "ROLLGATE_E_USAGE",
         `--cluster ${name}: ${fleet.name} has no cluster of that name (clusters: ${fleet.clusters.map((x) => x.name).join(", ")})`,
       );
-    if (c.pack === "polycom-dma")
-      throw new RollgateError(
-        "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
-        `${name} is a DMA cluster: its rollback (D9: reassign its territories, leave the supercluster, roll back, rejoin) is not built into rollgate yet; follow the manual by hand`,
-        { details: { cluster: name } },
-      );
-    if (c.pack !== "polyserve-matrix")
+    if (c.pack === "polycom-dma") {
+      if (!dmaRollbackTo?.has(name))
+        throw new RollgateError(
+          "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+          `${name} is a DMA cluster: its rollback (D9) returns it to the release before its last applied upgrade, which only the cluster knows; rollgate rollback reads it from the cluster (its drivers must reach it)`,
+          { details: { cluster: name } },
+        );
+      if (dmaRollbackTo.get(name) === null)
+        throw new RollgateError(
+          "ROLLGATE_E_ROLLBACK_NOTHING",
+          `${name} has no upgrade to roll back: only the last applied upgrade of a DMA cluster can be rolled back, once (D9), and ${name} reports none (never upgraded, or rolled back already)`,
+          { details: { cluster: name } },
+        );
+    } else if (c.pack !== "polyserve-matrix")
       throw new RollgateError(
         "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
         `${name} is a generic cluster: rollgate rolls back matrices only (a generic cluster goes back by an upgrade to its old release, if its policy allows it, G1)`,
@@ -92,16 +112,49 @@ function refuseNewOnlyFilesystems(c: Cluster, old: string, newer: string): void 
   }
 }
 
+/** The fleet with each territory's design replaced by its assignment now. */
+function asAssigned(fleet: Fleet): Fleet {
+  if (!fleet.superclusters.some((sc) => sc.territories.some((t) => t.assigned))) return fleet;
+  return {
+    ...fleet,
+    superclusters: fleet.superclusters.map((sc) => ({
+      ...sc,
+      territories: sc.territories.map((t) =>
+        t.assigned
+          ? {
+              name: t.name,
+              primary: t.assigned.primary,
+              ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
+            }
+          : t,
+      ),
+    })),
+  };
+}
+
 /** Plans the rollback of the chosen matrices, verified like any plan. */
 export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan {
-  const clusters = chosen(fleet, options.clusters);
+  const clusters = chosen(fleet, options.clusters, options.dmaRollbackTo);
   const targets = new Map<string, string>();
   const from: Record<string, string> = {};
   const findings: string[] = [];
   const steps: Step[] = [];
   let ms = 0;
   let lowerBoundMs = 0;
+  let dmaMs = 0; // DMA rollbacks one after the other: they share their superclusters' capacity
   for (const c of clusters) {
+    if (c.pack === "polycom-dma") {
+      const to = options.dmaRollbackTo!.get(c.name)!;
+      const r = planDmaRollback(fleet, c, to, dmaMs);
+      targets.set(c.name, to);
+      from[c.name] = releasesOf(c).at(-1)!;
+      steps.push(...r.steps);
+      dmaMs += r.ms;
+      ms = Math.max(ms, dmaMs);
+      lowerBoundMs = Math.max(lowerBoundMs, dmaMs);
+      findings.push(r.finding);
+      continue;
+    }
     const releases = releasesOf(c);
     if (releases.length === 1)
       throw new RollgateError(
@@ -136,7 +189,7 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
     for (const c of fleet.clusters) {
       if (c.pack === "polyserve-matrix" || releasesOf(c).length < 2) continue;
       findings.push(
-        `${c.name} (${c.pack === "polycom-dma" ? "a DMA cluster: its rollback, D9, is not built" : "a generic cluster: rollgate rolls back matrices only"}) also runs ${releasesOf(c).join(" and ")}: left alone`,
+        `${c.name} (${c.pack === "polycom-dma" ? "a DMA cluster: its last upgrade is rolled back (D9) only when named with --cluster" : "a generic cluster: rollgate rolls back matrices only"}) also runs ${releasesOf(c).join(" and ")}: left alone`,
       );
     }
   // several matrices are separate domains: each from 0, in parallel, steps merged by start
@@ -145,7 +198,9 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
     s.start = msToSeconds(s.start);
     s.end = msToSeconds(s.end);
   }
-  const v = verifyPlan(fleet, steps, targets);
+  // a rollback returns the territories it moves to where they stood (not to their design): the
+  // verifier's end state is the file's assignment
+  const v = verifyPlan(asAssigned(fleet), steps, targets);
   if (options.explain) for (const s of steps) s.explain = explainStep(s, fleet);
   const plan: Plan = {
     fleet: fleet.name,

@@ -315,7 +315,10 @@ export const d10JoinTheFounder: ClusterPrecondition = (state, _ctx, step, c) => 
   if (c.supercluster !== undefined) return `${c.name} is already a member of ${c.supercluster}`;
   const host = step.joins ? state.clusters.get(step.joins) : undefined;
   const sc = host?.supercluster ? state.superclusters.get(host.supercluster) : undefined;
-  if (!host || !sc || sc.founder !== host.name || sc.lineage !== c.lineage)
+  // a supercluster of the file (no founder: its members share the lineage's data store) is joined
+  // through any member, the joiner's data store replaced by the supercluster's (a rollback's
+  // rejoin, D9); a new one only through its founder
+  if (!host || !sc || (sc.founder !== undefined && sc.founder !== host.name) || sc.lineage !== c.lineage)
     return `${c.name} must join the founder of the new supercluster, and ${step.joins ?? "nothing"} is not it: its data store would replace the upgraded one`;
   return undefined;
 };

@@ -305,9 +305,9 @@ export const D9: RuleEntry = {
   statement: "only the last upgrade can be rolled back",
   kind: "planning",
   why: "a rollback restores the database from before the last upgrade only (losing what was written since), and a superclustered cluster must leave to be rolled back",
-  status: "not built",
-  enforcedBy: [],
-  note: "only cited: the planner names D9 with G4 on the leave it marks as a point of no return; no rollback is planned or run",
+  status: "built",
+  enforcedBy: ["planner", "verifier", "engine", "lab"],
+  note: "rollgate rollback FLEET --cluster C (and apply --rollback --cluster C) reads from the cluster what its rollback returns to (rollbackTo: the release before its last applied upgrade, none after a rollback) and plans the manual's procedure: its territories to the other members (D4), busy out, leave, roll back (an install marked rollback: the point of no return, G4, since data written since the upgrade may be lost), verify (D8), rejoin a compatible supercluster of its lineage (D2, D10), return, territories back; the verifier replays it; the engine performs it as a journaled run; the lab keeps the release before the last upgrade and the data store from then, restores both on a rollback, and refuses a rollback to any other release, a second step back, and a plain install of an older release. The planner also cites D9 with G4 on the leave it marks as a point of no return",
 };
 
 export const D10: RuleEntry = {

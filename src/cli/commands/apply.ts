@@ -251,6 +251,9 @@ export async function runApply(
       : undefined;
   try {
     refuseRollbackMix(opts);
+    // D9: a DMA cluster named for a rollback says itself what it returns to (read-only, before the plan)
+    const dmaRollbackTo =
+      opts.rollback && opts.cluster?.length ? await dmaRollbackFor(fleetFile, opts.cluster) : undefined;
     if (!opts.rollback && !opts.to?.length)
       throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
     const result = await apply({
@@ -265,7 +268,10 @@ export async function runApply(
       limit: opts.limit ?? [],
       planner: (fleet, to, strategy) => {
         const plan = opts.rollback
-          ? planRollback(fleet, opts.cluster ? { clusters: opts.cluster } : {})
+          ? planRollback(fleet, {
+              ...(opts.cluster ? { clusters: opts.cluster } : {}),
+              ...(dmaRollbackTo ? { dmaRollbackTo } : {}),
+            })
           : planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped
         return plan;
@@ -388,4 +394,14 @@ async function runResume(
   await notifier.finish(result);
   await live.suspend();
   return reportResult(ctx, result, Boolean(opts.json), resumeCommand, located.fleetFile ?? fleet);
+}
+
+/** `rollbackTo` of the DMA clusters named (plan/rollback.ts); none named, none read. */
+async function dmaRollbackFor(
+  fleetFile: string,
+  clusters: readonly string[],
+): Promise<Map<string, string | null>> {
+  const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+  const { dmaRollbackTargets } = await import("../../run/rollback-targets.ts");
+  return dmaRollbackTargets(loadFleetFile(fleetFile), clusters);
 }

@@ -9,6 +9,7 @@ interface RollbackFlags {
   json?: boolean;
   explain?: boolean;
   yes?: boolean;
+  confirmFinalize?: boolean;
   state?: string;
 }
 
@@ -23,17 +24,21 @@ export function registerRollback(program: Command, ctx: CliContext): void {
   program
     .command("rollback")
     .description(
-      "plan (and with --yes perform) the return of a part-upgraded matrix to its old release, before the point of no return (M4)",
+      "plan (and with --yes perform) a rollback: a part-upgraded matrix back to its old release before the point of no return (M4), or a DMA cluster's last applied upgrade (D9)",
     )
     .argument("<fleet>", "the fleet file, as the fleet stands (rollgate fleet sync --write after an abort)")
     .option(
       "--cluster <name>",
-      "the matrix to roll back (repeatable; default every matrix running two releases)",
+      "the matrix or DMA cluster to roll back (repeatable; default every matrix running two releases; a DMA cluster only when named)",
       collect,
     )
     .option("--explain", "list for each step the rules that placed it")
     .option("--json", "print the plan (or, with --yes, the run's events) as JSON on stdout")
     .option("-y, --yes", "perform the rollback now, as rollgate apply --rollback does")
+    .option(
+      "--confirm-finalize",
+      "with --yes: confirm its points of no return beforehand (a DMA cluster's rollback itself, D9: data written since its upgrade may be lost)",
+    )
     .option(
       "--state <path>",
       "with --yes: the state file (default: .rollgate/state.db beside the fleet file)",
@@ -47,6 +52,7 @@ export function registerRollback(program: Command, ctx: CliContext): void {
             strategy: "auto",
             rollback: true,
             yes: true,
+            ...(opts.confirmFinalize ? { confirmFinalize: true } : {}),
             ...(opts.cluster ? { cluster: opts.cluster } : {}),
             ...(opts.json ? { json: true } : {}),
             ...(opts.state ? { state: opts.state } : {}),
@@ -54,12 +60,17 @@ export function registerRollback(program: Command, ctx: CliContext): void {
         }
         if (opts.state !== undefined)
           throw usageError("rollgate rollback: --state is for performing it (with --yes)");
+        if (opts.confirmFinalize)
+          throw usageError("rollgate rollback: --confirm-finalize is for performing it (with --yes)");
         const { loadFleetFile } = await import("../../io/fleet-loader.ts");
         const { planRollback } = await import("../../plan/planner.ts");
+        const { dmaRollbackTargets } = await import("../../run/rollback-targets.ts");
         const fleet = loadFleetFile(file);
         const plan = planRollback(fleet, {
           ...(opts.cluster ? { clusters: opts.cluster } : {}),
           explain: Boolean(opts.explain),
+          // a DMA cluster says itself what its rollback returns to (D9): asked, read-only
+          dmaRollbackTo: await dmaRollbackTargets(fleet, opts.cluster),
         });
         if (opts.json) {
           ctx.output.json(plan);
