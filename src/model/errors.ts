@@ -233,7 +233,7 @@ export const ERROR_CATALOG = {
   },
   ROLLGATE_E_ROLLBACK_UNSUPPORTED: {
     title:
-      "rollgate cannot roll this cluster back (a DMA cluster, D9; a generic cluster; a filesystem only newer servers mount, M5)",
+      "rollgate cannot roll this cluster back (a generic cluster; a filesystem only newer servers mount, M5; a DMA cluster that cannot say what it returns to or could rejoin nothing, D9)",
     exit: 2,
     status: 422,
   },
