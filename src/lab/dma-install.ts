@@ -19,6 +19,8 @@ export function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionRe
   const refused = rollbackRefusal(w, s, release, req.rollback === true) ?? installRefusal(w, s, release);
   if (refused) return refused;
   const rollback = req.rollback === true;
+  // D8b: the servers this install leaves off the dashboard (a fault given `once` strikes it only)
+  const missing = c.servers.filter((x) => x.faults.has("dashboard-missing")).map((x) => x.name);
   const effect = takeInstallFaults(c);
   const from = new Map(c.servers.map((x) => [x.name, x.release]));
   for (const x of c.servers) {
@@ -34,7 +36,7 @@ export function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionRe
     s,
     "install",
     effect.hangs ? null : w.ms(c, "install", effect.factor),
-    () => finishInstall(w, c, release, effect, settle, [...new Set(from.values())], rollback),
+    () => finishInstall(w, c, release, effect, settle, [...new Set(from.values())], rollback, missing),
     { release, interrupt: () => interruptInstall(w, c, release, settle) },
   );
 }
@@ -118,7 +120,7 @@ function takeInstallFaults(c: SimCluster): Effect {
   const effect = installEffect(faults);
   for (const x of c.servers)
     for (const f of [...x.faults.values()])
-      if (f.once && ["install-fails", "install-hangs", "slow-install"].includes(f.kind))
+      if (f.once && ["install-fails", "install-hangs", "slow-install", "dashboard-missing"].includes(f.kind))
         x.faults.delete(f.kind);
   return effect;
 }
@@ -131,9 +133,12 @@ function finishInstall(
   settle: number,
   from: string[],
   rollback = false,
+  missing: readonly string[] = [],
 ): ActionReply | undefined {
   const now = w.now();
   const before = c.dataStore;
+  // the dashboard as this install leaves it: a server it left off comes back with the next good one
+  if (!effect.fails) c.dashboardMissing.clear();
   for (const x of c.servers) {
     x.software = "running";
     x.loginAt = now + settle;
@@ -145,7 +150,7 @@ function finishInstall(
         x.package = release;
       }
       x.lastInstall = { release, result: "ok", at: w.iso() };
-      if (x.faults.has("dashboard-missing")) c.dashboardMissing.add(x.name);
+      if (missing.includes(x.name)) c.dashboardMissing.add(x.name);
     }
     w.note(x, effect.fails ? `install of ${release} failed` : `installed ${release}`);
   }

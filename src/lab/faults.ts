@@ -25,7 +25,8 @@ export const FAULT_HELP: Record<FaultKind, string> = {
   crash: "the server goes down at once (connections refused) and reboots after factor × its start time",
   "unreachable-refuse": "the server's address refuses connections; the server itself keeps running",
   "unreachable-drop": "the server accepts connections and never answers",
-  "dashboard-missing": "D8b: after the next install, the pair's dashboard lacks this server",
+  "dashboard-missing":
+    "D8b: after each install while the fault is on (once: the next install only), the pair's dashboard lacks this server",
   "package-mismatch": "D8c: after the next install, this server's package stays on the old release",
   "join-lost":
     "D10: the next join of this server's cluster is not replicated: it sees itself a member, the supercluster's member list lacks it (a lost member)",

@@ -29,6 +29,8 @@ export interface DmaRollback {
   /** ms after t0 when its last step ends. */
   ms: number;
   finding: string;
+  /** Where the territories it restores end (the others stay where they are now). */
+  territoriesEnd: Map<string, TerritoryAssignment>;
 }
 
 const RULES: Partial<Record<StepAction, string[]>> = {
@@ -120,6 +122,32 @@ export function planDmaRollback(fleet: Fleet, c: Cluster, to: string, t0: number
     }
   }
 
+  // at the end, its territories go back to their design where every cluster of it is then a member
+  // of its supercluster (a patch's, or the one it rejoins); else to where they stood
+  const endMembers = new Set([...(host?.clusters ?? []), c.name]);
+  const territoriesEnd = new Map<string, TerritoryAssignment>();
+  const same = (a: TerritoryAssignment, b: TerritoryAssignment) =>
+    a.primary === b.primary && (a.backup ?? "") === (b.backup ?? "");
+  for (const sc of new Set([own, host].filter((x): x is Supercluster => x !== undefined)))
+    for (const t of sc.territories) {
+      const design: TerritoryAssignment = {
+        name: t.name,
+        primary: t.primary,
+        ...(t.backup ? { backup: t.backup } : {}),
+      };
+      const away = moved.find((m) => m.now.name === t.name);
+      const now = away?.now ?? {
+        name: t.name,
+        primary: (t.assigned ?? t).primary,
+        ...((t.assigned ?? t).backup ? { backup: (t.assigned ?? t).backup } : {}),
+      };
+      if (design.primary !== c.name && design.backup !== c.name && !away) continue;
+      const back = [design.primary, design.backup].every((n) => n === undefined || endMembers.has(n))
+        ? design
+        : now;
+      if (away || !same(back, now)) territoriesEnd.set(t.name, back);
+    }
+
   const steps: Step[] = [];
   let t = t0;
   let prev: string[] = [];
@@ -148,9 +176,9 @@ export function planDmaRollback(fleet: Fleet, c: Cluster, to: string, t0: number
     j.supercluster = host.name;
   }
   push("return-to-service");
-  if (moved.length > 0) {
+  if (territoriesEnd.size > 0) {
     const r = push("restore-territories");
-    r.territories = moved.map((m) => m.now);
+    r.territories = [...territoriesEnd.values()];
   }
   const finding = `${c.name}: the rollback of its last upgrade, ${from} → ${to} (D9): ${[
     moved.length > 0
@@ -161,9 +189,11 @@ export function planDmaRollback(fleet: Fleet, c: Cluster, to: string, t0: number
     host
       ? `rejoins ${host.name} through ${steps.find((s) => s.action === "join-supercluster")!.joins} (its data store replaced by the supercluster's, D10)`
       : undefined,
-    moved.length > 0 ? "its territories come back to it" : undefined,
+    territoriesEnd.size > 0
+      ? `territories ${[...territoriesEnd.keys()].join(", ")} come back as designed where they can (D4)`
+      : undefined,
   ]
     .filter((x) => x !== undefined)
     .join("; ")}`;
-  return { steps, ms: t - t0, finding };
+  return { steps, ms: t - t0, finding, territoriesEnd };
 }

@@ -1,7 +1,7 @@
 import { RollgateError } from "../model/errors.ts";
-import type { Cluster, Fleet } from "../model/fleet.ts";
+import type { Cluster, Fleet, Territory } from "../model/fleet.ts";
 import { compareAddresses } from "../model/address.ts";
-import type { Step } from "../model/step.ts";
+import type { Step, TerritoryAssignment } from "../model/step.ts";
 import { explainStep } from "./explain.ts";
 import { planDmaRollback } from "./rollback-dma.ts";
 import { planPass } from "./rolling.ts";
@@ -112,23 +112,28 @@ function refuseNewOnlyFilesystems(c: Cluster, old: string, newer: string): void 
   }
 }
 
-/** The fleet with each territory's design replaced by its assignment now. */
-function asAssigned(fleet: Fleet): Fleet {
-  if (!fleet.superclusters.some((sc) => sc.territories.some((t) => t.assigned))) return fleet;
+/**
+ * The fleet the verifier judges a rollback against: each territory's design replaced by where the
+ * rollback leaves it (`end`: those its DMA rollbacks restore), else by where it is now, with
+ * `assigned` saying where it is now, so that the replay starts from there.
+ */
+function asAssigned(fleet: Fleet, end: ReadonlyMap<string, TerritoryAssignment>): Fleet {
+  if (end.size === 0 && !fleet.superclusters.some((sc) => sc.territories.some((t) => t.assigned)))
+    return fleet;
+  const territory = (t: Territory): Territory => {
+    const now = t.assigned ?? { primary: t.primary, ...(t.backup ? { backup: t.backup } : {}) };
+    const last = end.get(t.name) ?? now;
+    const moves = last.primary !== now.primary || (last.backup ?? "") !== (now.backup ?? "");
+    return {
+      name: t.name,
+      primary: last.primary,
+      ...(last.backup ? { backup: last.backup } : {}),
+      ...(moves ? { assigned: { primary: now.primary, ...(now.backup ? { backup: now.backup } : {}) } } : {}),
+    };
+  };
   return {
     ...fleet,
-    superclusters: fleet.superclusters.map((sc) => ({
-      ...sc,
-      territories: sc.territories.map((t) =>
-        t.assigned
-          ? {
-              name: t.name,
-              primary: t.assigned.primary,
-              ...(t.assigned.backup ? { backup: t.assigned.backup } : {}),
-            }
-          : t,
-      ),
-    })),
+    superclusters: fleet.superclusters.map((sc) => ({ ...sc, territories: sc.territories.map(territory) })),
   };
 }
 
@@ -142,6 +147,7 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
   let ms = 0;
   let lowerBoundMs = 0;
   let dmaMs = 0; // DMA rollbacks one after the other: they share their superclusters' capacity
+  const territoriesEnd = new Map<string, TerritoryAssignment>();
   for (const c of clusters) {
     if (c.pack === "polycom-dma") {
       const to = options.dmaRollbackTo!.get(c.name)!;
@@ -153,6 +159,7 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
       ms = Math.max(ms, dmaMs);
       lowerBoundMs = Math.max(lowerBoundMs, dmaMs);
       findings.push(r.finding);
+      for (const [k, v] of r.territoriesEnd) territoriesEnd.set(k, v);
       continue;
     }
     const releases = releasesOf(c);
@@ -200,7 +207,7 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
   }
   // a rollback returns the territories it moves to where they stood (not to their design): the
   // verifier's end state is the file's assignment
-  const v = verifyPlan(asAssigned(fleet), steps, targets);
+  const v = verifyPlan(asAssigned(fleet, territoriesEnd), steps, targets);
   if (options.explain) for (const s of steps) s.explain = explainStep(s, fleet);
   const plan: Plan = {
     fleet: fleet.name,

@@ -70,7 +70,7 @@ describe("DMA rollback plans (D9)", () => {
     expect(planned).toBeGreaterThan(20);
   });
 
-  it("a cluster out of its supercluster after a failed verification (D8) skips what is done: roll back, verify, rejoin the old supercluster, return", () => {
+  it("a cluster out of its supercluster after a failed verification (D8) skips what is done: roll back, verify, rejoin the old supercluster, return, territories back as designed", () => {
     const sc = dmaSupercluster("sc-east", [1, 1, 1], "10.0.1", 50);
     const stuck: Cluster = {
       ...sc.clusters[0]!,
@@ -101,10 +101,15 @@ describe("DMA rollback plans (D9)", () => {
       "verify",
       "join-supercluster",
       "return-to-service",
+      "restore-territories",
     ]);
     expect(plan.steps.find((s) => s.action === "join-supercluster")).toMatchObject({
       supercluster: "sc-east",
     });
+    // its territories come back as designed: every cluster of them is a member of sc-east again
+    expect(plan.steps.at(-1)!.territories).toEqual(
+      sc.supercluster.territories.filter((t) => t.primary === stuck.name || t.backup === stuck.name),
+    );
   });
 
   it("refuses a second step back (nothing to roll back), a rollback no supercluster could take back (D2), and a DMA cluster the caller could not read", () => {
