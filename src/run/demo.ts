@@ -60,6 +60,31 @@ export interface DemoReport {
   installsPerServer: Record<string, number>;
   escalation?: unknown;
   runState: string;
+  /** With `rollbackDemo`: the D9 part (a patch that comes back wrong on one DMA cluster, rolled back). */
+  rollback?: RollbackDemoReport;
+}
+
+/** The demo's rollback (D9): what went wrong, what was done about it, what the lab saw. */
+export interface RollbackDemoReport {
+  ok: boolean;
+  cluster: string;
+  /** The patch that came back wrong, as "10.1.0 → 10.1.1". */
+  patch: string;
+  /** The patch run's end: escalated, with the rule (D8b) and the words. */
+  patchState: string;
+  escalation?: { rule?: string; detail?: string };
+  /** The rollback's plan, in the operator's words (its findings). */
+  findings: string[];
+  /** The command that performs it, as an operator would type it. */
+  command: string;
+  /** The rollback run's end, and the cluster's release after it. */
+  rollbackState: string;
+  release: string;
+  /** The lab restored the cluster's data store to its state before the patch (D9). */
+  dataStoreRestored: boolean;
+  /** The cluster is a member of its supercluster and in service again. */
+  rejoined: boolean;
+  labViolations: number;
 }
 
 export interface DemoOptions {
@@ -73,7 +98,19 @@ export interface DemoOptions {
   onInterrupt?: DriveHooks["onInterrupt"];
   /** Where the demo keeps its files (default a new temp dir, removed when the demo ends). */
   dir?: string;
+  /**
+   * After the upgrade, show D9: a patch of the DMA supercluster comes back wrong on one cluster
+   * (a D8b fault), the run escalates, and the rollback of that cluster's last upgrade is planned
+   * (`rollbackPlanner`) and performed. Its progress lines go to `onPhase`.
+   */
+  rollbackDemo?: {
+    planner: (fleet: Fleet, cluster: string, rollbackTo: ReadonlyMap<string, string | null>) => Plan;
+    onPhase?: (line: string) => void | Promise<void>;
+  };
 }
+
+/** The demo's D9 part: the cluster whose patch comes back wrong, and the patch. */
+export const DEMO_ROLLBACK = { cluster: "dma-bos", server: "bos-2", patch: "10.1.1" } as const;
 
 /** Runs the demo: a lab on loopback, the plan, the engine, and a report of what the lab saw. */
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
@@ -143,6 +180,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       ...(result.escalation ? { escalation: result.escalation } : {}),
       runState: result.state,
     };
+    if (options.rollbackDemo && report.ok) {
+      report.rollback = await rollbackDemo(lab, options, options.rollbackDemo);
+      report.ok = report.rollback.ok;
+    }
     return report;
   } finally {
     await lab.stop();
@@ -231,4 +272,102 @@ class MixedWindows {
       out[group] = Math.round(((this.longest.get(group) ?? 0) / 1000) * speed);
     return out;
   }
+}
+
+/**
+ * D9 in the lab, after the upgrade: the fleet file brought up to date, a patch of the DMA
+ * supercluster (10.1.0 → 10.1.1) whose install leaves bos-2 off dma-bos's dashboard (D8b, that
+ * install only), so the run escalates at dma-bos's verification. The operator's way on, done here
+ * as rollgate would be told: abort the run, bring the file up to date, and roll dma-bos's last
+ * upgrade back (`rollgate rollback FLEET --cluster dma-bos --yes --confirm-finalize`).
+ */
+async function rollbackDemo(
+  lab: Awaited<ReturnType<typeof startLab>>,
+  options: DemoOptions,
+  rb: NonNullable<DemoOptions["rollbackDemo"]>,
+): Promise<RollbackDemoReport> {
+  const say = async (line: string) => {
+    await rb.onPhase?.(line);
+  };
+  const { syncFleetFile } = await import("./fleet-sync.ts");
+  const { dmaRollbackTargets } = await import("./rollback-targets.ts");
+  const { abortRun } = await import("./control.ts");
+  const { openStore } = await import("../store/open.ts");
+  const file = lab.derivedFleetPath;
+  const { cluster, server, patch } = DEMO_ROLLBACK;
+  await syncFleetFile(file, { write: true });
+  const before = loadFleetFile(file).clusters.find((c) => c.name === cluster)!.version;
+  await say(
+    `rollback demo (D9): a patch of the DMA supercluster to ${patch}; its install leaves ${server} off ${cluster}'s dashboard (D8b)`,
+  );
+  lab.fault(server, "dashboard-missing", { once: true });
+  const up = await apply({
+    fleetFile: file,
+    targets: [`polycom-dma=${patch}`],
+    strategy: "patch",
+    yes: true,
+    confirmFinalize: true,
+    planner: options.planner,
+  });
+  const esc = up.escalation as { rule?: string; detail?: string } | undefined;
+  await say(`  the patch run ${up.state}${esc ? `: [${esc.rule}] ${esc.detail}` : ""}`);
+  const store = openStore(up.statePath);
+  try {
+    const run = await store.getRun(up.runId);
+    if (run && run.state !== "completed" && run.state !== "aborted")
+      await abortRun(store, run, "rollgate demo");
+  } finally {
+    await store.close();
+  }
+  await syncFleetFile(file, { write: true });
+  const fleet = loadFleetFile(file);
+  const plan = rb.planner(fleet, cluster, await dmaRollbackTargets(fleet, [cluster]));
+  for (const f of plan.findings ?? []) await say(`  ${f}`);
+  const command = `rollgate rollback FLEET --cluster ${cluster} --yes --confirm-finalize`;
+  await say(`  ${command}`);
+  const back = await apply({
+    fleetFile: file,
+    targets: [],
+    strategy: "auto",
+    yes: true,
+    confirmFinalize: true,
+    planner: () => plan,
+  });
+  const status = lab.status();
+  const c = lab.world.clusters.get(cluster)!;
+  const release = c.servers[0]!.release;
+  const dataStoreRestored = c.dataStore.lineage.some((l) =>
+    l.startsWith("restored to its state before the upgrade"),
+  );
+  const rejoined = c.supercluster !== null && c.inService;
+  await say(
+    `  ${cluster} ${back.state}: on ${release}, ${rejoined ? `back in ${c.supercluster}` : "not back in a supercluster"}; lab violations ${status.violations.length}`,
+  );
+  return {
+    ok:
+      up.state === "escalated" &&
+      back.state === "completed" &&
+      compareVersions(release, before) === 0 &&
+      dataStoreRestored &&
+      rejoined &&
+      status.violations.length === 0,
+    cluster,
+    patch: `${before} → ${patch}`,
+    patchState: up.state,
+    ...(esc
+      ? {
+          escalation: {
+            ...(esc.rule ? { rule: esc.rule } : {}),
+            ...(esc.detail ? { detail: esc.detail } : {}),
+          },
+        }
+      : {}),
+    findings: plan.findings ?? [],
+    command,
+    rollbackState: back.state,
+    release,
+    dataStoreRestored,
+    rejoined,
+    labViolations: status.violations.length,
+  };
 }

@@ -73,3 +73,29 @@ describe("rollgate demo (real CLI, lab and engine)", () => {
     expect(events.filter((e) => e.type === "escalation")).toEqual([]);
   }, 180_000);
 });
+
+describe("rollgate demo --rollback-demo (D9, real CLI, lab and engine)", () => {
+  it("after the upgrade, a patch comes back wrong on dma-bos (D8b), the run escalates, and dma-bos's last upgrade is rolled back: its release and data store as before the patch, back in its supercluster, no lab violation", async () => {
+    const r = await runCli(["demo", "--json", "--speed", "1200", "--rollback-demo"], { timeoutMs: 180_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect(report.ok).toBe(true);
+    expect(report.rollback).toMatchObject({
+      ok: true,
+      cluster: "dma-bos",
+      patch: "10.1.0 → 10.1.1",
+      patchState: "escalated",
+      escalation: { rule: "D8b" },
+      rollbackState: "completed",
+      release: "10.1.0",
+      dataStoreRestored: true,
+      rejoined: true,
+      labViolations: 0,
+      command: "rollgate rollback FLEET --cluster dma-bos --yes --confirm-finalize",
+    });
+    expect(report.rollback.findings.join("\n")).toContain("may be lost (a point of no return, G4)");
+    // told on stderr as it goes, in the operator's words
+    expect(r.stderr).toContain("rollback demo (D9)");
+    expect(r.stderr).toContain("rollgate rollback FLEET --cluster dma-bos");
+  }, 240_000);
+});

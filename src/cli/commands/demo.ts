@@ -31,6 +31,17 @@ function renderReport(ctx: CliContext, r: DemoReport): void {
     `  rules checked       ${r.rulesChecked.ruleIds.join(" ")}; ${r.rulesChecked.statesVerified} plan states verified`,
     `  lab violations      ${r.labViolations === 0 ? paint("green", "0") : paint("red", String(r.labViolations))}`,
     `  servers on target   ${r.serversOnTarget}/${r.servers}, each installed ${Object.values(r.installsPerServer).every((n) => n === 1) ? "exactly once" : JSON.stringify(r.installsPerServer)}`,
+    ...(r.rollback
+      ? [
+          `  rollback (D9)       ${r.rollback.cluster}: the patch ${r.rollback.patch} ${r.rollback.patchState}${r.rollback.escalation ? ` [${r.rollback.escalation.rule}]` : ""}; rolled back (${r.rollback.rollbackState}) to ${r.rollback.release}, data store as before the patch: ${r.rollback.dataStoreRestored ? "yes" : "no"}, back in its supercluster: ${r.rollback.rejoined ? "yes" : "no"}, lab violations ${r.rollback.labViolations}`,
+          `                      as an operator: ${r.rollback.command}`,
+        ]
+      : [
+          paint(
+            "dim",
+            "  rollback            rollgate demo --rollback-demo then patches the DMA supercluster, one cluster comes back wrong (D8) and its last upgrade is rolled back (D9)",
+          ),
+        ]),
     r.ok ? paint("green", "  ok") : paint("red", `  NOT ok (run ${r.runState})`),
   ];
   for (const l of lines) ctx.output.out(l);
@@ -44,6 +55,10 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     )
     .option("--speed <n>", "lab time compression (a 15m install takes 15m/N)", parseSpeed, DEMO_SPEED)
     .option("--json", "stream events as JSON lines; the last line is the report")
+    .option(
+      "--rollback-demo",
+      "then show a rollback (D9): a patch of the DMA supercluster comes back wrong on one cluster (D8), the run escalates, and that cluster's last upgrade is rolled back",
+    )
     .option(
       "--dashboard [port]",
       "serve the dashboard beside the demo (default port 7450); at a terminal it stays up after the run until Ctrl-C",
@@ -61,6 +76,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             speed: number;
             json?: boolean;
             dashboard?: number | true;
+            rollbackDemo?: boolean;
             dashboardTokenFile?: string;
           } & LogOpts,
         ) => {
@@ -69,7 +85,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           // with --log-format json the events are log lines: no view on stderr (--json still streams them)
           const drawn = !eventLog || Boolean(opts.json);
           await prepareRunView(ctx.output);
-          const { compareStrategies, planUpgrade } = await import("../../plan/planner.ts");
+          const { compareStrategies, planRollback, planUpgrade } = await import("../../plan/planner.ts");
           const { runDemo } = await import("../../run/demo.ts");
           let view: RunView | undefined;
           let plan: Plan | undefined;
@@ -86,6 +102,21 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             dir,
             speed: opts.speed,
             planner: (fleet, to, strategy) => planUpgrade(fleet, { to, strategy }),
+            ...(opts.rollbackDemo
+              ? {
+                  rollbackDemo: {
+                    planner: (fleet, cluster, dmaRollbackTo) =>
+                      planRollback(fleet, { clusters: [cluster], dmaRollbackTo }),
+                    onPhase: async (line) => {
+                      // the upgrade's task tree is done: closed before the rollback's lines
+                      const open = view;
+                      view = undefined;
+                      await open?.close();
+                      ctx.output.err(line);
+                    },
+                  },
+                }
+              : {}),
             compare: (fleet, to) =>
               compareStrategies(fleet, { to }).map((c) =>
                 c.seconds === undefined ? undefined : { strategy: c.strategy, seconds: c.seconds },
