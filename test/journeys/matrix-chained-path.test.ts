@@ -84,7 +84,7 @@ describe("a matrix upgraded along a chained path (M8)", () => {
   }, 600_000);
 
   it("abort --rollback during the second pass: only that pass's point of no return counts; srv3 and srv2 go back to 3.6.0 (the pass's old release), lowest first, no rule broken", async () => {
-    const r = await rehearse("matrix-seed", 150, (t) =>
+    const r = await rehearse("matrix-seed", 300, (t) =>
       from340(t).replace("estimates: { install: 15m }", "estimates: { install: 10m, stop: 10m }"),
     );
     const engine = startEngine(["apply", r.fleet, "--to", "4.1.0", "--yes", "--confirm-finalize", "--json"]);
