@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
+import { startEngine } from "../helpers/engine.ts";
 import { labEntries } from "../helpers/journey.ts";
-import { e2eTimeouts } from "../helpers/wait.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { applyTo, rehearse, stopLabs } from "./again-helpers.ts";
 
 e2eTimeouts(90_000);
@@ -93,5 +94,36 @@ describe("a DMA cluster's last upgrade rolled back (D9)", () => {
     const down = await r.lab.act("nyc-1", { action: "install", release: "10.0.1" });
     expect(down.status).toBe(409);
     expect(JSON.stringify(down.body)).toContain("only by a rollback");
+  }, 600_000);
+
+  it("the engine killed during the rollback itself: rollgate resume finishes it without a second rollback, the data store restored once, no rule broken", async () => {
+    const r = await rehearse("dma-supercluster", 600);
+    const up = await applyTo(r.fleet, ["10.0.2"]);
+    expect(up.code, up.stderr).toBe(0);
+    expect((await runCli(["fleet", "sync", r.fleet, "--write"], { timeoutMs: 60_000 })).code).toBe(0);
+    const engine = startEngine([
+      "rollback",
+      r.fleet,
+      "--cluster",
+      "dma-bos",
+      "--yes",
+      "--confirm-finalize",
+      "--json",
+    ]);
+    const installing = () =>
+      labEntries(r.lab).some(
+        (e) => e.kind === "state" && e.server === "bos-1" && e.detail.endsWith("installing 10.0.1"),
+      );
+    await waitFor(installing, { timeoutMs: 120_000, what: "dma-bos's rollback install" });
+    engine.child.kill("SIGKILL");
+    await engine.exited;
+    const again = await runCli(["resume", r.fleet, "--confirm-finalize", "--json"], { timeoutMs: 240_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(r.lab.status().violations).toEqual([]);
+    const bos = cluster(r.lab, "dma-bos");
+    expect(bos.servers.map((s) => s.release)).toEqual(["10.0.1", "10.0.1"]);
+    expect(bos.servers.map((s) => s.installs)).toEqual([2, 2]); // the patch, then one rollback
+    expect(bos.dataStore.lineage.filter((l) => l.startsWith("restored to its state before")).length).toBe(1);
+    expect(bos).toMatchObject({ supercluster: "sc-east", inService: true });
   }, 600_000);
 });

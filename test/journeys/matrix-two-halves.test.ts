@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
+import { startEngine } from "../helpers/engine.ts";
 import { labEntries } from "../helpers/journey.ts";
-import { e2eTimeouts } from "../helpers/wait.ts";
+import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
 import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
 
 e2eTimeouts(90_000);
@@ -73,5 +74,32 @@ describe("a matrix upgraded in two halves (M12)", () => {
     expect(run.stderr).toContain("ROLLGATE_E_PLAN_FLOOR_UNREACHABLE");
     expect(run.stderr).toContain("G3");
     expect(labEntries(r.lab).filter((e) => e.kind === "action")).toEqual([]);
+  }, 600_000);
+
+  it("the engine killed while the second half installs: rollgate resume finishes it, each server installed once, no rule broken", async () => {
+    const r = await rehearse("matrix-seed", 600, floor03);
+    const engine = startEngine([
+      "apply",
+      r.fleet,
+      "--to",
+      "3.5.1",
+      "--strategy",
+      "two-halves",
+      "--yes",
+      "--confirm-finalize",
+      "--json",
+    ]);
+    await waitFor(() => notes(r.lab).includes("srv1 installing 3.5.1"), {
+      timeoutMs: 120_000,
+      what: "srv1's install",
+    });
+    engine.child.kill("SIGKILL");
+    await engine.exited;
+    const again = await runCli(["resume", r.fleet, "--confirm-finalize", "--json"], { timeoutMs: 240_000 });
+    expect(again.code, again.stderr).toBe(0);
+    const status = r.lab.status();
+    expect(status.violations).toEqual([]);
+    expect(releases(r.lab)).toEqual({ srv1: "3.5.1", srv2: "3.5.1", srv3: "3.5.1" });
+    expect(status.installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
   }, 600_000);
 });
