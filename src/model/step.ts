@@ -106,3 +106,16 @@ export interface Step {
   /** Why the step is where it is, one line per rule, for --explain. */
   explain?: string[];
 }
+
+/**
+ * What a point of no return gives up, in the words the plan, the question and the journal use
+ * (G4): an upgrade's old release; a DMA rollback's data written since the upgrade (D9, the
+ * manual's "data written since may be lost"); the last member's leave, its supercluster.
+ */
+export function noReturnWords(step: Step): string {
+  if (step.rollback)
+    return "the cluster's data store returns to its state before its last upgrade, and data written since may be lost (D9)";
+  if (step.action === "leave-supercluster" && step.rules.includes("D9"))
+    return "its supercluster is gone with its last member";
+  return "the old release cannot come back";
+}

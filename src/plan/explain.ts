@@ -1,6 +1,6 @@
 import type { Fleet } from "../model/fleet.ts";
 import { describeRule } from "../rules/packs.ts";
-import type { Step } from "../model/step.ts";
+import { noReturnWords, type Step } from "../model/step.ts";
 
 const INDEX = new WeakMap<Fleet, Map<string, Fleet["clusters"][number]>>();
 
@@ -22,7 +22,7 @@ export function explainStep(step: Step, fleet: Fleet): string[] {
         return `${base}: ${step.server ?? step.cluster} starts after the previous server is verified`;
       case "M4":
       case "G4":
-        return step.pointOfNoReturn ? `${base}: after this step the old release cannot come back` : base;
+        return step.pointOfNoReturn ? `${base}: after this step ${noReturnWords(step)}` : base;
       case "D10":
         return step.joins
           ? `${base}: ${step.cluster} joins ${step.joins}`

@@ -68,7 +68,7 @@ export function planDmaRollback(fleet: Fleet, c: Cluster, to: string, t0: number
   if (cmpVersions(to, from) >= 0)
     throw new RollgateError(
       "ROLLGATE_E_ROLLBACK_NOTHING",
-      `${c.name} runs ${from}; the rollback of its last upgrade returns it to ${to}, which is not older: there is nothing to roll back (D9)`,
+      `the fleet file says ${c.name} runs ${from}, and the cluster says a rollback of its last upgrade returns it to ${to}, which is not older: the file is out of date (rollgate fleet sync FLEET --write), or there is nothing to roll back (D9)`,
       { details: { cluster: c.name, from, to } },
     );
   const own = fleet.superclusters.find((sc) => sc.name === c.supercluster);
@@ -164,7 +164,14 @@ export function planDmaRollback(fleet: Fleet, c: Cluster, to: string, t0: number
     r.territories = moved.map((m) => m.away);
   }
   push("busy-out");
-  if (own) push("leave-supercluster");
+  if (own) {
+    const leave = push("leave-supercluster");
+    // the last member leaving: the supercluster is gone with it (G4)
+    if (own.clusters.every((m) => m === c.name)) {
+      leave.pointOfNoReturn = true;
+      leave.rules = [...leave.rules, "G4"];
+    }
+  }
   const install = push("install");
   install.release = to;
   install.rollback = true;

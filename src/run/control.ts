@@ -251,9 +251,20 @@ export async function rollbackRefusal(
   store: Store,
   run: RunRecord,
 ): Promise<
-  | { code: "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN" | "ROLLGATE_E_ROLLBACK_UNSUPPORTED"; message: string }
+  | {
+      code:
+        | "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN"
+        | "ROLLGATE_E_ROLLBACK_UNSUPPORTED"
+        | "ROLLGATE_E_RUN_FINISHED";
+      message: string;
+    }
   | undefined
 > {
+  if (run.state === "completed")
+    return {
+      code: "ROLLGATE_E_RUN_FINISHED",
+      message: `run ${run.id} has already completed: there is nothing to abort. A matrix it upgraded is past its point of no return (M4); a DMA cluster's last upgrade is rolled back with rollgate rollback FLEET --cluster C (D9)`,
+    };
   const plan = await store.getPlan(run.id);
   if (plan.rollback)
     return {
@@ -277,6 +288,26 @@ export async function rollbackRefusal(
   const past = matrixSteps.filter(
     (s) => s.pointOfNoReturn && begun(s) && (s.pass?.n ?? 0) === passNow.get(s.cluster),
   );
+  if (past.length === 0) {
+    // a server the run disabled and has not stopped (a halt at the point of no return, say) stays
+    // disabled after the abort: rollgate does not enable servers, and the rollback would count it
+    // out of service (M1, G3) and hold at its first step. Refused before anything is done.
+    const pass = (s: (typeof matrixSteps)[number]) => s.pass?.n ?? 0;
+    const onlyDisabled = matrixSteps.filter(
+      (s) =>
+        s.action === "disable" &&
+        begun(s) &&
+        pass(s) === passNow.get(s.cluster) &&
+        !matrixSteps.some(
+          (x) => x.server === s.server && x.action === "stop" && pass(x) === pass(s) && begun(x),
+        ),
+    );
+    if (onlyDisabled.length > 0)
+      return {
+        code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+        message: `${onlyDisabled.map((s) => s.server).join(", ")} ${onlyDisabled.length === 1 ? "was" : "were"} disabled by the run (virtual services moved away) and not stopped: the abort leaves ${onlyDisabled.length === 1 ? "it" : "them"} disabled (rollgate does not enable servers), and the rollback would count ${onlyDisabled.length === 1 ? "it" : "them"} out of service (M1, G3); nothing was done. Abort with --return-to-service, enable ${onlyDisabled.map((s) => s.server).join(", ")} by hand, then rollgate rollback FLEET --yes`,
+      };
+  }
   if (past.length > 0)
     return {
       code: "ROLLGATE_E_ROLLBACK_PAST_NO_RETURN",

@@ -58,6 +58,27 @@ function dmaProblems(step: Step, cluster: Cluster, obs: ServerObservation[], tar
           rule: "D4",
           detail: `${cluster.name} is not busied out and out of service (observed on ${names(serving)}): it must be before it leaves`,
         });
+      // D4: no territory of its supercluster still served by it, as the cluster sees them just now
+      // (the last member leaves with them: the supercluster dissolves)
+      const others = new Set(
+        obs.flatMap((o) => o.superclusterMembers ?? []).filter((m) => m !== cluster.name),
+      );
+      const held =
+        others.size === 0
+          ? []
+          : [
+              ...new Map(
+                obs
+                  .flatMap((o) => o.territories ?? [])
+                  .filter((t) => t.primary === cluster.name || t.backup === cluster.name)
+                  .map((t) => [t.name, t]),
+              ).values(),
+            ];
+      if (held.length)
+        problems.push({
+          rule: "D4",
+          detail: `${cluster.name} still serves ${held.map((t) => `${t.name} (${t.primary === cluster.name ? "primary" : "backup"})`).join(", ")} (observed just now): its territories go to other clusters before it leaves`,
+        });
       const offline = obs.filter((o) => o.state !== "running");
       if (offline.length)
         problems.push({

@@ -27,6 +27,15 @@ export { shellWord } from "../model/shell.ts";
  */
 export function finishCommands(fleetFile?: string, target?: string): string {
   const f = fleetFile ? shellWord(fleetFile) : "FLEET";
+  // a rollback's target is "rollback C=REL,…": finished by rolling back again, not by an apply --to
+  if (target?.startsWith("rollback ")) {
+    const clusters = target
+      .slice("rollback ".length)
+      .split(",")
+      .map((t) => `--cluster ${shellWord(t.split("=")[0]!)}`)
+      .join(" ");
+    return `\`rollgate fleet sync ${f} --write\` then \`rollgate rollback ${f} ${clusters} --yes\``;
+  }
   const to = (target ? target.split(",") : ["VERSION"]).map((t) => `--to ${shellWord(t)}`).join(" ");
   return `\`rollgate fleet sync ${f} --write\` then \`rollgate apply ${f} ${to}\``;
 }

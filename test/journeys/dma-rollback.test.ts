@@ -96,7 +96,7 @@ describe("a DMA cluster's last upgrade rolled back (D9)", () => {
     expect(JSON.stringify(down.body)).toContain("only by a rollback");
   }, 600_000);
 
-  it("the engine killed during the rollback itself: rollgate resume finishes it without a second rollback, the data store restored once, no rule broken", async () => {
+  it("the engine killed during the rollback itself: rollgate rollback --yes again finishes it without a second rollback, the data store restored once, no rule broken", async () => {
     const r = await rehearse("dma-supercluster", 600);
     const up = await applyTo(r.fleet, ["10.0.2"]);
     expect(up.code, up.stderr).toBe(0);
@@ -117,7 +117,12 @@ describe("a DMA cluster's last upgrade rolled back (D9)", () => {
     await waitFor(installing, { timeoutMs: 120_000, what: "dma-bos's rollback install" });
     engine.child.kill("SIGKILL");
     await engine.exited;
-    const again = await runCli(["resume", r.fleet, "--confirm-finalize", "--json"], { timeoutMs: 240_000 });
+    // what an operator types again: the rollback, which goes on with the run cut short (the cluster,
+    // rolled back already, has nothing more to give: planning it anew would say nothing to do)
+    const again = await runCli(
+      ["rollback", r.fleet, "--cluster", "dma-bos", "--yes", "--confirm-finalize", "--json"],
+      { timeoutMs: 240_000 },
+    );
     expect(again.code, again.stderr).toBe(0);
     expect(r.lab.status().violations).toEqual([]);
     const bos = cluster(r.lab, "dma-bos");

@@ -136,6 +136,10 @@ describe("a matrix rolled back before its point of no return", () => {
       expect(no.stderr).toContain("M4");
       expect(no.stderr).not.toMatch(/\n\s+at /); // no stack trace
     }
+    // abort --rollback of that completed run: it has finished, nothing to abort
+    const done = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 60_000 });
+    expect(done.code).toBe(2);
+    expect(done.stderr).toContain("ROLLGATE_E_RUN_FINISHED");
     expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
     // bad combinations are usage errors
     for (const args of [
@@ -185,4 +189,21 @@ describe("abort --rollback on a running matrix upgrade", () => {
     expect(r.lab.status().violations).toEqual([]);
     expect(releases(r.lab)).toEqual({ srv1: "3.5.1", srv2: "3.5.1", srv3: "3.5.1" });
   }, 900_000);
+
+  it("halted before srv1's stop (its point of no return, not confirmed): abort --rollback is refused before anything is done, naming srv1, disabled by the run", async () => {
+    const r = await rehearse("matrix-seed", 1200);
+    const halted = await runCli(["apply", r.fleet, "--to", "3.5.1", "--yes", "--json"], {
+      timeoutMs: 240_000,
+    });
+    expect(halted.code, halted.stderr).toBe(1);
+    const seen = r.lab.status().journalSeq;
+    const no = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 60_000 });
+    expect(no.code).toBe(2);
+    expect(no.stderr).toContain("ROLLGATE_E_ROLLBACK_UNSUPPORTED");
+    expect(no.stderr).toContain("srv1 was disabled by the run");
+    expect(no.stderr).not.toMatch(/\n\s+at /);
+    expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
+    const status = await runCli(["status", r.fleet, "--json"], { timeoutMs: 60_000 });
+    expect(JSON.parse(status.stdout).run.state).toBe("awaiting-confirmation"); // the run is as it was
+  }, 600_000);
 });

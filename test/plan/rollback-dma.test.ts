@@ -112,6 +112,44 @@ describe("DMA rollback plans (D9)", () => {
     );
   });
 
+  it("the only member of a new supercluster: its leave ends that supercluster, a point of no return too (G4); it rejoins the old one", () => {
+    const old = dmaSupercluster("sc-east", [1, 1, 1], "10.1.0", 70);
+    const nyc = old.clusters[0]!;
+    const upgraded: Cluster = {
+      ...nyc,
+      version: "10.2.0",
+      servers: nyc.servers.map((s) => ({ ...s, version: "10.2.0" })),
+      supercluster: "sc-east@10.2.0",
+    };
+    const others = old.clusters.slice(1);
+    const east: Supercluster = {
+      ...old.supercluster,
+      clusters: others.map((c) => c.name),
+      territories: old.supercluster.territories.map((t) => ({
+        ...t,
+        assigned: { primary: others[0]!.name, backup: others[1]!.name },
+      })),
+    };
+    const fresh: Supercluster = {
+      name: "sc-east@10.2.0",
+      pack: "polycom-dma",
+      clusters: [nyc.name],
+      territories: [],
+    };
+    const fleet = fleetOf([upgraded, ...others], [east, fresh], 0.5);
+    const plan = planRollback(fleet, {
+      clusters: [nyc.name],
+      dmaRollbackTo: new Map([[nyc.name, "10.1.0"]]),
+    });
+    expect(plan.verification.violations).toEqual([]);
+    const leave = plan.steps.find((s) => s.action === "leave-supercluster")!;
+    expect(leave.pointOfNoReturn).toBe(true);
+    expect(leave.rules).toContain("G4");
+    expect(plan.steps.find((s) => s.action === "join-supercluster")).toMatchObject({
+      supercluster: "sc-east",
+    });
+  });
+
   it("refuses a second step back (nothing to roll back), a rollback no supercluster could take back (D2), and a DMA cluster the caller could not read", () => {
     const { fleet, name } = patched(3, 0, 0.4);
     expect(() => planRollback(fleet, { clusters: [name], dmaRollbackTo: new Map([[name, null]]) })).toThrow(

@@ -76,6 +76,22 @@ describe("preconditions on observed state", () => {
     ).toEqual(["D1", "D2"]);
   });
 
+  it("D4: a leave is held back while the cluster still serves a territory of its supercluster (its own view), unless it is the last member", () => {
+    const leave = step({ action: "leave-supercluster" });
+    const ready = { inService: false, busiedOut: true, superclusterMembers: ["dma-nyc", "dma-bos"] };
+    const holding = [
+      obs("nyc-1", { ...ready, territories: [{ name: "us-east", primary: "dma-bos", backup: "dma-nyc" }] }),
+      obs("nyc-2", { ...ready, territories: [{ name: "us-east", primary: "dma-bos", backup: "dma-nyc" }] }),
+    ];
+    const problems = preconditionProblems({ step: leave, cluster: dma, observations: holding }, "10.0.1");
+    expect(problems).toEqual([expect.objectContaining({ rule: "D4" })]);
+    expect(problems[0]!.detail).toContain("us-east (backup)");
+    const moved = holding.map((o) => ({ ...o, territories: [{ name: "us-east", primary: "dma-bos" }] }));
+    expect(preconditionProblems({ step: leave, cluster: dma, observations: moved }, "10.0.1")).toEqual([]);
+    const last = holding.map((o) => ({ ...o, superclusterMembers: ["dma-nyc"] }));
+    expect(preconditionProblems({ step: leave, cluster: dma, observations: last }, "10.0.1")).toEqual([]);
+  });
+
   it("M2: a server begins only once every server above it in the numeric address order runs the target", () => {
     const disable = step({ action: "disable", cluster: "mx", server: "srv2" });
     const seen = [

@@ -1,3 +1,4 @@
+import type { Plan } from "../../plan/types.ts";
 import { type Command, Option } from "commander";
 import { STRATEGIES, type StrategyChoice } from "../../model/step.ts";
 import { action, type CliContext, parsePort, parsePositiveNumber, usageError } from "../main.ts";
@@ -252,8 +253,12 @@ export async function runApply(
   try {
     refuseRollbackMix(opts);
     // D9: a DMA cluster named for a rollback says itself what it returns to (read-only, before the plan)
+    // a rollback run cut short is gone on with, not planned again (another unfinished run: refused)
+    const going = opts.rollback ? await rollbackUnderWay(fleetFile, opts.state) : undefined;
     const dmaRollbackTo =
-      opts.rollback && opts.cluster?.length ? await dmaRollbackFor(fleetFile, opts.cluster) : undefined;
+      opts.rollback && !going && opts.cluster?.length
+        ? await dmaRollbackFor(fleetFile, opts.cluster)
+        : undefined;
     if (!opts.rollback && !opts.to?.length)
       throw usageError("rollgate apply: --to VERSION is required (e.g. --to 3.5.1)");
     const result = await apply({
@@ -267,12 +272,14 @@ export async function runApply(
       ...(opts.correctOutOfOrder ? { correctOutOfOrder: true } : {}),
       limit: opts.limit ?? [],
       planner: (fleet, to, strategy) => {
-        const plan = opts.rollback
-          ? planRollback(fleet, {
-              ...(opts.cluster ? { clusters: opts.cluster } : {}),
-              ...(dmaRollbackTo ? { dmaRollbackTo } : {}),
-            })
-          : planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
+        const plan = going
+          ? going
+          : opts.rollback
+            ? planRollback(fleet, {
+                ...(opts.cluster ? { clusters: opts.cluster } : {}),
+                ...(dmaRollbackTo ? { dmaRollbackTo } : {}),
+              })
+            : planUpgrade(fleet, { to, strategy, ...(opts.limit ? { limit: opts.limit } : {}) });
         requireDriverCommands(fleet, plan); // before any server is observed or stopped
         return plan;
       },
@@ -404,4 +411,11 @@ async function dmaRollbackFor(
   const { loadFleetFile } = await import("../../io/fleet-loader.ts");
   const { dmaRollbackTargets } = await import("../../run/rollback-targets.ts");
   return dmaRollbackTargets(loadFleetFile(fleetFile), clusters);
+}
+
+/** A rollback run of this fleet cut short: its plan, to go on with (an unfinished run of another kind is refused). */
+async function rollbackUnderWay(fleetFile: string, state: string | undefined): Promise<Plan | undefined> {
+  const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+  const { unfinishedRollbackPlan } = await import("../../run/rollback-targets.ts");
+  return unfinishedRollbackPlan(fleetFile, loadFleetFile(fleetFile), state);
 }

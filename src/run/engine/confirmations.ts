@@ -1,4 +1,4 @@
-import type { Step } from "../../model/step.ts";
+import { noReturnWords, type Step } from "../../model/step.ts";
 import type { EngineContext } from "./context.ts";
 import { mayStart } from "./schedule.ts";
 
@@ -15,7 +15,7 @@ export async function requestConfirmation(ctx: EngineContext, step: Step): Promi
     type: "confirmation.needed",
     step: step.id,
     rule: "G4",
-    reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it the old release cannot come back`,
+    reason: `${step.id} is a point of no return${rules ? ` (${rules})` : ""}: after it ${noReturnWords(step)}`,
   });
   if ((await ctx.runState()).state === "running")
     await ctx.setState("awaiting-confirmation", `G4: ${step.id}`);
