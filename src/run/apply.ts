@@ -124,7 +124,7 @@ function refuseOtherUnfinished(other: RunRecord | undefined, plan: Plan, fleetFi
   if (!other) return;
   throw new RollgateError(
     "ROLLGATE_E_RUN_UNFINISHED",
-    `run ${other.id} of this fleet (${other.target}) is unfinished (${other.state}): finish it before starting ${plan.rollback ? "a rollback" : `a run to ${plan.target}`}: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile}${plan.rollback ? " (--rollback rolls its part-upgraded matrices back)" : ""}`,
+    `run ${other.id} of this fleet (${other.target}) is unfinished (${other.state}): finish it before starting ${plan.rollback ? "a rollback" : `a run to ${plan.target}`}: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile}${plan.rollback && !other.target.startsWith("rollback ") ? " (--rollback rolls its part-upgraded matrices back)" : ""}`,
     { details: { run: other.id, target: other.target, state: other.state } },
   );
 }

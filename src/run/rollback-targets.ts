@@ -72,7 +72,7 @@ export async function unfinishedRollbackPlan(
     if (plan.rollback) return plan;
     throw new RollgateError(
       "ROLLGATE_E_RUN_UNFINISHED",
-      `run ${run.id} of this fleet (${run.target}) is unfinished (${run.state}): finish it before starting a rollback: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile} (--rollback rolls its part-upgraded matrices back)`,
+      `run ${run.id} of this fleet (${run.target}) is unfinished (${run.state}): finish it before starting a rollback: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile} (--rollback rolls its part-upgraded matrices back, D9's DMA clusters aside)`,
       { details: { run: run.id, target: run.target, state: run.state } },
     );
   } finally {
