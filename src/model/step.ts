@@ -115,7 +115,7 @@ export interface Step {
 export function noReturnWords(step: Step): string {
   if (step.rollback)
     return "the cluster's data store returns to its state before its last upgrade, and data written since may be lost (D9)";
-  if (step.action === "leave-supercluster" && step.rules.includes("D9"))
+  if (step.action === "leave-supercluster" && step.id.endsWith("@rollback"))
     return "its supercluster is gone with its last member";
   return "the old release cannot come back";
 }

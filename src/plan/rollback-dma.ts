@@ -1,8 +1,7 @@
 import { RollgateError } from "../model/errors.ts";
 import { type Cluster, type Fleet, type Supercluster, superclusterLineage } from "../model/fleet.ts";
 import type { Step, StepAction, TerritoryAssignment } from "../model/step.ts";
-import { isCompatible } from "../rules/compatible.ts";
-import { policyFor } from "../rules/context.ts";
+import { compatibleIn } from "../rules/context.ts";
 import { makeStep } from "./dma-steps.ts";
 import { fmtPct } from "./rolling.ts";
 import { cmpVersions } from "./versions.ts";
@@ -46,14 +45,13 @@ const RULES: Partial<Record<StepAction, string[]>> = {
 
 /** The supercluster a rolled-back cluster rejoins: one of its lineage it is compatible with. */
 function hostFor(fleet: Fleet, c: Cluster, to: string, lineage: string): Supercluster | undefined {
-  const policy = policyFor(fleet, c);
   const byName = new Map(fleet.clusters.map((x) => [x.name, x]));
   const fits = (sc: Supercluster) =>
     superclusterLineage(sc.name) === lineage &&
     sc.clusters.some((m) => m !== c.name) &&
     sc.clusters
       .filter((m) => m !== c.name)
-      .every((m) => byName.get(m)!.servers.every((s) => isCompatible(s.version, to, policy)));
+      .every((m) => byName.get(m)!.servers.every((s) => compatibleIn(fleet, c, s.version, to)));
   const own = fleet.superclusters.find((sc) => sc.name === c.supercluster);
   const left = fleet.superclusters.find((sc) => sc.name === c.leftSupercluster);
   for (const sc of [own, left]) if (sc && fits(sc)) return sc;

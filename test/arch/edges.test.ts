@@ -66,6 +66,7 @@ const ENTRIES: Record<string, readonly string[] | "every module"> = {
     "demo.ts",
     "demo-speed.ts",
     "fleet-sync.ts",
+    "rollback-targets.ts",
     "locate.ts",
     "state-path.ts",
     "summary.ts",

@@ -45,10 +45,11 @@ describe("rollgate plan --limit", () => {
   it("--compare takes the limit too", async () => {
     const r = await runCli([...MIXED, "--limit", "matrix-a", "--compare", "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    // the strategies of matrix-a alone: rolling and the full stop (M12), none of the DMA ones
+    // the strategies of matrix-a alone: rolling and M12's two alternatives, none of the DMA ones
     expect(JSON.parse(r.stdout).strategies.map((s: { strategy: string }) => s.strategy)).toEqual([
       "rolling",
       "all-at-once",
+      "two-halves",
     ]);
   });
 
