@@ -211,8 +211,11 @@ export function m5NewOnlyMounts(state: FleetState, f: ServerClusterFacts, out: R
   }
 }
 
-/** G1: the releases running side by side in a (non-matrix) cluster are compatible. */
-export function g1SideBySide(ctx: RuleContext, f: ServerClusterFacts, out: RuleViolation[]): void {
+/**
+ * The releases a cluster's running servers run, when there are two or more (undefined when they
+ * run one: the common case, answered without a set, since the verifier asks at every instant).
+ */
+function releasesSideBySide(f: ServerClusterFacts): string[] | undefined {
   let first: string | undefined;
   let mixed = false;
   for (const r of f.servers)
@@ -220,11 +223,17 @@ export function g1SideBySide(ctx: RuleContext, f: ServerClusterFacts, out: RuleV
       if (first === undefined) first = r.release;
       else if (r.release !== first) mixed = true;
     }
-  if (!mixed) return;
-  const policy = policyFor(ctx.fleet, ctx.clusters.get(f.name)!);
+  if (!mixed) return undefined;
   const releases = new Set<string>();
   for (const r of f.servers) if (r.running) releases.add(r.release);
-  const list = [...releases];
+  return [...releases];
+}
+
+/** G1: the releases running side by side in a (non-matrix) cluster are compatible. */
+export function g1SideBySide(ctx: RuleContext, f: ServerClusterFacts, out: RuleViolation[]): void {
+  const list = releasesSideBySide(f);
+  if (!list) return;
+  const policy = policyFor(ctx.fleet, ctx.clusters.get(f.name)!);
   for (let i = 0; i < list.length; i++)
     for (let k = i + 1; k < list.length; k++)
       if (!isCompatible(list[i]!, list[k]!, policy))
@@ -241,17 +250,8 @@ export function g1SideBySide(ctx: RuleContext, f: ServerClusterFacts, out: RuleV
  * upgrade at all: no plan can start from it.
  */
 export function m8SupportedSideBySide(f: ServerClusterFacts, out: RuleViolation[]): void {
-  let first: string | undefined;
-  let mixed = false;
-  for (const r of f.servers)
-    if (r.running) {
-      if (first === undefined) first = r.release;
-      else if (r.release !== first) mixed = true;
-    }
-  if (!mixed) return;
-  const releases = [...new Set(f.servers.filter((r) => r.running).map((r) => r.release))].sort(
-    compareVersions,
-  );
+  const releases = releasesSideBySide(f)?.sort(compareVersions);
+  if (!releases) return;
   for (let i = 0; i < releases.length; i++)
     for (let k = i + 1; k < releases.length; k++)
       if (!isSupportedMatrixPath(releases[i]!, releases[k]!)) {

@@ -244,8 +244,9 @@ const DMA_STEP = new Set([
 /**
  * `rollgate abort --rollback`, asked before the run is touched: why its matrices cannot go back
  * to their old release, or undefined when they may. A matrix whose point of no return (M4, G4)
- * has begun cannot; a run of DMA clusters only has no matrix to take back (D9 is not built); a
- * rollback is not rolled back in turn.
+ * has begun cannot; a run of DMA clusters only has no matrix to take back (a DMA cluster's last
+ * upgrade is rolled back on its own, D9: rollgate rollback --cluster C); a rollback is not rolled
+ * back in turn; a matrix server the run only disabled would hold the rollback (M1, G3).
  */
 export async function rollbackRefusal(
   store: Store,
@@ -276,7 +277,7 @@ export async function rollbackRefusal(
   if (matrixSteps.length === 0)
     return {
       code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
-      message: `run ${run.id} upgrades DMA clusters only (${[...dma].join(", ")}): their rollback (D9) is not built into rollgate; nothing was done`,
+      message: `run ${run.id} upgrades DMA clusters only (${[...dma].join(", ")}): abort --rollback takes matrices back; nothing was done. A DMA cluster's last upgrade is rolled back on its own (D9): rollgate abort FLEET --return-to-service, rollgate fleet sync FLEET --write, then rollgate rollback FLEET --cluster C --yes`,
     };
   const journal = readJournal(await store.events(run.id), plan);
   // a chain (M8) has a point of no return per pass: only the pass under way counts, since a rollback

@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Lab, startLab } from "../../src/lab/index.ts";
 import { REPO, tempDir } from "../helpers/cli.ts";
-import { labStateChanges } from "../helpers/journey.ts";
+import { labEntries, labStateChanges } from "../helpers/journey.ts";
 
 /**
  * Helpers of the journeys "a supercluster upgraded twice", "abort then go on", "one cluster
@@ -60,3 +60,20 @@ export function service(
 export function releases(lab: Lab): Record<string, string> {
   return Object.fromEntries(lab.status().servers.map((s) => [s.name, s.release]));
 }
+
+/** The lab's state notes that `pattern` matches, in order, as "server <its first group>". */
+export function labNotes(lab: Lab, pattern: RegExp): string[] {
+  const out: string[] = [];
+  for (const e of labEntries(lab)) {
+    const m = e.kind === "state" ? pattern.exec(e.detail) : null;
+    if (m) out.push(`${e.server} ${m[1]}`);
+  }
+  return out;
+}
+
+/** The installs the lab began, in order, as "server release". */
+export const installs = (lab: Lab): string[] => labNotes(lab, /: installing (\S+)$/);
+
+/** The matrix servers' stops, installs and starts as the lab saw them, in order ("srv3 stopped"). */
+export const stopsInstallsStarts = (lab: Lab): string[] =>
+  labNotes(lab, /: (stopped|installing \S+|started)$/);

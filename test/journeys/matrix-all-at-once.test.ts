@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { labEntries } from "../helpers/journey.ts";
 import { e2eTimeouts } from "../helpers/wait.ts";
-import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
+import { applyTo, rehearse, releases, stopLabs, stopsInstallsStarts } from "./again-helpers.ts";
 
 e2eTimeouts(90_000);
 
@@ -19,16 +18,6 @@ afterEach(stopLabs);
 
 const fullStopFleet = (t: string) =>
   t.replace("capacityFloor: 0.6", "capacityFloor: 0").replace("version: 3.5.0", "version: 3.1.2");
-
-/** The lab's state notes of one kind ("stopped", "installing 4.1.0", "started"), in order, as "server note". */
-function notes(lab: Lab): string[] {
-  const out: string[] = [];
-  for (const e of labEntries(lab)) {
-    const m = e.kind === "state" ? /: (stopped|installing \S+|started)$/.exec(e.detail) : null;
-    if (m) out.push(`${e.server} ${m[1]}`);
-  }
-  return out;
-}
 
 describe("a matrix upgraded all at once (M12)", () => {
   it("3.1.2 → 4.1.0 at floor 0: compare shows it, auto refuses the outage, --strategy all-at-once performs it: every server stopped before any install, no rule broken", async () => {
@@ -56,7 +45,7 @@ describe("a matrix upgraded all at once (M12)", () => {
     expect(status.violations).toEqual([]);
     expect(releases(r.lab)).toEqual({ srv1: "4.1.0", srv2: "4.1.0", srv3: "4.1.0" });
     expect(status.installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
-    const log = notes(r.lab);
+    const log = stopsInstallsStarts(r.lab);
     const lastStop = Math.max(...["srv1", "srv2", "srv3"].map((s) => log.indexOf(`${s} stopped`)));
     const firstInstall = Math.min(
       ...["srv1", "srv2", "srv3"].map((s) => log.indexOf(`${s} installing 4.1.0`)),

@@ -3,7 +3,7 @@ import { runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { labEntries } from "../helpers/journey.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
-import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
+import { applyTo, installs, rehearse, releases, stopLabs } from "./again-helpers.ts";
 
 e2eTimeouts(90_000);
 
@@ -17,16 +17,6 @@ e2eTimeouts(90_000);
 afterEach(stopLabs);
 
 const from340 = (t: string) => t.replace("version: 3.5.0", "version: 3.4.0");
-
-/** The installs the lab performed, in order, as "server release". */
-function installs(lab: Parameters<typeof labEntries>[0]): string[] {
-  const out: string[] = [];
-  for (const e of labEntries(lab)) {
-    const m = e.kind === "state" ? /: installing (\S+)$/.exec(e.detail) : null;
-    if (m) out.push(`${e.server} ${m[1]}`);
-  }
-  return out;
-}
 
 describe("a matrix upgraded along a chained path (M8)", () => {
   it("rollgate plan shows the two passes; rollgate apply --to 4.1.0 performs both: each server installed 3.6.0 then 4.1.0, in the address order, no rule broken", async () => {

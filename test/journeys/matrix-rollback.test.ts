@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { labEntries } from "../helpers/journey.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
-import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
+import { applyTo, installs, rehearse, releases, stopLabs } from "./again-helpers.ts";
 
 e2eTimeouts(600_000);
 
@@ -19,16 +18,6 @@ afterEach(stopLabs);
 
 const slowSteps = (t: string) =>
   t.replace("estimates: { install: 15m }", "estimates: { install: 10m, stop: 10m }");
-
-/** The installs the lab performed, in order, as "server release". */
-function installs(lab: Lab): string[] {
-  const out: string[] = [];
-  for (const e of labEntries(lab)) {
-    const m = e.kind === "state" ? /: installing (\S+)$/.exec(e.detail) : null;
-    if (m) out.push(`${e.server} ${m[1]}`);
-  }
-  return out;
-}
 
 describe("a matrix rolled back before its point of no return", () => {
   it("aborted with srv3 and srv2 on 3.5.1: fleet sync, rollgate rollback shows the plan, --yes performs it; srv2 then srv3 go back to 3.5.0, every server running, no rule broken", async () => {

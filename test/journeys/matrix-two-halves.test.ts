@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { Lab } from "../../src/lab/index.ts";
 import { runCli } from "../helpers/cli.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { labEntries } from "../helpers/journey.ts";
 import { e2eTimeouts, waitFor } from "../helpers/wait.ts";
-import { applyTo, rehearse, releases, stopLabs } from "./again-helpers.ts";
+import { applyTo, rehearse, releases, stopLabs, stopsInstallsStarts } from "./again-helpers.ts";
 
 e2eTimeouts(90_000);
 
@@ -19,16 +18,6 @@ e2eTimeouts(90_000);
 afterEach(stopLabs);
 
 const floor03 = (t: string) => t.replace("capacityFloor: 0.6", "capacityFloor: 0.3");
-
-/** The lab's state notes ("stopped", "installing 3.5.1", "started"), in order, as "server note". */
-function notes(lab: Lab): string[] {
-  const out: string[] = [];
-  for (const e of labEntries(lab)) {
-    const m = e.kind === "state" ? /: (stopped|installing \S+|started)$/.exec(e.detail) : null;
-    if (m) out.push(`${e.server} ${m[1]}`);
-  }
-  return out;
-}
 
 describe("a matrix upgraded in two halves (M12)", () => {
   it("compare shows it with no outage; --strategy two-halves upgrades srv3, then srv2 and srv1 together once srv3 runs 3.5.1; no rule broken", async () => {
@@ -54,7 +43,7 @@ describe("a matrix upgraded in two halves (M12)", () => {
     expect(status.violations).toEqual([]);
     expect(releases(r.lab)).toEqual({ srv1: "3.5.1", srv2: "3.5.1", srv3: "3.5.1" });
     expect(status.installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
-    const log = notes(r.lab);
+    const log = stopsInstallsStarts(r.lab);
     // srv3 went first and came back on 3.5.1 before srv2 or srv1 stopped
     expect(log.indexOf("srv3 started")).toBeGreaterThan(log.indexOf("srv3 installing 3.5.1"));
     expect(log.indexOf("srv3 started")).toBeLessThan(log.indexOf("srv2 stopped"));
@@ -89,7 +78,7 @@ describe("a matrix upgraded in two halves (M12)", () => {
       "--confirm-finalize",
       "--json",
     ]);
-    await waitFor(() => notes(r.lab).includes("srv1 installing 3.5.1"), {
+    await waitFor(() => stopsInstallsStarts(r.lab).includes("srv1 installing 3.5.1"), {
       timeoutMs: 120_000,
       what: "srv1's install",
     });

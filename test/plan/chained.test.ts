@@ -5,7 +5,7 @@ import type { Step } from "../../src/model/step.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
 import { chainedMatrixPath } from "../../src/rules/supported-paths.ts";
-import { fleetOf, matrixCluster } from "./fleets.ts";
+import { fleetOf, scrambledMatrix } from "./fleets.ts";
 
 /**
  * M8's chained path: a matrix whose release has no supported rolling path to the target is
@@ -61,16 +61,8 @@ describe("the chain of supported paths (M8)", () => {
 });
 
 /** A matrix of `n` servers on `from`, with its file order scrambled so that M2 has work to do. */
-function matrixFleet(n: number, from: string, shuffle: number, floor: number, filesystems = false) {
-  const c = matrixCluster("mx", n, from, 7);
-  c.servers = c.servers.map((s, k) => {
-    const address = `10.0.7.${((k * 7 + shuffle) % 250) + 1}`;
-    return { ...s, address, interfaces: [address] };
-  });
-  const seen = new Set<string>();
-  c.servers = c.servers.filter((s) => !seen.has(s.address) && seen.add(s.address));
-  if (filesystems) c.filesystems = [{ name: "fs1", mountedOn: c.servers.map((s) => s.name) }];
-  return fleetOf([c], [], floor);
+function matrixFleet(n: number, from: string, shuffle: number, floor: number, fs = false) {
+  return fleetOf([scrambledMatrix(n, from, 7, shuffle, { fs })], [], floor);
 }
 
 describe("chained plans over random matrices", () => {

@@ -35,6 +35,34 @@ export function matrixCluster(
   };
 }
 
+/**
+ * A matrix of `n` servers on `version` whose addresses are scrambled by `shuffle` (10.0.<base>.x),
+ * so that M2's order is not the file's (servers that land on one address are dropped); with
+ * `fs`, a filesystem fs1 mounted on every server; `capacity` gives server k's weight.
+ */
+export function scrambledMatrix(
+  n: number,
+  version: string,
+  base: number,
+  shuffle: number,
+  options: { fs?: boolean; capacity?: (k: number) => number } = {},
+): Cluster {
+  const c = matrixCluster("mx", n, version, base);
+  c.servers = c.servers.map((s, k) => {
+    const address = `10.0.${base}.${((k * 7 + shuffle) % 250) + 1}`;
+    return {
+      ...s,
+      address,
+      interfaces: [address],
+      ...(options.capacity ? { capacity: options.capacity(k) } : {}),
+    };
+  });
+  const seen = new Set<string>();
+  c.servers = c.servers.filter((s) => !seen.has(s.address) && seen.add(s.address));
+  if (options.fs) c.filesystems = [{ name: "fs1", mountedOn: c.servers.map((s) => s.name) }];
+  return c;
+}
+
 export function genericCluster(
   name: string,
   n: number,

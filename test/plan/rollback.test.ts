@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { compareAddresses } from "../../src/model/address.ts";
 import { planRollback } from "../../src/plan/rollback.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
-import { dmaSupercluster, fleetOf, genericCluster, matrixCluster } from "./fleets.ts";
+import { dmaSupercluster, fleetOf, genericCluster, matrixCluster, scrambledMatrix } from "./fleets.ts";
 
 /**
  * Going back before the point of no return (issue 12, item 2): the upgraded servers of a matrix
@@ -14,16 +14,9 @@ import { dmaSupercluster, fleetOf, genericCluster, matrixCluster } from "./fleet
 
 /** A matrix of `n` servers whose top `k` in the address order run 3.5.1, the rest 3.5.0; file order scrambled. */
 function partUpgraded(n: number, k: number, shuffle: number, floor: number, fs = false) {
-  const c = matrixCluster("mx", n, "3.5.0", 9);
-  c.servers = c.servers.map((s, i) => {
-    const address = `10.0.9.${((i * 7 + shuffle) % 250) + 1}`;
-    return { ...s, address, interfaces: [address] };
-  });
-  const seen = new Set<string>();
-  c.servers = c.servers.filter((s) => !seen.has(s.address) && seen.add(s.address));
+  const c = scrambledMatrix(n, "3.5.0", 9, shuffle, { fs });
   const top = [...c.servers].sort((a, b) => compareAddresses(b.address, a.address)).slice(0, k);
   for (const s of top) s.version = "3.5.1";
-  if (fs) c.filesystems = [{ name: "fs1", mountedOn: c.servers.map((s) => s.name) }];
   return fleetOf([c], [], floor);
 }
 

@@ -4,7 +4,7 @@ import { compareAddresses } from "../../src/model/address.ts";
 import type { Step } from "../../src/model/step.ts";
 import { compareStrategies, planUpgrade } from "../../src/plan/planner.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
-import { fleetOf, matrixCluster } from "./fleets.ts";
+import { fleetOf, matrixCluster, scrambledMatrix } from "./fleets.ts";
 
 /**
  * M12's two halves: the top of the address order upgraded together while the rest runs the
@@ -13,15 +13,8 @@ import { fleetOf, matrixCluster } from "./fleets.ts";
  * of no return (M4, G4); auto never takes it; --compare shows it beside rolling.
  */
 function matrixFleet(n: number, shuffle: number, floor: number, fs: boolean, from = "3.5.0") {
-  const c = matrixCluster("mx", n, from, 8);
-  c.servers = c.servers.map((s, k) => {
-    const address = `10.0.8.${((k * 7 + shuffle) % 250) + 1}`;
-    return { ...s, address, interfaces: [address], capacity: 1 + ((k * 3 + shuffle) % 4) };
-  });
-  const seen = new Set<string>();
-  c.servers = c.servers.filter((s) => !seen.has(s.address) && seen.add(s.address));
-  if (fs) c.filesystems = [{ name: "fs1", mountedOn: c.servers.map((s) => s.name) }];
-  return fleetOf([c], [], floor);
+  const capacity = (k: number) => 1 + ((k * 3 + shuffle) % 4);
+  return fleetOf([scrambledMatrix(n, from, 8, shuffle, { fs, capacity })], [], floor);
 }
 
 describe("two-halves plans over random matrices (M12)", () => {
