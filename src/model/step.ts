@@ -112,10 +112,18 @@ export interface Step {
  * (G4): an upgrade's old release; a DMA rollback's data written since the upgrade (D9, the
  * manual's "data written since may be lost"); the last member's leave, its supercluster.
  */
+const OLD_RELEASE_GONE = "the old release cannot come back";
+
+/** `noReturnWords` as the question at a point of no return puts it ("… cannot come back after it"). */
+export function noReturnAfterIt(step: Step): string {
+  const words = noReturnWords(step);
+  return words === OLD_RELEASE_GONE ? `${words} after it` : `after it ${words}`;
+}
+
 export function noReturnWords(step: Step): string {
   if (step.rollback)
     return "the cluster's data store returns to its state before its last upgrade, and data written since may be lost (D9)";
   if (step.action === "leave-supercluster" && step.id.endsWith("@rollback"))
     return "its supercluster is gone with its last member";
-  return "the old release cannot come back";
+  return OLD_RELEASE_GONE;
 }

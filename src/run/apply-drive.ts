@@ -1,6 +1,6 @@
 import { driverFor as defaultDriverFor } from "../drivers/index.ts";
 import type { Fleet } from "../model/fleet.ts";
-import { noReturnWords, type Step } from "../model/step.ts";
+import { noReturnAfterIt, type Step } from "../model/step.ts";
 import type { Plan } from "../plan/types.ts";
 import type { RunRecord, Store } from "../store/types.ts";
 import type { EarlySignals } from "./apply-signals.ts";
@@ -93,7 +93,7 @@ function pointOfNoReturnQuestion(
       let yes: boolean;
       try {
         yes = await input.ask(
-          `${step.id} is a point of no return (${step.rules.join(", ")}): ${noReturnWords(step) === "the old release cannot come back" ? "the old release cannot come back after it" : `after it ${noReturnWords(step)}`}. Go on?`,
+          `${step.id} is a point of no return (${step.rules.join(", ")}): ${noReturnAfterIt(step)}. Go on?`,
           questions.signal,
         );
       } catch (e) {

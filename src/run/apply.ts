@@ -18,7 +18,7 @@ import type { ApplyInput, DriveResult } from "./apply-types.ts";
 import { fleetClaims, fleetIdentity } from "./identity.ts";
 import { holdLease, type LeaseKeeper, leaseTiming } from "./lease.ts";
 import { isStoreUrl } from "../store/location.ts";
-import { statePathFrom } from "./locate.ts";
+import { statePathFrom, unfinishedRunError } from "./locate.ts";
 
 /**
  * `rollgate apply` and `rollgate resume` as functions: the shell around the engine. Bad input is
@@ -121,12 +121,8 @@ async function applyWith(input: ApplyInput, early: EarlySignals): Promise<DriveR
  * anything is observed or asked; the way on is to resume that run or abort it.
  */
 function refuseOtherUnfinished(other: RunRecord | undefined, plan: Plan, fleetFile: string): void {
-  if (!other) return;
-  throw new RollgateError(
-    "ROLLGATE_E_RUN_UNFINISHED",
-    `run ${other.id} of this fleet (${other.target}) is unfinished (${other.state}): finish it before starting ${plan.rollback ? "a rollback" : `a run to ${plan.target}`}: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile}${plan.rollback && !other.target.startsWith("rollback ") ? " (--rollback rolls its part-upgraded matrices back)" : ""}`,
-    { details: { run: other.id, target: other.target, state: other.state } },
-  );
+  if (other)
+    throw unfinishedRunError(other, plan.rollback ? "a rollback" : `a run to ${plan.target}`, fleetFile);
 }
 
 /**

@@ -283,17 +283,15 @@ export async function rollbackRefusal(
   // a chain (M8) has a point of no return per pass: only the pass under way counts, since a rollback
   // returns the matrix to the release that pass started from (an earlier pass's is behind it)
   const begun = (s: (typeof matrixSteps)[number]) => (journal.steps.get(s.id)?.attempts ?? 0) > 0;
+  const pass = (s: (typeof matrixSteps)[number]) => s.pass?.n ?? 0;
   const passNow = new Map<string, number>();
   for (const s of matrixSteps)
-    if (begun(s)) passNow.set(s.cluster, Math.max(passNow.get(s.cluster) ?? 0, s.pass?.n ?? 0));
-  const past = matrixSteps.filter(
-    (s) => s.pointOfNoReturn && begun(s) && (s.pass?.n ?? 0) === passNow.get(s.cluster),
-  );
+    if (begun(s)) passNow.set(s.cluster, Math.max(passNow.get(s.cluster) ?? 0, pass(s)));
+  const past = matrixSteps.filter((s) => s.pointOfNoReturn && begun(s) && pass(s) === passNow.get(s.cluster));
   if (past.length === 0) {
     // a server the run disabled and has not stopped (a halt at the point of no return, say) stays
     // disabled after the abort: rollgate does not enable servers, and the rollback would count it
     // out of service (M1, G3) and hold at its first step. Refused before anything is done.
-    const pass = (s: (typeof matrixSteps)[number]) => s.pass?.n ?? 0;
     const onlyDisabled = matrixSteps.filter(
       (s) =>
         s.action === "disable" &&

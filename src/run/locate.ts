@@ -210,3 +210,17 @@ export function locatedNote(l: LocatedRun): string | undefined {
     ? `the lab's run ${l.run.id}: read from ${l.statePath} (the state of ${l.viaLab.derivedFleet})`
     : undefined;
 }
+
+/**
+ * ROLLGATE_E_RUN_UNFINISHED: one unfinished run per fleet (by its servers). `starting` says what
+ * was asked ("a rollback", "a run to 3.5.1"); the way on is to resume that run or abort it
+ * (`abort --rollback` is named for an upgrade run, which it can take back).
+ */
+export function unfinishedRunError(other: RunRecord, starting: string, fleetFile: string): RollgateError {
+  const takeBack = starting === "a rollback" && !other.target.startsWith("rollback ");
+  return new RollgateError(
+    "ROLLGATE_E_RUN_UNFINISHED",
+    `run ${other.id} of this fleet (${other.target}) is unfinished (${other.state}): finish it before starting ${starting}: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile}${takeBack ? " (--rollback rolls its part-upgraded matrices back)" : ""}`,
+    { details: { run: other.id, target: other.target, state: other.state } },
+  );
+}

@@ -7,6 +7,7 @@ import type { Plan } from "../plan/types.ts";
 import { isStoreUrl } from "../store/location.ts";
 import { openStore } from "../store/open.ts";
 import { fleetIdentity } from "./identity.ts";
+import { unfinishedRunError } from "./locate.ts";
 import { statePathFrom } from "./state-path.ts";
 
 /**
@@ -70,11 +71,7 @@ export async function unfinishedRollbackPlan(
     if (!run) return undefined;
     const plan = await store.getPlan(run.id);
     if (plan.rollback) return plan;
-    throw new RollgateError(
-      "ROLLGATE_E_RUN_UNFINISHED",
-      `run ${run.id} of this fleet (${run.target}) is unfinished (${run.state}): finish it before starting a rollback: rollgate resume ${fleetFile}, or rollgate abort ${fleetFile} (--rollback rolls its part-upgraded matrices back, D9's DMA clusters aside)`,
-      { details: { run: run.id, target: run.target, state: run.state } },
-    );
+    throw unfinishedRunError(run, "a rollback", fleetFile);
   } finally {
     await store.close();
   }
