@@ -214,4 +214,39 @@ describe("journey: questions at the terminal", () => {
     },
     120_000,
   );
+
+  it("an operator rolls back a DMA cluster at a terminal and answers no at the rollback itself (D9): its words say what is lost, nothing is rolled back, the run stays resumable", async () => {
+    const { dir, fleet: file } = exampleFleet("dma-supercluster.yaml");
+    const lab = await startLab(file, { speed: 1200 });
+    labs.push(lab);
+    const fleet = lab.derivedFleetPath;
+    const up = await runCli(["apply", fleet, "--to", "10.0.2", "--yes", "--confirm-finalize"], {
+      timeoutMs: 240_000,
+    });
+    expect(up.code, up.stderr).toBe(0);
+    expect((await runCli(["fleet", "sync", fleet, "--write"], { timeoutMs: 60_000 })).code).toBe(0);
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+    const rollback = tty.rollgate(`rollback ${fleet} --cluster dma-bos --yes`);
+    const q = await tty.waitForScreen(
+      /(dma-bos\/install@rollback) is a point of no return \([^)]*\): after it the cluster's data store returns to its state before its last upgrade, and data written since may be lost \(D9\)\. Go on\? \[y\/N\]/,
+      120_000,
+      "the rollback's question",
+    );
+    expect(q[1]).toBe("dma-bos/install@rollback");
+    const labSeq = lab.status().journalSeq;
+    tty.keys("n", true);
+    tty.keys("Enter");
+    expect(await rollback.exitCode(120_000), tty.screen()).toBe(1);
+    expect(tty.screen()).toMatch(/halted before dma-bos\/install@rollback: you answered no/);
+    // what the lab saw: no install after the "n"; dma-bos still on 10.0.2, its upgrade still rollbackable
+    const after = labJournal(lab.journalPath!).filter((e) => e.seq > labSeq);
+    expect(after.filter((e) => e.kind === "action" && e.action === "install")).toEqual([]);
+    const bos = lab.world.clusters.get("dma-bos")!;
+    expect(bos.servers.map((s) => s.release)).toEqual(["10.0.2", "10.0.2"]);
+    expect(bos.rollbackTo?.release).toBe("10.0.1");
+    const st = JSON.parse((await runCli(["status", fleet, "--json"], { timeoutMs: 30_000 })).stdout);
+    expect(st.run.state).toBe("awaiting-confirmation");
+    expect(lab.status().violations).toEqual([]);
+  });
 });
