@@ -16,7 +16,7 @@ import { readObservation } from "./observation.ts";
  *
  * Placeholders replaced inside each argument: {name} {address} (the server that receives the
  * command), {server} (the server acted on: differs for a matrix management operation sent to an
- * old-release server, M7), {cluster} {release} {joins}
+ * old-release server, M7), {cluster} {release} {mode} (set-mode, M11) {joins}
  * {supercluster} {filesystem} {territories} (JSON) {unassigned} (JSON: D5's record step). The `status` command must print a JSON object
  * with at least { "state", "release" } (the ServerObservation fields of src/drivers/driver.ts).
  * An action's command succeeds with exit code 0; anything else is reported as refused.
@@ -102,6 +102,7 @@ export class ExecDriver implements Driver {
       address: target.server.address,
       cluster: target.cluster.name,
       release: args.release ?? "",
+      mode: args.mode ?? "",
       joins: args.joins ?? "",
       supercluster: args.supercluster ?? "",
       filesystem: args.filesystem ?? "",

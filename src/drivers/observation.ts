@@ -20,6 +20,10 @@ const names = z.array(z.string());
 const observationSchema = z.looseObject({
   state: z.enum(["running", "stopped", "installing", "isolated", "unreachable"]),
   release: version,
+  mode: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, { message: "not a mode name (lowercase letters, digits and '-')" })
+    .optional(),
   disabled: z.boolean().optional(),
   backups: z.number().int().min(0).optional(),
   members: names.optional(),
@@ -40,6 +44,7 @@ const observationSchema = z.looseObject({
     .looseObject({
       action: z.string(),
       release: z.string().optional(),
+      mode: z.string().optional(),
       startedAt: z.string().optional(),
       endsAt: z.string().nullable().optional(),
     })

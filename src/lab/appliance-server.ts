@@ -167,11 +167,13 @@ export function toActionRequest(action: string, body: Record<string, unknown>): 
   const str = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
   const req: ActionRequest = { action };
   const release = str("release");
+  const mode = str("mode");
   const joins = str("joins");
   const supercluster = str("supercluster");
   const filesystem = str("filesystem");
   const server = str("server");
   if (release) req.release = release;
+  if (mode) req.mode = mode;
   if (joins) req.joins = joins;
   if (supercluster) req.supercluster = supercluster;
   if (filesystem) req.filesystem = filesystem;

@@ -80,6 +80,9 @@ function clusterToFile(c: Cluster, options: { speed: number; driverUrl: string }
   if (c.maxUnavailable !== undefined) out.maxUnavailable = c.maxUnavailable;
   if (c.order) out.order = orderToFile(c.order);
   if (c.compatibility) out.compatibility = policyToFile(c.compatibility);
+  // M11: the matrix's mode and declared passes, as the fleet says them
+  if (c.mode !== undefined) out.mode = c.mode;
+  if (c.passes) out.passes = c.passes.map((p) => (p.kind === "release" ? "release" : { mode: p.mode }));
   out.servers = c.servers.map((s) => ({
     name: s.name,
     address: s.address,
@@ -87,6 +90,7 @@ function clusterToFile(c: Cluster, options: { speed: number; driverUrl: string }
     ...(s.version !== c.version ? { version: s.version } : {}),
     ...(s.capacity !== 1 ? { capacity: s.capacity } : {}),
     ...(s.role !== undefined ? { role: s.role } : {}),
+    ...(s.mode !== undefined && s.mode !== c.mode ? { mode: s.mode } : {}),
   }));
   if (c.filesystems.length)
     out.filesystems = c.filesystems.map((f) => ({ name: f.name, mountedOn: [...f.mountedOn] }));

@@ -9,6 +9,43 @@ export interface MatrixMember {
   name: string;
   address: string;
   release: string;
+  /** M11: the server's operating mode, on a matrix that has modes. */
+  mode?: string;
+  /**
+   * M11: how late the mode came in the matrix's history of modes (0: the first). On one release a
+   * later mode is the newer one: M3–M5 treat a mode change as they treat a release change.
+   */
+  modeRank?: number;
+}
+
+/** Where a server stands in the matrix's history: its release, then (M11) its mode's rank. */
+export interface Level {
+  release: string;
+  modeRank?: number;
+}
+
+/** Compares two levels: the releases, then (M11, on one release) the modes' ranks. */
+export function compareLevels(a: Level, b: Level): number {
+  return compareReleases(a.release, b.release) || (a.modeRank ?? 0) - (b.modeRank ?? 0);
+}
+
+/** A member's release as the appliance says it, with its mode where the matrix has modes. */
+export function levelWords(m: MatrixMember): string {
+  return m.mode === undefined ? m.release : `${m.release} in mode ${m.mode}`;
+}
+
+export function lowestLevel(ms: readonly MatrixMember[]): MatrixMember | undefined {
+  return ms.reduce<MatrixMember | undefined>(
+    (lo, m) => (lo === undefined || compareLevels(m, lo) < 0 ? m : lo),
+    undefined,
+  );
+}
+
+export function highestLevel(ms: readonly MatrixMember[]): MatrixMember | undefined {
+  return ms.reduce<MatrixMember | undefined>(
+    (hi, m) => (hi === undefined || compareLevels(m, hi) > 0 ? m : hi),
+    undefined,
+  );
 }
 
 export function lowestRelease(ms: readonly MatrixMember[]): string | undefined {
@@ -25,22 +62,31 @@ export function highestRelease(ms: readonly MatrixMember[]): string | undefined 
   );
 }
 
+/** Servers of different releases run together. */
 export function isMixed(running: readonly MatrixMember[]): boolean {
   const lo = lowestRelease(running);
   const hi = highestRelease(running);
   return lo !== undefined && hi !== undefined && compareReleases(lo, hi) !== 0;
 }
 
+/** Servers of different levels (releases, or M11 modes) run together. */
+export function isMixedLevel(running: readonly MatrixMember[]): boolean {
+  const lo = lowestLevel(running);
+  const hi = highestLevel(running);
+  return lo !== undefined && hi !== undefined && compareLevels(lo, hi) !== 0;
+}
+
 /**
- * M3: a newer-release server runs while an older-release server with a higher address runs too.
- * Returns the offending (newer, lower-addressed) server and the higher older ones, or undefined.
+ * M3: a newer-release server runs while an older-release server with a higher address runs too
+ * (M11: on one release, a newer mode beside an older one). Returns the offending (newer,
+ * lower-addressed) server and the higher older ones, or undefined.
  */
 export function outOfOrder(
   running: readonly MatrixMember[],
 ): { offender: MatrixMember; higher: MatrixMember[] } | undefined {
   for (const n of running) {
     const higher = running.filter(
-      (o) => compareReleases(n.release, o.release) > 0 && compareServerAddresses(o.address, n.address) > 0,
+      (o) => compareLevels(n, o) > 0 && compareServerAddresses(o.address, n.address) > 0,
     );
     if (higher.length > 0) return { offender: n, higher };
   }
@@ -49,34 +95,35 @@ export function outOfOrder(
 
 /**
  * M4 (join gate, finalization) and M10 (out-of-matrix servers) for a server that starts.
- * `floor` is the lowest release the matrix still admits; `mixedSince` when servers of different
- * releases began to run together; `outSince` when the joiner left the matrix.
+ * `floor` is the lowest level the matrix still admits (a release, M11: and a mode on it, `words`
+ * as the appliance says it); `mixedSince` when servers of different levels began to run together;
+ * `outSince` when the joiner left the matrix.
  */
 export function joinRefusal(args: {
   joiner: MatrixMember;
   others: readonly MatrixMember[];
-  floor: string;
+  floor: Level & { words: string };
   mixedSince: number | null;
   outSince: number | null;
 }): { rule: string; message: string } | undefined {
   const { joiner, others, floor } = args;
-  if (compareReleases(joiner.release, floor) < 0) {
+  if (compareLevels(joiner, floor) < 0) {
     return {
       rule: "M4",
-      message: `${joiner.name} runs ${joiner.release}, but the last server on an older release than ${floor} has left the matrix: only servers on ${floor} or later may join`,
+      message: `${joiner.name} runs ${levelWords(joiner)}, but the last server older than ${floor.words} has left the matrix: only servers on ${floor.words} or later may join`,
     };
   }
-  const hi = highestRelease(others);
+  const hi = highestLevel(others);
   if (
     hi !== undefined &&
-    compareReleases(joiner.release, hi) < 0 &&
+    compareLevels(joiner, hi) < 0 &&
     args.mixedSince !== null &&
     args.outSince !== null &&
     args.outSince < args.mixedSince
   ) {
     return {
       rule: "M10",
-      message: `${joiner.name} was out of the matrix when the upgrade to ${hi} began: upgrade it before it returns`,
+      message: `${joiner.name} was out of the matrix when the upgrade to ${levelWords(hi)} began: upgrade it before it returns`,
     };
   }
   return undefined;
@@ -92,11 +139,11 @@ export function mountRefusal(
   mounters: readonly MatrixMember[],
 ): { rule: string; message: string } | undefined {
   if (mounters.length === 0) return undefined;
-  if (mounters.some((m) => compareReleases(m.release, target.release) <= 0)) return undefined;
+  if (mounters.some((m) => compareLevels(m, target) <= 0)) return undefined;
   const names = mounters.map((m) => m.name).join(", ");
   return {
     rule: "M5",
-    message: `${filesystem} is no longer mounted on any server running ${target.release} or older; it cannot be mounted on ${target.name} (${target.release}) until it is unmounted on ${names} (${highestRelease(mounters)})`,
+    message: `${filesystem} is no longer mounted on any server running ${levelWords(target)} or older; it cannot be mounted on ${target.name} (${levelWords(target)}) until it is unmounted on ${names} (${levelWords(highestLevel(mounters)!)})`,
   };
 }
 
@@ -155,4 +202,31 @@ export function unsupportedRollingInstall(
     .join(", ")} run${othersRunning.length === 1 ? "s" : ""} the matrix: supported are ${ROLLING_FROM.map(
     ([t, f]) => `${t} from ${f.join(" or ")}`,
   ).join("; ")}; anything else needs a chain of supported upgrades or a full stop`;
+}
+
+/**
+ * M11: a matrix's passes are complete rolling passes, one after the other. A mode change waits
+ * until every server of the matrix runs one release, and one mode change at a time (the servers
+ * span at most two modes); a release change waits until every server runs one mode. The refusal's
+ * words, or undefined.
+ */
+export function passRefusal(
+  server: MatrixMember,
+  change: { release: string } | { mode: string },
+  all: readonly MatrixMember[],
+): string | undefined {
+  if (server.mode === undefined) return undefined;
+  if ("release" in change) {
+    const modes = [...new Set(all.map((m) => m.mode))];
+    if (modes.length > 1)
+      return `the matrix's servers run in ${modes.join(" and ")}: a release change waits until the mode change is over on every server (each pass is a complete rolling pass)`;
+    return undefined;
+  }
+  const releases = [...new Set(all.map((m) => m.release))];
+  if (releases.length > 1)
+    return `the matrix's servers run ${releases.join(" and ")}: a mode change waits until every server runs one release (each pass is a complete rolling pass)`;
+  const modes = new Set(all.map((m) => m.mode));
+  if (modes.size > 1 && !modes.has(change.mode))
+    return `the matrix is changing mode between ${[...modes].join(" and ")}: one mode change at a time, not to ${change.mode} too`;
+  return undefined;
 }

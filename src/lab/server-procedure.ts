@@ -1,12 +1,20 @@
 import { isRelease } from "./judge.ts";
 import { installEffect } from "./faults.ts";
-import { joinRefusal, managementRefusal, mountRefusal, unsupportedRollingInstall } from "./matrix-rules.ts";
+import {
+  joinRefusal,
+  levelWords,
+  managementRefusal,
+  mountRefusal,
+  passRefusal,
+  unsupportedRollingInstall,
+} from "./matrix-rules.ts";
 import type { ActionReply, ActionRequest, SimServer } from "./types.ts";
 import type { LabWorld } from "./world.ts";
 
 /**
  * The per-server procedure of a matrix (M9) or generic appliance: disable, backup, stop, install,
- * start, verify, and the management operations mount/unmount/enable. A polyserve-matrix server
+ * start, verify, set-mode (M11: a matrix with modes), and the management operations
+ * mount/unmount/enable. A polyserve-matrix server
  * also applies the matrix's behaviour (matrix-rules.ts): M4/M10 at start, M5 at mount, M7 for
  * management operations, M3 after every membership change.
  */
@@ -16,6 +24,7 @@ export const SERVER_ACTIONS = [
   "backup",
   "stop",
   "install",
+  "set-mode",
   "start",
   "verify",
   "mount",
@@ -36,14 +45,18 @@ export function performServerAction(w: LabWorld, s: SimServer, req: ActionReques
     );
   if (s.activity) {
     const a = s.activity;
-    if (a.action === action && (action !== "install" || a.release === req.release))
+    if (
+      a.action === action &&
+      (action !== "install" || a.release === req.release) &&
+      (action !== "set-mode" || a.mode === req.mode)
+    )
       return w.joinActivity(s, a);
     return w.refuse(
       s,
       action,
       409,
       "busy",
-      `${s.name} is busy: ${a.action}${a.release ? ` ${a.release}` : ""} in progress`,
+      `${s.name} is busy: ${a.action}${a.release ? ` ${a.release}` : ""}${a.mode ? ` ${a.mode}` : ""} in progress`,
     );
   }
   switch (action) {
@@ -66,6 +79,8 @@ export function performServerAction(w: LabWorld, s: SimServer, req: ActionReques
       });
     case "install":
       return install(w, s, req);
+    case "set-mode":
+      return setMode(w, s, req);
     case "start":
       return start(w, s);
     case "verify":
@@ -73,7 +88,7 @@ export function performServerAction(w: LabWorld, s: SimServer, req: ActionReques
         const problems: string[] = [];
         if (s.software !== "running") problems.push(`${s.name} is ${s.software}`);
         if (s.isolated) problems.push(`${s.name} is isolated: ${s.isolatedReason}`);
-        if (problems.length === 0) return w.done(s, action, `${s.name} runs ${s.release} in the matrix`);
+        if (problems.length === 0) return w.done(s, action, `${s.name} runs ${levelWords(s)} in the matrix`);
         return {
           status: 409,
           body: {
@@ -108,6 +123,8 @@ function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
     const running = c.servers.filter((o) => o !== s && o.software === "running");
     const why = unsupportedRollingInstall(s, release, running);
     if (why) return w.refuse(s, "install", 409, "unsupported-path", why, "M8");
+    const m11 = passRefusal(s, { release }, c.servers);
+    if (m11) return w.refuse(s, "install", 409, "pass-unfinished", m11, "M11");
   }
   const effect = installEffect(s.faults.values());
   for (const f of [...s.faults.values()])
@@ -147,6 +164,61 @@ function install(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
       release,
       interrupt: () => {
         s.lastInstall = { release, result: "interrupted", at: w.iso() };
+      },
+    },
+  );
+}
+
+/**
+ * M11: a matrix server's operating mode set, its software stopped (as an install, M9); the mode
+ * change is one pass of its own: refused while the matrix runs two releases, or changes mode to
+ * another mode already. A mode the matrix never had becomes the newest of its history.
+ */
+function setMode(w: LabWorld, s: SimServer, req: ActionRequest): ActionReply {
+  const c = s.cluster;
+  const mode = req.mode;
+  if (c.pack !== "polyserve-matrix" || s.mode === undefined)
+    return w.refuse(
+      s,
+      "set-mode",
+      409,
+      "no-modes",
+      `${s.name} has no operating modes: only a matrix whose fleet file names its mode has (M11)`,
+    );
+  if (typeof mode !== "string" || !/^[a-z][a-z0-9-]{0,39}$/.test(mode))
+    return w.refuse(s, "set-mode", 400, "bad-request", "set-mode needs a mode such as extended");
+  if (mode === s.mode) return w.done(s, "set-mode", `${s.name} already runs in mode ${mode}`, true);
+  if (s.software === "running")
+    return w.refuse(
+      s,
+      "set-mode",
+      409,
+      "running",
+      `${s.name} is running: stop its software before setting its mode to ${mode}`,
+      "M9",
+    );
+  const m11 = passRefusal(s, { mode }, c.servers);
+  if (m11) return w.refuse(s, "set-mode", 409, "pass-unfinished", m11, "M11");
+  const from = s.mode;
+  s.software = "installing";
+  w.note(s, `setting mode ${mode}`);
+  return w.begin(
+    s,
+    s,
+    "set-mode",
+    w.ms(c, "set-mode"),
+    () => {
+      s.software = "stopped";
+      if (!c.modes.includes(mode)) c.modes.push(mode);
+      s.mode = mode;
+      s.modeRank = c.modes.indexOf(mode);
+      w.note(s, `mode ${mode} (was ${from})`);
+      return undefined;
+    },
+    {
+      mode,
+      interrupt: () => {
+        s.software = "stopped";
       },
     },
   );

@@ -13,6 +13,8 @@ import type { LabViolation } from "./journal.ts";
 export interface Activity {
   action: string;
   release?: string;
+  /** set-mode (M11): the mode being set. */
+  mode?: string;
   startedAt: number;
   /** null: it never ends by itself (install-hangs). */
   endsAt: number | null;
@@ -36,6 +38,10 @@ export interface SimServer {
   loopback: string;
   cluster: SimCluster;
   release: string;
+  /** M11: the server's operating mode (a matrix whose fleet file names one). */
+  mode?: string;
+  /** M11: the rank of `mode` in its matrix's history of modes (SimCluster.modes). */
+  modeRank?: number;
   /** DMA: the package version the server reports (D8c). */
   package: string;
   software: "running" | "stopped" | "installing";
@@ -72,8 +78,13 @@ export interface SimCluster {
   servers: SimServer[];
   policy: CompatibilityPolicy;
   filesystems: string[];
-  /** Matrix M4: the lowest release that may still join (rises when the last older server leaves). */
-  floor: string;
+  /**
+   * Matrix M4: the lowest level that may still join (rises when the last older server leaves): a
+   * release and (M11) the rank of a mode on it, with the words the appliance uses for it.
+   */
+  floor: { release: string; modeRank: number; words: string };
+  /** M11: the matrix's modes in the order it has had them (a mode's rank is its index). */
+  modes: string[];
   /** Matrix: since when servers of different releases run together (M6, M10). */
   mixedSince: number | null;
   /** Matrix M3: the out-of-order condition holds now (recorded once per occurrence). */
@@ -113,7 +124,13 @@ export type ActionReply =
 export interface ApplianceStatus extends ServerObservation {
   address: string;
   pack: PackName;
-  activity: { action: string; release?: string; startedAt: string; endsAt: string | null } | null;
+  activity: {
+    action: string;
+    release?: string;
+    mode?: string;
+    startedAt: string;
+    endsAt: string | null;
+  } | null;
   isolatedReason?: string;
   lastInstall?: InstallRecord;
   /** DMA D10: where this cluster's data store came from. */

@@ -2,7 +2,7 @@ import type { CompatibilityPolicy } from "../model/compatibility.ts";
 import type { Fleet } from "../model/fleet.ts";
 import type { TerritoryAssignment } from "../model/step.ts";
 import type { AddressMapping } from "./address-map.ts";
-import { lowestRelease } from "./matrix-rules.ts";
+import { levelWords, lowestLevel } from "./matrix-rules.ts";
 import type { SimCluster, SimServer, SimSupercluster } from "./types.ts";
 
 /**
@@ -49,7 +49,15 @@ export function buildWorld(fleet: Fleet, mapping: readonly AddressMapping[]): Bu
       sc.servers.push(server);
       world.servers.set(s.name, server);
     }
-    sc.floor = lowestRelease(sc.servers) ?? c.version;
+    // M11: the matrix's mode first, then the modes its servers have moved on to (a mode pass part way)
+    if (c.mode !== undefined) {
+      sc.modes = [c.mode, ...new Set(c.servers.map((s) => s.mode ?? c.mode!).filter((m) => m !== c.mode))];
+      for (const s of sc.servers) s.modeRank = sc.modes.indexOf(s.mode!);
+    }
+    const lo = lowestLevel(sc.servers);
+    sc.floor = lo
+      ? { release: lo.release, modeRank: lo.modeRank ?? 0, words: levelWords(lo) }
+      : { release: c.version, modeRank: 0, words: c.version };
     world.clusters.set(c.name, sc);
   }
   for (const s of fleet.superclusters) {
@@ -69,7 +77,8 @@ function simCluster(fleet: Fleet, c: FleetCluster): SimCluster {
     servers: [],
     policy,
     filesystems: c.filesystems.map((f) => f.name),
-    floor: c.version,
+    floor: { release: c.version, modeRank: 0, words: c.version },
+    modes: [],
     mixedSince: null,
     outOfOrder: false,
     supercluster: c.supercluster ?? null,
@@ -91,6 +100,7 @@ function simServer(c: FleetCluster, s: FleetServer, sc: SimCluster, loopback: st
     loopback,
     cluster: sc,
     release: s.version,
+    ...(s.mode !== undefined ? { mode: s.mode } : {}),
     package: s.version,
     software: "running",
     down: false,

@@ -15,11 +15,13 @@ export function observeServer(w: LabWorld, serverName: string): ApplianceStatus 
     pack: c.pack,
     state: w.stateOf(s),
     release: s.release,
+    ...(s.mode !== undefined ? { mode: s.mode } : {}),
     backups: s.backups,
     activity: a
       ? {
           action: a.action,
           ...(a.release ? { release: a.release } : {}),
+          ...(a.mode ? { mode: a.mode } : {}),
           startedAt: w.iso(a.startedAt),
           endsAt: a.endsAt === null ? null : w.iso(a.endsAt),
         }

@@ -207,7 +207,7 @@ export class LabWorld {
     action: string,
     ms: number | null,
     finish: () => ActionReply | undefined,
-    extra: { release?: string; interrupt?: () => void } = {},
+    extra: { release?: string; mode?: string; interrupt?: () => void } = {},
   ): ActionReply {
     const startedAt = this.now();
     let resolveFn: (r: ActionReply) => void = () => {};
@@ -219,6 +219,7 @@ export class LabWorld {
       waiters: [],
       completion,
       ...(extra.release ? { release: extra.release } : {}),
+      ...(extra.mode ? { mode: extra.mode } : {}),
       ...(extra.interrupt ? { interrupt: extra.interrupt } : {}),
     };
     a.waiters.push(resolveFn);

@@ -15,6 +15,8 @@ export interface ServerObservation {
   state: ServerState;
   /** The release the server's software runs (after an install: the new one). */
   release: string;
+  /** Matrix (M11): the server's operating mode, on an appliance that has modes. */
+  mode?: string;
   /** Matrix: the server was disabled (M9, its virtual services moved away). */
   disabled?: boolean;
   /** Number of configuration backups taken so far (M9, D7). */
@@ -49,7 +51,13 @@ export interface ServerObservation {
    * The action under way on the server (or its cluster), as the appliance reports it: `endsAt`
    * null when it will not end by itself (docs/appliance-api.md); null or absent when none.
    */
-  activity?: { action: string; release?: string; startedAt?: string; endsAt?: string | null } | null;
+  activity?: {
+    action: string;
+    release?: string;
+    mode?: string;
+    startedAt?: string;
+    endsAt?: string | null;
+  } | null;
   /** The server's last install: which release and how it ended ("running" while under way). */
   lastInstall?: { release: string; result: "running" | "ok" | "failed" | "interrupted"; at?: string };
   /** Why the server is "unreachable" (refused, timed out, a malformed answer, …), when it is. */
@@ -60,6 +68,8 @@ export interface ServerObservation {
 
 export interface ActionArgs {
   release?: string;
+  /** set-mode (M11): the mode the server is set to. */
+  mode?: string;
   /** join-supercluster: the cluster to join. */
   joins?: string;
   supercluster?: string;

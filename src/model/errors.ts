@@ -91,6 +91,11 @@ export const ERROR_CATALOG = {
     exit: 2,
     status: 400,
   },
+  ROLLGATE_E_FLEET_PASSES: {
+    title: "A cluster's mode or passes (M11) cannot be planned as declared",
+    exit: 2,
+    status: 400,
+  },
   ROLLGATE_E_FLEET_ADDRESS: { title: "An address is not a valid IPv4 or IPv6 address", exit: 2, status: 400 },
   ROLLGATE_E_FLEET_DUPLICATE_ADDRESS: {
     title: "Two servers of one cluster share an address",

@@ -9,7 +9,15 @@ import type { Cluster, PackName } from "./fleet.ts";
  * counted inside the install step, so an install step lasts install + settle.
  */
 export const DEFAULT_ESTIMATES: Record<PackName, Readonly<Record<string, number>>> = {
-  "polyserve-matrix": { disable: 60, backup: 60, stop: 60, install: 900, start: 120, verify: 60 },
+  "polyserve-matrix": {
+    disable: 60,
+    backup: 60,
+    stop: 60,
+    install: 900,
+    "set-mode": 300,
+    start: 120,
+    verify: 60,
+  },
   "polycom-dma": {
     "reassign-territories": 120,
     "busy-out": 300,

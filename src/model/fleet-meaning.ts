@@ -84,6 +84,7 @@ function checkCluster(
   const names = checkServers(rep, c, at, serverOwner);
   checkFilesystems(rep, c, at, names);
   checkOrderList(rep, c, at, names);
+  checkPasses(rep, c, at);
   checkCompatibility(rep, [...at, "compatibility"], c.compatibility);
   for (const kind of ["http", "exec", "ssh"] as const) {
     const timeout = c.driver?.[kind]?.timeout;
@@ -223,6 +224,61 @@ function checkFilesystems(rep: Reporter, c: FleetFileCluster, at: Path, names: S
         );
     });
   });
+}
+
+/**
+ * M11: `mode` and `passes` belong to a matrix; a mode pass needs the mode the matrix runs now (the
+ * pass changes it; a pass to the mode it runs is done); at most one release change, each mode
+ * once; a server's own mode needs its matrix's.
+ */
+function checkPasses(rep: Reporter, c: FleetFileCluster, at: Path): void {
+  const code = "ROLLGATE_E_FLEET_PASSES";
+  if (c.pack !== "polyserve-matrix") {
+    for (const field of ["mode", "passes"] as const)
+      if (c[field] !== undefined)
+        rep.add(
+          code,
+          [...at, field],
+          `${field} is a polyserve-matrix field (M11), and ${c.name} is a ${c.pack} cluster`,
+          "no mode or passes on this cluster",
+        );
+    return;
+  }
+  c.servers.forEach((s, si) => {
+    if (s.mode !== undefined && c.mode === undefined)
+      rep.add(
+        code,
+        [...at, "servers", si, "mode"],
+        `server ${s.name} has a mode, but its matrix ${c.name} names none`,
+        "the matrix's mode (mode: MODE on the cluster), the server's only where it differs",
+      );
+  });
+  let releases = 0;
+  const seen = new Set<string>();
+  for (const [pi, p] of (c.passes ?? []).entries()) {
+    const path = [...at, "passes", pi];
+    if (p === "release") {
+      if (++releases === 2)
+        rep.add(code, path, `${c.name} declares the release change twice`, "one release pass");
+      continue;
+    }
+    if (c.mode === undefined)
+      rep.add(
+        code,
+        [...path, "mode"],
+        `a mode pass changes the matrix's mode, and ${c.name} does not say which mode it runs now`,
+        "the matrix's current mode (mode: MODE on the cluster)",
+      );
+    // a pass to the mode the matrix runs already is done (a second apply skips it)
+    else if (seen.has(p.mode))
+      rep.add(
+        code,
+        [...path, "mode"],
+        `${c.name} declares a pass to the mode ${p.mode} twice: each mode once`,
+        "each mode at most once in the passes",
+      );
+    seen.add(p.mode);
+  }
 }
 
 /** An `order: { list }`: servers of the cluster (`names`), every one of them listed. */

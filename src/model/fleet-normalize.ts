@@ -46,6 +46,7 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
       version: s.version ?? c.version,
       capacity: s.capacity ?? 1,
       ...(s.role !== undefined ? { role: s.role } : {}),
+      ...((s.mode ?? c.mode) !== undefined ? { mode: (s.mode ?? c.mode)! } : {}),
     })),
     filesystems: (c.filesystems ?? []).map((fs) => ({ name: fs.name, mountedOn: [...fs.mountedOn] })),
   };
@@ -67,6 +68,11 @@ function normalizeCluster(c: FleetFileCluster, supercluster: string | undefined)
     }
   }
   if (c.maxUnavailable !== undefined) out.maxUnavailable = c.maxUnavailable;
+  if (c.mode !== undefined) out.mode = c.mode;
+  if (c.passes)
+    out.passes = c.passes.map((p) =>
+      p === "release" ? { kind: "release" as const } : { kind: "mode" as const, mode: p.mode },
+    );
   const order = toOrder(c.order);
   if (order) out.order = order;
   const compat = toPolicy(c.compatibility);

@@ -14,6 +14,7 @@ const STEP_ACTIONS = [
   "backup",
   "stop",
   "install",
+  "set-mode",
   "start",
   "verify",
   "reassign-territories",
@@ -66,6 +67,21 @@ const superclusterName = z
     message:
       "a name of letters, digits, '.', '_' and '-', starting with a letter or digit, optionally followed by @RELEASE (sc-east@10.1.0)",
   });
+/** M11: a matrix's operating mode (`classic`, `extended`, …): what a mode pass changes. */
+const mode = z
+  .string()
+  .describe("a matrix mode: lowercase letters, digits and '-', starting with a letter")
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, {
+    message: "a mode name of lowercase letters, digits and '-', starting with a letter (at most 40)",
+  });
+/**
+ * M11: one complete rolling pass of a matrix's upgrade, in the order declared: `release` (the
+ * release change to the target of --to, several passes where M8 needs a chain) or `{ mode: M }`
+ * (a pass that sets every server's mode to M, with its own per-server procedure).
+ */
+const pass = z
+  .union([z.literal("release"), z.strictObject({ mode })])
+  .describe("an M11 pass: release (to the target release) or { mode: MODE } (a mode change)");
 const duration = z.string().describe("a duration such as 90s, 15m, 2h or 1h30m");
 const address = z.string().describe("an IPv4 or IPv6 address");
 
@@ -96,6 +112,9 @@ const server = z.strictObject({
   version: version.optional(),
   capacity: z.number().positive().max(MAX_CAPACITY).optional(),
   role: z.string().optional(),
+  mode: mode
+    .optional()
+    .describe("M11: this server's mode when it differs from its matrix's (a mode pass part way)"),
 });
 
 const filesystem = z.strictObject({ name, mountedOn: z.array(name) });
@@ -136,6 +155,14 @@ const cluster = z.strictObject({
   compatibility: compatibility.optional(),
   servers: z.array(server).min(1),
   filesystems: z.array(filesystem).optional(),
+  mode: mode.optional().describe("M11 (polyserve-matrix): the matrix's operating mode now"),
+  passes: z
+    .array(pass)
+    .min(1)
+    .optional()
+    .describe(
+      "M11 (polyserve-matrix): the complete rolling passes an upgrade takes, in order: release, { mode: MODE }",
+    ),
   leftSupercluster: superclusterName
     .optional()
     .describe(
@@ -197,6 +224,7 @@ export type FleetFile = z.infer<typeof fleetFileSchema>;
 export type FleetFileCluster = z.infer<typeof cluster>;
 export type FleetFileCompatibility = z.infer<typeof compatibility>;
 export type FleetFileOrder = z.infer<typeof order>;
+export type FleetFilePass = z.infer<typeof pass>;
 export type FleetFileWebhook = z.infer<typeof webhook>;
 
 /** The JSON Schema of the fleet file, for editors (`# yaml-language-server: $schema=…`). */

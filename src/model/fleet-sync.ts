@@ -25,6 +25,8 @@ export interface ObservedCluster {
   cluster: string;
   /** Release per server, as each reports it. */
   releases: Record<string, string>;
+  /** M11: mode per server, as each reports it (a matrix that has modes). */
+  modes?: Record<string, string>;
   /** DMA: the supercluster the cluster is a member of (null: none); undefined when not reported. */
   supercluster?: string | null;
   /** DMA: the supercluster's members as the cluster sees them (its founder first). */
@@ -129,6 +131,56 @@ function syncCluster(
   }
   const serversNode = deref(cn.get("servers", true));
   if (isSeq(serversNode)) syncServers(doc, serversNode.items, ci, cluster, obs, common, was, changes);
+  if (cluster.mode !== undefined && obs.modes && isSeq(serversNode))
+    syncModes(doc, cn, serversNode.items, ci, cluster, obs.modes, changes);
+}
+
+/**
+ * M11: a matrix's `mode` (the mode most of its servers run, the file's own on a tie) and a server's
+ * own `mode` where it runs in another, as the servers report them.
+ */
+function syncModes(
+  doc: Document,
+  cn: YAMLMap,
+  items: readonly unknown[],
+  ci: number,
+  cluster: Cluster,
+  modes: Record<string, string>,
+  changes: FleetChange[],
+): void {
+  const of = (s: Cluster["servers"][number]) => modes[s.name] ?? s.mode ?? cluster.mode!;
+  const count = new Map<string, number>([[cluster.mode!, 0]]);
+  for (const s of cluster.servers) count.set(of(s), (count.get(of(s)) ?? 0) + 1);
+  const common = [...count].sort((a, b) => b[1] - a[1])[0]![0];
+  const was = cluster.mode!;
+  if (common !== was) {
+    setKey(doc, cn, "mode", common);
+    changes.push({
+      path: pathText(["clusters", ci, "mode"]),
+      detail: `${cluster.name}: mode ${was} → ${common}`,
+    });
+  }
+  items.forEach((sitem, si) => {
+    const sn = deref(sitem);
+    if (!isMap(sn)) return;
+    const server = cluster.servers.find((s) => s.name === scalarText(sn.get("name", true)));
+    if (!server) return;
+    const mode = of(server);
+    const own = scalarText(sn.get("mode", true));
+    const path = pathText(["clusters", ci, "servers", si, "mode"]);
+    if (mode === common) {
+      if (own !== undefined) {
+        deleteKey(doc, sn, "mode");
+        changes.push({
+          path,
+          detail: `${server.name}: runs its matrix's mode ${common} (its own mode ${own} removed)`,
+        });
+      }
+    } else if (own !== mode) {
+      setKey(doc, sn, "mode", mode);
+      changes.push({ path, detail: `${server.name}: mode ${own ?? was} → ${mode}` });
+    }
+  });
 }
 
 /**

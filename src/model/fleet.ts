@@ -24,6 +24,8 @@ export interface Server {
   capacity: number;
   /** Optional role (G2 order by role), e.g. "leader". */
   role?: string;
+  /** M11: the server's operating mode (its matrix's unless the file says otherwise); matrices only. */
+  mode?: string;
 }
 
 export interface Filesystem {
@@ -89,7 +91,17 @@ export interface Cluster {
    * left, the file keeps the supercluster's design); it is then in no supercluster.
    */
   leftSupercluster?: string;
+  /** M11 (matrix): the operating mode the matrix runs in now (servers may differ: Server.mode). */
+  mode?: string;
+  /**
+   * M11 (matrix): the complete rolling passes an upgrade takes, in order; absent: one release
+   * change (a chain of passes where M8 needs one).
+   */
+  passes?: DeclaredPass[];
 }
+
+/** M11: a declared pass: the release change to the upgrade's target, or a change of mode. */
+export type DeclaredPass = { kind: "release" } | { kind: "mode"; mode: string };
 
 export interface Territory {
   /** The design: the clusters that serve it (D4), restored after an upgrade. */

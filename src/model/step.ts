@@ -8,7 +8,15 @@
 /** Rule ids of the rule catalog (rules/registry.ts: M1–M12, D1–D10, G1–G5, with letters such as D8b). */
 export type RuleId = string;
 
-export const MATRIX_ACTIONS = ["disable", "backup", "stop", "install", "start", "verify"] as const;
+export const MATRIX_ACTIONS = [
+  "disable",
+  "backup",
+  "stop",
+  "install",
+  "set-mode",
+  "start",
+  "verify",
+] as const;
 export const DMA_ACTIONS = [
   "reassign-territories",
   "busy-out",
@@ -49,7 +57,13 @@ export interface StepPass {
   of: number;
   /** The release every server of the cluster runs once the pass is over. */
   to: string;
-  /** The rule that made the upgrade take several passes: M8 (a chained path). */
+  /**
+   * A mode pass (M11): the mode every server of the matrix runs in once the pass is over (its
+   * per-server procedure sets the mode, `set-mode`, where a release pass installs). Absent: a
+   * release pass.
+   */
+  mode?: string;
+  /** The rule that made the upgrade take several passes: M8 (a chained path), M11 (declared passes). */
   rule: RuleId;
 }
 
@@ -64,6 +78,8 @@ export interface Step {
   joins?: string;
   /** install: the release installed. */
   release?: string;
+  /** set-mode (M11): the mode the server is set to. */
+  mode?: string;
   /** Supercluster acted on (leave/join), when relevant. */
   supercluster?: string;
   /** reassign-/restore-territories: the assignment in force after the step (territories listed). */

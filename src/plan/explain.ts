@@ -48,11 +48,15 @@ export function explainStep(step: Step, fleet: Fleet): string[] {
         return base;
       }
       case "M8":
-        return step.pass
+        return step.pass?.rule === "M8"
           ? `${base}: pass ${step.pass.n} of ${step.pass.of} of a chain of supported rolling upgrades, to ${step.pass.to} (no supported path goes there directly)`
           : step.release
             ? `${base}: a supported path to ${step.release}`
             : base;
+      case "M11":
+        return step.pass
+          ? `${base}: pass ${step.pass.n} of ${step.pass.of} the fleet file declares, ${step.pass.mode === undefined ? `the release change to ${step.pass.to}` : `the mode change to ${step.pass.mode} on ${step.pass.to}`}`
+          : base;
       case "G3":
         return `${base}: capacity floor ${fleet.defaults.capacityFloor}`;
       default:

@@ -47,6 +47,8 @@ function chosen(
 ): Cluster[] {
   if (names === undefined || names.length === 0) {
     const mixed = fleet.clusters.filter((c) => c.pack === "polyserve-matrix" && releasesOf(c).length > 1);
+    // a matrix part way through a mode pass (M11) is not a rollback's to take back: say so
+    if (mixed.length === 0) for (const c of fleet.clusters) refuseModeChange(c);
     if (mixed.length === 0)
       throw new RollgateError(
         "ROLLGATE_E_ROLLBACK_NOTHING",
@@ -91,6 +93,20 @@ function chosen(
     if (!out.includes(c)) out.push(c);
   }
   return out;
+}
+
+/**
+ * M11: a matrix whose servers run in two modes is part way through a mode pass; a rollback takes a
+ * release change back, not a mode change (not built): refused, with the way on.
+ */
+function refuseModeChange(c: Cluster): void {
+  const modes = [...new Set(c.servers.map((s) => s.mode).filter((m) => m !== undefined))];
+  if (modes.length < 2) return;
+  throw new RollgateError(
+    "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+    `${c.name}'s servers run in modes ${modes.join(" and ")} in the fleet file: a mode pass (M11) is part way, and rollgate takes a release change back, not a mode change. Finish the mode pass (rollgate apply FLEET --to ${c.servers[0]!.version}), or set the modes back by hand`,
+    { details: { cluster: c.name, modes } },
+  );
 }
 
 /**
@@ -162,6 +178,7 @@ export function planRollback(fleet: Fleet, options: RollbackOptions = {}): Plan 
       for (const [k, v] of r.territoriesEnd) territoriesEnd.set(k, v);
       continue;
     }
+    refuseModeChange(c);
     const releases = releasesOf(c);
     if (releases.length === 1)
       throw new RollgateError(

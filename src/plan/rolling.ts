@@ -23,6 +23,8 @@ export interface DomainPlan {
 }
 
 const MATRIX_CHAIN = ["disable", "backup", "stop", "install", "start", "verify"] as const;
+/** M11: a mode pass's per-server procedure (M9's, the mode set where a release pass installs). */
+const MODE_CHAIN = ["disable", "backup", "stop", "set-mode", "start", "verify"] as const;
 
 // Shared, frozen rule lists (one array per kind of step keeps 100k-server plans small).
 const RULE_LISTS = {
@@ -33,6 +35,7 @@ const RULE_LISTS = {
   stopLast: Object.freeze(["M9", "M4", "G4"]),
   stopLastFs: Object.freeze(["M9", "M4", "M5", "G4"]),
   install: Object.freeze(["M1", "M2", "M8", "M9"]),
+  setMode: Object.freeze(["M1", "M2", "M9", "M11"]),
   start: Object.freeze(["M3", "M9"]),
   startFs: Object.freeze(["M3", "M5", "M9"]),
   startLast: Object.freeze(["M3", "M4", "M9", "G4"]),
@@ -45,6 +48,17 @@ const RULE_LISTS = {
 
 const NO_AFTER: string[] = [];
 
+// the rule lists of a declared pass's steps (M11 placed them): one shared copy per list
+const M11_LISTS = new Map<readonly string[], readonly string[]>();
+function withM11(list: readonly string[]): readonly string[] {
+  let l = M11_LISTS.get(list);
+  if (!l) {
+    l = Object.freeze([...list, "M11"]);
+    M11_LISTS.set(list, l);
+  }
+  return l;
+}
+
 /**
  * The rolling upgrade of one matrix (M1, M2, M9) or generic (G1–G3) cluster: the per-server
  * procedure, in order, one server (matrix) or one batch (generic: up to maxUnavailable servers
@@ -55,37 +69,96 @@ export function planRollingCluster(fleet: Fleet, cluster: Cluster, target: strin
     (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
     cluster.servers[0]!.version,
   );
-  const hops = passesOf(fleet, cluster, source, target);
+  const passes = passesOf(fleet, cluster, source, target);
   const steps: Step[] = [];
   let t = 0;
   let lowerBound = 0;
   let after: string[] = NO_AFTER;
-  for (let k = 0; k < hops.length; k++) {
-    const to = hops[k]!;
+  for (let k = 0; k < passes.length; k++) {
+    const { to, mode, rule } = passes[k]!;
+    // a mode pass is always marked as one (its procedure sets the mode), even as the only one left
     const pass: StepPass | undefined =
-      hops.length > 1 ? Object.freeze({ n: k + 1, of: hops.length, to, rule: "M8" }) : undefined;
-    // a server takes a pass when it runs below the pass's release, as the file says or after the
-    // passes before (a server already on a later release from a part-done chain skips it)
-    const p = planPass(fleet, cluster, to, pass, (s) => cmpVersions(s.version, to) < 0, after, t);
+      passes.length > 1 || mode !== undefined
+        ? Object.freeze({ n: k + 1, of: passes.length, to, ...(mode !== undefined ? { mode } : {}), rule })
+        : undefined;
+    // a server takes a pass when it runs below the pass's release (or, a mode pass, in another
+    // mode), as the file says or after the passes before (a server already on a later release from
+    // a part-done chain skips it)
+    const takes =
+      mode === undefined ? (s: Server) => cmpVersions(s.version, to) < 0 : (s: Server) => s.mode !== mode;
+    const p = planPass(fleet, cluster, to, pass, takes, after, t);
     steps.push(...p.steps);
     t = p.ms;
     lowerBound += p.lowerBoundMs;
     if (p.steps.length > 0) after = [p.steps[p.steps.length - 1]!.id];
   }
-  const notes =
-    hops.length > 1
-      ? [
-          `${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8); planned as a chain of ${hops.length} rolling passes, ${[source, ...hops].join(" → ")}, each a full pass in the address order with its own point of no return (M1–M5, M4/G4). Supported paths: ${describeSupportedPaths()}`,
-        ]
-      : undefined;
+  const notes = passNotes(cluster, source, target, passes);
   return { domain: cluster.name, steps, ms: t, lowerBoundMs: lowerBound, ...(notes ? { notes } : {}) };
 }
 
+/** One rolling pass of a cluster's upgrade: to a release (M8's hop) or, M11, to a mode on it. */
+interface PassSpec {
+  to: string;
+  mode?: string;
+  rule: "M8" | "M11";
+}
+
+/** What --explain says about the passes: M8's chain, M11's declared passes. */
+function passNotes(
+  cluster: Cluster,
+  source: string,
+  target: string,
+  passes: readonly PassSpec[],
+): string[] | undefined {
+  const notes: string[] = [];
+  const hops = passes.filter((p) => p.rule === "M8");
+  if (hops.length > 0)
+    notes.push(
+      `${cluster.name}: no supported rolling upgrade from ${source} to ${target} (M8); planned as a chain of ${hops.length} rolling passes, ${[source, ...hops.map((h) => h.to)].join(" → ")}, each a full pass in the address order with its own point of no return (M1–M5, M4/G4). Supported paths: ${describeSupportedPaths()}`,
+    );
+  if (cluster.passes && passes.length > 1)
+    notes.push(
+      `${cluster.name}: the fleet file declares its upgrade as ${cluster.passes.length} kinds of pass (M11): ${passes
+        .map(
+          (p, i) =>
+            `pass ${i + 1} ${p.mode === undefined ? `release ${p.to}` : `mode ${p.mode} (on ${p.to})`}`,
+        )
+        .join(
+          ", ",
+        )}; each a complete rolling pass in the address order (M1–M5) with its own point of no return, begun once the one before is over; a mode pass sets each server's mode where a release pass installs`,
+    );
+  return notes.length ? notes : undefined;
+}
+
 /**
- * The releases the cluster's upgrade passes through, one rolling pass each: [target] for a
- * supported path (M8) or a generic cluster (G1), the shortest chain of supported paths otherwise.
+ * The passes the cluster's upgrade takes, in order: the fleet file's declared passes (M11; none
+ * declared: one release change), the release change being [target] for a supported path (M8) or a
+ * generic cluster (G1), the shortest chain of supported paths otherwise, one pass per hop.
  */
-function passesOf(fleet: Fleet, cluster: Cluster, source: string, target: string): string[] {
+function passesOf(fleet: Fleet, cluster: Cluster, source: string, target: string): PassSpec[] {
+  const declared = cluster.passes ?? [{ kind: "release" as const }];
+  const out: PassSpec[] = [];
+  let release = source;
+  for (const d of declared) {
+    if (d.kind === "mode") {
+      out.push({ to: release, mode: d.mode, rule: "M11" });
+      continue;
+    }
+    if (cmpVersions(source, target) >= 0) {
+      // nothing to install (the release is done, a mode pass remains): no release pass
+      release = target;
+      continue;
+    }
+    const hops = releaseHops(fleet, cluster, source, target);
+    const rule = hops.length > 1 ? "M8" : "M11";
+    for (const to of hops) out.push({ to, rule });
+    release = target;
+  }
+  return out;
+}
+
+/** The release change's hops: [target] on a supported path (M8) or a generic cluster, else the chain. */
+function releaseHops(fleet: Fleet, cluster: Cluster, source: string, target: string): string[] {
   if (cluster.pack !== "polyserve-matrix" || isSupportedMatrixPath(source, target)) {
     refuseUnsupportedPath(fleet, cluster, source, target);
     return [target];
@@ -114,7 +187,9 @@ export function planPass(
   const matrix = cluster.pack === "polyserve-matrix";
   const order = upgradeOrder(cluster).filter(takes);
   if (back) order.reverse();
-  const actionMs = MATRIX_CHAIN.map((a) => estimateMs(cluster, a));
+  // M11: a mode pass's per-server procedure sets the mode where a release pass installs
+  const procedure = pass?.mode === undefined ? MATRIX_CHAIN : MODE_CHAIN;
+  const actionMs = procedure.map((a) => estimateMs(cluster, a));
   const chain = actionMs.reduce((a, b) => a + b, 0);
   const floor = fleet.defaults.capacityFloor;
   const total = cluster.servers.reduce((n, s) => n + s.capacity, 0);
@@ -124,7 +199,7 @@ export function planPass(
   const batches = batchesOf(cluster, order, allowedOut, limit, total, floor);
 
   const hasFs = cluster.filesystems.length > 0;
-  const suffix = pass ? `@${to}` : "";
+  const suffix = pass ? (pass.mode === undefined ? `@${to}` : `@mode-${pass.mode}`) : "";
   const steps: Step[] = [];
   let t = t0;
   let prevEnds: string[] = after;
@@ -136,14 +211,21 @@ export function planPass(
       const base = `${cluster.name}/${s.name}/`;
       let at = t;
       let prevId: string | undefined;
-      for (let a = 0; a < MATRIX_CHAIN.length; a++) {
-        const action = MATRIX_CHAIN[a]!;
+      for (let a = 0; a < procedure.length; a++) {
+        const action = procedure[a]!;
         const id = base + action + suffix;
         // M4: the stop of the last old-release server is the point of no return
         // (a lone server: its start, when the matrix comes back on the new release only)
         const pnr =
           !back && matrix && idx === lastIndex && action === (cluster.servers.length > 1 ? "stop" : "start");
-        const rules = back ? rollbackRules(matrix, action) : stepRules(matrix, action, pnr, hasFs);
+        const rules =
+          action === "set-mode"
+            ? RULE_LISTS.setMode
+            : back
+              ? rollbackRules(matrix, action)
+              : pass?.rule === "M11"
+                ? withM11(stepRules(matrix, action, pnr, hasFs))
+                : stepRules(matrix, action, pnr, hasFs);
         const step: Step = {
           id,
           action,
@@ -156,6 +238,7 @@ export function planPass(
           pointOfNoReturn: pnr,
         };
         if (action === "install") step.release = to;
+        if (action === "set-mode") step.mode = pass!.mode!;
         if (pass) step.pass = pass;
         steps.push(step);
         at += actionMs[a]!;
@@ -172,6 +255,19 @@ export function planPass(
 }
 
 /**
+ * M11: a matrix whose fleet file declares a mode pass has its passes planned as complete rolling
+ * passes, one after the other; M12's alternatives replace one rolling pass, not a declared series.
+ */
+function refuseDeclaredModePass(cluster: Cluster, strategy: string): void {
+  if (!cluster.passes?.some((p) => p.kind === "mode")) return;
+  throw new RollgateError(
+    "ROLLGATE_E_PLAN_STRATEGY_NOT_APPLICABLE",
+    `matrix ${cluster.name} declares its upgrade as passes with a mode change (M11): each pass is a complete rolling pass, so ${strategy} (M12) does not apply; use --strategy rolling`,
+    { details: { cluster: cluster.name, strategy } },
+  );
+}
+
+/**
  * M12's full stop (`--strategy all-at-once`): the matrix down, every server upgraded together.
  * Each server is disabled, backed up and stopped, in parallel; once every server is stopped the
  * installs run together (with the matrix down any release may be installed, M8), then every
@@ -180,6 +276,7 @@ export function planPass(
  * A full outage for the whole upgrade: only with a capacity floor of 0 (G3).
  */
 export function planAllAtOnce(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
+  refuseDeclaredModePass(cluster, "all-at-once");
   if (fleet.defaults.capacityFloor > 0)
     throw new RollgateError(
       "ROLLGATE_E_PLAN_FLOOR_UNREACHABLE",
@@ -259,6 +356,7 @@ export function planAllAtOnce(fleet: Fleet, cluster: Cluster, target: string): D
  * half out at once. The split is the one that keeps the most capacity in service.
  */
 export function planTwoHalves(fleet: Fleet, cluster: Cluster, target: string): DomainPlan {
+  refuseDeclaredModePass(cluster, "two-halves");
   const source = cluster.servers.reduce(
     (v, s) => (cmpVersions(s.version, v) < 0 ? s.version : v),
     cluster.servers[0]!.version,

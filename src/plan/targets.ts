@@ -154,6 +154,8 @@ function refuseNotNewer(
     if (t === undefined) continue;
     const l = lineages.get(c.name);
     if (l !== undefined && behind.has(l) && c.servers.every((s) => cmpVersions(s.version, t) <= 0)) continue;
+    // M11: a matrix on the target whose declared mode pass is not done yet still has a pass to go
+    if (c.servers.every((s) => cmpVersions(s.version, t) === 0) && modePassPending(c)) continue;
     const newest = c.servers.reduce(
       (v, s) => (cmpVersions(s.version, v) > 0 ? s.version : v),
       c.servers[0]!.version,
@@ -174,6 +176,12 @@ function refuseNotNewer(
       );
     }
   }
+}
+
+/** M11: a declared mode pass some server of the matrix has not had yet (its mode is not the pass's). */
+export function modePassPending(c: Fleet["clusters"][number]): boolean {
+  const last = [...(c.passes ?? [])].reverse().find((p) => p.kind === "mode");
+  return last?.kind === "mode" && c.servers.some((s) => s.mode !== last.mode);
 }
 
 /** The clusters of a supercluster, and of its lineage (sc-east, sc-east@10.1.0, the clusters between them), move together (D2). */

@@ -11,6 +11,7 @@ import {
   m4NoOldAfterLast,
   m5NewOnlyMounts,
   m8SupportedSideBySide,
+  m11OnePassAtATime,
 } from "./predicates.ts";
 
 /**
@@ -35,6 +36,7 @@ const STATE_PREDICATES: ReadonlyArray<{ rule: RuleId; check: { name: string } }>
   { rule: "M4", check: m4NoOldAfterLast },
   { rule: "M5", check: m5NewOnlyMounts },
   { rule: "M8", check: m8SupportedSideBySide },
+  { rule: "M11", check: m11OnePassAtATime },
   { rule: "G1", check: g1SideBySide },
   { rule: "D2", check: d2OneRelease },
   { rule: "D4", check: d4TerritoriesServed },

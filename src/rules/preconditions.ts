@@ -5,7 +5,7 @@ import { isCompatible } from "./compatible.ts";
 import { describeSupportedPaths, isSupportedMatrixPath } from "./supported-paths.ts";
 import { policyFor, type RuleContext } from "./context.ts";
 import { serverServes } from "./predicates.ts";
-import { type ClusterRecord, type FleetState, onOldRelease, type ServerRecord } from "./state.ts";
+import { type ClusterRecord, type FleetState, levelOf, onOldRelease, type ServerRecord } from "./state.ts";
 
 /**
  * The step preconditions, one named function per rule: what must hold before a step may start.
@@ -65,7 +65,8 @@ function higherStillOld(state: FleetState, ctx: RuleContext, r: ServerRecord): S
 
 /** M2: a matrix is upgraded from its highest address down; a server waits for every higher one. */
 export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) => {
-  if (!matrix || (step.action !== "disable" && step.action !== "install")) return undefined;
+  if (!matrix || (step.action !== "disable" && step.action !== "install" && step.action !== "set-mode"))
+    return undefined;
   if (state.rollbackFrom.has(r.cluster)) return undefined; // a rollback goes lowest first (m3RollbackOrder)
   if (state.fullStop.has(r.cluster)) return undefined; // all at once, the matrix down (M12)
   const first = state.firstHalf.get(r.cluster);
@@ -73,8 +74,8 @@ export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) 
   const h = higherStillOld(state, ctx, r);
   if (!h) return undefined;
   return step.action === "disable"
-    ? `${h.name} (${h.address}) is higher in the matrix's address order and still on ${h.release}: it is upgraded before ${r.name} (${r.address})`
-    : `${h.name} (${h.address}) is higher in the address order and still on ${h.release}: ${r.name} must wait`;
+    ? `${h.name} (${h.address}) is higher in the matrix's address order and still on ${levelOf(state, h)}: it is upgraded before ${r.name} (${r.address})`
+    : `${h.name} (${h.address}) is higher in the address order and still on ${levelOf(state, h)}: ${r.name} must wait`;
 };
 
 /**
@@ -109,7 +110,10 @@ export const g2DeclaredOrder: ServerPrecondition = (state, ctx, step, r, matrix)
   return undefined;
 };
 
-/** M9: the per-server procedure, in its order: disable, back up, stop, install, start, verify. */
+/**
+ * M9: the per-server procedure, in its order: disable, back up, stop, install, start, verify (a
+ * mode pass, M11, sets the mode where a release pass installs).
+ */
 export const m9Procedure: ServerPrecondition = (_state, _ctx, step, r) => {
   switch (step.action) {
     case "disable":
@@ -121,7 +125,10 @@ export const m9Procedure: ServerPrecondition = (_state, _ctx, step, r) => {
       return r.backedUp ? undefined : `${r.name}'s configuration is not backed up yet`;
     case "install":
       return r.running ? `${r.name} still runs: stop it before installing` : undefined;
+    case "set-mode":
+      return r.running ? `${r.name} still runs: stop it before setting its mode` : undefined;
     case "start":
+      if (r.settingMode !== undefined) return `${r.name}'s mode change has not completed`;
       return r.installing !== undefined ? `${r.name}'s install has not completed` : undefined;
     case "verify":
       return r.running ? undefined : `${r.name} is not running: start it before verifying`;
@@ -134,8 +141,12 @@ export const m9Procedure: ServerPrecondition = (_state, _ctx, step, r) => {
 export const m10ReturnUpgraded: ServerPrecondition = (state, _ctx, step, r) => {
   if (step.action !== "start") return undefined;
   const target = state.targets.get(r.cluster);
-  return target !== undefined && r.release !== target
-    ? `${r.name} is still on ${r.release}: it is upgraded before it returns`
+  if (target !== undefined && r.release !== target)
+    return `${r.name} is still on ${r.release}: it is upgraded before it returns`;
+  // a mode pass (M11): the server returns in the pass's mode
+  const mode = state.targetModes.get(r.cluster);
+  return mode !== undefined && r.mode !== mode
+    ? `${r.name} is still in mode ${r.mode ?? "(none)"}: its mode is set to ${mode} before it returns`
     : undefined;
 };
 
@@ -166,7 +177,7 @@ export const m3NoIsolation: ServerPrecondition = (state, ctx, step, r, matrix) =
   }
   for (const o of state.serversOf.get(r.cluster) ?? [])
     if (o.running && onOldRelease(state, o) && ctx.rank.get(o.name)! < ctx.rank.get(r.name)!)
-      return `${o.name} (${o.address}) still runs ${o.release} and is higher in the address order: starting ${r.name} on ${r.release} would isolate the old servers`;
+      return `${o.name} (${o.address}) still runs ${levelOf(state, o)} and is higher in the address order: starting ${r.name} on ${levelOf(state, r)} would isolate the old servers`;
   return undefined;
 };
 
@@ -212,28 +223,55 @@ export const m8SupportedPath: ServerPrecondition = (state, _ctx, step, r, matrix
 };
 
 /**
- * M8's chain (and any upgrade of several passes): the passes of a cluster follow each other, and
- * one begins only once the pass before is over: every server on its release, installed, running
- * and enabled again (each pass is a whole rolling upgrade, M1–M5).
+ * The passes of a cluster follow each other, and one begins only once the pass before is over:
+ * every server on its release (and, after a mode pass, in its mode), installed, running and enabled
+ * again (each pass is a whole rolling upgrade, M1–M5). Asked for the passes of `rule`: M8's chain,
+ * M11's declared passes.
  */
-export const passesInOrder: ServerPrecondition = (state, _ctx, step, r) => {
+function passBlocked(rule: RuleId, state: FleetState, step: Step, r: ServerRecord): string | undefined {
   const pass = step.pass;
-  if (pass === undefined) return undefined;
+  if (pass === undefined || pass.rule !== rule) return undefined;
   const cur = state.passOf.get(r.cluster) ?? 0;
   if (pass.n === cur) return undefined;
   if (pass.n < cur) return `${step.id} belongs to pass ${pass.n} of ${r.cluster}, but pass ${cur} has begun`;
   if (pass.n > cur + 1) return `${step.id} belongs to pass ${pass.n} of ${r.cluster}, before pass ${cur + 1}`;
   if (cur === 0) return undefined;
   const prev = state.targets.get(r.cluster)!;
-  for (const o of state.serversOf.get(r.cluster) ?? [])
-    if (compareVersions(o.release, prev) < 0 || o.installing !== undefined || !o.running || o.disabled)
-      return `pass ${pass.n} of ${r.cluster} (to ${pass.to}) begins only once pass ${cur} (to ${prev}) is over, and ${o.name} ${o.installing !== undefined ? "is being installed" : compareVersions(o.release, prev) < 0 ? `still runs ${o.release}` : !o.running ? "is not running" : "is disabled"}`;
+  const prevMode = state.targetModes.get(r.cluster);
+  const what = pass.mode === undefined ? `to ${pass.to}` : `to mode ${pass.mode}`;
+  const before = prevMode === undefined ? `to ${prev}` : `to mode ${prevMode}`;
+  for (const o of state.serversOf.get(r.cluster) ?? []) {
+    const why =
+      o.installing !== undefined
+        ? "is being installed"
+        : o.settingMode !== undefined
+          ? "is having its mode set"
+          : compareVersions(o.release, prev) < 0
+            ? `still runs ${o.release}`
+            : prevMode !== undefined && o.mode !== prevMode
+              ? `is still in mode ${o.mode ?? "(none)"}`
+              : !o.running
+                ? "is not running"
+                : o.disabled
+                  ? "is disabled"
+                  : undefined;
+    if (why)
+      return `pass ${pass.n} of ${r.cluster} (${what}) begins only once pass ${cur} (${before}) is over, and ${o.name} ${why}`;
+  }
   return undefined;
-};
+}
+
+/** M8's chain: its passes, one after the other. */
+export const passesInOrder: ServerPrecondition = (state, _ctx, step, r) => passBlocked("M8", state, step, r);
+
+/** M11: the declared passes, one after the other, each a complete rolling pass. */
+export const m11PassesInOrder: ServerPrecondition = (state, _ctx, step, r) =>
+  passBlocked("M11", state, step, r);
 
 /** Server-step preconditions in the order they are asked (the first that holds a step back is its rule). */
 export const SERVER_PRECONDITIONS: ReadonlyArray<{ rule: RuleId; check: ServerPrecondition }> = [
   { rule: "M8", check: passesInOrder },
+  { rule: "M11", check: m11PassesInOrder },
   { rule: "M2", check: m2AddressOrder },
   { rule: "M1", check: m1OneAtATime },
   { rule: "G2", check: g2DeclaredOrder },

@@ -77,9 +77,18 @@ function ranksOf(ctx: RuleContext, servers: ServerRecord[]): Int32Array {
   return r;
 }
 
-// "old" as onOldRelease has it: below the state's target `t` for the cluster (no closure per check)
-function isOld(r: ServerRecord, t: string | undefined): boolean {
-  return t !== undefined && r.release !== t && r.installing !== t;
+// "old" as onOldRelease has it: not on the state's target `t` for the cluster, or in a mode pass
+// (M11) not in its mode `m` (no closure per check)
+function isOld(r: ServerRecord, t: string | undefined, m: string | undefined): boolean {
+  return (
+    (t !== undefined && r.release !== t && r.installing !== t) ||
+    (m !== undefined && r.mode !== m && r.settingMode !== m)
+  );
+}
+
+/** A server's release as M3–M5 compare it: in a mode pass (M11), with its mode. */
+function shown(r: ServerRecord, f: ServerClusterFacts): string {
+  return f.targetMode === undefined ? r.release : `${r.release} in mode ${r.mode ?? "(none)"}`;
 }
 
 /** The facts of one server cluster the predicates share (one lookup per cluster and instant). */
@@ -88,6 +97,8 @@ interface ServerClusterFacts {
   servers: ServerRecord[];
   /** The newer release: the cluster's target, or in a rollback the release it leaves ("old" is any other). */
   target: string | undefined;
+  /** M11: the mode of the mode pass under way ("old" is any other mode); absent in a release pass. */
+  targetMode: string | undefined;
   /** Upgraded all at once, the matrix down, or in two halves (M12): M1 does not apply. */
   fullStop: boolean;
 }
@@ -122,7 +133,7 @@ function highestRunningOld(
   let found: { server: ServerRecord; rank: number } | undefined;
   for (let i = 0; i < f.servers.length; i++) {
     const r = f.servers[i]!;
-    if (r.running && isOld(r, f.target) && (found === undefined || ranks[i]! < found.rank))
+    if (r.running && isOld(r, f.target, f.targetMode) && (found === undefined || ranks[i]! < found.rank))
       found = { server: r, rank: ranks[i]! };
   }
   return found;
@@ -135,12 +146,12 @@ export function m3TopSegment(ctx: RuleContext, f: ServerClusterFacts, out: RuleV
   const ranks = ranksOf(ctx, f.servers);
   for (let i = 0; i < f.servers.length; i++) {
     const r = f.servers[i]!;
-    if (r.running && !isOld(r, f.target) && ranks[i]! > highest.rank) {
+    if (r.running && !isOld(r, f.target, f.targetMode) && ranks[i]! > highest.rank) {
       const h = highest.server;
       out.push({
         rule: "M3",
         cluster: f.name,
-        detail: `${r.name} (${r.address}) runs ${r.release} while ${h.name} (${h.address}), higher in the address order, still runs ${h.release}: the old-release servers go isolated`,
+        detail: `${r.name} (${r.address}) runs ${shown(r, f)} while ${h.name} (${h.address}), higher in the address order, still runs ${shown(h, f)}: the old-release servers go isolated`,
       });
       return;
     }
@@ -189,7 +200,7 @@ export function m4NoOldAfterLast(
   out.push({
     rule: "M4",
     cluster: f.name,
-    detail: `${highest.server.name} runs the old release ${highest.server.release} after the last old-release server left ${f.name}`,
+    detail: `${highest.server.name} runs the old ${f.targetMode === undefined ? "release" : "mode"} ${f.targetMode === undefined ? highest.server.release : (highest.server.mode ?? "(none)")} after the last old-${f.targetMode === undefined ? "release" : "mode"} server left ${f.name}`,
   });
 }
 
@@ -199,7 +210,7 @@ export function m5NewOnlyMounts(state: FleetState, f: ServerClusterFacts, out: R
     if (!fs.newOnly) continue;
     for (const n of fs.mountedOn) {
       const r = state.servers.get(n);
-      if (r && isOld(r, f.target)) {
+      if (r && isOld(r, f.target, f.targetMode)) {
         out.push({
           rule: "M5",
           cluster: f.name,
@@ -264,12 +275,43 @@ export function m8SupportedSideBySide(f: ServerClusterFacts, out: RuleViolation[
       }
 }
 
+/**
+ * M11: a matrix's passes are complete rolling passes, one after the other: its servers never
+ * differ in release and in mode at once (a mode change waits until every server runs one release,
+ * a release change until every server runs one mode). A server being installed or set counts with
+ * both of its possible releases or modes.
+ */
+export function m11OnePassAtATime(f: ServerClusterFacts, out: RuleViolation[]): void {
+  let release: string | undefined;
+  let mode: string | undefined;
+  let releases = false;
+  let modes = false;
+  for (const r of f.servers) {
+    if (r.mode === undefined && r.settingMode === undefined) continue;
+    release ??= r.release;
+    mode ??= r.mode;
+    if (r.release !== release || (r.installing !== undefined && r.installing !== release)) releases = true;
+    if (r.mode !== mode || (r.settingMode !== undefined && r.settingMode !== mode)) modes = true;
+  }
+  if (!releases || !modes) return;
+  const list = f.servers
+    .filter((r) => r.mode !== undefined)
+    .map((r) => `${r.name} ${r.release} ${r.mode}`)
+    .join(", ");
+  out.push({
+    rule: "M11",
+    cluster: f.name,
+    detail: `${f.name} differs in release and in mode at once (${list}): each pass completes before the next begins`,
+  });
+}
+
 function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, out: RuleViolation[]): void {
   if (!ctx.targets.has(name)) return;
   const f: ServerClusterFacts = {
     name,
     servers: state.serversOf.get(name) ?? NO_SERVERS,
     target: state.rollbackFrom.get(name) ?? state.targets.get(name),
+    targetMode: state.targetModes.get(name),
     fullStop: state.fullStop.has(name) || state.firstHalf.has(name),
   };
   m1g3Unavailable(ctx, f, out);
@@ -278,6 +320,7 @@ function checkServerCluster(state: FleetState, ctx: RuleContext, name: string, o
     m4NoOldAfterLast(state, ctx, f, out);
     m5NewOnlyMounts(state, f, out);
     m8SupportedSideBySide(f, out);
+    m11OnePassAtATime(f, out);
   } else {
     g1SideBySide(ctx, f, out);
   }

@@ -170,9 +170,9 @@ export const M11: RuleEntry = {
   statement: "multi-pass upgrades repeat M1–M5 per pass",
   kind: "planning",
   why: "some upgrades need two complete rolling passes (e.g. a release change, then a mode change), each one a rolling upgrade in its own right",
-  status: "not built",
-  enforcedBy: [],
-  note: "the planner plans one pass to one target; a second pass is a second `rollgate plan`/`apply` by hand",
+  status: "built",
+  enforcedBy: ["planner", "verifier", "engine", "lab"],
+  note: "a matrix's fleet file declares its mode (`mode:`) and its upgrade's passes in order (`passes: [release, { mode: M }]`); the planner plans each as a complete rolling pass in the address order with its own point of no return, a mode pass's per-server procedure setting the mode (set-mode) where a release pass installs, and skips a pass already done. The verifier holds a pass back until the one before is over (m11PassesInOrder) and judges M3–M5 on the modes in a mode pass; no state may differ in release and in mode at once (m11OnePassAtATime). The engine sets, observes and verifies the mode; the lab refuses a mode change in a matrix of two releases and a release change in one of two modes, and judges a newer mode as a newer release (M3 isolation, M4's join gate, M5). Going back from a mode pass is not built: rollback and abort --rollback refuse it",
 };
 
 export const M12: RuleEntry = {

@@ -20,6 +20,7 @@ export function initialState(
 ): FleetState {
   const s: FleetState = {
     targets: new Map(targets),
+    targetModes: new Map(),
     passOf: new Map(),
     rollbackFrom: rollbacksOf(fleet, targets),
     fullStop: new Set(steps.filter((x) => x.fullStop).map((x) => x.cluster)),
@@ -40,6 +41,7 @@ export function initialState(
     seen.add(step.cluster);
     if (step.pass === undefined) continue;
     s.targets.set(step.cluster, step.pass.to);
+    if (step.pass.mode !== undefined) s.targetModes.set(step.cluster, step.pass.mode);
     s.passOf.set(step.cluster, step.pass.n);
   }
   const lineages = dmaLineages(fleet, targets);
@@ -89,6 +91,7 @@ function addCluster(s: FleetState, c: FleetCluster, lineage: string | undefined)
       address: sv.address,
       capacity: sv.capacity,
       release: sv.version,
+      ...(sv.mode !== undefined ? { mode: sv.mode } : {}),
       running: true,
       disabled: false,
       backedUp: false,
@@ -163,6 +166,7 @@ export function cloneState(state: FleetState): FleetState {
     territoriesOf: new Map(),
     filesystemsOf: new Map(),
     targets: new Map(state.targets),
+    targetModes: new Map(state.targetModes),
     passOf: new Map(state.passOf),
     rollbackFrom: state.rollbackFrom,
     fullStop: state.fullStop,

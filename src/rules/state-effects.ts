@@ -12,9 +12,11 @@ import type {
 /** The two halves of a step's effect on the abstract fleet (state.ts), each with its undo. */
 
 function onNewRelease(state: FleetState, server: ServerRecord): boolean {
-  // M4, M5: the newer release of the two (the target, or in a rollback the release it leaves)
+  // M4, M5: the newer release of the two (the target, or in a rollback the release it leaves); in
+  // a mode pass (M11), the pass's mode
   const t = state.rollbackFrom.get(server.cluster) ?? state.targets.get(server.cluster);
-  return t !== undefined && server.release === t;
+  const m = state.targetModes.get(server.cluster);
+  return t !== undefined && server.release === t && (m === undefined || server.mode === m);
 }
 
 /** M5 bookkeeping after the mounts of a filesystem changed. */
@@ -54,14 +56,17 @@ export function observedStopped(state: FleetState, cluster: string): void {
 }
 
 /**
- * The first step of a pass of a multi-pass upgrade (M8's chain): "new" now means the pass's
- * release, and what the pass before settled starts over: M4's point of no return (finalized) and
- * M5's new-only filesystems are the new pass's to reach again.
+ * The first step of a pass of a multi-pass upgrade (M8's chain, M11's declared passes): "new" now
+ * means the pass's release (and, in a mode pass, its mode), and what the pass before settled
+ * starts over: M4's point of no return (finalized) and M5's new-only filesystems are the new
+ * pass's to reach again.
  */
 function enterPass(state: FleetState, j: Journal, step: Step): void {
   const pass = step.pass!;
   j.put(state.passOf, step.cluster, pass.n);
   j.put(state.targets, step.cluster, pass.to);
+  if (pass.mode !== undefined) j.put(state.targetModes, step.cluster, pass.mode);
+  else j.drop(state.targetModes, step.cluster);
   j.remove(state.finalized, step.cluster);
   for (const fs of state.filesystemsOf.get(step.cluster) ?? []) j.set(fs, "newOnly", false);
 }
@@ -104,6 +109,9 @@ export function startStep(state: FleetState, step: Step, options: { undo?: boole
         updateFinalized(state, j, sv.cluster);
       }
       break;
+    case "set-mode":
+      if (sv) j.set(sv, "settingMode", step.mode);
+      break;
     case "install":
       if (sv) j.set(sv, "installing", step.release);
       else if (cl) {
@@ -144,6 +152,12 @@ export function finishStep(state: FleetState, step: Step, options: { undo?: bool
         if (step.release) j.set(sv, "release", step.release);
         j.set(sv, "installing", undefined);
       } else if (cl) installed(state, j, step, cl);
+      break;
+    case "set-mode":
+      if (sv) {
+        if (step.mode) j.set(sv, "mode", step.mode);
+        j.set(sv, "settingMode", undefined);
+      }
       break;
     case "start":
       if (sv) {

@@ -39,6 +39,13 @@ export class Journal {
     if (!this.record) return;
     this.undos.push(() => (had ? map.set(k, prev as V) : map.delete(k)));
   }
+  drop<K, V>(map: Map<K, V>, k: K): void {
+    if (!map.has(k)) return;
+    const prev = map.get(k) as V;
+    map.delete(k);
+    if (!this.record) return;
+    this.undos.push(() => map.set(k, prev));
+  }
   done(): Undo {
     if (!this.record) return NO_UNDO;
     const list = this.undos;

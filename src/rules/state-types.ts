@@ -19,6 +19,10 @@ export interface ServerRecord {
   release: string;
   /** An install in flight (or failed): the release is `release` or this one. */
   installing?: string;
+  /** M11: the server's operating mode (matrices that name one). */
+  mode?: string;
+  /** M11: a mode change in flight (or failed): the mode is `mode` or this one. */
+  settingMode?: string;
   /** The server's software runs; for a matrix, the server is in the matrix. */
   running: boolean;
   /** M9: disabled (virtual services moved away); re-enabled when its verify step is done. */
@@ -95,6 +99,11 @@ export interface FleetState {
    * of each pass sets (state-effects.ts, enterPass).
    */
   targets: Map<string, string>;
+  /**
+   * M11: the mode of the mode pass under way per cluster (set by its first step, enterPass): in a
+   * mode pass "old" and "new" (M3–M5) are the modes, the release being the same on every server.
+   */
+  targetModes: Map<string, string>;
   /** The pass under way per cluster of a multi-pass upgrade (Step.pass.n); absent before its first. */
   passOf: Map<string, number>;
   /**

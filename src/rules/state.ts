@@ -35,10 +35,20 @@ export function newerRelease(state: FleetState, cluster: string): string | undef
   return state.rollbackFrom.get(cluster) ?? state.targets.get(cluster);
 }
 
-/** True when the server runs a release older than its cluster's target. */
+/**
+ * True when the server is not yet where its cluster's pass goes: a release other than the target
+ * (the pass's, in a chain), or in a mode pass (M11) a mode other than the pass's.
+ */
 export function onOldRelease(state: FleetState, server: ServerRecord): boolean {
   const t = state.targets.get(server.cluster);
-  return t !== undefined && server.release !== t && server.installing !== t;
+  if (t !== undefined && server.release !== t && server.installing !== t) return true;
+  const m = state.targetModes.get(server.cluster);
+  return m !== undefined && server.mode !== m && server.settingMode !== m;
+}
+
+/** Where a server is, in the words M2–M4 use: its release, or in a mode pass (M11) its mode. */
+export function levelOf(state: FleetState, server: ServerRecord): string {
+  return state.targetModes.has(server.cluster) ? `mode ${server.mode ?? "(none)"}` : server.release;
 }
 
 /** The effect of a completed step, on a copy (the engine's view: start and finish together). */

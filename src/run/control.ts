@@ -288,6 +288,15 @@ export async function rollbackRefusal(
   for (const s of matrixSteps)
     if (begun(s)) passNow.set(s.cluster, Math.max(passNow.get(s.cluster) ?? 0, pass(s)));
   const past = matrixSteps.filter((s) => s.pointOfNoReturn && begun(s) && pass(s) === passNow.get(s.cluster));
+  // M11: a mode pass under way goes forward; taking servers back to the old mode is not built
+  const modePass = matrixSteps.find(
+    (s) => s.pass?.mode !== undefined && begun(s) && pass(s) === passNow.get(s.cluster),
+  );
+  if (modePass)
+    return {
+      code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
+      message: `run ${run.id} is in the mode pass of ${modePass.cluster} (pass ${modePass.pass!.n} of ${modePass.pass!.of}, to mode ${modePass.pass!.mode}, M11): rollgate does not take servers back to their old mode; nothing was done. Abort with --return-to-service, or let the run finish the pass (rollgate resume FLEET)`,
+    };
   if (past.length === 0) {
     // a server the run disabled and has not stopped (a halt at the point of no return, say) stays
     // disabled after the abort: rollgate does not enable servers, and the rollback would count it

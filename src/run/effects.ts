@@ -24,7 +24,17 @@ export interface StepContext {
   joined?: ServerObservation[];
 }
 
-const onTarget = (o: ServerObservation, target: string) => compareVersions(o.release, target) === 0;
+/** On the target release and, in a mode pass (M11, `mode`), in the pass's mode. */
+export const onTarget = (o: ServerObservation, target: string, mode?: string) =>
+  compareVersions(o.release, target) === 0 && (mode === undefined || o.mode === mode);
+
+/** What a server runs, as the words of a problem put it: its release, and in a mode pass its mode. */
+export function levelWords(o: ServerObservation, mode: string | undefined): string {
+  return mode === undefined ? o.release : `${o.release} in mode ${o.mode ?? "(none)"}`;
+}
+
+/** The mode a step's pass sets (M11), if it is a mode pass's step. */
+export const passMode = (step: Step): string | undefined => step.pass?.mode;
 
 function sameAssignment(a: TerritoryAssignment[] | undefined, b: TerritoryAssignment[] | undefined): boolean {
   if (!a || !b) return false;
@@ -38,7 +48,10 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
   const { step, observations: obs } = ctx;
   if (obs.length === 0 || obs.some((o) => o.state === "unreachable")) return false;
   const all = (p: (o: ServerObservation) => boolean) => obs.every(p);
-  const upgraded = all((o) => onTarget(o, target) && o.state !== "installing");
+  const mode = passMode(step);
+  const upgraded = all(
+    (o) => onTarget(o, target, mode) && o.state !== "installing" && o.activity?.action !== "set-mode",
+  );
   switch (step.action) {
     case "disable":
       return all((o) => o.disabled === true) || upgraded;
@@ -50,6 +63,8 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
       return all((o) => o.state === "stopped" || o.state === "installing") || upgraded;
     case "install":
       if (ctx.cluster.pack === "polycom-dma") return upgraded && all((o) => o.login !== false);
+      return upgraded;
+    case "set-mode":
       return upgraded;
     case "start":
       return upgraded && all((o) => o.state === "running");
@@ -95,6 +110,8 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
  * install, D7/D8a). Found after a restart, either is waited for, never requested again.
  */
 export function inProgress(ctx: StepContext, target: string): boolean {
+  // a mode change under way (M11): waited for, never requested again
+  if (ctx.step.action === "set-mode") return ctx.observations.some((o) => o.activity?.action === "set-mode");
   if (ctx.step.action !== "install") return false;
   const obs = ctx.observations;
   if (obs.some((o) => o.state === "installing")) return true;
@@ -152,10 +169,16 @@ export function verifyProblems(ctx: StepContext, target: string): Problem[] {
   if (unreachable.length)
     problems.push({ rule: "G5", detail: `cannot reach ${unreachable.map((o) => o.server).join(", ")}` });
   if (cluster.pack !== "polycom-dma") {
+    const mode = passMode(ctx.step);
     for (const o of obs) {
       if (o.state === "unreachable") continue;
       if (!onTarget(o, target))
         problems.push({ rule: "M9", detail: `${o.server} runs ${o.release}, not ${target}` });
+      else if (!onTarget(o, target, mode))
+        problems.push({
+          rule: "M11",
+          detail: `${o.server} runs in mode ${o.mode ?? "(none reported)"}, not ${mode}`,
+        });
       else if (o.state === "isolated")
         problems.push({ rule: "M3", detail: `${o.server} is isolated from the matrix` });
       else if (o.state !== "running")
@@ -226,15 +249,25 @@ export function isolatedServers(obs: ServerObservation[]): string[] {
  * with a higher address: the ones upgraded out of order. The rule's own function decides
  * (rules/predicates.ts m3OutOfOrder).
  */
-export function outOfOrder(cluster: Cluster, obs: ServerObservation[], target: string): string[] {
-  return m3OutOfOrder(cluster, members(obs, target), "running");
+export function outOfOrder(
+  cluster: Cluster,
+  obs: ServerObservation[],
+  target: string,
+  mode?: string,
+): string[] {
+  return m3OutOfOrder(cluster, members(obs, target, mode), "running");
 }
 
 /** Stopped servers on the new release with a running old-release server of higher address: an M3 correction under way. */
-export function stoppedOutOfOrder(cluster: Cluster, obs: ServerObservation[], target: string): string[] {
-  return m3OutOfOrder(cluster, members(obs, target), "stopped");
+export function stoppedOutOfOrder(
+  cluster: Cluster,
+  obs: ServerObservation[],
+  target: string,
+  mode?: string,
+): string[] {
+  return m3OutOfOrder(cluster, members(obs, target, mode), "stopped");
 }
 
-function members(obs: ServerObservation[], target: string): M3Member[] {
-  return obs.map((o) => ({ server: o.server, onTarget: onTarget(o, target), state: o.state }));
+function members(obs: ServerObservation[], target: string, mode: string | undefined): M3Member[] {
+  return obs.map((o) => ({ server: o.server, onTarget: onTarget(o, target, mode), state: o.state }));
 }

@@ -56,6 +56,10 @@ export function observedClusters(
       const releases: Record<string, string> = {};
       for (const o of mine) releases[o.obs.server] = o.obs.release;
       const out: ObservedCluster = { cluster: c.name, releases };
+      // M11: the modes a matrix's servers report
+      const modes: Record<string, string> = {};
+      for (const o of mine) if (o.obs.mode !== undefined) modes[o.obs.server] = o.obs.mode;
+      if (Object.keys(modes).length) out.modes = modes;
       const view = mine.find((o) => o.obs.supercluster !== undefined)?.obs;
       if (c.pack === "polycom-dma" && view) {
         out.supercluster = view.supercluster ?? null;

@@ -23,7 +23,8 @@ export interface PreconditionContext {
   rollbackFrom?: string;
 }
 
-const onTarget = (o: ServerObservation, target: string) => compareVersions(o.release, target) === 0;
+const onTarget = (o: ServerObservation, target: string, mode?: string) =>
+  compareVersions(o.release, target) === 0 && (mode === undefined || o.mode === mode);
 const names = (obs: ServerObservation[]) => obs.map((o) => o.server).join(", ");
 
 export function preconditionProblems(ctx: PreconditionContext, target: string): Problem[] {
@@ -185,20 +186,24 @@ function matrixProblems(
   matrix: ServerObservation[],
   target: string,
 ): Problem[] {
-  if (!step.server || !["disable", "stop", "install"].includes(step.action)) return [];
+  if (!step.server || !["disable", "stop", "install", "set-mode"].includes(step.action)) return [];
+  // a mode pass (M11): "upgraded" is on the pass's mode
+  const mode = step.pass?.mode;
   const me = matrix.find((o) => o.server === step.server);
-  if (!me || onTarget(me, target)) return [];
+  if (!me || onTarget(me, target, mode)) return [];
   const address = new Map(cluster.servers.map((s) => [s.name, s.address]));
   const mine = address.get(step.server)!;
   const above = matrix.filter(
     (o) =>
-      o.server !== step.server && compareAddresses(address.get(o.server)!, mine) > 0 && !onTarget(o, target),
+      o.server !== step.server &&
+      compareAddresses(address.get(o.server)!, mine) > 0 &&
+      !onTarget(o, target, mode),
   );
   if (above.length === 0) return [];
   return [
     {
       rule: "M2",
-      detail: `${above.map((o) => `${o.server} (${address.get(o.server)}) runs ${o.release}`).join(", ")}, above ${step.server} (${mine}) in the address order (observed just now): upgrading ${step.server} now would be out of order (M3)`,
+      detail: `${above.map((o) => `${o.server} (${address.get(o.server)}) runs ${o.release}${mode === undefined ? "" : ` in mode ${o.mode ?? "(none)"}`}`).join(", ")}, above ${step.server} (${mine}) in the address order (observed just now): upgrading ${step.server} now would be out of order (M3)`,
     },
   ];
 }

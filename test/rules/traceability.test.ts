@@ -15,7 +15,7 @@ const CATALOG = [
   ...["D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D8a", "D8b", "D8c", "D9", "D10"],
   ...Array.from({ length: 5 }, (_, i) => `G${i + 1}`),
 ];
-const NOT_BUILT = ["M11"];
+const NOT_BUILT: string[] = [];
 
 /** Tests of the registry itself list its ids: they name no rule's behaviour. */
 const LISTINGS = [fileURLToPath(import.meta.url), join(REPO, "test/cli/rules.test.ts")];
@@ -82,7 +82,7 @@ describe("rule traceability (issue 9: a rule list claims only what is built)", (
     expect(untested, "built rules no test names (title or expect line)").toEqual([]);
   });
 
-  it("rollgate rules --json lists every rule, M11 not built", async () => {
+  it("rollgate rules --json lists every rule, every one built", async () => {
     const r = await runCli(["rules", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const listed = JSON.parse(r.stdout) as RuleEntry[];
@@ -101,6 +101,11 @@ describe("rule traceability (issue 9: a rule list claims only what is built)", (
     });
     expect(listed.find((x) => x.id === "D10")).toMatchObject({
       functions: { preconditions: ["d10JoinTheFounder"], predicates: [] },
+    });
+    // M11's declared passes: one after the other, never differing in release and mode at once
+    expect(listed.find((x) => x.id === "M11")).toMatchObject({
+      enforcedBy: ["planner", "verifier", "engine", "lab"],
+      functions: { preconditions: ["m11PassesInOrder"], predicates: ["m11OnePassAtATime"] },
     });
   });
 });

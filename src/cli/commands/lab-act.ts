@@ -45,7 +45,7 @@ export function registerLabAct(lab: Command, ctx: CliContext): void {
     .argument("<action>", "the action (docs/appliance-api.md)")
     .argument(
       "[arg]",
-      "install: RELEASE; mount/unmount: FILESYSTEM; join: CLUSTER; reassign/restore: T=PRIMARY[/BACKUP],…",
+      "install: RELEASE; set-mode: MODE; mount/unmount: FILESYSTEM; join: CLUSTER; reassign/restore: T=PRIMARY[/BACKUP],…",
     )
     .option("--target <server>", "management operations (disable, mount, unmount): the server acted on (M7)")
     .option("--supercluster <name>", "join: the name of the supercluster a join founds")
@@ -105,6 +105,7 @@ function actPayload(
 ): Record<string, unknown> {
   const body: Record<string, unknown> = { server, action: act, wait: opts.wait };
   if (act === "install") body.release = requireArg(arg, "install needs a release: install 3.5.1");
+  else if (act === "set-mode") body.mode = requireArg(arg, "set-mode needs a mode: set-mode extended");
   else if (act === "mount" || act === "unmount")
     body.filesystem = requireArg(arg, `${act} needs a filesystem: ${act} psfs1`);
   else if (act === "join-supercluster") body.joins = requireArg(arg, "join needs a cluster: join dma-nyc");

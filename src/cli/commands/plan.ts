@@ -109,6 +109,7 @@ export function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint:
     s.action +
       (s.joins ? ` → ${s.joins}` : "") +
       (s.release && s.action === "install" ? ` ${s.release}` : "") +
+      (s.mode && s.action === "set-mode" ? ` ${s.mode}` : "") +
       (s.founds ? ` (founds ${s.founds})` : "") +
       (s.unassigned?.length ? ` (records ${s.unassigned.length} territories)` : ""),
     s.rules.join(" "),
@@ -122,7 +123,10 @@ export function renderPlan(ctx: CliContext, plan: Plan, explain: boolean, paint:
       // a chained path (M8): each pass is a rolling upgrade of its own, with its own point of no return
       passOf.set(s.cluster, s.pass.n);
       o.out(
-        paint("bold", `   ${s.cluster}: pass ${s.pass.n} of ${s.pass.of}, to ${s.pass.to} (${s.pass.rule})`),
+        paint(
+          "bold",
+          `   ${s.cluster}: pass ${s.pass.n} of ${s.pass.of}, to ${s.pass.mode === undefined ? s.pass.to : `mode ${s.pass.mode} on ${s.pass.to}`} (${s.pass.rule})`,
+        ),
       );
     }
     const mark = s.pointOfNoReturn ? paint("yellow", "⚠ ") : "  ";

@@ -193,6 +193,7 @@ async function perform(ctx: EngineContext, step: Step, target: { cluster: Cluste
   const { cluster } = target;
   const args: ActionArgs = {
     ...(step.action === "install" ? { release: ctx.target(step) } : {}),
+    ...(step.action === "set-mode" && step.mode ? { mode: step.mode } : {}),
     ...(step.rollback ? { rollback: true } : {}),
     ...(step.joins ? { joins: step.joins } : {}),
     ...(step.supercluster ? { supercluster: step.supercluster } : {}),

@@ -41,6 +41,8 @@ export async function watchMatrix(
   const key = (sv: Server) => `${cluster.name}/${sv.name}`;
   // what M3 calls the new release: the target, or in a rollback the newer release it leaves
   const target = ctx.o.plan.rollback?.from[cluster.name] ?? ctx.target(step);
+  // in a mode pass (M11), the new mode on that release
+  const mode = step.pass?.mode;
   let unseen = false;
   const due: Array<{ sv: Server; at: number }> = [];
   const stale = cluster.servers.filter((sv) => {
@@ -53,7 +55,10 @@ export async function watchMatrix(
     // release than the target, where M3's isolation shows (a newer-release server is not isolated)
     if (
       opts.fresh === true &&
-      (step.server === sv.name || compareVersions(last.ob.release, target) < 0 || last.ob.state !== "running")
+      (step.server === sv.name ||
+        compareVersions(last.ob.release, target) < 0 ||
+        (mode !== undefined && last.ob.mode !== mode) ||
+        last.ob.state !== "running")
     )
       return true;
     if (now - last.at >= WATCH_REUSE_MS) due.push({ sv, at: last.at });
@@ -74,10 +79,11 @@ export async function watchMatrix(
   const all = cluster.servers.map((sv) => ctx.seen.get(key(sv))!.ob);
   const isolated = isolatedServers(all);
   if (!isolated.length) return all;
-  const offenders = outOfOrder(cluster, all, target);
+  const offenders = outOfOrder(cluster, all, target, mode);
   // A correction already applied (perhaps by an engine before a restart) shows as a stopped
   // server on the new release below servers still on the old one.
-  const correcting = ctx.corrected.has(cluster.name) || stoppedOutOfOrder(cluster, all, target).length > 0;
+  const correcting =
+    ctx.corrected.has(cluster.name) || stoppedOutOfOrder(cluster, all, target, mode).length > 0;
   if (ctx.o.correctOutOfOrder && (offenders.length > 0 || correcting)) {
     for (const name of offenders) await correct(ctx, step, cluster, name, target);
     return all;
@@ -85,7 +91,7 @@ export async function watchMatrix(
   throw halt(
     step,
     "M3",
-    `the matrix reports ${isolated.join(", ")} isolated: ${offenders.length ? `${offenders.join(", ")} runs ${target} out of order` : "a server was upgraded out of order"} (old-release servers stopped sending configuration and status updates)${ctx.o.correctOutOfOrder ? "" : "; rerun with --correct-out-of-order to apply the manual's correction"}`,
+    `the matrix reports ${isolated.join(", ")} isolated: ${offenders.length ? `${offenders.join(", ")} runs ${mode === undefined ? target : `in mode ${mode}`} out of order` : "a server was upgraded out of order"} (old-release servers stopped sending configuration and status updates)${ctx.o.correctOutOfOrder ? "" : "; rerun with --correct-out-of-order to apply the manual's correction"}`,
     isolated[0],
   );
 }

@@ -1,0 +1,177 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { compareAddresses } from "../../src/model/address.ts";
+import type { Cluster } from "../../src/model/fleet.ts";
+import type { Step } from "../../src/model/step.ts";
+import { planUpgrade } from "../../src/plan/planner.ts";
+import { planRollback } from "../../src/plan/rollback.ts";
+import { verifyPlan } from "../../src/plan/verify.ts";
+import { fleetOf, scrambledMatrix } from "./fleets.ts";
+
+/**
+ * M11's multi-pass upgrades: a matrix whose fleet file declares its upgrade as passes (a release
+ * change, a mode change, in the order declared) is planned as complete rolling passes, one after
+ * the other, each in the address order (M2) one server at a time (M1) with its own point of no
+ * return (M4, G4); a mode pass's per-server procedure sets the mode where a release pass installs.
+ * The verifier holds every pass to M1–M5 and M11.
+ */
+
+type Declared = NonNullable<Cluster["passes"]>;
+
+/** A matrix of `n` servers on `from` in mode classic, with the passes `passes` declared. */
+function twoPassFleet(
+  n: number,
+  from: string,
+  passes: Declared,
+  opts: { shuffle?: number; floor?: number; fs?: boolean } = {},
+) {
+  const c = scrambledMatrix(n, from, 7, opts.shuffle ?? 3, { fs: opts.fs ?? false });
+  c.mode = "classic";
+  c.passes = passes;
+  c.servers = c.servers.map((s) => ({ ...s, mode: "classic" }));
+  return fleetOf([c], [], opts.floor ?? 0.6);
+}
+
+const RELEASE_THEN_MODE: Declared = [{ kind: "release" }, { kind: "mode", mode: "extended" }];
+const MODE_THEN_RELEASE: Declared = [{ kind: "mode", mode: "extended" }, { kind: "release" }];
+
+describe("plans of declared passes (M11)", () => {
+  it("every plan verifies; each pass runs in the address order, one server at a time, after the pass before, with its own point of no return", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 8 }),
+        fc.constantFrom(
+          { from: "3.5.0", to: "3.5.1" },
+          { from: "3.4.2", to: "4.1.0" }, // a chain (M8) inside the release change
+        ),
+        fc.constantFrom(RELEASE_THEN_MODE, MODE_THEN_RELEASE, [
+          { kind: "release" as const },
+          { kind: "mode" as const, mode: "extended" },
+          { kind: "mode" as const, mode: "turbo" },
+        ]),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.constantFrom(0, 0.4, 0.6),
+        fc.boolean(),
+        (n, path, passes, shuffle, floor, fs) => {
+          const fleet = twoPassFleet(n, path.from, passes, { shuffle, floor, fs });
+          const c = fleet.clusters[0]!;
+          let plan: ReturnType<typeof planUpgrade>;
+          try {
+            plan = planUpgrade(fleet, { to: path.to });
+          } catch (e) {
+            expect((e as { code?: string }).code).toBe("ROLLGATE_E_PLAN_FLOOR_UNREACHABLE");
+            return;
+          }
+          expect(plan.verification.violations).toEqual([]);
+          expect(plan.estimate.seconds).toBeGreaterThanOrEqual(plan.estimate.lowerBoundSeconds);
+          expect(plan.estimate.minCapacity + 0.01).toBeGreaterThanOrEqual(floor);
+          const addr = (name: string) => c.servers.find((s) => s.name === name)!.address;
+          const passCount = Math.max(...plan.steps.map((s) => s.pass!.n));
+          const modePasses = passes.filter((p) => p.kind === "mode").length;
+          const hops = path.to === "4.1.0" ? 2 : 1;
+          expect(passCount).toBe(modePasses + hops);
+          let lastEnd = 0;
+          for (let k = 1; k <= passCount; k++) {
+            const steps = plan.steps.filter((s) => s.pass?.n === k);
+            const acting = steps.filter((s) => s.action === "install" || s.action === "set-mode");
+            expect(acting).toHaveLength(c.servers.length);
+            expect(new Set(acting.map((s) => s.action)).size).toBe(1);
+            if (acting[0]!.action === "set-mode") {
+              expect(
+                steps.every((s) => s.pass!.rule === "M11" && s.pass!.mode === steps[0]!.pass!.mode),
+              ).toBe(true);
+              expect(acting.every((s) => s.mode === steps[0]!.pass!.mode)).toBe(true);
+              expect(steps.some((s) => s.action === "install")).toBe(false);
+            }
+            // M2: the address order, highest first, in every pass
+            for (let i = 1; i < acting.length; i++)
+              expect(compareAddresses(addr(acting[i - 1]!.server!), addr(acting[i]!.server!))).toBe(1);
+            // its own point of no return (M4, G4)
+            expect(steps.filter((s) => s.pointOfNoReturn)).toHaveLength(1);
+            // begun once the pass before is over
+            expect(Math.min(...steps.map((s) => s.start))).toBeGreaterThanOrEqual(lastEnd);
+            lastEnd = Math.max(...steps.map((s) => s.end));
+          }
+          expect(new Set(plan.steps.map((s) => s.id)).size).toBe(plan.steps.length);
+        },
+      ),
+      { numRuns: 60, seed: 20261204 },
+    );
+  });
+
+  it("the passes in the order declared: a mode pass first sets the mode on the old release", () => {
+    const plan = planUpgrade(twoPassFleet(3, "3.5.0", MODE_THEN_RELEASE), { to: "3.5.1" });
+    expect(plan.verification.violations).toEqual([]);
+    expect(plan.steps[0]!.pass).toMatchObject({ n: 1, of: 2, mode: "extended", to: "3.5.0", rule: "M11" });
+    expect(plan.steps.at(-1)!.pass).toMatchObject({ n: 2, of: 2, to: "3.5.1", rule: "M11" });
+    expect((plan.findings ?? []).join("\n")).toContain("M11");
+  });
+
+  it("a part-done mode pass goes on from where it stands; a done one is skipped; the release done, only the mode pass is planned", () => {
+    const fleet = twoPassFleet(4, "3.5.1", RELEASE_THEN_MODE);
+    const c = fleet.clusters[0]!;
+    const top = [...c.servers].sort((a, b) => compareAddresses(b.address, a.address))[0]!;
+    top.mode = "extended";
+    const plan = planUpgrade(fleet, { to: "3.5.1" });
+    expect(plan.verification.violations).toEqual([]);
+    const sets = plan.steps.filter((s) => s.action === "set-mode").map((s) => s.server);
+    expect(sets).toHaveLength(3);
+    expect(sets).not.toContain(top.name);
+    expect(plan.steps.some((s) => s.action === "install")).toBe(false);
+    // every server in the last declared mode: nothing to do
+    for (const s of c.servers) s.mode = "extended";
+    c.mode = "extended";
+    expect(() => planUpgrade(fleet, { to: "3.5.1" })).toThrow(/ROLLGATE_E_PLAN_TARGET_NOT_NEWER|not newer/);
+  });
+
+  it("M12's alternatives do not replace declared passes; a rollback does not take a mode change back", () => {
+    const fleet = twoPassFleet(4, "3.5.0", RELEASE_THEN_MODE, { floor: 0 });
+    for (const strategy of ["all-at-once", "two-halves"] as const)
+      expect(() => planUpgrade(fleet, { to: "3.5.1", strategy })).toThrow(/M11/);
+    const part = twoPassFleet(3, "3.5.1", RELEASE_THEN_MODE);
+    part.clusters[0]!.servers[0]!.mode = "extended";
+    expect(() => planRollback(part)).toThrow(/mode pass \(M11\)/);
+  });
+});
+
+describe("the verifier holds each declared pass to the rules", () => {
+  const fleet = twoPassFleet(3, "3.5.0", RELEASE_THEN_MODE);
+  const plan = planUpgrade(fleet, { to: "3.5.1" });
+  const targets = new Map(Object.entries(plan.targets));
+  const rulesOf = (steps: Step[]) => [
+    ...new Set(verifyPlan(fleet, steps, targets).violations.map((v) => v.rule)),
+  ];
+
+  it("accepts the planner's plan", () => {
+    expect(verifyPlan(fleet, plan.steps, targets).violations).toEqual([]);
+  });
+
+  it("the mode pass begun before the release pass is over breaks M11", () => {
+    const steps = structuredClone(plan.steps);
+    const second = steps.filter((s) => s.pass?.n === 2);
+    const lastFirst = steps.filter((s) => s.pass?.n === 1 && s.action === "disable").at(-1)!;
+    const shift = second[0]!.start - lastFirst.start;
+    for (const s of second) {
+      s.start -= shift;
+      s.end -= shift;
+    }
+    second[0]!.after = lastFirst.after;
+    expect(rulesOf(steps)).toContain("M11");
+  });
+
+  it("the mode pass out of the address order breaks M2 (and M3 on the modes)", () => {
+    const steps = structuredClone(plan.steps);
+    const pass2 = steps.filter((s) => s.pass?.n === 2);
+    const top = pass2[0]!.server!;
+    const bottom = pass2.at(-1)!.server!;
+    for (const s of pass2) s.server = s.server === top ? bottom : s.server === bottom ? top : s.server;
+    expect(rulesOf(steps)).toContain("M2");
+  });
+
+  it("a server started in its old mode in the mode pass (its set-mode left out) breaks M10", () => {
+    const noSet = structuredClone(plan.steps).filter((s) => !(s.action === "set-mode" && s.pass?.n === 2));
+    const lastSet = noSet.findIndex((s) => s.pass?.n === 2 && s.action === "start");
+    noSet[lastSet]!.after = noSet[lastSet - 1] ? [noSet[lastSet - 1]!.id] : [];
+    expect(rulesOf(noSet)).toContain("M10");
+  });
+});
