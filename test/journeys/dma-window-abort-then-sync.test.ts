@@ -19,12 +19,32 @@ e2eTimeouts(300_000);
  */
 afterEach(stopLabs);
 
+/** The fixture with these estimates on every cluster (the pack's defaults for the others). */
+const withEstimates = (text: string, estimates: string) =>
+  text.replace(/^( {4}capacity: \d+)$/gm, `$1\n    estimates: { ${estimates} }`);
+
+/** The steps no abort lands in, 30 s each at speed 40 (0.75 s) instead of 2 to 5 minutes (3 to 7.5 s). */
+const QUICK_BEFORE =
+  "busy-out: 30s, reassign-territories: 30s, leave-supercluster: 30s, settle: 30s, verify: 30s";
+
 /**
- * The fixture with a 10-minute install (the pack's default is 40): at speed 40 an install lasts
- * 15 s, long enough for an abort to land while installs run, and the run is not a minute longer.
+ * While installs run: a 10-minute install (the pack's default is 40), at speed 40 15 s, long
+ * enough for an abort to land while installs run; every other step (before the installs, and
+ * after them when apply carries the window on) is quick.
  */
-const shortInstalls = (text: string) =>
-  text.replace(/^( {4}capacity: \d+)$/gm, "$1\n    estimates: { install: 10m }");
+const abortInInstalls = (text: string) =>
+  withEstimates(
+    text,
+    `install: 10m, ${QUICK_BEFORE}, join-supercluster: 30s, restore-territories: 30s, return-to-service: 30s`,
+  );
+
+/**
+ * Once the joins began: the steps up to the joins quick (the install 1 minute, 1.5 s); the
+ * territories' restore after the joins keeps its 2 minutes (3 s), where the abort lands, before
+ * any cluster returns to service.
+ */
+const abortAtJoins = (text: string) =>
+  withEstimates(text, `install: 1m, ${QUICK_BEFORE}, join-supercluster: 1m`);
 
 /** The operator's maintenance window to 10.1.0, in the background (the engine the abort stops). */
 const startWindow = (fleet: string) =>
@@ -43,7 +63,7 @@ const startWindow = (fleet: string) =>
 describe("abort a maintenance window, sync the fleet file, then carry on", () => {
   it("an operator aborts a maintenance window while its installs run, runs fleet sync --write (the supercluster and its territories stay in the file), then apply carries the window on to the end: one new supercluster of all five, territories restored", async () => {
     const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
-    const r = await rehearse("dma-supercluster", 40, () => shortInstalls(fixture));
+    const r = await rehearse("dma-supercluster", 40, () => abortInInstalls(fixture));
     const engine = startWindow(r.fleet);
     await waitFor(() => stateChanges(r.lab).some((d) => /installing 10\.1\.0/.test(d)), {
       timeoutMs: 120_000,
@@ -110,7 +130,7 @@ describe("abort a maintenance window, sync the fleet file, then carry on", () =>
     const fixture = readFileSync(join(REPO, "test", "fixtures", "dma-five.yaml"), "utf8");
     const design = parseFleetText(fixture);
     if (!design.ok) throw new Error("fixture invalid");
-    const r = await rehearse("dma-supercluster", 40, () => shortInstalls(fixture));
+    const r = await rehearse("dma-supercluster", 40, () => abortAtJoins(fixture));
     const engine = startWindow(r.fleet);
     await waitFor(() => stateChanges(r.lab).some((d) => /joined sc-east@10\.1\.0/.test(d)), {
       timeoutMs: 180_000,
