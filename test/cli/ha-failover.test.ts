@@ -30,7 +30,8 @@ const RUNS = [
 const KILLS_PER_RUN = 10;
 
 let server: PgServer | undefined;
-let lab: Lab | undefined;
+/** The labs of the test under way (one per run in flight), stopped after it. */
+const labs = new Set<Lab>();
 const engines: EngineProcess[] = [];
 let dbs = 0;
 beforeAll(async () => {
@@ -49,8 +50,8 @@ afterEach(async () => {
       await e.exited;
     }
   }
-  await lab?.stop();
-  lab = undefined;
+  for (const l of labs) await l.stop();
+  labs.clear();
 });
 
 const engine = (args: string[]) => {
@@ -87,11 +88,19 @@ async function journalRows(
   }
 }
 
+/** A fresh database, one CREATE DATABASE at a time (the SIGKILL test's two runs ask side by side). */
+let creating: Promise<unknown> = Promise.resolve();
+function freshDb(): Promise<string> {
+  const db = creating.then(() => server!.createDb(`rg_ha_${++dbs}`));
+  creating = db.catch(() => undefined);
+  return db;
+}
+
 /** The leader and its standby on a fresh database and lab; resolves once the standby waits. */
 async function leaderAndStandby(run: (typeof RUNS)[number]) {
-  const url = await server!.createDb(`rg_ha_${++dbs}`);
+  const url = await freshDb();
   const t = await labOf(run.fleet, SPEED);
-  lab = t.lab;
+  labs.add(t.lab);
   const leader = engine([
     "apply",
     t.fleet,
@@ -113,11 +122,18 @@ async function leaderAndStandby(run: (typeof RUNS)[number]) {
 
 describe("leader and standby on PostgreSQL (real CLI, real lab, real PostgreSQL)", () => {
   it(`SIGKILL of the leader at ${KILLS_PER_RUN} seeded moments of each run: the standby finishes each run, each server installed once, no rule broken`, async () => {
+    // the same seeded moments as one after the other: the DMA run's ten, then the matrix run's
     const random = seeded(20261202);
+    const moments = RUNS.map((run) =>
+      Array.from({ length: KILLS_PER_RUN }, () => 2 + Math.floor(random() * (run.lines - 2))),
+    );
     let killed = 0;
-    for (const run of RUNS) {
-      for (let i = 0; i < KILLS_PER_RUN; i++) {
-        const k = 2 + Math.floor(random() * (run.lines - 2));
+    let failed = false;
+    // The two runs' kills go side by side (each its own database, lab and engines; each one kill
+    // after the other): a takeover is mostly waiting for the lease to run out.
+    const lane = async (run: (typeof RUNS)[number], ks: number[]) => {
+      for (const k of ks) {
+        if (failed) return;
         const what = `${run.fleet}, leader killed after line ${k}`;
         const { url, t, leader, standby } = await leaderAndStandby(run);
         await leader.afterLine(k);
@@ -137,16 +153,25 @@ describe("leader and standby on PostgreSQL (real CLI, real lab, real PostgreSQL)
           await store.close();
         }
         await t.lab.stop();
-        lab = undefined;
+        labs.delete(t.lab);
       }
-    }
+    };
+    const lanes = await Promise.allSettled(
+      RUNS.map((run, i) =>
+        lane(run, moments[i]!).catch((e: unknown) => {
+          failed = true; // the other lane starts no further kill
+          throw e;
+        }),
+      ),
+    );
+    for (const l of lanes) if (l.status === "rejected") throw l.reason;
     expect(killed).toBe(KILLS_PER_RUN * RUNS.length);
   });
 
   it("the leader killed with no standby, `rollgate resume` at once on the same host: it waits out the dead engine's lease and finishes (it said 'already running' and exited 0)", async () => {
     const url = await server!.createDb(`rg_ha_${++dbs}`);
     const t = await labOf(RUNS[1].fleet, SPEED);
-    lab = t.lab;
+    labs.add(t.lab);
     const leader = engine([
       "apply",
       t.fleet,
