@@ -6,7 +6,8 @@ import type { Problem } from "./effects.ts";
 
 /**
  * What a finished plan leaves behind, against what the servers say once every step is done: every
- * server on its target (D8c, M9; G5 when it cannot be read), every DMA cluster in the supercluster
+ * server on its target (D8c, M9; G5 when it cannot be read) and, after a mode pass, in its mode
+ * (M11), every DMA cluster in the supercluster
  * its steps put it in and seeing every other member of it (D10: a join lost to a race, a cluster
  * left outside), and every matrix server with the shared filesystems the fleet file mounts on it
  * (M5: PSFS mounts as the fleet file has them, none missing, none extra), and every supercluster's
@@ -74,6 +75,14 @@ export function endStateProblems(
       problems.push({
         rule: cluster.pack === "polycom-dma" ? "D8c" : "M9",
         detail: `${behind.map((o) => `${o.server} runs ${o.release}`).join(", ")}, not ${target}`,
+      });
+    // M11: a plan with a mode pass leaves every server of the matrix in the last pass's mode
+    const mode = plan.steps.filter((x) => x.cluster === cluster.name && x.action === "set-mode").at(-1)?.mode;
+    const otherMode = obs.filter((o) => o.state !== "unreachable" && mode !== undefined && o.mode !== mode);
+    if (otherMode.length)
+      problems.push({
+        rule: "M11",
+        detail: `${otherMode.map((o) => `${o.server} runs in mode ${o.mode ?? "(none reported)"}`).join(", ")}, not ${mode}`,
       });
     problems.push(...mountProblems(cluster, obs));
     if (!expected.has(cluster.name)) continue;

@@ -91,3 +91,46 @@ describe("the end-state check compares the supercluster's territories with the p
     expect(endStateProblems(plan, upgraded(fleet, "10.0.2", "sc-east", TERRITORIES), fleet)).toEqual([]);
   });
 });
+
+describe("the end state of a matrix's declared passes (M11)", () => {
+  const text = readFileSync(new URL("../../examples/matrix-two-pass.yaml", import.meta.url), "utf8");
+  const parsed = parseFleetText(text);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.diagnostics));
+  const fleet = parsed.fleet;
+  const plan = planUpgrade(fleet, { to: "3.5.1" });
+  const cluster = fleet.clusters[0]!;
+  const observed = (mode: (name: string) => string) => [
+    {
+      cluster,
+      observations: cluster.servers.map(
+        (s): ServerObservation => ({
+          server: s.name,
+          cluster: cluster.name,
+          state: "running",
+          release: "3.5.1",
+          mode: mode(s.name),
+          mounts: ["psfs1"],
+        }),
+      ),
+    },
+  ];
+
+  it("every server on the release and in the last pass's mode: nothing to say", () => {
+    expect(
+      endStateProblems(
+        plan,
+        observed(() => "extended"),
+        fleet,
+      ),
+    ).toEqual([]);
+  });
+
+  it("a server left in its old mode is an M11 problem, naming it", () => {
+    const problems = endStateProblems(
+      plan,
+      observed((n) => (n === "srv1" ? "classic" : "extended")),
+      fleet,
+    );
+    expect(problems).toEqual([{ rule: "M11", detail: "srv1 runs in mode classic, not extended" }]);
+  });
+});
