@@ -97,7 +97,11 @@ function freshDb(): Promise<string> {
 }
 
 /** The leader and its standby on a fresh database and lab; resolves once the standby waits. */
-async function leaderAndStandby(run: (typeof RUNS)[number]) {
+async function leaderAndStandby(
+  run: (typeof RUNS)[number],
+  /** Called the moment the leader is spawned, before any line of its output can be missed. */
+  watchLeader?: (leader: ReturnType<typeof engine>) => void,
+) {
   const url = await freshDb();
   const t = await labOf(run.fleet, SPEED);
   labs.add(t.lab);
@@ -111,10 +115,13 @@ async function leaderAndStandby(run: (typeof RUNS)[number]) {
     "--state",
     url,
   ]);
+  watchLeader?.(leader);
   // the first line is the run's creation, printed once the leader holds the run's lease
   await leader.afterLine(1);
   const standby = engine(["engine", "--state", url, "--confirm-finalize", "--json"]);
-  await waitFor(() => standby.stderr().includes("waiting as a standby"), {
+  // waiting as a standby; or, a leader already stopped past its lease (watchLeader's SIGSTOP on
+  // a loaded machine), leading at once: its events begin
+  await waitFor(() => standby.stderr().includes("waiting as a standby") || standby.lines.length > 0, {
     what: `the standby to wait (${standby.stderr()})`,
   });
   return { url, t, leader, standby };
@@ -202,30 +209,33 @@ describe("leader and standby on PostgreSQL (real CLI, real lab, real PostgreSQL)
   });
 
   it("SIGSTOP of the leader past its lease: the standby takes over; continued, the old leader performs no action and exits 4", async () => {
-    const { url, t, leader, standby } = await leaderAndStandby(RUNS[1]);
     // Stopped the moment it prints that a server accepted an install (from the same stdout chunk,
     // no polling): it is observing that install then, not between the last check of its lease
     // and an action leaving it, the one moment the lease cannot cover (docs/ha.md). Continued,
-    // its next action needs an intent written under its epoch and its own deadline in time.
+    // its next action needs an intent written under its epoch and its own deadline in time. The
+    // watch is on from the leader's first line: a loaded machine may see the leader past its
+    // installs before the standby waits.
     let stopped = false;
     let buf = "";
-    leader.child.stdout.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const lines = buf.split("\n");
-      buf = lines.pop()!;
-      for (const line of lines) {
-        let e: { type?: string; step?: string } = {};
-        try {
-          e = JSON.parse(line) as typeof e;
-        } catch {
-          continue;
+    const { url, t, leader, standby } = await leaderAndStandby(RUNS[1], (leader) =>
+      leader.child.stdout.on("data", (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split("\n");
+        buf = lines.pop()!;
+        for (const line of lines) {
+          let e: { type?: string; step?: string } = {};
+          try {
+            e = JSON.parse(line) as typeof e;
+          } catch {
+            continue;
+          }
+          if (!stopped && e.type === "step.accepted" && e.step?.endsWith("/install")) {
+            stopped = true;
+            leader.child.kill("SIGSTOP");
+          }
         }
-        if (!stopped && e.type === "step.accepted" && e.step?.endsWith("/install")) {
-          stopped = true;
-          leader.child.kill("SIGSTOP");
-        }
-      }
-    });
+      }),
+    );
     await waitFor(() => stopped, { what: "an install accepted" });
     const store = openStore(url, { readonly: true });
     try {
