@@ -90,18 +90,33 @@ export async function preflight(
     if (compareVersions(o.obs.release, o.server.version) === 0) return false;
     return o.cluster.pack === "polycom-dma" || compareVersions(o.obs.release, targetOf(o.cluster)) !== 0;
   });
+  // M11: a mode the file does not say, other than the one the plan's mode pass sets: the plan
+  // would leave that server out of its pass (or set it again from a mode it does not have)
+  const lastMode = (c: Cluster) =>
+    plan.steps.filter((x) => x.cluster === c.name && x.action === "set-mode").at(-1)?.mode;
+  const otherMode = observed.filter(
+    (o) =>
+      o.server.mode !== undefined &&
+      o.obs.state !== "unreachable" &&
+      o.obs.mode !== o.server.mode &&
+      o.obs.mode !== lastMode(o.cluster),
+  );
   const moved = observed.filter(
     (o) =>
       o.cluster.pack === "polycom-dma" &&
       o.obs.supercluster !== undefined &&
       (o.obs.supercluster ?? undefined) !== o.cluster.supercluster,
   );
-  if (surprising.length || moved.length) {
+  if (surprising.length || moved.length || otherMode.length) {
     const update = fleetFile === undefined ? undefined : mismatchUpdate(fleetFile, fleet, observed);
     throw new RollgateError(
       "ROLLGATE_E_PREFLIGHT_MISMATCH",
       `the fleet is not as the fleet file says: ${[
         ...surprising.map((o) => `${o.server.name} runs ${o.obs.release}, the file says ${o.server.version}`),
+        ...otherMode.map(
+          (o) =>
+            `${o.server.name} runs in mode ${o.obs.mode ?? "(none reported)"}, the file says ${o.server.mode} (M11)`,
+        ),
         ...moved.map(
           (o) =>
             `${o.server.name} sees ${o.cluster.name} in ${o.obs.supercluster ? `supercluster ${o.obs.supercluster}` : "no supercluster"}, the file says ${o.cluster.supercluster ?? "none"}`,

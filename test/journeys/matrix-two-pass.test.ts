@@ -76,4 +76,19 @@ describe("a matrix upgraded in two declared passes (M11)", () => {
     expect(r.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
     expect(modeSets(r.lab)).toEqual(["srv3 extended", "srv2 extended", "srv1 extended"]);
   }, 600_000);
+
+  it("a server whose mode was changed by hand to one the file does not say: apply refuses before acting, with the fleet file's lines to change", async () => {
+    const r = await rehearse("matrix-two-pass", 1200);
+    for (const act of [["stop"], ["set-mode", "turbo"], ["start"]]) {
+      const a = await runCli(["lab", "act", r.original, "srv3", ...act]);
+      expect(a.code, a.stderr).toBe(0);
+    }
+    const seen = r.lab.status().journalSeq;
+    const run = await applyTo(r.fleet, ["3.5.1"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("ROLLGATE_E_PREFLIGHT_MISMATCH");
+    expect(run.stderr).toContain("srv3 runs in mode turbo, the file says classic (M11)");
+    expect(run.stderr).toContain("mode: turbo");
+    expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
+  }, 600_000);
 });
