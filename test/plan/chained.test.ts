@@ -5,7 +5,7 @@ import type { Step } from "../../src/model/step.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
 import { chainedMatrixPath } from "../../src/rules/supported-paths.ts";
-import { fleetOf, scrambledMatrix } from "./fleets.ts";
+import { fleetOf, scrambledMatrix, secondPassBegunEarly, secondPassOutOfOrder } from "./fleets.ts";
 
 /**
  * M8's chained path: a matrix whose release has no supported rolling path to the target is
@@ -143,15 +143,7 @@ describe("the verifier holds each pass of a chain to the rules", () => {
 
   it("a pass begun before the one before is over breaks M8 (and M1)", () => {
     // the second pass's first server starts while the first pass's last server is being upgraded
-    const steps = structuredClone(plan.steps);
-    const second = steps.filter((s) => s.pass?.n === 2);
-    const lastFirst = steps.filter((s) => s.pass?.n === 1 && s.action === "disable").at(-1)!;
-    const shift = second[0]!.start - lastFirst.start;
-    for (const s of second) {
-      s.start -= shift;
-      s.end -= shift;
-    }
-    second[0]!.after = lastFirst.after;
+    const steps = secondPassBegunEarly(plan.steps);
     expect(rulesOf(steps)).toContain("M8");
   });
 
@@ -171,11 +163,7 @@ describe("the verifier holds each pass of a chain to the rules", () => {
 
   it("the second pass is held to the address order of its own release (M2)", () => {
     // in the second pass, the lowest-addressed server's procedure and the highest one's swapped
-    const steps = structuredClone(plan.steps);
-    const pass2 = steps.filter((s) => s.pass?.n === 2);
-    const top = pass2[0]!.server!;
-    const bottom = pass2.at(-1)!.server!;
-    for (const s of pass2) s.server = s.server === top ? bottom : s.server === bottom ? top : s.server;
+    const steps = secondPassOutOfOrder(plan.steps);
     expect(rulesOf(steps)).toContain("M2");
   });
 });

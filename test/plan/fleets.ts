@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Cluster, Fleet, Supercluster } from "../../src/model/fleet.ts";
+import type { Step } from "../../src/model/step.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
 
 /** Fleets for planner tests: the examples, and small builders for generated ones. */
@@ -109,4 +110,31 @@ export function dmaSupercluster(
 
 export function fleetOf(clusters: Cluster[], superclusters: Supercluster[] = [], capacityFloor = 0.6): Fleet {
   return { name: "test", defaults: { capacityFloor, maxMixedWindow: 14400 }, clusters, superclusters };
+}
+
+/**
+ * A plan of several passes with pass 2 begun early: its first server starts beside the last
+ * server of pass 1 (a copy; for the verifier to refuse).
+ */
+export function secondPassBegunEarly(plan: readonly Step[]): Step[] {
+  const steps = structuredClone(plan) as Step[];
+  const second = steps.filter((s) => s.pass?.n === 2);
+  const lastFirst = steps.filter((s) => s.pass?.n === 1 && s.action === "disable").at(-1)!;
+  const shift = second[0]!.start - lastFirst.start;
+  for (const s of second) {
+    s.start -= shift;
+    s.end -= shift;
+  }
+  second[0]!.after = lastFirst.after;
+  return steps;
+}
+
+/** A plan of several passes with pass 2's first and last servers traded (a copy: out of M2's order). */
+export function secondPassOutOfOrder(plan: readonly Step[]): Step[] {
+  const steps = structuredClone(plan) as Step[];
+  const pass2 = steps.filter((s) => s.pass?.n === 2);
+  const top = pass2[0]!.server!;
+  const bottom = pass2.at(-1)!.server!;
+  for (const s of pass2) s.server = s.server === top ? bottom : s.server === bottom ? top : s.server;
+  return steps;
 }

@@ -6,7 +6,7 @@ import type { Step } from "../../src/model/step.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { planRollback } from "../../src/plan/rollback.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
-import { fleetOf, scrambledMatrix } from "./fleets.ts";
+import { fleetOf, scrambledMatrix, secondPassBegunEarly, secondPassOutOfOrder } from "./fleets.ts";
 
 /**
  * M11's multi-pass upgrades: a matrix whose fleet file declares its upgrade as passes (a release
@@ -147,24 +147,12 @@ describe("the verifier holds each declared pass to the rules", () => {
   });
 
   it("the mode pass begun before the release pass is over breaks M11", () => {
-    const steps = structuredClone(plan.steps);
-    const second = steps.filter((s) => s.pass?.n === 2);
-    const lastFirst = steps.filter((s) => s.pass?.n === 1 && s.action === "disable").at(-1)!;
-    const shift = second[0]!.start - lastFirst.start;
-    for (const s of second) {
-      s.start -= shift;
-      s.end -= shift;
-    }
-    second[0]!.after = lastFirst.after;
+    const steps = secondPassBegunEarly(plan.steps);
     expect(rulesOf(steps)).toContain("M11");
   });
 
   it("the mode pass out of the address order breaks M2 (and M3 on the modes)", () => {
-    const steps = structuredClone(plan.steps);
-    const pass2 = steps.filter((s) => s.pass?.n === 2);
-    const top = pass2[0]!.server!;
-    const bottom = pass2.at(-1)!.server!;
-    for (const s of pass2) s.server = s.server === top ? bottom : s.server === bottom ? top : s.server;
+    const steps = secondPassOutOfOrder(plan.steps);
     expect(rulesOf(steps)).toContain("M2");
   });
 
