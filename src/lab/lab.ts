@@ -110,8 +110,11 @@ export async function startLab(fleetOrPath: string | Fleet, options: LabOptions 
         loopback: s.loopback,
         url: urlOf(s.loopback),
         release: s.release,
+        ...(s.mode !== undefined ? { mode: s.mode } : {}),
         state: world.stateOf(s),
-        ...(a ? { activity: `${a.action}${a.release ? ` ${a.release}` : ""}` } : {}),
+        ...(a
+          ? { activity: `${a.action}${a.release ? ` ${a.release}` : ""}${a.mode ? ` ${a.mode}` : ""}` }
+          : {}),
       };
     });
     return {

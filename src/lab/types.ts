@@ -144,6 +144,8 @@ export interface LabServerStatus {
   loopback: string;
   url: string;
   release: string;
+  /** M11: the server's mode, on a matrix that has modes. */
+  mode?: string;
   state: ServerState;
   activity?: string;
 }

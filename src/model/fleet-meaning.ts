@@ -228,8 +228,8 @@ function checkFilesystems(rep: Reporter, c: FleetFileCluster, at: Path, names: S
 
 /**
  * M11: `mode` and `passes` belong to a matrix; a mode pass needs the mode the matrix runs now (the
- * pass changes it; a pass to the mode it runs is done); at most one release change, each mode
- * once; a server's own mode needs its matrix's.
+ * pass changes it; a pass to the mode it runs is done); at most one release change and one mode
+ * change; a server's own mode needs its matrix's, and is its matrix's or the mode pass's.
  */
 function checkPasses(rep: Reporter, c: FleetFileCluster, at: Path): void {
   const code = "ROLLGATE_E_FLEET_PASSES";
@@ -253,8 +253,26 @@ function checkPasses(rep: Reporter, c: FleetFileCluster, at: Path): void {
         "the matrix's mode (mode: MODE on the cluster), the server's only where it differs",
       );
   });
+  // the servers run one mode, or two while the mode pass is under way (its mode one of them): any
+  // other has no pass to bring the matrix to one mode
+  const passMode = (c.passes ?? []).find((p) => p !== "release")?.mode;
+  const modes = [...new Set([c.mode, ...c.servers.map((s) => s.mode ?? c.mode)])];
+  const first = c.servers.findIndex((s) => s.mode !== undefined && s.mode !== c.mode);
+  if (c.mode !== undefined && modes.length > 1 && !(modes.length === 2 && modes.includes(passMode))) {
+    const list = modes.join(modes.length === 2 ? " and " : ", ");
+    rep.add(
+      code,
+      [...at, "servers", first, "mode"],
+      modes.length > 2
+        ? `the servers of ${c.name} run in modes ${list}: a matrix runs one mode, or two while its mode pass is under way`
+        : `the servers of ${c.name} run in modes ${list}, and ${passMode === undefined ? "no mode pass is declared" : `the mode pass goes to ${passMode}`}: no pass brings the matrix to one mode`,
+      passMode === undefined
+        ? `a mode pass to the mode they are to run (passes: [{ mode: ${modes[1]} }, release])`
+        : `the servers in ${c.mode} or ${passMode}`,
+    );
+  }
   let releases = 0;
-  const seen = new Set<string>();
+  let modePasses = 0;
   for (const [pi, p] of (c.passes ?? []).entries()) {
     const path = [...at, "passes", pi];
     if (p === "release") {
@@ -269,15 +287,15 @@ function checkPasses(rep: Reporter, c: FleetFileCluster, at: Path): void {
         `a mode pass changes the matrix's mode, and ${c.name} does not say which mode it runs now`,
         "the matrix's current mode (mode: MODE on the cluster)",
       );
-    // a pass to the mode the matrix runs already is done (a second apply skips it)
-    else if (seen.has(p.mode))
+    // a pass to the mode the matrix runs already is done (a second apply skips it); one mode pass:
+    // with two, a server part way could be in either's mode, and modes have no order of their own
+    else if (++modePasses === 2)
       rep.add(
         code,
-        [...path, "mode"],
-        `${c.name} declares a pass to the mode ${p.mode} twice: each mode once`,
-        "each mode at most once in the passes",
+        path,
+        `${c.name} declares a second mode pass: an upgrade has at most one mode change (with the release change, before or after it)`,
+        "one { mode: MODE } pass",
       );
-    seen.add(p.mode);
   }
 }
 

@@ -178,7 +178,13 @@ function syncModes(
       }
     } else if (own !== mode) {
       setKey(doc, sn, "mode", mode);
-      changes.push({ path, detail: `${server.name}: mode ${own ?? was} → ${mode}` });
+      changes.push({
+        path,
+        detail:
+          own === undefined && mode === was
+            ? `${server.name}: runs in mode ${mode}, its own now that its matrix's is ${common}`
+            : `${server.name}: mode ${own ?? was} → ${mode}`,
+      });
     }
   });
 }

@@ -1,5 +1,5 @@
 import { RollgateError } from "../model/errors.ts";
-import type { Cluster, Fleet } from "../model/fleet.ts";
+import type { Cluster, DeclaredPass, Fleet } from "../model/fleet.ts";
 import { maxUnavailable, policyFor, upgradeOrder } from "../rules/context.ts";
 import {
   chainedMatrixPath,
@@ -118,7 +118,7 @@ function passNotes(
     );
   if (cluster.passes && passes.length > 1)
     notes.push(
-      `${cluster.name}: the fleet file declares its upgrade as ${cluster.passes.length} kinds of pass (M11): ${passes
+      `${cluster.name}: the fleet file declares its upgrade as passes (M11), ${passes.length} to go: ${passes
         .map(
           (p, i) =>
             `pass ${i + 1} ${p.mode === undefined ? `release ${p.to}` : `mode ${p.mode} (on ${p.to})`}`,
@@ -137,6 +137,7 @@ function passNotes(
  */
 function passesOf(fleet: Fleet, cluster: Cluster, source: string, target: string): PassSpec[] {
   const declared = cluster.passes ?? [{ kind: "release" as const }];
+  refuseUnfinishedPass(cluster, declared, target);
   const out: PassSpec[] = [];
   let release = source;
   for (const d of declared) {
@@ -155,6 +156,34 @@ function passesOf(fleet: Fleet, cluster: Cluster, source: string, target: string
     release = target;
   }
   return out;
+}
+
+/**
+ * M11: the first pass with work to do begins only once the pass under way in the file is over: a
+ * release change while the servers run two modes (a mode pass part way), or a mode change while
+ * they run two releases (a release change part way), is refused with the way on.
+ */
+function refuseUnfinishedPass(cluster: Cluster, declared: readonly DeclaredPass[], target: string): void {
+  const modes = [...new Set(cluster.servers.map((s) => s.mode).filter((m) => m !== undefined))];
+  const releases = [...new Set(cluster.servers.map((s) => s.version))].sort(cmpVersions);
+  if (modes.length < 2 && releases.length < 2) return;
+  const first = declared.find((d) =>
+    d.kind === "mode"
+      ? cluster.servers.some((s) => s.mode !== d.mode)
+      : cluster.servers.some((s) => cmpVersions(s.version, target) < 0),
+  );
+  if (first?.kind === "release" && modes.length > 1)
+    throw new RollgateError(
+      "ROLLGATE_E_FLEET_PASSES",
+      `matrix ${cluster.name}'s servers run in modes ${modes.join(" and ")}: its mode pass is part way, and the release change waits until it is over (M11: each pass complete before the next). Finish the mode pass first: rollgate apply FLEET --to ${releases[0]} (the release it runs), then the release`,
+      { details: { cluster: cluster.name, modes } },
+    );
+  if (first?.kind === "mode" && releases.length > 1)
+    throw new RollgateError(
+      "ROLLGATE_E_FLEET_PASSES",
+      `matrix ${cluster.name}'s servers run ${releases.join(" and ")}: its release change is part way, and the mode change to ${first.mode} waits until it is over (M11: each pass complete before the next). Finish the release change first (passes: [release, { mode: ${first.mode} }])`,
+      { details: { cluster: cluster.name, releases } },
+    );
 }
 
 /** The release change's hops: [target] on a supported path (M8) or a generic cluster, else the chain. */
@@ -223,7 +252,7 @@ export function planPass(
             ? RULE_LISTS.setMode
             : back
               ? rollbackRules(matrix, action)
-              : pass?.rule === "M11"
+              : pass?.rule === "M11" || (pass !== undefined && cluster.passes !== undefined)
                 ? withM11(stepRules(matrix, action, pnr, hasFs))
                 : stepRules(matrix, action, pnr, hasFs);
         const step: Step = {

@@ -111,7 +111,12 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
  */
 export function inProgress(ctx: StepContext, target: string): boolean {
   // a mode change under way (M11): waited for, never requested again
-  if (ctx.step.action === "set-mode") return ctx.observations.some((o) => o.activity?.action === "set-mode");
+  if (ctx.step.action === "set-mode")
+    return ctx.observations.some(
+      (o) =>
+        o.activity?.action === "set-mode" &&
+        (o.activity.mode === undefined || o.activity.mode === ctx.step.mode),
+    );
   if (ctx.step.action !== "install") return false;
   const obs = ctx.observations;
   if (obs.some((o) => o.state === "installing")) return true;

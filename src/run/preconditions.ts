@@ -33,6 +33,10 @@ export function preconditionProblems(ctx: PreconditionContext, target: string): 
   // all at once, the matrix down (M12): no address order to keep; two halves (M12): a half is
   // upgraded together, and the gate holds the second back until the first is back (M2)
   if (cluster.pack === "polyserve-matrix" && (step.fullStop || step.half !== undefined)) return [];
+  if (cluster.pack === "polyserve-matrix" && ctx.matrix) {
+    const m11 = passProblems(step, ctx.matrix);
+    if (m11.length) return m11;
+  }
   if (cluster.pack === "polyserve-matrix" && ctx.matrix)
     return ctx.rollbackFrom === undefined
       ? matrixProblems(step, cluster, ctx.matrix, target)
@@ -105,6 +109,49 @@ function dmaProblems(step: Step, cluster: Cluster, obs: ServerObservation[], tar
     }
   }
   return problems;
+}
+
+/**
+ * M11 on what the matrix's servers say just now: a mode change only while they run one release,
+ * and no mode under way but the server's own and the step's (a mode set by hand to a third); a
+ * release change only while they run one mode.
+ */
+function passProblems(step: Step, matrix: ServerObservation[]): Problem[] {
+  if (!step.server || (step.action !== "set-mode" && step.action !== "install")) return [];
+  const seen = matrix.filter((o) => o.state !== "unreachable");
+  const me = seen.find((o) => o.server === step.server);
+  const modes = [...new Set(seen.map((o) => o.mode).filter((m): m is string => m !== undefined))];
+  if (step.action === "install") {
+    if (modes.length < 2) return [];
+    return [
+      {
+        rule: "M11",
+        detail: `the servers of ${step.cluster} run in modes ${modes.join(" and ")} (observed just now): a release change waits until every server runs one mode; nothing was sent`,
+      },
+    ];
+  }
+  const releases = [...new Set(seen.map((o) => o.release))].sort(compareVersions);
+  if (releases.length > 1)
+    return [
+      {
+        rule: "M11",
+        detail: `the servers of ${step.cluster} run ${releases.join(" and ")} (observed just now): a mode change waits until every server runs one release; nothing was sent`,
+      },
+    ];
+  const others = modes.filter((m) => m !== step.mode && m !== me?.mode);
+  if (others.length)
+    return [
+      {
+        rule: "M11",
+        detail: `${seen
+          .filter((o) => o.mode !== undefined && others.includes(o.mode))
+          .map((o) => `${o.server} runs in mode ${o.mode}`)
+          .join(
+            ", ",
+          )} (observed just now), neither ${step.server}'s mode nor ${step.mode}: one mode change at a time; nothing was sent`,
+      },
+    ];
+  return [];
 }
 
 /**

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compareAddresses } from "../../src/model/address.ts";
 import type { Cluster } from "../../src/model/fleet.ts";
+import { parseFleetText } from "../../src/model/fleet-file.ts";
 import type { Step } from "../../src/model/step.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { planRollback } from "../../src/plan/rollback.ts";
@@ -161,5 +162,89 @@ describe("the verifier holds each declared pass to the rules", () => {
     const lastSet = noSet.findIndex((s) => s.pass?.n === 2 && s.action === "start");
     noSet[lastSet]!.after = noSet[lastSet - 1] ? [noSet[lastSet - 1]!.id] : [];
     expect(rulesOf(noSet)).toContain("M10");
+  });
+});
+
+describe("declared passes the fleet file cannot have, and passes part way (M11)", () => {
+  const file = (cluster: string) => `apiVersion: rollgate/v1
+fleet: m11-check
+clusters:
+  - name: mx
+    pack: polyserve-matrix
+${cluster}`;
+  const servers = (modes: (string | undefined)[], versions: string[] = ["3.5.0", "3.5.0", "3.5.0"]) =>
+    `    servers:\n${(modes.length ? modes : [undefined, undefined, undefined])
+      .map(
+        (m, i) =>
+          `      - { name: s${i + 1}, address: 10.9.1.${i + 1}, version: ${versions[i]}${m ? `, mode: ${m}` : ""} }`,
+      )
+      .join("\n")}\n`;
+  const problems = (text: string) => {
+    const r = parseFleetText(text, "f.yaml");
+    return r.ok ? [] : r.diagnostics.map((d) => `${d.path}: ${d.code}: ${d.message}`);
+  };
+
+  it("a second mode pass, servers in three modes, two modes with no mode pass to end them, a misshapen mode: exit-2 findings naming the field, one each", () => {
+    expect(
+      problems(
+        file(
+          `    version: 3.5.0\n    mode: classic\n    passes: [release, { mode: extended }, { mode: turbo }]\n${servers([])}`,
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^clusters\[0\]\.passes\[2\]: ROLLGATE_E_FLEET_PASSES: .*second mode pass/),
+    ]);
+    expect(
+      problems(
+        file(
+          `    version: 3.5.0\n    mode: classic\n    passes: [release, { mode: extended }]\n${servers([undefined, "extended", "turbo"])}`,
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(/servers\[1\]\.mode: ROLLGATE_E_FLEET_PASSES: .*classic, extended, turbo/),
+    ]);
+    expect(
+      problems(file(`    version: 3.5.0\n    mode: classic\n${servers([undefined, undefined, "turbo"])}`)),
+    ).toEqual([expect.stringMatching(/servers\[2\]\.mode: .*no mode pass is declared/)]);
+    expect(
+      problems(
+        file(
+          `    version: 3.5.0\n    mode: Classic\n    passes: [release, { mode: extended }]\n${servers([])}`,
+        ),
+      ),
+    ).toEqual([expect.stringMatching(/^clusters\[0\]\.mode: ROLLGATE_E_FLEET_SCHEMA/)]);
+  });
+
+  const planOf = (text: string) => {
+    const r = parseFleetText(text, "f.yaml");
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    return () => planUpgrade(r.fleet, { to: "3.5.1" });
+  };
+
+  it("a release change while a mode pass is part way, or a mode change while a release change is, is refused as bad input with the way on, not a plan that fails verification", () => {
+    const modesPartWay = planOf(
+      file(
+        `    version: 3.5.0\n    mode: classic\n    passes: [release, { mode: extended }]\n${servers([undefined, undefined, "extended"])}`,
+      ),
+    );
+    expect(modesPartWay).toThrow(/ROLLGATE_E_FLEET_PASSES|mode pass is part way/);
+    expect(modesPartWay).toThrow(/--to 3\.5\.0/);
+    const releasePartWay = planOf(
+      file(
+        `    version: 3.5.0\n    mode: classic\n    passes: [{ mode: extended }, release]\n${servers([], ["3.5.0", "3.5.0", "3.5.1"])}`,
+      ),
+    );
+    expect(releasePartWay).toThrow(/release change is part way/);
+    // the mode pass part way, then the release: --to the release it runs finishes the mode pass
+    const r = parseFleetText(
+      file(
+        `    version: 3.5.0\n    mode: classic\n    passes: [release, { mode: extended }]\n${servers([undefined, undefined, "extended"])}`,
+      ),
+      "f.yaml",
+    );
+    if (!r.ok) throw new Error("bad fleet");
+    const plan = planUpgrade(r.fleet, { to: "3.5.0" });
+    expect(plan.verification.violations).toEqual([]);
+    expect(plan.steps.filter((s) => s.action === "set-mode").map((s) => s.server)).toEqual(["s2", "s1"]);
   });
 });

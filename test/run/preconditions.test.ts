@@ -113,4 +113,33 @@ describe("preconditions on observed state", () => {
       ),
     ).toEqual([]);
   });
+
+  it("M11: a mode change only while the servers run one release and no third mode; a release change only while they run one mode; nothing is sent otherwise", () => {
+    const pass = { n: 2, of: 2, to: "3.5.1", mode: "extended", rule: "M11" };
+    const setMode = step({ action: "set-mode", cluster: "mx", server: "srv2", mode: "extended", pass });
+    const at = (release: string, mode: string) => ({ release, mode, state: "stopped" as const });
+    const ok = [
+      obs("srv1", at("3.5.1", "classic")),
+      obs("srv2", at("3.5.1", "classic")),
+      obs("srv3", at("3.5.1", "extended")),
+    ];
+    const ask = (matrix: ServerObservation[], s = setMode) =>
+      preconditionProblems(
+        { step: s, cluster: matrixOn("3.5.1"), observations: [matrix[1]!], matrix },
+        "3.5.1",
+      );
+    expect(ask(ok)).toEqual([]);
+    const twoReleases = ok.map((o) => (o.server === "srv1" ? { ...o, release: "3.5.0" } : o));
+    expect(ask(twoReleases)).toEqual([expect.objectContaining({ rule: "M11" })]);
+    expect(ask(twoReleases)[0]!.detail).toContain("3.5.0 and 3.5.1");
+    const third = ok.map((o) => (o.server === "srv3" ? { ...o, mode: "turbo" } : o));
+    expect(ask(third)[0]!.detail).toContain("srv3 runs in mode turbo");
+    const install = step({ action: "install", cluster: "mx", server: "srv2", release: "4.1.0" });
+    expect(ask(ok, install)).toEqual([expect.objectContaining({ rule: "M11" })]);
+  });
 });
+
+/** The matrix above with every server on `release`. */
+function matrixOn(release: string): Cluster {
+  return { ...matrix, servers: matrix.servers.map((s) => ({ ...s, version: release })) };
+}

@@ -22,7 +22,8 @@ export function printStatus(ctx: CliContext, st: LabStatus): void {
         s.name,
         s.cluster,
         s.address,
-        s.release,
+        // M11: a matrix with modes shows each server's beside its release
+        s.mode === undefined ? s.release : `${s.release} (${s.mode})`,
         s.state,
         String(st.installs[s.name] ?? 0),
         s.activity ?? "",

@@ -194,11 +194,24 @@ async function restoreTerritories(ctx: EngineContext, r: Returning, c: Cluster):
  */
 async function returnMatrixServers(ctx: EngineContext, r: Returning): Promise<void> {
   for (const c of ctx.o.fleet.clusters.filter((x) => x.pack === "polyserve-matrix")) {
-    const stepOf = (server: string, action: Step["action"]) =>
-      ctx.o.plan.steps.find((x) => x.cluster === c.name && x.server === server && x.action === action);
     const begun = (step: Step | undefined) => {
       const st = step && ctx.standing.get(step.id);
       return st !== undefined && (st.status === "done" || st.attempts > 0);
+    };
+    // a server's steps of the pass it is in (M8's chain, M11's declared passes: one procedure per
+    // pass): the latest pass of which one of its steps has begun
+    const mine = (server: string) =>
+      ctx.o.plan.steps.filter((x) => x.cluster === c.name && x.server === server);
+    const passNow = (server: string) =>
+      Math.max(
+        0,
+        ...mine(server)
+          .filter((x) => begun(x))
+          .map((x) => x.pass?.n ?? 0),
+      );
+    const stepOf = (server: string, action: Step["action"]) => {
+      const n = passNow(server);
+      return mine(server).find((x) => x.action === action && (x.pass?.n ?? 0) === n);
     };
     const started = (server: string) => ctx.done(stepOf(server, "start")?.id ?? "");
     const tookDown = c.servers
