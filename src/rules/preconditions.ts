@@ -74,8 +74,8 @@ export const m2AddressOrder: ServerPrecondition = (state, ctx, step, r, matrix) 
   const h = higherStillOld(state, ctx, r);
   if (!h) return undefined;
   return step.action === "disable"
-    ? `${h.name} (${h.address}) is higher in the matrix's address order and still on ${levelOf(state, h)}: it is upgraded before ${r.name} (${r.address})`
-    : `${h.name} (${h.address}) is higher in the address order and still on ${levelOf(state, h)}: ${r.name} must wait`;
+    ? `${h.name} (${h.address}) is higher in the matrix's address order and still on ${levelOf(h, state.targetModes.get(h.cluster))}: it is upgraded before ${r.name} (${r.address})`
+    : `${h.name} (${h.address}) is higher in the address order and still on ${levelOf(h, state.targetModes.get(h.cluster))}: ${r.name} must wait`;
 };
 
 /**
@@ -177,7 +177,7 @@ export const m3NoIsolation: ServerPrecondition = (state, ctx, step, r, matrix) =
   }
   for (const o of state.serversOf.get(r.cluster) ?? [])
     if (o.running && onOldRelease(state, o) && ctx.rank.get(o.name)! < ctx.rank.get(r.name)!)
-      return `${o.name} (${o.address}) still runs ${levelOf(state, o)} and is higher in the address order: starting ${r.name} on ${levelOf(state, r)} would isolate the old servers`;
+      return `${o.name} (${o.address}) still runs ${levelOf(o, state.targetModes.get(o.cluster))} and is higher in the address order: starting ${r.name} on ${levelOf(r, state.targetModes.get(r.cluster))} would isolate the old servers`;
   return undefined;
 };
 
@@ -241,24 +241,21 @@ function passBlocked(rule: RuleId, state: FleetState, step: Step, r: ServerRecor
   const what = pass.mode === undefined ? `to ${pass.to}` : `to mode ${pass.mode}`;
   const before = prevMode === undefined ? `to ${prev}` : `to mode ${prevMode}`;
   for (const o of state.serversOf.get(r.cluster) ?? []) {
-    const why =
-      o.installing !== undefined
-        ? "is being installed"
-        : o.settingMode !== undefined
-          ? "is having its mode set"
-          : compareVersions(o.release, prev) < 0
-            ? `still runs ${o.release}`
-            : prevMode !== undefined && o.mode !== prevMode
-              ? `is still in mode ${o.mode ?? "(none)"}`
-              : !o.running
-                ? "is not running"
-                : o.disabled
-                  ? "is disabled"
-                  : undefined;
+    const why = stillInPass(o, prev, prevMode);
     if (why)
       return `pass ${pass.n} of ${r.cluster} (${what}) begins only once pass ${cur} (${before}) is over, and ${o.name} ${why}`;
   }
   return undefined;
+}
+
+/** Why server `o` has not finished the pass to `release` (and `mode`, a mode pass), or undefined. */
+function stillInPass(o: ServerRecord, release: string, mode: string | undefined): string | undefined {
+  if (o.installing !== undefined) return "is being installed";
+  if (o.settingMode !== undefined) return "is having its mode set";
+  if (compareVersions(o.release, release) < 0) return `still runs ${o.release}`;
+  if (mode !== undefined && o.mode !== mode) return `is still in mode ${o.mode ?? "(none)"}`;
+  if (!o.running) return "is not running";
+  return o.disabled ? "is disabled" : undefined;
 }
 
 /** M8's chain: its passes, one after the other. */

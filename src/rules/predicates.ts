@@ -4,7 +4,7 @@ import type { Cluster } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import { describeSupportedPaths, isSupportedMatrixPath } from "./supported-paths.ts";
 import { maxUnavailable, policyFor, type RuleContext, upgradeOrder } from "./context.ts";
-import type { ClusterRecord, FleetState, ServerRecord } from "./state.ts";
+import { type ClusterRecord, type FleetState, levelOf, type ServerRecord } from "./state.ts";
 
 /**
  * The state predicates: what holds at every instant of a plan and of a run, checked per capacity
@@ -86,11 +86,6 @@ function isOld(r: ServerRecord, t: string | undefined, m: string | undefined): b
   );
 }
 
-/** A server's release as M3–M5 compare it: in a mode pass (M11), with its mode. */
-function shown(r: ServerRecord, f: ServerClusterFacts): string {
-  return f.targetMode === undefined ? r.release : `${r.release} in mode ${r.mode ?? "(none)"}`;
-}
-
 /** The facts of one server cluster the predicates share (one lookup per cluster and instant). */
 interface ServerClusterFacts {
   name: string;
@@ -151,7 +146,7 @@ export function m3TopSegment(ctx: RuleContext, f: ServerClusterFacts, out: RuleV
       out.push({
         rule: "M3",
         cluster: f.name,
-        detail: `${r.name} (${r.address}) runs ${shown(r, f)} while ${h.name} (${h.address}), higher in the address order, still runs ${shown(h, f)}: the old-release servers go isolated`,
+        detail: `${r.name} (${r.address}) runs ${levelOf(r, f.targetMode)} while ${h.name} (${h.address}), higher in the address order, still runs ${levelOf(h, f.targetMode)}: the old-release servers go isolated`,
       });
       return;
     }
@@ -200,7 +195,7 @@ export function m4NoOldAfterLast(
   out.push({
     rule: "M4",
     cluster: f.name,
-    detail: `${highest.server.name} runs the old ${f.targetMode === undefined ? "release" : "mode"} ${f.targetMode === undefined ? highest.server.release : (highest.server.mode ?? "(none)")} after the last old-${f.targetMode === undefined ? "release" : "mode"} server left ${f.name}`,
+    detail: `${highest.server.name} runs ${levelOf(highest.server, f.targetMode)}, the old ${f.targetMode === undefined ? "release" : "mode"}, after the last old-${f.targetMode === undefined ? "release" : "mode"} server left ${f.name}`,
   });
 }
 

@@ -46,9 +46,12 @@ export function onOldRelease(state: FleetState, server: ServerRecord): boolean {
   return m !== undefined && server.mode !== m && server.settingMode !== m;
 }
 
-/** Where a server is, in the words M2–M4 use: its release, or in a mode pass (M11) its mode. */
-export function levelOf(state: FleetState, server: ServerRecord): string {
-  return state.targetModes.has(server.cluster) ? `mode ${server.mode ?? "(none)"}` : server.release;
+/**
+ * Where a server is, in the words M2–M5 use: its release, and in a mode pass (M11: `mode`, the
+ * state's `targetModes` for its cluster) with its mode.
+ */
+export function levelOf(server: ServerRecord, mode: string | undefined): string {
+  return mode === undefined ? server.release : `${server.release} in mode ${server.mode ?? "(none)"}`;
 }
 
 /** The effect of a completed step, on a copy (the engine's view: start and finish together). */

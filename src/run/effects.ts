@@ -24,17 +24,9 @@ export interface StepContext {
   joined?: ServerObservation[];
 }
 
-/** On the target release and, in a mode pass (M11, `mode`), in the pass's mode. */
+/** On the target release and, in a mode pass (M11, `mode`), in the pass's mode (what M2, M3 and M9 call upgraded). */
 export const onTarget = (o: ServerObservation, target: string, mode?: string) =>
   compareVersions(o.release, target) === 0 && (mode === undefined || o.mode === mode);
-
-/** What a server runs, as the words of a problem put it: its release, and in a mode pass its mode. */
-export function levelWords(o: ServerObservation, mode: string | undefined): string {
-  return mode === undefined ? o.release : `${o.release} in mode ${o.mode ?? "(none)"}`;
-}
-
-/** The mode a step's pass sets (M11), if it is a mode pass's step. */
-export const passMode = (step: Step): string | undefined => step.pass?.mode;
 
 function sameAssignment(a: TerritoryAssignment[] | undefined, b: TerritoryAssignment[] | undefined): boolean {
   if (!a || !b) return false;
@@ -48,7 +40,7 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
   const { step, observations: obs } = ctx;
   if (obs.length === 0 || obs.some((o) => o.state === "unreachable")) return false;
   const all = (p: (o: ServerObservation) => boolean) => obs.every(p);
-  const mode = passMode(step);
+  const mode = step.pass?.mode;
   const upgraded = all(
     (o) => onTarget(o, target, mode) && o.state !== "installing" && o.activity?.action !== "set-mode",
   );
@@ -174,7 +166,7 @@ export function verifyProblems(ctx: StepContext, target: string): Problem[] {
   if (unreachable.length)
     problems.push({ rule: "G5", detail: `cannot reach ${unreachable.map((o) => o.server).join(", ")}` });
   if (cluster.pack !== "polycom-dma") {
-    const mode = passMode(ctx.step);
+    const mode = ctx.step.pass?.mode;
     for (const o of obs) {
       if (o.state === "unreachable") continue;
       if (!onTarget(o, target))

@@ -3,7 +3,7 @@ import { compareAddresses } from "../model/address.ts";
 import type { Cluster } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Step } from "../model/step.ts";
-import type { Problem } from "./effects.ts";
+import { onTarget, type Problem } from "./effects.ts";
 
 /**
  * What must hold in the observed fleet, just before a step's action is sent, for the rules that
@@ -23,8 +23,6 @@ export interface PreconditionContext {
   rollbackFrom?: string;
 }
 
-const onTarget = (o: ServerObservation, target: string, mode?: string) =>
-  compareVersions(o.release, target) === 0 && (mode === undefined || o.mode === mode);
 const names = (obs: ServerObservation[]) => obs.map((o) => o.server).join(", ");
 
 export function preconditionProblems(ctx: PreconditionContext, target: string): Problem[] {
