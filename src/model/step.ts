@@ -130,10 +130,13 @@ export interface Step {
  */
 const OLD_RELEASE_GONE = "the old release cannot come back";
 
+/** A mode pass's (M11): the servers in the old mode cannot rejoin once the last one has left (M4). */
+const OLD_MODE_GONE = "the old mode cannot come back";
+
 /** `noReturnWords` as the question at a point of no return puts it ("… cannot come back after it"). */
 export function noReturnAfterIt(step: Step): string {
   const words = noReturnWords(step);
-  return words === OLD_RELEASE_GONE ? `${words} after it` : `after it ${words}`;
+  return words === OLD_RELEASE_GONE || words === OLD_MODE_GONE ? `${words} after it` : `after it ${words}`;
 }
 
 export function noReturnWords(step: Step): string {
@@ -141,5 +144,6 @@ export function noReturnWords(step: Step): string {
     return "the cluster's data store returns to its state before its last upgrade, and data written since may be lost (D9)";
   if (step.action === "leave-supercluster" && step.id.endsWith("@rollback"))
     return "its supercluster is gone with its last member";
+  if (step.pass?.mode !== undefined) return OLD_MODE_GONE;
   return OLD_RELEASE_GONE;
 }

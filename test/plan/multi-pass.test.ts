@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { compareAddresses } from "../../src/model/address.ts";
 import type { Cluster } from "../../src/model/fleet.ts";
 import { parseFleetText } from "../../src/model/fleet-file.ts";
-import type { Step } from "../../src/model/step.ts";
+import { noReturnAfterIt, type Step } from "../../src/model/step.ts";
 import { planUpgrade } from "../../src/plan/planner.ts";
 import { planRollback } from "../../src/plan/rollback.ts";
 import { verifyPlan } from "../../src/plan/verify.ts";
@@ -98,6 +98,14 @@ describe("plans of declared passes (M11)", () => {
       ),
       { numRuns: 60, seed: 20261204 },
     );
+  });
+
+  it("the mode pass's point of no return says what it gives up: the old mode, in the plan and in the question (G4)", () => {
+    const plan = planUpgrade(twoPassFleet(3, "3.5.0", RELEASE_THEN_MODE), { to: "3.5.1", explain: true });
+    const [releaseStop, modeStop] = plan.steps.filter((s) => s.pointOfNoReturn);
+    expect(noReturnAfterIt(releaseStop!)).toBe("the old release cannot come back after it");
+    expect(noReturnAfterIt(modeStop!)).toBe("the old mode cannot come back after it");
+    expect(modeStop!.explain!.join("\n")).toContain("after this step the old mode cannot come back");
   });
 
   it("the passes in the order declared: a mode pass first sets the mode on the old release", () => {
