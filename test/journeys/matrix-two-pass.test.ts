@@ -93,7 +93,7 @@ describe("a matrix upgraded in two declared passes (M11)", () => {
     expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
   }, 600_000);
 
-  it("abort --return-to-service in the mode pass, once srv2's mode is set: srv2 (stopped by the mode pass, not the release pass) starts again; every server runs, no rule broken", async () => {
+  it("abort --return-to-service in the mode pass, once srv2's mode is set: srv2 (stopped by the mode pass, not the release pass) starts again, no rule broken; then sync and apply finish the mode pass, each server set once", async () => {
     const r = await rehearse("matrix-two-pass", 600, (t) =>
       t.replace(
         "estimates: { install: 15m, set-mode: 5m }",
@@ -115,5 +115,15 @@ describe("a matrix upgraded in two declared passes (M11)", () => {
     });
     expect(r.lab.status().violations).toEqual([]);
     expect(modes(r.lab)).toMatchObject({ srv2: "extended", srv3: "extended", srv1: "classic" });
+
+    // and go on: the file brought up to date, apply again finishes the mode pass, each server once
+    const sync = await runCli(["fleet", "sync", r.fleet, "--write"]);
+    expect(sync.code, sync.stderr).toBe(0);
+    const on = await applyTo(r.fleet, ["3.5.1"]);
+    expect(on.code, on.stderr).toBe(0);
+    expect(r.lab.status().violations).toEqual([]);
+    expect(modes(r.lab)).toEqual({ srv1: "extended", srv2: "extended", srv3: "extended" });
+    expect(modeSets(r.lab)).toEqual(["srv3 extended", "srv2 extended", "srv1 extended"]);
+    expect(r.lab.status().installs).toEqual({ srv1: 1, srv2: 1, srv3: 1 });
   }, 600_000);
 });
