@@ -249,4 +249,45 @@ describe("journey: questions at the terminal", () => {
     expect(st.run.state).toBe("awaiting-confirmation");
     expect(lab.status().violations).toEqual([]);
   });
+
+  it("an operator applies a two-pass upgrade (M11) at a terminal: yes to the release pass's point of no return, no to the mode pass's, whose words say the old mode is what is lost; srv1 stays in the old mode, the run resumable", async () => {
+    const { dir, fleet: file } = exampleFleet("matrix-two-pass.yaml");
+    const lab = await startLab(file, { speed: 1200 });
+    labs.push(lab);
+    const fleet = lab.derivedFleetPath;
+    const tty = Terminal.start(dir);
+    terminals.push(tty);
+    const apply = tty.rollgate(`apply ${fleet} --to 3.5.1`);
+    await tty.waitForScreen(/Apply this plan to \S+ \(\d+ steps\)\? \[y\/N\]/, 60_000, "the plan's question");
+    tty.keys("y", true);
+    tty.keys("Enter");
+    await tty.waitForScreen(
+      /matrix-a\/srv1\/stop@3\.5\.1 is a point of no return \([^)]*\): the old release cannot come back after it\. Go on\? \[y\/N\]/,
+      120_000,
+      "the release pass's question",
+    );
+    tty.keys("y", true);
+    tty.keys("Enter");
+    await tty.waitForScreen(
+      /matrix-a\/srv1\/stop@mode-extended is a point of no return \([^)]*\): the old mode cannot come back after it\. Go on\? \[y\/N\]/,
+      120_000,
+      "the mode pass's question",
+    );
+    const labSeq = lab.status().journalSeq;
+    tty.keys("n", true);
+    tty.keys("Enter");
+    expect(await apply.exitCode(120_000), tty.screen()).toBe(1);
+    expect(tty.screen()).toMatch(/halted before matrix-a\/srv1\/stop@mode-extended: you answered no/);
+    // what the lab saw: srv1 neither stopped nor set after the "n"; the others in the new mode
+    const after = labJournal(lab.journalPath!).filter((e) => e.seq > labSeq);
+    expect(after.filter((e) => e.kind === "action" && e.server === "srv1" && e.action !== "disable")).toEqual(
+      [],
+    );
+    const mode = (n: string) => lab.world.servers.get(n)!.mode;
+    expect([mode("srv3"), mode("srv2"), mode("srv1")]).toEqual(["extended", "extended", "classic"]);
+    expect(lab.world.servers.get("srv1")!.software).toBe("running");
+    const st = JSON.parse((await runCli(["status", fleet, "--json"], { timeoutMs: 30_000 })).stdout);
+    expect(st.run.state).toBe("awaiting-confirmation");
+    expect(lab.status().violations).toEqual([]);
+  });
 });
