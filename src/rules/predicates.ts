@@ -192,10 +192,11 @@ export function m4NoOldAfterLast(
   if (!state.finalized.has(f.name)) return;
   const highest = highestRunningOld(ctx, f);
   if (!highest) return;
+  const kind = f.targetMode === undefined ? "release" : "mode";
   out.push({
     rule: "M4",
     cluster: f.name,
-    detail: `${highest.server.name} runs ${levelOf(highest.server, f.targetMode)}, the old ${f.targetMode === undefined ? "release" : "mode"}, after the last old-${f.targetMode === undefined ? "release" : "mode"} server left ${f.name}`,
+    detail: `${highest.server.name} runs the old ${kind} ${kind === "release" ? highest.server.release : (highest.server.mode ?? "(none)")} after the last old-${kind} server left ${f.name}`,
   });
 }
 
