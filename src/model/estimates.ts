@@ -17,6 +17,7 @@ export const DEFAULT_ESTIMATES: Record<PackName, Readonly<Record<string, number>
     "set-mode": 300,
     start: 120,
     verify: 60,
+    enable: 60,
   },
   "polycom-dma": {
     "reassign-territories": 120,
@@ -29,7 +30,7 @@ export const DEFAULT_ESTIMATES: Record<PackName, Readonly<Record<string, number>
     "restore-territories": 120,
     "return-to-service": 60,
   },
-  generic: { disable: 30, backup: 60, stop: 30, install: 600, start: 60, verify: 60 },
+  generic: { disable: 30, backup: 60, stop: 30, install: 600, start: 60, verify: 60, enable: 30 },
 };
 
 /** The duration of `action` on `cluster`: the fleet file's override, else the pack's default, else 60 s. */

@@ -23,6 +23,7 @@ const STEP_ACTIONS = [
   "join-supercluster",
   "restore-territories",
   "return-to-service",
+  "enable",
 ] as const;
 
 /** Action names whose duration an `estimates` map may override, plus `settle` (D7's wait). */

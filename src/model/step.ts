@@ -16,6 +16,9 @@ export const MATRIX_ACTIONS = [
   "set-mode",
   "start",
   "verify",
+  // not a step of a plan: an abort with return to service enables a server the run only disabled
+  // (run/engine/abort-return.ts, M9's disable undone; docs/appliance-api.md's enable)
+  "enable",
 ] as const;
 export const DMA_ACTIONS = [
   "reassign-territories",

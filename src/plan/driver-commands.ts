@@ -1,5 +1,5 @@
 import { RollgateError } from "../model/errors.ts";
-import type { Fleet } from "../model/fleet.ts";
+import type { Cluster, Fleet } from "../model/fleet.ts";
 import type { DriverCommandName } from "../model/fleet-schema.ts";
 import { DMA_ACTIONS, MATRIX_ACTIONS } from "../model/step.ts";
 import type { Plan } from "./types.ts";
@@ -41,6 +41,19 @@ export function missingDriverCommands(fleet: Fleet, plan: Pick<Plan, "steps">): 
     if (missing.length) out.push({ cluster: c.name, field: `driver.${kind}.commands`, commands: missing });
   }
   return out;
+}
+
+/**
+ * Whether a cluster's driver can perform `action` at all: http speaks the whole appliance API; an
+ * ssh or exec driver needs a command of that name (an action no plan holds, such as an abort's
+ * `enable`, is not required of the fleet file, so it may be missing). Pure.
+ */
+export function driverCanPerform(cluster: Cluster, action: DriverCommandName): boolean {
+  const d = cluster.driver;
+  if (!d) return false;
+  if (d.http) return true;
+  const kind = d.ssh ? d.ssh : d.exec;
+  return kind?.commands[action] !== undefined;
 }
 
 /** Refuses a plan whose drivers cannot perform it (ROLLGATE_E_DRIVER_INCOMPLETE), before anything runs. */

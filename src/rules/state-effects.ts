@@ -141,6 +141,9 @@ export function finishStep(state: FleetState, step: Step, options: { undo?: bool
     case "disable":
       if (sv) j.set(sv, "disabled", true);
       break;
+    case "enable":
+      if (sv) j.set(sv, "disabled", false);
+      break;
     case "backup":
       if (sv) j.set(sv, "backedUp", true);
       break;

@@ -246,11 +246,14 @@ const DMA_STEP = new Set([
  * to their old release, or undefined when they may. A matrix whose point of no return (M4, G4)
  * has begun cannot; a run of DMA clusters only has no matrix to take back (a DMA cluster's last
  * upgrade is rolled back on its own, D9: rollgate rollback --cluster C); a rollback is not rolled
- * back in turn; a matrix server the run only disabled would hold the rollback (M1, G3).
+ * back in turn; a matrix server the run only disabled, where the driver cannot enable it again, would
+ * hold the rollback (M1, G3).
  */
 export async function rollbackRefusal(
   store: Store,
   run: RunRecord,
+  /** Whether the cluster's driver can enable a server (an ssh or exec driver may have no enable command). */
+  canEnable: (cluster: string) => boolean = () => false,
 ): Promise<
   | {
       code:
@@ -298,12 +301,14 @@ export async function rollbackRefusal(
       message: `run ${run.id} is in the mode pass of ${modePass.cluster} (pass ${modePass.pass!.n} of ${modePass.pass!.of}, to mode ${modePass.pass!.mode}, M11): rollgate does not take servers back to their old mode; nothing was done. Abort with --return-to-service, or let the run finish the pass (rollgate resume FLEET)`,
     };
   if (past.length === 0) {
-    // a server the run disabled and has not stopped (a halt at the point of no return, say) stays
-    // disabled after the abort: rollgate does not enable servers, and the rollback would count it
-    // out of service (M1, G3) and hold at its first step. Refused before anything is done.
+    // a server the run disabled and has not stopped (a halt at the point of no return, say) is
+    // enabled again by the abort's return to service (M9's disable undone); where the driver cannot
+    // enable (no enable command) it stays disabled, and the rollback would count it out of service
+    // (M1, G3) and hold at its first step. Refused before anything is done.
     const onlyDisabled = matrixSteps.filter(
       (s) =>
         s.action === "disable" &&
+        !canEnable(s.cluster) &&
         begun(s) &&
         pass(s) === passNow.get(s.cluster) &&
         !matrixSteps.some(
@@ -313,7 +318,7 @@ export async function rollbackRefusal(
     if (onlyDisabled.length > 0)
       return {
         code: "ROLLGATE_E_ROLLBACK_UNSUPPORTED",
-        message: `${onlyDisabled.map((s) => s.server).join(", ")} ${onlyDisabled.length === 1 ? "was" : "were"} disabled by the run (virtual services moved away) and not stopped: the abort leaves ${onlyDisabled.length === 1 ? "it" : "them"} disabled (rollgate does not enable servers), and the rollback would count ${onlyDisabled.length === 1 ? "it" : "them"} out of service (M1, G3); nothing was done. Abort with --return-to-service, enable ${onlyDisabled.map((s) => s.server).join(", ")} by hand, then rollgate rollback FLEET --yes`,
+        message: `${onlyDisabled.map((s) => s.server).join(", ")} ${onlyDisabled.length === 1 ? "was" : "were"} disabled by the run (virtual services moved away) and not stopped: the fleet file's driver has no enable command (driver.ssh.commands.enable or driver.exec.commands.enable), so the abort leaves ${onlyDisabled.length === 1 ? "it" : "them"} disabled, and the rollback would count ${onlyDisabled.length === 1 ? "it" : "them"} out of service (M1, G3); nothing was done. Abort with --return-to-service, enable ${onlyDisabled.map((s) => s.server).join(", ")} by hand, then rollgate rollback FLEET --yes`,
       };
   }
   if (past.length > 0)

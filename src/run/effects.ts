@@ -47,6 +47,8 @@ export function effectPresent(ctx: StepContext, target: string): boolean {
   switch (step.action) {
     case "disable":
       return all((o) => o.disabled === true) || upgraded;
+    case "enable":
+      return all((o) => o.disabled !== true);
     case "backup":
       return (
         upgraded || (ctx.backupsBefore !== undefined && all((o) => (o.backups ?? 0) > ctx.backupsBefore!))

@@ -240,6 +240,25 @@ export function matrixServerReturn(
 }
 
 /** The start step an abort runs to return a Matrix server (not a step of the plan: its id says so). */
+/**
+ * The step an abort with return to service enables a server with that the run disabled and did
+ * not stop (M9's disable undone): not a step of the plan, journaled as any other.
+ */
+export function matrixEnableStep(cluster: Cluster, server: string, release: string): Step {
+  return {
+    id: `${cluster.name}/${server}/enable-on-abort`,
+    action: "enable",
+    cluster: cluster.name,
+    server,
+    release,
+    after: [],
+    start: 0,
+    end: 60,
+    rules: ["M9", "M7"],
+    pointOfNoReturn: false,
+  };
+}
+
 export function matrixStartStep(cluster: Cluster, server: string, release: string): Step {
   return {
     id: `${cluster.name}/${server}/start-on-abort`,

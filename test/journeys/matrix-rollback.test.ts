@@ -179,20 +179,26 @@ describe("abort --rollback on a running matrix upgrade", () => {
     expect(releases(r.lab)).toEqual({ srv1: "3.5.1", srv2: "3.5.1", srv3: "3.5.1" });
   }, 900_000);
 
-  it("halted before srv1's stop (its point of no return, not confirmed): abort --rollback is refused before anything is done, naming srv1, disabled by the run", async () => {
+  it("halted before srv1's stop (its point of no return, not confirmed), srv1 disabled by the run: abort --rollback enables srv1 again (M9, through an old-release server, M7), then takes srv2 and srv3 back to 3.5.0; no rule broken", async () => {
     const r = await rehearse("matrix-seed", 1200);
     const halted = await runCli(["apply", r.fleet, "--to", "3.5.1", "--yes", "--json"], {
       timeoutMs: 240_000,
     });
     expect(halted.code, halted.stderr).toBe(1);
+    const srv1 = () =>
+      [...r.lab.world.clusters.values()].flatMap((c) => c.servers).find((s) => s.name === "srv1")!;
+    expect(srv1().disabled).toBe(true); // the run disabled srv1 and halted before its stop
     const seen = r.lab.status().journalSeq;
-    const no = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 60_000 });
-    expect(no.code).toBe(2);
-    expect(no.stderr).toContain("ROLLGATE_E_ROLLBACK_UNSUPPORTED");
-    expect(no.stderr).toContain("srv1 was disabled by the run");
-    expect(no.stderr).not.toMatch(/\n\s+at /);
-    expect(labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action")).toEqual([]);
-    const status = await runCli(["status", r.fleet, "--json"], { timeoutMs: 60_000 });
-    expect(JSON.parse(status.stdout).run.state).toBe("awaiting-confirmation"); // the run is as it was
+    const back = await runCli(["abort", r.fleet, "--rollback"], { timeoutMs: 480_000 });
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain("enabled again");
+    const acted = labEntries(r.lab).filter((e) => e.seq > seen && e.kind === "action");
+    // the first thing the lab saw: srv1 enabled, sent to a server on the old release (M7: srv1 itself)
+    expect(acted[0]).toMatchObject({ action: "enable", server: "srv1" });
+    expect(acted.some((e) => e.action === "stop" && e.server === "srv1")).toBe(false);
+    expect(installs(r.lab)).toEqual(["srv3 3.5.1", "srv2 3.5.1", "srv2 3.5.0", "srv3 3.5.0"]);
+    expect(releases(r.lab)).toEqual({ srv1: "3.5.0", srv2: "3.5.0", srv3: "3.5.0" });
+    expect(srv1().disabled).toBe(false);
+    expect(r.lab.status().violations).toEqual([]);
   }, 600_000);
 });

@@ -40,6 +40,43 @@ describe("exec driver (real processes, no shell)", () => {
     expect(t.lab.status().violations).toEqual([]);
   }, 300_000);
 
+  it("a server the run only disabled: with no enable command, abort --rollback refuses and the return to service names it (M9); with one, the abort enables it", async () => {
+    const t = await labOf("matrix-seed", 1200);
+    lab = t.lab;
+    const fleet = execFleet(t.fleet, t.lab.controlUrl);
+    // halts before srv1's stop, its point of no return, with srv1 disabled (M9's first step)
+    const halted = await runCli(["apply", fleet, "--to", "3.5.1", "--yes"], { timeoutMs: 240_000 });
+    expect(halted.code, halted.stderr).toBe(1);
+    const srv1 = () =>
+      [...t.lab.world.clusters.values()].flatMap((c) => c.servers).find((s) => s.name === "srv1")!;
+    expect(srv1().disabled).toBe(true);
+    const no = await runCli(["abort", fleet, "--rollback"], { timeoutMs: 60_000 });
+    expect(no.code).toBe(2);
+    expect(no.stderr).toContain("ROLLGATE_E_ROLLBACK_UNSUPPORTED");
+    expect(no.stderr).toContain("driver.exec.commands.enable");
+    const left = await runCli(["abort", fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
+    expect(left.code, left.stderr).toBe(0);
+    const out = JSON.parse(left.stdout.trim().split("\n").at(-1)!);
+    expect(out.abort.leftOutOfService).toEqual([
+      expect.objectContaining({
+        server: "srv1",
+        rule: "M9",
+        reason: expect.stringContaining("no enable command"),
+      }),
+    ]);
+    expect(srv1().disabled).toBe(true);
+    // the operator adds the command; the return is asked again
+    const doc = parse(readFileSync(fleet, "utf8"));
+    const cmds = doc.clusters[0].driver.exec.commands;
+    cmds.enable = cmds.disable.map((a: string) => (a === "disable" ? "enable" : a));
+    writeFileSync(fleet, stringify(doc));
+    const back = await runCli(["abort", fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout.trim().split("\n").at(-1)!).abort.returned).toEqual(["srv1"]);
+    expect(srv1().disabled).toBe(false);
+    expect(t.lab.status().violations).toEqual([]);
+  }, 300_000);
+
   it("passes values as arguments, never through a shell, and reports refusals and missing commands", async () => {
     const t = await labOf("matrix-seed", 1200);
     lab = t.lab;

@@ -234,7 +234,7 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
       )
       .option(
         "--return-to-service",
-        "once running steps finish, return to service what the run took out that may return: each DMA cluster it busied out still a member of its supercluster on one release (D6, D3), territories restored; each Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9); the others are named with the rule that keeps them out. Waits for the outcome and reports it (drives the return itself when no engine runs)",
+        "once running steps finish, return to service what the run took out that may return: each DMA cluster it busied out still a member of its supercluster on one release (D6, D3), territories restored; each Matrix server it stopped that may rejoin (M4, M3, M5; not mid-install, M9), and each it only disabled, enabled again (M9); the others are named with the rule that keeps them out. Waits for the outcome and reports it (drives the return itself when no engine runs)",
       )
       .option(
         "--rollback",
@@ -257,7 +257,14 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
             { ...opts, unfinishedOnly: false },
             { readonly: true },
             async (store, run, located) => {
-              const no = await rollbackRefusal(store, run);
+              const { loadFleetFile } = await import("../../io/fleet-loader.ts");
+              const { driverCanPerform } = await import("../../plan/driver-commands.ts");
+              // the fleet file's drivers say whether a server the run only disabled can be enabled
+              const clusters = located.fleetFile ? loadFleetFile(located.fleetFile).clusters : [];
+              const no = await rollbackRefusal(store, run, (name) => {
+                const c = clusters.find((x) => x.name === name);
+                return c !== undefined && driverCanPerform(c, "enable");
+              });
               if (no) throw new RollgateError(no.code, no.message);
               if (!located.fleetFile)
                 throw usageError(

@@ -3,8 +3,10 @@ import type { AbortLeftOut, AbortReturned, Escalation } from "../../events/types
 import { compareAddresses } from "../../model/address.ts";
 import type { Cluster, Server } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
+import { driverCanPerform } from "../../plan/driver-commands.ts";
 import {
   finishCommands,
+  matrixEnableStep,
   matrixServerReturn,
   matrixStartStep,
   mayNotReturn,
@@ -190,7 +192,8 @@ async function restoreTerritories(ctx: EngineContext, r: Returning, c: Cluster):
  * begun or done) and did not start again is started if the rules let it, judged on what every
  * server of its matrix says just now (return-to-service.ts: G5, M9, M4, M3, M5), highest address
  * first (M2's order), one at a time (M1), each start observed to its effect and verified (M9:
- * it rejoined). A server the run only disabled is named: rollgate does not enable servers.
+ * it rejoined). A server the run only disabled (a halt or an abort between its disable and its
+ * stop) is enabled again (enableMatrixServer).
  */
 async function returnMatrixServers(ctx: EngineContext, r: Returning): Promise<void> {
   for (const c of ctx.o.fleet.clusters.filter((x) => x.pack === "polyserve-matrix")) {
@@ -217,7 +220,11 @@ async function returnMatrixServers(ctx: EngineContext, r: Returning): Promise<vo
     const tookDown = c.servers
       .filter((s) => !started(s.name) && (begun(stepOf(s.name, "stop")) || begun(stepOf(s.name, "disable"))))
       .sort((a, b) => compareAddresses(b.address, a.address));
-    for (const s of tookDown) await returnMatrixServer(ctx, r, c, s, begun(stepOf(s.name, "stop")));
+    // the run sent the disable itself (its intent journaled), rather than found the server disabled
+    const disabledByRun = (server: string) =>
+      (ctx.standing.get(stepOf(server, "disable")?.id ?? "")?.attempts ?? 0) > 0;
+    for (const s of tookDown)
+      await returnMatrixServer(ctx, r, c, s, begun(stepOf(s.name, "stop")), disabledByRun(s.name));
   }
 }
 
@@ -228,6 +235,7 @@ async function returnMatrixServer(
   c: Cluster,
   s: Server,
   stopBegun: boolean,
+  disabledByRun: boolean,
 ): Promise<void> {
   let obs: ServerObservation[];
   try {
@@ -244,12 +252,14 @@ async function returnMatrixServer(
   }
   const me = obs.find((o) => o.server === s.name);
   if (!stopBegun && me?.state === "running") {
-    if (me.disabled === true)
+    if (me.disabled === true && disabledByRun) await enableMatrixServer(ctx, r, c, s, me.release);
+    else if (me.disabled === true)
+      // found disabled when the run came to it (by hand, before the run): left as it was found
       r.leftOutOfService.push({
         cluster: c.name,
         server: s.name,
         rule: "M9",
-        reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${me.release}: rollgate does not enable servers; enable it by hand, or finish the upgrade: ${await finishHint(ctx)}`,
+        reason: `${s.name} was already disabled when the run came to it (the run sent no disable): rollgate leaves it as it found it, running ${me.release}; enable it by hand if it should take virtual services, or finish the upgrade: ${await finishHint(ctx)}`,
       });
     return;
   }
@@ -278,4 +288,48 @@ async function returnMatrixServer(
   }
   r.returned.push(s.name);
   r.returnedWhy.push(verdict.returned);
+}
+
+/**
+ * A Matrix server the run disabled and did not stop: it still runs its release, in the matrix, with
+ * its virtual services moved away (M9's first step). Enabled again through the normal executor
+ * (the intent journaled before acting; while the matrix is mixed the request goes to an
+ * old-release server, M7), its effect observed: the server no longer reports itself disabled.
+ * A driver with no `enable` command (an ssh or exec driver whose fleet file has none) cannot: the
+ * server is named, with what to do.
+ */
+async function enableMatrixServer(
+  ctx: EngineContext,
+  r: Returning,
+  c: Cluster,
+  s: Server,
+  release: string,
+): Promise<void> {
+  if (!driverCanPerform(c, "enable")) {
+    const kind = c.driver?.ssh ? "ssh" : "exec";
+    r.leftOutOfService.push({
+      cluster: c.name,
+      server: s.name,
+      rule: "M9",
+      reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${release}: the fleet file's ${kind} driver has no enable command (driver.${kind}.commands.enable), so rollgate cannot enable it; enable it by hand, or finish the upgrade: ${await finishHint(ctx)}`,
+    });
+    return;
+  }
+  const failedEnable = await attempt(ctx, matrixEnableStep(c, s.name, release));
+  if (failedEnable) {
+    r.leftOutOfService.push({
+      cluster: c.name,
+      server: s.name,
+      ...heldBy(failedEnable),
+      reason: `enabling ${s.name} again failed: ${failedEnable.detail}; enable it by hand, or finish the upgrade: ${await finishHint(ctx)}`,
+    });
+    return;
+  }
+  r.returned.push(s.name);
+  r.returnedWhy.push({
+    cluster: c.name,
+    server: s.name,
+    rules: ["M9"],
+    reason: `${s.name} was disabled by the run and not stopped: it still ran ${release} in the matrix, so it was enabled again (its disable undone, M9) and takes virtual services again`,
+  });
 }

@@ -123,7 +123,7 @@ async function correct(ctx: EngineContext, step: Step, cluster: Cluster, name: s
 
 /**
  * Which server receives the request. A cluster-wide DMA step goes to a reachable server of the
- * cluster. A matrix management operation (disable) goes, while the matrix is mixed, to a running
+ * cluster. A matrix management operation (disable, enable) goes, while the matrix is mixed, to a running
  * server on the oldest release (M7), naming the server it acts on.
  */
 export async function receiver(
@@ -134,7 +134,11 @@ export async function receiver(
   obs: ServerObservation[],
   matrix: ServerObservation[] | undefined,
 ): Promise<Server> {
-  if (step.server && step.action === "disable" && cluster.pack === "polyserve-matrix") {
+  if (
+    step.server &&
+    (step.action === "disable" || step.action === "enable") &&
+    cluster.pack === "polyserve-matrix"
+  ) {
     const server = await oldestRunning(ctx, step, cluster, matrix);
     if (server) return server;
   }
