@@ -30,6 +30,21 @@ function lineageClusters(obs: Observed, lineage: string): Set<string> {
   return out;
 }
 
+/** Where the named clusters, none a member, are: another supercluster of the lineage, or none (between leave and join). */
+function whereNow(obs: Observed, clusters: string[], lineage: string): string {
+  const inOne = clusters.filter((c) => obs.byName.get(c)?.supercluster !== null);
+  const inNone = clusters.filter((c) => !inOne.includes(c));
+  const verb = (xs: string[]) => (xs.length === 1 ? "is" : "are");
+  return [
+    inOne.length ? `${inOne.join(", ")} ${verb(inOne)} in another supercluster of ${lineage}` : "",
+    inNone.length
+      ? `${inNone.join(", ")} ${verb(inNone)} in no supercluster (between leaving one of ${lineage} and joining one)`
+      : "",
+  ]
+    .filter(Boolean)
+    .join(" and ");
+}
+
 /**
  * The file's territories are the operator's design (primary/backup per territory): kept as the
  * file has them; what the servers assign now is only reported (a temporary reassignment).
@@ -66,7 +81,11 @@ export function reviewTerritories(
         });
       obs.notes.push({
         path: pathText(["superclusters", index, "territories"]),
-        detail: `${name}: territory ${t.name} is designed ${t.primary}${t.backup ? `/${t.backup}` : ""}, but ${named.filter((c) => !members.includes(c)).join(", ")} is in another supercluster of ${lineage} for now: ${sValid ? `the design kept, with assigned: ${s.primary}${s.backup ? `/${s.backup}` : ""} (where the servers have it now; apply restores the design)` : "written out (the servers assign it to none of its members); put the design back once the upgrade is done"}`,
+        detail: `${name}: territory ${t.name} is designed ${t.primary}${t.backup ? `/${t.backup}` : ""}, but ${whereNow(
+          obs,
+          named.filter((c) => !members.includes(c)),
+          lineage,
+        )} for now: ${sValid ? `the design kept, with assigned: ${s.primary}${s.backup ? `/${s.backup}` : ""} (where the servers have it now; apply restores the design)` : "written out (the servers assign it to none of its members); put the design back once the upgrade is done"}`,
       });
       continue;
     }

@@ -223,7 +223,10 @@ function syncServers(
       setKey(doc, sn, "version", release);
       changes.push({
         path: pathText(["clusters", ci, "servers", si, "version"]),
-        detail: `${sname}: version ${own ?? was} → ${release}`,
+        detail:
+          own === undefined && was === release
+            ? `${sname}: still runs ${release}, not its cluster's ${common} (its own version written)`
+            : `${sname}: version ${own ?? was} → ${release}`,
       });
     }
   });

@@ -187,6 +187,30 @@ describe("fleet sync: the fleet file brought up to what the servers report", () 
       );
   });
 
+  it("a matrix two-thirds upgraded: the cluster's version follows the most, the server left behind gets its own, in words that say it stayed", () => {
+    const m = readFileSync(join(REPO, "examples", "matrix-seed.yaml"), "utf8");
+    const p = parseFleetText(m);
+    if (!p.ok) throw new Error("example invalid");
+    const c = p.fleet.clusters[0]!;
+    const releases = { srv1: "3.5.0", srv2: "3.5.1", srv3: "3.5.1" };
+    const r = syncFleetText(m, p.fleet, [{ cluster: c.name, releases }]);
+    expect(r.changes.map((x) => x.detail)).toEqual([
+      "matrix-a: version 3.5.0 → 3.5.1",
+      "srv1: still runs 3.5.0, not its cluster's 3.5.1 (its own version written)",
+    ]);
+  });
+
+  it("a territory designed on a cluster in no supercluster (between leave and join) says so, not 'in another supercluster'", () => {
+    const r = syncFleetText(text, fleet(), [
+      dma("dma-nyc", "10.1.0", null, []),
+      dma("dma-bos", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], MOVED),
+      dma("dma-phl", "10.0.1", "sc-east", ["dma-bos", "dma-phl"], MOVED),
+    ]);
+    const words = JSON.stringify([...r.changes, ...r.notes].map((x) => x.detail));
+    expect(words).toContain("dma-nyc is in no supercluster");
+    expect(words).not.toContain("in another supercluster");
+  });
+
   it("territories are the operator's design: a temporary reassignment the servers report (mid-upgrade, a window's record step unassigning all) leaves the design as it is, reported, with `assigned` where the servers have it (1)", () => {
     const members = ["dma-nyc", "dma-bos", "dma-phl"];
     const moved = [
