@@ -107,7 +107,8 @@ function foldEvent(view: RunView, e: RunEvent): void {
       view.abort = {
         returned: e.returned,
         leftOutOfService: e.leftOutOfService,
-        ...(e.returnedWhy ? { returnedWhy: e.returnedWhy } : {}),
+        // always there, empty when nothing came back (older journals' events may lack it)
+        returnedWhy: e.returnedWhy ?? [],
       };
       break;
     case "observation":

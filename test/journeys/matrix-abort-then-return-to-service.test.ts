@@ -101,4 +101,43 @@ describe("abort a rolling Matrix upgrade, then return to service", () => {
       },
     });
   }, 600_000);
+
+  it("the engine killed while srv3's disable runs: the abort waits for the disable to end, then enables srv3 (M9), nothing else sent; asked again after srv3 is disabled by hand, it leaves srv3 as it is", async () => {
+    const r = await rehearse("matrix-seed", 1200, (t) =>
+      t.replace("estimates: { install: 15m }", "estimates: { install: 15m, disable: 2h }"),
+    );
+    const engine = startEngine(["apply", r.fleet, "--to", "3.5.1", "--yes", "--json"]);
+    await waitFor(() => actions(r.lab).some((e) => e.action === "disable" && e.server === "srv3"), {
+      timeoutMs: 120_000,
+      what: "srv3's disable to be sent",
+    });
+    engine.child.kill("SIGKILL");
+    await engine.exited;
+    expect(server(r.lab, "srv3").activity?.action).toBe("disable"); // still under way (6 s here)
+    const abort = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
+    expect(abort.code, abort.stderr).toBe(0);
+    expect(JSON.parse(abort.stdout.trim().split("\n").at(-1)!).abort).toMatchObject({
+      returned: ["srv3"],
+      leftOutOfService: [],
+      returnedWhy: [{ server: "srv3", rules: ["M9"] }],
+    });
+    expect(server(r.lab, "srv3").disabled).toBe(false);
+    expect(actions(r.lab).map((e) => `${e.action} ${e.server}`)).toEqual(["disable srv3", "enable srv3"]);
+    // the operator disables srv3 for a reason of their own; the run's return, asked again, leaves it so
+    const res = await fetch(`${r.lab.controlUrl}/servers/srv3/v1/actions/disable`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(res.ok).toBe(true);
+    await waitFor(() => server(r.lab, "srv3").disabled === true && !server(r.lab, "srv3").activity, {
+      timeoutMs: 60_000,
+      what: "srv3 disabled by hand",
+    });
+    const again = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(server(r.lab, "srv3").disabled).toBe(true);
+    expect(actions(r.lab).filter((e) => e.action === "enable")).toHaveLength(1);
+    expect(r.lab.status().violations).toEqual([]);
+  }, 600_000);
 });

@@ -65,15 +65,53 @@ describe("exec driver (real processes, no shell)", () => {
       }),
     ]);
     expect(srv1().disabled).toBe(true);
-    // the operator adds the command; the return is asked again
+    // an enable command that fails: abort --rollback does the return, and stops there: srv1 out of
+    // service would hold the rollback (M1, G3); the fleet file is not rewritten, no rollback run
     const doc = parse(readFileSync(fleet, "utf8"));
     const cmds = doc.clusters[0].driver.exec.commands;
+    cmds.enable = [process.execPath, "-e", "process.exit(1)"];
+    writeFileSync(fleet, stringify(doc));
+    const before = readFileSync(fleet, "utf8");
+    const held = await runCli(["abort", fleet, "--rollback"], { timeoutMs: 120_000 });
+    expect(held.code, held.stderr).toBe(1);
+    expect(held.stdout).toContain("enabling srv1 again failed");
+    expect(held.stderr).toContain("rollback not started: srv1 is out of service after the abort");
+    expect(held.stderr).not.toMatch(/\n\s+at /);
+    expect(readFileSync(fleet, "utf8")).toBe(before);
+    const runs = JSON.parse((await runCli(["status", fleet, "--json"], { timeoutMs: 60_000 })).stdout);
+    expect(runs.run.state).toBe("aborted");
+    expect(t.lab.status().installs).toEqual({ srv1: 0, srv2: 1, srv3: 1 });
+    // the operator mends the command; the return is asked again
     cmds.enable = cmds.disable.map((a: string) => (a === "disable" ? "enable" : a));
     writeFileSync(fleet, stringify(doc));
     const back = await runCli(["abort", fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
     expect(back.code, back.stderr).toBe(0);
     expect(JSON.parse(back.stdout.trim().split("\n").at(-1)!).abort.returned).toEqual(["srv1"]);
     expect(srv1().disabled).toBe(false);
+    expect(t.lab.status().violations).toEqual([]);
+  }, 300_000);
+
+  it("a stop that failed (its command exits 1) after the run disabled srv3: the abort enables srv3 again (M9)", async () => {
+    const t = await labOf("matrix-seed", 1200);
+    lab = t.lab;
+    const fleet = execFleet(t.fleet, t.lab.controlUrl);
+    const doc = parse(readFileSync(fleet, "utf8"));
+    const cmds = doc.clusters[0].driver.exec.commands;
+    cmds.stop = [process.execPath, "-e", "process.exit(1)"];
+    cmds.enable = cmds.disable.map((a: string) => (a === "disable" ? "enable" : a));
+    writeFileSync(fleet, stringify(doc));
+    const escalated = await runCli(["apply", fleet, "--to", "3.5.1", "--yes"], { timeoutMs: 240_000 });
+    expect(escalated.code, escalated.stderr).toBe(1);
+    const srv3 = () =>
+      [...t.lab.world.clusters.values()].flatMap((c) => c.servers).find((s) => s.name === "srv3")!;
+    expect(srv3()).toMatchObject({ disabled: true, software: "running" });
+    const back = await runCli(["abort", fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout.trim().split("\n").at(-1)!).abort).toMatchObject({
+      returned: ["srv3"],
+      leftOutOfService: [],
+    });
+    expect(srv3()).toMatchObject({ disabled: false, software: "running" });
     expect(t.lab.status().violations).toEqual([]);
   }, 300_000);
 

@@ -330,6 +330,17 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
           for (const l of abortLines(summary.abort, ctx.output.color)) ctx.output.out(l);
         } else ctx.output.out(`run ${r.run} is ${summary.run.state}`);
         if (summary.run.state !== "aborted") return 1;
+        // a matrix server the return left out of service (its enable failed, its start was refused)
+        // would count out of service in the rollback (M1, G3) and hold it at its first step: the
+        // rollback is not started, and nothing more is done (the fleet file is not rewritten)
+        const heldOut = rollback ? (summary.abort?.leftOutOfService ?? []).filter((l) => l.server) : [];
+        if (heldOut.length > 0) {
+          const names = heldOut.map((l) => l.server).join(", ");
+          const message = `rollback not started: ${names} ${heldOut.length === 1 ? "is" : "are"} out of service after the abort (${heldOut.map((l) => `${l.server}: ${l.rule ?? l.code}`).join("; ")}), and a rollback counts ${heldOut.length === 1 ? "it" : "them"} out of service (M1, G3). Bring ${names} back into service, then rollgate fleet sync FLEET --write and rollgate rollback FLEET --yes`;
+          if (opts.json) ctx.output.json({ ok: false, rollback: "not-started", message });
+          else ctx.output.err(message);
+          return 1;
+        }
         return rollback
           ? await rollBackAfterAbort(
               ctx,

@@ -17,8 +17,10 @@ import {
 } from "../return-to-service.ts";
 import type { EngineContext } from "./context.ts";
 import { failed, heldBy } from "./escalation.ts";
+import { sleep } from "./context.ts";
 import { executeNow } from "./executor.ts";
 import { observe } from "./observe.ts";
+import { waitBounds } from "./timeouts.ts";
 
 export interface ReturnToServiceResult {
   returned: string[];
@@ -220,26 +222,44 @@ async function returnMatrixServers(ctx: EngineContext, r: Returning): Promise<vo
     const tookDown = c.servers
       .filter((s) => !started(s.name) && (begun(stepOf(s.name, "stop")) || begun(stepOf(s.name, "disable"))))
       .sort((a, b) => compareAddresses(b.address, a.address));
-    // the run sent the disable itself (its intent journaled), rather than found the server disabled
-    const disabledByRun = (server: string) =>
-      (ctx.standing.get(stepOf(server, "disable")?.id ?? "")?.attempts ?? 0) > 0;
     for (const s of tookDown)
-      await returnMatrixServer(ctx, r, c, s, begun(stepOf(s.name, "stop")), disabledByRun(s.name));
+      await returnMatrixServer(ctx, r, c, s, {
+        stopBegun: begun(stepOf(s.name, "stop")),
+        // the run sent the disable itself (its intent journaled), rather than found it disabled
+        disabledByRun: (ctx.standing.get(stepOf(s.name, "disable")?.id ?? "")?.attempts ?? 0) > 0,
+        disableStep: stepOf(s.name, "disable"),
+        stopStep: stepOf(s.name, "stop"),
+      });
   }
 }
 
-/** One Matrix server the run took down: started and verified if the rules let it, else named with why. */
+/** What the run did to one Matrix server it took down, from its journal. */
+interface TookDown {
+  stopBegun: boolean;
+  disabledByRun: boolean;
+  /** The plan's disable and stop of the server, in the pass it is in. */
+  disableStep: Step | undefined;
+  stopStep: Step | undefined;
+}
+
+/**
+ * One Matrix server the run took down: started and verified if the rules let it, enabled if the
+ * run only disabled it, else named with why.
+ */
 async function returnMatrixServer(
   ctx: EngineContext,
   r: Returning,
   c: Cluster,
   s: Server,
-  stopBegun: boolean,
-  disabledByRun: boolean,
+  done: TookDown,
 ): Promise<void> {
   let obs: ServerObservation[];
   try {
     obs = await observe(ctx, c, c.servers);
+    // a disable or a stop the run sent that is still under way (an engine that crashed while it
+    // ran, a step it timed out that the server finishes after all): judged once it has ended, so
+    // that the server is neither left disabled nor left stopped unnamed
+    if (underWay(obs, s)) obs = await whenEnded(ctx, c, s, done);
   } catch {
     // not observable: reported as left out of service (G5), which is what the operator must check
     r.leftOutOfService.push({
@@ -251,9 +271,22 @@ async function returnMatrixServer(
     return;
   }
   const me = obs.find((o) => o.server === s.name);
-  if (!stopBegun && me?.state === "running") {
-    if (me.disabled === true && disabledByRun) await enableMatrixServer(ctx, r, c, s, me.release);
-    else if (me.disabled === true)
+  if (me && underWay(obs, s)) {
+    r.leftOutOfService.push({
+      cluster: c.name,
+      server: s.name,
+      rule: "G5",
+      reason: `${s.name}'s ${me.activity!.action} is still under way: it is judged once it has ended; ask the return again then (rollgate abort FLEET --return-to-service)`,
+    });
+    return;
+  }
+  if (me?.state === "running") {
+    // running: its stop never began, or did not happen (refused, failed); disabled by the run, it
+    // is enabled again, once (asked again later, a disable since is a person's or another run's)
+    const enabledBefore = await doneInJournal(ctx, matrixEnableStep(c, s.name, me.release).id);
+    if (me.disabled === true && done.disabledByRun && !enabledBefore)
+      await enableMatrixServer(ctx, r, c, s, me);
+    else if (me.disabled === true && !done.disabledByRun)
       // found disabled when the run came to it (by hand, before the run): left as it was found
       r.leftOutOfService.push({
         cluster: c.name,
@@ -263,6 +296,14 @@ async function returnMatrixServer(
       });
     return;
   }
+  // started and verified by an earlier return of this run: stopped since by a person or another
+  // run, it is theirs now
+  const startBack = matrixStartStep(c, s.name, me?.release ?? s.version);
+  if (
+    (await doneInJournal(ctx, startBack.id)) &&
+    (await doneInJournal(ctx, `${c.name}/${s.name}/verify-on-abort`))
+  )
+    return;
   const verdict = matrixServerReturn(c, s, obs, await finishHint(ctx));
   if (!verdict) return;
   if (!verdict.ok) {
@@ -303,15 +344,17 @@ async function enableMatrixServer(
   r: Returning,
   c: Cluster,
   s: Server,
-  release: string,
+  me: ServerObservation,
 ): Promise<void> {
+  const release = me.release;
+  const runs = `${release}${me.mode ? ` in mode ${me.mode}` : ""}`;
   if (!driverCanPerform(c, "enable")) {
     const kind = c.driver?.ssh ? "ssh" : "exec";
     r.leftOutOfService.push({
       cluster: c.name,
       server: s.name,
       rule: "M9",
-      reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${release}: the fleet file's ${kind} driver has no enable command (driver.${kind}.commands.enable), so rollgate cannot enable it; enable it by hand, or finish the upgrade: ${await finishHint(ctx)}`,
+      reason: `${s.name} was disabled by the run (its virtual services moved away) and still runs ${runs}: the fleet file's ${kind} driver has no enable command (driver.${kind}.commands.enable), so rollgate cannot enable it; enable it by hand, or finish the upgrade: ${await finishHint(ctx)}`,
     });
     return;
   }
@@ -330,6 +373,46 @@ async function enableMatrixServer(
     cluster: c.name,
     server: s.name,
     rules: ["M9"],
-    reason: `${s.name} was disabled by the run and not stopped: it still ran ${release} in the matrix, so it was enabled again (its disable undone, M9) and takes virtual services again`,
+    reason: `${s.name} was disabled by the run and not stopped: it still ran ${runs} in the matrix, so it was enabled again (its disable undone, M9) and takes virtual services again`,
   });
+}
+
+/** A disable or a stop of the server under way, as it reports it. */
+function underWay(obs: ServerObservation[], s: Server): boolean {
+  const a = obs.find((o) => o.server === s.name)?.activity?.action;
+  return a === "disable" || a === "stop";
+}
+
+/**
+ * Waits, within the step's allowance (k × its estimate, as the executor waits), for a disable or
+ * a stop under way on the server to end; what the servers say then (still under way: the caller
+ * names it). Nothing is sent.
+ */
+async function whenEnded(
+  ctx: EngineContext,
+  c: Cluster,
+  s: Server,
+  done: TookDown,
+): Promise<ServerObservation[]> {
+  const action = (await observe(ctx, c, [s]))[0]?.activity?.action;
+  const step =
+    (action === "stop" ? done.stopStep : done.disableStep) ?? matrixEnableStep(c, s.name, s.version);
+  const { deadline, pollMs } = waitBounds(ctx, step, ctx.o.now());
+  for (;;) {
+    ctx.checkLease();
+    const obs = await observe(ctx, c, c.servers);
+    if (!underWay(obs, s) || ctx.o.now() > deadline) return obs;
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Whether a step the abort adds (not one of the plan's, so not in the replayed standing) is done
+ * in the run's journal: an earlier return to service of this run, in this process or another.
+ */
+async function doneInJournal(ctx: EngineContext, id: string): Promise<boolean> {
+  if (ctx.done(id)) return true;
+  for (const e of await ctx.o.store.events(ctx.o.runId))
+    if (e.type === "step.done" && e.step === id) return true;
+  return false;
 }
