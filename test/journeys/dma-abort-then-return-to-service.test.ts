@@ -84,7 +84,7 @@ describe("abort an incremental DMA upgrade, then return to service", () => {
     // the run says what came back
     const s = await statusJson(r);
     expect(s.run.state).toBe("aborted");
-    expect(s.abort).toEqual({ returned: ["dma-nyc"], leftOutOfService: [] });
+    expect(s.abort).toEqual({ returned: ["dma-nyc"], leftOutOfService: [], returnedWhy: [] });
     const text = await runCli(["status", r.fleet], { timeoutMs: 60_000 });
     expect(text.stdout).toContain("returned to service after the abort: dma-nyc");
   }, 600_000);
