@@ -239,37 +239,35 @@ export function matrixServerReturn(
   };
 }
 
-/** The start step an abort runs to return a Matrix server (not a step of the plan: its id says so). */
 /**
- * The step an abort with return to service enables a server with that the run disabled and did
- * not stop (M9's disable undone): not a step of the plan, journaled as any other.
+ * A step an abort with return to service runs on a Matrix server, `MATRIX/SERVER/<action>-on-abort`:
+ * not a step of the plan (its id says so), journaled as any other.
  */
-export function matrixEnableStep(cluster: Cluster, server: string, release: string): Step {
+function onAbortStep(
+  cluster: Cluster,
+  server: string,
+  release: string,
+  action: "start" | "enable",
+  rules: string[],
+): Step {
   return {
-    id: `${cluster.name}/${server}/enable-on-abort`,
-    action: "enable",
+    id: `${cluster.name}/${server}/${action}-on-abort`,
+    action,
     cluster: cluster.name,
     server,
     release,
     after: [],
     start: 0,
     end: 60,
-    rules: ["M9", "M7"],
+    rules,
     pointOfNoReturn: false,
   };
 }
 
-export function matrixStartStep(cluster: Cluster, server: string, release: string): Step {
-  return {
-    id: `${cluster.name}/${server}/start-on-abort`,
-    action: "start",
-    cluster: cluster.name,
-    server,
-    release,
-    after: [],
-    start: 0,
-    end: 60,
-    rules: ["M4", "M3", "M9"],
-    pointOfNoReturn: false,
-  };
-}
+/** The start that returns a Matrix server the run stopped (M4, M3: may it rejoin; M9: then verified). */
+export const matrixStartStep = (cluster: Cluster, server: string, release: string): Step =>
+  onAbortStep(cluster, server, release, "start", ["M4", "M3", "M9"]);
+
+/** The enable of a Matrix server the run disabled and did not stop (M9's disable undone; through the old release, M7). */
+export const matrixEnableStep = (cluster: Cluster, server: string, release: string): Step =>
+  onAbortStep(cluster, server, release, "enable", ["M9", "M7"]);
