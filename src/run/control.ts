@@ -66,6 +66,27 @@ export async function pauseRun(store: Store, run: RunRecord, by: string): Promis
   return result(`paused run ${run.id}: running steps finish, no new step starts (resume continues)`);
 }
 
+/**
+ * An aborted run's return is asked again only while it is the fleet's latest run: once another run
+ * of the same fleet (by its servers) has started, the servers are that run's, and the old run's
+ * return would undo what the new one did (enable a server it disabled, start one it stopped).
+ */
+async function refuseIfSuperseded(store: Store, run: RunRecord): Promise<void> {
+  const same = (r: RunRecord) =>
+    r.fleetId !== undefined && run.fleetId !== undefined ? r.fleetId === run.fleetId : r.fleet === run.fleet;
+  const later = (await store.listRuns())
+    .filter((r) => r.id !== run.id && same(r) && r.createdAt > run.createdAt)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .at(-1);
+  if (!later) return;
+  const open = !FINISHED_STATES.includes(later.state);
+  throw new RollgateError(
+    open ? "ROLLGATE_E_RUN_UNFINISHED" : "ROLLGATE_E_RUN_STATE",
+    `run ${later.id} of this fleet (${later.target}, ${later.state}) started after run ${run.id}: the servers are its own now, and run ${run.id}'s return to service is not asked again (it would undo what run ${later.id} did); nothing was done. ${open ? `Abort run ${later.id} instead: rollgate abort FLEET --return-to-service --run ${later.id}` : "Bring the fleet file up to date (rollgate fleet sync FLEET --write) and plan from where the fleet stands"}`,
+    { details: { run: run.id, later: later.id, state: later.state } },
+  );
+}
+
 /** Does the run's abort ask the engine to return to service what the run took out? (its last `abort.requested`) */
 export async function returnToServiceRequested(store: Store, runId: string): Promise<boolean> {
   let asked = false;
@@ -105,6 +126,7 @@ export async function abortRun(
   // maintenance window's clusters busied out in their new supercluster, D5): it is reopened for
   // that return only; the engine starts no step of the plan (engine/loop.ts), and the run ends aborted.
   if (run.state === "aborted" && rts && !engine) {
+    await refuseIfSuperseded(store, run);
     await store.append(run.id, { type: "abort.requested", by, returnToService: true });
     await setStateOrRefuse(
       store,

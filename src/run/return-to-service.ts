@@ -2,6 +2,7 @@ import { shellWord } from "../model/shell.ts";
 import type { ServerObservation } from "../drivers/driver.ts";
 import type { AbortLeftOut, AbortReturned } from "../events/types.ts";
 import { compareAddresses } from "../model/address.ts";
+import { estimateFor } from "../model/estimates.ts";
 import { type Cluster, type Fleet, type Server, superclusterLineage } from "../model/fleet.ts";
 import { compareVersions } from "../model/version.ts";
 import type { Step, TerritoryAssignment } from "../model/step.ts";
@@ -258,7 +259,8 @@ function onAbortStep(
     release,
     after: [],
     start: 0,
-    end: 60,
+    // its duration, as the engine times it out (k × the estimate): the fleet file's, else the pack's
+    end: estimateFor(cluster, action),
     rules,
     pointOfNoReturn: false,
   };

@@ -136,6 +136,12 @@ describe("abort a rolling Matrix upgrade, then return to service", () => {
     });
     const again = await runCli(["abort", r.fleet, "--return-to-service", "--json"], { timeoutMs: 120_000 });
     expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split("\n").at(-1)!).abort).toMatchObject({
+      returned: [],
+      leftOutOfService: [
+        { server: "srv3", rule: "M9", reason: expect.stringContaining("given back by an earlier return") },
+      ],
+    });
     expect(server(r.lab, "srv3").disabled).toBe(true);
     expect(actions(r.lab).filter((e) => e.action === "enable")).toHaveLength(1);
     expect(r.lab.status().violations).toEqual([]);

@@ -200,5 +200,15 @@ describe("abort --rollback on a running matrix upgrade", () => {
     expect(releases(r.lab)).toEqual({ srv1: "3.5.0", srv2: "3.5.0", srv3: "3.5.0" });
     expect(srv1().disabled).toBe(false);
     expect(r.lab.status().violations).toEqual([]);
+    // the upgrade run's return is not asked again once the rollback run has run after it
+    const first = JSON.parse(halted.stdout.trim().split("\n")[0]!).runId as string;
+    const seenNow = r.lab.status().journalSeq;
+    const stale = await runCli(["abort", r.fleet, "--return-to-service", "--run", first], {
+      timeoutMs: 60_000,
+    });
+    expect(stale.code).toBe(2);
+    expect(stale.stderr).toContain("ROLLGATE_E_RUN_STATE");
+    expect(stale.stderr).toContain(`started after run ${first}`);
+    expect(labEntries(r.lab).filter((e) => e.seq > seenNow && e.kind === "action")).toEqual([]);
   }, 600_000);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ServerObservation } from "../../src/drivers/driver.ts";
 import type { Cluster } from "../../src/model/fleet.ts";
-import { matrixServerReturn } from "../../src/run/return-to-service.ts";
+import { matrixEnableStep, matrixServerReturn, matrixStartStep } from "../../src/run/return-to-service.ts";
 
 /**
  * Issue 14: which Matrix server an abort with return to service may start again, judged on what
@@ -120,5 +120,19 @@ describe("a Matrix server's return to service after an abort", () => {
         o("srv3", "running", "3.5.0"),
       ]),
     ).toBeUndefined();
+  });
+});
+
+describe("the steps an abort adds", () => {
+  it("last as the fleet file's estimates say, else the pack's (the engine times them out against it)", () => {
+    expect(matrixEnableStep(matrix, "srv1", "3.5.0")).toMatchObject({
+      id: "mx/srv1/enable-on-abort",
+      action: "enable",
+      end: 60,
+      rules: ["M9", "M7"],
+    });
+    const slow = { ...matrix, estimates: { enable: 600, start: 900 } } as Cluster;
+    expect(matrixEnableStep(slow, "srv1", "3.5.0").end).toBe(600);
+    expect(matrixStartStep(slow, "srv3", "3.5.0")).toMatchObject({ id: "mx/srv3/start-on-abort", end: 900 });
   });
 });

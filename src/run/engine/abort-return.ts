@@ -1,6 +1,7 @@
 import type { ServerObservation } from "../../drivers/driver.ts";
 import type { AbortLeftOut, AbortReturned, Escalation } from "../../events/types.ts";
 import { compareAddresses } from "../../model/address.ts";
+import { estimateFor } from "../../model/estimates.ts";
 import type { Cluster, Server } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
 import { driverCanPerform } from "../../plan/driver-commands.ts";
@@ -276,17 +277,45 @@ async function returnMatrixServer(
       cluster: c.name,
       server: s.name,
       rule: "G5",
-      reason: `${s.name}'s ${me.activity!.action} is still under way: it is judged once it has ended; ask the return again then (rollgate abort FLEET --return-to-service)`,
+      reason: `${s.name}'s ${me.activity!.action} is still under way: it is judged once it has ended; ask the return again then: rollgate abort ${(await ctx.fleetFile()) ?? "FLEET"} --return-to-service`,
     });
+    return;
+  }
+  const back = me && !me.disabled && me.state === "running";
+  // an earlier return of this run gave the server back (or sent its enable): what it is now is
+  // not undone, it is a person's or another run's doing; it is named when it is out of service
+  const earlier = await earlierReturn(ctx, c, s);
+  if (earlier) {
+    const now = me?.disabled ? "disabled" : (me?.state ?? "not observed");
+    if (earlier === "enable-sent" && back) {
+      r.returned.push(s.name);
+      r.returnedWhy.push({
+        cluster: c.name,
+        server: s.name,
+        rules: ["M9"],
+        reason: `${s.name} was enabled again by an earlier return of this run (its enable, sent then, has taken effect: M9)`,
+      });
+    } else if (earlier === "enable-sent")
+      r.leftOutOfService.push({
+        cluster: c.name,
+        server: s.name,
+        rule: "M9",
+        reason: `an earlier return of this run sent ${s.name}'s enable and was cut short before it was seen to end; ${s.name} is ${now} now, which may be the enable that never arrived or a person's doing since: rollgate does not send it twice; enable ${s.name} by hand if it should take virtual services`,
+      });
+    else if (!back)
+      r.leftOutOfService.push({
+        cluster: c.name,
+        server: s.name,
+        rule: "M9",
+        reason: `${s.name} was given back by an earlier return of this run (${earlier === "started" ? "started and verified" : "enabled"}) and is ${now} now, by a person or another run since: rollgate leaves it so; bring it back by hand if it should serve`,
+      });
     return;
   }
   if (me?.state === "running") {
     // running: its stop never began, or did not happen (refused, failed); disabled by the run, it
-    // is enabled again, once (asked again later, a disable since is a person's or another run's)
-    const enabledBefore = await doneInJournal(ctx, matrixEnableStep(c, s.name, me.release).id);
-    if (me.disabled === true && done.disabledByRun && !enabledBefore)
-      await enableMatrixServer(ctx, r, c, s, me);
-    else if (me.disabled === true && !done.disabledByRun)
+    // is enabled again
+    if (me.disabled === true && done.disabledByRun) await enableMatrixServer(ctx, r, c, s, me);
+    else if (me.disabled === true)
       // found disabled when the run came to it (by hand, before the run): left as it was found
       r.leftOutOfService.push({
         cluster: c.name,
@@ -296,14 +325,6 @@ async function returnMatrixServer(
       });
     return;
   }
-  // started and verified by an earlier return of this run: stopped since by a person or another
-  // run, it is theirs now
-  const startBack = matrixStartStep(c, s.name, me?.release ?? s.version);
-  if (
-    (await doneInJournal(ctx, startBack.id)) &&
-    (await doneInJournal(ctx, `${c.name}/${s.name}/verify-on-abort`))
-  )
-    return;
   const verdict = matrixServerReturn(c, s, obs, await finishHint(ctx));
   if (!verdict) return;
   if (!verdict.ok) {
@@ -314,10 +335,15 @@ async function returnMatrixServer(
   // which after a failed or cut-short step is not the servers' (a failed install left srv3 on
   // its old release, stopped). A start takes no server down (M1, G3 hold); M10 (a server out
   // when mixed operation began) never holds for a server the run itself stopped one at a time.
-  const back = matrixStartStep(c, s.name, me!.release);
+  const start = matrixStartStep(c, s.name, me!.release);
   const failedStart =
-    (await attempt(ctx, back)) ??
-    (await attempt(ctx, { ...back, id: `${c.name}/${s.name}/verify-on-abort`, action: "verify" }));
+    (await attempt(ctx, start)) ??
+    (await attempt(ctx, {
+      ...start,
+      id: `${c.name}/${s.name}/verify-on-abort`,
+      action: "verify",
+      end: estimateFor(c, "verify"),
+    }));
   if (failedStart) {
     r.leftOutOfService.push({
       cluster: c.name,
@@ -380,7 +406,8 @@ async function enableMatrixServer(
 /** A disable or a stop of the server under way, as it reports it. */
 function underWay(obs: ServerObservation[], s: Server): boolean {
   const a = obs.find((o) => o.server === s.name)?.activity?.action;
-  return a === "disable" || a === "stop";
+  // the run's disable or stop; an earlier return's enable or start (an engine killed during it)
+  return a === "disable" || a === "stop" || a === "enable" || a === "start";
 }
 
 /**
@@ -396,7 +423,8 @@ async function whenEnded(
 ): Promise<ServerObservation[]> {
   const action = (await observe(ctx, c, [s]))[0]?.activity?.action;
   const step =
-    (action === "stop" ? done.stopStep : done.disableStep) ?? matrixEnableStep(c, s.name, s.version);
+    (action === "stop" ? done.stopStep : action === "disable" ? done.disableStep : undefined) ??
+    (action === "start" ? matrixStartStep(c, s.name, s.version) : matrixEnableStep(c, s.name, s.version));
   const { deadline, pollMs } = waitBounds(ctx, step, ctx.o.now());
   for (;;) {
     ctx.checkLease();
@@ -407,12 +435,29 @@ async function whenEnded(
 }
 
 /**
- * Whether a step the abort adds (not one of the plan's, so not in the replayed standing) is done
- * in the run's journal: an earlier return to service of this run, in this process or another.
+ * What an earlier return of this run did to the server, from the run's journal (the steps an abort
+ * adds are not the plan's, so not in the replayed standing): "started" (started and verified),
+ * "enabled", "enable-sent" (its enable's intent journaled, neither done nor failed: an engine killed
+ * while it ran), or undefined (nothing, or only what failed, or a start not yet verified: this
+ * return carries on with it).
  */
-async function doneInJournal(ctx: EngineContext, id: string): Promise<boolean> {
-  if (ctx.done(id)) return true;
+async function earlierReturn(
+  ctx: EngineContext,
+  c: Cluster,
+  s: Server,
+): Promise<"started" | "enabled" | "enable-sent" | undefined> {
+  const id = (action: string) => `${c.name}/${s.name}/${action}-on-abort`;
+  const seen = new Map<string, string>();
   for (const e of await ctx.o.store.events(ctx.o.runId))
-    if (e.type === "step.done" && e.step === id) return true;
-  return false;
+    if (
+      (e.type === "step.intent" || e.type === "step.done" || e.type === "step.failed") &&
+      e.step.endsWith("-on-abort")
+    )
+      seen.set(e.step, e.type);
+  // this return's own steps (attempt() just now) are in the standing as well
+  const last = (x: string) => (ctx.done(x) ? "step.done" : seen.get(x));
+  if (last(id("start")) === "step.done" && last(id("verify")) === "step.done") return "started";
+  if (last(id("enable")) === "step.done") return "enabled";
+  if (last(id("enable")) === "step.intent") return "enable-sent";
+  return undefined;
 }
