@@ -32,6 +32,8 @@ export interface ReturnToServiceResult {
 /** One return to service under way: what came back, what stays out, and what each DMA cluster serves as. */
 interface Returning extends ReturnToServiceResult {
   serving: Map<string, { inService: boolean; supercluster: string | null }>;
+  /** The last journal event of each step an earlier return added (read once, when first needed). */
+  earlier?: Map<string, string>;
 }
 
 /**
@@ -284,7 +286,7 @@ async function returnMatrixServer(
   const back = me && !me.disabled && me.state === "running";
   // an earlier return of this run gave the server back (or sent its enable): what it is now is
   // not undone, it is a person's or another run's doing; it is named when it is out of service
-  const earlier = await earlierReturn(ctx, c, s);
+  const earlier = await earlierReturn(ctx, r, c, s);
   if (earlier) {
     const now = me?.disabled ? "disabled" : (me?.state ?? "not observed");
     if (earlier === "enable-sent" && back) {
@@ -443,17 +445,22 @@ async function whenEnded(
  */
 async function earlierReturn(
   ctx: EngineContext,
+  r: Returning,
   c: Cluster,
   s: Server,
 ): Promise<"started" | "enabled" | "enable-sent" | undefined> {
   const id = (action: string) => `${c.name}/${s.name}/${action}-on-abort`;
-  const seen = new Map<string, string>();
-  for (const e of await ctx.o.store.events(ctx.o.runId))
-    if (
-      (e.type === "step.intent" || e.type === "step.done" || e.type === "step.failed") &&
-      e.step.endsWith("-on-abort")
-    )
-      seen.set(e.step, e.type);
+  if (!r.earlier) {
+    // one pass over the journal for the whole return, however many servers it looks at
+    r.earlier = new Map();
+    for (const e of await ctx.o.store.events(ctx.o.runId))
+      if (
+        (e.type === "step.intent" || e.type === "step.done" || e.type === "step.failed") &&
+        e.step.endsWith("-on-abort")
+      )
+        r.earlier.set(e.step, e.type);
+  }
+  const seen = r.earlier;
   // this return's own steps (attempt() just now) are in the standing as well
   const last = (x: string) => (ctx.done(x) ? "step.done" : seen.get(x));
   if (last(id("start")) === "step.done" && last(id("verify")) === "step.done") return "started";
