@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli, tempDir } from "../helpers/cli.ts";
 import { startEngine, type EngineProcess } from "../helpers/engine.ts";
@@ -12,6 +13,13 @@ e2eTimeouts(210_000);
  * DMA run (the newest run of any fleet), and `rollgate status <original file>` found no run at all.
  */
 const originals: string[] = [];
+
+/** The example's install estimate, shortened in the copy. */
+function shorten(file: string, from: string, to: string): void {
+  const text = readFileSync(file, "utf8");
+  if (!text.includes(from)) throw new Error(`${file} has no "${from}"`);
+  writeFileSync(file, text.replace(from, to));
+}
 const engines: EngineProcess[] = [];
 afterAll(async () => {
   for (const e of engines) if (e.child.exitCode === null) e.child.kill("SIGKILL");
@@ -24,8 +32,11 @@ describe("two lab fleets in one folder", () => {
     const matrixFile = copyExample(dir, "matrix-seed");
     const dmaFile = copyExample(dir, "dma-supercluster");
     originals.push(matrixFile, dmaFile);
-    // the plans take 1h3m and 3h3m: ~150 s each in the lab, long enough to steer them mid-run
-    // even on a loaded machine (every CLI call here costs seconds there)
+    // installs of 3 and 10 minutes (7 and 8 s in the lab): the runs last about a minute each, long
+    // enough to steer them mid-run even on a loaded machine (every CLI call here costs seconds
+    // there), while a pause or an abort waits for a running step of seconds, not of half a minute
+    shorten(matrixFile, "estimates: { install: 15m }", "estimates: { install: 3m }");
+    shorten(dmaFile, "estimates: { install: 40m }", "estimates: { install: 10m }");
     const matrix = await labUp(matrixFile, 25);
     const dma = await labUp(dmaFile, 75);
     expect(matrix.derived).not.toBe(dma.derived);
