@@ -54,7 +54,7 @@ async function statusJson(r: Rehearsal): Promise<RunSummary> {
 
 describe("abort an incremental DMA upgrade, then return to service", () => {
   it("an operator aborts with --return-to-service while the first cluster is being busied out: it comes back in service in its own supercluster, territories restored, nothing installed", async () => {
-    const r = await rehearse("dma-supercluster", 20);
+    const r = await rehearse("dma-supercluster", 40);
     const abortedAt = await abortReturning(
       r,
       () => actionsSince(r.lab, 0).some((e) => e.action === "busy-out" && e.cluster === "dma-nyc"),
