@@ -15,12 +15,15 @@ e2eTimeouts(600_000);
  */
 afterEach(stopLabs);
 
-/** A second matrix beside the seed's, with a long install: it is still installing when matrix-a escalates. */
+/**
+ * A second matrix beside the seed's, with a long install (15 s in the lab, from about 3 s into the
+ * run): it is still installing when matrix-a escalates, about 4 s in.
+ */
 const MATRIX_B = `
   - name: matrix-b
     pack: polyserve-matrix
     version: 3.5.0
-    estimates: { install: 40m }
+    estimates: { install: 15m }
     servers:
       - { name: srv4, address: 10.10.3.1 }
       - { name: srv5, address: 10.10.3.2 }
