@@ -248,7 +248,7 @@ function onAbortStep(
   cluster: Cluster,
   server: string,
   release: string,
-  action: "start" | "enable",
+  action: "start" | "verify" | "enable",
   rules: string[],
 ): Step {
   return {
@@ -269,6 +269,10 @@ function onAbortStep(
 /** The start that returns a Matrix server the run stopped (M4, M3: may it rejoin; M9: then verified). */
 export const matrixStartStep = (cluster: Cluster, server: string, release: string): Step =>
   onAbortStep(cluster, server, release, "start", ["M4", "M3", "M9"]);
+
+/** The verify after that start (M9: confirm it rejoined). */
+export const matrixVerifyStep = (cluster: Cluster, server: string, release: string): Step =>
+  onAbortStep(cluster, server, release, "verify", ["M9"]);
 
 /** The enable of a Matrix server the run disabled and did not stop (M9's disable undone; through the old release, M7). */
 export const matrixEnableStep = (cluster: Cluster, server: string, release: string): Step =>

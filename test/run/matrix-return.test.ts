@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { ServerObservation } from "../../src/drivers/driver.ts";
 import type { Cluster } from "../../src/model/fleet.ts";
-import { matrixEnableStep, matrixServerReturn, matrixStartStep } from "../../src/run/return-to-service.ts";
+import {
+  matrixEnableStep,
+  matrixServerReturn,
+  matrixStartStep,
+  matrixVerifyStep,
+} from "../../src/run/return-to-service.ts";
 
 /**
  * Issue 14: which Matrix server an abort with return to service may start again, judged on what
@@ -134,5 +139,6 @@ describe("the steps an abort adds", () => {
     const slow = { ...matrix, estimates: { enable: 600, start: 900 } } as Cluster;
     expect(matrixEnableStep(slow, "srv1", "3.5.0").end).toBe(600);
     expect(matrixStartStep(slow, "srv3", "3.5.0")).toMatchObject({ id: "mx/srv3/start-on-abort", end: 900 });
+    expect(matrixVerifyStep(slow, "srv3", "3.5.0")).toMatchObject({ id: "mx/srv3/verify-on-abort", end: 60 });
   });
 });

@@ -337,10 +337,9 @@ export function registerRunControl(program: Command, ctx: CliContext): void {
         if (heldOut.length > 0) {
           const names = heldOut.map((l) => l.server).join(", ");
           const file = located.fleetFile ?? "FLEET";
-          // a step still under way (G5): the way on is to ask again once it has ended
-          const wayOn = heldOut.every((l) => l.rule === "G5" && l.reason.includes("still under way"))
-            ? `Once it has ended, ask again: rollgate abort ${file} --rollback`
-            : `Bring ${names} back into service, then rollgate fleet sync ${file} --write and rollgate rollback ${file} --yes`;
+          // asked again, abort --rollback does the return again (what has come back since counts as
+          // back), then the sync and the rollback
+          const wayOn = `Bring ${names} back into service (or, for a step still under way, let it end), then ask again: rollgate abort ${file} --rollback`;
           const message = `rollback not started: ${names} ${heldOut.length === 1 ? "is" : "are"} out of service after the abort (${heldOut.map((l) => `${l.server}: ${l.rule ?? l.code}`).join("; ")}), and a rollback counts ${heldOut.length === 1 ? "it" : "them"} out of service (M1, G3); the fleet file is as it was. ${wayOn}`;
           if (opts.json) ctx.output.json({ ok: false, rollback: "not-started", message });
           else ctx.output.err(message);

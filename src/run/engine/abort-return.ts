@@ -1,7 +1,6 @@
 import type { ServerObservation } from "../../drivers/driver.ts";
 import type { AbortLeftOut, AbortReturned, Escalation } from "../../events/types.ts";
 import { compareAddresses } from "../../model/address.ts";
-import { estimateFor } from "../../model/estimates.ts";
 import type { Cluster, Server } from "../../model/fleet.ts";
 import type { Step } from "../../model/step.ts";
 import { driverCanPerform } from "../../plan/driver-commands.ts";
@@ -10,15 +9,15 @@ import {
   matrixEnableStep,
   matrixServerReturn,
   matrixStartStep,
+  matrixVerifyStep,
   mayNotReturn,
   outOfServiceNow,
   restoreStep,
   returnStep,
   territoriesToRestore,
 } from "../return-to-service.ts";
-import type { EngineContext } from "./context.ts";
+import { type EngineContext, sleep } from "./context.ts";
 import { failed, heldBy } from "./escalation.ts";
-import { sleep } from "./context.ts";
 import { executeNow } from "./executor.ts";
 import { observe } from "./observe.ts";
 import { waitBounds } from "./timeouts.ts";
@@ -262,7 +261,8 @@ async function returnMatrixServer(
     // a disable or a stop the run sent that is still under way (an engine that crashed while it
     // ran, a step it timed out that the server finishes after all): judged once it has ended, so
     // that the server is neither left disabled nor left stopped unnamed
-    if (underWay(obs, s)) obs = await whenEnded(ctx, c, s, done);
+    const action = underWay(obs, s);
+    if (action) obs = await whenEnded(ctx, c, s, action, done);
   } catch {
     // not observable: reported as left out of service (G5), which is what the operator must check
     r.leftOutOfService.push({
@@ -339,13 +339,7 @@ async function returnMatrixServer(
   // when mixed operation began) never holds for a server the run itself stopped one at a time.
   const start = matrixStartStep(c, s.name, me!.release);
   const failedStart =
-    (await attempt(ctx, start)) ??
-    (await attempt(ctx, {
-      ...start,
-      id: `${c.name}/${s.name}/verify-on-abort`,
-      action: "verify",
-      end: estimateFor(c, "verify"),
-    }));
+    (await attempt(ctx, start)) ?? (await attempt(ctx, matrixVerifyStep(c, s.name, me!.release)));
   if (failedStart) {
     r.leftOutOfService.push({
       cluster: c.name,
@@ -405,25 +399,27 @@ async function enableMatrixServer(
   });
 }
 
-/** A disable or a stop of the server under way, as it reports it. */
-function underWay(obs: ServerObservation[], s: Server): boolean {
+/**
+ * The action under way on the server, as it reports it, when it is one the return must wait for:
+ * the run's disable or stop, an earlier return's enable or start (an engine killed during it).
+ */
+function underWay(obs: ServerObservation[], s: Server): string | undefined {
   const a = obs.find((o) => o.server === s.name)?.activity?.action;
-  // the run's disable or stop; an earlier return's enable or start (an engine killed during it)
-  return a === "disable" || a === "stop" || a === "enable" || a === "start";
+  return a === "disable" || a === "stop" || a === "enable" || a === "start" ? a : undefined;
 }
 
 /**
- * Waits, within the step's allowance (k × its estimate, as the executor waits), for a disable or
- * a stop under way on the server to end; what the servers say then (still under way: the caller
- * names it). Nothing is sent.
+ * Waits, within the step's allowance (k × its estimate, as the executor waits), for the action
+ * under way on the server (underWay) to end; what the servers say then (still under way: the
+ * caller names it). Nothing is sent.
  */
 async function whenEnded(
   ctx: EngineContext,
   c: Cluster,
   s: Server,
+  action: string,
   done: TookDown,
 ): Promise<ServerObservation[]> {
-  const action = (await observe(ctx, c, [s]))[0]?.activity?.action;
   const step =
     (action === "stop" ? done.stopStep : action === "disable" ? done.disableStep : undefined) ??
     (action === "start" ? matrixStartStep(c, s.name, s.version) : matrixEnableStep(c, s.name, s.version));
